@@ -7,16 +7,24 @@ use rayon::prelude::*;
 use crate::image::{Image, ImageOp};
 use crate::seed;
 use crate::severity::Severity;
-use crate::text::TextOp;
+use crate::text::{TextContext, TextOp};
 
 /// An operation of either catalog, as a policy sees it.
 pub trait Perturb: Sync + 'static {
     /// What the operation takes (an [`Image`] or a `str`).
     type Input: ?Sized + ToOwned + Sync;
+    /// User data the operations need (protected spans, tables); `()` for images.
+    type Context: Sync + Send + Clone + Default + std::fmt::Debug;
     /// The stable name that seeds its random stream.
     fn name(&self) -> &'static str;
     /// Applies the operation at one severity with one seed.
-    fn perturb(&self, input: &Self::Input, severity: Severity, seed: u64) -> Owned<Self>;
+    fn perturb(
+        &self,
+        input: &Self::Input,
+        severity: Severity,
+        seed: u64,
+        context: &Self::Context,
+    ) -> Owned<Self>;
 }
 
 /// The owned output of an operation.
@@ -24,27 +32,29 @@ pub type Owned<Op> = <<Op as Perturb>::Input as ToOwned>::Owned;
 
 impl Perturb for ImageOp {
     type Input = Image;
+    type Context = ();
     fn name(&self) -> &'static str {
         self.info.name
     }
-    fn perturb(&self, input: &Image, severity: Severity, seed: u64) -> Image {
+    fn perturb(&self, input: &Image, severity: Severity, seed: u64, _: &()) -> Image {
         self.apply(input, severity, seed)
     }
 }
 
 impl Perturb for TextOp {
     type Input = str;
+    type Context = TextContext;
     fn name(&self) -> &'static str {
         self.info.name
     }
-    fn perturb(&self, input: &str, severity: Severity, seed: u64) -> String {
-        self.apply(input, severity, seed)
+    fn perturb(&self, input: &str, severity: Severity, seed: u64, context: &TextContext) -> String {
+        self.apply_with(input, severity, seed, context).text
     }
 }
 
 /// One step of a policy: apply `op` with probability `p` at a severity drawn
 /// uniformly from `min..=max`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct PolicyStep<Op: 'static> {
     /// The operation.
     pub op: &'static Op,
@@ -56,19 +66,52 @@ pub struct PolicyStep<Op: 'static> {
     pub p: f32,
 }
 
+// Manual impls: a step only borrows its op, so it copies whatever the op is.
+impl<Op> Clone for PolicyStep<Op> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<Op> Copy for PolicyStep<Op> {}
+
 /// What a policy did to one sample: each applied op and its severity.
 pub type Trace = Vec<(&'static str, Severity)>;
 
 /// An ordered list of steps, applied in order to each sample.
-#[derive(Debug, Clone, Default)]
-pub struct Policy<Op: 'static> {
+#[derive(Debug)]
+pub struct Policy<Op: Perturb> {
     steps: Vec<PolicyStep<Op>>,
+    context: Op::Context,
+}
+
+impl<Op: Perturb> Clone for Policy<Op> {
+    fn clone(&self) -> Self {
+        Policy { steps: self.steps.clone(), context: self.context.clone() }
+    }
+}
+
+impl<Op: Perturb> Default for Policy<Op> {
+    fn default() -> Self {
+        Policy { steps: Vec::new(), context: Op::Context::default() }
+    }
 }
 
 impl<Op: Perturb> Policy<Op> {
     /// A policy of these steps, applied in order.
     pub fn new(steps: Vec<PolicyStep<Op>>) -> Self {
-        Policy { steps }
+        Policy { steps, context: Op::Context::default() }
+    }
+
+    /// The same steps with user data for the operations (for text:
+    /// protected spans, synonym and replacement tables, keyboard layout).
+    pub fn with_context(mut self, context: Op::Context) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// The operations' user data.
+    pub fn context(&self) -> &Op::Context {
+        &self.context
     }
 
     /// Whether the policy does nothing.
@@ -102,7 +145,8 @@ impl<Op: Perturb> Policy<Op> {
             }
             let level = rng.random_range(step.min.level()..=step.max.level());
             let severity = Severity::new(i64::from(level)).unwrap_or(Severity::NONE);
-            current = step.op.perturb(std::borrow::Borrow::borrow(&current), severity, rng.random());
+            current =
+                step.op.perturb(std::borrow::Borrow::borrow(&current), severity, rng.random(), &self.context);
             trace.push((step.op.name(), severity));
         }
         (current, trace)
@@ -204,5 +248,24 @@ mod tests {
         let out = policy.apply_batch(&texts, &[0, 1], 3, 0);
         assert_eq!(out[0], policy.apply("free money now", 3, 0, 0));
         assert_ne!(out[0], "free money now");
+    }
+
+    #[test]
+    fn text_policies_honour_protected_spans() {
+        let sev = Severity::new(5).expect("valid");
+        let steps = ["typo", "homoglyph", "char_delete"]
+            .iter()
+            .map(|n| PolicyStep { op: crate::text::find(n).expect("op"), min: sev, max: sev, p: 1.0 })
+            .collect();
+        let ctx = TextContext::default().with_protected(&[r"https?://\S+"]).expect("valid regex");
+        let policy = Policy::new(steps).with_context(ctx);
+        let text = "visit https://example.com/offer today and claim your reward";
+        let mut changed = 0;
+        for i in 0..50 {
+            let out = policy.apply(text, 1, i, 0);
+            assert!(out.contains("https://example.com/offer"), "{out}");
+            changed += usize::from(out != text);
+        }
+        assert!(changed > 40, "the unprotected words should still change");
     }
 }

@@ -1,13 +1,33 @@
-//! Blurs (ImageNet-C "blur" family).
+//! Blurs (ImageNet-C "blur" family) and the filters other families share.
+//!
+//! Spatial parameters are CIFAR-10-C's, in pixels of a 32-pixel image, and
+//! are multiplied by [`Image::spatial_scale`] on larger images. Every filter
+//! works row by row on buffers allocated once per call, never per pixel.
 
+use rand::Rng as _;
+
+use super::pixels::clamp_u8;
 use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
+use crate::severity::Severity;
 
 /// CIFAR-10-C's Gaussian blur sigmas, in pixels (ImageNet-C uses 1..6 at 224px).
 const GAUSSIAN_SIGMA: [f32; 5] = [0.4, 0.6, 0.7, 0.8, 1.0];
+/// CIFAR-10-C's defocus (disk radius, anti-alias sigma).
+const DEFOCUS: [(f32, f32); 5] = [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)];
+/// CIFAR-10-C's glass blur (sigma, max displacement px, iterations).
+const GLASS: [(f32, f32, u32); 5] =
+    [(0.05, 1.0, 1), (0.25, 1.0, 1), (0.4, 1.0, 1), (0.25, 1.0, 2), (0.4, 1.0, 2)];
+/// CIFAR-10-C's motion blur (radius, sigma) in pixels.
+const MOTION: [(f32, f32); 5] = [(6.0, 1.0), (6.0, 1.5), (6.0, 2.0), (8.0, 2.0), (9.0, 2.5)];
+/// CIFAR-10-C's largest zoom factor; zooms run from 1 in steps of 0.01.
+const ZOOM_MAX: [f32; 5] = [1.06, 1.11, 1.16, 1.21, 1.26];
 
 /// `gaussian_blur`: separable Gaussian filter, edges clamped.
+///
+/// Sigma 0.4..1.0 px at 32 px (CIFAR-10-C), scaled with image size; severity
+/// raises sigma.
 pub(crate) const GAUSSIAN_BLUR: ImageOp = ImageOp::new(
     OpInfo {
         name: "gaussian_blur",
@@ -16,11 +36,84 @@ pub(crate) const GAUSSIAN_BLUR: ImageOp = ImageOp::new(
         summary: "Gaussian blur, edges clamped (ImageNet-C, CIFAR-10-C sigmas in pixels)",
         params: &[Param { name: "sigma_px", values: ["0.4", "0.6", "0.7", "0.8", "1.0"] }],
     },
-    |img, s, _rng: &mut Rng| gaussian_blur(img, s.pick(&GAUSSIAN_SIGMA)),
+    |img, s, _rng: &mut Rng| gaussian_blur(img, s.pick(&GAUSSIAN_SIGMA) * img.spatial_scale()),
 );
 
-/// A normalised 1-D Gaussian kernel of radius ceil(3 sigma).
+/// `defocus_blur`: a disk (out-of-focus lens) kernel, anti-aliased with a
+/// small Gaussian. Radius 0.3..1.5 px at 32 px, scaled with image size;
+/// severity widens the disk.
+pub(crate) const DEFOCUS_BLUR: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "defocus_blur",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "disk-kernel lens blur, anti-aliased (ImageNet-C, CIFAR-10-C radii in pixels)",
+        params: &[
+            Param { name: "radius_px", values: ["0.3", "0.4", "0.5", "1.0", "1.5"] },
+            Param { name: "alias_sigma", values: ["0.4", "0.5", "0.6", "0.2", "0.1"] },
+        ],
+    },
+    |img, s, _rng: &mut Rng| {
+        let (radius, alias) = s.pick(&DEFOCUS);
+        defocus_blur(img, radius * img.spatial_scale(), alias)
+    },
+);
+
+/// `glass_blur`: blur, swap each pixel with a random neighbour within
+/// `max_delta`, blur again (frosted glass). Severity raises sigma and the
+/// number of shuffling passes.
+pub(crate) const GLASS_BLUR: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "glass_blur",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "blur, local pixel shuffling, blur (ImageNet-C, CIFAR-10-C parameters)",
+        params: &[
+            Param { name: "sigma_px", values: ["0.05", "0.25", "0.4", "0.25", "0.4"] },
+            Param { name: "max_delta_px", values: ["1", "1", "1", "1", "1"] },
+            Param { name: "iterations", values: ["1", "1", "1", "2", "2"] },
+        ],
+    },
+    glass_blur,
+);
+
+/// `motion_blur`: one-sided Gaussian streak at a random angle in ±45°, as
+/// ImageMagick's motion blur. Sigma 1..2.5 px at 32 px, scaled with size.
+pub(crate) const MOTION_BLUR: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "motion_blur",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "one-sided Gaussian streak at a random angle in ±45° (ImageNet-C, CIFAR-10-C)",
+        params: &[
+            Param { name: "radius_px", values: ["6", "6", "6", "8", "9"] },
+            Param { name: "sigma_px", values: ["1.0", "1.5", "2.0", "2.0", "2.5"] },
+        ],
+    },
+    |img, s, rng: &mut Rng| {
+        let (radius, sigma) = s.pick(&MOTION);
+        let angle = rng.random_range(-45.0f32..45.0);
+        let scale = img.spatial_scale();
+        motion_blur(img, radius * scale, sigma * scale, angle)
+    },
+);
+
+/// `zoom_blur`: the mean of the image zoomed about its centre by 1, 1.01, ..
+/// up to the table's factor (a camera zooming during exposure).
+pub(crate) const ZOOM_BLUR: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "zoom_blur",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "mean of centre zooms 1.00..max in steps of 0.01 (ImageNet-C, CIFAR-10-C)",
+        params: &[Param { name: "max_zoom", values: ["1.06", "1.11", "1.16", "1.21", "1.26"] }],
+    },
+    |img, s, _rng: &mut Rng| zoom_blur(img, s.pick(&ZOOM_MAX)),
+);
+
+/// A normalised 1-D Gaussian kernel of radius ceil(3 sigma), at least 1.
 pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let sigma = sigma.max(1e-3);
     let radius = (3.0 * sigma).ceil().max(1.0) as i32;
     let mut k: Vec<f32> =
         (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
@@ -29,35 +122,353 @@ pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     k
 }
 
-/// Separable Gaussian blur with clamped borders; two passes, two buffers.
+/// Separable Gaussian blur with clamped borders, in 16-bit fixed point.
+///
+/// Weights have 16 fractional bits and the intermediate values 7, so the
+/// result is the float filter's up to rounding (within one level). Each pass
+/// pairs the taps on either side of the centre (the kernel is symmetric) and
+/// works on whole rows, in blocks the compiler keeps in vector registers.
 pub(crate) fn gaussian_blur(img: &Image, sigma: f32) -> Image {
     let kernel = gaussian_kernel(sigma);
-    let src = img.to_unit();
-    let tmp = convolve_1d(&src, img, &kernel, true);
-    let out = convolve_1d(&tmp, img, &kernel, false);
-    img.with_unit(&out)
+    let (w, h, c) = img.dims();
+    let q = fixed_kernel(&kernel);
+    let r = q.len() - 1;
+    let bias = r.div_ceil(2).min(256) as u16;
+    let stride = w * c;
+    // Rows are processed in whole blocks; the lanes past the row's end
+    // repeat its last pixel and are dropped at the end.
+    let narrow = stride < 4 * BLOCK;
+    let lanes = stride.next_multiple_of(if narrow { NARROW_BLOCK } else { BLOCK });
+    let src = img.as_bytes();
+    // Rows: u8 values, edge-replicated by r pixels, into 1/128ths.
+    let mut padded = vec![0u16; lanes + 2 * r * c + c];
+    let mut rows = vec![0u16; h * lanes];
+    for (row, out) in src.chunks_exact(stride).zip(rows.chunks_exact_mut(lanes)) {
+        for (px, slot) in padded.chunks_mut(c).enumerate() {
+            let sx = px.saturating_sub(r).min(w - 1);
+            for (s, &v) in slot.iter_mut().zip(&row[sx * c..sx * c + c]) {
+                *s = u16::from(v);
+            }
+        }
+        let pair = |i: usize| (&padded[(r - i) * c..][..lanes], &padded[(r + i) * c..][..lanes]);
+        if narrow {
+            symmetric_pass::<7, NARROW_BLOCK>(out, &padded[r * c..][..lanes], pair, &q, bias);
+        } else {
+            symmetric_pass::<7, BLOCK>(out, &padded[r * c..][..lanes], pair, &q, bias);
+        }
+    }
+    // Columns: the same in 1/128ths, then rounded to u8.
+    let mut out = vec![0u8; src.len()];
+    let mut acc = vec![0u16; lanes];
+    for (y, orow) in out.chunks_exact_mut(stride).enumerate() {
+        let row = |sy: usize| &rows[sy * lanes..][..lanes];
+        let pair = |i: usize| (row(y.saturating_sub(i)), row((y + i).min(h - 1)));
+        if narrow {
+            symmetric_pass::<0, NARROW_BLOCK>(&mut acc, row(y), pair, &q, bias);
+        } else {
+            symmetric_pass::<0, BLOCK>(&mut acc, row(y), pair, &q, bias);
+        }
+        for (o, &a) in orow.iter_mut().zip(&acc) {
+            *o = ((u32::from(a) + 64) >> 7).min(255) as u8;
+        }
+    }
+    img.with_bytes(out)
 }
 
-/// One pass of a centred 1-D kernel along rows (`horizontal`) or columns.
-pub(crate) fn convolve_1d(src: &[f32], img: &Image, kernel: &[f32], horizontal: bool) -> Vec<f32> {
-    let (w, h, c) = (img.width() as i64, img.height() as i64, i64::from(img.channels()));
-    let radius = (kernel.len() / 2) as i64;
+/// The centre half of a normalised symmetric kernel in 16-bit fixed point:
+/// `q[0]` the centre, `q[i]` the weight at distance i. Side weights round
+/// down and the centre takes the rest, so the weights sum to at most 65536.
+fn fixed_kernel(kernel: &[f32]) -> Vec<u16> {
+    let r = kernel.len() / 2;
+    let mut q: Vec<u32> = (0..=r).map(|i| (kernel[r + i] * 65536.0).floor() as u32).collect();
+    let side: u32 = 2 * q[1..].iter().sum::<u32>();
+    q[0] = 65536u32.saturating_sub(side).min(65535);
+    q.iter().map(|&v| v.min(65535) as u16).collect()
+}
+
+/// Values per block of [`symmetric_pass`]: eight SSE registers of u16, or
+/// two for narrow images, where padding a row to 64 would waste work.
+const BLOCK: usize = 64;
+const NARROW_BLOCK: usize = 16;
+
+/// `out = bias + hi(centre << SHIFT, q[0]) + sum of hi((a + b) << SHIFT, q[i])`
+/// over the pairs `pair(i)`, i = 1..q.len(), where `hi(x, w) = x · w / 65536` truncated and x shifted by `SHIFT`, capped at
+/// 255 in 1/128ths, for every whole block of `out` (callers size it in
+/// blocks). Inputs hold at most 255 · 128 >> shift, so no sum
+/// overflows 16 bits.
+fn symmetric_pass<'a, const SHIFT: u32, const BLOCK: usize>(
+    out: &mut [u16],
+    centre: &[u16],
+    pair: impl Fn(usize) -> (&'a [u16], &'a [u16]),
+    q: &[u16],
+    bias: u16,
+) {
+    const CAP: u16 = 255 << 7;
+    let hi = |x: u16, w: u16| ((u32::from(x) * u32::from(w)) >> 16) as u16;
+    let (blocks, _) = out.as_chunks_mut::<BLOCK>();
+    for (b, block) in blocks.iter_mut().enumerate() {
+        let at = b * BLOCK;
+        // A local accumulator stays in registers across the taps.
+        let mut acc = [0u16; BLOCK];
+        for (o, &v) in acc.iter_mut().zip(&centre[at..at + BLOCK]) {
+            *o = bias + hi(v << SHIFT, q[0]);
+        }
+        for (i, &wq) in q.iter().enumerate().skip(1) {
+            let (a, bb) = pair(i);
+            let (a, bb) = (&a[at..at + BLOCK], &bb[at..at + BLOCK]);
+            for j in 0..BLOCK {
+                acc[j] += hi((a[j] + bb[j]) << SHIFT, wq);
+            }
+        }
+        for (o, &a) in block.iter_mut().zip(&acc) {
+            *o = a.min(CAP);
+        }
+    }
+}
+
+/// Gaussian blur of one float plane (noise fields, masks), clamped borders.
+pub(crate) fn blur_plane(plane: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let kernel = gaussian_kernel(sigma);
+    separable(plane, w, h, 1, &kernel, &kernel)
+}
+
+/// Convolves an interleaved buffer with `kx` along rows then `ky` along
+/// columns (both centred, odd length), replicating edge values.
+pub(crate) fn separable<T: Copy + Into<f32>>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    c: usize,
+    kx: &[f32],
+    ky: &[f32],
+) -> Vec<f32> {
+    let stride = w * c;
+    let mut tmp = vec![0.0f32; src.len()];
+    let rx = kx.len() / 2;
+    let mut padded = vec![0.0f32; (w + 2 * rx) * c];
+    for (row, out) in src.chunks_exact(stride).zip(tmp.chunks_exact_mut(stride)) {
+        for (px, slot) in padded.chunks_exact_mut(c).enumerate() {
+            let sx = px.saturating_sub(rx).min(w - 1);
+            for (s, v) in slot.iter_mut().zip(&row[sx * c..sx * c + c]) {
+                *s = (*v).into();
+            }
+        }
+        // Tap-major loops are plain axpy runs the compiler vectorises.
+        for (k, &weight) in kx.iter().enumerate() {
+            for (o, p) in out.iter_mut().zip(&padded[k * c..k * c + stride]) {
+                *o += weight * p;
+            }
+        }
+    }
+    let ry = ky.len() / 2;
     let mut out = vec![0.0f32; src.len()];
-    for y in 0..h {
-        for x in 0..w {
-            for ch in 0..c {
-                let mut acc = 0.0;
-                for (k, weight) in kernel.iter().enumerate() {
-                    let d = k as i64 - radius;
-                    let (sx, sy) =
-                        if horizontal { ((x + d).clamp(0, w - 1), y) } else { (x, (y + d).clamp(0, h - 1)) };
-                    acc += weight * src[((sy * w + sx) * c + ch) as usize];
-                }
-                out[((y * w + x) * c + ch) as usize] = acc;
+    for (y, orow) in out.chunks_exact_mut(stride).enumerate() {
+        for (k, &weight) in ky.iter().enumerate() {
+            let sy = (y + k).saturating_sub(ry).min(h - 1);
+            for (o, p) in orow.iter_mut().zip(&tmp[sy * stride..(sy + 1) * stride]) {
+                *o += weight * p;
             }
         }
     }
     out
+}
+
+/// Disk blur of radius `radius` (pixels whose centres lie within it), then
+/// the anti-aliasing Gaussian. Uses per-row prefix sums, so each output value
+/// costs one addition per disk row whatever the radius.
+pub(crate) fn defocus_blur(img: &Image, radius: f32, alias_sigma: f32) -> Image {
+    let disked = disk_blur(img, radius);
+    gaussian_blur(&disked, alias_sigma)
+}
+
+fn disk_blur(img: &Image, radius: f32) -> Image {
+    let r = radius.max(0.0).floor() as usize;
+    if r == 0 {
+        return img.clone();
+    }
+    let (w, h, c) = img.dims();
+    let src = img.as_bytes();
+    // Half-width of the disk in row dy: the largest dx with dx² + dy² <= r².
+    let half: Vec<usize> =
+        (0..=r).map(|dy| ((radius * radius - (dy * dy) as f32).max(0.0).sqrt().floor()) as usize).collect();
+    let count: u32 = (0..=2 * r).map(|i| 2 * half[i.abs_diff(r)] as u32 + 1).sum();
+    // Prefix sums of each row, edge-replicated by r pixels on either side:
+    // prefix[y][(px + 1) * c + ch] = sum of padded pixels 0..=px, channel ch.
+    let stride = w * c;
+    let pstride = (w + 2 * r + 1) * c;
+    let mut prefix = vec![0u32; h * pstride];
+    for (row, p) in src.chunks_exact(stride).zip(prefix.chunks_exact_mut(pstride)) {
+        for px in 0..w + 2 * r {
+            let sx = px.saturating_sub(r).min(w - 1);
+            for ch in 0..c {
+                p[(px + 1) * c + ch] = p[px * c + ch] + u32::from(row[sx * c + ch]);
+            }
+        }
+    }
+    // Each disk row adds a box sum, the difference of two prefix slices: a
+    // flat loop over the whole output row.
+    let inv = 1.0 / count as f32;
+    let mut out = vec![0u8; src.len()];
+    let mut acc = vec![0u32; stride];
+    for (y, orow) in out.chunks_exact_mut(stride).enumerate() {
+        acc.fill(0);
+        for dyi in 0..=2 * r {
+            let sy = (y + dyi).saturating_sub(r).min(h - 1);
+            let hw = half[dyi.abs_diff(r)];
+            let p = &prefix[sy * pstride..(sy + 1) * pstride];
+            let (hi, lo) = (&p[(r + hw + 1) * c..][..stride], &p[(r - hw) * c..][..stride]);
+            for ((a, &hv), &lv) in acc.iter_mut().zip(hi).zip(lo) {
+                *a += hv - lv;
+            }
+        }
+        for (o, &a) in orow.iter_mut().zip(&acc) {
+            *o = clamp_u8(a as f32 * inv);
+        }
+    }
+    img.with_bytes(out)
+}
+
+fn glass_blur(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (sigma, delta, iterations) = severity.pick(&GLASS);
+    let scale = img.spatial_scale();
+    let sigma = sigma * scale;
+    let d = (delta * scale).round().max(1.0) as usize;
+    let mut out = gaussian_blur(img, sigma);
+    let (w, h, c) = out.dims();
+    if w > 2 * d && h > 2 * d {
+        let data = out.as_bytes_mut();
+        for _ in 0..iterations {
+            for y in (d..h - d).rev() {
+                for x in (d..w - d).rev() {
+                    let dx = rng.random_range(0..=2 * d) as isize - d as isize;
+                    let dy = rng.random_range(0..=2 * d) as isize - d as isize;
+                    let (nx, ny) = ((x as isize + dx) as usize, (y as isize + dy) as usize);
+                    for ch in 0..c {
+                        data.swap((y * w + x) * c + ch, (ny * w + nx) * c + ch);
+                    }
+                }
+            }
+        }
+    }
+    gaussian_blur(&out, sigma)
+}
+
+/// Motion blur: taps `i = 0..n` along the angle, weighted by a Gaussian in
+/// `i`, where `n` covers the radius but stops at 3 sigma (later weights are
+/// negligible).
+pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) -> Image {
+    let taps = (2.0 * radius).min((3.0 * sigma).ceil()).max(1.0) as usize + 1;
+    let (sin, cos) = angle_deg.to_radians().sin_cos();
+    let mut weights: Vec<f32> =
+        (0..taps).map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma).max(1e-6)).exp()).collect();
+    let sum: f32 = weights.iter().sum();
+    weights.iter_mut().for_each(|w| *w /= sum);
+    let (w, h, c) = img.dims();
+    let mut acc = vec![0.0f32; img.as_bytes().len()];
+    for (i, &weight) in weights.iter().enumerate() {
+        let dx = (i as f32 * cos).round() as isize;
+        let dy = -(i as f32 * sin).round() as isize;
+        accumulate_shifted(img.as_bytes(), w, h, c, dx, dy, weight, &mut acc);
+    }
+    img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
+}
+
+/// `acc += weight * src(x + dx, y + dy)`, edges replicated.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn accumulate_shifted(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    c: usize,
+    dx: isize,
+    dy: isize,
+    weight: f32,
+    acc: &mut [f32],
+) {
+    let stride = w * c;
+    let wi = w as isize;
+    let x0 = (-dx).clamp(0, wi) as usize;
+    let x1 = (wi - dx).clamp(0, wi) as usize;
+    for (y, arow) in acc.chunks_exact_mut(stride).enumerate() {
+        let sy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+        let srow = &src[sy * stride..(sy + 1) * stride];
+        if x0 < x1 {
+            let shift = (x0 as isize + dx) as usize * c;
+            for (a, &s) in arow[x0 * c..x1 * c].iter_mut().zip(&srow[shift..shift + (x1 - x0) * c]) {
+                *a += weight * f32::from(s);
+            }
+        }
+        let (left, right) = (&srow[..c], &srow[stride - c..]);
+        for x in 0..x0.min(w) {
+            for ch in 0..c {
+                arow[x * c + ch] += weight * f32::from(left[ch]);
+            }
+        }
+        for x in x1.max(x0)..w {
+            for ch in 0..c {
+                arow[x * c + ch] += weight * f32::from(right[ch]);
+            }
+        }
+    }
+}
+
+/// Zoom blur: the mean of the image and its centre zooms by 1.00, 1.01, ..
+/// up to `max_zoom`, each bilinear and separable: per zoom, the source rows
+/// it reads are resampled along x once, then each output row is a flat
+/// blend of two of them.
+pub(crate) fn zoom_blur(img: &Image, max_zoom: f32) -> Image {
+    let (w, h, c) = img.dims();
+    let stride = w * c;
+    let src = img.as_bytes();
+    let steps = ((max_zoom - 1.0) / 0.01).round() as usize + 1;
+    let mut acc: Vec<f32> = src.iter().map(|&v| f32::from(v)).collect();
+    let mut cols = vec![(0usize, 0usize, 0.0f32); w];
+    let mut rows = vec![0.0f32; h * stride];
+    for step in 0..steps {
+        let zoom = 1.0 + 0.01 * step as f32;
+        for (x, col) in cols.iter_mut().enumerate() {
+            let (x0, x1, fx) = zoom_axis(w, zoom, x);
+            *col = (x0 * c, x1 * c, fx);
+        }
+        // The rows this zoom reads: a band around the centre.
+        let (first, _, _) = zoom_axis(h, zoom, 0);
+        let (_, last, _) = zoom_axis(h, zoom, h - 1);
+        for sy in first..=last {
+            let srow = &src[sy * stride..(sy + 1) * stride];
+            let hrow = &mut rows[sy * stride..(sy + 1) * stride];
+            if c == 3 {
+                for (px, &(i0, i1, fx)) in hrow.as_chunks_mut::<3>().0.iter_mut().zip(&cols) {
+                    let (a, b) = (&srow[i0..i0 + 3], &srow[i1..i1 + 3]);
+                    for ch in 0..3 {
+                        let (a, b) = (f32::from(a[ch]), f32::from(b[ch]));
+                        px[ch] = a + (b - a) * fx;
+                    }
+                }
+            } else {
+                for (v, &(i0, i1, fx)) in hrow.iter_mut().zip(&cols) {
+                    let (a, b) = (f32::from(srow[i0]), f32::from(srow[i1]));
+                    *v = a + (b - a) * fx;
+                }
+            }
+        }
+        for (y, arow) in acc.chunks_exact_mut(stride).enumerate() {
+            let (y0, y1, fy) = zoom_axis(h, zoom, y);
+            let (top, bottom) = (&rows[y0 * stride..][..stride], &rows[y1 * stride..][..stride]);
+            for ((a, &t), &b) in arow.iter_mut().zip(top).zip(bottom) {
+                *a += t + (b - t) * fy;
+            }
+        }
+    }
+    let inv = 1.0 / (steps + 1) as f32;
+    img.with_bytes(acc.iter().map(|&v| clamp_u8(v * inv)).collect())
+}
+
+/// Bilinear sample positions of a centre zoom along one axis of length `n`.
+fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
+    let centre = (n as f32 - 1.0) / 2.0;
+    let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);
+    let i0 = s.floor() as usize;
+    (i0, (i0 + 1).min(n - 1), s - i0 as f32)
 }
 
 #[cfg(test)]
@@ -76,6 +487,9 @@ mod tests {
     fn blur_keeps_a_flat_image_flat() {
         let img = Image::filled(6, 4, 3, 100);
         assert_eq!(gaussian_blur(&img, 1.0), img);
+        assert_eq!(defocus_blur(&img, 2.5, 0.5), img);
+        assert_eq!(motion_blur(&img, 6.0, 2.0, 30.0), img);
+        assert_eq!(zoom_blur(&img, 1.26), img);
     }
 
     #[test]
@@ -88,5 +502,48 @@ mod tests {
         assert!(b[12] < 255 && b[12] > b[11] && b[11] > 0);
         assert_eq!(b[11], b[13]);
         assert_eq!(b[7], b[17]);
+    }
+
+    #[test]
+    fn disk_of_radius_one_is_a_plus_shape() {
+        // Radius 1 covers the centre and its 4 neighbours: 255 / 5 = 51.
+        let mut data = vec![0u8; 25];
+        data[12] = 255;
+        let img = Image::new(5, 5, 1, data).expect("valid");
+        let b = disk_blur(&img, 1.0).into_bytes();
+        assert_eq!([b[12], b[7], b[11], b[13], b[17]], [51; 5]);
+        assert_eq!([b[6], b[8], b[16], b[18]], [0; 4]);
+    }
+
+    #[test]
+    fn horizontal_motion_streaks_one_way() {
+        // Angle 0: output(x) mixes input(x), input(x+1), ..: the bright pixel
+        // bleeds to its left only.
+        let mut data = vec![0u8; 7];
+        data[3] = 255;
+        let img = Image::new(7, 1, 1, data).expect("valid");
+        let b = motion_blur(&img, 6.0, 1.0, 0.0).into_bytes();
+        assert!(b[2] > 0 && b[1] > 0 && b[3] > b[2]);
+        assert_eq!(&b[4..], &[0, 0, 0]);
+    }
+
+    #[test]
+    fn zoom_blur_keeps_the_centre_pixel() {
+        let mut data = vec![10u8; 25];
+        data[12] = 250;
+        let img = Image::new(5, 5, 1, data).expect("valid");
+        let b = zoom_blur(&img, 1.06).into_bytes();
+        assert_eq!(b[12], 250);
+    }
+
+    #[test]
+    fn shifted_accumulation_replicates_edges() {
+        let src = [1u8, 2, 3];
+        let mut acc = [0.0f32; 3];
+        accumulate_shifted(&src, 3, 1, 1, 2, 0, 1.0, &mut acc);
+        assert_eq!(acc, [3.0, 3.0, 3.0]);
+        let mut acc = [0.0f32; 3];
+        accumulate_shifted(&src, 3, 1, 1, -1, 0, 1.0, &mut acc);
+        assert_eq!(acc, [1.0, 1.0, 2.0]);
     }
 }

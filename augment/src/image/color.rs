@@ -1,13 +1,28 @@
-//! Photometric changes (ImageNet-C "weather/digital" brightness, contrast).
+//! Photometric changes: ImageNet-C's brightness, contrast and saturate
+//! corruptions, and the colour jitter and grayscale augmentations.
+//!
+//! Ops that need colour (saturation, hue) leave a gray image's missing
+//! colour alone: a gray pixel has no hue to shift or saturation to change.
 
+use rand::Rng as _;
+
+use super::pixels::{PLANE, clamp_u8};
 use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
+use crate::severity::Severity;
 
 const BRIGHTNESS_SHIFT: [f32; 5] = [0.05, 0.1, 0.15, 0.2, 0.3];
 const CONTRAST_FACTOR: [f32; 5] = [0.75, 0.5, 0.4, 0.3, 0.15];
+/// CIFAR-10-C's saturation (multiplier, offset) on HSV saturation.
+const SATURATE: [(f32, f32); 5] = [(0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2)];
+/// Colour jitter: brightness/contrast/saturation factor range 1 ± j, hue shift ± turns.
+const JITTER: [(f32, f32); 5] = [(0.1, 0.02), (0.2, 0.04), (0.3, 0.06), (0.4, 0.08), (0.5, 0.10)];
+/// Share of the way to gray.
+const GRAY_AMOUNT: [f32; 5] = [0.2, 0.4, 0.6, 0.8, 1.0];
 
-/// `brightness`: adds a constant to HSV value (gray: to the value itself).
+/// `brightness`: adds 0.05..0.30 to HSV value, clipped (gray: to the value
+/// itself). Severity raises the shift.
 pub(crate) const BRIGHTNESS: ImageOp = ImageOp::new(
     OpInfo {
         name: "brightness",
@@ -19,7 +34,8 @@ pub(crate) const BRIGHTNESS: ImageOp = ImageOp::new(
     |img, s, _rng: &mut Rng| brightness(img, s.pick(&BRIGHTNESS_SHIFT)),
 );
 
-/// `contrast`: pulls every value towards its channel mean.
+/// `contrast`: pulls every value towards its channel mean, keeping
+/// 0.75..0.15 of the distance. Severity lowers the factor.
 pub(crate) const CONTRAST: ImageOp = ImageOp::new(
     OpInfo {
         name: "contrast",
@@ -31,72 +47,267 @@ pub(crate) const CONTRAST: ImageOp = ImageOp::new(
     |img, s, _rng: &mut Rng| contrast(img, s.pick(&CONTRAST_FACTOR)),
 );
 
+/// `saturate`: HSV saturation becomes `s · mult + add`, clipped. Severities
+/// 1-2 desaturate, 3-5 oversaturate (CIFAR-10-C). Gray images have no
+/// saturation and are returned unchanged.
+pub(crate) const SATURATE_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "saturate",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "HSV saturation times mult plus add (ImageNet-C, CIFAR-10-C); gray unchanged",
+        params: &[
+            Param { name: "mult", values: ["0.3", "0.1", "1.5", "2.0", "2.5"] },
+            Param { name: "add", values: ["0", "0", "0", "0.1", "0.2"] },
+        ],
+    },
+    |img, s, _rng: &mut Rng| {
+        let (mult, add) = s.pick(&SATURATE);
+        saturate(img, mult, add)
+    },
+);
+
+/// `color_jitter`: brightness, contrast and saturation factors drawn from
+/// 1 ± j and a hue rotation from ± the table's turns, applied in that order
+/// (torchvision's ColorJitter). Gray images get brightness and contrast only.
+pub(crate) const COLOR_JITTER: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "color_jitter",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "random brightness, contrast, saturation and hue (torchvision ColorJitter)",
+        params: &[
+            Param { name: "bcs_factor", values: ["1±0.1", "1±0.2", "1±0.3", "1±0.4", "1±0.5"] },
+            Param { name: "hue_turns", values: ["±0.02", "±0.04", "±0.06", "±0.08", "±0.10"] },
+        ],
+    },
+    color_jitter,
+);
+
+/// `grayscale`: blends towards luma by 0.2..1.0; the output keeps three
+/// equal channels at severity 5. Gray images are unchanged.
+pub(crate) const GRAYSCALE: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "grayscale",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "blend towards luma, keeping three channels; gray unchanged",
+        params: &[Param { name: "amount", values: ["0.2", "0.4", "0.6", "0.8", "1.0"] }],
+    },
+    |img, s, _rng: &mut Rng| grayscale(img, s.pick(&GRAY_AMOUNT)),
+);
+
+/// HSV value + shift, clipped. With hue and saturation fixed, every channel
+/// scales with the value, so this is a per-pixel gain (exact, no HSV trip).
 pub(crate) fn brightness(img: &Image, shift: f32) -> Image {
+    let add = shift * 255.0;
     if img.channels() == 1 {
-        return img.map_values(|v| v + shift);
+        let lut: [u8; 256] = std::array::from_fn(|v| clamp_u8(v as f32 + add));
+        return img.map_lut(&lut);
     }
-    let mut values = img.to_unit();
-    for px in values.chunks_exact_mut(3) {
-        let (h, s, v) = rgb_to_hsv(px[0], px[1], px[2]);
-        let (r, g, b) = hsv_to_rgb(h, s, (v + shift).clamp(0.0, 1.0));
-        px.copy_from_slice(&[r, g, b]);
+    // With the pixel max m fixed, each value v maps to v · V'(m) / m: a
+    // 16.16 fixed-point gain per max replaces the float work per value.
+    let gain: [u32; 256] = std::array::from_fn(|m| {
+        if m == 0 { 0 } else { ((m as f32 + add).clamp(0.0, 255.0) / m as f32 * 65536.0).round() as u32 }
+    });
+    let black = clamp_u8(add);
+    let src = img.as_bytes();
+    let mut data = vec![0u8; src.len()];
+    for (o, i) in data.as_chunks_mut::<3>().0.iter_mut().zip(src.as_chunks::<3>().0) {
+        let m = i[0].max(i[1]).max(i[2]);
+        *o = if m == 0 {
+            [black; 3]
+        } else {
+            let g = gain[usize::from(m)];
+            i.map(|v| ((u32::from(v) * g + 32768) >> 16).min(255) as u8)
+        };
     }
-    img.with_unit(&values)
+    img.with_bytes(data)
 }
 
+/// Scales each channel about its mean by `factor`: `(v - m) · f + m`,
+/// rounded, in 16.16 fixed point over whole rows of bytes.
 pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
-    let c = usize::from(img.channels());
-    let values = img.to_unit();
-    let n = (values.len() / c).max(1) as f32;
-    let mut means = [0.0f32; 3];
-    for px in values.chunks_exact(c) {
-        for (m, v) in means.iter_mut().zip(px) {
-            *m += v;
+    let means = channel_means(img);
+    if !(0.0..1.0).contains(&factor) {
+        let luts: Vec<[u8; 256]> =
+            means.iter().map(|&m| std::array::from_fn(|v| clamp_u8((v as f32 - m) * factor + m))).collect();
+        return img.map_luts(&luts);
+    }
+    // 0 <= f < 1 keeps every result in range. In u16 lanes: the gain in
+    // 1/65536ths applied to v in 1/256ths, plus the channel's offset
+    // m · (1 - f) + 1/2 in 1/256ths, then >> 8.
+    let gain = (factor * 65536.0).round() as u16;
+    let c = means.len();
+    let stride = img.width() as usize * c;
+    // One row of offsets, so each row is a flat loop the compiler vectorises.
+    let offsets: Vec<u16> = (0..stride)
+        .map(|i| ((means[i % c] * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16)
+        .collect();
+    let src = img.as_bytes();
+    let mut out = vec![0u8; src.len()];
+    for (orow, irow) in out.chunks_exact_mut(stride).zip(src.chunks_exact(stride)) {
+        for ((o, &v), &off) in orow.iter_mut().zip(irow).zip(&offsets) {
+            let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
+            *o = ((scaled + off) >> 8).min(255) as u8;
         }
     }
-    means.iter_mut().for_each(|m| *m /= n);
-    let out: Vec<f32> =
-        values.iter().enumerate().map(|(i, v)| (v - means[i % c]) * factor + means[i % c]).collect();
-    img.with_unit(&out)
+    img.with_bytes(out)
 }
 
-/// RGB in [0,1] to HSV with hue in [0,1).
-pub(crate) fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
-    let max = r.max(g).max(b);
-    let min = r.min(g).min(b);
-    let d = max - min;
-    let h = if d == 0.0 {
-        0.0
-    } else if max == r {
-        ((g - b) / d).rem_euclid(6.0) / 6.0
-    } else if max == g {
-        ((b - r) / d + 2.0) / 6.0
-    } else {
-        ((r - g) / d + 4.0) / 6.0
-    };
-    let s = if max == 0.0 { 0.0 } else { d / max };
-    (h, s, max)
-}
-
-/// HSV (hue in [0,1)) to RGB in [0,1].
-pub(crate) fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
-    let h6 = (h.rem_euclid(1.0)) * 6.0;
-    let i = h6.floor();
-    let f = h6 - i;
-    let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
-    match i as u8 {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
+/// Mean of each channel, in 0..255.
+pub(crate) fn channel_means(img: &Image) -> Vec<f32> {
+    let c = usize::from(img.channels());
+    let bytes = img.as_bytes();
+    // Column sums over whole rows (a flat loop that vectorises), flushed to
+    // u64 before a u32 lane could overflow, then folded by channel.
+    let stride = img.width() as usize * c;
+    let mut sums = vec![0u64; c];
+    let mut lanes = vec![0u32; stride];
+    for group in bytes.chunks(stride * (1 << 16)) {
+        lanes.fill(0);
+        for row in group.chunks_exact(stride) {
+            for (l, &v) in lanes.iter_mut().zip(row) {
+                *l += u32::from(v);
+            }
+        }
+        for (i, &l) in lanes.iter().enumerate() {
+            sums[i % c] += u64::from(l);
+        }
     }
+    let n = (bytes.len() / c).max(1) as f32;
+    sums.iter().map(|&s| s as f32 / n).collect()
+}
+
+/// HSV saturation `s' = clip(s · mult + add)` with hue and value fixed: each
+/// channel keeps its place between the pixel's max (value) and
+/// `value · (1 - s)`. A gray pixel has hue 0 (red) in HSV, as in the original.
+pub(crate) fn saturate(img: &Image, mult: f32, add: f32) -> Image {
+    img.map_rgb_planes(|[r, g, b]: &mut [[f32; PLANE]; 3]| {
+        for j in 0..PLANE {
+            let v = r[j].max(g[j]).max(b[j]);
+            let d = v - r[j].min(g[j]).min(b[j]);
+            let s = d / v.max(1.0);
+            let s2 = (s * mult + add).clamp(0.0, 1.0);
+            // Colour: v - (v - x) · s2 / s. Gray (d = 0): red stays at v,
+            // green and blue drop to v · (1 - s2). Black stays black.
+            let k = if d > 0.0 { s2 / s } else { 0.0 };
+            let low = if v > 0.0 { v * (1.0 - s2) } else { 0.0 };
+            r[j] = v - (v - r[j]) * k;
+            g[j] = if d > 0.0 { v - (v - g[j]) * k } else { low };
+            b[j] = if d > 0.0 { v - (v - b[j]) * k } else { low };
+        }
+    })
+}
+
+fn color_jitter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (j, hue) = severity.pick(&JITTER);
+    let b = rng.random_range(1.0 - j..=1.0 + j);
+    let c = rng.random_range(1.0 - j..=1.0 + j);
+    let s = rng.random_range(1.0 - j..=1.0 + j);
+    let h = rng.random_range(-hue..=hue);
+    // Brightness: scale. Contrast: blend with the mean luma (after brightness).
+    let luma = img.luma();
+    let mean = b * luma.iter().map(|&v| f32::from(v)).sum::<f32>() / luma.len().max(1) as f32;
+    let lut: [u8; 256] = std::array::from_fn(|v| clamp_u8((v as f32 * b - mean) * c + mean));
+    let out = img.map_lut(&lut);
+    if img.channels() == 1 {
+        return out;
+    }
+    grayscale(&out, 1.0 - s).map_rgb_planes(|planes: &mut [[f32; PLANE]; 3]| rotate_hue(planes, h))
+}
+
+/// Rotates the HSV hue of each pixel by `turns`, keeping value and
+/// saturation: branch-free on planes, via the hexcone formula
+/// `x_n = v - (v - min) · clamp(min(k, 4 - k), 0, 1)`, `k = (n + 6h) mod 6`.
+fn rotate_hue([r, g, b]: &mut [[f32; PLANE]; 3], turns: f32) {
+    let wrap = |k: f32| {
+        let k = if k >= 6.0 { k - 6.0 } else { k };
+        let k = if k >= 6.0 { k - 6.0 } else { k };
+        if k < 0.0 { k + 6.0 } else { k }
+    };
+    let shift = 6.0 * turns.rem_euclid(1.0);
+    for j in 0..PLANE {
+        let (rv, gv, bv) = (r[j], g[j], b[j]);
+        let v = rv.max(gv).max(bv);
+        let d = v - rv.min(gv).min(bv);
+        let inv = 1.0 / d.max(1e-6);
+        // Hue in sextants, 0..6, as rgb_to_hsv computes it.
+        let h6 = if v == rv {
+            let t = (gv - bv) * inv;
+            if t < 0.0 { t + 6.0 } else { t }
+        } else if v == gv {
+            (bv - rv) * inv + 2.0
+        } else {
+            (rv - gv) * inv + 4.0
+        };
+        let h6 = if d > 0.0 { h6 } else { 0.0 } + shift;
+        let x = |n: f32| {
+            let k = wrap(n + h6);
+            v - d * (k.min(4.0 - k)).clamp(0.0, 1.0)
+        };
+        r[j] = x(5.0);
+        g[j] = x(3.0);
+        b[j] = x(1.0);
+    }
+}
+
+/// Moves each RGB pixel `amount` of the way to its luma; `amount` above 1
+/// extrapolates away from gray (more saturation).
+pub(crate) fn grayscale(img: &Image, amount: f32) -> Image {
+    // Fixed point: luma weights and the blend amount in 1/256ths.
+    let a = (amount * 256.0).round() as i32;
+    img.map_rgb_planes(|[r, g, b]: &mut [[i32; PLANE]; 3]| {
+        for j in 0..PLANE {
+            let y = (77 * r[j] + 150 * g[j] + 29 * b[j] + 128) >> 8;
+            r[j] += ((y - r[j]) * a + 128) >> 8;
+            g[j] += ((y - g[j]) * a + 128) >> 8;
+            b[j] += ((y - b[j]) * a + 128) >> 8;
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RGB in [0,1] to HSV with hue in [0,1).
+    fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
+        let max = r.max(g).max(b);
+        let min = r.min(g).min(b);
+        let d = max - min;
+        let h = if d == 0.0 {
+            0.0
+        } else if max == r {
+            ((g - b) / d).rem_euclid(6.0) / 6.0
+        } else if max == g {
+            ((b - r) / d + 2.0) / 6.0
+        } else {
+            ((r - g) / d + 4.0) / 6.0
+        };
+        let s = if max == 0.0 { 0.0 } else { d / max };
+        (h, s, max)
+    }
+
+    /// HSV (hue in [0,1)) to RGB in [0,1].
+    fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
+        let h6 = (h.rem_euclid(1.0)) * 6.0;
+        let i = h6.floor();
+        let f = h6 - i;
+        let (p, q, t) = (v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f)));
+        match i as u8 {
+            0 => (v, t, p),
+            1 => (q, v, p),
+            2 => (p, v, t),
+            3 => (p, q, v),
+            4 => (t, p, v),
+            _ => (v, p, q),
+        }
+    }
+
+    fn px(r: u8, g: u8, b: u8) -> Image {
+        Image::new(1, 1, 3, vec![r, g, b]).expect("valid")
+    }
 
     #[test]
     fn hsv_round_trips() {
@@ -104,6 +315,30 @@ mod tests {
             let (h, s, v) = rgb_to_hsv(r, g, b);
             let (r2, g2, b2) = hsv_to_rgb(h, s, v);
             assert!((r - r2).abs() < 1e-5 && (g - g2).abs() < 1e-5 && (b - b2).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn hue_rotation_matches_the_hsv_round_trip() {
+        let mut planes = [[0.0f32; PLANE]; 3];
+        let pixels: Vec<[f32; 3]> = (0..PLANE as u32)
+            .map(|i| [(i * 37 % 256) as f32, (i * 91 % 256) as f32, (i * 53 % 256) as f32])
+            .chain([[10.0, 10.0, 10.0], [0.0, 0.0, 0.0]])
+            .take(PLANE)
+            .collect();
+        for (j, p) in pixels.iter().enumerate() {
+            (0..3).for_each(|ch| planes[ch][j] = p[ch]);
+        }
+        for turns in [-0.1f32, 0.03, 0.5] {
+            let mut got = planes;
+            rotate_hue(&mut got, turns);
+            for (j, p) in pixels.iter().enumerate() {
+                let (h, s, v) = rgb_to_hsv(p[0] / 255.0, p[1] / 255.0, p[2] / 255.0);
+                let (r, g, b) = hsv_to_rgb(h + turns, s, v);
+                for (ch, want) in [r, g, b].into_iter().enumerate() {
+                    assert!((got[ch][j] - want * 255.0).abs() < 0.01, "{turns} {p:?} {ch}");
+                }
+            }
         }
     }
 
@@ -117,5 +352,33 @@ mod tests {
     fn brightness_on_gray_adds_and_clips() {
         let img = Image::new(2, 1, 1, vec![0, 250]).expect("valid");
         assert_eq!(brightness(&img, 0.1).as_bytes(), &[26, 255]);
+    }
+
+    #[test]
+    fn brightness_matches_the_hsv_round_trip() {
+        // V 100 -> 151 (0.2 · 255 = 51): every channel gains 151/100.
+        assert_eq!(brightness(&px(100, 60, 20), 0.2).as_bytes(), &[151, 91, 30]);
+        // Clipped value: V 250 -> 255, gain 1.02.
+        assert_eq!(brightness(&px(250, 100, 0), 0.2).as_bytes(), &[255, 102, 0]);
+        assert_eq!(brightness(&px(0, 0, 0), 0.1).as_bytes(), &[26, 26, 26]);
+    }
+
+    #[test]
+    fn saturate_scales_distance_from_the_max() {
+        // V 200, S 0.5; mult 0.1 -> S 0.05: the low channel moves to 190.
+        assert_eq!(saturate(&px(200, 100, 150), 0.1, 0.0).as_bytes(), &[200, 190, 195]);
+        // A gray pixel with an offset gets hue 0 (red), as HSV defines it.
+        assert_eq!(saturate(&px(100, 100, 100), 2.0, 0.2).as_bytes(), &[100, 80, 80]);
+        let gray = Image::new(2, 1, 1, vec![3, 200]).expect("valid");
+        assert_eq!(saturate(&gray, 2.5, 0.2), gray);
+    }
+
+    #[test]
+    fn full_grayscale_gives_equal_channels() {
+        // Fixed-point luma: (77 · 255 + 128) >> 8 = 77.
+        let out = grayscale(&px(255, 0, 0), 1.0);
+        assert_eq!(out.as_bytes(), &[77, 77, 77]);
+        // Half way: 255 -> 166, 0 -> 39 (rounded in 1/256ths).
+        assert_eq!(grayscale(&px(255, 0, 0), 0.5).as_bytes(), &[166, 39, 39]);
     }
 }

@@ -1,8 +1,13 @@
-//! Geometric transforms (MNIST-C style), by inverse mapping with bilinear
-//! sampling: one output buffer, no per-pixel allocation.
+//! Geometric transforms: the MNIST-C affine corruptions, ImageNet-C's elastic
+//! transform, and the flips, crops and affines of training.
+//!
+//! Warps map each output pixel back to the input (inverse mapping) and sample
+//! it bilinearly: one output buffer per call, no per-pixel allocation. Integer
+//! shifts copy whole row spans.
 
 use rand::Rng as _;
 
+use super::blur::blur_plane;
 use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
@@ -10,9 +15,28 @@ use crate::severity::Severity;
 
 /// Rotation magnitudes in degrees; MNIST-C draws up to ±30 at its setting.
 const ROTATE_DEG: [f32; 5] = [6.0, 12.0, 18.0, 24.0, 30.0];
+/// Horizontal shear factors (x moves by factor · y).
+const SHEAR: [f32; 5] = [0.1, 0.2, 0.3, 0.4, 0.5];
+/// Zoom-out factors about the centre.
+const SCALE: [f32; 5] = [0.9, 0.8, 0.7, 0.6, 0.5];
+/// Translation per axis in pixels of a 28-pixel image.
+const TRANSLATE_PX: [f32; 5] = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// Padding of the pad-and-crop augmentation, in pixels of a 32-pixel image.
+const CROP_PAD_PX: [f32; 5] = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// Random affine ranges: rotation deg, scale ±, translation (share of size), shear deg.
+const AFFINE: [(f32, f32, f32, f32); 5] = [
+    (3.0, 0.03, 0.02, 2.0),
+    (6.0, 0.06, 0.04, 4.0),
+    (9.0, 0.09, 0.06, 6.0),
+    (12.0, 0.12, 0.08, 8.0),
+    (15.0, 0.15, 0.10, 10.0),
+];
+/// CIFAR-10-C's elastic (alpha, sigma, affine jitter), as shares of image size.
+const ELASTIC: [(f32, f32, f32); 5] =
+    [(0.0, 0.0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03)];
 
 /// `rotate`: rotation about the centre by ± the table's angle (sign drawn),
-/// bilinear, uncovered area filled black.
+/// bilinear, uncovered area black. Angle 6..30 degrees.
 pub(crate) const ROTATE: ImageOp = ImageOp::new(
     OpInfo {
         name: "rotate",
@@ -24,64 +48,526 @@ pub(crate) const ROTATE: ImageOp = ImageOp::new(
     rotate,
 );
 
+/// `shear`: horizontal shear about the centre, x moves by ±factor · y
+/// (sign drawn), black fill. Factor 0.1..0.5.
+pub(crate) const SHEAR_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "shear",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "horizontal shear about the centre by ±factor (sign random), black fill (MNIST-C)",
+        params: &[Param { name: "factor", values: ["±0.1", "±0.2", "±0.3", "±0.4", "±0.5"] }],
+    },
+    |img, s, rng: &mut Rng| {
+        let k = sign(rng) * s.pick(&SHEAR);
+        warp_affine(img, [1.0, -k, 0.0, 1.0, 0.0, 0.0], Border::Zero)
+    },
+);
+
+/// `scale`: shrinks the content about the centre by factor 0.9..0.5, black
+/// around it.
+pub(crate) const SCALE_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "scale",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "zoom out about the centre by a factor, black fill (MNIST-C)",
+        params: &[Param { name: "factor", values: ["0.9", "0.8", "0.7", "0.6", "0.5"] }],
+    },
+    |img, s, _rng: &mut Rng| {
+        let inv = 1.0 / s.pick(&SCALE);
+        warp_affine(img, [inv, 0.0, 0.0, inv, 0.0, 0.0], Border::Zero)
+    },
+);
+
+/// `translate`: shifts by ±t pixels on both axes (signs drawn), black fill.
+/// t is 1..5 px on a 28-pixel image, proportional on others (at least 1).
+pub(crate) const TRANSLATE: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "translate",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "shift by ±t px on both axes (signs random), black fill (MNIST-C)",
+        params: &[Param { name: "shift_px_at_28", values: ["±1", "±2", "±3", "±4", "±5"] }],
+    },
+    |img, s, rng: &mut Rng| {
+        let size = img.width().min(img.height()) as f32;
+        let t = (s.pick(&TRANSLATE_PX) * size / 28.0).round().max(1.0) as isize;
+        let (sx, sy) = (sign(rng) as isize, sign(rng) as isize);
+        shift(img, sx * t, sy * t)
+    },
+);
+
+/// `elastic_transform`: a random affine jitter of three control points plus
+/// a smooth random displacement field (Gaussian-blurred uniform noise),
+/// reflected at the borders. Parameters are CIFAR-10-C's, as shares of the
+/// image size; severity 1 is the affine jitter alone.
+pub(crate) const ELASTIC_TRANSFORM: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "elastic_transform",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "affine jitter plus smooth displacement field, reflect border (ImageNet-C, CIFAR-10-C)",
+        params: &[
+            Param { name: "alpha_x_size", values: ["0", "0.05", "0.08", "0.10", "0.10"] },
+            Param { name: "sigma_x_size", values: ["0", "0.20", "0.06", "0.04", "0.03"] },
+            Param { name: "affine_x_size", values: ["0.08", "0.07", "0.06", "0.05", "0.03"] },
+        ],
+    },
+    elastic_transform,
+);
+
+/// `hflip`: mirror left-right. Any severity above 0 flips.
+pub(crate) const HFLIP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "hflip",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "mirror left-right (every non-zero severity flips)",
+        params: &[Param { name: "flip", values: ["yes", "yes", "yes", "yes", "yes"] }],
+    },
+    |img, _s, _rng: &mut Rng| hflip(img),
+)
+.with_intensity(full_intensity);
+
+/// `vflip`: mirror top-bottom. Any severity above 0 flips.
+pub(crate) const VFLIP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "vflip",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "mirror top-bottom (every non-zero severity flips)",
+        params: &[Param { name: "flip", values: ["yes", "yes", "yes", "yes", "yes"] }],
+    },
+    |img, _s, _rng: &mut Rng| vflip(img),
+)
+.with_intensity(full_intensity);
+
+/// `random_crop`: zero-pad by p pixels and crop back at a random offset,
+/// i.e. a random integer shift in [-p, p] per axis. p is 1..5 px on a
+/// 32-pixel image (4 is the CIFAR standard), proportional on others.
+pub(crate) const RANDOM_CROP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "random_crop",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "zero-pad by p px and crop at a random offset (CIFAR pad-and-crop)",
+        params: &[Param { name: "pad_px_at_32", values: ["1", "2", "3", "4", "5"] }],
+    },
+    |img, s, rng: &mut Rng| {
+        let size = img.width().min(img.height()) as f32;
+        let p = (s.pick(&CROP_PAD_PX) * size / 32.0).round().max(1.0) as i64;
+        let dx = rng.random_range(0..=2 * p) - p;
+        let dy = rng.random_range(0..=2 * p) - p;
+        shift(img, dx as isize, dy as isize)
+    },
+);
+
+/// `affine`: random rotation, scale, translation and shear, each uniform in
+/// ± the table's range, composed into one bilinear warp, black fill.
+pub(crate) const AFFINE_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "affine",
+        modality: Modality::Image,
+        purpose: Purpose::Augmentation,
+        summary: "random rotation, scale, translation and shear in one warp, black fill",
+        params: &[
+            Param { name: "rotate_deg", values: ["±3", "±6", "±9", "±12", "±15"] },
+            Param { name: "scale", values: ["1±0.03", "1±0.06", "1±0.09", "1±0.12", "1±0.15"] },
+            Param { name: "translate_x_size", values: ["±0.02", "±0.04", "±0.06", "±0.08", "±0.10"] },
+            Param { name: "shear_deg", values: ["±2", "±4", "±6", "±8", "±10"] },
+        ],
+    },
+    random_affine,
+);
+
+fn full_intensity(s: Severity) -> f32 {
+    if s.is_identity() { 0.0 } else { 100.0 }
+}
+
+fn sign(rng: &mut Rng) -> f32 {
+    if rng.random::<bool>() { 1.0 } else { -1.0 }
+}
+
 fn rotate(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
-    let theta = (sign * severity.pick(&ROTATE_DEG)).to_radians();
+    let theta = (sign(rng) * severity.pick(&ROTATE_DEG)).to_radians();
+    warp_affine(img, rotation(theta), Border::Zero)
+}
+
+/// The inverse map of a rotation by `theta`: output (x, y) samples the input
+/// at R(-theta)(x, y).
+fn rotation(theta: f32) -> [f32; 6] {
     let (sin, cos) = theta.sin_cos();
-    // Inverse map: output (x, y) samples input at R(-theta) about the centre.
-    warp(img, |x, y| (cos * x + sin * y, -sin * x + cos * y))
+    [cos, sin, -sin, cos, 0.0, 0.0]
 }
 
-/// Resamples `img` with `inverse`, which maps centred output coordinates to
-/// centred input coordinates. Samples outside the input are black.
-pub(crate) fn warp(img: &Image, inverse: impl Fn(f32, f32) -> (f32, f32)) -> Image {
-    let (w, h, c) = (img.width() as usize, img.height() as usize, usize::from(img.channels()));
-    let (cx, cy) = ((w as f32 - 1.0) / 2.0, (h as f32 - 1.0) / 2.0);
-    let src = img.as_bytes();
-    let mut out = img.clone();
-    let dst = out.as_bytes_mut();
-    for y in 0..h {
-        for x in 0..w {
-            let (sx, sy) = inverse(x as f32 - cx, y as f32 - cy);
-            let o = (y * w + x) * c;
-            sample_bilinear(src, w, h, c, sx + cx, sy + cy, &mut dst[o..o + c]);
-        }
+fn random_affine(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (deg, scale, translate, shear_deg) = severity.pick(&AFFINE);
+    let theta = rng.random_range(-deg..=deg).to_radians();
+    let zoom = 1.0 + rng.random_range(-scale..=scale);
+    let tx = rng.random_range(-translate..=translate) * img.width() as f32;
+    let ty = rng.random_range(-translate..=translate) * img.height() as f32;
+    let k = rng.random_range(-shear_deg..=shear_deg).to_radians().tan();
+    // Forward map: p' = T + Z · R(theta) · Shear(k) · p. Invert it.
+    let (sin, cos) = theta.sin_cos();
+    let f = [zoom * cos, zoom * (cos * k - sin), zoom * sin, zoom * (sin * k + cos)];
+    let det = f[0] * f[3] - f[1] * f[2];
+    if det.abs() < 1e-6 {
+        return img.clone();
     }
-    out
+    let inv = [f[3] / det, -f[1] / det, -f[2] / det, f[0] / det];
+    let (itx, ity) = (-(inv[0] * tx + inv[1] * ty), -(inv[2] * tx + inv[3] * ty));
+    warp_affine(img, [inv[0], inv[1], inv[2], inv[3], itx, ity], Border::Zero)
 }
 
-/// Bilinear sample at (x, y) into `out` (one pixel), zero outside.
-fn sample_bilinear(src: &[u8], w: usize, h: usize, c: usize, x: f32, y: f32, out: &mut [u8]) {
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let fetch = |xi: f32, yi: f32, ch: usize| -> f32 {
-        if xi < 0.0 || yi < 0.0 || xi >= w as f32 || yi >= h as f32 {
-            0.0
+/// What a sample outside the image reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Border {
+    /// Black.
+    Zero,
+    /// Mirror without repeating the edge pixel (OpenCV's BORDER_REFLECT_101).
+    Reflect,
+}
+
+/// Fraction bits of source coordinates in fixed point.
+const FRAC: u32 = 16;
+/// Fraction bits of the bilinear weights (1/2048 px).
+const WBITS: u32 = 11;
+const ONE: u32 = 1 << WBITS;
+
+/// Resamples with the inverse map `m = [a, b, c, d, tx, ty]`: output pixel
+/// (x, y), in coordinates centred on the image, reads the input at
+/// (a·x + b·y + tx, c·x + d·y + ty). Source coordinates are 16.16 fixed
+/// point, stepped by a constant along each row (the map is linear in x);
+/// samples whose four taps lie inside the image take an integer fast path.
+pub(crate) fn warp_affine(img: &Image, m: [f32; 6], border: Border) -> Image {
+    let (w, h, c) = img.dims();
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let m = m.map(f64::from);
+    let src = Source { data: img.as_bytes(), w, h, border };
+    let one = f64::from(1u32 << FRAC);
+    let (dx, dy) = ((m[0] * one).round() as i64, (m[2] * one).round() as i64);
+    let mut out = vec![0u8; src.data.len()];
+    for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
+        let yc = y as f64 - cy;
+        let bx = ((m[1] * yc + m[4] + cx - m[0] * cx) * one).round() as i64;
+        let by = ((m[3] * yc + m[5] + cy - m[2] * cx) * one).round() as i64;
+        let at = |x: usize| {
+            (bx.saturating_add(dx.saturating_mul(x as i64)), by.saturating_add(dy.saturating_mul(x as i64)))
+        };
+        if c == 1 {
+            for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
+                let (sx, sy) = at(x);
+                src.sample(sx, sy, px);
+            }
         } else {
-            f32::from(src[(yi as usize * w + xi as usize) * c + ch])
+            for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
+                let (sx, sy) = at(x);
+                src.sample(sx, sy, px);
+            }
         }
-    };
-    for (ch, o) in out.iter_mut().enumerate() {
-        let top = fetch(x0, y0, ch) * (1.0 - fx) + fetch(x0 + 1.0, y0, ch) * fx;
-        let bottom = fetch(x0, y0 + 1.0, ch) * (1.0 - fx) + fetch(x0 + 1.0, y0 + 1.0, ch) * fx;
-        *o = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
     }
+    img.with_bytes(out)
+}
+
+/// An image to sample from, with its border rule.
+struct Source<'a> {
+    data: &'a [u8],
+    w: usize,
+    h: usize,
+    border: Border,
+}
+
+impl Source<'_> {
+    /// Bilinear sample at the 16.16 fixed-point position (sx, sy), weights in
+    /// 1/2048ths, rounded to nearest.
+    #[inline(always)]
+    fn sample<const C: usize>(&self, sx: i64, sy: i64, out: &mut [u8; C]) {
+        let (xi, yi) = (sx >> FRAC, sy >> FRAC);
+        let fx = ((sx >> (FRAC - WBITS)) as u32) & (ONE - 1);
+        let fy = ((sy >> (FRAC - WBITS)) as u32) & (ONE - 1);
+        let (w, h) = (self.w, self.h);
+        if (xi as u64) < w as u64 - 1 && (yi as u64) < h as u64 - 1 {
+            let i00 = (yi as usize * w + xi as usize) * C;
+            let top = &self.data[i00..i00 + 2 * C];
+            let bottom = &self.data[i00 + w * C..i00 + w * C + 2 * C];
+            for ch in 0..C {
+                let t = u32::from(top[ch]) * (ONE - fx) + u32::from(top[C + ch]) * fx;
+                let b = u32::from(bottom[ch]) * (ONE - fx) + u32::from(bottom[C + ch]) * fx;
+                out[ch] = ((t * (ONE - fy) + b * fy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8;
+            }
+            return;
+        }
+        self.sample_edge(xi, yi, fx, fy, out);
+    }
+
+    /// The border case of [`Source::sample`]: some taps lie outside.
+    #[cold]
+    fn sample_edge<const C: usize>(&self, xi: i64, yi: i64, fx: u32, fy: u32, out: &mut [u8; C]) {
+        let (wi, hi) = (self.w as i64, self.h as i64);
+        if self.border == Border::Zero && (xi < -1 || yi < -1 || xi >= wi || yi >= hi) {
+            out.fill(0);
+            return;
+        }
+        let index = |i: i64, n: i64| -> Option<usize> {
+            match self.border {
+                Border::Zero => (0..n).contains(&i).then_some(i as usize),
+                Border::Reflect => Some(reflect101(i as isize, n as isize)),
+            }
+        };
+        let (xa, xb) = (index(xi, wi), index(xi.saturating_add(1), wi));
+        let (ya, yb) = (index(yi, hi), index(yi.saturating_add(1), hi));
+        for (ch, o) in out.iter_mut().enumerate() {
+            let p = |xo: Option<usize>, yo: Option<usize>| match (xo, yo) {
+                (Some(px), Some(py)) => u32::from(self.data[(py * self.w + px) * C + ch]),
+                _ => 0,
+            };
+            let t = p(xa, ya) * (ONE - fx) + p(xb, ya) * fx;
+            let b = p(xa, yb) * (ONE - fx) + p(xb, yb) * fx;
+            *o = ((t * (ONE - fy) + b * fy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8;
+        }
+    }
+}
+
+/// Bilinear sample at input position (x, y) into one output pixel (gray or
+/// RGB), in the fixed point of [`warp_affine`].
+#[inline]
+fn sample_bilinear<const C: usize>(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    x: f32,
+    y: f32,
+    border: Border,
+    out: &mut [u8; C],
+) {
+    let one = (1u32 << FRAC) as f32;
+    // `as` saturates (NaN to 0); far-out positions take the border path.
+    let (sx, sy) = ((x * one).round() as i64, (y * one).round() as i64);
+    Source { data: src, w, h, border }.sample(sx, sy, out);
+}
+
+/// Index `i` mirrored into 0..n without repeating the edge (…2 1 | 0 1 2 … n-1 | n-2…).
+pub(crate) fn reflect101(i: isize, n: isize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let r = i.rem_euclid(period);
+    (if r >= n { period - r } else { r }) as usize
+}
+
+/// Integer shift: output (x, y) = input (x - dx, y - dy), black elsewhere.
+/// Copies whole row spans.
+pub(crate) fn shift(img: &Image, dx: isize, dy: isize) -> Image {
+    let (w, h, c) = img.dims();
+    let src = img.as_bytes();
+    let mut out = vec![0u8; src.len()];
+    let (wi, hi) = (w as isize, h as isize);
+    let x0 = dx.clamp(0, wi) as usize;
+    let x1 = (wi + dx).clamp(0, wi) as usize;
+    if x0 < x1 {
+        for y in 0..h {
+            let sy = y as isize - dy;
+            if !(0..hi).contains(&sy) {
+                continue;
+            }
+            let sx0 = (x0 as isize - dx) as usize;
+            let srow = &src[sy as usize * w * c..];
+            out[(y * w + x0) * c..(y * w + x1) * c].copy_from_slice(&srow[sx0 * c..(sx0 + x1 - x0) * c]);
+        }
+    }
+    img.with_bytes(out)
+}
+
+/// Mirror left-right, whole pixels at a time.
+pub(crate) fn hflip(img: &Image) -> Image {
+    let (w, _, c) = img.dims();
+    let src = img.as_bytes();
+    let mut data = vec![0u8; src.len()];
+    for (o, i) in data.chunks_exact_mut(w * c).zip(src.chunks_exact(w * c)) {
+        if c == 1 {
+            o.copy_from_slice(i);
+            o.reverse();
+        } else {
+            for (op, ip) in o.as_chunks_mut::<3>().0.iter_mut().zip(i.as_chunks::<3>().0.iter().rev()) {
+                *op = *ip;
+            }
+        }
+    }
+    img.with_bytes(data)
+}
+
+/// Mirror top-bottom.
+pub(crate) fn vflip(img: &Image) -> Image {
+    let (w, _, c) = img.dims();
+    let mut data = Vec::with_capacity(img.as_bytes().len());
+    for row in img.as_bytes().chunks_exact(w * c).rev() {
+        data.extend_from_slice(row);
+    }
+    img.with_bytes(data)
+}
+
+fn elastic_transform(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (alpha, sigma, jitter) = severity.pick(&ELASTIC);
+    let (w, h, c) = img.dims();
+    let size = w.min(h) as f32;
+    let (alpha, sigma, jitter) = (alpha * size, sigma * size, jitter * size);
+    // Three control points around the centre, each moved by up to ±jitter;
+    // `m` maps output points back to where they came from.
+    let (cx, cy) = ((w / 2) as f32, (h / 2) as f32);
+    let sq = (w.min(h) / 3) as f32;
+    let pts = [(cx + sq, cy + sq), (cx + sq, cy - sq), (cx - sq, cy - sq)];
+    let moved = pts
+        .map(|(x, y)| (x + rng.random_range(-1.0..=1.0) * jitter, y + rng.random_range(-1.0..=1.0) * jitter));
+    let m = solve_affine(moved, pts).unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let (dx, dy) = if alpha > 0.0 && sigma > 0.0 {
+        (displacement(w, h, sigma, alpha, rng), displacement(w, h, sigma, alpha, rng))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let src = img.as_bytes();
+    let mut out = vec![0u8; src.len()];
+    let at = |x: usize, y: usize| {
+        let i = y * w + x;
+        let (ox, oy) = if dx.is_empty() { (0.0, 0.0) } else { (dx[i], dy[i]) };
+        let (px_, py_) = (x as f32 + ox, y as f32 + oy);
+        (m[0] * px_ + m[1] * py_ + m[2], m[3] * px_ + m[4] * py_ + m[5])
+    };
+    for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
+        if c == 1 {
+            for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
+                let (sx, sy) = at(x, y);
+                sample_bilinear(src, w, h, sx, sy, Border::Reflect, px);
+            }
+        } else {
+            for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
+                let (sx, sy) = at(x, y);
+                sample_bilinear(src, w, h, sx, sy, Border::Reflect, px);
+            }
+        }
+    }
+    img.with_bytes(out)
+}
+
+/// The affine map [a, b, tx, c, d, ty] taking each `from` point to its `to`
+/// point, or `None` when the points are collinear.
+fn solve_affine(from: [(f32, f32); 3], to: [(f32, f32); 3]) -> Option<[f32; 6]> {
+    let [(x0, y0), (x1, y1), (x2, y2)] = from;
+    let det = x0 * (y1 - y2) - y0 * (x1 - x2) + (x1 * y2 - x2 * y1);
+    if det.abs() < 1e-6 {
+        return None;
+    }
+    // Cramer's rule for [x y 1] · [a b t]ᵀ = u, once per output coordinate.
+    let solve = |u0: f32, u1: f32, u2: f32| {
+        let a = (u0 * (y1 - y2) - y0 * (u1 - u2) + (u1 * y2 - u2 * y1)) / det;
+        let b = (x0 * (u1 - u2) - u0 * (x1 - x2) + (x1 * u2 - x2 * u1)) / det;
+        let t = (x0 * (y1 * u2 - y2 * u1) - y0 * (x1 * u2 - x2 * u1) + u0 * (x1 * y2 - x2 * y1)) / det;
+        (a, b, t)
+    };
+    let (a, b, tx) = solve(to[0].0, to[1].0, to[2].0);
+    let (c, d, ty) = solve(to[0].1, to[1].1, to[2].1);
+    Some([a, b, tx, c, d, ty])
+}
+
+/// A smooth displacement field: uniform(-1, 1) noise blurred with `sigma`,
+/// times `alpha`. Wide blurs run on a coarser grid (the field is smooth, so
+/// bilinear upsampling loses nothing visible) with the amplitude corrected.
+fn displacement(w: usize, h: usize, sigma: f32, alpha: f32, rng: &mut Rng) -> Vec<f32> {
+    let factor = (sigma / 4.0).floor().max(1.0) as usize;
+    let (gw, gh) = (w.div_ceil(factor) + 1, h.div_ceil(factor) + 1);
+    let noise: Vec<f32> = (0..gw * gh).map(|_| rng.random_range(-1.0f32..=1.0)).collect();
+    let coarse = blur_plane(&noise, gw, gh, sigma / factor as f32);
+    let gain = alpha / factor as f32;
+    let mut field = vec![0.0f32; w * h];
+    for y in 0..h {
+        let gy = y as f32 / factor as f32;
+        let (y0, fy) = (gy.floor() as usize, gy.fract());
+        let y1 = (y0 + 1).min(gh - 1);
+        for x in 0..w {
+            let gx = x as f32 / factor as f32;
+            let (x0, fx) = (gx.floor() as usize, gx.fract());
+            let x1 = (x0 + 1).min(gw - 1);
+            let top = coarse[y0 * gw + x0] * (1.0 - fx) + coarse[y0 * gw + x1] * fx;
+            let bottom = coarse[y1 * gw + x0] * (1.0 - fx) + coarse[y1 * gw + x1] * fx;
+            field[y * w + x] = gain * (top * (1.0 - fy) + bottom * fy);
+        }
+    }
+    field
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn row(v: &[u8]) -> Image {
+        Image::new(v.len() as u32, 1, 1, v.to_vec()).expect("valid")
+    }
+
     #[test]
     fn identity_warp_is_exact() {
         let img = Image::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).expect("valid");
-        assert_eq!(warp(&img, |x, y| (x, y)), img);
+        assert_eq!(warp_affine(&img, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], Border::Zero), img);
     }
 
     #[test]
     fn half_turn_reverses_pixels() {
         let img = Image::new(3, 1, 1, vec![10, 20, 30]).expect("valid");
-        let out = warp(&img, |x, y| (-x, -y));
+        let out = warp_affine(&img, [-1.0, 0.0, 0.0, -1.0, 0.0, 0.0], Border::Zero);
         assert_eq!(out.as_bytes(), &[30, 20, 10]);
+    }
+
+    #[test]
+    fn quarter_turn_of_a_square() {
+        // 1 2      3 1   (rotation by +90°: counter-clockwise on screen is
+        // 3 4  ->  4 2    clockwise in y-down coordinates)
+        let img = Image::new(2, 2, 1, vec![1, 2, 3, 4]).expect("valid");
+        let out = warp_affine(&img, rotation(std::f32::consts::FRAC_PI_2), Border::Zero);
+        assert_eq!(out.as_bytes(), &[3, 1, 4, 2]);
+    }
+
+    #[test]
+    fn shifts_fill_black() {
+        let img = row(&[1, 2, 3, 4]);
+        assert_eq!(shift(&img, 1, 0).as_bytes(), &[0, 1, 2, 3]);
+        assert_eq!(shift(&img, -2, 0).as_bytes(), &[3, 4, 0, 0]);
+        assert_eq!(shift(&img, 9, 0).as_bytes(), &[0, 0, 0, 0]);
+        let col = Image::new(1, 3, 1, vec![1, 2, 3]).expect("valid");
+        assert_eq!(shift(&col, 0, 1).as_bytes(), &[0, 1, 2]);
+    }
+
+    #[test]
+    fn flips_mirror_rgb_pixels_whole() {
+        let img = Image::new(2, 2, 3, (1..=12).collect()).expect("valid");
+        assert_eq!(hflip(&img).as_bytes(), &[4, 5, 6, 1, 2, 3, 10, 11, 12, 7, 8, 9]);
+        assert_eq!(vflip(&img).as_bytes(), &[7, 8, 9, 10, 11, 12, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(hflip(&hflip(&img)), img);
+    }
+
+    #[test]
+    fn reflect_mirrors_without_repeating_the_edge() {
+        let got: Vec<usize> = (-3..7).map(|i| reflect101(i, 4)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 2, 1, 0]);
+        assert_eq!(reflect101(5, 1), 0);
+    }
+
+    #[test]
+    fn solve_affine_recovers_a_known_map() {
+        let from = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)];
+        let to = [(2.0, 3.0), (4.0, 3.0), (2.0, 6.0)];
+        let m = solve_affine(from, to).expect("not collinear");
+        for (got, want) in m.iter().zip([2.0, 0.0, 2.0, 0.0, 3.0, 3.0]) {
+            assert!((got - want).abs() < 1e-5, "{m:?}");
+        }
+        assert!(solve_affine([(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)], to).is_none());
+    }
+
+    #[test]
+    fn scale_down_keeps_the_centre_and_blackens_corners() {
+        let img = Image::filled(9, 9, 1, 200);
+        let out = SCALE_OP.apply(&img, Severity::new(5).expect("valid"), 0);
+        let b = out.as_bytes();
+        assert_eq!(b[4 * 9 + 4], 200);
+        assert_eq!(b[0], 0);
     }
 }

@@ -1,0 +1,362 @@
+//! Weather (ImageNet-C "weather" family): snow, frost, fog, spatter.
+//!
+//! The original uses photographs for frost; here every texture is made
+//! procedurally from the seed: a plasma fractal (diamond-square) for fog and
+//! frost clouds, random ice needles for frost, blurred thresholded noise for
+//! snow and spatter.
+
+use rand::Rng as _;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::blur::{blur_plane, motion_blur};
+use super::pixels::clamp_u8;
+use super::{Image, ImageOp};
+use crate::catalog::{Modality, OpInfo, Param, Purpose};
+use crate::seed::Rng;
+use crate::severity::Severity;
+
+/// CIFAR-10-C's fog (amount, wibble decay).
+const FOG: [(f32, f32); 5] = [(0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)];
+/// CIFAR-10-C's frost (image weight, frost weight).
+const FROST: [(f32, f32); 5] = [(1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)];
+/// CIFAR-10-C's snow: (mean, sd, zoom, threshold, blur radius, blur sigma, image weight).
+const SNOW: [(f32, f32, f32, f32, f32, f32, f32); 5] = [
+    (0.1, 0.2, 1.0, 0.6, 8.0, 3.0, 0.95),
+    (0.1, 0.2, 1.0, 0.5, 10.0, 4.0, 0.9),
+    (0.15, 0.3, 1.75, 0.55, 10.0, 4.0, 0.9),
+    (0.25, 0.3, 2.25, 0.6, 12.0, 6.0, 0.85),
+    (0.3, 0.3, 1.25, 0.65, 14.0, 12.0, 0.8),
+];
+/// CIFAR-10-C's spatter: (mean, sd, sigma, threshold, intensity or mud sigma, mud?).
+const SPATTER: [(f32, f32, f32, f32, f32, bool); 5] = [
+    (0.62, 0.1, 0.7, 0.7, 0.5, false),
+    (0.65, 0.1, 0.8, 0.7, 0.5, false),
+    (0.65, 0.3, 1.0, 0.69, 0.5, false),
+    (0.65, 0.1, 0.7, 0.69, 0.6, true),
+    (0.65, 0.1, 0.5, 0.68, 0.6, true),
+];
+
+/// `fog`: adds `amount` times a plasma fractal (rougher at higher
+/// severities), rescaled so the brightest input value keeps its level.
+pub(crate) const FOG_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "fog",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "adds a plasma-fractal haze (ImageNet-C, CIFAR-10-C amounts and decays)",
+        params: &[
+            Param { name: "amount", values: ["0.2", "0.5", "0.75", "1.0", "1.5"] },
+            Param { name: "wibble_decay", values: ["3.0", "3.0", "2.5", "2.0", "1.75"] },
+        ],
+    },
+    fog,
+);
+
+/// `frost`: `image_weight · x + frost_weight · texture`, where the texture is
+/// a procedural pale-blue ice layer (plasma clouds plus random ice needles).
+pub(crate) const FROST_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "frost",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "blend with a procedural ice texture (ImageNet-C weights, texture generated)",
+        params: &[
+            Param { name: "image_weight", values: ["1.0", "1.0", "0.9", "0.85", "0.75"] },
+            Param { name: "frost_weight", values: ["0.2", "0.3", "0.4", "0.4", "0.45"] },
+        ],
+    },
+    frost,
+);
+
+/// `snow`: a layer of thresholded, zoomed Gaussian flakes streaked by a
+/// motion blur at -135..-45°, added twice (once rotated 180°) to a whitened
+/// image. Blur sizes scale with the image.
+pub(crate) const SNOW_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "snow",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "motion-blurred snow flakes over a whitened image (ImageNet-C, CIFAR-10-C)",
+        params: &[
+            Param { name: "flake_mean", values: ["0.10", "0.10", "0.15", "0.25", "0.30"] },
+            Param { name: "flake_sd", values: ["0.2", "0.2", "0.3", "0.3", "0.3"] },
+            Param { name: "zoom", values: ["1.0", "1.0", "1.75", "2.25", "1.25"] },
+            Param { name: "threshold", values: ["0.60", "0.50", "0.55", "0.60", "0.65"] },
+            Param { name: "blur_radius_px", values: ["8", "10", "10", "12", "14"] },
+            Param { name: "blur_sigma_px", values: ["3", "4", "4", "6", "12"] },
+            Param { name: "image_weight", values: ["0.95", "0.90", "0.90", "0.85", "0.80"] },
+        ],
+    },
+    snow,
+);
+
+/// `spatter`: blurred thresholded noise as liquid; severities 1-3 add pale
+/// turquoise water, 4-5 cover with brown mud (CIFAR-10-C parameters). The
+/// water layer is shaded by its own depth rather than the original's
+/// edge-distance map.
+pub(crate) const SPATTER_OP: ImageOp = ImageOp::new(
+    OpInfo {
+        name: "spatter",
+        modality: Modality::Image,
+        purpose: Purpose::Corruption,
+        summary: "water (1-3) or mud (4-5) splashes from blurred noise (ImageNet-C, CIFAR-10-C)",
+        params: &[
+            Param { name: "liquid_mean", values: ["0.62", "0.65", "0.65", "0.65", "0.65"] },
+            Param { name: "liquid_sd", values: ["0.1", "0.1", "0.3", "0.1", "0.1"] },
+            Param { name: "sigma_px", values: ["0.7", "0.8", "1.0", "0.7", "0.5"] },
+            Param { name: "threshold", values: ["0.70", "0.70", "0.69", "0.69", "0.68"] },
+            Param { name: "intensity_or_mud_sigma", values: ["0.5", "0.5", "0.5", "0.6", "0.6"] },
+            Param { name: "liquid", values: ["water", "water", "water", "mud", "mud"] },
+        ],
+    },
+    spatter,
+);
+
+/// A `size`x`size` plasma fractal in [0, 1] by diamond-square with
+/// wrap-around; each level's random offsets shrink by `decay`. `size` is a
+/// power of two.
+pub(crate) fn plasma_fractal(size: usize, decay: f32, rng: &mut Rng) -> Vec<f32> {
+    let n = size.max(2).next_power_of_two();
+    let mut m = vec![0.0f32; n * n];
+    let at = |y: usize, x: usize| (y % n) * n + (x % n);
+    let mut step = n;
+    let mut wibble = 100.0f32;
+    while step >= 2 {
+        let half = step / 2;
+        // Squares: each cell's centre is the mean of its corners plus noise.
+        for y in (0..n).step_by(step) {
+            for x in (0..n).step_by(step) {
+                let mean =
+                    (m[at(y, x)] + m[at(y + step, x)] + m[at(y, x + step)] + m[at(y + step, x + step)]) / 4.0;
+                m[at(y + half, x + half)] = mean + wibble * rng.random_range(-wibble..=wibble);
+            }
+        }
+        // Diamonds: edge midpoints from their two corners and two centres.
+        for y in (0..n).step_by(step) {
+            for x in (0..n).step_by(step) {
+                let top = (m[at(y, x)]
+                    + m[at(y, x + step)]
+                    + m[at(y + half, x + half)]
+                    + m[at(y + n - half, x + half)])
+                    / 4.0;
+                m[at(y, x + half)] = top + wibble * rng.random_range(-wibble..=wibble);
+                let left = (m[at(y, x)]
+                    + m[at(y + step, x)]
+                    + m[at(y + half, x + half)]
+                    + m[at(y + half, x + n - half)])
+                    / 4.0;
+                m[at(y + half, x)] = left + wibble * rng.random_range(-wibble..=wibble);
+            }
+        }
+        step = half;
+        wibble /= decay;
+    }
+    let (lo, hi) = m.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let range = if hi > lo { hi - lo } else { 1.0 };
+    m.iter_mut().for_each(|v| *v = (*v - lo) / range);
+    m
+}
+
+fn fog(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (amount, decay) = severity.pick(&FOG);
+    let (w, h, c) = img.dims();
+    let n = w.max(h).max(2).next_power_of_two();
+    let map = plasma_fractal(n, decay, rng);
+    let max = f32::from(img.as_bytes().iter().copied().max().unwrap_or(0));
+    let gain = max / (max + 255.0 * amount);
+    let mut out = img.as_bytes().to_vec();
+    for (y, row) in out.chunks_exact_mut(w * c).enumerate() {
+        for (x, px) in row.chunks_exact_mut(c).enumerate() {
+            let haze = 255.0 * amount * map[y * n + x];
+            for v in px {
+                *v = clamp_u8((f32::from(*v) + haze) * gain);
+            }
+        }
+    }
+    img.with_bytes(out)
+}
+
+/// The frost texture in [0, 1], one value per pixel: soft plasma clouds plus
+/// blurred random ice needles.
+fn frost_texture(w: usize, h: usize, scale: f32, rng: &mut Rng) -> Vec<f32> {
+    let n = w.max(h).max(2).next_power_of_two();
+    let clouds = plasma_fractal(n, 1.6, rng);
+    let mut needles = vec![0.0f32; w * h];
+    let count = (w * h) / 12 + 1;
+    for _ in 0..count {
+        let (mut x, mut y) = (rng.random_range(0.0..w as f32), rng.random_range(0.0..h as f32));
+        let angle = rng.random_range(0.0..std::f32::consts::TAU);
+        let len = rng.random_range(1.5..5.0) * scale;
+        let (dy, dx) = angle.sin_cos();
+        let bright = rng.random_range(0.3..0.8f32);
+        for _ in 0..len.ceil() as usize {
+            if x >= 0.0 && y >= 0.0 && (x as usize) < w && (y as usize) < h {
+                let v = &mut needles[y as usize * w + x as usize];
+                *v = (*v + bright).min(1.0);
+            }
+            x += dx;
+            y += dy;
+        }
+    }
+    let needles = blur_plane(&needles, w, h, 0.4 * scale);
+    (0..w * h).map(|i| (0.45 * clouds[(i / w) * n + i % w] + 0.8 * needles[i]).min(1.0)).collect()
+}
+
+fn frost(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (image_weight, frost_weight) = severity.pick(&FROST);
+    let (w, h, c) = img.dims();
+    let texture = frost_texture(w, h, img.spatial_scale(), rng);
+    // Pale blue ice (as the original photographs); gray images get its luma.
+    let tint: &[f32] = if c == 3 { &[0.80, 0.90, 1.00] } else { &[0.89] };
+    let mut out = img.as_bytes().to_vec();
+    for (px, &t) in out.chunks_exact_mut(c).zip(&texture) {
+        for (v, &k) in px.iter_mut().zip(tint) {
+            *v = clamp_u8(image_weight * f32::from(*v) + frost_weight * 255.0 * t * k);
+        }
+    }
+    img.with_bytes(out)
+}
+
+fn snow(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (mean, sd, zoom, threshold, radius, sigma, image_weight) = severity.pick(&SNOW);
+    let (w, h, c) = img.dims();
+    let scale = img.spatial_scale();
+    let noise: Vec<f32> =
+        (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
+    let zoomed = zoom_plane(&noise, w, h, zoom);
+    let flakes: Vec<u8> =
+        zoomed.iter().map(|&v| if v < threshold { 0 } else { clamp_u8(v * 255.0) }).collect();
+    let layer =
+        Image::new(w as u32, h as u32, 1, flakes).unwrap_or_else(|_| Image::filled(w as u32, h as u32, 1, 0));
+    let angle = rng.random_range(-135.0f32..-45.0);
+    let layer = motion_blur(&layer, radius * scale, sigma * scale, angle);
+    let layer = layer.as_bytes();
+    let luma = img.luma();
+    let src = img.as_bytes();
+    let n = w * h;
+    let mut out = vec![0u8; src.len()];
+    for i in 0..n {
+        let whitened = f32::from(luma[i]) * 1.5 + 127.5;
+        let flake = f32::from(layer[i]) + f32::from(layer[n - 1 - i]);
+        for ch in 0..c {
+            let x = f32::from(src[i * c + ch]);
+            let base = image_weight * x + (1.0 - image_weight) * x.max(whitened);
+            out[i * c + ch] = clamp_u8(base + flake);
+        }
+    }
+    img.with_bytes(out)
+}
+
+/// Zooms a plane about its centre by `zoom` (bilinear), keeping its size.
+fn zoom_plane(plane: &[f32], w: usize, h: usize, zoom: f32) -> Vec<f32> {
+    let axis = |n: usize, i: usize| {
+        let centre = (n as f32 - 1.0) / 2.0;
+        let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);
+        let i0 = s.floor() as usize;
+        (i0, (i0 + 1).min(n - 1), s - i0 as f32)
+    };
+    let cols: Vec<(usize, usize, f32)> = (0..w).map(|x| axis(w, x)).collect();
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        let (y0, y1, fy) = axis(h, y);
+        for (x, &(x0, x1, fx)) in cols.iter().enumerate() {
+            let top = plane[y0 * w + x0] + (plane[y0 * w + x1] - plane[y0 * w + x0]) * fx;
+            let bottom = plane[y1 * w + x0] + (plane[y1 * w + x1] - plane[y1 * w + x0]) * fx;
+            out[y * w + x] = top + (bottom - top) * fy;
+        }
+    }
+    out
+}
+
+fn spatter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
+    let (mean, sd, sigma, threshold, strength, mud) = severity.pick(&SPATTER);
+    let (w, h, c) = img.dims();
+    let scale = img.spatial_scale();
+    let noise: Vec<f32> =
+        (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
+    let mut liquid = blur_plane(&noise, w, h, sigma * scale);
+    liquid.iter_mut().for_each(|v| {
+        if *v < threshold {
+            *v = 0.0;
+        }
+    });
+    let src = img.as_bytes();
+    let mut out = src.to_vec();
+    if mud {
+        let wet: Vec<f32> = liquid.iter().map(|&v| if v > threshold { 1.0 } else { 0.0 }).collect();
+        let mask = blur_plane(&wet, w, h, strength * scale);
+        let colour: &[f32] = if c == 3 { &[63.0, 42.0, 20.0] } else { &[46.0] };
+        for (px, &m) in out.chunks_exact_mut(c).zip(&mask) {
+            let m = if m < 0.8 { 0.0 } else { m };
+            for (v, &k) in px.iter_mut().zip(colour) {
+                *v = clamp_u8(f32::from(*v) * (1.0 - m) + k * m);
+            }
+        }
+    } else {
+        let peak = liquid.iter().copied().fold(0.0f32, f32::max);
+        if peak <= 0.0 {
+            return img.clone();
+        }
+        let colour: &[f32] = if c == 3 { &[175.0, 238.0, 238.0] } else { &[219.0] };
+        for (px, &l) in out.chunks_exact_mut(c).zip(&liquid) {
+            let m = l / peak * strength;
+            for (v, &k) in px.iter_mut().zip(colour) {
+                *v = clamp_u8(f32::from(*v) + m * k);
+            }
+        }
+    }
+    img.with_bytes(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed;
+
+    #[test]
+    fn plasma_spans_zero_to_one_and_repeats_per_seed() {
+        let a = plasma_fractal(32, 2.0, &mut seed::rng(1));
+        assert_eq!(a.len(), 1024);
+        let (lo, hi) = a.iter().fold((1.0f32, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
+        assert_eq!((lo, hi), (0.0, 1.0));
+        assert_eq!(a, plasma_fractal(32, 2.0, &mut seed::rng(1)));
+        assert_ne!(a, plasma_fractal(32, 2.0, &mut seed::rng(2)));
+    }
+
+    #[test]
+    fn rougher_decay_gives_more_local_variation() {
+        let roughness = |decay: f32| {
+            let m = plasma_fractal(64, decay, &mut seed::rng(5));
+            m.windows(2).map(|w| (w[0] - w[1]).abs()).sum::<f32>()
+        };
+        assert!(roughness(1.5) > roughness(3.0));
+    }
+
+    #[test]
+    fn fog_lifts_black_but_never_passes_the_input_maximum() {
+        // Gain max / (max + 255 · amount): the brightest input plus the most
+        // haze comes back to exactly the input maximum (100).
+        let mut data = vec![0u8; 64];
+        data[0] = 100;
+        let img = Image::new(8, 8, 1, data).expect("valid");
+        let out = fog(&img, Severity::new(5).expect("valid"), &mut seed::rng(3));
+        let b = out.as_bytes();
+        assert!(b[1..].iter().any(|&v| v > 0), "black stays black");
+        assert!(b.iter().all(|&v| v <= 100));
+    }
+
+    #[test]
+    fn mud_darkens_and_water_brightens() {
+        let img = Image::filled(32, 32, 3, 128);
+        let water = spatter(&img, Severity::new(3).expect("valid"), &mut seed::rng(9));
+        assert!(water.as_bytes().iter().all(|&v| v >= 128));
+        let mud = spatter(&img, Severity::new(5).expect("valid"), &mut seed::rng(9));
+        assert!(mud.as_bytes().iter().all(|&v| v <= 128));
+    }
+
+    #[test]
+    fn zoom_plane_by_one_is_identity() {
+        let p: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        assert_eq!(zoom_plane(&p, 4, 3, 1.0), p);
+    }
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Albumentations 2.x side of the image benchmark.
+
+Creates bench/.venv-image (first run only), installs Albumentations there
+with pip, and prints the same markdown table as
+`cargo bench -p augment --bench image_ops`: images per second per op at
+severity 3, single-threaded (OpenCV and BLAS limited to one thread), at
+28x28 gray and 224x224 RGB. Albumentations has no batch API, so the batch
+columns are left empty. Ops without an Albumentations counterpart are
+skipped; each counterpart uses the parameters our op has at severity 3.
+
+Usage: python3 bench/albumentations_bench.py [seconds per cell, default 0.2]
+"""
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venv-image"
+PY = VENV / "bin" / "python"
+PINS = ["albumentations==2.0.8"]
+
+
+def ensure_venv():
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    if not PY.exists():
+        venv.create(VENV, with_pip=True)
+        subprocess.check_call([str(PY), "-m", "pip", "install", "-q", *PINS])
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    os.execve(str(PY), [str(PY), __file__, *sys.argv[1:]], env)
+
+
+def transforms(size):
+    """Our op name -> an Albumentations transform with our severity-3 parameters."""
+    import albumentations as A
+    import cv2
+
+    s = max(1.0, size / 32.0)  # our spatial scale for CIFAR-10-C pixel parameters
+    large = size >= 128
+    const = cv2.BORDER_CONSTANT
+    pad = max(1, round(3 * size / 32))
+    return {
+        "gaussian_noise": A.GaussNoise(std_range=(0.08, 0.08), p=1),
+        "shot_noise": A.ShotNoise(scale_range=(0.01, 0.01), p=1),
+        "impulse_noise": A.SaltAndPepper(amount=(0.03, 0.03), p=1),
+        "speckle_noise": A.MultiplicativeNoise(multiplier=(0.88, 1.12), elementwise=True, per_channel=True, p=1),
+        "defocus_blur": A.Defocus(radius=(max(1, int(0.5 * s)), max(1, int(0.5 * s))), alias_blur=(0.6, 0.6), p=1),
+        "glass_blur": A.GlassBlur(sigma=0.4 * s, max_delta=max(1, round(s)), iterations=1, p=1),
+        "motion_blur": A.MotionBlur(blur_limit=(2 * int(3 * 2 * s) + 1,) * 2, p=1),
+        "zoom_blur": A.ZoomBlur(max_factor=(1.16, 1.16), step_factor=(0.01, 0.01), p=1),
+        "gaussian_blur": A.GaussianBlur(sigma_limit=(0.7 * s, 0.7 * s), p=1),
+        "snow": A.RandomSnow(snow_point_range=(0.3, 0.3), p=1),
+        "fog": A.RandomFog(fog_coef_range=(0.75, 0.75), p=1),
+        "spatter": A.Spatter(mode="rain", p=1),
+        "brightness": A.RandomBrightnessContrast(brightness_limit=(0.15, 0.15), contrast_limit=(0, 0), p=1),
+        "contrast": A.RandomBrightnessContrast(brightness_limit=(0, 0), contrast_limit=(-0.6, -0.6), p=1),
+        "saturate": A.ColorJitter(brightness=(1, 1), contrast=(1, 1), saturation=(1.5, 1.5), hue=(0, 0), p=1),
+        "elastic_transform": A.ElasticTransform(alpha=0.08 * size, sigma=0.06 * size, p=1),
+        "pixelate": A.Downscale(scale_range=(0.4, 0.4) if large else (0.85, 0.85), p=1),
+        "jpeg_compression": A.ImageCompression(quality_range=(15, 15) if large else (58, 58), p=1),
+        "shear": A.Affine(shear={"x": (16.7, 16.7), "y": (0, 0)}, border_mode=const, p=1),
+        "scale": A.Affine(scale=(0.7, 0.7), border_mode=const, p=1),
+        "rotate": A.Rotate(limit=(18, 18), border_mode=const, p=1),
+        "translate": A.Affine(translate_px=(3 * size // 28,) * 2, border_mode=const, p=1),
+        "hflip": A.HorizontalFlip(p=1),
+        "vflip": A.VerticalFlip(p=1),
+        "random_crop": A.Compose(
+            [A.PadIfNeeded(size + 2 * pad, size + 2 * pad, border_mode=const), A.RandomCrop(size, size)]
+        ),
+        "affine": A.Affine(
+            rotate=(-9, 9), scale=(0.91, 1.09), translate_percent=(-0.06, 0.06), shear=(-6, 6), border_mode=const, p=1
+        ),
+        "color_jitter": A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.06, p=1),
+        "grayscale": A.ToGray(num_output_channels=3, p=1),
+        "cutout": A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.3, 0.3), hole_width_range=(0.3, 0.3), p=1),
+        "posterize": A.Posterize(num_bits=4, p=1),
+        "solarize": A.Solarize(threshold_range=(160 / 255, 160 / 255), p=1),
+        "equalize": A.Equalize(p=1),
+        "autocontrast": A.AutoContrast(p=1),
+        "sharpness": A.Sharpen(alpha=(0.6, 0.6), lightness=(1, 1), p=1),
+    }
+
+
+# Ops that need colour in Albumentations; skipped on gray input.
+RGB_ONLY = {"saturate", "color_jitter", "grayscale", "snow", "fog", "spatter"}
+
+
+def rate(fn, budget):
+    import time
+
+    start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - start < budget:
+        fn()
+        calls += 1
+    return calls / (time.perf_counter() - start)
+
+
+def main():
+    ensure_venv()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import albumentations as A
+    import cv2
+    import numpy as np
+
+    cv2.setNumThreads(1)
+    budget = float(sys.argv[1]) if len(sys.argv) > 1 else 0.2
+    yy, xx = np.mgrid[0:28, 0:28] - 13.5
+    r = np.hypot(xx, yy)
+    gray = np.where(((r >= 7) & (r < 10)) | ((np.abs(xx) < 1.5) & (yy < 0)), 230, 10).astype(np.uint8)
+    y, x = np.mgrid[0:224, 0:224].astype(np.uint32)
+    t = ((x // 8 + y // 8) % 2) * 60
+    rgb = np.stack([(x + t) % 256, (y + t) % 256, (x * y) % 251], axis=-1).astype(np.uint8)
+    small, large = transforms(28), transforms(224)
+    print(f"Albumentations {A.__version__}, severity-3 parameters, images/s, one thread.\n")
+    print("| op | 28x28 gray, 1 thread | 224x224 RGB, 1 thread | 224 RGB batch, rayon 1 thread | 224 RGB batch, rayon all cores |")
+    print("|---|---:|---:|---:|---:|")
+    for name, big in large.items():
+        cells = []
+        if name in RGB_ONLY:
+            cells.append("n/a")
+        else:
+            tf = small[name]
+            cells.append(f"{rate(lambda: tf(image=gray)['image'], budget):.0f}")
+        cells.append(f"{rate(lambda: big(image=rgb)['image'], budget):.0f}")
+        print(f"| {name} | {cells[0]} | {cells[1]} | | |")
+
+
+if __name__ == "__main__":
+    main()
