@@ -1,2 +1,22 @@
-//! x
-pub fn x() {}
+//! Temper: make classifiers robust in one reproducible batch run.
+//!
+//! config → data → train (with augmentation) → evaluate (clean and
+//! corrupted) → run directory. `main.rs` only parses arguments and maps
+//! errors to exit codes; everything else is here.
+#![deny(missing_docs)]
+
+pub mod batch;
+pub mod cli;
+pub mod compare;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod eval;
+pub mod exit;
+pub mod experiment;
+pub mod model;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod synth;
+pub mod train;

@@ -1,0 +1,62 @@
+//! The `temper` command line: one module per command. Arguments are parsed
+//! here; the work lives in the library modules.
+
+mod augment_text;
+mod compare;
+mod eval;
+mod gallery;
+mod list;
+mod synth;
+mod train;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Make classifiers robust: perturb, retrain, attack and report.
+#[derive(Debug, Parser)]
+#[command(name = "temper", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model from a config, evaluate it and write a run directory.
+    Train(train::Args),
+    /// Check a config and the data it names, without training.
+    Validate {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// Print the catalog of perturbations with their severity tables.
+    List(list::Args),
+    /// Re-evaluate a saved run's model, on its own or another config's test set.
+    Eval(eval::Args),
+    /// Write the bundled default datasets (deterministic).
+    Synth(synth::Args),
+    /// Print a text perturbed by one operation.
+    AugmentText(augment_text::Args),
+    /// Compare runs side by side, with deltas and robustness gates.
+    Compare(compare::Args),
+    /// Write a contact sheet of image operations at severities 0..5.
+    Gallery(gallery::Args),
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Train(args) => train::run(args),
+            Command::Validate { config } => validate::run(&config),
+            Command::List(args) => list::run(args),
+            Command::Eval(args) => eval::run(args),
+            Command::Synth(args) => synth::run(args),
+            Command::AugmentText(args) => augment_text::run(args),
+            Command::Compare(args) => compare::run(args),
+            Command::Gallery(args) => gallery::run(args),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `temper train --config <file>`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{config, experiment, progress::Progress, report::pct};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config file.
+    #[arg(long, short, required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue a killed or interrupted run from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override `train.epochs`.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Root folder of run directories.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Override the config's device (`cpu`, `auto`).
+    #[arg(long)]
+    device: Option<String>,
+    /// No progress bars or human lines; JSON lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        // SIGINT/SIGTERM: finish the current batch, checkpoint, exit 3.
+        let stop = Arc::clone(&stop);
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let progress = Progress::new(args.quiet);
+    let outcome = match (&args.resume, &args.config) {
+        (Some(dir), _) => {
+            if args.seed.is_some() || args.epochs.is_some() || args.device.is_some() {
+                anyhow::bail!(
+                    "--resume continues a run exactly as configured; --seed, --epochs and --device cannot change it"
+                );
+            }
+            experiment::resume(dir, &progress, &stop)?
+        }
+        (None, Some(config)) => start(&args, config, &progress, &stop)?,
+        (None, None) => anyhow::bail!("give --config <file> or --resume <run-dir>"),
+    };
+    report(&outcome, &progress, args.quiet);
+    Ok(())
+}
+
+fn start(
+    args: &Args,
+    config: &std::path::Path,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> anyhow::Result<experiment::Outcome> {
+    let mut plan = config::load(config)?;
+    if let Some(seed) = args.seed {
+        plan.seed = seed;
+    }
+    if let Some(epochs) = args.epochs {
+        if epochs == 0 {
+            anyhow::bail!("--epochs must be at least 1 (got 0)");
+        }
+        plan.train.epochs = epochs;
+    }
+    if let Some(device) = &args.device {
+        crate::device::check_name(device).map_err(|m| anyhow::anyhow!("--device: {m}"))?;
+        plan.device = device.clone();
+    }
+    experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop)
+}
+
+fn report(outcome: &experiment::Outcome, progress: &Progress, quiet: bool) {
+    let m = &outcome.metrics;
+    progress.event(
+        &serde_json::json!({"event": "finished", "run_dir": outcome.dir, "clean_accuracy": m.clean_accuracy,
+        "mean_corruption_accuracy": m.mean_corruption_accuracy}),
+    );
+    if !quiet {
+        println!("clean accuracy {}", pct(m.clean_accuracy));
+        if let Some(mc) = m.mean_corruption_accuracy {
+            println!("mean corruption accuracy {}", pct(mc));
+        }
+        println!("report: {}", outcome.dir.join("report.md").display());
+    }
+}

@@ -1,0 +1,197 @@
+//! Config in layers: TOML text → [`raw::RawConfig`] (serde, unknown keys
+//! rejected) → [`Plan`] (defaults, ranges and catalog names checked).
+
+mod error;
+mod plan;
+pub mod raw;
+mod resolve;
+mod write;
+
+use std::path::Path;
+
+pub use error::{ConfigError, nearest, unknown_value as unknown_value_message};
+pub use plan::*;
+pub use resolve::{DEFAULT_MAX_PIXELS, default_corruptions};
+pub use write::to_toml;
+
+/// Reads and checks a config file.
+pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        key: None,
+        location: None,
+        message: format!("cannot read config: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Checks config text as if read from `path` (relative paths resolve
+/// against its folder).
+pub fn parse(text: &str, path: &Path) -> Result<Plan, ConfigError> {
+    let raw = parse_raw(text, path)?;
+    let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    resolve::resolve(raw, &file).map(|mut plan| {
+        plan.source = path.to_path_buf();
+        plan
+    })
+}
+
+fn parse_raw(text: &str, path: &Path) -> Result<raw::RawConfig, ConfigError> {
+    let located = |message: String, span: Option<std::ops::Range<usize>>, key: Option<String>| ConfigError {
+        file: path.to_path_buf(),
+        key,
+        location: span.map(|s| line_col(text, s.start)),
+        message,
+    };
+    let de =
+        toml::de::Deserializer::parse(text).map_err(|e| located(e.message().to_owned(), e.span(), None))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let (message, key) = explain(inner.message(), key);
+        located(message, inner.span(), Some(key))
+    })
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a
+/// message that names the full key and the nearest valid one.
+fn explain(message: &str, path: String) -> (String, String) {
+    let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    if message.starts_with("unknown field") && !ticked.is_empty() {
+        let given = ticked[0];
+        let allowed = &ticked[1..];
+        // serde_path_to_error's path already ends with the unknown key.
+        let key = if path == "." || path.is_empty() {
+            given.to_owned()
+        } else if path == given || path.ends_with(&format!(".{given}")) {
+            path.clone()
+        } else {
+            format!("{path}.{given}")
+        };
+        let mut msg = "unknown key".to_owned();
+        if let Some(near) = nearest(given, allowed.iter().copied()) {
+            msg.push_str(&format!("; did you mean `{near}`?"));
+        }
+        msg.push_str(&format!(" (valid keys here: {})", allowed.join(", ")));
+        return (msg, key);
+    }
+    (message.trim().to_owned(), if path == "." { String::new() } else { path })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture_dir() -> (tempdir::Dir, PathBuf) {
+        let dir = tempdir::Dir::new();
+        std::fs::write(dir.path().join("train.csv"), "text,label\nhi,a\n").unwrap();
+        std::fs::write(dir.path().join("test.csv"), "text,label\nyo,a\n").unwrap();
+        let cfg = dir.path().join("c.toml");
+        (dir, cfg)
+    }
+
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "temper-cfg-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    const BASE: &str = "[data]\nmodality = \"text\"\ntrain = \"train.csv\"\ntest = \"test.csv\"\n";
+
+    #[test]
+    fn minimal_text_config_resolves_with_defaults() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(BASE, &cfg).unwrap();
+        assert_eq!(plan.name, "c");
+        assert_eq!(plan.train.epochs, 3);
+        assert_eq!(plan.eval.corruptions, default_corruptions(Modality::Text));
+        assert!(matches!(plan.model, ModelPlan::Text(_)));
+    }
+
+    #[test]
+    fn unknown_key_names_path_and_nearest() {
+        let (_d, cfg) = fixture_dir();
+        let e = parse(&format!("{BASE}[train]\nlearning-rat = 0.1\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.learning-rat"));
+        assert!(e.message.contains("did you mean `learning-rate`?"), "{}", e.message);
+        assert_eq!(e.location.map(|l| l.0), Some(6));
+    }
+
+    #[test]
+    fn out_of_range_quotes_the_range() {
+        let (_d, cfg) = fixture_dir();
+        let e = parse(&format!("{BASE}[train]\nepochs = 0\n"), &cfg).unwrap_err();
+        assert_eq!(e.to_string().rsplit(": ").next(), Some("must be between 1 and 100000 (got 0)"));
+        let e = parse(&format!("{BASE}[train]\nlearning-rate = nan\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.learning-rate"));
+    }
+
+    #[test]
+    fn unknown_op_suggests_and_lists() {
+        let (_d, cfg) = fixture_dir();
+        let e = parse(&format!("{BASE}[[train.augment]]\nop = \"tpyo\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.augment[0].op"));
+        assert!(
+            e.message.contains("did you mean `typo`?") && e.message.contains("homoglyph"),
+            "{}",
+            e.message
+        );
+        let e =
+            parse(&format!("{BASE}[[train.augment]]\nop = \"typo\"\nseverity = [4, 2]\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("reversed"));
+        let e = parse(&format!("{BASE}[[train.augment]]\nop = \"typo\"\nseverity = 7\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("between 0 and 5"));
+    }
+
+    #[test]
+    fn wrong_type_and_missing_file_are_named() {
+        let (_d, cfg) = fixture_dir();
+        let e = parse(&format!("{BASE}[train]\nepochs = \"three\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.epochs"));
+        let e = parse("[data]\nmodality = \"text\"\ntrain = \"nope.csv\"\ntest = \"test.csv\"\n", &cfg)
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("data.train"));
+        assert!(e.message.contains("nope.csv"));
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(
+            &format!("seed = 5\n{BASE}[[train.augment]]\nop = \"typo\"\nseverity = [1, 2]\np = 0.5\n"),
+            &cfg,
+        )
+        .unwrap();
+        let text = to_toml(&plan).unwrap();
+        let again = parse(&text, &cfg).unwrap();
+        assert_eq!(to_toml(&again).unwrap(), text);
+    }
+}

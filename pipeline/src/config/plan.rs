@@ -1,0 +1,222 @@
+//! The resolved, checked experiment: what a run does, with every default
+//! filled in and every path absolute.
+
+use std::path::PathBuf;
+
+use augment::{ImageOp, Policy, TextOp};
+
+/// Images or text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// Image classification.
+    Image,
+    /// Text classification.
+    Text,
+}
+
+impl Modality {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Image => "image",
+            Modality::Text => "text",
+        }
+    }
+}
+
+/// Where train and test rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// Two tables.
+    Files {
+        /// Training table.
+        train: PathBuf,
+        /// Test table.
+        test: PathBuf,
+    },
+    /// One table whose `column` says `train` or `test` per row.
+    SplitColumn {
+        /// The table.
+        path: PathBuf,
+        /// The column holding `train` / `test`.
+        column: String,
+    },
+    /// One table, a seeded random share held out for testing.
+    Fraction {
+        /// The table.
+        path: PathBuf,
+        /// Share of rows in the test set, in (0, 1).
+        test_fraction: f64,
+    },
+}
+
+impl DataSource {
+    /// Every table the source reads, for hashing and existence checks.
+    pub fn tables(&self) -> Vec<&PathBuf> {
+        match self {
+            DataSource::Files { train, test } => vec![train, test],
+            DataSource::SplitColumn { path, .. } | DataSource::Fraction { path, .. } => vec![path],
+        }
+    }
+}
+
+/// How images are decoded and normalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageSpec {
+    /// 1 (gray) or 3 (RGB).
+    pub channels: u8,
+    /// Width after resizing.
+    pub width: u32,
+    /// Height after resizing.
+    pub height: u32,
+    /// Largest decoded image accepted, in pixels (decompression bombs).
+    pub max_pixels: u64,
+    /// Whether absolute image paths are accepted.
+    pub allow_absolute_paths: bool,
+}
+
+/// `[data]` resolved.
+#[derive(Debug, Clone)]
+pub struct DataPlan {
+    /// Images or text.
+    pub modality: Modality,
+    /// Tables and split.
+    pub source: DataSource,
+    /// Column with the image (path or bytes) or the text.
+    pub input_column: String,
+    /// Column with the class label (string or integer).
+    pub label_column: String,
+    /// Image decoding (image modality only).
+    pub image: ImageSpec,
+    /// Text operations' user data (text modality only).
+    pub text: TextSpec,
+}
+
+/// What text operations need from the user, as configured and as loaded.
+#[derive(Debug, Clone, Default)]
+pub struct TextSpec {
+    /// Regexes whose matches no operation touches.
+    pub protected: Vec<String>,
+    /// Synonym table file for `synonym`.
+    pub synonyms: Option<PathBuf>,
+    /// Word mapping file for `replace_words`.
+    pub replacements: Option<PathBuf>,
+    /// Keyboard layout for `typo`.
+    pub keyboard: String,
+    /// The loaded context handed to the operations.
+    pub context: augment::text::TextContext,
+}
+
+/// A convolutional network for images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CnnPlan {
+    /// Output channels of each conv block (each block halves the size).
+    pub conv_channels: Vec<usize>,
+    /// Square kernel size (odd).
+    pub kernel_size: usize,
+    /// Width of the hidden dense layer.
+    pub hidden: usize,
+    /// Dropout before the classifier.
+    pub dropout: f64,
+}
+
+/// A bag of hashed word and character n-grams (fastText-style).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextPlan {
+    /// Hash buckets (embedding rows).
+    pub buckets: usize,
+    /// Embedding width.
+    pub embedding_dim: usize,
+    /// Hidden layer width.
+    pub hidden: usize,
+    /// Dropout before the classifier.
+    pub dropout: f64,
+    /// Shortest character n-gram.
+    pub ngram_min: usize,
+    /// Longest character n-gram.
+    pub ngram_max: usize,
+    /// Features kept per text (long texts are truncated).
+    pub max_features: usize,
+}
+
+/// `[model]` resolved; the variant follows the modality.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelPlan {
+    /// Images.
+    Cnn(CnnPlan),
+    /// Text.
+    Text(TextPlan),
+}
+
+/// Optimiser choice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// Adam with decoupled-free L2 weight decay.
+    Adam,
+    /// SGD with momentum.
+    Sgd {
+        /// Momentum in [0, 1).
+        momentum: f64,
+    },
+}
+
+/// A training-time augmentation policy for the run's modality.
+#[derive(Debug, Clone)]
+pub enum AugmentPolicy {
+    /// Image operations.
+    Image(Policy<ImageOp>),
+    /// Text operations.
+    Text(Policy<TextOp>),
+}
+
+/// `[train]` resolved.
+#[derive(Debug, Clone)]
+pub struct TrainPlan {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per optimiser step.
+    pub batch_size: usize,
+    /// Adam or SGD.
+    pub optimizer: Optimizer,
+    /// Step size.
+    pub learning_rate: f64,
+    /// L2 penalty.
+    pub weight_decay: f64,
+    /// Per-sample augmentation.
+    pub augment: AugmentPolicy,
+    /// Also checkpoint every this many batches.
+    pub checkpoint_every: Option<usize>,
+    /// Also checkpoint when this many minutes passed since the last one.
+    pub checkpoint_minutes: f64,
+}
+
+/// `[eval]` resolved.
+#[derive(Debug, Clone)]
+pub struct EvalPlan {
+    /// Operations evaluated at every severity 1..=5.
+    pub corruptions: Vec<&'static str>,
+    /// Inference batch size.
+    pub batch_size: usize,
+}
+
+/// One experiment, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The config file it came from.
+    pub source: PathBuf,
+    /// Run name (folder under `runs/`).
+    pub name: String,
+    /// Master seed: initialisation, shuffling, augmentation, evaluation.
+    pub seed: u64,
+    /// Requested device (`cpu`, `auto`, ...).
+    pub device: String,
+    /// Data.
+    pub data: DataPlan,
+    /// Model.
+    pub model: ModelPlan,
+    /// Training.
+    pub train: TrainPlan,
+    /// Evaluation.
+    pub eval: EvalPlan,
+}

@@ -1,0 +1,99 @@
+//! The config file as written: serde structs that reject unknown keys.
+//! Fields mirror the TOML keys one to one; configs/README.md documents them.
+#![allow(missing_docs)]
+//!
+//! Every field is optional where a default exists; [`super::resolve`] turns
+//! these into a checked [`super::Plan`].
+
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub device: Option<String>,
+    pub data: Option<RawData>,
+    pub model: Option<RawModel>,
+    pub train: Option<RawTrain>,
+    pub eval: Option<RawEval>,
+}
+
+/// `[data]`: where the tables are and how to read them.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawData {
+    pub modality: Option<String>,
+    pub train: Option<String>,
+    pub test: Option<String>,
+    pub path: Option<String>,
+    pub split_column: Option<String>,
+    pub test_fraction: Option<f64>,
+    pub input_column: Option<String>,
+    pub label_column: Option<String>,
+    pub channels: Option<i64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub max_pixels: Option<i64>,
+    pub allow_absolute_paths: Option<bool>,
+    pub protected: Option<Vec<String>>,
+    pub synonyms: Option<String>,
+    pub replacements: Option<String>,
+    pub keyboard: Option<String>,
+}
+
+/// `[model]`: architecture knobs; which apply depends on the modality.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawModel {
+    pub conv_channels: Option<Vec<i64>>,
+    pub kernel_size: Option<i64>,
+    pub hidden: Option<i64>,
+    pub dropout: Option<f64>,
+    pub buckets: Option<i64>,
+    pub embedding_dim: Option<i64>,
+    pub ngram_min: Option<i64>,
+    pub ngram_max: Option<i64>,
+    pub max_features: Option<i64>,
+}
+
+/// `[train]`: optimisation and augmentation.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTrain {
+    pub epochs: Option<i64>,
+    pub batch_size: Option<i64>,
+    pub optimizer: Option<String>,
+    pub learning_rate: Option<f64>,
+    pub weight_decay: Option<f64>,
+    pub momentum: Option<f64>,
+    pub augment: Option<Vec<RawAugmentStep>>,
+    pub checkpoint_every: Option<i64>,
+    pub checkpoint_minutes: Option<f64>,
+}
+
+/// One `[[train.augment]]` entry.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAugmentStep {
+    pub op: String,
+    pub severity: Option<RawSeverity>,
+    pub p: Option<f64>,
+}
+
+/// `severity = 3` or `severity = [1, 3]`.
+#[derive(Debug, Deserialize, Serialize, Clone, Copy)]
+#[serde(untagged)]
+pub enum RawSeverity {
+    One(i64),
+    Range([i64; 2]),
+}
+
+/// `[eval]`: what to measure after training.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawEval {
+    pub corruptions: Option<Vec<String>>,
+    pub batch_size: Option<i64>,
+}

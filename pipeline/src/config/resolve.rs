@@ -1,0 +1,452 @@
+//! Raw config → checked [`Plan`]: defaults, ranges, catalog names, paths.
+
+use std::path::{Path, PathBuf};
+
+use augment::{ImageOp, Policy, PolicyStep, Severity, TextOp};
+
+use super::error::{ConfigError, unknown_value};
+use super::plan::*;
+use super::raw::*;
+
+/// Default decoded-image limit: 64 megapixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
+
+/// Builds errors that all name the same file.
+struct Check<'a> {
+    file: &'a Path,
+    base: &'a Path,
+}
+
+impl Check<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.file, key, message)
+    }
+
+    fn int(
+        &self,
+        key: &str,
+        value: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
+        let v = value.unwrap_or(default);
+        if (min..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.err(key, format!("must be between {min} and {max} (got {v})")))
+        }
+    }
+
+    fn usize(
+        &self,
+        key: &str,
+        value: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<usize, ConfigError> {
+        self.int(key, value, default, min, max).map(|v| v as usize)
+    }
+
+    fn float(
+        &self,
+        key: &str,
+        value: Option<f64>,
+        default: f64,
+        range: FloatRange,
+    ) -> Result<f64, ConfigError> {
+        let v = value.unwrap_or(default);
+        if v.is_finite() && range.contains(v) {
+            Ok(v)
+        } else {
+            Err(self.err(key, format!("must be {} (got {v})", range.describe())))
+        }
+    }
+
+    fn path(&self, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+        if value.trim().is_empty() {
+            return Err(self.err(key, "must name a file"));
+        }
+        let p = Path::new(value);
+        let full = if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) };
+        if !full.is_file() {
+            return Err(self.err(key, format!("table file {} does not exist", full.display())));
+        }
+        Ok(full)
+    }
+}
+
+/// A closed or half-open float range for messages like ruff's.
+#[derive(Clone, Copy)]
+enum FloatRange {
+    /// min <= v <= max
+    Closed(f64, f64),
+    /// min < v <= max
+    OpenLow(f64, f64),
+    /// min < v < max
+    Open(f64, f64),
+    /// min <= v < max
+    OpenHigh(f64, f64),
+}
+
+impl FloatRange {
+    fn contains(self, v: f64) -> bool {
+        match self {
+            FloatRange::Closed(a, b) => a <= v && v <= b,
+            FloatRange::OpenLow(a, b) => a < v && v <= b,
+            FloatRange::Open(a, b) => a < v && v < b,
+            FloatRange::OpenHigh(a, b) => a <= v && v < b,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            FloatRange::Closed(a, b) => format!("between {a} and {b}"),
+            FloatRange::OpenLow(a, b) => format!("greater than {a} and at most {b}"),
+            FloatRange::Open(a, b) => format!("strictly between {a} and {b}"),
+            FloatRange::OpenHigh(a, b) => format!("at least {a} and less than {b}"),
+        }
+    }
+}
+
+/// Checks a raw config read from `file`; relative paths are resolved
+/// against the file's folder.
+pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let c = Check { file, base };
+    let raw_data = raw.data.ok_or_else(|| c.err("data", "the [data] table is required"))?;
+    let data = resolve_data(&c, raw_data)?;
+    let model = resolve_model(&c, raw.model.unwrap_or_default(), data.modality)?;
+    let train = resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text)?;
+    let eval = resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality)?;
+    let name = raw.name.unwrap_or_else(|| {
+        file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".to_owned())
+    });
+    if name.is_empty()
+        || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        || name.starts_with('.')
+    {
+        return Err(c.err(
+            "name",
+            format!("must be letters, digits, `-`, `_` or `.`, not starting with `.` (got {name:?})"),
+        ));
+    }
+    let device = raw.device.unwrap_or_else(|| "cpu".to_owned());
+    crate::device::check_name(&device).map_err(|m| c.err("device", m))?;
+    Ok(Plan {
+        source: file.to_path_buf(),
+        name,
+        seed: raw.seed.unwrap_or(0),
+        device,
+        data,
+        model,
+        train,
+        eval,
+    })
+}
+
+fn resolve_data(c: &Check, raw: RawData) -> Result<DataPlan, ConfigError> {
+    let modality = match raw.modality.as_deref() {
+        Some("image") => Modality::Image,
+        Some("text") => Modality::Text,
+        Some(other) => {
+            return Err(c.err("data.modality", unknown_value("modality", other, &["image", "text"])));
+        }
+        None => return Err(c.err("data.modality", "is required (allowed: image, text)")),
+    };
+    let source = match (raw.train, raw.test, raw.path) {
+        (Some(train), Some(test), None) => {
+            if raw.split_column.is_some() || raw.test_fraction.is_some() {
+                return Err(c.err(
+                    "data",
+                    "`split-column` and `test-fraction` go with `path`, not with `train`/`test`",
+                ));
+            }
+            DataSource::Files { train: c.path("data.train", &train)?, test: c.path("data.test", &test)? }
+        }
+        (None, None, Some(path)) => {
+            let path = c.path("data.path", &path)?;
+            match (raw.split_column, raw.test_fraction) {
+                (Some(column), None) => DataSource::SplitColumn { path, column },
+                (None, Some(f)) => DataSource::Fraction {
+                    path,
+                    test_fraction: c.float("data.test-fraction", Some(f), 0.2, FloatRange::Open(0.0, 1.0))?,
+                },
+                (None, None) => {
+                    return Err(
+                        c.err("data.path", "needs `split-column` or `test-fraction` to find the test rows")
+                    );
+                }
+                (Some(_), Some(_)) => {
+                    return Err(c.err("data", "give either `split-column` or `test-fraction`, not both"));
+                }
+            }
+        }
+        (Some(_), None, None) => return Err(c.err("data.test", "is required with `train`")),
+        (None, Some(_), None) => return Err(c.err("data.train", "is required with `test`")),
+        (None, None, None) => {
+            return Err(c.err(
+                "data",
+                "name the tables: `train` and `test`, or `path` with `split-column` or `test-fraction`",
+            ));
+        }
+        _ => return Err(c.err("data.path", "give either `path` or `train` and `test`, not both")),
+    };
+    let default_input = if modality == Modality::Image { "image" } else { "text" };
+    let channels = c.int("data.channels", raw.channels, 1, 1, 3)?;
+    if channels == 2 {
+        return Err(c.err("data.channels", "must be 1 (gray) or 3 (RGB) (got 2)"));
+    }
+    if modality == Modality::Text
+        && (raw.channels.is_some() || raw.width.is_some() || raw.height.is_some() || raw.max_pixels.is_some())
+    {
+        return Err(c.err("data", "`channels`, `width`, `height` and `max-pixels` apply to image data only"));
+    }
+    if modality == Modality::Image
+        && (raw.protected.is_some()
+            || raw.synonyms.is_some()
+            || raw.replacements.is_some()
+            || raw.keyboard.is_some())
+    {
+        return Err(
+            c.err("data", "`protected`, `synonyms`, `replacements` and `keyboard` apply to text data only")
+        );
+    }
+    let text =
+        resolve_text(c, raw.protected.unwrap_or_default(), raw.synonyms, raw.replacements, raw.keyboard)?;
+    let image = ImageSpec {
+        channels: channels as u8,
+        width: c.int("data.width", raw.width, 28, 1, 4096)? as u32,
+        height: c.int("data.height", raw.height, 28, 1, 4096)? as u32,
+        max_pixels: c.int("data.max-pixels", raw.max_pixels, DEFAULT_MAX_PIXELS as i64, 1, 1 << 40)? as u64,
+        allow_absolute_paths: raw.allow_absolute_paths.unwrap_or(false),
+    };
+    Ok(DataPlan {
+        modality,
+        source,
+        input_column: raw.input_column.unwrap_or_else(|| default_input.to_owned()),
+        label_column: raw.label_column.unwrap_or_else(|| "label".to_owned()),
+        image,
+        text,
+    })
+}
+
+fn resolve_text(
+    c: &Check,
+    protected: Vec<String>,
+    synonyms: Option<String>,
+    replacements: Option<String>,
+    keyboard: Option<String>,
+) -> Result<TextSpec, ConfigError> {
+    use augment::text::{KeyboardLayout, SynonymTable, TextContext, WordMap};
+    let mut context = TextContext::default();
+    for (i, pattern) in protected.iter().enumerate() {
+        let compiled = TextContext::compile_protected(std::slice::from_ref(pattern))
+            .map_err(|e| c.err(&format!("data.protected[{i}]"), e.to_string()))?;
+        context.protected.extend(compiled);
+    }
+    let keyboard = keyboard.unwrap_or_else(|| "qwerty".to_owned());
+    context.layout = KeyboardLayout::from_name(&keyboard).ok_or_else(|| {
+        c.err("data.keyboard", unknown_value("keyboard layout", &keyboard, &["qwerty", "azerty"]))
+    })?;
+    let read = |key: &str, value: &str| -> Result<(PathBuf, String), ConfigError> {
+        let path = c.path(key, value)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| c.err(key, format!("cannot read {}: {e}", path.display())))?;
+        Ok((path, text))
+    };
+    let synonyms = match synonyms {
+        Some(v) => {
+            let (path, text) = read("data.synonyms", &v)?;
+            let table = SynonymTable::parse(&text)
+                .map_err(|e| c.err("data.synonyms", format!("{}: {e}", path.display())))?;
+            context.synonyms = Some(table);
+            Some(path)
+        }
+        None => None,
+    };
+    let replacements = match replacements {
+        Some(v) => {
+            let (path, text) = read("data.replacements", &v)?;
+            context.replacements = WordMap::parse(&text)
+                .map_err(|e| c.err("data.replacements", format!("{}: {e}", path.display())))?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(TextSpec { protected, synonyms, replacements, keyboard, context })
+}
+
+fn resolve_model(c: &Check, raw: RawModel, modality: Modality) -> Result<ModelPlan, ConfigError> {
+    let dropout = c.float("model.dropout", raw.dropout, 0.25, FloatRange::OpenHigh(0.0, 1.0))?;
+    match modality {
+        Modality::Image => {
+            let text_only = [
+                ("buckets", raw.buckets.is_some()),
+                ("embedding-dim", raw.embedding_dim.is_some()),
+                ("ngram-min", raw.ngram_min.is_some()),
+                ("ngram-max", raw.ngram_max.is_some()),
+                ("max-features", raw.max_features.is_some()),
+            ];
+            if let Some((key, _)) = text_only.iter().find(|(_, set)| *set) {
+                return Err(c.err(&format!("model.{key}"), "applies to text models only"));
+            }
+            let channels = raw.conv_channels.unwrap_or_else(|| vec![32, 64]);
+            if channels.is_empty() || channels.len() > 6 {
+                return Err(c.err(
+                    "model.conv-channels",
+                    format!("must list 1 to 6 widths (got {})", channels.len()),
+                ));
+            }
+            let conv_channels = channels
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| c.usize(&format!("model.conv-channels[{i}]"), Some(w), 32, 1, 1024))
+                .collect::<Result<Vec<_>, _>>()?;
+            let kernel_size = c.usize("model.kernel-size", raw.kernel_size, 3, 1, 11)?;
+            if kernel_size % 2 == 0 {
+                return Err(c.err("model.kernel-size", format!("must be odd (got {kernel_size})")));
+            }
+            Ok(ModelPlan::Cnn(CnnPlan {
+                conv_channels,
+                kernel_size,
+                hidden: c.usize("model.hidden", raw.hidden, 128, 1, 65536)?,
+                dropout,
+            }))
+        }
+        Modality::Text => {
+            if raw.conv_channels.is_some() || raw.kernel_size.is_some() {
+                return Err(c.err("model", "`conv-channels` and `kernel-size` apply to image models only"));
+            }
+            let ngram_min = c.usize("model.ngram-min", raw.ngram_min, 2, 1, 8)?;
+            let ngram_max = c.usize("model.ngram-max", raw.ngram_max, 4, 1, 8)?;
+            if ngram_max < ngram_min {
+                return Err(c.err(
+                    "model.ngram-max",
+                    format!("must be at least ngram-min ({ngram_min}) (got {ngram_max})"),
+                ));
+            }
+            Ok(ModelPlan::Text(TextPlan {
+                buckets: c.usize("model.buckets", raw.buckets, 1 << 15, 16, 1 << 22)?,
+                embedding_dim: c.usize("model.embedding-dim", raw.embedding_dim, 64, 1, 1024)?,
+                hidden: c.usize("model.hidden", raw.hidden, 64, 1, 65536)?,
+                dropout,
+                ngram_min,
+                ngram_max,
+                max_features: c.usize("model.max-features", raw.max_features, 512, 1, 100_000)?,
+            }))
+        }
+    }
+}
+
+fn resolve_train(
+    c: &Check,
+    raw: RawTrain,
+    modality: Modality,
+    text: &TextSpec,
+) -> Result<TrainPlan, ConfigError> {
+    let optimizer = match raw.optimizer.as_deref().unwrap_or("adam") {
+        "adam" => {
+            if raw.momentum.is_some() {
+                return Err(c.err("train.momentum", "applies to `optimizer = \"sgd\"` only"));
+            }
+            Optimizer::Adam
+        }
+        "sgd" => Optimizer::Sgd {
+            momentum: c.float("train.momentum", raw.momentum, 0.9, FloatRange::OpenHigh(0.0, 1.0))?,
+        },
+        other => return Err(c.err("train.optimizer", unknown_value("optimizer", other, &["adam", "sgd"]))),
+    };
+    let steps = raw.augment.unwrap_or_default();
+    let augment = match modality {
+        Modality::Image => {
+            AugmentPolicy::Image(policy(c, &steps, augment::image::find, &augment::image::names())?)
+        }
+        Modality::Text => AugmentPolicy::Text(
+            policy(c, &steps, augment::text::find, &augment::text::names())?
+                .with_context(text.context.clone()),
+        ),
+    };
+    Ok(TrainPlan {
+        epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
+        batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,
+        optimizer,
+        learning_rate: c.float(
+            "train.learning-rate",
+            raw.learning_rate,
+            1e-3,
+            FloatRange::OpenLow(0.0, 10.0),
+        )?,
+        weight_decay: c.float("train.weight-decay", raw.weight_decay, 0.0, FloatRange::Closed(0.0, 1.0))?,
+        augment,
+        checkpoint_every: match raw.checkpoint_every {
+            Some(v) => Some(c.usize("train.checkpoint-every", Some(v), 1, 1, 1 << 40)?),
+            None => None,
+        },
+        checkpoint_minutes: c.float(
+            "train.checkpoint-minutes",
+            raw.checkpoint_minutes,
+            10.0,
+            FloatRange::OpenLow(0.0, 1e6),
+        )?,
+    })
+}
+
+fn policy<Op: augment::policy::Perturb>(
+    c: &Check,
+    steps: &[RawAugmentStep],
+    find: fn(&str) -> Option<&'static Op>,
+    names: &[&str],
+) -> Result<Policy<Op>, ConfigError> {
+    let mut out = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let key = format!("train.augment[{i}]");
+        let op = find(&step.op)
+            .ok_or_else(|| c.err(&format!("{key}.op"), unknown_value("operation", &step.op, names)))?;
+        let (min, max) = match step.severity.unwrap_or(RawSeverity::Range([1, 5])) {
+            RawSeverity::One(s) => (s, s),
+            RawSeverity::Range([a, b]) => (a, b),
+        };
+        let sev = |v: i64| Severity::new(v).map_err(|e| c.err(&format!("{key}.severity"), e.to_string()));
+        let (min, max) = (sev(min)?, sev(max)?);
+        if min > max {
+            return Err(c.err(&format!("{key}.severity"), format!("range [{min}, {max}] is reversed")));
+        }
+        let p = c.float(&format!("{key}.p"), step.p, 1.0, FloatRange::Closed(0.0, 1.0))? as f32;
+        out.push(PolicyStep { op, min, max, p });
+    }
+    Ok(Policy::new(out))
+}
+
+/// The corruptions evaluated when a config names none.
+pub fn default_corruptions(modality: Modality) -> Vec<&'static str> {
+    match modality {
+        Modality::Image => vec!["gaussian_noise", "gaussian_blur", "brightness", "contrast", "rotate"],
+        Modality::Text => vec!["typo", "char_swap", "char_delete", "homoglyph", "zero_width"],
+    }
+}
+
+fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan, ConfigError> {
+    let corruptions = match raw.corruptions {
+        None => default_corruptions(modality),
+        Some(list) => {
+            let (names, find_name): (Vec<&'static str>, fn(&str) -> Option<&'static str>) = match modality {
+                Modality::Image => (augment::image::names(), |n| augment::image::find(n).map(ImageOp::name)),
+                Modality::Text => (augment::text::names(), |n| augment::text::find(n).map(TextOp::name)),
+            };
+            let mut out = Vec::with_capacity(list.len());
+            for (i, name) in list.iter().enumerate() {
+                let found = find_name(name).ok_or_else(|| {
+                    c.err(&format!("eval.corruptions[{i}]"), unknown_value("operation", name, &names))
+                })?;
+                if out.contains(&found) {
+                    return Err(c.err(&format!("eval.corruptions[{i}]"), format!("`{name}` is listed twice")));
+                }
+                out.push(found);
+            }
+            out
+        }
+    };
+    Ok(EvalPlan { corruptions, batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)? })
+}

@@ -1,0 +1,106 @@
+//! Plan → TOML: the resolved config saved in every run directory, with
+//! every default spelled out and absolute paths, so it re-runs as is.
+
+use super::plan::*;
+use super::raw::*;
+
+/// The plan as a complete config file.
+pub fn to_toml(plan: &Plan) -> Result<String, toml::ser::Error> {
+    toml::to_string_pretty(&to_raw(plan))
+}
+
+fn path(p: &std::path::Path) -> String {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+fn to_raw(plan: &Plan) -> RawConfig {
+    let d = &plan.data;
+    let mut data = RawData {
+        modality: Some(d.modality.as_str().to_owned()),
+        input_column: Some(d.input_column.clone()),
+        label_column: Some(d.label_column.clone()),
+        ..RawData::default()
+    };
+    match &d.source {
+        DataSource::Files { train, test } => {
+            data.train = Some(path(train));
+            data.test = Some(path(test));
+        }
+        DataSource::SplitColumn { path: p, column } => {
+            data.path = Some(path(p));
+            data.split_column = Some(column.clone());
+        }
+        DataSource::Fraction { path: p, test_fraction } => {
+            data.path = Some(path(p));
+            data.test_fraction = Some(*test_fraction);
+        }
+    }
+    let model = match &plan.model {
+        ModelPlan::Cnn(m) => {
+            data.channels = Some(i64::from(d.image.channels));
+            data.width = Some(i64::from(d.image.width));
+            data.height = Some(i64::from(d.image.height));
+            data.max_pixels = Some(d.image.max_pixels as i64);
+            data.allow_absolute_paths = Some(d.image.allow_absolute_paths);
+            RawModel {
+                conv_channels: Some(m.conv_channels.iter().map(|&c| c as i64).collect()),
+                kernel_size: Some(m.kernel_size as i64),
+                hidden: Some(m.hidden as i64),
+                dropout: Some(m.dropout),
+                ..RawModel::default()
+            }
+        }
+        ModelPlan::Text(m) => {
+            data.protected = (!d.text.protected.is_empty()).then(|| d.text.protected.clone());
+            data.synonyms = d.text.synonyms.as_deref().map(path);
+            data.replacements = d.text.replacements.as_deref().map(path);
+            data.keyboard = Some(d.text.keyboard.clone());
+            RawModel {
+                hidden: Some(m.hidden as i64),
+                dropout: Some(m.dropout),
+                buckets: Some(m.buckets as i64),
+                embedding_dim: Some(m.embedding_dim as i64),
+                ngram_min: Some(m.ngram_min as i64),
+                ngram_max: Some(m.ngram_max as i64),
+                max_features: Some(m.max_features as i64),
+                ..RawModel::default()
+            }
+        }
+    };
+    let t = &plan.train;
+    let (optimizer, momentum) = match t.optimizer {
+        Optimizer::Adam => ("adam", None),
+        Optimizer::Sgd { momentum } => ("sgd", Some(momentum)),
+    };
+    let steps = |name: &str, min: augment::Severity, max: augment::Severity, p: f32| RawAugmentStep {
+        op: name.to_owned(),
+        severity: Some(RawSeverity::Range([i64::from(min.level()), i64::from(max.level())])),
+        p: Some(f64::from(p)),
+    };
+    let augment = match &t.augment {
+        AugmentPolicy::Image(p) => p.steps().iter().map(|s| steps(s.op.name(), s.min, s.max, s.p)).collect(),
+        AugmentPolicy::Text(p) => p.steps().iter().map(|s| steps(s.op.name(), s.min, s.max, s.p)).collect(),
+    };
+    RawConfig {
+        name: Some(plan.name.clone()),
+        seed: Some(plan.seed),
+        device: Some(plan.device.clone()),
+        data: Some(data),
+        model: Some(model),
+        train: Some(RawTrain {
+            epochs: Some(t.epochs as i64),
+            batch_size: Some(t.batch_size as i64),
+            optimizer: Some(optimizer.to_owned()),
+            learning_rate: Some(t.learning_rate),
+            weight_decay: Some(t.weight_decay),
+            momentum,
+            augment: Some(augment),
+            checkpoint_every: t.checkpoint_every.map(|v| v as i64),
+            checkpoint_minutes: Some(t.checkpoint_minutes),
+        }),
+        eval: Some(RawEval {
+            corruptions: Some(plan.eval.corruptions.iter().map(|s| (*s).to_owned()).collect()),
+            batch_size: Some(plan.eval.batch_size as i64),
+        }),
+    }
+}

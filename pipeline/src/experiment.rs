@@ -1,0 +1,347 @@
+//! One run from a plan: load data, create the run directory, train,
+//! save the weights, evaluate, write metrics and the report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde_json::json;
+
+use crate::config::{self, Plan};
+use crate::data::{self, DataError, Split};
+use crate::device;
+use crate::eval;
+use crate::exit::Interrupted;
+use crate::model::{self, AnyModel, Classifier};
+use crate::progress::Progress;
+use crate::report;
+use crate::run::RunDir;
+use crate::run::lock::RunLock;
+use crate::run::manifest::{self, InputFile, Manifest, Versions};
+use crate::run::metrics::EpochMetrics;
+use crate::run::metrics::{METRICS_SCHEMA, Metrics, RunInfo};
+use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
+use crate::train::{self, Hooks, Session, TrainError, TrainState};
+use burn::optim::ModuleOptimizer;
+use std::sync::atomic::AtomicBool;
+
+/// Weights file inside a run directory.
+pub const WEIGHTS: &str = "model.safetensors";
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Its metrics.
+    pub metrics: Metrics,
+}
+
+/// Hashes every input table for the manifest.
+pub fn hash_inputs(plan: &Plan) -> anyhow::Result<Vec<InputFile>> {
+    plan.data
+        .source
+        .tables()
+        .into_iter()
+        .map(|p| {
+            let (sha256, bytes) =
+                manifest::sha256_file(p).with_context(|| format!("hashing {}", p.display()))?;
+            Ok(InputFile {
+                path: std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string(),
+                sha256,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Trains and evaluates `plan`, writing `out_root/<name>/<run-id>/`.
+///
+/// Inputs are loaded and checked before the run directory exists, so bad
+/// data leaves nothing behind; a failure after that marks the manifest
+/// `failed` and keeps what was written.
+pub fn run(
+    plan: &Plan,
+    out_root: &Path,
+    progress: &Progress,
+    command: Vec<String>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Outcome> {
+    let started_at = manifest::now();
+    let (device, device_desc) = device::select(&plan.device)?;
+    progress.say(&format!("loading data for `{}`", plan.name));
+    let split = data::load(&plan.data, plan.seed)?;
+    let inputs = hash_inputs(plan)?;
+    let config_text = config::to_toml(plan).context("serialising the resolved config")?;
+    let dir = RunDir::create(out_root, &plan.name)?;
+    let _lock = RunLock::acquire(dir.path())?;
+    let mut manifest = Manifest {
+        schema_version: manifest::MANIFEST_SCHEMA,
+        run_name: plan.name.clone(),
+        run_id: dir.id().to_owned(),
+        status: "running".to_owned(),
+        error: None,
+        started_at,
+        finished_at: None,
+        config_file: plan.source.display().to_string(),
+        config_sha256: manifest::sha256_bytes(config_text.as_bytes()),
+        seed: plan.seed,
+        device_requested: plan.device.clone(),
+        device: device_desc,
+        inputs,
+        weights_sha256: None,
+        versions: Versions::current(),
+        git_revision: manifest::git_revision(),
+        host: manifest::host(),
+        command,
+    };
+    dir.write_atomic("config.toml", config_text.as_bytes())?;
+    dir.write_json("classes.json", &split.classes)?;
+    dir.write_json("manifest.json", &manifest)?;
+    progress.say(&format!("run directory: {}", dir.path().display()));
+    finish(plan, &split, &dir, &device, progress, &mut manifest, None, stop)
+}
+
+/// Continues a killed or interrupted run from its last checkpoint, in the
+/// same run directory, with the same data order and augmentation stream.
+pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow::Result<Outcome> {
+    let dir = RunDir::open(run_dir)?;
+    let _lock = RunLock::acquire(dir.path())?;
+    let manifest_path = dir.file("manifest.json");
+    let mut manifest: Manifest = serde_json::from_slice(
+        &std::fs::read(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", manifest_path.display()))?;
+    if manifest.status == "completed" {
+        bail!("{}: the run already completed; nothing to resume", dir.path().display());
+    }
+    let index = checkpoint::latest(dir.path())?
+        .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
+    let plan = config::load(&dir.file("config.toml"))?;
+    let (device, device_desc) = device::select(&plan.device)?;
+    let split = data::load(&plan.data, plan.seed)?;
+    let inputs = hash_inputs(&plan)?;
+    for (now, then) in inputs.iter().zip(&manifest.inputs) {
+        if now.sha256 != then.sha256 {
+            bail!(
+                "{}: the file changed since the run started (SHA-256 {} now, {} then); refusing to resume on different data",
+                now.path,
+                now.sha256,
+                then.sha256
+            );
+        }
+    }
+    manifest.status = "running".to_owned();
+    manifest.error = None;
+    manifest.device = device_desc;
+    dir.write_json("manifest.json", &manifest)?;
+    let line =
+        json!({"event": "resumed", "run": dir.id(), "epoch": index.state.epoch, "batch": index.state.batch});
+    dir.log(&line)?;
+    progress.event(&line);
+    finish(&plan, &split, &dir, &device, progress, &mut manifest, Some(&index), stop)
+}
+
+/// Trains, evaluates and reports; records the outcome in the manifest.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    plan: &Plan,
+    split: &Split,
+    dir: &RunDir,
+    device: &Device,
+    progress: &Progress,
+    manifest: &mut Manifest,
+    resume: Option<&CheckpointIndex>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Outcome> {
+    let result = train_and_report(plan, split, dir, device, progress, manifest, resume, stop);
+    if let Err(e) = &result {
+        let interrupted =
+            e.downcast_ref::<TrainError>().is_some_and(|t| matches!(t, TrainError::Interrupted { .. }));
+        manifest.status = if interrupted { "interrupted" } else { "failed" }.to_owned();
+        manifest.error = Some(format!("{e:#}"));
+        manifest.finished_at = Some(manifest::now());
+        let _ = dir.write_json("manifest.json", manifest);
+        if interrupted {
+            return Err(anyhow::Error::new(Interrupted(format!(
+                "resume with `temper train --resume {}`",
+                dir.path().display()
+            ))));
+        }
+    }
+    let metrics = result?;
+    Ok(Outcome { dir: dir.path().to_path_buf(), metrics })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_and_report(
+    plan: &Plan,
+    split: &Split,
+    dir: &RunDir,
+    device: &Device,
+    progress: &Progress,
+    manifest: &mut Manifest,
+    resume: Option<&CheckpointIndex>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Metrics> {
+    device.seed(plan.seed);
+    let autodiff = device.clone().autodiff();
+    let built = model::build(&plan.model, &plan.data.image, split.classes.len(), &autodiff);
+    let (clean, corruption, training) = match built {
+        AnyModel::Cnn(m) => {
+            train_eval(m, plan, split, dir, device, &autodiff, progress, manifest, resume, stop)?
+        }
+        AnyModel::Text(m) => {
+            train_eval(m, plan, split, dir, device, &autodiff, progress, manifest, resume, stop)?
+        }
+    };
+    let metrics = Metrics {
+        schema_version: METRICS_SCHEMA,
+        run: RunInfo {
+            name: plan.name.clone(),
+            id: dir.id().to_owned(),
+            modality: plan.data.modality.as_str().to_owned(),
+            classes: split.classes.clone(),
+            train_examples: split.train.len(),
+            test_examples: split.test.len(),
+        },
+        clean_accuracy: clean,
+        mean_corruption_accuracy: Metrics::mean_of(&corruption),
+        corruption_accuracy: corruption,
+        training,
+    };
+    dir.write_json("metrics.json", &metrics)?;
+    manifest.status = "completed".to_owned();
+    manifest.finished_at = Some(manifest::now());
+    dir.write_atomic("report.md", report::markdown(&metrics, manifest).as_bytes())?;
+    dir.write_json("manifest.json", manifest)?;
+    Ok(metrics)
+}
+
+type Measured = (f64, crate::run::metrics::CorruptionTable, Vec<crate::run::metrics::EpochMetrics>);
+
+/// Logs epochs and writes checkpoints for one run directory.
+struct RunHooks<'a> {
+    dir: &'a RunDir,
+    progress: &'a Progress,
+    checkpoints: Checkpointer,
+}
+
+impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
+    fn epoch_done(&mut self, m: &EpochMetrics) -> anyhow::Result<()> {
+        let line = json!({"event": "epoch", "run": self.dir.id(), "epoch": m.epoch, "loss": m.loss,
+            "accuracy": m.accuracy, "seconds": m.seconds, "examples_per_second": m.examples_per_second});
+        self.dir.log(&line)?;
+        self.progress.event(&line);
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
+        self.checkpoints.save(model, optim, state)?;
+        let line =
+            json!({"event": "checkpoint", "run": self.dir.id(), "epoch": state.epoch, "batch": state.batch});
+        self.dir.log(&line)?;
+        self.progress.event(&line);
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_eval<M: Classifier + ModuleSnapshot>(
+    model: M,
+    plan: &Plan,
+    split: &Split,
+    dir: &RunDir,
+    device: &Device,
+    autodiff: &Device,
+    progress: &Progress,
+    manifest: &mut Manifest,
+    resume: Option<&CheckpointIndex>,
+    stop: &AtomicBool,
+) -> anyhow::Result<Measured> {
+    let optim = train::optimizer(&plan.train);
+    let (model, optim, state) = match resume {
+        Some(index) => {
+            let (m, o) = checkpoint::restore(dir.path(), index, model, optim)?;
+            progress.say(&format!(
+                "resuming at epoch {}, batch {}",
+                index.state.epoch + 1,
+                index.state.batch
+            ));
+            (m, o, index.state.clone())
+        }
+        None => (model, optim, TrainState::default()),
+    };
+    let mut hooks = RunHooks { dir, progress, checkpoints: Checkpointer::new(dir.path(), resume)? };
+    let session = Session {
+        plan: &plan.train,
+        model_plan: &plan.model,
+        seed: plan.seed,
+        device: autodiff,
+        progress,
+        stop,
+    };
+    let (trained, state) = train::fit(model, optim, state, &split.train, &session, &mut hooks)?;
+    let eval_model = trained.valid().to_device(device);
+    let bytes = save_weights(&eval_model)?;
+    dir.write_atomic(WEIGHTS, &bytes)?;
+    manifest.weights_sha256 = Some(manifest::sha256_bytes(&bytes));
+    dir.write_json("manifest.json", manifest)?;
+    let started = Instant::now();
+    progress.say("evaluating");
+    let setup = eval::EvalSetup {
+        eval: &plan.eval,
+        model: &plan.model,
+        text: &plan.data.text.context,
+        seed: plan.seed,
+    };
+    let (clean, table) = eval::evaluate(&eval_model, &split.test, &setup, device, progress);
+    let line = json!({"event": "evaluated", "run": dir.id(), "clean_accuracy": clean,
+        "mean_corruption_accuracy": Metrics::mean_of(&table), "seconds": started.elapsed().as_secs_f64()});
+    dir.log(&line)?;
+    progress.event(&line);
+    Ok((clean, table, state.epochs))
+}
+
+/// Weights as safetensors bytes: plain tensors, nothing executable.
+pub fn save_weights<M: ModuleSnapshot>(model: &M) -> anyhow::Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving weights: {e:?}"))?;
+    store.get_bytes().map_err(|e| anyhow::anyhow!("saving weights: {e:?}"))
+}
+
+/// Loads weights into a freshly built model, refusing partial matches.
+pub fn load_weights<M: ModuleSnapshot>(model: &mut M, bytes: Vec<u8>, file: &Path) -> anyhow::Result<()> {
+    let result = model
+        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
+        .map_err(|e| anyhow::anyhow!("{}: cannot load weights: {e:?}", file.display()))?;
+    if !result.missing.is_empty() || !result.errors.is_empty() {
+        bail!(
+            "{}: weights do not match the model in config.toml (missing: {:?}, errors: {:?})",
+            file.display(),
+            result.missing,
+            result.errors
+        );
+    }
+    Ok(())
+}
+
+/// Maps a split's test labels onto a saved run's class list.
+pub fn align_classes(split: &mut Split, run_classes: &[String], file: &Path) -> Result<(), DataError> {
+    let mut labels = Vec::with_capacity(split.test.labels.len());
+    for (row, &l) in split.test.labels.iter().enumerate() {
+        let name = &split.classes[l];
+        let idx = run_classes.iter().position(|c| c == name).ok_or_else(|| DataError::UnseenLabel {
+            file: file.to_path_buf(),
+            row: row + 1,
+            label: name.clone(),
+            classes: run_classes.join(", "),
+        })?;
+        labels.push(idx);
+    }
+    split.test.labels = labels;
+    split.classes = run_classes.to_vec();
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Human-readable reports of a run.
+
+use std::fmt::Write;
+
+use crate::run::manifest::Manifest;
+use crate::run::metrics::Metrics;
+
+/// Formats a fraction as a percentage with one decimal.
+pub fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+/// `report.md`: headline numbers, then accuracy per op and severity.
+pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
+    let mut s = String::new();
+    let r = &metrics.run;
+    let _ = writeln!(s, "# Robustness report: {} ({})\n", r.name, r.id);
+    let _ = writeln!(
+        s,
+        "{} classifier, {} classes, {} training and {} test examples; seed {}, device {}.\n",
+        r.modality,
+        r.classes.len(),
+        r.train_examples,
+        r.test_examples,
+        manifest.seed,
+        manifest.device
+    );
+    let _ = writeln!(s, "| metric | value |\n|---|---|");
+    let _ = writeln!(s, "| clean_accuracy | {} |", pct(metrics.clean_accuracy));
+    if let Some(m) = metrics.mean_corruption_accuracy {
+        let _ = writeln!(s, "| mean_corruption_accuracy | {} |", pct(m));
+    }
+    if !metrics.corruption_accuracy.is_empty() {
+        let _ = writeln!(s, "\n## Accuracy under corruption\n");
+        let _ = writeln!(s, "Clean accuracy is severity 0.\n");
+        let _ = writeln!(s, "| op | 0 | 1 | 2 | 3 | 4 | 5 | mean |\n|---|---|---|---|---|---|---|---|");
+        for (op, by_sev) in &metrics.corruption_accuracy {
+            let cells: Vec<String> =
+                (1..=5).map(|k| by_sev.get(&k.to_string()).map_or("–".into(), |v| pct(*v))).collect();
+            let mean = by_sev.values().sum::<f64>() / by_sev.len().max(1) as f64;
+            let _ = writeln!(
+                s,
+                "| {op} | {} | {} | {} |",
+                pct(metrics.clean_accuracy),
+                cells.join(" | "),
+                pct(mean)
+            );
+        }
+    }
+    if !metrics.training.is_empty() {
+        let _ = writeln!(s, "\n## Training\n");
+        let _ = writeln!(s, "| epoch | loss | accuracy | seconds | examples/s |\n|---|---|---|---|---|");
+        for e in &metrics.training {
+            let _ = writeln!(
+                s,
+                "| {} | {:.4} | {} | {:.1} | {:.0} |",
+                e.epoch,
+                e.loss,
+                pct(e.accuracy),
+                e.seconds,
+                e.examples_per_second
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Provenance\n");
+    for input in &manifest.inputs {
+        let _ = writeln!(s, "- `{}`: sha256 `{}`", input.path, input.sha256);
+    }
+    let _ = writeln!(s, "- config sha256 `{}`", manifest.config_sha256);
+    if let Some(w) = &manifest.weights_sha256 {
+        let _ = writeln!(s, "- weights sha256 `{w}`");
+    }
+    let v = &manifest.versions;
+    let _ = writeln!(s, "- temper {}, burn {}, polars {}", v.temper, v.burn, v.polars);
+    if let Some(g) = &manifest.git_revision {
+        let _ = writeln!(s, "- git revision `{g}`");
+    }
+    s
+}
+
+/// Reads a PNG or JPEG as a gray image if it has no colour, RGB otherwise.
+pub fn read_image(path: &std::path::Path) -> anyhow::Result<augment::Image> {
+    let img = image::ImageReader::open(path)?.with_guessed_format()?.decode()?;
+    let (w, h) = (img.width(), img.height());
+    let out = if img.color().has_color() {
+        augment::Image::new(w, h, 3, img.into_rgb8().into_raw())
+    } else {
+        augment::Image::new(w, h, 1, img.into_luma8().into_raw())
+    };
+    Ok(out?)
+}
+
+/// Writes an image as PNG, atomically.
+pub fn write_png(path: &std::path::Path, img: &augment::Image) -> anyhow::Result<()> {
+    use image::ImageEncoder;
+    let color =
+        if img.channels() == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes).write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        color,
+    )?;
+    crate::run::write_atomic(path, &bytes)?;
+    Ok(())
+}

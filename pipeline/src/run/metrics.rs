@@ -1,0 +1,84 @@
+//! `metrics.json`: the machine interface of a run, read by `temper compare`
+//! and scheduled jobs. The layout is versioned; docs/metrics.md documents it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the metrics layout; bumped on incompatible changes.
+pub const METRICS_SCHEMA: u32 = 1;
+
+/// One training epoch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Training accuracy over the epoch's (augmented) batches, in [0, 1].
+    pub accuracy: f64,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+    /// Training throughput.
+    pub examples_per_second: f64,
+}
+
+/// What the run was.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunInfo {
+    /// Run name.
+    pub name: String,
+    /// Run id.
+    pub id: String,
+    /// `image` or `text`.
+    pub modality: String,
+    /// Class names, in label order.
+    pub classes: Vec<String>,
+    /// Training examples.
+    pub train_examples: usize,
+    /// Test examples.
+    pub test_examples: usize,
+}
+
+/// Accuracy per operation name, then per severity ("1".."5").
+pub type CorruptionTable = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// Everything a run measured. Accuracies are fractions in [0, 1].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metrics {
+    /// [`METRICS_SCHEMA`].
+    pub schema_version: u32,
+    /// The run.
+    pub run: RunInfo,
+    /// Accuracy on the unperturbed test set.
+    pub clean_accuracy: f64,
+    /// `corruption_accuracy[op][severity]`.
+    pub corruption_accuracy: CorruptionTable,
+    /// Mean over every op and severity; absent when no corruption ran.
+    pub mean_corruption_accuracy: Option<f64>,
+    /// Per-epoch training curve.
+    pub training: Vec<EpochMetrics>,
+}
+
+impl Metrics {
+    /// The mean of every entry of a corruption table.
+    pub fn mean_of(table: &CorruptionTable) -> Option<f64> {
+        let values: Vec<f64> = table.values().flat_map(|m| m.values().copied()).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_covers_all_cells() {
+        let mut t = CorruptionTable::new();
+        t.entry("a".into()).or_default().insert("1".into(), 0.5);
+        t.entry("a".into()).or_default().insert("2".into(), 0.7);
+        t.entry("b".into()).or_default().insert("1".into(), 0.9);
+        assert!((Metrics::mean_of(&t).unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(Metrics::mean_of(&CorruptionTable::new()), None);
+    }
+}

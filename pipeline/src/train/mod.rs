@@ -1,0 +1,248 @@
+//! The training loop: shuffled batches prepared on a data thread (with
+//! augmentation, in parallel) while the model trains on the device.
+//!
+//! Everything random is derived from the run seed and the position in
+//! training (epoch, batch), never from a generator's running state: data
+//! order, augmentation and dropout masks. A run resumed from a checkpoint
+//! therefore continues exactly as if it had never stopped.
+
+pub mod checkpoint;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{self, HostBatch, Perturbation};
+use crate::config::{AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
+use crate::data::Dataset;
+use crate::model::Classifier;
+use crate::progress::Progress;
+use crate::run::metrics::EpochMetrics;
+
+/// Why training stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    #[error(
+        "the training loss became {loss} at epoch {epoch}, batch {batch}; the last good checkpoint is kept. Lower `train.learning-rate` or check the data"
+    )]
+    NonFinite {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch.
+        batch: usize,
+        /// The value.
+        loss: f32,
+    },
+    /// A stop was requested (SIGINT/SIGTERM); a checkpoint was written.
+    #[error("stopped by a signal at epoch {epoch}, batch {batch}; a checkpoint was written")]
+    Interrupted {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Batches done in that epoch.
+        batch: usize,
+    },
+    /// A hook (checkpoint, log) failed.
+    #[error(transparent)]
+    Hook(#[from] anyhow::Error),
+}
+
+/// Where training stands: enough to continue exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Completed batches of the current epoch.
+    pub batch: usize,
+    /// Sum of per-example losses so far in the current epoch.
+    pub loss_sum: f64,
+    /// Examples seen so far in the current epoch.
+    pub seen: usize,
+    /// Correct predictions so far in the current epoch.
+    pub hits: usize,
+    /// Seconds spent so far in the current epoch (across restarts).
+    pub seconds: f64,
+    /// Finished epochs' metrics.
+    pub epochs: Vec<EpochMetrics>,
+}
+
+/// What training calls back into: per-epoch metrics and checkpoints.
+pub trait Hooks<M> {
+    /// After each epoch.
+    fn epoch_done(&mut self, metrics: &EpochMetrics) -> anyhow::Result<()>;
+    /// Writes a checkpoint of the model, optimiser and state.
+    fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()>;
+}
+
+/// The fixed inputs of one training session.
+pub struct Session<'a> {
+    /// Epochs, batch size, optimiser, augmentation.
+    pub plan: &'a TrainPlan,
+    /// For featurising text.
+    pub model_plan: &'a ModelPlan,
+    /// Run seed.
+    pub seed: u64,
+    /// The autodiff device.
+    pub device: &'a Device,
+    /// Progress display.
+    pub progress: &'a Progress,
+    /// Set by a signal handler: stop after the current batch.
+    pub stop: &'a AtomicBool,
+}
+
+/// Batches queued ahead of the training thread.
+const PREFETCH: usize = 3;
+
+/// A fresh optimiser for the plan.
+pub fn optimizer(plan: &TrainPlan) -> ModuleOptimizer {
+    let decay = (plan.weight_decay > 0.0).then(|| WeightDecayConfig::new(plan.weight_decay as f32));
+    match plan.optimizer {
+        Optimizer::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        Optimizer::Sgd { momentum } => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
+            .with_weight_decay(decay)
+            .init(),
+    }
+}
+
+/// The row order of one epoch, from (seed, epoch) only.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, epoch as u64, "shuffle")));
+    order
+}
+
+/// Number of correct predictions in a batch of logits.
+pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> usize {
+    let pred: Tensor<1, Int> = logits.argmax(1).squeeze_dim(1);
+    pred.equal(targets).int().sum().into_scalar::<i64>() as usize
+}
+
+fn policy_is_empty(plan: &TrainPlan) -> bool {
+    match &plan.augment {
+        AugmentPolicy::Image(p) => p.is_empty(),
+        AugmentPolicy::Text(p) => p.is_empty(),
+    }
+}
+
+/// Trains from `state` to the plan's last epoch. Checkpoints are written at
+/// every epoch end, every `plan.checkpoint_every` batches or
+/// `plan.checkpoint_minutes` minutes, and when a stop is requested.
+pub fn fit<M: Classifier>(
+    mut model: M,
+    mut optim: ModuleOptimizer,
+    mut state: TrainState,
+    data: &Dataset,
+    s: &Session,
+    hooks: &mut dyn Hooks<M>,
+) -> Result<(M, TrainState), TrainError> {
+    let plan = s.plan;
+    let loss_fn = CrossEntropyLossConfig::new().init(s.device);
+    let n_batches = data.len().div_ceil(plan.batch_size);
+    let epochs_bar = s.progress.bar(plan.epochs as u64, "epochs");
+    epochs_bar.set_position(state.epoch as u64);
+    let mut last_checkpoint = Instant::now();
+    let every = Duration::from_secs_f64(plan.checkpoint_minutes * 60.0);
+    while state.epoch < plan.epochs {
+        let epoch = state.epoch;
+        let resumed_at = Instant::now();
+        let seconds_before = state.seconds;
+        let order = epoch_order(data.len(), s.seed, epoch);
+        let bar = s.progress.bar(n_batches as u64, &format!("epoch {}", epoch + 1));
+        bar.set_position(state.batch as u64);
+        let perturb = if policy_is_empty(plan) {
+            Perturbation::None
+        } else {
+            Perturbation::Policy { policy: &plan.augment, seed: s.seed, epoch: epoch as u64 }
+        };
+        let first = state.batch;
+        let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel::<HostBatch>(PREFETCH);
+            let order = &order;
+            scope.spawn(move || {
+                // Training perturbations come from the policy, which carries its own context.
+                let no_context = augment::text::TextContext::default();
+                for rows in order.chunks(plan.batch_size).skip(first) {
+                    if tx.send(batch::build(data, rows, perturb, s.model_plan, &no_context)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for host in rx.iter() {
+                let b = state.batch;
+                // Dropout masks depend on (seed, epoch, batch) only.
+                s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
+                let n = host.labels.len();
+                let input = host.input.to_device(s.device);
+                let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
+                let logits = model.logits(input);
+                let loss = loss_fn.forward(logits.clone(), targets.clone());
+                let value: f32 = loss.clone().into_scalar();
+                if !value.is_finite() {
+                    return Err(TrainError::NonFinite { epoch: epoch + 1, batch: b + 1, loss: value });
+                }
+                state.hits += correct(logits.detach(), targets);
+                state.loss_sum += f64::from(value) * n as f64;
+                state.seen += n;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(plan.learning_rate, model.clone(), grads);
+                state.batch += 1;
+                state.seconds = seconds_before + resumed_at.elapsed().as_secs_f64();
+                bar.inc(1);
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.1}%",
+                    state.loss_sum / state.seen as f64,
+                    100.0 * state.hits as f64 / state.seen as f64
+                ));
+                let stop = s.stop.load(Ordering::SeqCst);
+                let due = plan.checkpoint_every.is_some_and(|k| state.batch % k == 0)
+                    || last_checkpoint.elapsed() >= every;
+                if (stop || due) && state.batch < n_batches {
+                    hooks.checkpoint(&model, &optim, &state)?;
+                    last_checkpoint = Instant::now();
+                }
+                if stop {
+                    return Err(TrainError::Interrupted { epoch: epoch + 1, batch: state.batch });
+                }
+            }
+            Ok(())
+        });
+        bar.finish_and_clear();
+        outcome?;
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            loss: state.loss_sum / state.seen.max(1) as f64,
+            accuracy: state.hits as f64 / state.seen.max(1) as f64,
+            seconds: state.seconds,
+            examples_per_second: state.seen as f64 / state.seconds.max(1e-9),
+        };
+        s.progress.say(&format!(
+            "epoch {}/{}: loss {:.4}, train accuracy {:.2}%, {:.1}s ({:.0} examples/s)",
+            metrics.epoch,
+            plan.epochs,
+            metrics.loss,
+            metrics.accuracy * 100.0,
+            metrics.seconds,
+            metrics.examples_per_second
+        ));
+        state = TrainState { epoch: epoch + 1, epochs: state.epochs, ..TrainState::default() };
+        state.epochs.push(metrics.clone());
+        hooks.epoch_done(&metrics)?;
+        hooks.checkpoint(&model, &optim, &state)?;
+        last_checkpoint = Instant::now();
+        epochs_bar.inc(1);
+        if s.stop.load(Ordering::SeqCst) && state.epoch < plan.epochs {
+            return Err(TrainError::Interrupted { epoch: epoch + 1, batch: n_batches });
+        }
+    }
+    epochs_bar.finish_and_clear();
+    Ok((model, state))
+}

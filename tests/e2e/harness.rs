@@ -1,0 +1,145 @@
+//! A temporary workspace per test and a way to run the binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use temper::synth::{self, ImageLayout};
+
+/// A temporary folder with data and configs; removed on drop.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+/// What a run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating folders) and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, contents).expect("write");
+        p
+    }
+
+    /// Generated digits (`digits/train.csv` + PNGs, or Parquet with bytes).
+    pub fn digits(&self, train: usize, test: usize, layout: ImageLayout) -> (PathBuf, PathBuf) {
+        synth::write_digits(&self.path().join("digits"), train, test, 7, layout).expect("digits")
+    }
+
+    /// Generated messages (`messages/train.csv`, `messages/test.csv`).
+    pub fn messages(&self, train: usize, test: usize) -> (PathBuf, PathBuf) {
+        synth::write_messages(&self.path().join("messages"), train, test, 7).expect("messages")
+    }
+
+    /// Runs `temper` with `args` inside the sandbox.
+    pub fn temper(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_temper"))
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run temper");
+        Run::from(out)
+    }
+
+    /// Every run directory under `runs/`.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        self.run_dirs_under("runs")
+    }
+
+    /// Every run directory under `root/<name>/`.
+    pub fn run_dirs_under(&self, root: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let root = self.path().join(root);
+        for name in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for run in std::fs::read_dir(name.path()).into_iter().flatten().flatten() {
+                out.push(run.path());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    pub fn json(&self, path: &Path) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("parse json")
+    }
+}
+
+/// A small, fast image config over `digits/`.
+pub fn digits_config(train: &str, test: &str, extra: &str) -> String {
+    // CSV tables reference PNG files in a `path` column; Parquet ones embed bytes.
+    let column = if train.ends_with(".csv") { "path" } else { "image" };
+    format!(
+        r#"name = "tiny-digits"
+seed = 3
+[data]
+modality = "image"
+train = "{train}"
+test = "{test}"
+input-column = "{column}"
+channels = 1
+width = 28
+height = 28
+[model]
+conv-channels = [8, 16]
+hidden = 32
+dropout = 0.1
+[train]
+epochs = 2
+batch-size = 32
+learning-rate = 0.003
+{extra}
+[eval]
+corruptions = ["gaussian_noise", "rotate"]
+batch-size = 128
+"#
+    )
+}
+
+/// A small, fast text config over `messages/`.
+pub fn messages_config(extra: &str) -> String {
+    format!(
+        r#"name = "tiny-messages"
+seed = 3
+[data]
+modality = "text"
+train = "messages/train.csv"
+test = "messages/test.csv"
+[model]
+buckets = 4096
+embedding-dim = 16
+hidden = 16
+dropout = 0.1
+[train]
+epochs = 4
+batch-size = 32
+learning-rate = 0.01
+{extra}
+[eval]
+corruptions = ["typo", "homoglyph"]
+"#
+    )
+}

@@ -1,0 +1,100 @@
+//! Scheduled-job behaviour: a run killed mid-epoch resumes to the same
+//! metrics as an uninterrupted run; locks keep two writers apart.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Sandbox, messages_config};
+
+/// Metrics without wall-clock fields, which legitimately differ.
+fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    v["run"]["id"] = serde_json::Value::Null;
+    if let Some(epochs) = v["training"].as_array_mut() {
+        for e in epochs {
+            e["seconds"] = serde_json::Value::Null;
+            e["examples_per_second"] = serde_json::Value::Null;
+        }
+    }
+    v
+}
+
+#[test]
+fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
+    let sb = Sandbox::new();
+    sb.messages(1500, 200);
+    let extra = "checkpoint-every = 5\n[[train.augment]]\nop = \"typo\"\nseverity = [1, 3]\np = 0.5\n";
+    let cfg = sb.write(
+        "c.toml",
+        messages_config(extra)
+            .replace("epochs = 4", "epochs = 3")
+            .replace("batch-size = 32", "batch-size = 16"),
+    );
+    let cfg = cfg.to_str().unwrap();
+
+    let full = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+
+    // Start the same run and SIGKILL it once a checkpoint exists inside epoch 2.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_temper"))
+        .args(["train", "--config", cfg, "--quiet", "--out", "killed"])
+        .current_dir(sb.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run_dir = loop {
+        assert!(Instant::now() < deadline, "no mid-epoch checkpoint appeared");
+        let found = std::fs::read_dir(sb.path().join("killed/tiny-messages"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok);
+        if let Some(dir) = found {
+            let state = dir.path().join("checkpoint/state.json");
+            if let Ok(bytes) = std::fs::read(&state)
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                && v["state"]["epoch"] == 1
+                && v["state"]["batch"].as_u64().is_some_and(|b| b > 0)
+            {
+                break dir.path();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!run_dir.join("metrics.json").exists(), "the run was killed before finishing");
+
+    // The dead process left its lock: reported, not taken.
+    let blocked = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(blocked.code, 2, "{}", blocked.stderr);
+    assert!(blocked.stderr.contains("stale lock"), "{}", blocked.stderr);
+    std::fs::remove_file(run_dir.join("lock")).unwrap();
+
+    let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let a = sb.json(&sb.run_dirs_under("full")[0].join("metrics.json"));
+    let b = sb.json(&run_dir.join("metrics.json"));
+    assert_eq!(comparable(a), comparable(b));
+    let manifest = sb.json(&run_dir.join("manifest.json"));
+    assert_eq!(manifest["status"], "completed");
+    assert!(!run_dir.join("lock").exists(), "the lock is released");
+    let log = std::fs::read_to_string(run_dir.join("log.jsonl")).unwrap();
+    assert!(log.contains("\"event\":\"resumed\""));
+}
+
+#[test]
+fn resume_refuses_a_completed_run_and_a_missing_one() {
+    let sb = Sandbox::new();
+    sb.messages(200, 50);
+    let cfg = sb.write("c.toml", messages_config("").replace("epochs = 4", "epochs = 1"));
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let again = sb.temper(&["train", "--resume", dir.to_str().unwrap()]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already completed"), "{}", again.stderr);
+    let missing = sb.temper(&["train", "--resume", "runs/nope/123"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("not a run directory"), "{}", missing.stderr);
+}
