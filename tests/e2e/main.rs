@@ -1,4 +1,6 @@
 //! End-to-end tests: the `temper` binary on tiny generated data.
+// Test helpers may panic on setup failures: that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
 mod cli;

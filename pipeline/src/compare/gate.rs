@@ -141,12 +141,12 @@ mod tests {
 
     #[test]
     fn parses_operators_and_dotted_paths() {
-        let g: Gate = "attack_accuracy.pgd_linf.0.1 < -2.0".parse().unwrap();
+        let g: Gate = "attack_accuracy.pgd_linf.0.1 < -2.0".parse().expect("test setup");
         assert_eq!(
             (g.metric.as_str(), g.op, g.threshold),
             ("attack_accuracy.pgd_linf.0.1", Comparison::Less, -2.0)
         );
-        let g: Gate = "clean_accuracy<=-0.5".parse().unwrap();
+        let g: Gate = "clean_accuracy<=-0.5".parse().expect("test setup");
         assert_eq!(g.op, Comparison::LessEq);
         assert!("clean_accuracy -0.5".parse::<Gate>().is_err());
         assert!("clean_accuracy < x".parse::<Gate>().is_err());
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn drops_are_measured_in_points() {
         let base = run(&[("clean_accuracy", 0.95)]);
-        let g: Gate = "clean_accuracy < -0.5".parse().unwrap();
+        let g: Gate = "clean_accuracy < -0.5".parse().expect("test setup");
         assert!(
             matches!(g.check(&run(&[("clean_accuracy", 0.944)]), &base), GateOutcome::Fail { delta } if (delta + 0.6).abs() < 1e-9)
         );

@@ -93,8 +93,8 @@ mod tests {
 
     fn fixture_dir() -> (tempdir::Dir, PathBuf) {
         let dir = tempdir::Dir::new();
-        std::fs::write(dir.path().join("train.csv"), "text,label\nhi,a\n").unwrap();
-        std::fs::write(dir.path().join("test.csv"), "text,label\nyo,a\n").unwrap();
+        std::fs::write(dir.path().join("train.csv"), "text,label\nhi,a\n").expect("test setup");
+        std::fs::write(dir.path().join("test.csv"), "text,label\nyo,a\n").expect("test setup");
         let cfg = dir.path().join("c.toml");
         (dir, cfg)
     }
@@ -110,7 +110,7 @@ mod tests {
                     std::process::id(),
                     N.fetch_add(1, Ordering::Relaxed)
                 ));
-                std::fs::create_dir_all(&p).unwrap();
+                std::fs::create_dir_all(&p).expect("test setup");
                 Dir(p)
             }
             pub fn path(&self) -> &std::path::Path {
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn minimal_text_config_resolves_with_defaults() {
         let (_d, cfg) = fixture_dir();
-        let plan = parse(BASE, &cfg).unwrap();
+        let plan = parse(BASE, &cfg).expect("test setup");
         assert_eq!(plan.name, "c");
         assert_eq!(plan.train.epochs, 3);
         assert_eq!(plan.eval.corruptions, default_corruptions(Modality::Text));
@@ -189,9 +189,9 @@ mod tests {
             &format!("seed = 5\n{BASE}[[train.augment]]\nop = \"typo\"\nseverity = [1, 2]\np = 0.5\n"),
             &cfg,
         )
-        .unwrap();
-        let text = to_toml(&plan).unwrap();
-        let again = parse(&text, &cfg).unwrap();
-        assert_eq!(to_toml(&again).unwrap(), text);
+        .expect("test setup");
+        let text = to_toml(&plan).expect("test setup");
+        let again = parse(&text, &cfg).expect("test setup");
+        assert_eq!(to_toml(&again).expect("test setup"), text);
     }
 }

@@ -166,8 +166,8 @@ pub enum Optimizer {
 pub enum AugmentPolicy {
     /// Image operations.
     Image(Policy<ImageOp>),
-    /// Text operations.
-    Text(Policy<TextOp>),
+    /// Text operations (boxed: the text context is large).
+    Text(Box<Policy<TextOp>>),
 }
 
 /// `[train]` resolved.

@@ -363,10 +363,10 @@ fn resolve_train(
         Modality::Image => {
             AugmentPolicy::Image(policy(c, &steps, augment::image::find, &augment::image::names())?)
         }
-        Modality::Text => AugmentPolicy::Text(
+        Modality::Text => AugmentPolicy::Text(Box::new(
             policy(c, &steps, augment::text::find, &augment::text::names())?
                 .with_context(text.context.clone()),
-        ),
+        )),
     };
     Ok(TrainPlan {
         epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
@@ -427,11 +427,14 @@ pub fn default_corruptions(modality: Modality) -> Vec<&'static str> {
     }
 }
 
+/// Looks an op name up in one modality's catalog.
+type FindName = fn(&str) -> Option<&'static str>;
+
 fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan, ConfigError> {
     let corruptions = match raw.corruptions {
         None => default_corruptions(modality),
         Some(list) => {
-            let (names, find_name): (Vec<&'static str>, fn(&str) -> Option<&'static str>) = match modality {
+            let (names, find_name): (Vec<&'static str>, FindName) = match modality {
                 Modality::Image => (augment::image::names(), |n| augment::image::find(n).map(ImageOp::name)),
                 Modality::Text => (augment::text::names(), |n| augment::text::find(n).map(TextOp::name)),
             };

@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn ids_are_in_range_and_deterministic() {
         let ids = featurize("Free money, claim NOW", &plan());
-        assert!(ids.iter().all(|&i| i >= 1 && i < 1 << 15));
+        assert!(ids.iter().all(|&i| (1..1 << 15).contains(&i)));
         assert_eq!(ids, featurize("free MONEY claim now", &plan()));
     }
 

@@ -110,16 +110,17 @@ mod tests {
 
     #[test]
     fn second_holder_is_refused_and_stale_locks_are_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock = RunLock::acquire(dir.path()).unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
+        let lock = RunLock::acquire(dir.path()).expect("test setup");
         assert!(matches!(RunLock::acquire(dir.path()), Err(LockError::Held { .. })));
         drop(lock);
-        let again = RunLock::acquire(dir.path()).unwrap();
+        let again = RunLock::acquire(dir.path()).expect("test setup");
         std::mem::forget(again);
         // Rewrite the lock as if a dead process held it.
         let dead =
             LockOwner { pid: u32::MAX - 1, host: super::super::manifest::host(), since: "then".into() };
-        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&dead).unwrap()).unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&dead).expect("test setup"))
+            .expect("test setup");
         let err = RunLock::acquire(dir.path()).unwrap_err();
         assert!(matches!(err, LockError::Stale { .. }), "{err}");
         assert!(err.to_string().contains("no longer running"));

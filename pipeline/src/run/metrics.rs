@@ -78,7 +78,7 @@ mod tests {
         t.entry("a".into()).or_default().insert("1".into(), 0.5);
         t.entry("a".into()).or_default().insert("2".into(), 0.7);
         t.entry("b".into()).or_default().insert("1".into(), 0.9);
-        assert!((Metrics::mean_of(&t).unwrap() - 0.7).abs() < 1e-12);
+        assert!((Metrics::mean_of(&t).expect("test setup") - 0.7).abs() < 1e-12);
         assert_eq!(Metrics::mean_of(&CorruptionTable::new()), None);
     }
 }

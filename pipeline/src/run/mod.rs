@@ -138,13 +138,13 @@ mod tests {
     #[test]
     fn create_never_reuses_a_folder() {
         let root = std::env::temp_dir().join(format!("temper-run-{}", std::process::id()));
-        let a = RunDir::create(&root, "x").unwrap();
-        let b = RunDir::create(&root, "x").unwrap();
+        let a = RunDir::create(&root, "x").expect("test setup");
+        let b = RunDir::create(&root, "x").expect("test setup");
         assert_ne!(a.path(), b.path());
-        a.write_atomic("f.txt", b"one").unwrap();
-        a.write_atomic("f.txt", b"two").unwrap();
-        assert_eq!(fs::read(a.file("f.txt")).unwrap(), b"two");
-        assert_eq!(fs::read_dir(a.path()).unwrap().count(), 1, "no temporary files left");
-        fs::remove_dir_all(&root).unwrap();
+        a.write_atomic("f.txt", b"one").expect("test setup");
+        a.write_atomic("f.txt", b"two").expect("test setup");
+        assert_eq!(fs::read(a.file("f.txt")).expect("test setup"), b"two");
+        assert_eq!(fs::read_dir(a.path()).expect("test setup").count(), 1, "no temporary files left");
+        fs::remove_dir_all(&root).expect("test setup");
     }
 }

@@ -203,7 +203,7 @@ pub fn fit<M: Classifier>(
                     100.0 * state.hits as f64 / state.seen as f64
                 ));
                 let stop = s.stop.load(Ordering::SeqCst);
-                let due = plan.checkpoint_every.is_some_and(|k| state.batch % k == 0)
+                let due = plan.checkpoint_every.is_some_and(|k| state.batch.is_multiple_of(k))
                     || last_checkpoint.elapsed() >= every;
                 if (stop || due) && state.batch < n_batches {
                     hooks.checkpoint(&model, &optim, &state)?;
