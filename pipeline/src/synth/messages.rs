@@ -1,10 +1,11 @@
 //! Short customer messages in four classes, the kind a support inbox or a
 //! spam filter sees: `billing`, `shipping`, `technical`, `spam`.
 //!
-//! Messages are built from templates with slot fillers, greetings and
-//! sign-offs; some carry a clause from another class, and a small share of
-//! labels is flipped, as in real hand-labelled data, so accuracy stays
-//! below 100% and typos in key words visibly hurt.
+//! Messages are built from templates shared by all classes, with greetings
+//! and sign-offs; the class shows in one or two cue words. Some carry a
+//! stray cue from another class and a small share of labels is redrawn, as
+//! in hand-labelled data, so accuracy stays below 100% and damage to a cue
+//! word visibly hurts.
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -14,62 +15,6 @@ use augment::seed;
 /// Class names in label order.
 pub const CLASSES: [&str; 4] = ["billing", "shipping", "technical", "spam"];
 
-const BILLING: &[&str] = &[
-    "i was charged twice for my {plan} subscription",
-    "please refund the {amount} charge on my card",
-    "my invoice for {month} shows the wrong amount",
-    "why did my bill go up by {amount} this month",
-    "can i change the payment method on my account",
-    "the discount code was not applied to my invoice",
-    "i cancelled my {plan} plan but you still billed me",
-    "there is a charge of {amount} i do not recognise",
-    "how do i get a receipt for my last payment",
-    "my card was declined but the money left my bank",
-    "please explain the late fee on my statement",
-    "i want to downgrade to the {plan} plan to pay less",
-];
-const SHIPPING: &[&str] = &[
-    "my package has not arrived after {days} days",
-    "the tracking number for order {order} does not work",
-    "can you deliver order {order} to a different address",
-    "the parcel arrived damaged and the box was open",
-    "the courier left my delivery at the wrong door",
-    "when will order {order} be shipped",
-    "i received the wrong item in my parcel",
-    "the delivery date keeps moving for order {order}",
-    "can i pick up my order at the depot instead",
-    "half of my order is missing from the box",
-    "shipping to my country takes {days} days is that normal",
-    "please stop the shipment i want to return it",
-];
-const TECHNICAL: &[&str] = &[
-    "the app crashes when i open the settings page",
-    "i cannot log in after the latest update",
-    "error {code} appears when i sync my files",
-    "the website is very slow since {month}",
-    "password reset emails never reach my inbox",
-    "the export button does nothing on my laptop",
-    "my data disappeared after the app restarted",
-    "two factor codes are rejected as invalid",
-    "the page shows error {code} on checkout",
-    "notifications stopped working on my phone",
-    "the upload fails for files larger than {size}",
-    "dark mode makes the text unreadable",
-];
-const SPAM: &[&str] = &[
-    "congratulations you have won a free {prize} click the link",
-    "claim your {amount} cash reward now before it expires",
-    "cheap pills online no prescription needed",
-    "you are selected for an exclusive offer reply yes",
-    "urgent your account will be suspended verify now at {url}",
-    "earn {amount} a day working from home guaranteed",
-    "hot singles in your area want to meet you",
-    "limited time deal buy one get three free at {url}",
-    "your parcel is on hold pay the {amount} fee at {url}",
-    "final notice your prize {prize} is waiting claim today",
-    "invest {amount} in crypto and double it in a week",
-    "act now to unlock your free {prize} gift card",
-];
 const GREETINGS: &[&str] =
     &["", "", "", "hi", "hello", "hey team", "dear support", "good morning", "hi there"];
 const SIGNOFFS: &[&str] = &["", "", "", "thanks", "thank you", "please help", "asap", "regards", "cheers"];
@@ -78,24 +23,53 @@ const MONTHS: &[&str] = &["january", "march", "may", "july", "september", "novem
 const PRIZES: &[&str] = &["iphone", "vacation", "laptop", "voucher", "cruise", "car"];
 const URLS: &[&str] = &["bit.ly/x7k2", "win-now.biz", "secure-verify.net", "free-gift.top"];
 
+/// Templates shared by every class: the class shows only in the `{kw}`
+/// slots, so a message carries one or two cue words, as real short messages
+/// often do, and damaging a cue word matters.
+const SHARED: &[&str] = &[
+    "i have a question about the {kw}",
+    "can you help me with my {kw} today",
+    "there is a problem with the {kw} again",
+    "please check the {kw} for my account",
+    "what happened to my {kw}",
+    "the {kw} is not what i expected",
+    "i need an update on the {kw} and the {kw2}",
+    "nobody answered about my {kw} yet",
+    "is the {kw} still valid for order {order}",
+    "why is the {kw} taking so long",
+    "my {kw} and {kw2} need attention",
+    "quick note about the {kw}",
+];
+
+/// Cue words per class, in [`CLASSES`] order.
+const CUES: [&[&str]; 4] = [
+    &["invoice", "refund", "charge", "payment", "receipt", "subscription", "billing", "discount", "statement", "fee"],
+    &["parcel", "delivery", "courier", "tracking", "shipment", "package", "depot", "address", "postage", "dispatch"],
+    &["login", "password", "crash", "error", "update", "browser", "settings", "sync", "upload", "server"],
+    &["prize", "winner", "lottery", "bitcoin", "casino", "voucher", "jackpot", "reward", "giveaway", "crypto"],
+];
+
 /// One message of class `class` (index into [`CLASSES`]).
 pub fn message(class: usize, rng: &mut impl Rng) -> String {
-    let pool = match class % 4 {
-        0 => BILLING,
-        1 => SHIPPING,
-        2 => TECHNICAL,
-        _ => SPAM,
-    };
+    let cues = CUES[class % 4];
     let mut parts: Vec<String> = Vec::new();
     let greet = GREETINGS.choose(rng).copied().unwrap_or("");
     if !greet.is_empty() {
         parts.push(greet.to_owned());
     }
-    parts.push(fill(pool.choose(rng).copied().unwrap_or(""), rng));
-    if rng.random::<f32>() < 0.15 {
-        // A clause from another class: real messages mix topics.
-        let other = [BILLING, SHIPPING, TECHNICAL, SPAM][rng.random_range(0..4)];
-        parts.push(format!("also {}", fill(other.choose(rng).copied().unwrap_or(""), rng)));
+    let template = SHARED.choose(rng).copied().unwrap_or("");
+    let mut text = template.to_owned();
+    for slot in ["{kw2}", "{kw}"] {
+        while text.contains(slot) {
+            let cue = cues.choose(rng).copied().unwrap_or("");
+            text = text.replacen(slot, cue, 1);
+        }
+    }
+    parts.push(fill(&text, rng));
+    if rng.random::<f32>() < 0.1 {
+        // A stray cue from another class: real messages mix topics.
+        let other = CUES[rng.random_range(0..4)];
+        parts.push(format!("and the {}", other.choose(rng).copied().unwrap_or("")));
     }
     let sign = SIGNOFFS.choose(rng).copied().unwrap_or("");
     if !sign.is_empty() {
@@ -133,14 +107,14 @@ fn fill(template: &str, rng: &mut impl Rng) -> String {
     out
 }
 
-/// `n` (class, text) pairs; 3% of labels are flipped at random.
+/// `n` (class, text) pairs; 2% of labels are redrawn at random.
 pub fn generate(n: usize, seed: u64) -> Vec<(usize, String)> {
     let mut rng = seed::rng(seed::derive(seed, 0, 0, "messages"));
     (0..n)
         .map(|_| {
             let class = rng.random_range(0..CLASSES.len());
             let text = message(class, &mut rng);
-            let label = if rng.random::<f32>() < 0.03 { rng.random_range(0..CLASSES.len()) } else { class };
+            let label = if rng.random::<f32>() < 0.02 { rng.random_range(0..CLASSES.len()) } else { class };
             (label, text)
         })
         .collect()
