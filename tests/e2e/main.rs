@@ -5,5 +5,6 @@
 mod bad_input;
 mod cli;
 mod harness;
+mod provenance;
 mod resume;
 mod runs;

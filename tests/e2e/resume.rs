@@ -98,3 +98,41 @@ fn resume_refuses_a_completed_run_and_a_missing_one() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("not a run directory"), "{}", missing.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_checkpoints_exits_3_and_the_run_resumes() {
+    let sb = Sandbox::new();
+    sb.messages(3000, 100);
+    let cfg = sb.write(
+        "c.toml",
+        messages_config("checkpoint-every = 1000000\n")
+            .replace("epochs = 4", "epochs = 30")
+            .replace("batch-size = 32", "batch-size = 8"),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_temper"))
+        .args(["train", "--config", cfg.to_str().unwrap(), "--quiet"])
+        .current_dir(sb.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training is under way (the first epoch's checkpoint), then ask it to stop.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !sb.run_dirs().first().is_some_and(|d| d.join("checkpoint/state.json").exists()) {
+        assert!(Instant::now() < deadline, "training never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = sb.run_dirs()[0].clone();
+    let manifest = sb.json(&dir.join("manifest.json"));
+    assert_eq!(manifest["status"], "interrupted");
+    assert!(!dir.join("lock").exists(), "a clean stop releases the lock");
+    let resumed = sb.temper(&["train", "--resume", dir.to_str().unwrap(), "--quiet", "--epochs", "2"]);
+    assert_eq!(resumed.code, 2, "--resume cannot change the plan");
+    let cfg_text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(cfg_text.contains("epochs = 30"));
+}

@@ -43,10 +43,27 @@ const SHARED: &[&str] = &[
 
 /// Cue words per class, in [`CLASSES`] order.
 const CUES: [&[&str]; 4] = [
-    &["invoice", "refund", "charge", "payment", "receipt", "subscription", "billing", "discount", "statement", "fee"],
-    &["parcel", "delivery", "courier", "tracking", "shipment", "package", "depot", "address", "postage", "dispatch"],
+    &[
+        "invoice",
+        "refund",
+        "charge",
+        "payment",
+        "receipt",
+        "subscription",
+        "billing",
+        "discount",
+        "statement",
+        "fee",
+    ],
+    &[
+        "parcel", "delivery", "courier", "tracking", "shipment", "package", "depot", "address", "postage",
+        "dispatch",
+    ],
     &["login", "password", "crash", "error", "update", "browser", "settings", "sync", "upload", "server"],
-    &["prize", "winner", "lottery", "bitcoin", "casino", "voucher", "jackpot", "reward", "giveaway", "crypto"],
+    &[
+        "prize", "winner", "lottery", "bitcoin", "casino", "voucher", "jackpot", "reward", "giveaway",
+        "crypto",
+    ],
 ];
 
 /// One message of class `class` (index into [`CLASSES`]).

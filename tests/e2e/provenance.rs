@@ -1,0 +1,92 @@
+//! Trusting saved runs: tampered weights are refused; gates compare runs.
+
+use crate::harness::{Sandbox, messages_config};
+
+fn two_runs(sb: &Sandbox) -> (String, String) {
+    sb.messages(300, 100);
+    let a = sb.write("a.toml", messages_config(""));
+    let b = sb.write(
+        "b.toml",
+        messages_config("").replace("epochs = 4", "epochs = 1").replace("tiny-messages", "short"),
+    );
+    for cfg in [&a, &b] {
+        let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let dirs = sb.run_dirs();
+    let find =
+        |name: &str| dirs.iter().find(|d| d.to_string_lossy().contains(name)).unwrap().display().to_string();
+    (find("tiny-messages"), find("short"))
+}
+
+#[test]
+fn eval_refuses_tampered_weights() {
+    let sb = Sandbox::new();
+    sb.messages(200, 50);
+    let cfg = sb.write("c.toml", messages_config("").replace("epochs = 4", "epochs = 1"));
+    assert_eq!(sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]).code, 0);
+    let dir = sb.run_dirs()[0].clone();
+    let weights = dir.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&weights, bytes).unwrap();
+    let out = sb.temper(&["eval", "--run", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("SHA-256 does not match the manifest"), "{}", out.stderr);
+}
+
+#[test]
+fn compare_prints_deltas_and_gates_exit_1() {
+    let sb = Sandbox::new();
+    let (a, b) = two_runs(&sb);
+    let table = sb.temper(&["compare", &a, &b]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("| clean_accuracy |") && table.stdout.contains("(baseline)"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("corruption_accuracy.typo.5"));
+
+    let pass = sb.temper(&["compare", &a, &b, "--fail-if", "clean_accuracy < -100"]);
+    assert_eq!(pass.code, 0, "{}", pass.stderr);
+    let fail = sb.temper(&["compare", &a, &b, "--fail-if", "clean_accuracy > -100"]);
+    assert_eq!(fail.code, 1, "{}", fail.stderr);
+    assert!(fail.stderr.contains("robustness gate failed") && fail.stderr.contains("clean_accuracy > -100"));
+    let missing = sb.temper(&["compare", &a, &b, "--fail-if", "attack_accuracy.pgd_linf.0.1 < -2"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("is missing"), "{}", missing.stderr);
+    let bad = sb.temper(&["compare", &a, &b, "--fail-if", "clean_accuracy"]);
+    assert_eq!(bad.code, 2);
+    let csv = sb.temper(&["compare", &a, &b, "--format", "csv"]);
+    assert!(csv.stdout.starts_with("metric,"), "{}", csv.stdout);
+    let json = sb.temper(&["compare", "--baseline", &b, &a, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v["baseline"].as_str().unwrap().starts_with("short/"));
+}
+
+#[test]
+fn ndjson_tables_are_read() {
+    let sb = Sandbox::new();
+    let (train, test) = sb.messages(120, 40);
+    for (csv, name) in [(train, "train.ndjson"), (test, "test.ndjson")] {
+        let mut out = String::new();
+        let text = std::fs::read_to_string(csv).unwrap();
+        let mut reader = text.lines().skip(1);
+        for line in reader.by_ref() {
+            let (body, label) = line.rsplit_once(',').unwrap();
+            let body = body.trim_matches('"').replace("\"\"", "\"");
+            out.push_str(&serde_json::json!({"text": body, "label": label}).to_string());
+            out.push('\n');
+        }
+        sb.write(&format!("nd/{name}"), out);
+    }
+    let cfg = sb.write(
+        "c.toml",
+        "[data]\nmodality = \"text\"\ntrain = \"nd/train.ndjson\"\ntest = \"nd/test.ndjson\"\n",
+    );
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("120 training and 40 test examples"), "{}", out.stdout);
+}
