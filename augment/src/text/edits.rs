@@ -14,7 +14,7 @@ use regex::Regex;
 
 use super::keyboard::KeyboardLayout;
 use super::protect;
-use super::words::{Clusters, Doc, Small, single_char};
+use super::words::{Clusters, Doc, Small, positions, single_char};
 use crate::seed::Rng;
 
 /// One character-level edit inside a word.
@@ -86,17 +86,6 @@ impl WordEdit {
 /// Positions of the graphemes that are one letter or digit.
 fn alnum_positions(g: &Clusters<'_>) -> Small<usize, 32> {
     positions(g, |c| c.is_alphanumeric())
-}
-
-/// Positions of the one-code-point graphemes whose character `keep` accepts.
-fn positions(g: &Clusters<'_>, keep: impl Fn(char) -> bool) -> Small<usize, 32> {
-    let mut found = Small::new();
-    for i in 0..g.len() {
-        if single_char(g.get(i)).is_some_and(&keep) {
-            found.push(i);
-        }
-    }
-    found
 }
 
 fn pick<T: Copy>(rng: &mut Rng, items: &[T]) -> Option<T> {

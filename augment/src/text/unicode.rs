@@ -9,7 +9,7 @@ use rand::Rng as _;
 
 use super::TextOp;
 use super::chars::{any_word, info};
-use super::words::{Clusters, Small, has_two_clusters, perturb_words, single_char};
+use super::words::{Clusters, has_two_clusters, perturb_words, positions, single_char};
 use crate::seed::Rng;
 
 /// `homoglyph`: replaces one letter per chosen word with a Cyrillic or Greek
@@ -125,17 +125,6 @@ pub(crate) const INVISIBLE: [char; 4] = ['\u{200B}', '\u{200C}', '\u{200D}', '\u
 /// Right-to-left override and pop directional formatting.
 const RLO: char = '\u{202E}';
 const PDF: char = '\u{202C}';
-
-/// Positions of the one-code-point graphemes whose character `keep` accepts.
-fn positions(g: &Clusters<'_>, keep: impl Fn(char) -> bool) -> Small<usize, 32> {
-    let mut found = Small::new();
-    for i in 0..g.len() {
-        if single_char(g.get(i)).is_some_and(&keep) {
-            found.push(i);
-        }
-    }
-    found
-}
 
 fn homoglyph_into(word: &str, rng: &mut Rng, out: &mut String) -> bool {
     let g = Clusters::new(word);

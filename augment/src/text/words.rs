@@ -805,6 +805,17 @@ pub(crate) fn has_two_clusters(word: &str) -> bool {
     }
 }
 
+/// Positions of the one-code-point graphemes whose character `keep` accepts.
+pub(crate) fn positions(g: &Clusters<'_>, keep: impl Fn(char) -> bool) -> Small<usize, 32> {
+    let mut found = Small::new();
+    for i in 0..g.len() {
+        if single_char(g.get(i)).is_some_and(&keep) {
+            found.push(i);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
