@@ -9,11 +9,12 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde_json::json;
 
+use crate::compare::{self, GateOutcome};
 use crate::config::{self, Plan};
 use crate::data::{self, DataError, Split};
 use crate::device;
 use crate::eval;
-use crate::exit::Interrupted;
+use crate::exit::{GateFailed, Interrupted};
 use crate::model::{self, AnyModel, Classifier};
 use crate::progress::Progress;
 use crate::report;
@@ -172,7 +173,38 @@ fn finish(
         }
     }
     let metrics = result?;
+    check_gate(plan, dir, progress)?;
+    dir.mark_latest()?;
     Ok(Outcome { dir: dir.path().to_path_buf(), metrics })
+}
+
+/// Applies the config's gate against its baseline; the run stays written
+/// either way, but a failing run does not become `latest`.
+fn check_gate(plan: &Plan, dir: &RunDir, progress: &Progress) -> anyhow::Result<()> {
+    let Some(gate) = &plan.gate else { return Ok(()) };
+    let baseline = compare::load(&gate.baseline).context("gate.baseline")?;
+    let run = compare::load(dir.path())?;
+    let mut failures = Vec::new();
+    for g in &gate.fail_if {
+        let (passed, detail) = match g.check(&run, &baseline) {
+            GateOutcome::Pass { delta } => (true, format!("{delta:+.2} points")),
+            GateOutcome::Fail { delta } => (false, format!("{delta:+.2} points")),
+            GateOutcome::Missing => (false, format!("metric `{}` is missing", g.metric)),
+        };
+        let line = json!({"event": "gate", "run": dir.id(), "gate": g.to_string(), "baseline": baseline.label,
+            "passed": passed, "detail": detail});
+        dir.log(&line)?;
+        progress.event(&line);
+        if !passed {
+            failures.push(format!("`{g}` ({detail} against {})", baseline.label));
+        }
+    }
+    if failures.is_empty() {
+        progress.say(&format!("gate passed against {}", baseline.label));
+        Ok(())
+    } else {
+        Err(GateFailed(failures.join("; ")).into())
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

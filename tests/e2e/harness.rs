@@ -76,7 +76,9 @@ impl Sandbox {
         let root = self.path().join(root);
         for name in std::fs::read_dir(&root).into_iter().flatten().flatten() {
             for run in std::fs::read_dir(name.path()).into_iter().flatten().flatten() {
-                out.push(run.path());
+                if run.file_name() != "latest" {
+                    out.push(run.path());
+                }
             }
         }
         out.sort();

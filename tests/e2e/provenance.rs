@@ -90,3 +90,46 @@ fn ndjson_tables_are_read() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("120 training and 40 test examples"), "{}", out.stdout);
 }
+
+#[test]
+fn config_gate_fails_the_run_with_exit_1_and_latest_tracks_accepted_runs() {
+    let sb = Sandbox::new();
+    sb.messages(300, 100);
+    let base = messages_config("").replace("epochs = 4", "epochs = 1");
+    let cfg = sb.write("c.toml", &base);
+    assert_eq!(sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]).code, 0);
+    let latest = sb.path().join("runs/tiny-messages/latest");
+    let first = std::fs::read_link(&latest).expect("latest points at the first run");
+
+    let gated = |expr: &str| {
+        format!("{base}\n[gate]\nbaseline = \"runs/tiny-messages/latest\"\nfail-if = [\"{expr}\"]\n")
+    };
+    let cfg = sb.write("c.toml", gated("clean_accuracy > -100"));
+    let failed = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("robustness gate failed"), "{}", failed.stderr);
+    assert_eq!(sb.run_dirs().len(), 2);
+    assert!(sb.run_dirs().iter().all(|d| d.join("metrics.json").exists()), "a gated run is still written");
+    assert_eq!(std::fs::read_link(&latest).unwrap(), first, "a failing run does not become latest");
+
+    let cfg = sb.write("c.toml", gated("clean_accuracy < -100"));
+    let passed = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(passed.code, 0, "{}", passed.stderr);
+    assert_ne!(std::fs::read_link(&latest).unwrap(), first);
+
+    let list = sb.temper(&["runs", "list"]);
+    assert_eq!(list.code, 0);
+    assert_eq!(
+        list.stdout.lines().filter(|l| l.starts_with("| tiny-messages |")).count(),
+        3,
+        "{}",
+        list.stdout
+    );
+    assert_eq!(list.stdout.matches(" * |").count(), 1, "{}", list.stdout);
+
+    let bad =
+        sb.write("c.toml", format!("{base}\n[gate]\nbaseline = \"x\"\nfail-if = [\"clean_accuracy\"]\n"));
+    let out = sb.temper(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("`gate.fail-if[0]`"), "{}", out.stderr);
+}

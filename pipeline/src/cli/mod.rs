@@ -6,6 +6,7 @@ mod compare;
 mod eval;
 mod gallery;
 mod list;
+mod runs;
 mod synth;
 mod train;
 mod validate;
@@ -37,6 +38,9 @@ enum Command {
     Eval(eval::Args),
     /// Write the bundled default datasets (deterministic).
     Synth(synth::Args),
+    /// Inspect run directories.
+    #[command(subcommand)]
+    Runs(runs::Command),
     /// Print a text perturbed by one operation.
     AugmentText(augment_text::Args),
     /// Compare runs side by side, with deltas and robustness gates.
@@ -54,6 +58,7 @@ impl Cli {
             Command::List(args) => list::run(args),
             Command::Eval(args) => eval::run(args),
             Command::Synth(args) => synth::run(args),
+            Command::Runs(cmd) => runs::run(cmd),
             Command::AugmentText(args) => augment_text::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Gallery(args) => gallery::run(args),

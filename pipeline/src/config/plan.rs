@@ -219,4 +219,15 @@ pub struct Plan {
     pub train: TrainPlan,
     /// Evaluation.
     pub eval: EvalPlan,
+    /// Robustness gate checked after the run is written.
+    pub gate: Option<GatePlan>,
+}
+
+/// `[gate]` resolved.
+#[derive(Debug, Clone)]
+pub struct GatePlan {
+    /// The baseline run directory (or `runs/<name>/latest`).
+    pub baseline: PathBuf,
+    /// Gates, each "<metric> <op> <points>".
+    pub fail_if: Vec<crate::compare::Gate>,
 }

@@ -18,6 +18,15 @@ pub struct RawConfig {
     pub model: Option<RawModel>,
     pub train: Option<RawTrain>,
     pub eval: Option<RawEval>,
+    pub gate: Option<RawGate>,
+}
+
+/// `[gate]`: fail the run (exit 1) when robustness drops against a baseline.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGate {
+    pub baseline: Option<String>,
+    pub fail_if: Option<Vec<String>>,
 }
 
 /// `[data]`: where the tables are and how to read them.

@@ -120,6 +120,7 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let model = resolve_model(&c, raw.model.unwrap_or_default(), data.modality)?;
     let train = resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text)?;
     let eval = resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality)?;
+    let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;
     let name = raw.name.unwrap_or_else(|| {
         file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".to_owned())
     });
@@ -143,6 +144,7 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
         model,
         train,
         eval,
+        gate,
     })
 }
 
@@ -417,6 +419,28 @@ fn policy<Op: augment::policy::Perturb>(
         out.push(PolicyStep { op, min, max, p });
     }
     Ok(Policy::new(out))
+}
+
+fn resolve_gate(c: &Check, raw: RawGate) -> Result<GatePlan, ConfigError> {
+    let baseline = raw
+        .baseline
+        .ok_or_else(|| c.err("gate.baseline", "is required: the run directory to compare with"))?;
+    let baseline =
+        if Path::new(&baseline).is_absolute() { PathBuf::from(&baseline) } else { c.base.join(&baseline) };
+    let exprs = raw.fail_if.unwrap_or_default();
+    if exprs.is_empty() {
+        return Err(c.err("gate.fail-if", "lists no gate, e.g. [\"clean_accuracy < -0.5\"]"));
+    }
+    let fail_if = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.parse().map_err(|err: crate::compare::GateError| {
+                c.err(&format!("gate.fail-if[{i}]"), err.to_string())
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(GatePlan { baseline, fail_if })
 }
 
 /// The corruptions evaluated when a config names none.

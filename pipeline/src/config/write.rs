@@ -98,6 +98,10 @@ fn to_raw(plan: &Plan) -> RawConfig {
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
         }),
+        gate: plan.gate.as_ref().map(|g| RawGate {
+            baseline: Some(path(&g.baseline)),
+            fail_if: Some(g.fail_if.iter().map(ToString::to_string).collect()),
+        }),
         eval: Some(RawEval {
             corruptions: Some(plan.eval.corruptions.iter().map(|s| (*s).to_owned()).collect()),
             batch_size: Some(plan.eval.batch_size as i64),

@@ -28,6 +28,9 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
     RunError { path: path.to_path_buf(), message: e.to_string() }
 }
 
+/// Name of the pointer to a run name's last accepted run.
+pub const LATEST: &str = "latest";
+
 /// One run's folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -93,6 +96,20 @@ impl RunDir {
     pub fn write_json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<PathBuf, RunError> {
         let text = serde_json::to_vec_pretty(value).map_err(|e| io_err(&self.file(name), e))?;
         self.write_atomic(name, &text)
+    }
+
+    /// Points `<root>/<name>/latest` at this run: the last run that finished
+    /// and passed its gate, the baseline for the next scheduled run.
+    pub fn mark_latest(&self) -> Result<(), RunError> {
+        let parent = self.path.parent().unwrap_or(Path::new("."));
+        let link = parent.join(LATEST);
+        let tmp = parent.join(format!(".latest.tmp-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&self.id, &tmp).map_err(|e| io_err(&tmp, e))?;
+        #[cfg(not(unix))]
+        fs::write(&tmp, &self.id).map_err(|e| io_err(&tmp, e))?;
+        fs::rename(&tmp, &link).map_err(|e| io_err(&link, e))
     }
 
     /// Appends one JSON line to `log.jsonl`.
