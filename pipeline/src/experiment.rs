@@ -40,22 +40,35 @@ pub struct Outcome {
     pub metrics: Metrics,
 }
 
-/// Hashes every input table for the manifest.
-pub fn hash_inputs(plan: &Plan) -> anyhow::Result<Vec<InputFile>> {
-    plan.data
+/// Hashes every input table (and referenced image files) for the manifest,
+/// and refuses tables whose digest differs from a pin in the config.
+pub fn hash_inputs(plan: &Plan, split: &Split) -> anyhow::Result<Vec<InputFile>> {
+    let inputs = plan
+        .data
         .source
         .tables()
         .into_iter()
         .map(|p| {
             let (sha256, bytes) =
                 manifest::sha256_file(p).with_context(|| format!("hashing {}", p.display()))?;
-            Ok(InputFile {
-                path: std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string(),
-                sha256,
-                bytes,
-            })
+            let images_sha256 = split.image_digests.iter().find(|(f, _)| f == p).map(|(_, d)| d.clone());
+            let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string();
+            Ok(InputFile { path, sha256, bytes, images_sha256 })
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for pin in &plan.data.pins {
+        let (actual, _) =
+            manifest::sha256_file(&pin.file).with_context(|| format!("hashing {}", pin.file.display()))?;
+        if actual != pin.sha256 {
+            bail!(
+                "{}: SHA-256 is {actual}, but the config pins {} (`{}`); refusing to start on changed data",
+                pin.file.display(),
+                pin.sha256,
+                pin.key
+            );
+        }
+    }
+    Ok(inputs)
 }
 
 /// Trains and evaluates `plan`, writing `out_root/<name>/<run-id>/`.
@@ -74,7 +87,7 @@ pub fn run(
     let (device, device_desc) = device::select(&plan.device)?;
     progress.say(&format!("loading data for `{}`", plan.name));
     let split = data::load(&plan.data, plan.seed)?;
-    let inputs = hash_inputs(plan)?;
+    let inputs = hash_inputs(plan, &split)?;
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
     let dir = RunDir::create(out_root, &plan.name)?;
     let _lock = RunLock::acquire(dir.path())?;
@@ -123,9 +136,9 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let plan = config::load(&dir.file("config.toml"))?;
     let (device, device_desc) = device::select(&plan.device)?;
     let split = data::load(&plan.data, plan.seed)?;
-    let inputs = hash_inputs(&plan)?;
+    let inputs = hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
-        if now.sha256 != then.sha256 {
+        if now.sha256 != then.sha256 || now.images_sha256 != then.images_sha256 {
             bail!(
                 "{}: the file changed since the run started (SHA-256 {} now, {} then); refusing to resume on different data",
                 now.path,

@@ -133,3 +133,30 @@ fn config_gate_fails_the_run_with_exit_1_and_latest_tracks_accepted_runs() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("`gate.fail-if[0]`"), "{}", out.stderr);
 }
+
+#[test]
+fn pinned_table_digests_are_enforced() {
+    let sb = Sandbox::new();
+    let (train, _) = sb.messages(200, 50);
+    let (sha, _) = temper::run::manifest::sha256_file(&train).unwrap();
+    let pinned = |hex: &str| {
+        messages_config("").replace("epochs = 4", "epochs = 1").replace(
+            "test = \"messages/test.csv\"",
+            &format!("test = \"messages/test.csv\"\nsha256 = {{ train = \"{hex}\" }}"),
+        )
+    };
+    let cfg = sb.write("c.toml", pinned(&"0".repeat(64)));
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("train.csv") && out.stderr.contains("data.sha256.train"), "{}", out.stderr);
+    assert!(sb.run_dirs().is_empty(), "nothing is written for refused data");
+
+    let cfg = sb.write("c.toml", pinned("xyz"));
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("`data.sha256.train`: must be 64 hexadecimal digits"), "{}", out.stderr);
+
+    let cfg = sb.write("c.toml", pinned(&sha.to_uppercase()));
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -59,6 +59,11 @@ fn image_run_from_png_paths_end_to_end() {
     assert_eq!(events.iter().filter(|e| e["event"] == "epoch").count(), 2, "{}", run.stderr);
     assert_eq!(events.last().map(|e| e["event"].clone()), Some("finished".into()));
     let (dir, metrics) = check_run_dir(&sb, &["gaussian_noise", "rotate"], 0.1);
+    let manifest = sb.json(&dir.join("manifest.json"));
+    for input in manifest["inputs"].as_array().unwrap() {
+        let d = input["images_sha256"].as_str().expect("a digest over the referenced PNG files");
+        assert!(d.len() == 64 && d.chars().all(|c| c.is_ascii_hexdigit()));
+    }
     let classes = sb.json(&dir.join("classes.json"));
     assert_eq!(classes.as_array().map(Vec::len), Some(10));
 

@@ -91,6 +91,19 @@ pub struct DataPlan {
     pub image: ImageSpec,
     /// Text operations' user data (text modality only).
     pub text: TextSpec,
+    /// Expected SHA-256 per table: (config key, table, hex digest).
+    pub pins: Vec<Pin>,
+}
+
+/// A pinned table digest: the run refuses to start when the file differs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    /// `data.sha256.train` etc.
+    pub key: String,
+    /// The table.
+    pub file: PathBuf,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
 }
 
 /// What text operations need from the user, as configured and as loaded.

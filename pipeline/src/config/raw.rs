@@ -50,6 +50,7 @@ pub struct RawData {
     pub synonyms: Option<String>,
     pub replacements: Option<String>,
     pub keyboard: Option<String>,
+    pub sha256: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `[model]`: architecture knobs; which apply depends on the modality.

@@ -224,7 +224,28 @@ fn resolve_data(c: &Check, raw: RawData) -> Result<DataPlan, ConfigError> {
         max_pixels: c.int("data.max-pixels", raw.max_pixels, DEFAULT_MAX_PIXELS as i64, 1, 1 << 40)? as u64,
         allow_absolute_paths: raw.allow_absolute_paths.unwrap_or(false),
     };
+    let mut pins = Vec::new();
+    for (name, hex) in raw.sha256.unwrap_or_default() {
+        let key = format!("data.sha256.{name}");
+        let file = match (&source, name.as_str()) {
+            (DataSource::Files { train, .. }, "train") => train.clone(),
+            (DataSource::Files { test, .. }, "test") => test.clone(),
+            (DataSource::SplitColumn { path, .. } | DataSource::Fraction { path, .. }, "path") => {
+                path.clone()
+            }
+            (DataSource::Files { .. }, other) => {
+                return Err(c.err(&key, unknown_value("table", other, &["train", "test"])));
+            }
+            (_, other) => return Err(c.err(&key, unknown_value("table", other, &["path"]))),
+        };
+        let hex = hex.to_ascii_lowercase();
+        if hex.len() != 64 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+            return Err(c.err(&key, format!("must be 64 hexadecimal digits (got {:?})", hex)));
+        }
+        pins.push(Pin { key, file, sha256: hex });
+    }
     Ok(DataPlan {
+        pins,
         modality,
         source,
         input_column: raw.input_column.unwrap_or_else(|| default_input.to_owned()),

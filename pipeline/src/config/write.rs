@@ -19,6 +19,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
         modality: Some(d.modality.as_str().to_owned()),
         input_column: Some(d.input_column.clone()),
         label_column: Some(d.label_column.clone()),
+        sha256: (!d.pins.is_empty()).then(|| {
+            d.pins
+                .iter()
+                .map(|p| (p.key.trim_start_matches("data.sha256.").to_owned(), p.sha256.clone()))
+                .collect()
+        }),
         ..RawData::default()
     };
     match &d.source {

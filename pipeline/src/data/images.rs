@@ -25,6 +25,9 @@ pub struct ImageSet {
     pub channels: u8,
     /// `len × height × width × channels` bytes, HWC per image.
     pub pixels: Vec<u8>,
+    /// For path-based tables: SHA-256 over every referenced file's digest,
+    /// in row order, so a swapped or edited image changes it.
+    pub files_sha256: Option<String>,
 }
 
 impl ImageSet {
@@ -61,7 +64,7 @@ impl ImageSet {
         for &r in rows {
             pixels.extend_from_slice(self.bytes(r));
         }
-        ImageSet { pixels, ..*self }
+        ImageSet { pixels, files_sha256: self.files_sha256.clone(), ..*self }
     }
 }
 
@@ -70,18 +73,28 @@ impl ImageSet {
 pub fn decode_all(cells: &ImageCells, table: &Path, spec: &ImageSpec) -> Result<ImageSet, DataError> {
     let root = table.parent().unwrap_or(Path::new("."));
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let decoded: Vec<Result<Vec<u8>, ImageProblem>> = match cells {
-        ImageCells::Bytes(rows) => rows.par_iter().map(|b| decode(b, "bytes", spec)).collect(),
+    let (decoded, digests): (Vec<Result<Vec<u8>, ImageProblem>>, Vec<String>) = match cells {
+        ImageCells::Bytes(rows) => (rows.par_iter().map(|b| decode(b, "bytes", spec)).collect(), Vec::new()),
         ImageCells::Paths(rows) => rows
             .par_iter()
             .map(|p| {
-                let file = resolve_path(p, &root, spec.allow_absolute_paths)?;
-                let bytes = std::fs::read(&file)
-                    .map_err(|e| ImageProblem::Unreadable { path: file.clone(), message: e.to_string() })?;
-                decode(&bytes, &file.display().to_string(), spec)
+                let read = resolve_path(p, &root, spec.allow_absolute_paths).and_then(|file| {
+                    std::fs::read(&file)
+                        .map(|bytes| (file.clone(), bytes))
+                        .map_err(|e| ImageProblem::Unreadable { path: file, message: e.to_string() })
+                });
+                match read {
+                    Ok((file, bytes)) => {
+                        let digest = crate::run::manifest::sha256_bytes(&bytes);
+                        (decode(&bytes, &file.display().to_string(), spec), digest)
+                    }
+                    Err(problem) => (Err(problem), String::new()),
+                }
             })
-            .collect(),
+            .unzip(),
     };
+    let files_sha256 =
+        (!digests.is_empty()).then(|| crate::run::manifest::sha256_bytes(digests.join("\n").as_bytes()));
     let stride = spec.width as usize * spec.height as usize * usize::from(spec.channels);
     let mut pixels = Vec::with_capacity(decoded.len() * stride);
     for (i, result) in decoded.into_iter().enumerate() {
@@ -89,7 +102,7 @@ pub fn decode_all(cells: &ImageCells, table: &Path, spec: &ImageSpec) -> Result<
             result.map_err(|problem| DataError::Image { file: table.to_path_buf(), row: i + 1, problem })?;
         pixels.extend_from_slice(&bytes);
     }
-    Ok(ImageSet { width: spec.width, height: spec.height, channels: spec.channels, pixels })
+    Ok(ImageSet { width: spec.width, height: spec.height, channels: spec.channels, pixels, files_sha256 })
 }
 
 /// Resolves a path cell against the dataset folder, refusing escapes.

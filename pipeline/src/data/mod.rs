@@ -79,6 +79,8 @@ pub struct Split {
     pub test: Dataset,
     /// Class names, in order of first appearance in the training data.
     pub classes: Vec<String>,
+    /// Per table with image paths: the digest over its referenced files.
+    pub image_digests: Vec<(PathBuf, String)>,
 }
 
 /// Rows read from one table, before the split and label indexing.
@@ -165,6 +167,14 @@ pub fn load(plan: &DataPlan, seed: u64) -> Result<Split, DataError> {
 
 /// Assigns class indices in order of first appearance in training.
 fn index_labels(train: Rows, test: Rows) -> Result<Split, DataError> {
+    let mut image_digests: Vec<(PathBuf, String)> = Vec::new();
+    for rows in [&train, &test] {
+        if let Inputs::Images(ImageSet { files_sha256: Some(d), .. }) = &rows.inputs
+            && !image_digests.iter().any(|(f, _)| f == &rows.file)
+        {
+            image_digests.push((rows.file.clone(), d.clone()));
+        }
+    }
     let mut classes: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let train_labels: Vec<usize> = train
@@ -197,5 +207,6 @@ fn index_labels(train: Rows, test: Rows) -> Result<Split, DataError> {
         train: Dataset { inputs: train.inputs, labels: train_labels },
         test: Dataset { inputs: test.inputs, labels: test_labels },
         classes,
+        image_digests,
     })
 }

@@ -18,6 +18,9 @@ pub struct InputFile {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
+    /// For tables of image paths: SHA-256 over the referenced files' digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_sha256: Option<String>,
 }
 
 /// Crate versions compiled into this binary.
