@@ -113,6 +113,7 @@ pub fn run(
     };
     dir.write_atomic("config.toml", config_text.as_bytes())?;
     dir.write_json("classes.json", &split.classes)?;
+    dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
     finish(plan, &split, &dir, &device, progress, &mut manifest, None, stop)

@@ -160,3 +160,31 @@ fn pinned_table_digests_are_enforced() {
     let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn diff_data_reports_added_removed_and_relabelled_rows() {
+    let sb = Sandbox::new();
+    let rows = |n: std::ops::Range<usize>, flip: &[usize]| {
+        let mut csv = String::from("text,label\n");
+        for i in n {
+            let label = if (i % 2 == 0) != flip.contains(&i) { "spam" } else { "ham" };
+            csv.push_str(&format!("message number {i} about things,{label}\n"));
+        }
+        csv
+    };
+    sb.write("messages/test.csv", rows(100..110, &[]));
+    let cfg = sb.write("c.toml", messages_config("").replace("epochs = 4", "epochs = 1"));
+    sb.write("messages/train.csv", rows(0..40, &[]));
+    assert_eq!(sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]).code, 0);
+    // Poisoned retrain: 3 labels flipped, rows 0..2 dropped, 4 new rows.
+    sb.write("messages/train.csv", rows(2..44, &[10, 11, 12]));
+    assert_eq!(sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]).code, 0);
+    let dirs = sb.run_dirs();
+    let out = sb.temper(&["diff-data", dirs[0].to_str().unwrap(), dirs[1].to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("train: 4 added, 2 removed, 3 label-changed"), "{}", out.stdout);
+    assert!(out.stdout.contains("test: 0 added, 0 removed, 0 label-changed"), "{}", out.stdout);
+    let json = sb.temper(&["diff-data", dirs[0].to_str().unwrap(), dirs[1].to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["label_changed"].as_array().map(Vec::len), Some(3));
+}

@@ -3,6 +3,7 @@
 
 mod augment_text;
 mod compare;
+mod diff_data;
 mod eval;
 mod gallery;
 mod list;
@@ -38,6 +39,8 @@ enum Command {
     Eval(eval::Args),
     /// Write the bundled default datasets (deterministic).
     Synth(synth::Args),
+    /// Rows added, removed and relabelled between two runs' datasets.
+    DiffData(diff_data::Args),
     /// Inspect run directories.
     #[command(subcommand)]
     Runs(runs::Command),
@@ -59,6 +62,7 @@ impl Cli {
             Command::Eval(args) => eval::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Runs(cmd) => runs::run(cmd),
+            Command::DiffData(args) => diff_data::run(args),
             Command::AugmentText(args) => augment_text::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Gallery(args) => gallery::run(args),

@@ -8,6 +8,7 @@
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
+pub mod rows;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
