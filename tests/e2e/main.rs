@@ -8,3 +8,4 @@ mod harness;
 mod provenance;
 mod resume;
 mod runs;
+mod untrusted;

@@ -11,7 +11,8 @@ use super::error::DataError;
 /// Reads a CSV, Parquet or NDJSON table.
 pub fn read_table(path: &Path) -> Result<DataFrame, DataError> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let read_err = |e: PolarsError| DataError::Read { file: path.to_path_buf(), message: e.to_string() };
+    let read_err =
+        |e: PolarsError| DataError::Read { file: path.to_path_buf(), message: tidy(&e.to_string()) };
     let open =
         || File::open(path).map_err(|e| DataError::Read { file: path.to_path_buf(), message: e.to_string() });
     let df = match ext.as_deref() {
@@ -31,6 +32,17 @@ pub fn read_table(path: &Path) -> Result<DataFrame, DataError> {
         return Err(DataError::Empty { file: path.to_path_buf(), what: "the table".to_owned() });
     }
     Ok(df)
+}
+
+/// Polars' messages carry hints for its Python API (`infer_schema_length=`,
+/// `ignore_errors`); keep the part that describes the file.
+fn tidy(message: &str) -> String {
+    if let Some(start) = message.find("Original error: ```") {
+        let inner = &message[start + "Original error: ```".len()..];
+        return inner.trim_end_matches(['`', '\n', ' ']).trim().to_owned();
+    }
+    let first = message.split("\n\n").next().unwrap_or(message).trim();
+    first.replace("Consider setting 'truncate_ragged_lines=true'.", "").trim().to_owned()
 }
 
 /// A column by name, or an error listing the columns present.

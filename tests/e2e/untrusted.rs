@@ -1,0 +1,97 @@
+//! Malformed tables and hostile images: one clear error (exit 2) naming the
+//! file, never a panic.
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config};
+
+fn validate_fails(sb: &Sandbox, config: &str, needles: &[&str]) {
+    let cfg = sb.write("v.toml", config);
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    for n in needles {
+        assert!(out.stderr.contains(n), "{n:?} not in: {}", out.stderr);
+    }
+}
+
+const TEXT: &str = "[data]\nmodality = \"text\"\ntrain = \"t.csv\"\ntest = \"t.csv\"\n";
+
+#[test]
+fn malformed_csv_files() {
+    let sb = Sandbox::new();
+    for (body, needle) in [
+        (&b"text,label\n\"unbalanced quote,spam\nhello,ham\n"[..], "not properly escaped"),
+        (&b"text,label\nhello,ham,extra\nbye,spam\n"[..], "more fields"),
+        (&b"text,label\nhell\xff\xfeo,ham\nbye,spam\n"[..], "invalid utf-8"),
+        (&b""[..], "empty CSV"),
+    ] {
+        sb.write("t.csv", body);
+        validate_fails(&sb, TEXT, &["t.csv", needle]);
+    }
+    let out = sb.temper(&["validate", sb.write("v.toml", TEXT).to_str().unwrap()]);
+    assert!(!out.stderr.contains("infer_schema_length"), "Python-only hints are dropped: {}", out.stderr);
+}
+
+#[test]
+fn wrong_label_type_and_long_texts() {
+    let sb = Sandbox::new();
+    sb.write("t.csv", "text,label\nhello,0.5\nbye,1.5\n");
+    validate_fails(&sb, TEXT, &["t.csv", "column `label` is f64, expected strings or integers"]);
+    let long = "word ".repeat(200_000);
+    sb.write("t.csv", format!("text,label\n{long},a\nshort,b\n"));
+    let out = sb.temper(&["validate", sb.write("v.toml", TEXT).to_str().unwrap()]);
+    assert_eq!(out.code, 0, "a 1 MB text is data, not an error: {}", out.stderr);
+}
+
+/// A PNG whose header declares `w`×`h` pixels, with valid chunk CRCs.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    // An empty IDAT: decoders read the header up to the first data chunk.
+    png.extend_from_slice(&0u32.to_be_bytes());
+    png.extend_from_slice(b"IDAT");
+    png.extend_from_slice(&crc32(b"IDAT").to_be_bytes());
+    png
+}
+
+#[test]
+fn hostile_images_are_refused_with_the_row() {
+    let sb = Sandbox::new();
+    sb.digits(20, 5, ImageLayout::CsvPaths);
+    let good = std::fs::read(sb.path().join("digits/test/00000.png")).unwrap();
+    let jpeg = {
+        let img = image::GrayImage::from_pixel(28, 28, image::Luma([200]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("bomb.png", png_header(100_000, 100_000), "100000x100000 = 10000000000 pixels, over the limit"),
+        ("truncated.png", good[..good.len() / 2].to_vec(), "does not decode"),
+        ("truncated.jpg", jpeg[..jpeg.len() / 3].to_vec(), "does not decode"),
+        ("empty.png", Vec::new(), "does not decode"),
+    ];
+    let cfg = digits_config("digits/train.csv", "digits/test.csv", "");
+    for (name, bytes, needle) in cases {
+        sb.write(&format!("digits/test/{name}"), bytes);
+        sb.write("digits/test.csv", format!("path,label\ntest/00000.png,1\ntest/{name},2\n"));
+        validate_fails(&sb, &cfg, &["test.csv", "row 2", name, needle]);
+    }
+}
