@@ -57,8 +57,14 @@ pub fn hash_inputs(plan: &Plan, split: &Split) -> anyhow::Result<Vec<InputFile>>
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for pin in &plan.data.pins {
-        let (actual, _) =
-            manifest::sha256_file(&pin.file).with_context(|| format!("hashing {}", pin.file.display()))?;
+        let actual = if pin.images {
+            let found = split.image_digests.iter().find(|(f, _)| f == &pin.file).map(|(_, d)| d.clone());
+            found.ok_or_else(|| {
+                anyhow::anyhow!("`{}`: {} references no image files to digest", pin.key, pin.file.display())
+            })?
+        } else {
+            manifest::sha256_file(&pin.file).with_context(|| format!("hashing {}", pin.file.display()))?.0
+        };
         if actual != pin.sha256 {
             bail!(
                 "{}: SHA-256 is {actual}, but the config pins {} (`{}`); refusing to start on changed data",

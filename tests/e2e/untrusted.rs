@@ -83,7 +83,12 @@ fn hostile_images_are_refused_with_the_row() {
         out.into_inner()
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("bomb.png", png_header(100_000, 100_000), "100000x100000 = 10000000000 pixels, over the limit"),
+        (
+            "bomb.png",
+            png_header(16_000, 16_000),
+            "16000x16000 = 256000000 pixels, over the limit of 67108864",
+        ),
+        ("wide.png", png_header(100_000, 10), "100000x10, a side over the limit of 16384"),
         ("truncated.png", good[..good.len() / 2].to_vec(), "does not decode"),
         ("truncated.jpg", jpeg[..jpeg.len() / 3].to_vec(), "does not decode"),
         ("empty.png", Vec::new(), "does not decode"),
@@ -94,4 +99,63 @@ fn hostile_images_are_refused_with_the_row() {
         sb.write("digits/test.csv", format!("path,label\ntest/00000.png,1\ntest/{name},2\n"));
         validate_fails(&sb, &cfg, &["test.csv", "row 2", name, needle]);
     }
+}
+
+#[test]
+fn parquet_with_wrong_types() {
+    use polars::prelude::*;
+    let sb = Sandbox::new();
+    let mut df = DataFrame::new(
+        2,
+        vec![Column::new("text".into(), [1i64, 2]), Column::new("label".into(), ["a", "b"])],
+    )
+    .unwrap();
+    let file = std::fs::File::create(sb.path().join("t.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut df).unwrap();
+    validate_fails(
+        &sb,
+        &TEXT.replace("t.csv", "t.parquet"),
+        &["t.parquet", "column `text` is i64, expected text"],
+    );
+}
+
+#[test]
+fn image_side_limit_and_pinned_image_digests() {
+    let sb = Sandbox::new();
+    sb.digits(40, 10, ImageLayout::CsvPaths);
+    let cfg = digits_config("digits/train.csv", "digits/test.csv", "")
+        .replace("height = 28", "height = 28\nmax-side = 20");
+    validate_fails(
+        &sb,
+        &cfg,
+        &["train.csv", "row 1", "28x28, a side over the limit of 20 (`data.max-side`)"],
+    );
+
+    let pinned = |hex: &str| {
+        digits_config("digits/train.csv", "digits/test.csv", "")
+            .replace("epochs = 2", "epochs = 1")
+            .replace("height = 28", &format!("height = 28\nsha256 = {{ train-images = \"{hex}\" }}"))
+    };
+    let cfg = sb.write("c.toml", pinned(&"0".repeat(64)));
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("data.sha256.train-images"), "{}", out.stderr);
+    assert!(sb.run_dirs().is_empty());
+    // The digest a run records is the one to pin.
+    let open = sb.write(
+        "c.toml",
+        pinned(&"0".repeat(64)).replace(&format!("sha256 = {{ train-images = \"{}\" }}", "0".repeat(64)), ""),
+    );
+    assert_eq!(sb.temper(&["train", "--config", open.to_str().unwrap(), "--quiet"]).code, 0);
+    let manifest = sb.json(&sb.run_dirs()[0].join("manifest.json"));
+    let digest = manifest["inputs"][0]["images_sha256"].as_str().unwrap().to_owned();
+    let cfg = sb.write("c.toml", pinned(&digest));
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Swapping one referenced image changes the digest: refused.
+    std::fs::copy(sb.path().join("digits/train/00001.png"), sb.path().join("digits/train/00000.png"))
+        .unwrap();
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("refusing to start on changed data"), "{}", out.stderr);
 }

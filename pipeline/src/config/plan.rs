@@ -72,6 +72,8 @@ pub struct ImageSpec {
     pub height: u32,
     /// Largest decoded image accepted, in pixels (decompression bombs).
     pub max_pixels: u64,
+    /// Largest declared width or height accepted, in pixels.
+    pub max_side: u32,
     /// Whether absolute image paths are accepted.
     pub allow_absolute_paths: bool,
 }
@@ -104,6 +106,9 @@ pub struct Pin {
     pub file: PathBuf,
     /// Lower-case hex SHA-256.
     pub sha256: String,
+    /// Whether the pin is the digest over the table's referenced image
+    /// files (`<table>-images`) rather than the table file itself.
+    pub images: bool,
 }
 
 /// What text operations need from the user, as configured and as loaded.

@@ -45,6 +45,7 @@ pub struct RawData {
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub max_pixels: Option<i64>,
+    pub max_side: Option<i64>,
     pub allow_absolute_paths: Option<bool>,
     pub protected: Option<Vec<String>>,
     pub synonyms: Option<String>,

@@ -201,7 +201,11 @@ fn resolve_data(c: &Check, raw: RawData) -> Result<DataPlan, ConfigError> {
         return Err(c.err("data.channels", "must be 1 (gray) or 3 (RGB) (got 2)"));
     }
     if modality == Modality::Text
-        && (raw.channels.is_some() || raw.width.is_some() || raw.height.is_some() || raw.max_pixels.is_some())
+        && (raw.channels.is_some()
+            || raw.width.is_some()
+            || raw.height.is_some()
+            || raw.max_pixels.is_some()
+            || raw.max_side.is_some())
     {
         return Err(c.err("data", "`channels`, `width`, `height` and `max-pixels` apply to image data only"));
     }
@@ -222,27 +226,30 @@ fn resolve_data(c: &Check, raw: RawData) -> Result<DataPlan, ConfigError> {
         width: c.int("data.width", raw.width, 28, 1, 4096)? as u32,
         height: c.int("data.height", raw.height, 28, 1, 4096)? as u32,
         max_pixels: c.int("data.max-pixels", raw.max_pixels, DEFAULT_MAX_PIXELS as i64, 1, 1 << 40)? as u64,
+        max_side: c.int("data.max-side", raw.max_side, 16_384, 1, 1 << 20)? as u32,
         allow_absolute_paths: raw.allow_absolute_paths.unwrap_or(false),
     };
     let mut pins = Vec::new();
     for (name, hex) in raw.sha256.unwrap_or_default() {
         let key = format!("data.sha256.{name}");
-        let file = match (&source, name.as_str()) {
+        let table = name.strip_suffix("-images").unwrap_or(&name);
+        let file = match (&source, table) {
             (DataSource::Files { train, .. }, "train") => train.clone(),
             (DataSource::Files { test, .. }, "test") => test.clone(),
             (DataSource::SplitColumn { path, .. } | DataSource::Fraction { path, .. }, "path") => {
                 path.clone()
             }
-            (DataSource::Files { .. }, other) => {
-                return Err(c.err(&key, unknown_value("table", other, &["train", "test"])));
+            (DataSource::Files { .. }, _) => {
+                let allowed = ["train", "test", "train-images", "test-images"];
+                return Err(c.err(&key, unknown_value("table", &name, &allowed)));
             }
-            (_, other) => return Err(c.err(&key, unknown_value("table", other, &["path"]))),
+            _ => return Err(c.err(&key, unknown_value("table", &name, &["path", "path-images"]))),
         };
         let hex = hex.to_ascii_lowercase();
         if hex.len() != 64 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
             return Err(c.err(&key, format!("must be 64 hexadecimal digits (got {:?})", hex)));
         }
-        pins.push(Pin { key, file, sha256: hex });
+        pins.push(Pin { images: name.ends_with("-images"), key, file, sha256: hex });
     }
     Ok(DataPlan {
         pins,

@@ -47,6 +47,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
             data.width = Some(i64::from(d.image.width));
             data.height = Some(i64::from(d.image.height));
             data.max_pixels = Some(d.image.max_pixels as i64);
+            data.max_side = Some(i64::from(d.image.max_side));
             data.allow_absolute_paths = Some(d.image.allow_absolute_paths);
             RawModel {
                 conv_channels: Some(m.conv_channels.iter().map(|&c| c as i64).collect()),

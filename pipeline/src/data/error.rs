@@ -138,6 +138,18 @@ pub enum ImageProblem {
         /// The decoder's explanation.
         message: String,
     },
+    /// A declared side over the configured limit.
+    #[error("image {source_name} is {width}x{height}, a side over the limit of {limit} (`data.max-side`)")]
+    TooWide {
+        /// File path or "bytes".
+        source_name: String,
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limit.
+        limit: u32,
+    },
     /// Declared dimensions over the configured limit (decompression bomb).
     #[error(
         "image {source_name} is {width}x{height} = {pixels} pixels, over the limit of {limit} (`data.max-pixels`)"

@@ -132,6 +132,14 @@ pub fn decode(bytes: &[u8], source_name: &str, spec: &ImageSpec) -> Result<Vec<u
         .map_err(|e| ImageProblem::Decode { source_name: source_name.to_owned(), message: e.to_string() })?;
     let (width, height) = reader.into_dimensions().map_err(fail)?;
     let pixels = u64::from(width) * u64::from(height);
+    if width.max(height) > spec.max_side {
+        return Err(ImageProblem::TooWide {
+            source_name: source_name.to_owned(),
+            width,
+            height,
+            limit: spec.max_side,
+        });
+    }
     if pixels > spec.max_pixels {
         return Err(ImageProblem::TooLarge {
             source_name: source_name.to_owned(),
@@ -145,6 +153,8 @@ pub fn decode(bytes: &[u8], source_name: &str, spec: &ImageSpec) -> Result<Vec<u
         .with_guessed_format()
         .map_err(|e| ImageProblem::Decode { source_name: source_name.to_owned(), message: e.to_string() })?;
     let mut limits = Limits::default();
+    limits.max_image_width = Some(spec.max_side);
+    limits.max_image_height = Some(spec.max_side);
     // 16 bytes per pixel covers 16-bit RGBA, the widest format decoded here.
     limits.max_alloc = Some(spec.max_pixels.saturating_mul(16).max(1 << 20));
     reader.limits(limits);
