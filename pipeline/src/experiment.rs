@@ -119,6 +119,14 @@ pub fn run(
     };
     dir.write_atomic("config.toml", config_text.as_bytes())?;
     dir.write_json("classes.json", &split.classes)?;
+    if !split.skipped.is_empty() {
+        let line = json!({"event": "skipped_rows", "run": dir.id(), "count": split.skipped.len(),
+            "rows": split.skipped.iter().take(100).collect::<Vec<_>>()});
+        dir.log(&line)?;
+        progress.event(&line);
+        progress
+            .say(&format!("skipped {} bad rows (on-bad-row = \"skip\"); see log.jsonl", split.skipped.len()));
+    }
     dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
@@ -258,6 +266,7 @@ fn train_and_report(
             classes: split.classes.clone(),
             train_examples: split.train.len(),
             test_examples: split.test.len(),
+            skipped_rows: split.skipped.len(),
         },
         clean_accuracy: clean,
         mean_corruption_accuracy: Metrics::mean_of(&corruption),

@@ -159,3 +159,29 @@ fn image_side_limit_and_pinned_image_digests() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("refusing to start on changed data"), "{}", out.stderr);
 }
+
+#[test]
+fn on_bad_row_skip_counts_and_reports_instead_of_failing() {
+    let sb = Sandbox::new();
+    sb.digits(60, 20, ImageLayout::CsvPaths);
+    let train = std::fs::read_to_string(sb.path().join("digits/train.csv")).unwrap();
+    // Three bad rows: a missing file, an empty label and an undecodable image.
+    sb.write("digits/train/broken.png", b"not an image");
+    let bad = format!("{train}train/missing.png,3\ntrain/00001.png,\ntrain/broken.png,4\n");
+    sb.write("digits/train.csv", &bad);
+    let cfg = digits_config("digits/train.csv", "digits/test.csv", "").replace("epochs = 2", "epochs = 1");
+    validate_fails(&sb, &cfg, &["train.csv", "row 61", "missing.png does not exist"]);
+
+    let skip = cfg.replace("input-column = \"path\"", "input-column = \"path\"\non-bad-row = \"skip\"");
+    let c = sb.write("c.toml", &skip);
+    let run = sb.temper(&["train", "--config", c.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let metrics = sb.json(&dir.join("metrics.json"));
+    assert_eq!(metrics["run"]["skipped_rows"], 3);
+    assert_eq!(metrics["run"]["train_examples"], 60);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("3 bad rows were skipped"), "{report}");
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(log.contains("skipped_rows") && log.contains("row 62"), "{log}");
+}

@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             classes,
             train_examples: 0,
             test_examples: split.test.len(),
+            skipped_rows: split.skipped.len(),
         },
         clean_accuracy: clean,
         mean_corruption_accuracy: Metrics::mean_of(&corruption),

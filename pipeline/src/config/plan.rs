@@ -95,6 +95,9 @@ pub struct DataPlan {
     pub text: TextSpec,
     /// Expected SHA-256 per table: (config key, table, hex digest).
     pub pins: Vec<Pin>,
+    /// `on-bad-row = "skip"`: leave out rows with a missing or undecodable
+    /// cell (counted in the report) instead of stopping.
+    pub skip_bad_rows: bool,
 }
 
 /// A pinned table digest: the run refuses to start when the file differs.

@@ -46,6 +46,7 @@ pub struct RawData {
     pub height: Option<i64>,
     pub max_pixels: Option<i64>,
     pub max_side: Option<i64>,
+    pub on_bad_row: Option<String>,
     pub allow_absolute_paths: Option<bool>,
     pub protected: Option<Vec<String>>,
     pub synonyms: Option<String>,

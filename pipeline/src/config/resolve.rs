@@ -251,7 +251,13 @@ fn resolve_data(c: &Check, raw: RawData) -> Result<DataPlan, ConfigError> {
         }
         pins.push(Pin { images: name.ends_with("-images"), key, file, sha256: hex });
     }
+    let skip_bad_rows = match raw.on_bad_row.as_deref().unwrap_or("fail") {
+        "fail" => false,
+        "skip" => true,
+        other => return Err(c.err("data.on-bad-row", unknown_value("value", other, &["fail", "skip"]))),
+    };
     Ok(DataPlan {
+        skip_bad_rows,
         pins,
         modality,
         source,

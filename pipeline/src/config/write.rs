@@ -19,6 +19,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
         modality: Some(d.modality.as_str().to_owned()),
         input_column: Some(d.input_column.clone()),
         label_column: Some(d.label_column.clone()),
+        on_bad_row: Some(if d.skip_bad_rows { "skip" } else { "fail" }.to_owned()),
         sha256: (!d.pins.is_empty()).then(|| {
             d.pins
                 .iter()

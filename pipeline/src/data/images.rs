@@ -68,16 +68,36 @@ impl ImageSet {
     }
 }
 
-/// Decodes every cell in parallel; the first failing row (in row order) is
-/// reported. `root` is the table's folder.
-pub fn decode_all(cells: &ImageCells, table: &Path, spec: &ImageSpec) -> Result<ImageSet, DataError> {
+/// Decodes every cell in parallel: one result per row, and for path cells
+/// the digest over the referenced files. `table`'s folder is the root.
+pub fn decode_rows(
+    cells: &ImageCells,
+    table: &Path,
+    spec: &ImageSpec,
+) -> (Vec<Result<Vec<u8>, DataError>>, Option<String>) {
     let root = table.parent().unwrap_or(Path::new("."));
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let (decoded, digests): (Vec<Result<Vec<u8>, ImageProblem>>, Vec<String>) = match cells {
-        ImageCells::Bytes(rows) => (rows.par_iter().map(|b| decode(b, "bytes", spec)).collect(), Vec::new()),
-        ImageCells::Paths(rows) => rows
+    let image_err = |i: usize, problem| DataError::Image { file: table.to_path_buf(), row: i + 1, problem };
+    let (rows, digests): (Vec<Result<Vec<u8>, DataError>>, Vec<String>) = match cells {
+        ImageCells::Bytes(cells) => (
+            cells
+                .par_iter()
+                .enumerate()
+                .map(|(i, b)| match b {
+                    Ok(b) => decode(b, "bytes", spec).map_err(|p| image_err(i, p)),
+                    Err(e) => Err(clone_missing(e)),
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        ImageCells::Paths(cells) => cells
             .par_iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(i, cell)| {
+                let p = match cell {
+                    Ok(p) => p,
+                    Err(e) => return (Err(clone_missing(e)), String::new()),
+                };
                 let read = resolve_path(p, &root, spec.allow_absolute_paths).and_then(|file| {
                     std::fs::read(&file)
                         .map(|bytes| (file.clone(), bytes))
@@ -86,23 +106,29 @@ pub fn decode_all(cells: &ImageCells, table: &Path, spec: &ImageSpec) -> Result<
                 match read {
                     Ok((file, bytes)) => {
                         let digest = crate::run::manifest::sha256_bytes(&bytes);
-                        (decode(&bytes, &file.display().to_string(), spec), digest)
+                        (
+                            decode(&bytes, &file.display().to_string(), spec).map_err(|p| image_err(i, p)),
+                            digest,
+                        )
                     }
-                    Err(problem) => (Err(problem), String::new()),
+                    Err(problem) => (Err(image_err(i, problem)), String::new()),
                 }
             })
             .unzip(),
     };
     let files_sha256 =
         (!digests.is_empty()).then(|| crate::run::manifest::sha256_bytes(digests.join("\n").as_bytes()));
-    let stride = spec.width as usize * spec.height as usize * usize::from(spec.channels);
-    let mut pixels = Vec::with_capacity(decoded.len() * stride);
-    for (i, result) in decoded.into_iter().enumerate() {
-        let bytes =
-            result.map_err(|problem| DataError::Image { file: table.to_path_buf(), row: i + 1, problem })?;
-        pixels.extend_from_slice(&bytes);
+    (rows, files_sha256)
+}
+
+/// Cell errors are only ever missing values; rebuild one for the row.
+fn clone_missing(e: &DataError) -> DataError {
+    match e {
+        DataError::MissingValue { file, row, column } => {
+            DataError::MissingValue { file: file.clone(), row: *row, column: column.clone() }
+        }
+        other => DataError::Read { file: std::path::PathBuf::new(), message: other.to_string() },
     }
-    Ok(ImageSet { width: spec.width, height: spec.height, channels: spec.channels, pixels, files_sha256 })
 }
 
 /// Resolves a path cell against the dataset folder, refusing escapes.

@@ -81,6 +81,8 @@ pub struct Split {
     pub classes: Vec<String>,
     /// Per table with image paths: the digest over its referenced files.
     pub image_digests: Vec<(PathBuf, String)>,
+    /// Rows left out under `on-bad-row = "skip"`, each with its reason.
+    pub skipped: Vec<String>,
 }
 
 /// Rows read from one table, before the split and label indexing.
@@ -92,20 +94,74 @@ struct Rows {
     row_numbers: Vec<usize>,
 }
 
-fn read_rows(path: &Path, plan: &DataPlan) -> Result<(Rows, polars::prelude::DataFrame), DataError> {
+fn read_rows(
+    path: &Path,
+    plan: &DataPlan,
+    skipped: &mut Vec<String>,
+) -> Result<(Rows, polars::prelude::DataFrame), DataError> {
     let df = read_table(path)?;
     let input_col = table::column(&df, path, &plan.input_column, "data.input-column")?;
     let label_col = table::column(&df, path, &plan.label_column, "data.label-column")?;
     let labels = table::labels(path, label_col)?;
-    let inputs = match plan.modality {
-        Modality::Text => Inputs::Texts(table::strings(path, input_col)?),
+    let n = labels.len();
+    let (inputs, digest): (Vec<Result<Input, DataError>>, Option<String>) = match plan.modality {
+        Modality::Text => {
+            (table::strings(path, input_col)?.into_iter().map(|r| r.map(Input::Text)).collect(), None)
+        }
         Modality::Image => {
             let cells = table::image_cells(path, input_col)?;
-            Inputs::Images(images::decode_all(&cells, path, &plan.image)?)
+            let (rows, digest) = images::decode_rows(&cells, path, &plan.image);
+            (rows.into_iter().map(|r| r.map(Input::Pixels)).collect(), digest)
         }
     };
-    let row_numbers = (1..=labels.len()).collect();
-    Ok((Rows { file: path.to_path_buf(), inputs, labels, row_numbers }, df))
+    let (mut kept_labels, mut kept_inputs, mut row_numbers) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (label, input)) in labels.into_iter().zip(inputs).enumerate() {
+        match (label, input) {
+            (Ok(l), Ok(x)) => {
+                kept_labels.push(l);
+                kept_inputs.push(x);
+                row_numbers.push(i + 1);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                if !plan.skip_bad_rows {
+                    return Err(e);
+                }
+                skipped.push(e.to_string());
+            }
+        }
+    }
+    let _ = n;
+    let inputs = match plan.modality {
+        Modality::Text => Inputs::Texts(
+            kept_inputs
+                .into_iter()
+                .filter_map(|x| if let Input::Text(t) = x { Some(t) } else { None })
+                .collect(),
+        ),
+        Modality::Image => {
+            let mut pixels = Vec::new();
+            for x in kept_inputs {
+                if let Input::Pixels(p) = x {
+                    pixels.extend_from_slice(&p);
+                }
+            }
+            let spec = &plan.image;
+            Inputs::Images(ImageSet {
+                width: spec.width,
+                height: spec.height,
+                channels: spec.channels,
+                pixels,
+                files_sha256: digest,
+            })
+        }
+    };
+    Ok((Rows { file: path.to_path_buf(), inputs, labels: kept_labels, row_numbers }, df))
+}
+
+/// One row's input before assembly.
+enum Input {
+    Text(String),
+    Pixels(Vec<u8>),
 }
 
 impl Rows {
@@ -122,31 +178,44 @@ impl Rows {
 /// Reads, checks and splits the configured data. `seed` drives
 /// `test-fraction` splits.
 pub fn load(plan: &DataPlan, seed: u64) -> Result<Split, DataError> {
+    let mut skipped = Vec::new();
     let (train, test) = match &plan.source {
-        DataSource::Files { train, test } => (read_rows(train, plan)?.0, read_rows(test, plan)?.0),
+        DataSource::Files { train, test } => {
+            (read_rows(train, plan, &mut skipped)?.0, read_rows(test, plan, &mut skipped)?.0)
+        }
         DataSource::SplitColumn { path, column } => {
-            let (rows, df) = read_rows(path, plan)?;
+            let (rows, df) = read_rows(path, plan, &mut skipped)?;
             let col = table::column(&df, path, column, "data.split-column")?;
             let values = table::labels(path, col)?;
             let (mut tr, mut te) = (Vec::new(), Vec::new());
-            for (i, v) in values.iter().enumerate() {
-                match v.to_ascii_lowercase().as_str() {
-                    "train" => tr.push(i),
-                    "test" => te.push(i),
-                    _ => {
-                        return Err(DataError::SplitValue {
-                            file: path.clone(),
-                            row: i + 1,
-                            column: column.clone(),
-                            value: v.clone(),
-                        });
+            // `rows` holds the rows kept so far; map each back to its table row.
+            for (k, &row) in rows.row_numbers.iter().enumerate() {
+                let problem = match &values[row - 1] {
+                    Ok(v) if v.eq_ignore_ascii_case("train") => {
+                        tr.push(k);
+                        continue;
                     }
+                    Ok(v) if v.eq_ignore_ascii_case("test") => {
+                        te.push(k);
+                        continue;
+                    }
+                    Ok(v) => DataError::SplitValue {
+                        file: path.clone(),
+                        row,
+                        column: column.clone(),
+                        value: v.clone(),
+                    },
+                    Err(_) => DataError::MissingValue { file: path.clone(), row, column: column.clone() },
+                };
+                if !plan.skip_bad_rows {
+                    return Err(problem);
                 }
+                skipped.push(problem.to_string());
             }
             (rows.select(&tr), rows.select(&te))
         }
         DataSource::Fraction { path, test_fraction } => {
-            let (rows, _) = read_rows(path, plan)?;
+            let (rows, _) = read_rows(path, plan, &mut skipped)?;
             let n = rows.labels.len();
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, 0, "test_split")));
@@ -162,11 +231,11 @@ pub fn load(plan: &DataPlan, seed: u64) -> Result<Split, DataError> {
             return Err(DataError::Empty { file: rows.file.clone(), what: what.to_owned() });
         }
     }
-    index_labels(train, test)
+    index_labels(train, test, plan.skip_bad_rows, skipped)
 }
 
 /// Assigns class indices in order of first appearance in training.
-fn index_labels(train: Rows, test: Rows) -> Result<Split, DataError> {
+fn index_labels(train: Rows, test: Rows, skip: bool, mut skipped: Vec<String>) -> Result<Split, DataError> {
     let mut image_digests: Vec<(PathBuf, String)> = Vec::new();
     for rows in [&train, &test] {
         if let Inputs::Images(ImageSet { files_sha256: Some(d), .. }) = &rows.inputs
@@ -190,23 +259,40 @@ fn index_labels(train: Rows, test: Rows) -> Result<Split, DataError> {
     if classes.len() < 2 {
         return Err(DataError::TooFewClasses { file: train.file.clone(), count: classes.len() });
     }
-    let test_labels = test
-        .labels
-        .iter()
-        .zip(&test.row_numbers)
-        .map(|(l, &row)| {
-            index.get(l).copied().ok_or_else(|| DataError::UnseenLabel {
-                file: test.file.clone(),
-                row,
-                label: l.clone(),
-                classes: classes.join(", "),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut test_labels = Vec::with_capacity(test.labels.len());
+    let mut keep = Vec::with_capacity(test.labels.len());
+    for (i, (l, &row)) in test.labels.iter().zip(&test.row_numbers).enumerate() {
+        match index.get(l) {
+            Some(&c) => {
+                test_labels.push(c);
+                keep.push(i);
+            }
+            None => {
+                let e = DataError::UnseenLabel {
+                    file: test.file.clone(),
+                    row,
+                    label: l.clone(),
+                    classes: classes.join(", "),
+                };
+                if !skip {
+                    return Err(e);
+                }
+                skipped.push(e.to_string());
+            }
+        }
+    }
+    let test = if keep.len() == test.labels.len() { test } else { test.select(&keep) };
+    if test.labels.is_empty() {
+        return Err(DataError::Empty {
+            file: test.file.clone(),
+            what: "the test split, after skipping bad rows,".to_owned(),
+        });
+    }
     Ok(Split {
         train: Dataset { inputs: train.inputs, labels: train_labels },
         test: Dataset { inputs: test.inputs, labels: test_labels },
         classes,
         image_digests,
+        skipped,
     })
 }

@@ -64,44 +64,47 @@ fn type_error(file: &Path, col: &Column, expected: &str) -> DataError {
     }
 }
 
-/// A text column: every cell present (a missing cell is an error naming its row).
-pub fn strings(file: &Path, col: &Column) -> Result<Vec<String>, DataError> {
+/// Cell results of one column: a missing cell is an error naming its row,
+/// kept per row so bad rows can be skipped.
+pub type Cells<T> = Vec<Result<T, DataError>>;
+
+fn missing(file: &Path, col: &Column, i: usize) -> DataError {
+    DataError::MissingValue { file: file.to_path_buf(), row: i + 1, column: col.name().to_string() }
+}
+
+/// A text column.
+pub fn strings(file: &Path, col: &Column) -> Result<Cells<String>, DataError> {
     let ca = col.str().map_err(|_| type_error(file, col, "text (a string column)"))?;
-    ca.iter()
+    Ok(ca
+        .iter()
         .enumerate()
-        .map(|(i, v)| {
-            v.map(str::to_owned).ok_or_else(|| DataError::MissingValue {
-                file: file.to_path_buf(),
-                row: i + 1,
-                column: col.name().to_string(),
-            })
-        })
-        .collect()
+        .map(|(i, v)| v.map(str::to_owned).ok_or_else(|| missing(file, col, i)))
+        .collect())
 }
 
 /// A label column as strings: string or integer types are accepted.
-pub fn labels(file: &Path, col: &Column) -> Result<Vec<String>, DataError> {
-    let missing = |i: usize| DataError::MissingValue {
-        file: file.to_path_buf(),
-        row: i + 1,
-        column: col.name().to_string(),
-    };
+pub fn labels(file: &Path, col: &Column) -> Result<Cells<String>, DataError> {
     match col.dtype() {
         DataType::String => {
             let ca = col.str().map_err(|_| type_error(file, col, "strings or integers"))?;
-            ca.iter()
+            Ok(ca
+                .iter()
                 .enumerate()
                 .map(|(i, v)| match v.map(str::trim) {
                     Some(s) if !s.is_empty() => Ok(s.to_owned()),
-                    _ => Err(missing(i)),
+                    _ => Err(missing(file, col, i)),
                 })
-                .collect()
+                .collect())
         }
         dt if dt.is_integer() => {
             let cast =
                 col.cast(&DataType::Int64).map_err(|_| type_error(file, col, "strings or integers"))?;
             let ca = cast.i64().map_err(|_| type_error(file, col, "strings or integers"))?;
-            ca.iter().enumerate().map(|(i, v)| v.map(|n| n.to_string()).ok_or_else(|| missing(i))).collect()
+            Ok(ca
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.map(|n| n.to_string()).ok_or_else(|| missing(file, col, i)))
+                .collect())
         }
         _ => Err(type_error(file, col, "strings or integers")),
     }
@@ -110,9 +113,9 @@ pub fn labels(file: &Path, col: &Column) -> Result<Vec<String>, DataError> {
 /// An image column: encoded bytes (binary) or paths (strings).
 pub enum ImageCells {
     /// Encoded PNG/JPEG bytes per row.
-    Bytes(Vec<Vec<u8>>),
+    Bytes(Cells<Vec<u8>>),
     /// File paths per row, relative to the table's folder.
-    Paths(Vec<String>),
+    Paths(Cells<String>),
 }
 
 /// Reads an image column of either kind.
@@ -121,17 +124,12 @@ pub fn image_cells(file: &Path, col: &Column) -> Result<ImageCells, DataError> {
         DataType::String => strings(file, col).map(ImageCells::Paths),
         DataType::Binary => {
             let ca = col.binary().map_err(|_| type_error(file, col, "image bytes or paths"))?;
-            ca.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.map(<[u8]>::to_vec).ok_or_else(|| DataError::MissingValue {
-                        file: file.to_path_buf(),
-                        row: i + 1,
-                        column: col.name().to_string(),
-                    })
-                })
-                .collect::<Result<_, _>>()
-                .map(ImageCells::Bytes)
+            Ok(ImageCells::Bytes(
+                ca.iter()
+                    .enumerate()
+                    .map(|(i, v)| v.map(<[u8]>::to_vec).ok_or_else(|| missing(file, col, i)))
+                    .collect(),
+            ))
         }
         _ => Err(type_error(file, col, "image bytes (binary) or file paths (strings)")),
     }

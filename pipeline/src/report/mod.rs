@@ -25,6 +25,13 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
         manifest.seed,
         manifest.device
     );
+    if r.skipped_rows > 0 {
+        let _ = writeln!(
+            s,
+            "{} bad rows were skipped (`on-bad-row = \"skip\"`); `log.jsonl` lists them.\n",
+            r.skipped_rows
+        );
+    }
     let _ = writeln!(s, "| metric | value |\n|---|---|");
     let _ = writeln!(s, "| clean_accuracy | {} |", pct(metrics.clean_accuracy));
     if let Some(m) = metrics.mean_corruption_accuracy {

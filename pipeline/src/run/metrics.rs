@@ -38,6 +38,9 @@ pub struct RunInfo {
     pub train_examples: usize,
     /// Test examples.
     pub test_examples: usize,
+    /// Rows left out under `on-bad-row = "skip"`.
+    #[serde(default)]
+    pub skipped_rows: usize,
 }
 
 /// Accuracy per operation name, then per severity ("1".."5").
