@@ -136,3 +136,25 @@ fn sigterm_checkpoints_exits_3_and_the_run_resumes() {
     let cfg_text = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(cfg_text.contains("epochs = 30"));
 }
+
+#[test]
+fn a_nan_loss_stops_with_epoch_and_batch_and_keeps_the_last_checkpoint() {
+    let sb = Sandbox::new();
+    sb.messages(300, 50);
+    let cfg = sb.write("c.toml", messages_config(""));
+    let out = Command::new(env!("CARGO_BIN_EXE_temper"))
+        .args(["train", "--config", cfg.to_str().unwrap(), "--quiet"])
+        .current_dir(sb.path())
+        .env("TEMPER_FAULT_NAN_AT", "2:3")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the training loss became NaN at epoch 2, batch 3"), "{stderr}");
+    let dir = sb.run_dirs()[0].clone();
+    let manifest = sb.json(&dir.join("manifest.json"));
+    assert_eq!(manifest["status"], "failed");
+    let state = sb.json(&dir.join("checkpoint/state.json"));
+    assert_eq!(state["state"]["epoch"], 1, "the epoch-1 checkpoint is kept");
+    assert!(!dir.join("metrics.json").exists());
+}

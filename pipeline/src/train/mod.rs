@@ -133,6 +133,15 @@ fn policy_is_empty(plan: &TrainPlan) -> bool {
     }
 }
 
+/// Fault injection for the NaN-loss path, which no bounded config reaches
+/// reliably: `TEMPER_FAULT_NAN_AT=<epoch>:<batch>` (1-based) makes that
+/// batch's loss NaN. Used by the end-to-end tests; harmless when unset.
+fn nan_fault() -> Option<(usize, usize)> {
+    let v = std::env::var("TEMPER_FAULT_NAN_AT").ok()?;
+    let (e, b) = v.split_once(':')?;
+    Some((e.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
 /// Trains from `state` to the plan's last epoch. Checkpoints are written at
 /// every epoch end, every `plan.checkpoint_every` batches or
 /// `plan.checkpoint_minutes` minutes, and when a stop is requested.
@@ -150,6 +159,7 @@ pub fn fit<M: Classifier>(
     let epochs_bar = s.progress.bar(plan.epochs as u64, "epochs");
     epochs_bar.set_position(state.epoch as u64);
     let mut last_checkpoint = Instant::now();
+    let fault_nan_at = nan_fault();
     let every = Duration::from_secs_f64(plan.checkpoint_minutes * 60.0);
     while state.epoch < plan.epochs {
         let epoch = state.epoch;
@@ -185,7 +195,10 @@ pub fn fit<M: Classifier>(
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
                 let logits = model.logits(input);
                 let loss = loss_fn.forward(logits.clone(), targets.clone());
-                let value: f32 = loss.clone().into_scalar();
+                let mut value: f32 = loss.clone().into_scalar();
+                if fault_nan_at == Some((epoch + 1, b + 1)) {
+                    value = f32::NAN;
+                }
                 if !value.is_finite() {
                     return Err(TrainError::NonFinite { epoch: epoch + 1, batch: b + 1, loss: value });
                 }
