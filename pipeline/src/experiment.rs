@@ -130,7 +130,8 @@ pub fn run(
     dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
-    finish(plan, &split, &dir, &device, progress, &mut manifest, None, stop)
+    let job = Job { plan, split: &split, dir: &dir, device: &device, progress, resume: None, stop };
+    finish(&job, &mut manifest)
 }
 
 /// Continues a killed or interrupted run from its last checkpoint, in the
@@ -170,22 +171,26 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         json!({"event": "resumed", "run": dir.id(), "epoch": index.state.epoch, "batch": index.state.batch});
     dir.log(&line)?;
     progress.event(&line);
-    finish(&plan, &split, &dir, &device, progress, &mut manifest, Some(&index), stop)
+    let job =
+        Job { plan: &plan, split: &split, dir: &dir, device: &device, progress, resume: Some(&index), stop };
+    finish(&job, &mut manifest)
+}
+
+/// Everything one training job works with, fresh or resumed.
+struct Job<'a> {
+    plan: &'a Plan,
+    split: &'a Split,
+    dir: &'a RunDir,
+    device: &'a Device,
+    progress: &'a Progress,
+    resume: Option<&'a CheckpointIndex>,
+    stop: &'a AtomicBool,
 }
 
 /// Trains, evaluates and reports; records the outcome in the manifest.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    plan: &Plan,
-    split: &Split,
-    dir: &RunDir,
-    device: &Device,
-    progress: &Progress,
-    manifest: &mut Manifest,
-    resume: Option<&CheckpointIndex>,
-    stop: &AtomicBool,
-) -> anyhow::Result<Outcome> {
-    let result = train_and_report(plan, split, dir, device, progress, manifest, resume, stop);
+fn finish(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Outcome> {
+    let Job { plan, dir, progress, .. } = *job;
+    let result = train_and_report(job, manifest);
     if let Err(e) = &result {
         let interrupted =
             e.downcast_ref::<TrainError>().is_some_and(|t| matches!(t, TrainError::Interrupted { .. }));
@@ -235,27 +240,14 @@ fn check_gate(plan: &Plan, dir: &RunDir, progress: &Progress) -> anyhow::Result<
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn train_and_report(
-    plan: &Plan,
-    split: &Split,
-    dir: &RunDir,
-    device: &Device,
-    progress: &Progress,
-    manifest: &mut Manifest,
-    resume: Option<&CheckpointIndex>,
-    stop: &AtomicBool,
-) -> anyhow::Result<Metrics> {
+fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metrics> {
+    let Job { plan, split, dir, device, .. } = *job;
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
     let built = model::build(&plan.model, &plan.data.image, split.classes.len(), &autodiff);
     let (clean, corruption, training) = match built {
-        AnyModel::Cnn(m) => {
-            train_eval(m, plan, split, dir, device, &autodiff, progress, manifest, resume, stop)?
-        }
-        AnyModel::Text(m) => {
-            train_eval(m, plan, split, dir, device, &autodiff, progress, manifest, resume, stop)?
-        }
+        AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
+        AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
     let metrics = Metrics {
         schema_version: METRICS_SCHEMA,
@@ -309,19 +301,13 @@ impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn train_eval<M: Classifier + ModuleSnapshot>(
     model: M,
-    plan: &Plan,
-    split: &Split,
-    dir: &RunDir,
-    device: &Device,
+    job: &Job,
     autodiff: &Device,
-    progress: &Progress,
     manifest: &mut Manifest,
-    resume: Option<&CheckpointIndex>,
-    stop: &AtomicBool,
 ) -> anyhow::Result<Measured> {
+    let Job { plan, split, dir, device, progress, resume, stop } = *job;
     let optim = train::optimizer(&plan.train);
     let (model, optim, state) = match resume {
         Some(index) => {
