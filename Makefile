@@ -5,6 +5,15 @@ CONFIG ?= configs/digits.toml
 DEVICE ?=
 ARGS ?=
 CARGO ?= cargo
+# GPU backends compiled in (comma-separated: wgpu, cuda). wgpu is on by
+# default: it loads Vulkan at run time, so the binary still runs without a
+# GPU, and the tests exercise it on Mesa's software driver. `cuda` downloads
+# an LLVM bundle from GitHub at build time (see README).
+FEATURES ?= wgpu
+comma := ,
+FEATURE_LIST := $(subst $(comma), ,$(FEATURES))
+BUILD_FEATURES := $(if $(FEATURES),--features "$(FEATURE_LIST)")
+TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper/$(f))")
 # Shared by `make train` and `make test`: one dev-profile build serves both.
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
@@ -17,7 +26,7 @@ deps:
 	@./scripts/install-deps.sh
 
 $(TEMPER): deps $(shell find pipeline/src augment/src -name '*.rs') Cargo.toml Cargo.lock
-	$(CARGO) build --locked -p temper
+	$(CARGO) build --locked -p temper $(BUILD_FEATURES)
 
 data: $(DATA)
 
@@ -29,8 +38,9 @@ train: $(TEMPER) data
 	$(TEMPER) train --config $(CONFIG) $(if $(DEVICE),--device $(DEVICE)) $(ARGS)
 
 ## The whole test suite.
-test: deps
-	$(CARGO) test --locked --workspace
+test:
+	@./scripts/install-deps.sh $(FEATURE_LIST)
+	$(CARGO) test --locked --workspace $(TEST_FEATURES)
 
 ## Throughput tables (release build).
 bench: deps
@@ -38,7 +48,7 @@ bench: deps
 
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

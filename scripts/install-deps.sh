@@ -8,12 +8,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
+# Arguments: the GPU features being built (wgpu, cuda).
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+for feature in "$@"; do
+  if [ "$feature" = wgpu ]; then
+    # The wgpu tests run on Mesa's software Vulkan driver where there is no GPU.
+    ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
+    ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+  fi
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+    echo "installing ${need[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
     echo "missing packages: ${need[*]} (install them with your package manager)" >&2
     exit 2

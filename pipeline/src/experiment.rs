@@ -9,9 +9,10 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde_json::json;
 
+use crate::attack::{self, AttackTable};
 use crate::compare::{self, GateOutcome};
 use crate::config::{self, Plan};
-use crate::data::{self, DataError, Split};
+use crate::data::{self, DataError, Dataset, Split};
 use crate::device;
 use crate::eval;
 use crate::exit::{GateFailed, Interrupted};
@@ -21,8 +22,7 @@ use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, InputFile, Manifest, Versions};
-use crate::run::metrics::EpochMetrics;
-use crate::run::metrics::{METRICS_SCHEMA, Metrics, RunInfo};
+use crate::run::metrics::{CorruptionTable, EpochMetrics, METRICS_SCHEMA, Metrics, RunInfo, attack_tables};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 use burn::optim::ModuleOptimizer;
@@ -90,8 +90,8 @@ pub fn run(
     stop: &AtomicBool,
 ) -> anyhow::Result<Outcome> {
     let started_at = manifest::now();
-    let (device, device_desc) = device::select(&plan.device)?;
-    progress.say(&format!("loading data for `{}`", plan.name));
+    let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
+    progress.say(&format!("loading data for `{}` (device {device_desc})", plan.name));
     let split = data::load(&plan.data, plan.seed)?;
     let inputs = hash_inputs(plan, &split)?;
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
@@ -150,7 +150,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let index = checkpoint::latest(dir.path())?
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
-    let (device, device_desc) = device::select(&plan.device)?;
+    let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     let split = data::load(&plan.data, plan.seed)?;
     let inputs = hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
@@ -244,11 +244,12 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     let Job { plan, split, dir, device, .. } = *job;
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
-    let built = model::build(&plan.model, &plan.data.image, split.classes.len(), &autodiff);
-    let (clean, corruption, training) = match built {
+    let built = model::build_seeded(&plan.model, &plan.data.image, split.classes.len(), plan.seed, &autodiff);
+    let (clean, corruption, attacks, training) = match built {
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
+    let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
     let metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
@@ -264,6 +265,9 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         mean_corruption_accuracy: Metrics::mean_of(&corruption),
         corruption_accuracy: corruption,
         training,
+        attack_accuracy,
+        attack_success_rate,
+        attack_mean_norm,
     };
     dir.write_json("metrics.json", &metrics)?;
     manifest.status = "completed".to_owned();
@@ -273,7 +277,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     Ok(metrics)
 }
 
-type Measured = (f64, crate::run::metrics::CorruptionTable, Vec<crate::run::metrics::EpochMetrics>);
+type Measured = (f64, CorruptionTable, AttackTable, Vec<EpochMetrics>);
 
 /// Logs epochs and writes checkpoints for one run directory.
 struct RunHooks<'a> {
@@ -285,10 +289,15 @@ struct RunHooks<'a> {
 impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
     fn epoch_done(&mut self, m: &EpochMetrics) -> anyhow::Result<()> {
         let line = json!({"event": "epoch", "run": self.dir.id(), "epoch": m.epoch, "loss": m.loss,
-            "accuracy": m.accuracy, "seconds": m.seconds, "examples_per_second": m.examples_per_second});
+            "accuracy": m.accuracy, "seconds": m.seconds, "examples_per_second": m.examples_per_second,
+            "device_busy_share": m.device_busy_share});
         self.dir.log(&line)?;
         self.progress.event(&line);
         Ok(())
+    }
+
+    fn batch_done(&mut self, epoch: usize, batch: usize, loss: f32) -> anyhow::Result<()> {
+        Ok(self.dir.log(&json!({"event": "batch", "epoch": epoch, "batch": batch, "loss": loss}))?)
     }
 
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
@@ -349,7 +358,34 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         "mean_corruption_accuracy": Metrics::mean_of(&table), "seconds": started.elapsed().as_secs_f64()});
     dir.log(&line)?;
     progress.event(&line);
-    Ok((clean, table, state.epochs))
+    let attacks = run_attacks(&eval_model, &split.test, &setup, device, progress);
+    for (name, per) in &attacks {
+        for (eps, r) in per {
+            let line = json!({"event": "attacked", "run": dir.id(), "attack": name, "epsilon": eps,
+                "accuracy": r.accuracy, "success_rate": r.success_rate, "mean_norm": r.mean_norm,
+                "examples": r.examples, "seconds": r.seconds});
+            dir.log(&line)?;
+            progress.event(&line);
+        }
+    }
+    Ok((clean, table, attacks, state.epochs))
+}
+
+/// The configured white-box attacks, on an evaluation-mode copy of `model`
+/// that still passes gradients to its input.
+pub fn run_attacks<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &eval::EvalSetup,
+    device: &Device,
+    progress: &Progress,
+) -> AttackTable {
+    if setup.eval.attacks.is_empty() {
+        return AttackTable::new();
+    }
+    progress.say("attacking");
+    let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
+    attack::evaluate(&frozen, test, setup, &setup.eval.attacks, device, progress)
 }
 
 /// Weights as safetensors bytes: plain tensors, nothing executable.

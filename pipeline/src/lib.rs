@@ -5,6 +5,7 @@
 //! errors to exit codes; everything else is here.
 #![deny(missing_docs)]
 
+pub mod attack;
 pub mod batch;
 pub mod cli;
 pub mod compare;

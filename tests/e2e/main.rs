@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod device;
 mod harness;
 mod provenance;
 mod resume;

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use burn::module::Module;
 
+use crate::attack::AttackTable;
 use crate::experiment::{self, WEIGHTS};
 use crate::model::{self, AnyModel, Classifier};
 use crate::progress::Progress;
 use crate::report::pct;
 use crate::run::manifest::{self, Manifest};
-use crate::run::metrics::{METRICS_SCHEMA, Metrics, RunInfo};
+use crate::run::metrics::{CorruptionTable, METRICS_SCHEMA, Metrics, RunInfo, attack_tables};
 use crate::run::{self, RunDir};
 use crate::{config, data, device, eval};
 
@@ -22,6 +23,9 @@ pub struct Args {
     /// Evaluate on this config's test data and corruptions instead.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Run on this device instead of the one the run was trained on.
+    #[arg(long)]
+    device: Option<String>,
     /// No human output; JSON lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -58,13 +62,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             weights_path.display()
         );
     }
-    let (device, _) = device::select(&saved.device)?;
+    let device = device::select(args.device.as_deref().unwrap_or(&saved.device))?.device;
     let mut split = data::load(&target.data, target.seed)?;
     let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
     experiment::align_classes(&mut split, &classes, &table)?;
     let progress = Progress::new(args.quiet);
     let image_spec = saved.data.image;
-    let (clean, corruption) = match model::build(&saved.model, &image_spec, classes.len(), &device) {
+    let (clean, corruption, attacks) = match model::build(&saved.model, &image_spec, classes.len(), &device) {
         AnyModel::Cnn(mut m) => {
             experiment::load_weights(&mut m, bytes, &weights_path)?;
             evaluate(m.valid(), &split, &target, &saved, &device, &progress)
@@ -74,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             evaluate(m.valid(), &split, &target, &saved, &device, &progress)
         }
     };
+    let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
     let metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
@@ -89,6 +94,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mean_corruption_accuracy: Metrics::mean_of(&corruption),
         corruption_accuracy: corruption,
         training: Vec::new(),
+        attack_accuracy,
+        attack_success_rate,
+        attack_mean_norm,
     };
     let evals = dir.path().join("evals");
     std::fs::create_dir_all(&evals).with_context(|| format!("creating {}", evals.display()))?;
@@ -112,14 +120,16 @@ fn evaluate<M: Classifier>(
     saved: &config::Plan,
     device: &burn::prelude::Device,
     progress: &Progress,
-) -> (f64, crate::run::metrics::CorruptionTable) {
+) -> (f64, CorruptionTable, AttackTable) {
     let setup = eval::EvalSetup {
         eval: &target.eval,
         model: &saved.model,
         text: &target.data.text.context,
         seed: target.seed,
     };
-    eval::evaluate(&model, &split.test, &setup, device, progress)
+    let (clean, table) = eval::evaluate(&model, &split.test, &setup, device, progress);
+    let attacks = experiment::run_attacks(&model, &split.test, &setup, device, progress);
+    (clean, table, attacks)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {

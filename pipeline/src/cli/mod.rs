@@ -2,6 +2,7 @@
 //! here; the work lives in the library modules.
 
 mod augment_text;
+mod bench;
 mod compare;
 mod diff_data;
 mod eval;
@@ -50,6 +51,8 @@ enum Command {
     Compare(compare::Args),
     /// Write a contact sheet of image operations at severities 0..5.
     Gallery(gallery::Args),
+    /// Training and PGD throughput of a config's image model per device.
+    Bench(bench::Args),
 }
 
 impl Cli {
@@ -66,6 +69,7 @@ impl Cli {
             Command::AugmentText(args) => augment_text::run(args),
             Command::Compare(args) => compare::run(args),
             Command::Gallery(args) => gallery::run(args),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }

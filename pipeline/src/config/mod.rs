@@ -194,4 +194,65 @@ mod tests {
         let again = parse(&text, &cfg).expect("test setup");
         assert_eq!(to_toml(&again).expect("test setup"), text);
     }
+
+    const IMAGE: &str = "[data]\nmodality = \"image\"\ntrain = \"train.csv\"\ntest = \"test.csv\"\n";
+
+    #[test]
+    fn attacks_resolve_with_defaults_and_round_trip() {
+        let (_d, cfg) = fixture_dir();
+        let text = format!(
+            "{IMAGE}[[eval.attacks]]\nname = \"pgd_l2\"\n[[eval.attacks]]\nname = \"fgsm\"\nepsilons = [0.03]\n"
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [l2, fgsm] = &plan.eval.attacks[..] else { panic!("two attacks") };
+        assert_eq!(l2.epsilons, vec![0.5, 1.0, 2.0]);
+        assert_eq!((l2.steps, l2.restarts, l2.examples, l2.random_start), (10, 1, 1000, true));
+        assert!((l2.step_size - 0.25).abs() < 1e-12);
+        assert_eq!(fgsm.epsilons, vec![0.03]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+    }
+
+    #[test]
+    fn bad_attacks_name_the_key() {
+        let (_d, cfg) = fixture_dir();
+        let e = parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"pgd\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].name"));
+        assert!(e.message.contains("pgd_linf"), "{}", e.message);
+        let e = parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\nepsilons = [1.5]\n"), &cfg)
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].epsilons[0]"));
+        let e = parse(&format!("{BASE}[[eval.attacks]]\nname = \"fgsm\"\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("text"), "{}", e.message);
+        let twice = format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\n[[eval.attacks]]\nname = \"fgsm\"\n");
+        assert!(parse(&twice, &cfg).unwrap_err().message.contains("twice"));
+    }
+
+    #[test]
+    fn every_bundled_config_parses_and_resolves() {
+        // Resolution checks that the tables exist; stand-ins take the place of generated data.
+        let dir = tempdir::Dir::new();
+        for table in
+            ["digits/train.parquet", "digits/test.parquet", "messages/train.csv", "messages/test.csv"]
+        {
+            let p = dir.path().join("data/generated").join(table);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("test setup");
+            std::fs::write(&p, "").expect("test setup");
+        }
+        std::fs::create_dir_all(dir.path().join("configs")).expect("test setup");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&root).expect("configs/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                let at = dir.path().join("configs").join(path.file_name().expect("name"));
+                if let Err(e) = parse(&text, &at) {
+                    panic!("{}: {e}", path.display());
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 4, "found {seen} configs");
+    }
 }

@@ -219,6 +219,8 @@ pub struct EvalPlan {
     pub corruptions: Vec<&'static str>,
     /// Inference batch size.
     pub batch_size: usize,
+    /// White-box attacks (image models).
+    pub attacks: Vec<crate::attack::AttackPlan>,
 }
 
 /// One experiment, checked.

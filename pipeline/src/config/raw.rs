@@ -108,4 +108,18 @@ pub enum RawSeverity {
 pub struct RawEval {
     pub corruptions: Option<Vec<String>>,
     pub batch_size: Option<i64>,
+    pub attacks: Option<Vec<RawAttack>>,
+}
+
+/// One `[[eval.attacks]]` entry.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAttack {
+    pub name: String,
+    pub epsilons: Option<Vec<f64>>,
+    pub steps: Option<i64>,
+    pub step_size: Option<f64>,
+    pub random_start: Option<bool>,
+    pub restarts: Option<i64>,
+    pub examples: Option<i64>,
 }

@@ -7,6 +7,7 @@ use augment::{ImageOp, Policy, PolicyStep, Severity, TextOp};
 use super::error::{ConfigError, unknown_value};
 use super::plan::*;
 use super::raw::*;
+use crate::attack::{AttackKind, AttackPlan};
 
 /// Default decoded-image limit: 64 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
@@ -509,5 +510,68 @@ fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan,
             out
         }
     };
-    Ok(EvalPlan { corruptions, batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)? })
+    let mut attacks = Vec::new();
+    for (i, a) in raw.attacks.unwrap_or_default().into_iter().enumerate() {
+        attacks.push(resolve_attack(c, &format!("eval.attacks[{i}]"), a, modality, &attacks)?);
+    }
+    Ok(EvalPlan {
+        corruptions,
+        batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
+        attacks,
+    })
+}
+
+/// Default radii on the [0, 1] pixel scale: L∞ for FGSM/PGD-L∞, L2 for PGD-L2.
+const LINF_EPSILONS: [f64; 3] = [0.05, 0.1, 0.2];
+const L2_EPSILONS: [f64; 3] = [0.5, 1.0, 2.0];
+
+fn resolve_attack(
+    c: &Check,
+    key: &str,
+    raw: RawAttack,
+    modality: Modality,
+    earlier: &[AttackPlan],
+) -> Result<AttackPlan, ConfigError> {
+    let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
+    let kind = AttackKind::find(&raw.name)
+        .ok_or_else(|| c.err(&format!("{key}.name"), unknown_value("attack", &raw.name, &names)))?;
+    if modality != Modality::Image {
+        return Err(c.err(
+            &format!("{key}.name"),
+            format!("`{}` is a white-box image attack; this config's data is text", raw.name),
+        ));
+    }
+    if earlier.iter().any(|p| p.kind == kind) {
+        return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", raw.name)));
+    }
+    let epsilons = match raw.epsilons {
+        None if kind.is_l2() => L2_EPSILONS.to_vec(),
+        None => LINF_EPSILONS.to_vec(),
+        Some(list) => {
+            if list.is_empty() {
+                return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
+            }
+            for (j, &e) in list.iter().enumerate() {
+                let max = if kind.is_l2() { 1000.0 } else { 1.0 };
+                c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, max))?;
+            }
+            list
+        }
+    };
+    let steps = c.usize(&format!("{key}.steps"), raw.steps, 10, 1, 10_000)?;
+    Ok(AttackPlan {
+        kind,
+        epsilons,
+        steps,
+        // Madry et al.'s rule of thumb: 2.5·ε/steps reaches the boundary from anywhere in the ball.
+        step_size: c.float(
+            &format!("{key}.step-size"),
+            raw.step_size,
+            2.5 / steps as f64,
+            FloatRange::OpenLow(0.0, 10.0),
+        )?,
+        random_start: raw.random_start.unwrap_or(true),
+        restarts: c.usize(&format!("{key}.restarts"), raw.restarts, 1, 1, 100)?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
 }

@@ -113,6 +113,21 @@ fn to_raw(plan: &Plan) -> RawConfig {
         eval: Some(RawEval {
             corruptions: Some(plan.eval.corruptions.iter().map(|s| (*s).to_owned()).collect()),
             batch_size: Some(plan.eval.batch_size as i64),
+            attacks: (!plan.eval.attacks.is_empty()).then(|| {
+                plan.eval
+                    .attacks
+                    .iter()
+                    .map(|a| RawAttack {
+                        name: a.kind.name().to_owned(),
+                        epsilons: Some(a.epsilons.clone()),
+                        steps: Some(a.steps as i64),
+                        step_size: Some(a.step_size),
+                        random_start: Some(a.random_start),
+                        restarts: Some(a.restarts as i64),
+                        examples: Some(a.examples as i64),
+                    })
+                    .collect()
+            }),
         }),
     }
 }

@@ -7,6 +7,7 @@ mod cnn;
 pub mod features;
 mod text;
 
+use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
 
 pub use cnn::CnnModel;
@@ -84,6 +85,44 @@ pub enum AnyModel {
     Cnn(CnnModel),
     /// Text n-gram bag.
     Text(TextModel),
+}
+
+/// A fresh model whose weights are drawn on the CPU from `seed` and then
+/// moved to `device`, so the same config starts from the same weights on
+/// every backend (each backend's own generator draws different numbers).
+pub fn build_seeded(
+    plan: &ModelPlan,
+    image: &ImageSpec,
+    classes: usize,
+    seed: u64,
+    device: &Device,
+) -> AnyModel {
+    let cpu = Device::flex();
+    cpu.seed(seed);
+    // Drawn on a plain device: a move of autodiff tensors would be recorded
+    // as an operation, leaving the weights as non-leaf nodes of the graph.
+    match build(plan, image, classes, &cpu) {
+        AnyModel::Cnn(m) => AnyModel::Cnn(onto(init_now(m), device)),
+        AnyModel::Text(m) => AnyModel::Text(onto(init_now(m), device)),
+    }
+}
+
+/// Moves plain weights to `device`, as trainable leaves when it is an autodiff device.
+fn onto<M: Module>(model: M, device: &Device) -> M {
+    let moved = model.to_device(&device.clone().inner());
+    if device.is_autodiff() { moved.train() } else { moved }
+}
+
+/// Gives lazily initialised parameters their values now, on the device they
+/// were created for; a move first would draw them on the destination.
+fn init_now<M: Module>(model: M) -> M {
+    struct Touch;
+    impl ModuleMapper for Touch {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t)
+        }
+    }
+    model.map(&mut Touch)
 }
 
 /// Builds a fresh model on `device` for `classes` outputs.

@@ -54,18 +54,50 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
             );
         }
     }
+    if !metrics.attack_accuracy.is_empty() {
+        let _ = writeln!(s, "\n## Accuracy under attack\n");
+        let _ = writeln!(
+            s,
+            "White-box attacks on the model in evaluation mode. Success rate: the share of correctly \
+             classified inputs the attack flipped. Norm: mean L∞ (L2 for `pgd_l2`) of the applied \
+             perturbation, on the [0, 1] pixel scale.\n"
+        );
+        let _ = writeln!(s, "| attack | ε | accuracy | success rate | mean norm |\n|---|---|---|---|---|");
+        for (attack, by_eps) in &metrics.attack_accuracy {
+            let mut rows: Vec<(&String, &f64)> = by_eps.iter().collect();
+            rows.sort_by(|a, b| {
+                a.0.parse::<f64>().unwrap_or(0.0).total_cmp(&b.0.parse::<f64>().unwrap_or(0.0))
+            });
+            for (eps, acc) in rows {
+                let get = |t: &crate::run::metrics::CorruptionTable| {
+                    t.get(attack).and_then(|m| m.get(eps)).copied()
+                };
+                let _ = writeln!(
+                    s,
+                    "| {attack} | {eps} | {} | {} | {} |",
+                    pct(*acc),
+                    get(&metrics.attack_success_rate).map_or("–".into(), pct),
+                    get(&metrics.attack_mean_norm).map_or("–".into(), |v| format!("{v:.3}"))
+                );
+            }
+        }
+    }
     if !metrics.training.is_empty() {
         let _ = writeln!(s, "\n## Training\n");
-        let _ = writeln!(s, "| epoch | loss | accuracy | seconds | examples/s |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| epoch | loss | accuracy | seconds | examples/s | device busy |\n|---|---|---|---|---|---|"
+        );
         for e in &metrics.training {
             let _ = writeln!(
                 s,
-                "| {} | {:.4} | {} | {:.1} | {:.0} |",
+                "| {} | {:.4} | {} | {:.1} | {:.0} | {} |",
                 e.epoch,
                 e.loss,
                 pct(e.accuracy),
                 e.seconds,
-                e.examples_per_second
+                e.examples_per_second,
+                pct(e.device_busy_share)
             );
         }
     }

@@ -21,6 +21,14 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training throughput.
     pub examples_per_second: f64,
+    /// Share of the epoch's wall time the device was not waiting for the
+    /// data thread, in [0, 1].
+    #[serde(default = "one")]
+    pub device_busy_share: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// What the run was.
@@ -61,6 +69,26 @@ pub struct Metrics {
     pub mean_corruption_accuracy: Option<f64>,
     /// Per-epoch training curve.
     pub training: Vec<EpochMetrics>,
+    /// `attack_accuracy[attack][epsilon]`: accuracy on attacked inputs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_accuracy: CorruptionTable,
+    /// `attack_success_rate[attack][epsilon]`: share of correctly classified inputs flipped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_success_rate: CorruptionTable,
+    /// `attack_mean_norm[attack][epsilon]`: mean perturbation (L∞, L2 for `pgd_l2`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_mean_norm: CorruptionTable,
+}
+
+/// The three attack tables of [`Metrics`] from an attack run.
+pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 3] {
+    let pick = |f: fn(&crate::attack::AttackResult) -> f64| -> CorruptionTable {
+        table
+            .iter()
+            .map(|(a, per)| (a.clone(), per.iter().map(|(e, r)| (e.clone(), f(r))).collect()))
+            .collect()
+    };
+    [pick(|r| r.accuracy), pick(|r| r.success_rate), pick(|r| r.mean_norm)]
 }
 
 impl Metrics {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{self, HostBatch, Perturbation};
 use crate::config::{AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
 use crate::data::Dataset;
-use crate::model::Classifier;
+use crate::model::{Classifier, ModelInput};
 use crate::progress::Progress;
 use crate::run::metrics::EpochMetrics;
 
@@ -70,6 +70,9 @@ pub struct TrainState {
     pub hits: usize,
     /// Seconds spent so far in the current epoch (across restarts).
     pub seconds: f64,
+    /// Of those, seconds the device waited for the data thread's next batch.
+    #[serde(default)]
+    pub data_wait_seconds: f64,
     /// Finished epochs' metrics.
     pub epochs: Vec<EpochMetrics>,
 }
@@ -78,6 +81,10 @@ pub struct TrainState {
 pub trait Hooks<M> {
     /// After each epoch.
     fn epoch_done(&mut self, metrics: &EpochMetrics) -> anyhow::Result<()>;
+    /// After each batch, with its mean loss (1-based epoch and batch).
+    fn batch_done(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Writes a checkpoint of the model, optimiser and state.
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()>;
 }
@@ -118,6 +125,49 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, epoch as u64, "shuffle")));
     order
+}
+
+/// One optimisation step, split so the loop can check the loss before the update.
+pub struct Step {
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    loss: Tensor<1>,
+}
+
+impl Step {
+    /// Forward pass and loss on an autodiff device.
+    pub fn forward<M: Classifier>(
+        model: &M,
+        loss_fn: &CrossEntropyLoss,
+        input: ModelInput,
+        targets: Tensor<1, Int>,
+    ) -> Step {
+        let logits = model.logits(input);
+        let loss = loss_fn.forward(logits.clone(), targets.clone());
+        Step { logits, targets, loss }
+    }
+
+    /// The batch's mean loss (waits for the device).
+    pub fn loss_value(&self) -> f32 {
+        self.loss.clone().into_scalar()
+    }
+
+    /// Correct predictions in the batch.
+    pub fn correct(&self) -> usize {
+        correct(self.logits.clone().detach(), self.targets.clone())
+    }
+
+    /// Backward pass and optimiser update.
+    pub fn update<M: Classifier>(self, model: M, optim: &mut ModuleOptimizer, lr: f64) -> M {
+        let grads = GradientsParams::from_grads(self.loss.backward(), &model);
+        optim.step(lr, model, grads)
+    }
+}
+
+/// The share of an epoch's wall time the device was not waiting for data:
+/// below 1 when augmentation on the CPU threads cannot keep up.
+pub fn busy_share(seconds: f64, data_wait_seconds: f64) -> f64 {
+    if seconds <= 0.0 { 1.0 } else { (1.0 - data_wait_seconds / seconds).clamp(0.0, 1.0) }
 }
 
 /// Number of correct predictions in a batch of logits.
@@ -174,6 +224,7 @@ pub fn fit<M: Classifier>(
             Perturbation::Policy { policy: &plan.augment, seed: s.seed, epoch: epoch as u64 }
         };
         let first = state.batch;
+        let wait_before = state.data_wait_seconds;
         let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<HostBatch>(PREFETCH);
             let order = &order;
@@ -186,29 +237,34 @@ pub fn fit<M: Classifier>(
                     }
                 }
             });
-            for host in rx.iter() {
+            let mut waited = Duration::ZERO;
+            loop {
+                // Time blocked here is time the device had nothing to do.
+                let asked = Instant::now();
+                let Ok(host) = rx.recv() else { break };
+                waited += asked.elapsed();
+                state.data_wait_seconds = wait_before + waited.as_secs_f64();
                 let b = state.batch;
                 // Dropout masks depend on (seed, epoch, batch) only.
                 s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
                 let n = host.labels.len();
                 let input = host.input.to_device(s.device);
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
-                let logits = model.logits(input);
-                let loss = loss_fn.forward(logits.clone(), targets.clone());
-                let mut value: f32 = loss.clone().into_scalar();
+                let step = Step::forward(&model, &loss_fn, input, targets);
+                let mut value = step.loss_value();
                 if fault_nan_at == Some((epoch + 1, b + 1)) {
                     value = f32::NAN;
                 }
                 if !value.is_finite() {
                     return Err(TrainError::NonFinite { epoch: epoch + 1, batch: b + 1, loss: value });
                 }
-                state.hits += correct(logits.detach(), targets);
+                state.hits += step.correct();
                 state.loss_sum += f64::from(value) * n as f64;
                 state.seen += n;
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(plan.learning_rate, model.clone(), grads);
+                model = step.update(model.clone(), &mut optim, plan.learning_rate);
                 state.batch += 1;
                 state.seconds = seconds_before + resumed_at.elapsed().as_secs_f64();
+                hooks.batch_done(epoch + 1, state.batch, value)?;
                 bar.inc(1);
                 bar.set_message(format!(
                     "loss {:.4} acc {:.1}%",
@@ -236,15 +292,17 @@ pub fn fit<M: Classifier>(
             accuracy: state.hits as f64 / state.seen.max(1) as f64,
             seconds: state.seconds,
             examples_per_second: state.seen as f64 / state.seconds.max(1e-9),
+            device_busy_share: busy_share(state.seconds, state.data_wait_seconds),
         };
         s.progress.say(&format!(
-            "epoch {}/{}: loss {:.4}, train accuracy {:.2}%, {:.1}s ({:.0} examples/s)",
+            "epoch {}/{}: loss {:.4}, train accuracy {:.2}%, {:.1}s ({:.0} examples/s, device busy {:.0}%)",
             metrics.epoch,
             plan.epochs,
             metrics.loss,
             metrics.accuracy * 100.0,
             metrics.seconds,
-            metrics.examples_per_second
+            metrics.examples_per_second,
+            metrics.device_busy_share * 100.0
         ));
         state = TrainState { epoch: epoch + 1, epochs: state.epochs, ..TrainState::default() };
         state.epochs.push(metrics.clone());
