@@ -16,6 +16,7 @@ use crate::data::{self, DataError, Dataset, Split};
 use crate::device;
 use crate::eval;
 use crate::exit::{GateFailed, Interrupted};
+use crate::mce;
 use crate::model::{self, AnyModel, Classifier};
 use crate::progress::Progress;
 use crate::report;
@@ -90,6 +91,7 @@ pub fn run(
     stop: &AtomicBool,
 ) -> anyhow::Result<Outcome> {
     let started_at = manifest::now();
+    let baseline = load_mce_baseline(plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     progress.say(&format!("loading data for `{}` (device {device_desc})", plan.name));
     let split = data::load(&plan.data, plan.seed)?;
@@ -130,7 +132,16 @@ pub fn run(
     dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
-    let job = Job { plan, split: &split, dir: &dir, device: &device, progress, resume: None, stop };
+    let job = Job {
+        plan,
+        split: &split,
+        dir: &dir,
+        device: &device,
+        progress,
+        resume: None,
+        stop,
+        baseline: baseline.as_ref(),
+    };
     finish(&job, &mut manifest)
 }
 
@@ -150,6 +161,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let index = checkpoint::latest(dir.path())?
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
+    let baseline = load_mce_baseline(&plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     let split = data::load(&plan.data, plan.seed)?;
     let inputs = hash_inputs(&plan, &split)?;
@@ -171,8 +183,16 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         json!({"event": "resumed", "run": dir.id(), "epoch": index.state.epoch, "batch": index.state.batch});
     dir.log(&line)?;
     progress.event(&line);
-    let job =
-        Job { plan: &plan, split: &split, dir: &dir, device: &device, progress, resume: Some(&index), stop };
+    let job = Job {
+        plan: &plan,
+        split: &split,
+        dir: &dir,
+        device: &device,
+        progress,
+        resume: Some(&index),
+        stop,
+        baseline: baseline.as_ref(),
+    };
     finish(&job, &mut manifest)
 }
 
@@ -185,6 +205,32 @@ struct Job<'a> {
     progress: &'a Progress,
     resume: Option<&'a CheckpointIndex>,
     stop: &'a AtomicBool,
+    baseline: Option<&'a mce::Baseline>,
+}
+
+/// Reads the mCE baseline before any work starts, so a missing or broken
+/// baseline stops the run up front instead of after training.
+pub fn load_mce_baseline(plan: &Plan) -> anyhow::Result<Option<mce::Baseline>> {
+    let Some(dir) = &plan.eval.mce_baseline else { return Ok(None) };
+    let path = dir.join("metrics.json");
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!("{}: eval.mce-baseline: reading {}", plan.source.display(), path.display())
+    })?;
+    let m: Metrics = serde_json::from_slice(&bytes).with_context(|| {
+        format!("{}: eval.mce-baseline: parsing {}", plan.source.display(), path.display())
+    })?;
+    if m.corruption_accuracy.is_empty() {
+        bail!(
+            "{}: eval.mce-baseline: {} evaluated no corruptions, so it cannot normalise mCE",
+            plan.source.display(),
+            path.display()
+        );
+    }
+    Ok(Some(mce::Baseline {
+        label: format!("{} ({})", m.run.name, m.run.id),
+        clean: m.clean_accuracy,
+        table: m.corruption_accuracy,
+    }))
 }
 
 /// Trains, evaluates and reports; records the outcome in the manifest.
@@ -241,7 +287,7 @@ fn check_gate(plan: &Plan, dir: &RunDir, progress: &Progress) -> anyhow::Result<
 }
 
 fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metrics> {
-    let Job { plan, split, dir, device, .. } = *job;
+    let Job { plan, split, dir, device, baseline, .. } = *job;
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
     let built = model::build_seeded(&plan.model, &plan.data.image, split.classes.len(), plan.seed, &autodiff);
@@ -250,7 +296,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
     let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
-    let metrics = Metrics {
+    let mut metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
             name: plan.name.clone(),
@@ -268,7 +314,14 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         attack_accuracy,
         attack_success_rate,
         attack_mean_norm,
+        mce: None,
+        relative_mce: None,
+        corruption_error: Default::default(),
+        mce_baseline: None,
     };
+    if let Some(base) = baseline {
+        metrics.set_mce(base);
+    }
     dir.write_json("metrics.json", &metrics)?;
     manifest.status = "completed".to_owned();
     manifest.finished_at = Some(manifest::now());
@@ -316,7 +369,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     autodiff: &Device,
     manifest: &mut Manifest,
 ) -> anyhow::Result<Measured> {
-    let Job { plan, split, dir, device, progress, resume, stop } = *job;
+    let Job { plan, split, dir, device, progress, resume, stop, .. } = *job;
     let optim = train::optimizer(&plan.train);
     let (model, optim, state) = match resume {
         Some(index) => {

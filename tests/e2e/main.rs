@@ -8,5 +8,6 @@ mod device;
 mod harness;
 mod provenance;
 mod resume;
+mod robustness;
 mod runs;
 mod untrusted;

@@ -49,7 +49,7 @@ impl AttackKind {
 }
 
 /// One attack at one ε.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attack {
     /// Which.
     pub kind: AttackKind,

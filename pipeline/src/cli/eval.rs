@@ -62,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             weights_path.display()
         );
     }
+    let baseline = experiment::load_mce_baseline(&target)?;
     let device = device::select(args.device.as_deref().unwrap_or(&saved.device))?.device;
     let mut split = data::load(&target.data, target.seed)?;
     let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
@@ -79,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
-    let metrics = Metrics {
+    let mut metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
             name: saved.name.clone(),
@@ -97,7 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         attack_accuracy,
         attack_success_rate,
         attack_mean_norm,
+        mce: None,
+        relative_mce: None,
+        corruption_error: Default::default(),
+        mce_baseline: None,
     };
+    if let Some(base) = &baseline {
+        metrics.set_mce(base);
+    }
     let evals = dir.path().join("evals");
     std::fs::create_dir_all(&evals).with_context(|| format!("creating {}", evals.display()))?;
     let out = evals.join(format!("{}.json", run::timestamp_id(std::time::SystemTime::now())));

@@ -11,7 +11,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, nearest, unknown_value as unknown_value_message};
 pub use plan::*;
-pub use resolve::{DEFAULT_MAX_PIXELS, default_corruptions};
+pub use resolve::{DEFAULT_MAX_PIXELS, SUITES, Suite, default_corruptions, suite};
 pub use write::to_toml;
 
 /// Reads and checks a config file.
@@ -254,5 +254,51 @@ mod tests {
             }
         }
         assert!(seen >= 4, "found {seen} configs");
+    }
+
+    #[test]
+    fn suites_expand_and_name_real_operations() {
+        for suite in resolve::SUITES {
+            for op in suite.ops {
+                let found = match suite.modality {
+                    Modality::Image => augment::image::find(op).is_some(),
+                    Modality::Text => augment::text::find(op).is_some(),
+                };
+                assert!(found, "suite {} names unknown op {op}", suite.name);
+            }
+        }
+        let (_d, cfg) = fixture_dir();
+        let plan =
+            parse(&format!("{IMAGE}[eval]\ncorruptions = [\"imagenet_c\", \"imagenet_c_extra\"]\n"), &cfg)
+                .expect("test setup");
+        assert_eq!(plan.eval.corruptions.len(), 19);
+        // Overlapping suites count each op once.
+        let plan = parse(&format!("{IMAGE}[eval]\ncorruptions = [\"mnist_c\", \"imagenet_c\"]\n"), &cfg)
+            .expect("test setup");
+        let mut ops = plan.eval.corruptions.clone();
+        ops.sort_unstable();
+        ops.dedup();
+        assert_eq!(ops.len(), plan.eval.corruptions.len());
+        let e = parse(&format!("{BASE}[eval]\ncorruptions = [\"imagenet_c\"]\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("image"), "{}", e.message);
+        let plan =
+            parse(&format!("{BASE}[eval]\ncorruptions = [\"text_noise\"]\n"), &cfg).expect("test setup");
+        assert_eq!(plan.eval.corruptions.len(), 10);
+    }
+
+    #[test]
+    fn adversarial_training_resolves_and_refuses_text() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[train.adversarial]\nsteps = 5\nratio = 1.0\n"), &cfg)
+            .expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        assert_eq!((adv.attack.epsilon, adv.attack.steps, adv.ratio), (0.1, 5, 1.0));
+        assert!((adv.attack.step_size - 0.05).abs() < 1e-12, "2.5·ε/steps");
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+        let e = parse(&format!("{BASE}[train.adversarial]\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial"));
+        let e = parse(&format!("{IMAGE}[train.adversarial]\nratio = 0\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.ratio"));
     }
 }

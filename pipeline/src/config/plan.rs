@@ -210,6 +210,20 @@ pub struct TrainPlan {
     pub checkpoint_every: Option<usize>,
     /// Also checkpoint when this many minutes passed since the last one.
     pub checkpoint_minutes: f64,
+    /// Adversarial training, when configured.
+    pub adversarial: Option<AdversarialPlan>,
+}
+
+/// `[train.adversarial]` resolved: Madry et al.'s PGD training, mixed with
+/// clean examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdversarialPlan {
+    /// The attack that makes the training examples (absolute step size).
+    pub attack: crate::attack::Attack,
+    /// Share of each batch replaced by its adversarial version.
+    pub ratio: f64,
+    /// Epochs trained on clean data first.
+    pub warmup_epochs: usize,
 }
 
 /// `[eval]` resolved.
@@ -221,6 +235,8 @@ pub struct EvalPlan {
     pub batch_size: usize,
     /// White-box attacks (image models).
     pub attacks: Vec<crate::attack::AttackPlan>,
+    /// Run directory whose corruption errors normalise mCE.
+    pub mce_baseline: Option<PathBuf>,
 }
 
 /// One experiment, checked.

@@ -83,6 +83,20 @@ pub struct RawTrain {
     pub augment: Option<Vec<RawAugmentStep>>,
     pub checkpoint_every: Option<i64>,
     pub checkpoint_minutes: Option<f64>,
+    pub adversarial: Option<RawAdversarial>,
+}
+
+/// `[train.adversarial]`: PGD adversarial training.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAdversarial {
+    pub attack: Option<String>,
+    pub epsilon: Option<f64>,
+    pub steps: Option<i64>,
+    pub step_size: Option<f64>,
+    pub random_start: Option<bool>,
+    pub ratio: Option<f64>,
+    pub warmup_epochs: Option<i64>,
 }
 
 /// One `[[train.augment]]` entry.
@@ -108,6 +122,7 @@ pub enum RawSeverity {
 pub struct RawEval {
     pub corruptions: Option<Vec<String>>,
     pub batch_size: Option<i64>,
+    pub mce_baseline: Option<String>,
     pub attacks: Option<Vec<RawAttack>>,
 }
 

@@ -405,7 +405,18 @@ fn resolve_train(
                 .with_context(text.context.clone()),
         )),
     };
+    let adversarial = match raw.adversarial {
+        None => None,
+        Some(_) if modality == Modality::Text => {
+            return Err(c.err(
+                "train.adversarial",
+                "gradient attacks need an image model; for text use [[train.augment]] with the edit operations",
+            ));
+        }
+        Some(a) => Some(resolve_adversarial(c, a)?),
+    };
     Ok(TrainPlan {
+        adversarial,
         epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
         batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,
         optimizer,
@@ -427,6 +438,37 @@ fn resolve_train(
             10.0,
             FloatRange::OpenLow(0.0, 1e6),
         )?,
+    })
+}
+
+fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan, ConfigError> {
+    let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
+    let name = raw.attack.as_deref().unwrap_or("pgd_linf");
+    let kind = AttackKind::find(name)
+        .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("attack", name, &names)))?;
+    let max = if kind.is_l2() { 1000.0 } else { 1.0 };
+    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
+    let epsilon =
+        c.float("train.adversarial.epsilon", raw.epsilon, default_eps, FloatRange::OpenLow(0.0, max))?;
+    let fgsm = kind == AttackKind::Fgsm;
+    let steps = if fgsm { 1 } else { c.usize("train.adversarial.steps", raw.steps, 7, 1, 1000)? };
+    let share = c.float(
+        "train.adversarial.step-size",
+        raw.step_size,
+        2.5 / steps as f64,
+        FloatRange::OpenLow(0.0, 10.0),
+    )?;
+    Ok(AdversarialPlan {
+        attack: crate::attack::Attack {
+            kind,
+            epsilon,
+            steps,
+            step_size: if fgsm { epsilon } else { share * epsilon },
+            random_start: raw.random_start.unwrap_or(true) && !fgsm,
+            restarts: 1,
+        },
+        ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
+        warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
     })
 }
 
@@ -478,6 +520,90 @@ fn resolve_gate(c: &Check, raw: RawGate) -> Result<GatePlan, ConfigError> {
     Ok(GatePlan { baseline, fail_if })
 }
 
+/// A named list of corruptions, usable in `eval.corruptions`.
+pub struct Suite {
+    /// Config name.
+    pub name: &'static str,
+    /// Which data it applies to.
+    pub modality: Modality,
+    /// Catalog operations, in report order.
+    pub ops: &'static [&'static str],
+}
+
+/// The named suites: ImageNet-C's 15 corruptions and its 4 held-out extras
+/// (Hendrycks & Dietterich 2019), MNIST-C's 15 (Mu & Gilmer 2019), and a
+/// default set of character-level text noise.
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "imagenet_c",
+        modality: Modality::Image,
+        ops: &[
+            "gaussian_noise",
+            "shot_noise",
+            "impulse_noise",
+            "defocus_blur",
+            "glass_blur",
+            "motion_blur",
+            "zoom_blur",
+            "snow",
+            "frost",
+            "fog",
+            "brightness",
+            "contrast",
+            "elastic_transform",
+            "pixelate",
+            "jpeg_compression",
+        ],
+    },
+    Suite {
+        name: "imagenet_c_extra",
+        modality: Modality::Image,
+        ops: &["speckle_noise", "gaussian_blur", "spatter", "saturate"],
+    },
+    Suite {
+        name: "mnist_c",
+        modality: Modality::Image,
+        ops: &[
+            "shot_noise",
+            "impulse_noise",
+            "glass_blur",
+            "motion_blur",
+            "shear",
+            "scale",
+            "rotate",
+            "brightness",
+            "translate",
+            "stripe",
+            "fog",
+            "spatter",
+            "dotted_line",
+            "zigzag",
+            "canny_edges",
+        ],
+    },
+    Suite {
+        name: "text_noise",
+        modality: Modality::Text,
+        ops: &[
+            "typo",
+            "char_swap",
+            "char_delete",
+            "char_insert",
+            "homoglyph",
+            "zero_width",
+            "leetspeak",
+            "ocr_error",
+            "insert_whitespace",
+            "change_case",
+        ],
+    },
+];
+
+/// Looks a suite up by name.
+pub fn suite(name: &str) -> Option<&'static Suite> {
+    SUITES.iter().find(|s| s.name == name)
+}
+
 /// The corruptions evaluated when a config names none.
 pub fn default_corruptions(modality: Modality) -> Vec<&'static str> {
     match modality {
@@ -498,14 +624,39 @@ fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan,
                 Modality::Text => (augment::text::names(), |n| augment::text::find(n).map(TextOp::name)),
             };
             let mut out = Vec::with_capacity(list.len());
+            let mut from_suites = Vec::new();
             for (i, name) in list.iter().enumerate() {
-                let found = find_name(name).ok_or_else(|| {
-                    c.err(&format!("eval.corruptions[{i}]"), unknown_value("operation", name, &names))
-                })?;
-                if out.contains(&found) {
-                    return Err(c.err(&format!("eval.corruptions[{i}]"), format!("`{name}` is listed twice")));
+                let key = format!("eval.corruptions[{i}]");
+                if let Some(suite) = suite(name) {
+                    if suite.modality != modality {
+                        return Err(c.err(
+                            &key,
+                            format!(
+                                "`{name}` is a suite of {} operations; this config's data is {}",
+                                suite.modality.as_str(),
+                                modality.as_str()
+                            ),
+                        ));
+                    }
+                    // A suite may overlap another suite or an op listed on its own.
+                    for &op in suite.ops {
+                        if !out.contains(&op) {
+                            out.push(op);
+                            from_suites.push(op);
+                        }
+                    }
+                    continue;
                 }
-                out.push(found);
+                let mut choices = names.clone();
+                choices.extend(SUITES.iter().filter(|s| s.modality == modality).map(|s| s.name));
+                let found = find_name(name)
+                    .ok_or_else(|| c.err(&key, unknown_value("operation or suite", name, &choices)))?;
+                if out.contains(&found) && !from_suites.contains(&found) {
+                    return Err(c.err(&key, format!("`{name}` is listed twice")));
+                }
+                if !out.contains(&found) {
+                    out.push(found);
+                }
             }
             out
         }
@@ -514,10 +665,24 @@ fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan,
     for (i, a) in raw.attacks.unwrap_or_default().into_iter().enumerate() {
         attacks.push(resolve_attack(c, &format!("eval.attacks[{i}]"), a, modality, &attacks)?);
     }
+    let mce_baseline = match raw.mce_baseline {
+        None => None,
+        Some(dir) => {
+            let full = if Path::new(&dir).is_absolute() { PathBuf::from(&dir) } else { c.base.join(&dir) };
+            if !full.join("metrics.json").is_file() {
+                return Err(c.err(
+                    "eval.mce-baseline",
+                    format!("{} holds no metrics.json; name a finished run directory", full.display()),
+                ));
+            }
+            Some(full)
+        }
+    };
     Ok(EvalPlan {
         corruptions,
         batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
         attacks,
+        mce_baseline,
     })
 }
 

@@ -105,6 +105,15 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            adversarial: t.adversarial.as_ref().map(|a| RawAdversarial {
+                attack: Some(a.attack.kind.name().to_owned()),
+                epsilon: Some(a.attack.epsilon),
+                steps: Some(a.attack.steps as i64),
+                step_size: Some(a.attack.step_size / a.attack.epsilon),
+                random_start: Some(a.attack.random_start),
+                ratio: Some(a.ratio),
+                warmup_epochs: Some(a.warmup_epochs as i64),
+            }),
         }),
         gate: plan.gate.as_ref().map(|g| RawGate {
             baseline: Some(path(&g.baseline)),
@@ -113,6 +122,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
         eval: Some(RawEval {
             corruptions: Some(plan.eval.corruptions.iter().map(|s| (*s).to_owned()).collect()),
             batch_size: Some(plan.eval.batch_size as i64),
+            mce_baseline: plan.eval.mce_baseline.as_deref().map(path),
             attacks: (!plan.eval.attacks.is_empty()).then(|| {
                 plan.eval
                     .attacks

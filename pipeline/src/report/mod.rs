@@ -37,6 +37,16 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
     if let Some(m) = metrics.mean_corruption_accuracy {
         let _ = writeln!(s, "| mean_corruption_accuracy | {} |", pct(m));
     }
+    if let Some(base) = &metrics.mce_baseline {
+        let opt = |v: Option<f64>| v.map_or("–".into(), pct);
+        let _ = writeln!(s, "| mCE (vs {base}) | {} |", opt(metrics.mce));
+        let _ = writeln!(s, "| relative_mCE (vs {base}) | {} |", opt(metrics.relative_mce));
+    }
+    for (attack, by_eps) in &metrics.attack_accuracy {
+        for (eps, acc) in by_eps {
+            let _ = writeln!(s, "| attack_accuracy {attack} ε={eps} | {} |", pct(*acc));
+        }
+    }
     if !metrics.corruption_accuracy.is_empty() {
         let _ = writeln!(s, "\n## Accuracy under corruption\n");
         let _ = writeln!(s, "Clean accuracy is severity 0.\n");

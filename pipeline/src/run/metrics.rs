@@ -67,6 +67,18 @@ pub struct Metrics {
     pub corruption_accuracy: CorruptionTable,
     /// Mean over every op and severity; absent when no corruption ran.
     pub mean_corruption_accuracy: Option<f64>,
+    /// Mean corruption error against `mce_baseline` (1.0 = the baseline).
+    #[serde(rename = "mCE", default, skip_serializing_if = "Option::is_none")]
+    pub mce: Option<f64>,
+    /// Mean relative corruption error against `mce_baseline`.
+    #[serde(rename = "relative_mCE", default, skip_serializing_if = "Option::is_none")]
+    pub relative_mce: Option<f64>,
+    /// `corruption_error[op]`: CE per op against `mce_baseline`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub corruption_error: BTreeMap<String, f64>,
+    /// The run mCE is measured against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mce_baseline: Option<String>,
     /// Per-epoch training curve.
     pub training: Vec<EpochMetrics>,
     /// `attack_accuracy[attack][epsilon]`: accuracy on attacked inputs.
@@ -92,6 +104,15 @@ pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 3]
 }
 
 impl Metrics {
+    /// Fills the mCE fields from a baseline.
+    pub fn set_mce(&mut self, base: &crate::mce::Baseline) {
+        let m = crate::mce::against(self.clean_accuracy, &self.corruption_accuracy, base);
+        self.mce = m.mce;
+        self.relative_mce = m.relative_mce;
+        self.corruption_error = m.per_op;
+        self.mce_baseline = Some(base.label.clone());
+    }
+
     /// The mean of every entry of a corruption table.
     pub fn mean_of(table: &CorruptionTable) -> Option<f64> {
         let values: Vec<f64> = table.values().flat_map(|m| m.values().copied()).collect();

@@ -6,6 +6,7 @@
 //! order, augmentation and dropout masks. A run resumed from a checkpoint
 //! therefore continues exactly as if it had never stopped.
 
+pub mod adversarial;
 pub mod checkpoint;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -248,7 +249,11 @@ pub fn fit<M: Classifier>(
                 // Dropout masks depend on (seed, epoch, batch) only.
                 s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
                 let n = host.labels.len();
-                let input = host.input.to_device(s.device);
+                let mut input = host.input.to_device(s.device);
+                if let Some(adv) = plan.adversarial.as_ref().filter(|a| epoch >= a.warmup_epochs) {
+                    let seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "adversarial");
+                    input = adversarial::mix(&model, input, &host.labels, adv, seed);
+                }
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
                 let step = Step::forward(&model, &loss_fn, input, targets);
                 let mut value = step.loss_value();

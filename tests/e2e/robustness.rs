@@ -1,0 +1,92 @@
+//! Hardening and robustness metrics end to end: PGD adversarial training,
+//! white-box attacks in metrics.json, and mCE against a baseline run.
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config};
+
+fn digits(sb: &Sandbox, name: &str, extra_train: &str, extra_eval: &str) -> String {
+    let cfg = digits_config("digits/train.parquet", "digits/test.parquet", extra_train)
+        .replace("epochs = 2", "epochs = 1")
+        .replace("name = \"tiny-digits\"", &format!("name = \"{name}\""));
+    let path = sb.write(&format!("{name}.toml"), format!("{cfg}{extra_eval}"));
+    path.to_str().unwrap().to_owned()
+}
+
+const ATTACKS: &str = "[[eval.attacks]]\nname = \"fgsm\"\nepsilons = [0.1]\n\
+    [[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.1]\nsteps = 3\nexamples = 64\n";
+
+#[test]
+fn adversarial_training_is_deterministic_and_attacks_are_reported() {
+    let sb = Sandbox::new();
+    sb.digits(256, 96, ImageLayout::ParquetBytes);
+    let adv = "[train.adversarial]\nepsilon = 0.1\nsteps = 2\nratio = 0.5\n";
+    let cfg = digits(&sb, "adv", adv, ATTACKS);
+    for out in ["a", "b"] {
+        let run = sb.temper(&["train", "--config", &cfg, "--device", "cpu", "--quiet", "--out", out]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let a = sb.json(&sb.run_dirs_under("a")[0].join("metrics.json"));
+    let b = sb.json(&sb.run_dirs_under("b")[0].join("metrics.json"));
+    assert_eq!(a["training"][0]["loss"], b["training"][0]["loss"], "same seed, same adversarial examples");
+    assert_eq!(a["attack_accuracy"], b["attack_accuracy"]);
+    let clean = a["clean_accuracy"].as_f64().unwrap();
+    for (attack, examples) in [("fgsm", 96), ("pgd_linf", 64)] {
+        let acc = a["attack_accuracy"][attack]["0.1"].as_f64().unwrap();
+        let rate = a["attack_success_rate"][attack]["0.1"].as_f64().unwrap();
+        let norm = a["attack_mean_norm"][attack]["0.1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&rate), "{attack}: {rate}");
+        assert!(norm <= 0.1 + 1e-6, "{attack}: L∞ {norm} beyond ε");
+        // Attacks can only lower accuracy on the rows they see; FGSM sees them all.
+        if examples == 96 {
+            assert!(acc <= clean + 1e-9, "{attack}: {acc} > clean {clean}");
+        }
+    }
+    let report = std::fs::read_to_string(sb.run_dirs_under("a")[0].join("report.md")).unwrap();
+    assert!(report.contains("## Accuracy under attack") && report.contains("pgd_linf"), "{report}");
+}
+
+#[test]
+fn mce_against_a_baseline_matches_the_definition() {
+    let sb = Sandbox::new();
+    sb.digits(256, 96, ImageLayout::ParquetBytes);
+    let base = digits(&sb, "base", "", "");
+    let run = sb.temper(&["train", "--config", &base, "--device", "cpu", "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let hardened = digits(&sb, "hardened", "[[train.augment]]\nop = \"rotate\"\np = 0.5\n", "");
+    let text = std::fs::read_to_string(&hardened).unwrap();
+    std::fs::write(&hardened, text.replace("[eval]\n", "[eval]\nmce-baseline = \"runs/base/latest\"\n"))
+        .unwrap();
+    let run = sb.temper(&["train", "--config", &hardened, "--device", "cpu", "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let b = sb.json(&sb.path().join("runs/base/latest/metrics.json"));
+    let h = sb.json(&sb.path().join("runs/hardened/latest/metrics.json"));
+    let err = |m: &serde_json::Value, op: &str| -> f64 {
+        (1..=5).map(|s| 1.0 - m["corruption_accuracy"][op][s.to_string()].as_f64().unwrap()).sum()
+    };
+    let ops = ["gaussian_noise", "rotate"];
+    let expected: f64 = ops.iter().map(|op| err(&h, op) / err(&b, op)).sum::<f64>() / ops.len() as f64;
+    let got = h["mCE"].as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-9, "mCE {got}, by hand {expected}");
+    assert!(h["relative_mCE"].is_number() || h["relative_mCE"].is_null());
+    assert!(h["mce_baseline"].as_str().unwrap().starts_with("base ("));
+}
+
+#[test]
+fn a_missing_mce_baseline_stops_before_training() {
+    let sb = Sandbox::new();
+    sb.digits(64, 32, ImageLayout::ParquetBytes);
+    let cfg = digits(&sb, "x", "", "");
+    let text =
+        std::fs::read_to_string(&cfg).unwrap().replace("[eval]\n", "[eval]\nmce-baseline = \"runs/none\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let run = sb.temper(&["train", "--config", &cfg, "--quiet"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("eval.mce-baseline") && run.stderr.contains("metrics.json"),
+        "{}",
+        run.stderr
+    );
+    assert!(sb.run_dirs().is_empty());
+}
