@@ -42,6 +42,51 @@ pub enum Perturbation<'a> {
     },
 }
 
+/// Appends two AugMix views of every image of `rows` to `batch` (which holds
+/// those rows' training images), giving `[clean; view 1; view 2]` for the
+/// Jensen-Shannon consistency loss. Views are seeded per (seed, row, epoch).
+pub fn add_augmix_views(
+    batch: &mut HostBatch,
+    data: &Dataset,
+    rows: &[usize],
+    severity: augment::Severity,
+    seed: u64,
+    epoch: u64,
+) {
+    let (Inputs::Images(set), HostInput::Images { pixels, shape }) = (&data.inputs, &mut batch.input) else {
+        return;
+    };
+    let views: Vec<[augment::Image; 2]> = rows
+        .par_iter()
+        .map(|&r| {
+            augment::image::augmix::views(
+                &set.image(r),
+                severity,
+                augment::seed::derive(seed, r as u64, epoch, "augmix"),
+            )
+        })
+        .collect();
+    let [n, c, h, w] = *shape;
+    pixels.reserve(2 * n * c * h * w);
+    for v in 0..2 {
+        for pair in &views {
+            push_chw(pixels, pair[v].as_bytes(), c, h * w);
+        }
+    }
+    *shape = [3 * n, c, h, w];
+}
+
+/// HWC bytes → CHW floats in [0, 1], appended.
+fn push_chw(out: &mut Vec<f32>, bytes: &[u8], channels: usize, plane: usize) {
+    let base = out.len();
+    out.resize(base + channels * plane, 0.0);
+    for (p, px) in bytes.chunks_exact(channels).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            out[base + ch * plane + p] = f32::from(v) / 255.0;
+        }
+    }
+}
+
 /// Epoch tag of evaluation streams, far from any training epoch.
 const EVAL_EPOCH: u64 = 1 << 40;
 

@@ -90,3 +90,31 @@ fn a_missing_mce_baseline_stops_before_training() {
     );
     assert!(sb.run_dirs().is_empty());
 }
+
+#[test]
+fn augmix_with_the_consistency_loss_trains_and_logs_a_larger_loss() {
+    let sb = Sandbox::new();
+    sb.digits(256, 64, ImageLayout::ParquetBytes);
+    let plain = digits(&sb, "plain", "", "");
+    let augmix = digits(&sb, "augmix", "[train.augmix]\nseverity = 3\njsd-weight = 12\n", "");
+    for cfg in [&plain, &augmix] {
+        let run = sb.temper(&["train", "--config", cfg, "--device", "cpu", "--quiet"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let first_loss = |name: &str| -> Vec<f64> {
+        let log = std::fs::read_to_string(sb.path().join(format!("runs/{name}/latest/log.jsonl"))).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "batch")
+            .map(|v| v["loss"].as_f64().unwrap())
+            .collect()
+    };
+    let (p, a) = (first_loss("plain"), first_loss("augmix"));
+    assert_eq!(p.len(), a.len(), "the views add inputs, not batches");
+    // Same weights and clean batch: the first loss differs only by λ·JSD ≥ 0
+    // (batch norm sees the views too, so allow a little either way).
+    assert!(a[0] > p[0] - 0.05, "augmix {} vs plain {}", a[0], p[0]);
+    assert!(a.iter().all(|l| l.is_finite()));
+    let m = sb.json(&sb.path().join("runs/augmix/latest/metrics.json"));
+    assert!(m["clean_accuracy"].as_f64().unwrap() > 0.0);
+}

@@ -301,4 +301,18 @@ mod tests {
         let e = parse(&format!("{IMAGE}[train.adversarial]\nratio = 0\n"), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("train.adversarial.ratio"));
     }
+
+    #[test]
+    fn augmix_resolves_and_refuses_text() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[train.augmix]\n"), &cfg).expect("test setup");
+        let a = plan.train.augmix.expect("augmix");
+        assert_eq!((a.severity.level(), a.jsd_weight), (3, 12.0));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.augmix, plan.train.augmix);
+        let e = parse(&format!("{BASE}[train.augmix]\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.augmix"));
+        let e = parse(&format!("{IMAGE}[train.augmix]\nseverity = 6\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.augmix.severity"));
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use augment::{ImageOp, Policy, TextOp};
+use augment::{ImageOp, Policy, Severity, TextOp};
 
 /// Images or text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -212,6 +212,17 @@ pub struct TrainPlan {
     pub checkpoint_minutes: f64,
     /// Adversarial training, when configured.
     pub adversarial: Option<AdversarialPlan>,
+    /// AugMix with the Jensen-Shannon consistency loss, when configured.
+    pub augmix: Option<AugmixPlan>,
+}
+
+/// `[train.augmix]` resolved (Hendrycks et al. 2020).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AugmixPlan {
+    /// Severity of the chained operations in each view.
+    pub severity: Severity,
+    /// λ, the weight of the consistency term.
+    pub jsd_weight: f64,
 }
 
 /// `[train.adversarial]` resolved: Madry et al.'s PGD training, mixed with

@@ -84,6 +84,15 @@ pub struct RawTrain {
     pub checkpoint_every: Option<i64>,
     pub checkpoint_minutes: Option<f64>,
     pub adversarial: Option<RawAdversarial>,
+    pub augmix: Option<RawAugmix>,
+}
+
+/// `[train.augmix]`: AugMix views with the Jensen-Shannon consistency loss.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawAugmix {
+    pub severity: Option<i64>,
+    pub jsd_weight: Option<f64>,
 }
 
 /// `[train.adversarial]`: PGD adversarial training.

@@ -415,8 +415,25 @@ fn resolve_train(
         }
         Some(a) => Some(resolve_adversarial(c, a)?),
     };
+    let augmix = match raw.augmix {
+        None => None,
+        Some(_) if modality == Modality::Text => {
+            return Err(c.err("train.augmix", "AugMix mixes image operations; this config's data is text"));
+        }
+        Some(a) => Some(AugmixPlan {
+            severity: Severity::new(c.int("train.augmix.severity", a.severity, 3, 1, 5)?)
+                .map_err(|e| c.err("train.augmix.severity", e.to_string()))?,
+            jsd_weight: c.float(
+                "train.augmix.jsd-weight",
+                a.jsd_weight,
+                12.0,
+                FloatRange::Closed(0.0, 1000.0),
+            )?,
+        }),
+    };
     Ok(TrainPlan {
         adversarial,
+        augmix,
         epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
         batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,
         optimizer,

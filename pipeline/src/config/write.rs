@@ -105,6 +105,10 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            augmix: t.augmix.map(|a| RawAugmix {
+                severity: Some(i64::from(a.severity.level())),
+                jsd_weight: Some(a.jsd_weight),
+            }),
             adversarial: t.adversarial.as_ref().map(|a| RawAdversarial {
                 attack: Some(a.attack.kind.name().to_owned()),
                 epsilon: Some(a.attack.epsilon),

@@ -18,6 +18,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +149,28 @@ impl Step {
         Step { logits, targets, loss }
     }
 
+    /// Forward pass over `[clean; view 1; view 2]` (three times as many
+    /// inputs as targets): cross-entropy on the clean third plus `weight`
+    /// times the Jensen-Shannon divergence between the three predictions.
+    pub fn forward_augmix<M: Classifier>(
+        model: &M,
+        loss_fn: &CrossEntropyLoss,
+        input: ModelInput,
+        targets: Tensor<1, Int>,
+        weight: f64,
+    ) -> Step {
+        let n = targets.dims()[0];
+        let all = model.logits(input);
+        let logits = all.clone().slice(0..n);
+        let loss = loss_fn.forward(logits.clone(), targets.clone())
+            + jensen_shannon(&[
+                all.clone().slice(0..n),
+                all.clone().slice(n..2 * n),
+                all.slice(2 * n..3 * n),
+            ]) * weight;
+        Step { logits, targets, loss }
+    }
+
     /// The batch's mean loss (waits for the device).
     pub fn loss_value(&self) -> f32 {
         self.loss.clone().into_scalar()
@@ -163,6 +186,18 @@ impl Step {
         let grads = GradientsParams::from_grads(self.loss.backward(), &model);
         optim.step(lr, model, grads)
     }
+}
+
+/// Mean over examples of the Jensen-Shannon divergence between the softmax
+/// distributions of several logits (Hendrycks et al. 2020, eq. 2).
+pub fn jensen_shannon(logits: &[Tensor<2>]) -> Tensor<1> {
+    let probs: Vec<Tensor<2>> = logits.iter().map(|l| softmax(l.clone(), 1)).collect();
+    let k = probs.len() as f64;
+    let mixture = probs.iter().skip(1).fold(probs[0].clone(), |acc, p| acc + p.clone()) / k;
+    let log_m = mixture.clamp(1e-7, 1.0).log();
+    let kl =
+        |p: &Tensor<2>| (p.clone() * (p.clone().clamp(1e-7, 1.0).log() - log_m.clone())).sum_dim(1).mean();
+    probs.iter().skip(1).fold(kl(&probs[0]), |acc, p| acc + kl(p)) / k
 }
 
 /// The share of an epoch's wall time the device was not waiting for data:
@@ -233,7 +268,11 @@ pub fn fit<M: Classifier>(
                 // Training perturbations come from the policy, which carries its own context.
                 let no_context = augment::text::TextContext::default();
                 for rows in order.chunks(plan.batch_size).skip(first) {
-                    if tx.send(batch::build(data, rows, perturb, s.model_plan, &no_context)).is_err() {
+                    let mut host = batch::build(data, rows, perturb, s.model_plan, &no_context);
+                    if let Some(a) = &plan.augmix {
+                        batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64);
+                    }
+                    if tx.send(host).is_err() {
                         break;
                     }
                 }
@@ -255,7 +294,10 @@ pub fn fit<M: Classifier>(
                     input = adversarial::mix(&model, input, &host.labels, adv, seed);
                 }
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
-                let step = Step::forward(&model, &loss_fn, input, targets);
+                let step = match &plan.augmix {
+                    Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
+                    None => Step::forward(&model, &loss_fn, input, targets),
+                };
                 let mut value = step.loss_value();
                 if fault_nan_at == Some((epoch + 1, b + 1)) {
                     value = f32::NAN;
@@ -321,4 +363,35 @@ pub fn fit<M: Classifier>(
     }
     epochs_bar.finish_and_clear();
     Ok((model, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logits(rows: &[[f32; 2]]) -> Tensor<2> {
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), 2]), &Device::flex())
+    }
+
+    #[test]
+    fn jensen_shannon_matches_a_hand_computation() {
+        // One example: p = (0.5, 0.5) from logits (0, 0); q = softmax(ln 3, 0) = (0.75, 0.25).
+        let p = logits(&[[0.0, 0.0]]);
+        let q = logits(&[[3f32.ln(), 0.0]]);
+        let got: f32 = jensen_shannon(&[p.clone(), q.clone(), q]).into_scalar();
+        let m = [(0.5 + 1.5) / 3.0, (0.5 + 0.5) / 3.0];
+        let kl = |a: [f64; 2]| a[0] * (a[0] / m[0]).ln() + a[1] * (a[1] / m[1]).ln();
+        let expected = (kl([0.5, 0.5]) + 2.0 * kl([0.75, 0.25])) / 3.0;
+        assert!((f64::from(got) - expected).abs() < 1e-6, "{got} vs {expected}");
+        let same: f32 = jensen_shannon(&[p.clone(), p.clone(), p]).into_scalar();
+        assert!(same.abs() < 1e-7);
+    }
+
+    #[test]
+    fn busy_share_is_the_time_not_spent_waiting() {
+        assert!((busy_share(10.0, 2.5) - 0.75).abs() < 1e-12);
+        assert_eq!(busy_share(0.0, 0.0), 1.0);
+        assert_eq!(busy_share(1.0, 3.0), 0.0);
+    }
 }
