@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde_json::json;
 
-use crate::attack::{self, AttackTable};
+use crate::attack::{self, AttackPlan, AttackTable};
 use crate::compare::{self, GateOutcome};
 use crate::config::{self, Plan};
 use crate::data::{self, DataError, Dataset, Split};
@@ -295,7 +295,8 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
-    let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
+    let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
+        attack_tables(&attacks);
     let mut metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
@@ -314,6 +315,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         attack_accuracy,
         attack_success_rate,
         attack_mean_norm,
+        attack_mean_queries,
         mce: None,
         relative_mce: None,
         corruption_error: Default::default(),
@@ -416,7 +418,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         for (eps, r) in per {
             let line = json!({"event": "attacked", "run": dir.id(), "attack": name, "epsilon": eps,
                 "accuracy": r.accuracy, "success_rate": r.success_rate, "mean_norm": r.mean_norm,
-                "examples": r.examples, "seconds": r.seconds});
+                "mean_queries": r.mean_queries, "examples": r.examples, "seconds": r.seconds});
             dir.log(&line)?;
             progress.event(&line);
         }
@@ -424,8 +426,9 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     Ok((clean, table, attacks, state.epochs))
 }
 
-/// The configured white-box attacks, on an evaluation-mode copy of `model`
-/// that still passes gradients to its input.
+/// The configured attacks on an evaluation-mode `model`: white-box ones on
+/// a frozen copy that still passes gradients to its input, black-box ones
+/// on `model` itself.
 pub fn run_attacks<M: Classifier>(
     model: &M,
     test: &Dataset,
@@ -437,8 +440,22 @@ pub fn run_attacks<M: Classifier>(
         return AttackTable::new();
     }
     progress.say("attacking");
-    let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
-    attack::evaluate(&frozen, test, setup, &setup.eval.attacks, device, progress)
+    let (mut white, mut black) = (Vec::new(), Vec::new());
+    for plan in &setup.eval.attacks {
+        match plan {
+            AttackPlan::WhiteBox(p) => white.push(p.clone()),
+            AttackPlan::BlackBox(p) => black.push(p.clone()),
+        }
+    }
+    let mut table = AttackTable::new();
+    if !white.is_empty() {
+        let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
+        table.extend(attack::evaluate(&frozen, test, setup, &white, device, progress));
+    }
+    if !black.is_empty() {
+        table.extend(attack::black_box::evaluate(model, test, setup, &black, device, progress));
+    }
+    table
 }
 
 /// Weights as safetensors bytes: plain tensors, nothing executable.

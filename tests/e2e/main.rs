@@ -2,6 +2,7 @@
 // Test helpers may panic on setup failures: that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attacks;
 mod bad_input;
 mod cli;
 mod device;

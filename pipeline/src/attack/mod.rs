@@ -1,8 +1,10 @@
-//! Attacks at evaluation time: each configured attack at each ε over the
-//! first `examples` test rows, reporting accuracy under attack, success rate
-//! (the share of correctly classified inputs the attack flips) and the mean
-//! perturbation norm.
+//! Attacks at evaluation time: each configured attack at each ε (the word
+//! share for text attacks) over the first `examples` test rows, reporting
+//! accuracy under attack, success rate (the share of correctly classified
+//! inputs the attack flips), the mean perturbation size and, for black-box
+//! attacks, the mean number of model queries.
 
+pub mod black_box;
 pub mod white_box;
 
 use std::collections::BTreeMap;
@@ -15,11 +17,31 @@ use crate::data::Dataset;
 use crate::eval::EvalSetup;
 use crate::model::Classifier;
 use crate::progress::Progress;
+pub use black_box::{BlackBoxPlan, TextAttackKind};
 pub use white_box::{Attack, AttackKind};
 
 /// One `[[eval.attacks]]` entry, resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttackPlan {
+pub enum AttackPlan {
+    /// A gradient attack on images.
+    WhiteBox(WhiteBoxPlan),
+    /// An edit attack on texts.
+    BlackBox(BlackBoxPlan),
+}
+
+impl AttackPlan {
+    /// The config and metrics name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttackPlan::WhiteBox(p) => p.kind.name(),
+            AttackPlan::BlackBox(p) => p.kind.name(),
+        }
+    }
+}
+
+/// A white-box `[[eval.attacks]]` entry, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhiteBoxPlan {
     /// Which attack.
     pub kind: AttackKind,
     /// Radii on the [0, 1] pixel scale (L∞, or L2 for `pgd_l2`).
@@ -36,7 +58,7 @@ pub struct AttackPlan {
     pub examples: usize,
 }
 
-impl AttackPlan {
+impl WhiteBoxPlan {
     /// The attack at one ε.
     pub fn at(&self, epsilon: f64) -> Attack {
         let fgsm = self.kind == AttackKind::Fgsm;
@@ -63,8 +85,12 @@ pub struct AttackResult {
     pub accuracy: f64,
     /// Share of correctly classified inputs the attack flipped.
     pub success_rate: f64,
-    /// Mean perturbation size (L∞, or L2 for `pgd_l2`).
+    /// Mean perturbation size: L∞ (L2 for `pgd_l2`), or the share of
+    /// words changed for text attacks.
     pub mean_norm: f64,
+    /// Mean model queries per input (black-box attacks; 0 for white-box).
+    #[serde(default)]
+    pub mean_queries: f64,
     /// Inputs attacked.
     pub examples: usize,
     /// Wall seconds.
@@ -74,13 +100,13 @@ pub struct AttackResult {
 /// `attack → ε → result`.
 pub type AttackTable = BTreeMap<String, BTreeMap<String, AttackResult>>;
 
-/// Runs every planned attack. `model` is frozen on the autodiff version of
-/// `device`.
+/// Runs every planned white-box attack. `model` is frozen on the autodiff
+/// version of `device`.
 pub fn evaluate<M: Classifier>(
     model: &M,
     test: &Dataset,
     setup: &EvalSetup,
-    plans: &[AttackPlan],
+    plans: &[WhiteBoxPlan],
     device: &Device,
     progress: &Progress,
 ) -> AttackTable {
@@ -141,6 +167,7 @@ pub fn attack_dataset<M: Classifier>(
         accuracy: adv_correct as f64 / n,
         success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
         mean_norm: norm_sum / n,
+        mean_queries: 0.0,
         examples: rows.len(),
         seconds: started.elapsed().as_secs_f64(),
     }

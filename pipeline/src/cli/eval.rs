@@ -79,7 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             evaluate(m.valid(), &split, &target, &saved, &device, &progress)
         }
     };
-    let [attack_accuracy, attack_success_rate, attack_mean_norm] = attack_tables(&attacks);
+    let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
+        attack_tables(&attacks);
     let mut metrics = Metrics {
         schema_version: METRICS_SCHEMA,
         run: RunInfo {
@@ -98,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         attack_accuracy,
         attack_success_rate,
         attack_mean_norm,
+        attack_mean_queries,
         mce: None,
         relative_mce: None,
         corruption_error: Default::default(),

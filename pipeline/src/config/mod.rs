@@ -89,6 +89,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attack::{AttackPlan, TextAttackKind};
     use std::path::PathBuf;
 
     fn fixture_dir() -> (tempdir::Dir, PathBuf) {
@@ -204,7 +205,9 @@ mod tests {
             "{IMAGE}[[eval.attacks]]\nname = \"pgd_l2\"\n[[eval.attacks]]\nname = \"fgsm\"\nepsilons = [0.03]\n"
         );
         let plan = parse(&text, &cfg).expect("test setup");
-        let [l2, fgsm] = &plan.eval.attacks[..] else { panic!("two attacks") };
+        let [AttackPlan::WhiteBox(l2), AttackPlan::WhiteBox(fgsm)] = &plan.eval.attacks[..] else {
+            panic!("two white-box attacks")
+        };
         assert_eq!(l2.epsilons, vec![0.5, 1.0, 2.0]);
         assert_eq!((l2.steps, l2.restarts, l2.examples, l2.random_start), (10, 1, 1000, true));
         assert!((l2.step_size - 0.25).abs() < 1e-12);
@@ -225,6 +228,65 @@ mod tests {
         let e = parse(&format!("{BASE}[[eval.attacks]]\nname = \"fgsm\"\n"), &cfg).unwrap_err();
         assert!(e.message.contains("text"), "{}", e.message);
         let twice = format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\n[[eval.attacks]]\nname = \"fgsm\"\n");
+        assert!(parse(&twice, &cfg).unwrap_err().message.contains("twice"));
+    }
+
+    #[test]
+    fn text_attacks_resolve_with_defaults_and_round_trip() {
+        let (_d, cfg) = fixture_dir();
+        let text = format!(
+            "{BASE}[[eval.attacks]]\nname = \"deepwordbug\"\n\
+             [[eval.attacks]]\nname = \"textbugger\"\nmax-word-share = 0.5\nmax-queries = 40\nexamples = 7\n"
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [AttackPlan::BlackBox(dwb), AttackPlan::BlackBox(tb)] = &plan.eval.attacks[..] else {
+            panic!("two black-box attacks")
+        };
+        assert_eq!(dwb.kind, TextAttackKind::DeepWordBug);
+        assert_eq!((dwb.budget.max_word_share, dwb.budget.max_queries, dwb.examples), (0.2, 200, 1000));
+        assert_eq!(tb.kind, TextAttackKind::TextBugger);
+        assert_eq!((tb.budget.max_word_share, tb.budget.max_queries, tb.examples), (0.5, 40, 7));
+        let written = to_toml(&plan).expect("test setup");
+        assert!(!written.contains("steps") && !written.contains("epsilons"), "{written}");
+        let again = parse(&written, &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+    }
+
+    #[test]
+    fn bad_text_attacks_name_the_key() {
+        let (_d, cfg) = fixture_dir();
+        let attack = |body: &str| format!("{BASE}[[eval.attacks]]\n{body}\n");
+        let cases = [
+            (
+                "name = \"deepwordbug\"\nmax-word-share = 0",
+                "eval.attacks[0].max-word-share",
+                "greater than 0",
+            ),
+            ("name = \"deepwordbug\"\nmax-word-share = 1.5", "eval.attacks[0].max-word-share", "at most 1"),
+            ("name = \"textbugger\"\nmax-queries = 0", "eval.attacks[0].max-queries", "between 1 and 100000"),
+            ("name = \"textbugger\"\nmax-queries = 100001", "eval.attacks[0].max-queries", "100000"),
+            ("name = \"textbugger\"\nexamples = 0", "eval.attacks[0].examples", "between 1"),
+            ("name = \"deepwordbug\"\nsteps = 3", "eval.attacks[0].steps", "white-box attacks"),
+            ("name = \"textbugger\"\nepsilons = [0.1]", "eval.attacks[0].epsilons", "white-box attacks"),
+            ("name = \"deepwordbug\"\nrandom-start = false", "eval.attacks[0].random-start", "white-box"),
+            ("name = \"textbuger\"", "eval.attacks[0].name", "did you mean `textbugger`"),
+            ("name = \"pgd_linf\"", "eval.attacks[0].name", "white-box image attack"),
+            ("name = \"deepwordbug\"\nmax-querys = 3", "eval.attacks[0].max-querys", "max-queries"),
+        ];
+        for (body, key, message) in cases {
+            let e = parse(&attack(body), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{body}: {e}");
+            assert!(e.message.contains(message), "{body}: {}", e.message);
+        }
+        let on_images =
+            parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"textbugger\"\n"), &cfg).unwrap_err();
+        assert_eq!(on_images.key.as_deref(), Some("eval.attacks[0].name"));
+        assert!(on_images.message.contains("text attack"), "{}", on_images.message);
+        let share_on_fgsm = format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\nmax-word-share = 0.2\n");
+        let e = parse(&share_on_fgsm, &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].max-word-share"));
+        assert!(e.message.contains("text attacks"), "{}", e.message);
+        let twice = attack("name = \"textbugger\"\n[[eval.attacks]]\nname = \"textbugger\"");
         assert!(parse(&twice, &cfg).unwrap_err().message.contains("twice"));
     }
 

@@ -244,7 +244,7 @@ pub struct EvalPlan {
     pub corruptions: Vec<&'static str>,
     /// Inference batch size.
     pub batch_size: usize,
-    /// White-box attacks (image models).
+    /// White-box attacks (image models) or black-box ones (text models).
     pub attacks: Vec<crate::attack::AttackPlan>,
     /// Run directory whose corruption errors normalise mCE.
     pub mce_baseline: Option<PathBuf>,

@@ -145,5 +145,7 @@ pub struct RawAttack {
     pub step_size: Option<f64>,
     pub random_start: Option<bool>,
     pub restarts: Option<i64>,
+    pub max_word_share: Option<f64>,
+    pub max_queries: Option<i64>,
     pub examples: Option<i64>,
 }

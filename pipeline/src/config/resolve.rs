@@ -7,7 +7,8 @@ use augment::{ImageOp, Policy, PolicyStep, Severity, TextOp};
 use super::error::{ConfigError, unknown_value};
 use super::plan::*;
 use super::raw::*;
-use crate::attack::{AttackKind, AttackPlan};
+use crate::attack::black_box::Budget;
+use crate::attack::{AttackKind, AttackPlan, BlackBoxPlan, TextAttackKind, WhiteBoxPlan};
 
 /// Default decoded-image limit: 64 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 64 * 1024 * 1024;
@@ -714,18 +715,59 @@ fn resolve_attack(
     modality: Modality,
     earlier: &[AttackPlan],
 ) -> Result<AttackPlan, ConfigError> {
-    let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
-    let kind = AttackKind::find(&raw.name)
-        .ok_or_else(|| c.err(&format!("{key}.name"), unknown_value("attack", &raw.name, &names)))?;
-    if modality != Modality::Image {
-        return Err(c.err(
-            &format!("{key}.name"),
-            format!("`{}` is a white-box image attack; this config's data is text", raw.name),
-        ));
+    let names: Vec<&str> = AttackKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
+        .collect();
+    if !names.contains(&raw.name.as_str()) {
+        return Err(c.err(&format!("{key}.name"), unknown_value("attack", &raw.name, &names)));
     }
-    if earlier.iter().any(|p| p.kind == kind) {
+    if earlier.iter().any(|p| p.name() == raw.name) {
         return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", raw.name)));
     }
+    let plan = match (AttackKind::find(&raw.name), TextAttackKind::find(&raw.name), modality) {
+        (Some(kind), _, Modality::Image) => AttackPlan::WhiteBox(resolve_white_box(c, key, kind, raw)?),
+        (_, Some(kind), Modality::Text) => AttackPlan::BlackBox(resolve_black_box(c, key, kind, raw)?),
+        (Some(_), _, _) => {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is a white-box image attack; this config's data is text", raw.name),
+            ));
+        }
+        _ => {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is a black-box text attack; this config's data is image", raw.name),
+            ));
+        }
+    };
+    Ok(plan)
+}
+
+/// Refuses keys that belong to the other family of attacks.
+fn only_for(
+    c: &Check,
+    key: &str,
+    name: &str,
+    present: &[(&str, bool)],
+    family: &str,
+) -> Result<(), ConfigError> {
+    match present.iter().find(|(_, set)| *set) {
+        Some((k, _)) => Err(c.err(&format!("{key}.{k}"), format!("applies to {family} only, not `{name}`"))),
+        None => Ok(()),
+    }
+}
+
+fn resolve_white_box(
+    c: &Check,
+    key: &str,
+    kind: AttackKind,
+    raw: RawAttack,
+) -> Result<WhiteBoxPlan, ConfigError> {
+    let text_keys =
+        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())];
+    only_for(c, key, &raw.name, &text_keys, "text attacks (deepwordbug, textbugger)")?;
     let epsilons = match raw.epsilons {
         None if kind.is_l2() => L2_EPSILONS.to_vec(),
         None => LINF_EPSILONS.to_vec(),
@@ -741,7 +783,7 @@ fn resolve_attack(
         }
     };
     let steps = c.usize(&format!("{key}.steps"), raw.steps, 10, 1, 10_000)?;
-    Ok(AttackPlan {
+    Ok(WhiteBoxPlan {
         kind,
         epsilons,
         steps,
@@ -754,6 +796,35 @@ fn resolve_attack(
         )?,
         random_start: raw.random_start.unwrap_or(true),
         restarts: c.usize(&format!("{key}.restarts"), raw.restarts, 1, 1, 100)?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}
+
+fn resolve_black_box(
+    c: &Check,
+    key: &str,
+    kind: TextAttackKind,
+    raw: RawAttack,
+) -> Result<BlackBoxPlan, ConfigError> {
+    let image_keys = [
+        ("epsilons", raw.epsilons.is_some()),
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+    ];
+    only_for(c, key, &raw.name, &image_keys, "white-box attacks (fgsm, pgd_linf, pgd_l2)")?;
+    Ok(BlackBoxPlan {
+        kind,
+        budget: Budget {
+            max_word_share: c.float(
+                &format!("{key}.max-word-share"),
+                raw.max_word_share,
+                0.2,
+                FloatRange::OpenLow(0.0, 1.0),
+            )?,
+            max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, 200, 1, 100_000)?,
+        },
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
     })
 }

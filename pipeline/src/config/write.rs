@@ -3,6 +3,7 @@
 
 use super::plan::*;
 use super::raw::*;
+use crate::attack::AttackPlan;
 
 /// The plan as a complete config file.
 pub fn to_toml(plan: &Plan) -> Result<String, toml::ser::Error> {
@@ -131,14 +132,24 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 plan.eval
                     .attacks
                     .iter()
-                    .map(|a| RawAttack {
-                        name: a.kind.name().to_owned(),
-                        epsilons: Some(a.epsilons.clone()),
-                        steps: Some(a.steps as i64),
-                        step_size: Some(a.step_size),
-                        random_start: Some(a.random_start),
-                        restarts: Some(a.restarts as i64),
-                        examples: Some(a.examples as i64),
+                    .map(|a| match a {
+                        AttackPlan::WhiteBox(a) => RawAttack {
+                            name: a.kind.name().to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            steps: Some(a.steps as i64),
+                            step_size: Some(a.step_size),
+                            random_start: Some(a.random_start),
+                            restarts: Some(a.restarts as i64),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
+                        AttackPlan::BlackBox(a) => RawAttack {
+                            name: a.kind.name().to_owned(),
+                            max_word_share: Some(a.budget.max_word_share),
+                            max_queries: Some(a.budget.max_queries as i64),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
                     })
                     .collect()
             }),

@@ -68,11 +68,16 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
         let _ = writeln!(s, "\n## Accuracy under attack\n");
         let _ = writeln!(
             s,
-            "White-box attacks on the model in evaluation mode. Success rate: the share of correctly \
+            "Attacks on the model in evaluation mode. Success rate: the share of correctly \
              classified inputs the attack flipped. Norm: mean L∞ (L2 for `pgd_l2`) of the applied \
-             perturbation, on the [0, 1] pixel scale.\n"
+             perturbation on the [0, 1] pixel scale; for text attacks ε is the largest share of \
+             words that may change and the norm the mean share that did. Queries: mean texts sent \
+             to the model per input (black-box attacks).\n"
         );
-        let _ = writeln!(s, "| attack | ε | accuracy | success rate | mean norm |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| attack | ε | accuracy | success rate | mean norm | mean queries |\n|---|---|---|---|---|---|"
+        );
         for (attack, by_eps) in &metrics.attack_accuracy {
             let mut rows: Vec<(&String, &f64)> = by_eps.iter().collect();
             rows.sort_by(|a, b| {
@@ -84,10 +89,11 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "| {attack} | {eps} | {} | {} | {} |",
+                    "| {attack} | {eps} | {} | {} | {} | {} |",
                     pct(*acc),
                     get(&metrics.attack_success_rate).map_or("–".into(), pct),
-                    get(&metrics.attack_mean_norm).map_or("–".into(), |v| format!("{v:.3}"))
+                    get(&metrics.attack_mean_norm).map_or("–".into(), |v| format!("{v:.3}")),
+                    get(&metrics.attack_mean_queries).map_or("–".into(), |v| format!("{v:.1}"))
                 );
             }
         }

@@ -87,20 +87,32 @@ pub struct Metrics {
     /// `attack_success_rate[attack][epsilon]`: share of correctly classified inputs flipped.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_success_rate: CorruptionTable,
-    /// `attack_mean_norm[attack][epsilon]`: mean perturbation (L∞, L2 for `pgd_l2`).
+    /// `attack_mean_norm[attack][epsilon]`: mean perturbation (L∞, L2 for
+    /// `pgd_l2`, share of words changed for text attacks).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_mean_norm: CorruptionTable,
+    /// `attack_mean_queries[attack][epsilon]`: mean model queries per input,
+    /// black-box attacks only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_mean_queries: CorruptionTable,
 }
 
-/// The three attack tables of [`Metrics`] from an attack run.
-pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 3] {
-    let pick = |f: fn(&crate::attack::AttackResult) -> f64| -> CorruptionTable {
+/// The four attack tables of [`Metrics`] from an attack run; white-box
+/// attacks make no queries, so they are left out of the last.
+pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 4] {
+    let pick = |f: fn(&crate::attack::AttackResult) -> f64, black_box_only: bool| -> CorruptionTable {
         table
             .iter()
+            .filter(|(a, _)| !black_box_only || crate::attack::TextAttackKind::find(a).is_some())
             .map(|(a, per)| (a.clone(), per.iter().map(|(e, r)| (e.clone(), f(r))).collect()))
             .collect()
     };
-    [pick(|r| r.accuracy), pick(|r| r.success_rate), pick(|r| r.mean_norm)]
+    [
+        pick(|r| r.accuracy, false),
+        pick(|r| r.success_rate, false),
+        pick(|r| r.mean_norm, false),
+        pick(|r| r.mean_queries, true),
+    ]
 }
 
 impl Metrics {
