@@ -15,6 +15,8 @@ pub struct HostBatch {
     pub input: HostInput,
     /// Class index per example.
     pub labels: Vec<i64>,
+    /// The dataset rows, in batch order.
+    pub rows: Vec<usize>,
 }
 
 /// How each sample is perturbed while a batch is built.
@@ -172,5 +174,5 @@ pub fn build(
             HostInput::Tokens { ids: flat, shape: [rows.len(), len] }
         }
     };
-    HostBatch { input, labels }
+    HostBatch { input, labels, rows: rows.to_vec() }
 }

@@ -118,3 +118,30 @@ fn augmix_with_the_consistency_loss_trains_and_logs_a_larger_loss() {
     let m = sb.json(&sb.path().join("runs/augmix/latest/metrics.json"));
     assert!(m["clean_accuracy"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn text_adversarial_training_edits_batches_and_is_deterministic() {
+    let sb = Sandbox::new();
+    sb.messages(400, 100);
+    let adv =
+        "[train.adversarial]\nattack = \"textbugger\"\nratio = 0.5\nmax-queries = 20\nwarmup-epochs = 1\n";
+    let plain = sb.write("plain.toml", crate::harness::messages_config(""));
+    let cfg = sb.write("adv.toml", crate::harness::messages_config(adv));
+    for (c, out) in [(&plain, "p"), (&cfg, "a"), (&cfg, "b")] {
+        let run = sb.temper(&["train", "--config", c.to_str().unwrap(), "--quiet", "--out", out]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let losses = |out: &str| -> Vec<f64> {
+        let log = std::fs::read_to_string(sb.run_dirs_under(out)[0].join("log.jsonl")).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "batch")
+            .map(|v| v["loss"].as_f64().unwrap())
+            .collect()
+    };
+    let (p, a, b) = (losses("p"), losses("a"), losses("b"));
+    assert_eq!(a, b, "same seed, same edits");
+    let per_epoch = p.len() / 4;
+    assert_eq!(&a[..per_epoch], &p[..per_epoch], "the warm-up epoch is clean");
+    assert_ne!(&a[per_epoch..], &p[per_epoch..], "later epochs train on edited texts");
+}

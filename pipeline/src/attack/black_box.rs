@@ -142,7 +142,7 @@ pub fn summarise(outcomes: &[Outcome]) -> AttackResult {
 }
 
 /// Class probabilities of `texts`, `batch` texts per forward pass.
-fn probabilities<M: Classifier>(
+pub fn probabilities<M: Classifier>(
     model: &M,
     texts: &[String],
     plan: &TextPlan,

@@ -349,19 +349,33 @@ mod tests {
     }
 
     #[test]
-    fn adversarial_training_resolves_and_refuses_text() {
+    fn adversarial_training_resolves_per_modality() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.adversarial]\nsteps = 5\nratio = 1.0\n"), &cfg)
             .expect("test setup");
         let adv = plan.train.adversarial.clone().expect("adversarial");
-        assert_eq!((adv.attack.epsilon, adv.attack.steps, adv.ratio), (0.1, 5, 1.0));
-        assert!((adv.attack.step_size - 0.05).abs() < 1e-12, "2.5·ε/steps");
+        let AdversarialMethod::Gradient(attack) = &adv.method else { panic!("images use a gradient attack") };
+        assert_eq!((attack.epsilon, attack.steps, adv.ratio), (0.1, 5, 1.0));
+        assert!((attack.step_size - 0.05).abs() < 1e-12, "2.5·ε/steps");
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!(again.train.adversarial, plan.train.adversarial);
-        let e = parse(&format!("{BASE}[train.adversarial]\n"), &cfg).unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("train.adversarial"));
         let e = parse(&format!("{IMAGE}[train.adversarial]\nratio = 0\n"), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("train.adversarial.ratio"));
+        let e = parse(&format!("{IMAGE}[train.adversarial]\nmax-queries = 5\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.max-queries"));
+
+        let plan =
+            parse(&format!("{BASE}[train.adversarial]\nattack = \"deepwordbug\"\nmax-queries = 30\n"), &cfg)
+                .expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        let AdversarialMethod::Edits { kind, budget, .. } = &adv.method else { panic!("texts use edits") };
+        assert_eq!((kind.name(), budget.max_queries, budget.max_word_share), ("deepwordbug", 30, 0.2));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+        let e = parse(&format!("{BASE}[train.adversarial]\nepsilon = 0.1\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.epsilon"));
+        let e = parse(&format!("{BASE}[train.adversarial]\nattack = \"pgd_linf\"\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("textbugger"), "{}", e.message);
     }
 
     #[test]

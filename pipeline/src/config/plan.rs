@@ -225,16 +225,48 @@ pub struct AugmixPlan {
     pub jsd_weight: f64,
 }
 
-/// `[train.adversarial]` resolved: Madry et al.'s PGD training, mixed with
-/// clean examples.
+/// `[train.adversarial]` resolved: part of each batch replaced by
+/// adversarial versions made against the current weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdversarialPlan {
-    /// The attack that makes the training examples (absolute step size).
-    pub attack: crate::attack::Attack,
+    /// How the adversarial examples are made.
+    pub method: AdversarialMethod,
     /// Share of each batch replaced by its adversarial version.
     pub ratio: f64,
     /// Epochs trained on clean data first.
     pub warmup_epochs: usize,
+}
+
+/// Where adversarial training examples come from.
+#[derive(Debug, Clone)]
+pub enum AdversarialMethod {
+    /// Images: a gradient attack (Madry et al.'s PGD training), absolute step size.
+    Gradient(crate::attack::Attack),
+    /// Texts: a cheap black-box edit attack on the most important words
+    /// (A2T-style, Yoo & Qi 2021), with the run's protected spans.
+    Edits {
+        /// Which edit attack.
+        kind: crate::attack::black_box::TextAttackKind,
+        /// Word share and query budget per text.
+        budget: crate::attack::black_box::Budget,
+        /// Protected spans and keyboard layout.
+        context: Box<augment::text::TextContext>,
+    },
+}
+
+/// Equal methods make the same examples; the text context is the data
+/// section's, compared there.
+impl PartialEq for AdversarialMethod {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (AdversarialMethod::Gradient(a), AdversarialMethod::Gradient(b)) => a == b,
+            (
+                AdversarialMethod::Edits { kind: a, budget: x, .. },
+                AdversarialMethod::Edits { kind: b, budget: y, .. },
+            ) => a == b && x == y,
+            _ => false,
+        }
+    }
 }
 
 /// `[eval]` resolved.

@@ -106,6 +106,8 @@ pub struct RawAdversarial {
     pub random_start: Option<bool>,
     pub ratio: Option<f64>,
     pub warmup_epochs: Option<i64>,
+    pub max_word_share: Option<f64>,
+    pub max_queries: Option<i64>,
 }
 
 /// One `[[train.augment]]` entry.

@@ -408,12 +408,7 @@ fn resolve_train(
     };
     let adversarial = match raw.adversarial {
         None => None,
-        Some(_) if modality == Modality::Text => {
-            return Err(c.err(
-                "train.adversarial",
-                "gradient attacks need an image model; for text use [[train.augment]] with the edit operations",
-            ));
-        }
+        Some(a) if modality == Modality::Text => Some(resolve_text_adversarial(c, a, text)?),
         Some(a) => Some(resolve_adversarial(c, a)?),
     };
     let augmix = match raw.augmix {
@@ -459,7 +454,51 @@ fn resolve_train(
     })
 }
 
+fn resolve_text_adversarial(
+    c: &Check,
+    raw: RawAdversarial,
+    text: &TextSpec,
+) -> Result<AdversarialPlan, ConfigError> {
+    let image_only = [
+        ("epsilon", raw.epsilon.is_some()),
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+    ];
+    if let Some((key, _)) = image_only.iter().find(|(_, set)| *set) {
+        return Err(c.err(&format!("train.adversarial.{key}"), "applies to image models only"));
+    }
+    let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
+    let name = raw.attack.as_deref().unwrap_or("textbugger");
+    let kind = TextAttackKind::find(name)
+        .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("text attack", name, &names)))?;
+    Ok(AdversarialPlan {
+        method: AdversarialMethod::Edits {
+            kind,
+            budget: Budget {
+                max_word_share: c.float(
+                    "train.adversarial.max-word-share",
+                    raw.max_word_share,
+                    0.2,
+                    FloatRange::OpenLow(0.0, 1.0),
+                )?,
+                max_queries: c.usize("train.adversarial.max-queries", raw.max_queries, 50, 1, 100_000)?,
+            },
+            context: Box::new(text.context.clone()),
+        },
+        ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
+        warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+    })
+}
+
 fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan, ConfigError> {
+    for (key, set) in
+        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())]
+    {
+        if set {
+            return Err(c.err(&format!("train.adversarial.{key}"), "applies to text models only"));
+        }
+    }
     let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
     let name = raw.attack.as_deref().unwrap_or("pgd_linf");
     let kind = AttackKind::find(name)
@@ -477,14 +516,14 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         FloatRange::OpenLow(0.0, 10.0),
     )?;
     Ok(AdversarialPlan {
-        attack: crate::attack::Attack {
+        method: AdversarialMethod::Gradient(crate::attack::Attack {
             kind,
             epsilon,
             steps,
             step_size: if fgsm { epsilon } else { share * epsilon },
             random_start: raw.random_start.unwrap_or(true) && !fgsm,
             restarts: 1,
-        },
+        }),
         ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
     })

@@ -110,14 +110,27 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 severity: Some(i64::from(a.severity.level())),
                 jsd_weight: Some(a.jsd_weight),
             }),
-            adversarial: t.adversarial.as_ref().map(|a| RawAdversarial {
-                attack: Some(a.attack.kind.name().to_owned()),
-                epsilon: Some(a.attack.epsilon),
-                steps: Some(a.attack.steps as i64),
-                step_size: Some(a.attack.step_size / a.attack.epsilon),
-                random_start: Some(a.attack.random_start),
-                ratio: Some(a.ratio),
-                warmup_epochs: Some(a.warmup_epochs as i64),
+            adversarial: t.adversarial.as_ref().map(|a| {
+                let mut raw = RawAdversarial {
+                    ratio: Some(a.ratio),
+                    warmup_epochs: Some(a.warmup_epochs as i64),
+                    ..RawAdversarial::default()
+                };
+                match &a.method {
+                    AdversarialMethod::Gradient(g) => {
+                        raw.attack = Some(g.kind.name().to_owned());
+                        raw.epsilon = Some(g.epsilon);
+                        raw.steps = Some(g.steps as i64);
+                        raw.step_size = Some(g.step_size / g.epsilon);
+                        raw.random_start = Some(g.random_start);
+                    }
+                    AdversarialMethod::Edits { kind, budget, .. } => {
+                        raw.attack = Some(kind.name().to_owned());
+                        raw.max_word_share = Some(budget.max_word_share);
+                        raw.max_queries = Some(budget.max_queries as i64);
+                    }
+                }
+                raw
             }),
         }),
         gate: plan.gate.as_ref().map(|g| RawGate {

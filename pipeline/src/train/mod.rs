@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, HostBatch, Perturbation};
-use crate::config::{AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
+use crate::config::{AdversarialMethod, AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
 use crate::data::Dataset;
 use crate::model::{Classifier, ModelInput};
 use crate::progress::Progress;
@@ -281,17 +281,36 @@ pub fn fit<M: Classifier>(
             loop {
                 // Time blocked here is time the device had nothing to do.
                 let asked = Instant::now();
-                let Ok(host) = rx.recv() else { break };
+                let Ok(mut host) = rx.recv() else { break };
                 waited += asked.elapsed();
                 state.data_wait_seconds = wait_before + waited.as_secs_f64();
                 let b = state.batch;
                 // Dropout masks depend on (seed, epoch, batch) only.
                 s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
                 let n = host.labels.len();
+                let adversarial = plan.adversarial.as_ref().filter(|a| epoch >= a.warmup_epochs);
+                let seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "adversarial");
+                if let Some(adv) = adversarial
+                    && let (AdversarialMethod::Edits { kind, budget, context }, ModelPlan::Text(tp)) =
+                        (&adv.method, s.model_plan)
+                {
+                    let step = adversarial::TextStep {
+                        data,
+                        rows: &host.rows,
+                        plan: tp,
+                        kind: *kind,
+                        budget: *budget,
+                        context,
+                        ratio: adv.ratio,
+                    };
+                    let plain = s.device.clone().inner();
+                    adversarial::mix_texts(&model.valid(), &mut host.input, &step, seed, &plain);
+                }
                 let mut input = host.input.to_device(s.device);
-                if let Some(adv) = plan.adversarial.as_ref().filter(|a| epoch >= a.warmup_epochs) {
-                    let seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "adversarial");
-                    input = adversarial::mix(&model, input, &host.labels, adv, seed);
+                if let Some(adv) = adversarial
+                    && let AdversarialMethod::Gradient(attack) = &adv.method
+                {
+                    input = adversarial::mix_images(&model, input, &host.labels, attack, adv.ratio, seed);
                 }
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
                 let step = match &plan.augmix {
