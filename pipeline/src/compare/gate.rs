@@ -114,7 +114,8 @@ impl Gate {
     pub fn check(&self, run: &RunMetrics, baseline: &RunMetrics) -> GateOutcome {
         match (run.values.get(&self.metric), baseline.values.get(&self.metric)) {
             (Some(a), Some(b)) => {
-                let delta = (a - b) * 100.0;
+                // Points for fractions; perturbation sizes and queries in their own units.
+                let delta = if super::table::is_fraction(&self.metric) { (a - b) * 100.0 } else { a - b };
                 if self.op.holds(delta, self.threshold) {
                     GateOutcome::Fail { delta }
                 } else {

@@ -16,12 +16,20 @@ pub enum Format {
     Json,
 }
 
-/// Renders metrics side by side; deltas are against `runs[baseline]`, in points.
+/// Whether a metric is a fraction shown in percent, with deltas in points;
+/// perturbation sizes and query counts are shown in their own units.
+pub fn is_fraction(key: &str) -> bool {
+    !(key.starts_with("attack_mean_norm.") || key.starts_with("attack_mean_queries."))
+}
+
+/// Renders metrics side by side; deltas are against `runs[baseline]`, in
+/// points for fractions and in the metric's units otherwise.
 pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.values.keys()).collect();
     let base = &runs[baseline];
     let delta = |r: &RunMetrics, k: &String| match (r.values.get(k), base.values.get(k)) {
-        (Some(a), Some(b)) => Some((a - b) * 100.0),
+        (Some(a), Some(b)) if is_fraction(k) => Some((a - b) * 100.0),
+        (Some(a), Some(b)) => Some(a - b),
         _ => None,
     };
     let mut out = String::new();
@@ -37,8 +45,12 @@ pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
                 let _ = write!(out, "| {k} |");
                 for (i, r) in runs.iter().enumerate() {
                     let cell = match (r.values.get(*k), delta(r, k)) {
-                        (Some(v), Some(d)) if i != baseline => format!("{:.2}% ({d:+.2})", v * 100.0),
-                        (Some(v), _) => format!("{:.2}%", v * 100.0),
+                        (Some(v), Some(d)) if i != baseline && is_fraction(k) => {
+                            format!("{:.2}% ({d:+.2})", v * 100.0)
+                        }
+                        (Some(v), Some(d)) if i != baseline => format!("{v:.3} ({d:+.3})"),
+                        (Some(v), _) if is_fraction(k) => format!("{:.2}%", v * 100.0),
+                        (Some(v), _) => format!("{v:.3}"),
                         (None, _) => "–".to_owned(),
                     };
                     let _ = write!(out, " {cell} |");
@@ -77,4 +89,22 @@ pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_show_in_percent_and_sizes_in_their_units() {
+        let run = |label: &str, acc: f64, norm: f64| RunMetrics {
+            label: label.to_owned(),
+            dir: std::path::PathBuf::from(label),
+            values: [("clean_accuracy".to_owned(), acc), ("attack_mean_norm.pgd_l2.1".to_owned(), norm)]
+                .into(),
+        };
+        let md = render(&[run("a", 0.9, 0.5), run("b", 0.95, 0.75)], 0, Format::Markdown);
+        assert!(md.contains("| clean_accuracy | 90.00% | 95.00% (+5.00) |"), "{md}");
+        assert!(md.contains("| attack_mean_norm.pgd_l2.1 | 0.500 | 0.750 (+0.250) |"), "{md}");
+    }
 }
