@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::config::{AugmentPolicy, ModelPlan};
-use crate::data::{Dataset, Inputs};
+use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::HostInput;
 use crate::model::features::featurize;
 
@@ -92,6 +92,44 @@ fn push_chw(out: &mut Vec<f32>, bytes: &[u8], channels: usize, plane: usize) {
 /// Epoch tag of evaluation streams, far from any training epoch.
 const EVAL_EPOCH: u64 = 1 << 40;
 
+/// Row `r` of `set` under `perturb`, as the HWC bytes a batch holds for it.
+pub fn image_row(set: &ImageSet, r: usize, perturb: Perturbation) -> Vec<u8> {
+    match perturb {
+        Perturbation::None => set.bytes(r).to_vec(),
+        Perturbation::Policy { policy: AugmentPolicy::Image(p), seed, epoch } => {
+            p.apply(&set.image(r), seed, r as u64, epoch).into_bytes()
+        }
+        Perturbation::Op { name, severity, seed } => match augment::image::find(name) {
+            Some(op) => op.apply(&set.image(r), severity, eval_seed(seed, r, severity, name)).into_bytes(),
+            None => set.bytes(r).to_vec(),
+        },
+        Perturbation::Policy { .. } => set.bytes(r).to_vec(),
+    }
+}
+
+/// Text `r` under `perturb`, as a batch featurises it; `None` when unchanged.
+pub fn text_row(
+    text: &str,
+    r: usize,
+    perturb: Perturbation,
+    text_context: &augment::text::TextContext,
+) -> Option<String> {
+    match perturb {
+        Perturbation::None => None,
+        Perturbation::Policy { policy: AugmentPolicy::Text(p), seed, epoch } => {
+            Some(p.apply(text, seed, r as u64, epoch))
+        }
+        Perturbation::Op { name, severity, seed } => augment::text::find(name)
+            .map(|op| op.apply_with(text, severity, eval_seed(seed, r, severity, name), text_context).text),
+        Perturbation::Policy { .. } => None,
+    }
+}
+
+/// The seed of row `r` under evaluation op `name` at `severity`.
+fn eval_seed(seed: u64, r: usize, severity: augment::Severity, name: &str) -> u64 {
+    augment::seed::derive(seed, r as u64, EVAL_EPOCH + u64::from(severity.level()), name)
+}
+
 /// Builds the batch of `rows` of `data`. `text_context` carries protected
 /// spans and tables for text operations.
 pub fn build(
@@ -104,28 +142,7 @@ pub fn build(
     let labels = rows.iter().map(|&r| data.labels[r] as i64).collect();
     let input = match &data.inputs {
         Inputs::Images(set) => {
-            let per: Vec<Vec<u8>> = rows
-                .par_iter()
-                .map(|&r| match perturb {
-                    Perturbation::None => set.bytes(r).to_vec(),
-                    Perturbation::Policy { policy: AugmentPolicy::Image(p), seed, epoch } => {
-                        p.apply(&set.image(r), seed, r as u64, epoch).into_bytes()
-                    }
-                    Perturbation::Op { name, severity, seed } => match augment::image::find(name) {
-                        Some(op) => {
-                            let s = augment::seed::derive(
-                                seed,
-                                r as u64,
-                                EVAL_EPOCH + u64::from(severity.level()),
-                                name,
-                            );
-                            op.apply(&set.image(r), severity, s).into_bytes()
-                        }
-                        None => set.bytes(r).to_vec(),
-                    },
-                    Perturbation::Policy { .. } => set.bytes(r).to_vec(),
-                })
-                .collect();
+            let per: Vec<Vec<u8>> = rows.par_iter().map(|&r| image_row(set, r, perturb)).collect();
             let (c, h, w) = (usize::from(set.channels), set.height as usize, set.width as usize);
             let mut pixels = vec![0f32; rows.len() * c * h * w];
             // HWC bytes → CHW floats in [0, 1].
@@ -146,24 +163,8 @@ pub fn build(
             let ids: Vec<Vec<i64>> = rows
                 .par_iter()
                 .map(|&r| {
-                    let text = &texts[r];
-                    let perturbed = match perturb {
-                        Perturbation::None => None,
-                        Perturbation::Policy { policy: AugmentPolicy::Text(p), seed, epoch } => {
-                            Some(p.apply(text.as_str(), seed, r as u64, epoch))
-                        }
-                        Perturbation::Op { name, severity, seed } => augment::text::find(name).map(|op| {
-                            let s = augment::seed::derive(
-                                seed,
-                                r as u64,
-                                EVAL_EPOCH + u64::from(severity.level()),
-                                name,
-                            );
-                            op.apply_with(text, severity, s, text_context).text
-                        }),
-                        Perturbation::Policy { .. } => None,
-                    };
-                    featurize(perturbed.as_deref().unwrap_or(text), plan)
+                    let perturbed = text_row(&texts[r], r, perturb, text_context);
+                    featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan)
                 })
                 .collect();
             let len = ids.iter().map(Vec::len).max().unwrap_or(0).max(1);

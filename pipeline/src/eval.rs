@@ -8,7 +8,7 @@ use burn::prelude::*;
 use crate::batch::{self, Perturbation};
 use crate::config::{EvalPlan, ModelPlan};
 use crate::data::Dataset;
-use crate::model::Classifier;
+use crate::model::{Classifier, HostInput};
 use crate::progress::Progress;
 use crate::run::metrics::CorruptionTable;
 
@@ -37,12 +37,17 @@ pub fn predict<M: Classifier>(
     let mut out = Vec::with_capacity(data.len());
     for chunk in rows.chunks(setup.eval.batch_size) {
         let host = batch::build(data, chunk, perturb, setup.model, setup.text);
-        let logits = model.logits(host.input.to_device(device));
-        let pred: Vec<i64> =
-            logits.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
-        out.extend(pred.into_iter().map(|p| p as usize));
+        out.extend(predict_batch(model, &host.input, device));
     }
     out
+}
+
+/// Predicted class per example of one host batch.
+pub fn predict_batch<M: Classifier>(model: &M, input: &HostInput, device: &Device) -> Vec<usize> {
+    let logits = model.logits(input.to_device(device));
+    let pred: Vec<i64> =
+        logits.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
+    pred.into_iter().map(|p| p as usize).collect()
 }
 
 /// Share of `predictions` equal to the labels.

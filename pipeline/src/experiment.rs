@@ -291,7 +291,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
     let built = model::build_seeded(&plan.model, &plan.data.image, split.classes.len(), plan.seed, &autodiff);
-    let (clean, corruption, attacks, training) = match built {
+    let (clean, corruption, attacks, training, examples) = match built {
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
@@ -328,11 +328,12 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     manifest.status = "completed".to_owned();
     manifest.finished_at = Some(manifest::now());
     dir.write_atomic("report.md", report::markdown(&metrics, manifest).as_bytes())?;
+    dir.write_atomic("report.html", report::html(&metrics, manifest, &examples).as_bytes())?;
     dir.write_json("manifest.json", manifest)?;
     Ok(metrics)
 }
 
-type Measured = (f64, CorruptionTable, AttackTable, Vec<EpochMetrics>);
+type Measured = (f64, CorruptionTable, AttackTable, Vec<EpochMetrics>, report::Examples);
 
 /// Logs epochs and writes checkpoints for one run directory.
 struct RunHooks<'a> {
@@ -423,7 +424,8 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
             progress.event(&line);
         }
     }
-    Ok((clean, table, attacks, state.epochs))
+    let examples = report::examples::gather(&eval_model, &split.test, &split.classes, &setup, device);
+    Ok((clean, table, attacks, state.epochs, examples))
 }
 
 /// The configured attacks on an evaluation-mode `model`: white-box ones on

@@ -34,6 +34,9 @@ fn text_attacks_write_their_metrics_and_replay_under_eval() {
     assert!(flipped > 0.0, "neither attack flipped anything: {metrics}");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("| deepwordbug | 0.2 |") && report.contains("mean queries"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(">deepwordbug<br>") && html.contains(">textbugger<br>"), "gallery rows: {html}");
+    assert!(html.contains("<mark>"), "typos at severity 3 show as marked edits: {html}");
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().filter(|l| l.contains("\"event\":\"attacked\"")).count(), 2);
 

@@ -8,6 +8,7 @@ mod cli;
 mod device;
 mod harness;
 mod provenance;
+mod reports;
 mod resume;
 mod robustness;
 mod runs;

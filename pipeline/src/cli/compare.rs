@@ -1,8 +1,8 @@
-//! `temper compare <run-dir>... [--baseline DIR] [--format ...] [--fail-if ...]`.
+//! `temper compare <run-dir>... [--baseline DIR] [--format ...] [--html FILE] [--fail-if ...]`.
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use crate::compare::{self, Format, Gate, GateOutcome};
 use crate::exit::GateFailed;
@@ -22,6 +22,9 @@ pub struct Args {
     /// "clean_accuracy < -0.5". Repeatable.
     #[arg(long = "fail-if", value_name = "EXPR")]
     fail_if: Vec<String>,
+    /// Also write the comparison as an HTML page with charts.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -42,6 +45,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         _ => Format::Markdown,
     };
     print!("{}", compare::render(&runs, 0, format));
+    if let Some(path) = &args.html {
+        crate::run::write_atomic(path, compare::html(&runs, 0).as_bytes())
+            .with_context(|| format!("--html: writing {}", path.display()))?;
+    }
     let mut failures = Vec::new();
     for run in &runs[1..] {
         for gate in &gates {

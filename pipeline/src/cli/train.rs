@@ -90,5 +90,6 @@ fn report(outcome: &experiment::Outcome, progress: &Progress, quiet: bool) {
             println!("mean corruption accuracy {}", pct(mc));
         }
         println!("report: {}", outcome.dir.join("report.md").display());
+        println!("html report: {}", outcome.dir.join("report.html").display());
     }
 }

@@ -6,9 +6,11 @@
 //! `attack_accuracy.pgd_linf.0.1`). Deltas are in percentage points.
 
 mod gate;
+mod html;
 mod table;
 
 pub use gate::{Comparison, Gate, GateError, GateOutcome};
+pub use html::html;
 pub use table::{Format, render};
 
 use std::collections::BTreeMap;

@@ -22,16 +22,34 @@ pub fn is_fraction(key: &str) -> bool {
     !(key.starts_with("attack_mean_norm.") || key.starts_with("attack_mean_queries."))
 }
 
+/// Every metric any of `runs` has, in order.
+pub(super) fn keys(runs: &[RunMetrics]) -> BTreeSet<&String> {
+    runs.iter().flat_map(|r| r.values.keys()).collect()
+}
+
+/// `run`'s change in metric `key` against `base`: in points for fractions,
+/// in the metric's units otherwise.
+pub(super) fn change(run: &RunMetrics, base: &RunMetrics, key: &str) -> Option<f64> {
+    let (a, b) = (run.values.get(key)?, base.values.get(key)?);
+    Some(if is_fraction(key) { (a - b) * 100.0 } else { a - b })
+}
+
+/// A value as the tables show it: percent for fractions, units otherwise.
+pub(super) fn value(key: &str, v: f64) -> String {
+    if is_fraction(key) { format!("{:.2}%", v * 100.0) } else { format!("{v:.3}") }
+}
+
+/// A [`change`] as the tables show it.
+pub(super) fn signed(key: &str, d: f64) -> String {
+    if is_fraction(key) { format!("{d:+.2}") } else { format!("{d:+.3}") }
+}
+
 /// Renders metrics side by side; deltas are against `runs[baseline]`, in
 /// points for fractions and in the metric's units otherwise.
 pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.values.keys()).collect();
+    let keys = keys(runs);
     let base = &runs[baseline];
-    let delta = |r: &RunMetrics, k: &String| match (r.values.get(k), base.values.get(k)) {
-        (Some(a), Some(b)) if is_fraction(k) => Some((a - b) * 100.0),
-        (Some(a), Some(b)) => Some(a - b),
-        _ => None,
-    };
+    let delta = |r: &RunMetrics, k: &String| change(r, base, k);
     let mut out = String::new();
     match format {
         Format::Markdown => {
@@ -45,12 +63,8 @@ pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
                 let _ = write!(out, "| {k} |");
                 for (i, r) in runs.iter().enumerate() {
                     let cell = match (r.values.get(*k), delta(r, k)) {
-                        (Some(v), Some(d)) if i != baseline && is_fraction(k) => {
-                            format!("{:.2}% ({d:+.2})", v * 100.0)
-                        }
-                        (Some(v), Some(d)) if i != baseline => format!("{v:.3} ({d:+.3})"),
-                        (Some(v), _) if is_fraction(k) => format!("{:.2}%", v * 100.0),
-                        (Some(v), _) => format!("{v:.3}"),
+                        (Some(v), Some(d)) if i != baseline => format!("{} ({})", value(k, *v), signed(k, d)),
+                        (Some(v), _) => value(k, *v),
                         (None, _) => "–".to_owned(),
                     };
                     let _ = write!(out, " {cell} |");

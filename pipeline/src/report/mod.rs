@@ -1,6 +1,16 @@
-//! Human-readable reports of a run.
+//! Human-readable reports of a run: `report.md`, and `report.html` with
+//! its SVG charts and gallery.
+
+mod diff;
+pub mod examples;
+pub mod html;
+pub mod markup;
+pub mod svg;
 
 use std::fmt::Write;
+
+pub use examples::Examples;
+pub use html::{html, page};
 
 use crate::run::manifest::Manifest;
 use crate::run::metrics::Metrics;
@@ -145,8 +155,8 @@ pub fn read_image(path: &std::path::Path) -> anyhow::Result<augment::Image> {
     Ok(out?)
 }
 
-/// Writes an image as PNG, atomically.
-pub fn write_png(path: &std::path::Path, img: &augment::Image) -> anyhow::Result<()> {
+/// An image as PNG bytes: gray when it has one channel, RGB otherwise.
+pub fn png_bytes(img: &augment::Image) -> anyhow::Result<Vec<u8>> {
     use image::ImageEncoder;
     let color =
         if img.channels() == 1 { image::ExtendedColorType::L8 } else { image::ExtendedColorType::Rgb8 };
@@ -157,6 +167,11 @@ pub fn write_png(path: &std::path::Path, img: &augment::Image) -> anyhow::Result
         img.height(),
         color,
     )?;
-    crate::run::write_atomic(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Writes an image as PNG, atomically.
+pub fn write_png(path: &std::path::Path, img: &augment::Image) -> anyhow::Result<()> {
+    crate::run::write_atomic(path, &png_bytes(img)?)?;
     Ok(())
 }
