@@ -6,9 +6,9 @@
 //! opened and made to run a kernel before it is accepted, so a missing driver
 //! is one clear error at start-up instead of a panic mid-training.
 
-use std::panic::{self, AssertUnwindSafe};
-
 pub use burn::prelude::Device;
+
+use crate::guard::quietly;
 use burn::prelude::Tensor;
 
 /// Device names a config or `--device` may use, whatever this build has.
@@ -204,24 +204,6 @@ fn identity(_device: &Device) -> String {
     "cpu".to_owned()
 }
 
-/// Runs `f`, turning a panic inside a backend's start-up (no driver, no
-/// library) into an error message instead of a crash with a backtrace.
-fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(hook);
-    result.map_err(|payload| {
-        let text = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "the backend panicked".to_owned());
-        // Backend panics can span many lines; the first says what failed.
-        text.lines().next().unwrap_or_default().trim().to_owned()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,11 +241,5 @@ mod tests {
         let s = select("cpu").expect("cpu");
         assert_eq!(s.backend, "cpu");
         assert!(s.description.contains("flex"));
-    }
-
-    #[test]
-    fn a_panic_in_a_backend_becomes_its_first_line() {
-        let r: Result<(), String> = quietly(|| panic!("no driver\nbacktrace"));
-        assert_eq!(r.unwrap_err(), "no driver");
     }
 }

@@ -23,7 +23,7 @@ use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, InputFile, Manifest, Versions};
-use crate::run::metrics::{CorruptionTable, EpochMetrics, METRICS_SCHEMA, Metrics, RunInfo, attack_tables};
+use crate::run::metrics::{CorruptionTable, EpochMetrics, Metrics, RunInfo};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 use burn::optim::ModuleOptimizer;
@@ -295,35 +295,16 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
-    let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
-        attack_tables(&attacks);
-    let mut metrics = Metrics {
-        schema_version: METRICS_SCHEMA,
-        run: RunInfo {
-            name: plan.name.clone(),
-            id: dir.id().to_owned(),
-            modality: plan.data.modality.as_str().to_owned(),
-            classes: split.classes.clone(),
-            train_examples: split.train.len(),
-            test_examples: split.test.len(),
-            skipped_rows: split.skipped.len(),
-        },
-        clean_accuracy: clean,
-        mean_corruption_accuracy: Metrics::mean_of(&corruption),
-        corruption_accuracy: corruption,
-        training,
-        attack_accuracy,
-        attack_success_rate,
-        attack_mean_norm,
-        attack_mean_queries,
-        mce: None,
-        relative_mce: None,
-        corruption_error: Default::default(),
-        mce_baseline: None,
+    let info = RunInfo {
+        name: plan.name.clone(),
+        id: dir.id().to_owned(),
+        modality: plan.data.modality.as_str().to_owned(),
+        classes: split.classes.clone(),
+        train_examples: split.train.len(),
+        test_examples: split.test.len(),
+        skipped_rows: split.skipped.len(),
     };
-    if let Some(base) = baseline {
-        metrics.set_mce(base);
-    }
+    let metrics = Metrics::new(info, clean, corruption, &attacks, training, baseline);
     dir.write_json("metrics.json", &metrics)?;
     manifest.status = "completed".to_owned();
     manifest.finished_at = Some(manifest::now());

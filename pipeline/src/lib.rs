@@ -15,6 +15,7 @@ pub mod device;
 pub mod eval;
 pub mod exit;
 pub mod experiment;
+pub mod guard;
 pub mod mce;
 pub mod model;
 pub mod progress;

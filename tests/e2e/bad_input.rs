@@ -156,3 +156,16 @@ fn image_larger_than_the_pixel_limit() {
         .replace("height = 28", "height = 28\nmax-pixels = 500");
     fails_with(&sb, &cfg, &["train.csv", "row 1", "28x28 = 784 pixels, over the limit of 500"]);
 }
+
+/// A Parquet file whose page makes polars panic (found by fuzzing
+/// `table_load`): one error naming the file, no crash.
+#[test]
+fn corrupt_parquet_page_is_an_error_not_a_crash() {
+    let sb = Sandbox::new();
+    let bytes =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures/corrupt-page.parquet"))
+            .expect("fixture");
+    sb.write("t.parquet", bytes);
+    let cfg = "[data]\nmodality = \"image\"\npath = \"t.parquet\"\ntest-fraction = 0.5\ninput-column = \"image\"\nwidth = 8\nheight = 8\n";
+    fails_with(&sb, cfg, &["t.parquet", "corrupt"]);
+}

@@ -11,7 +11,7 @@ use crate::model::{self, AnyModel, Classifier};
 use crate::progress::Progress;
 use crate::report::pct;
 use crate::run::manifest::{self, Manifest};
-use crate::run::metrics::{CorruptionTable, METRICS_SCHEMA, Metrics, RunInfo, attack_tables};
+use crate::run::metrics::{CorruptionTable, Metrics, RunInfo};
 use crate::run::{self, RunDir};
 use crate::{config, data, device, eval};
 
@@ -79,35 +79,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             evaluate(m.valid(), &split, &target, &saved, &device, &progress)
         }
     };
-    let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
-        attack_tables(&attacks);
-    let mut metrics = Metrics {
-        schema_version: METRICS_SCHEMA,
-        run: RunInfo {
-            name: saved.name.clone(),
-            id: dir.id().to_owned(),
-            modality: saved.data.modality.as_str().to_owned(),
-            classes,
-            train_examples: 0,
-            test_examples: split.test.len(),
-            skipped_rows: split.skipped.len(),
-        },
-        clean_accuracy: clean,
-        mean_corruption_accuracy: Metrics::mean_of(&corruption),
-        corruption_accuracy: corruption,
-        training: Vec::new(),
-        attack_accuracy,
-        attack_success_rate,
-        attack_mean_norm,
-        attack_mean_queries,
-        mce: None,
-        relative_mce: None,
-        corruption_error: Default::default(),
-        mce_baseline: None,
+    let info = RunInfo {
+        name: saved.name.clone(),
+        id: dir.id().to_owned(),
+        modality: saved.data.modality.as_str().to_owned(),
+        classes,
+        train_examples: 0,
+        test_examples: split.test.len(),
+        skipped_rows: split.skipped.len(),
     };
-    if let Some(base) = &baseline {
-        metrics.set_mce(base);
-    }
+    let metrics = Metrics::new(info, clean, corruption, &attacks, Vec::new(), baseline.as_ref());
     let evals = dir.path().join("evals");
     std::fs::create_dir_all(&evals).with_context(|| format!("creating {}", evals.display()))?;
     let out = evals.join(format!("{}.json", run::timestamp_id(std::time::SystemTime::now())));

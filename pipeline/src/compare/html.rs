@@ -208,7 +208,7 @@ mod tests {
         // b's clean accuracy is 5 points below a's.
         assert!(page.contains(r#"<td>90.00% (<span class="worse">-5.00</span>)</td>"#), "{page}");
         // fgsm is plotted for the one run that has it.
-        let fgsm = &page[page.find("Accuracy under fgsm").unwrap()..];
+        let fgsm = &page[page.find("Accuracy under fgsm").expect("chart")..];
         assert_eq!(fgsm.matches("<polyline").count(), 1);
     }
 

@@ -15,19 +15,27 @@ pub fn read_table(path: &Path) -> Result<DataFrame, DataError> {
         |e: PolarsError| DataError::Read { file: path.to_path_buf(), message: tidy(&e.to_string()) };
     let open =
         || File::open(path).map_err(|e| DataError::Read { file: path.to_path_buf(), message: e.to_string() });
-    let df = match ext.as_deref() {
-        Some("csv") => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .into_reader_with_file_handle(open()?)
-            .finish()
-            .map_err(read_err)?,
-        Some("parquet") => ParquetReader::new(open()?).finish().map_err(read_err)?,
-        Some("ndjson" | "jsonl") => {
-            JsonReader::new(open()?).with_json_format(JsonFormat::JsonLines).finish().map_err(read_err)?
-        }
-        _ => return Err(DataError::Format { file: path.to_path_buf() }),
+    let read = || -> Result<DataFrame, DataError> {
+        Ok(match ext.as_deref() {
+            Some("csv") => CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .into_reader_with_file_handle(open()?)
+                .finish()
+                .map_err(read_err)?,
+            Some("parquet") => ParquetReader::new(open()?).finish().map_err(read_err)?,
+            Some("ndjson" | "jsonl") => {
+                JsonReader::new(open()?).with_json_format(JsonFormat::JsonLines).finish().map_err(read_err)?
+            }
+            _ => return Err(DataError::Format { file: path.to_path_buf() }),
+        })
     };
+    // Polars panics on some corrupt Parquet pages (found by fuzzing); that is
+    // a bad file, not a crash.
+    let df = crate::guard::quietly(read).map_err(|panic| DataError::Read {
+        file: path.to_path_buf(),
+        message: format!("the file is corrupt ({panic})"),
+    })??;
     if df.height() == 0 {
         return Err(DataError::Empty { file: path.to_path_buf(), what: "the table".to_owned() });
     }

@@ -442,7 +442,7 @@ mod tests {
             assert!(page.contains(row), "missing {row}");
         }
         // ε rows in numeric order, not string order.
-        let (a, b) = (page.find("fgsm ε=0.05").unwrap(), page.find("fgsm ε=0.1").unwrap());
+        let (a, b) = (page.find("fgsm ε=0.05").expect("row"), page.find("fgsm ε=0.1").expect("row"));
         assert!(a < b);
         assert_eq!(page.matches("<svg").count(), 2, "severity chart and one chart for fgsm");
         assert!(page.contains("Accuracy versus severity") && page.contains("Accuracy under fgsm"));

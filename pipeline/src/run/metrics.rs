@@ -116,6 +116,40 @@ pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 4]
 }
 
 impl Metrics {
+    /// A run's metrics from what evaluation measured; mCE is filled in when
+    /// a baseline is given.
+    pub fn new(
+        run: RunInfo,
+        clean: f64,
+        corruption: CorruptionTable,
+        attacks: &crate::attack::AttackTable,
+        training: Vec<EpochMetrics>,
+        baseline: Option<&crate::mce::Baseline>,
+    ) -> Metrics {
+        let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
+            attack_tables(attacks);
+        let mut metrics = Metrics {
+            schema_version: METRICS_SCHEMA,
+            run,
+            clean_accuracy: clean,
+            mean_corruption_accuracy: Metrics::mean_of(&corruption),
+            corruption_accuracy: corruption,
+            training,
+            attack_accuracy,
+            attack_success_rate,
+            attack_mean_norm,
+            attack_mean_queries,
+            mce: None,
+            relative_mce: None,
+            corruption_error: BTreeMap::new(),
+            mce_baseline: None,
+        };
+        if let Some(base) = baseline {
+            metrics.set_mce(base);
+        }
+        metrics
+    }
+
     /// Fills the mCE fields from a baseline.
     pub fn set_mce(&mut self, base: &crate::mce::Baseline) {
         let m = crate::mce::against(self.clean_accuracy, &self.corruption_accuracy, base);
