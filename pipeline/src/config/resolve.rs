@@ -66,6 +66,14 @@ impl Check<'_> {
         }
     }
 
+    /// Refuses the first key of `present` that is set: it does not apply here.
+    fn refuse_set(&self, section: &str, present: &[(&str, bool)], why: &str) -> Result<(), ConfigError> {
+        match present.iter().find(|(_, set)| *set) {
+            Some((k, _)) => Err(self.err(&format!("{section}.{k}"), why)),
+            None => Ok(()),
+        }
+    }
+
     fn path(&self, key: &str, value: &str) -> Result<PathBuf, ConfigError> {
         if value.trim().is_empty() {
             return Err(self.err(key, "must name a file"));
@@ -327,9 +335,7 @@ fn resolve_model(c: &Check, raw: RawModel, modality: Modality) -> Result<ModelPl
                 ("ngram-max", raw.ngram_max.is_some()),
                 ("max-features", raw.max_features.is_some()),
             ];
-            if let Some((key, _)) = text_only.iter().find(|(_, set)| *set) {
-                return Err(c.err(&format!("model.{key}"), "applies to text models only"));
-            }
+            c.refuse_set("model", &text_only, "applies to text models only")?;
             let channels = raw.conv_channels.unwrap_or_else(|| vec![32, 64]);
             if channels.is_empty() || channels.len() > 6 {
                 return Err(c.err(
@@ -465,9 +471,7 @@ fn resolve_text_adversarial(
         ("step-size", raw.step_size.is_some()),
         ("random-start", raw.random_start.is_some()),
     ];
-    if let Some((key, _)) = image_only.iter().find(|(_, set)| *set) {
-        return Err(c.err(&format!("train.adversarial.{key}"), "applies to image models only"));
-    }
+    c.refuse_set("train.adversarial", &image_only, "applies to image models only")?;
     let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
     let name = raw.attack.as_deref().unwrap_or("textbugger");
     let kind = TextAttackKind::find(name)
@@ -492,13 +496,9 @@ fn resolve_text_adversarial(
 }
 
 fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan, ConfigError> {
-    for (key, set) in
-        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())]
-    {
-        if set {
-            return Err(c.err(&format!("train.adversarial.{key}"), "applies to text models only"));
-        }
-    }
+    let text_only =
+        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())];
+    c.refuse_set("train.adversarial", &text_only, "applies to text models only")?;
     let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
     let name = raw.attack.as_deref().unwrap_or("pgd_linf");
     let kind = AttackKind::find(name)
@@ -792,10 +792,7 @@ fn only_for(
     present: &[(&str, bool)],
     family: &str,
 ) -> Result<(), ConfigError> {
-    match present.iter().find(|(_, set)| *set) {
-        Some((k, _)) => Err(c.err(&format!("{key}.{k}"), format!("applies to {family} only, not `{name}`"))),
-        None => Ok(()),
-    }
+    c.refuse_set(key, present, &format!("applies to {family} only, not `{name}`"))
 }
 
 fn resolve_white_box(

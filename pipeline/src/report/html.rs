@@ -209,16 +209,7 @@ fn training(s: &mut String, m: &Metrics) {
          <th>examples/s</th><th>device busy</th></tr></thead>"
     );
     for e in &m.training {
-        let _ = writeln!(
-            s,
-            "<tr><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.1}</td><td>{:.0}</td><td>{}</td></tr>",
-            e.epoch,
-            e.loss,
-            pct(e.accuracy),
-            e.seconds,
-            e.examples_per_second,
-            pct(e.device_busy_share)
-        );
+        let _ = writeln!(s, "<tr><td>{}</td></tr>", super::training_cells(e).join("</td><td>"));
     }
     let _ = writeln!(s, "</table>");
 }

@@ -15,6 +15,19 @@ pub use html::{html, page};
 use crate::run::manifest::Manifest;
 use crate::run::metrics::Metrics;
 
+/// One epoch's cells for the training tables of report.md and report.html:
+/// epoch, loss, accuracy, seconds, examples/s, device busy.
+pub fn training_cells(e: &crate::run::metrics::EpochMetrics) -> [String; 6] {
+    [
+        e.epoch.to_string(),
+        format!("{:.4}", e.loss),
+        pct(e.accuracy),
+        format!("{:.1}", e.seconds),
+        format!("{:.0}", e.examples_per_second),
+        pct(e.device_busy_share),
+    ]
+}
+
 /// Formats a fraction as a percentage with one decimal.
 pub fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
@@ -115,16 +128,7 @@ pub fn markdown(metrics: &Metrics, manifest: &Manifest) -> String {
             "| epoch | loss | accuracy | seconds | examples/s | device busy |\n|---|---|---|---|---|---|"
         );
         for e in &metrics.training {
-            let _ = writeln!(
-                s,
-                "| {} | {:.4} | {} | {:.1} | {:.0} | {} |",
-                e.epoch,
-                e.loss,
-                pct(e.accuracy),
-                e.seconds,
-                e.examples_per_second,
-                pct(e.device_busy_share)
-            );
+            let _ = writeln!(s, "| {} |", training_cells(e).join(" | "));
         }
     }
     let _ = writeln!(s, "\n## Provenance\n");
