@@ -9,7 +9,10 @@ use rand::Rng as _;
 
 use super::TextOp;
 use super::chars::{any_word, info};
-use super::words::{Clusters, has_two_clusters, perturb_words, positions, single_char};
+use super::words::{
+    Clusters, bytes_are_clusters, char_diff, has_two_clusters, perturb_words, perturb_words_counted,
+    positions, single_char,
+};
 use crate::seed::Rng;
 
 /// `homoglyph`: replaces one letter per chosen word with a Cyrillic or Greek
@@ -46,10 +49,7 @@ pub(crate) const ZERO_WIDTH: TextOp = TextOp::new(
 pub(crate) const BIDI: TextOp = TextOp::new(
     info("bidi", "stores chosen words reversed inside RLO…PDF so they render unchanged"),
     |input, s, rng, _| {
-        perturb_words(input, s, rng, 6, has_two_clusters, |w, _, out| {
-            bidi_into(w, out);
-            true
-        })
+        perturb_words_counted(input, s, rng, 6, has_two_clusters, |w, _, out| Some(bidi_into(w, out)))
     },
 );
 
@@ -224,11 +224,21 @@ fn zero_width_into(word: &str, rng: &mut Rng, out: &mut String) -> bool {
     true
 }
 
-/// Appends RLO, the word's grapheme clusters in reverse order, PDF.
-fn bidi_into(word: &str, out: &mut String) {
+/// Appends RLO, the word's grapheme clusters in reverse order, PDF;
+/// returns the characters changed, as [`char_diff`] counts them.
+fn bidi_into(word: &str, out: &mut String) -> usize {
+    let mark = out.len();
+    out.reserve(word.len() + RLO.len_utf8() + PDF.len_utf8());
     out.push(RLO);
+    if bytes_are_clusters(word) {
+        // No character in common with the marks at either end.
+        word.bytes().rev().for_each(|b| out.push(char::from(b)));
+        out.push(PDF);
+        return word.len() + 2;
+    }
     Clusters::new(word).push_reversed(out);
     out.push(PDF);
+    char_diff(word, &out[mark..])
 }
 
 /// Mathematical Alphanumeric styles without holes: (capital A, small a,
@@ -361,6 +371,16 @@ mod tests {
         assert_eq!(upside_down_word("hello"), "ollǝɥ");
         assert_eq!(upside_down_word("Ye\u{301}s"), "se\u{301}⅄");
         assert_eq!(upside_down_word("22").graphemes(true).count(), 2);
+    }
+
+    #[test]
+    fn bidi_counts_changed_chars_as_char_diff_does() {
+        for w in ["ab", "word", "can't", "x1_y", "ne\u{301}", "東京", "ab\u{202C}", "\u{2170}\u{2171}", "a\r"] {
+            let mut out = String::from("prefix ");
+            let changed = bidi_into(w, &mut out);
+            let edited = &out["prefix ".len()..];
+            assert_eq!(changed, char_diff(w, edited), "{w:?} -> {edited:?}");
+        }
     }
 
     #[test]
