@@ -17,6 +17,7 @@ pub mod image;
 pub mod policy;
 pub mod seed;
 pub mod severity;
+mod simd;
 pub mod text;
 
 pub use catalog::{OpInfo, Param};

@@ -106,23 +106,27 @@ pub(crate) fn brightness(img: &Image, shift: f32) -> Image {
         return img.map_lut(&lut);
     }
     // With the pixel max m fixed, each value v maps to v · V'(m) / m: a
-    // 16.16 fixed-point gain per max replaces the float work per value.
-    let gain: [u32; 256] = std::array::from_fn(|m| {
-        if m == 0 { 0 } else { ((m as f32 + add).clamp(0.0, 255.0) / m as f32 * 65536.0).round() as u32 }
-    });
-    let black = clamp_u8(add);
-    let src = img.as_bytes();
-    let mut data = vec![0u8; src.len()];
-    for (o, i) in data.as_chunks_mut::<3>().0.iter_mut().zip(src.as_chunks::<3>().0) {
-        let m = i[0].max(i[1]).max(i[2]);
-        *o = if m == 0 {
-            [black; 3]
-        } else {
-            let g = gain[usize::from(m)];
-            i.map(|v| ((u32::from(v) * g + 32768) >> 16).min(255) as u8)
-        };
-    }
-    img.with_bytes(data)
+    // fixed-point gain computed per lane (a table look-up would be a gather,
+    // which keeps the loop scalar). v ≤ m keeps v · gain below 2^23.
+    let black = i32::from(clamp_u8(add));
+    img.map_rgb_planes(
+        #[inline(always)]
+        move |[r, g, b]: &mut [[i32; PLANE]; 3]| {
+            for j in 0..PLANE {
+                let m = r[j].max(g[j]).max(b[j]);
+                let mf = m as f32;
+                // In 1/32768ths (at most 255 · 2^15 < 2^23), rounded by the
+                // bit trick of `clamp_u8`, which vectorises.
+                let k = (mf + add).clamp(0.0, 255.0) / mf.max(1.0) * 32768.0;
+                let k = (k + 8_388_608.0).to_bits() as i32 - 0x4B00_0000;
+                let scale = |v: i32| {
+                    let scaled = (v * k + 16384) >> 15;
+                    if m == 0 { black } else { scaled }
+                };
+                (r[j], g[j], b[j]) = (scale(r[j]), scale(g[j]), scale(b[j]));
+            }
+        },
+    )
 }
 
 /// Scales each channel about its mean by `factor`: `(v - m) · f + m`,
@@ -146,12 +150,17 @@ pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
         .collect();
     let src = img.as_bytes();
     let mut out = vec![0u8; src.len()];
-    for (orow, irow) in out.chunks_exact_mut(stride).zip(src.chunks_exact(stride)) {
-        for ((o, &v), &off) in orow.iter_mut().zip(irow).zip(&offsets) {
-            let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
-            *o = ((scaled + off) >> 8).min(255) as u8;
-        }
-    }
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for (orow, irow) in out.chunks_exact_mut(stride).zip(src.chunks_exact(stride)) {
+                for ((o, &v), &off) in orow.iter_mut().zip(irow).zip(&offsets) {
+                    let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
+                    *o = ((scaled + off) >> 8).min(255) as u8;
+                }
+            }
+        },
+    );
     img.with_bytes(out)
 }
 
@@ -183,21 +192,31 @@ pub(crate) fn channel_means(img: &Image) -> Vec<f32> {
 /// channel keeps its place between the pixel's max (value) and
 /// `value · (1 - s)`. A gray pixel has hue 0 (red) in HSV, as in the original.
 pub(crate) fn saturate(img: &Image, mult: f32, add: f32) -> Image {
-    img.map_rgb_planes(|[r, g, b]: &mut [[f32; PLANE]; 3]| {
-        for j in 0..PLANE {
-            let v = r[j].max(g[j]).max(b[j]);
-            let d = v - r[j].min(g[j]).min(b[j]);
-            let s = d / v.max(1.0);
-            let s2 = (s * mult + add).clamp(0.0, 1.0);
-            // Colour: v - (v - x) · s2 / s. Gray (d = 0): red stays at v,
-            // green and blue drop to v · (1 - s2). Black stays black.
-            let k = if d > 0.0 { s2 / s } else { 0.0 };
-            let low = if v > 0.0 { v * (1.0 - s2) } else { 0.0 };
-            r[j] = v - (v - r[j]) * k;
-            g[j] = if d > 0.0 { v - (v - g[j]) * k } else { low };
-            b[j] = if d > 0.0 { v - (v - b[j]) * k } else { low };
-        }
-    })
+    let gray_keep = 1.0 - add.clamp(0.0, 1.0);
+    img.map_rgb_planes(
+        #[inline(always)]
+        move |[r, g, b]: &mut [[f32; PLANE]; 3]| {
+            // Everything computed on both sides of each `if`, so the branches
+            // become selects and the loop vectorises.
+            for j in 0..PLANE {
+                let v = r[j].max(g[j]).max(b[j]);
+                let d = v - r[j].min(g[j]).min(b[j]);
+                // With s = d / v: s2 / s = clamp(mult + add / s, 0, 1 / s), one
+                // division. max/min, not clamp: clamp's bound check would keep
+                // the loop scalar.
+                let inv_s = v / d.max(f32::MIN_POSITIVE);
+                let colour = (mult + add * inv_s).max(0.0).min(inv_s);
+                // Colour: v - (v - x) · s2 / s. Gray (d = 0, so s2 = clip(add)):
+                // red stays at v, green and blue drop to v · (1 - s2).
+                let k = if d > 0.0 { colour } else { 0.0 };
+                let low = v * gray_keep;
+                let (gc, bc) = (v - (v - g[j]) * k, v - (v - b[j]) * k);
+                r[j] = v - (v - r[j]) * k;
+                g[j] = if d > 0.0 { gc } else { low };
+                b[j] = if d > 0.0 { bc } else { low };
+            }
+        },
+    )
 }
 
 fn color_jitter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {

@@ -248,25 +248,33 @@ pub(crate) fn warp_affine(img: &Image, m: [f32; 6], border: Border) -> Image {
     let one = f64::from(1u32 << FRAC);
     let (dx, dy) = ((m[0] * one).round() as i64, (m[2] * one).round() as i64);
     let mut out = vec![0u8; src.data.len()];
-    for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
-        let yc = y as f64 - cy;
-        let bx = ((m[1] * yc + m[4] + cx - m[0] * cx) * one).round() as i64;
-        let by = ((m[3] * yc + m[5] + cy - m[2] * cx) * one).round() as i64;
-        let at = |x: usize| {
-            (bx.saturating_add(dx.saturating_mul(x as i64)), by.saturating_add(dy.saturating_mul(x as i64)))
-        };
-        if c == 1 {
-            for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
-                let (sx, sy) = at(x);
-                src.sample(sx, sy, px);
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
+                let yc = y as f64 - cy;
+                let bx = ((m[1] * yc + m[4] + cx - m[0] * cx) * one).round() as i64;
+                let by = ((m[3] * yc + m[5] + cy - m[2] * cx) * one).round() as i64;
+                let at = |x: usize| {
+                    (
+                        bx.saturating_add(dx.saturating_mul(x as i64)),
+                        by.saturating_add(dy.saturating_mul(x as i64)),
+                    )
+                };
+                if c == 1 {
+                    for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
+                        let (sx, sy) = at(x);
+                        src.sample(sx, sy, px);
+                    }
+                } else {
+                    for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
+                        let (sx, sy) = at(x);
+                        src.sample(sx, sy, px);
+                    }
+                }
             }
-        } else {
-            for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
-                let (sx, sy) = at(x);
-                src.sample(sx, sy, px);
-            }
-        }
-    }
+        },
+    );
     img.with_bytes(out)
 }
 

@@ -129,20 +129,25 @@ impl Image {
             return self.clone();
         }
         let mut out = vec![0u8; self.data.len()];
-        let mut planes = [[T::default(); PLANE]; 3];
-        for (o, i) in out.chunks_mut(3 * PLANE).zip(self.data.chunks(3 * PLANE)) {
-            for (j, px) in i.as_chunks::<3>().0.iter().enumerate() {
-                for (plane, &v) in planes.iter_mut().zip(px) {
-                    plane[j % PLANE] = T::from(v);
+        crate::simd::wide(
+            #[inline(always)]
+            || {
+                let mut planes = [[T::default(); PLANE]; 3];
+                for (o, i) in out.chunks_mut(3 * PLANE).zip(self.data.chunks(3 * PLANE)) {
+                    for (j, px) in i.as_chunks::<3>().0.iter().enumerate() {
+                        for (plane, &v) in planes.iter_mut().zip(px) {
+                            plane[j % PLANE] = T::from(v);
+                        }
+                    }
+                    f(&mut planes);
+                    for (j, px) in o.as_chunks_mut::<3>().0.iter_mut().enumerate() {
+                        for (plane, v) in planes.iter().zip(px.iter_mut()) {
+                            *v = plane[j % PLANE].to_u8();
+                        }
+                    }
                 }
-            }
-            f(&mut planes);
-            for (j, px) in o.as_chunks_mut::<3>().0.iter_mut().enumerate() {
-                for (plane, v) in planes.iter().zip(px.iter_mut()) {
-                    *v = plane[j % PLANE].to_u8();
-                }
-            }
-        }
+            },
+        );
         self.with_bytes(out)
     }
 
@@ -179,7 +184,7 @@ impl Image {
 }
 
 /// Pixels per block of [`Image::map_rgb_planes`].
-pub(crate) const PLANE: usize = 16;
+pub(crate) const PLANE: usize = 64;
 
 /// A plane value of [`Image::map_rgb_planes`].
 pub(crate) trait Lane: Copy + Default + From<u8> {
@@ -199,8 +204,11 @@ impl Lane for i32 {
     }
 }
 
-/// Clamps to [0, 255] and rounds to the nearest 8-bit value.
+/// Clamps to [0, 255] and rounds to the nearest 8-bit value (ties to even).
+#[inline(always)]
 pub(crate) fn clamp_u8(v: f32) -> u8 {
-    // `as` saturates and maps NaN to 0, so this is total.
-    (v + 0.5).clamp(0.0, 255.0) as u8
+    // Adding 2^23 leaves the rounded integer in the low mantissa bits: a
+    // bit cast, which vectorises, where an `as` cast checks each lane for
+    // saturation. NaN gives 0.
+    ((v.clamp(0.0, 255.0) + 8_388_608.0).to_bits() & 0xFF) as u8
 }

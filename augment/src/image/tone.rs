@@ -164,25 +164,30 @@ pub(crate) fn sharpness(img: &Image, factor: f32) -> Image {
     let centre_w = ((5.0 + 8.0 * factor) / 13.0 * 4096.0).round() as i32;
     let stride = w * c;
     let n = stride - 2 * c;
-    for y in 1..h - 1 {
-        let row = |r: usize, k: usize| &src[r * stride + k * c..][..n];
-        let (u0, u1, u2) = (row(y - 1, 0), row(y - 1, 1), row(y - 1, 2));
-        let (m0, m1, m2) = (row(y, 0), row(y, 1), row(y, 2));
-        let (d0, d1, d2) = (row(y + 1, 0), row(y + 1, 1), row(y + 1, 2));
-        let orow = &mut out[y * stride + c..][..n];
-        for i in 0..n {
-            let ring = i32::from(u0[i])
-                + i32::from(u1[i])
-                + i32::from(u2[i])
-                + i32::from(m0[i])
-                + i32::from(m2[i])
-                + i32::from(d0[i])
-                + i32::from(d1[i])
-                + i32::from(d2[i]);
-            let v = (ring * ring_w + i32::from(m1[i]) * centre_w + 2048) >> 12;
-            orow[i] = v.clamp(0, 255) as u8;
-        }
-    }
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for y in 1..h - 1 {
+                let row = |r: usize, k: usize| &src[r * stride + k * c..][..n];
+                let (u0, u1, u2) = (row(y - 1, 0), row(y - 1, 1), row(y - 1, 2));
+                let (m0, m1, m2) = (row(y, 0), row(y, 1), row(y, 2));
+                let (d0, d1, d2) = (row(y + 1, 0), row(y + 1, 1), row(y + 1, 2));
+                let orow = &mut out[y * stride + c..][..n];
+                for i in 0..n {
+                    let ring = i32::from(u0[i])
+                        + i32::from(u1[i])
+                        + i32::from(u2[i])
+                        + i32::from(m0[i])
+                        + i32::from(m2[i])
+                        + i32::from(d0[i])
+                        + i32::from(d1[i])
+                        + i32::from(d2[i]);
+                    let v = (ring * ring_w + i32::from(m1[i]) * centre_w + 2048) >> 12;
+                    orow[i] = v.clamp(0, 255) as u8;
+                }
+            }
+        },
+    );
     img.with_bytes(out)
 }
 

@@ -375,7 +375,8 @@ mod tests {
 
     #[test]
     fn bidi_counts_changed_chars_as_char_diff_does() {
-        for w in ["ab", "word", "can't", "x1_y", "ne\u{301}", "東京", "ab\u{202C}", "\u{2170}\u{2171}", "a\r"] {
+        for w in ["ab", "word", "can't", "x1_y", "ne\u{301}", "東京", "ab\u{202C}", "\u{2170}\u{2171}", "a\r"]
+        {
             let mut out = String::from("prefix ");
             let changed = bidi_into(w, &mut out);
             let edited = &out["prefix ".len()..];
