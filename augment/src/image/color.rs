@@ -226,64 +226,107 @@ fn color_jitter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     let s = rng.random_range(1.0 - j..=1.0 + j);
     let h = rng.random_range(-hue..=hue);
     // Brightness: scale. Contrast: blend with the mean luma (after brightness).
-    let luma = img.luma();
-    let mean = b * luma.iter().map(|&v| f32::from(v)).sum::<f32>() / luma.len().max(1) as f32;
-    let lut: [u8; 256] = std::array::from_fn(|v| clamp_u8((v as f32 * b - mean) * c + mean));
-    let out = img.map_lut(&lut);
+    let pixels = (img.as_bytes().len() / usize::from(img.channels())).max(1);
+    let mean = b * img.luma_sum() as f32 / pixels as f32;
+    // Arithmetic per value rather than a table: a look-up is a gather, and
+    // this loop vectorises.
+    let tone = move |v: f32| clamp_u8((v * b - mean) * c + mean);
     if img.channels() == 1 {
-        return out;
+        return crate::simd::wide(
+            #[inline(always)]
+            || img.map_bytes(|v| tone(f32::from(v))),
+        );
     }
-    grayscale(&out, 1.0 - s).map_rgb_planes(|planes: &mut [[f32; PLANE]; 3]| rotate_hue(planes, h))
+    // One pass for the three steps, each rounded to bytes as three passes
+    // would: tone, then saturation (the grayscale blend), then hue.
+    let a = gray_weight(1.0 - s);
+    let shift = hue_shift(h);
+    img.map_rgb_planes(
+        #[inline(always)]
+        move |[r, g, bl]: &mut [[f32; PLANE]; 3]| {
+            for j in 0..PLANE {
+                let px = [tone(r[j]), tone(g[j]), tone(bl[j])].map(i32::from);
+                let [rv, gv, bv] = gray_blend(px, a).map(|v| f32::from(v.clamp(0, 255) as u8));
+                (r[j], g[j], bl[j]) = hue_pixel(rv, gv, bv, shift);
+            }
+        },
+    )
 }
 
 /// Rotates the HSV hue of each pixel by `turns`, keeping value and
-/// saturation: branch-free on planes, via the hexcone formula
-/// `x_n = v - (v - min) · clamp(min(k, 4 - k), 0, 1)`, `k = (n + 6h) mod 6`.
+/// saturation.
+#[cfg(test)]
 fn rotate_hue([r, g, b]: &mut [[f32; PLANE]; 3], turns: f32) {
+    let shift = hue_shift(turns);
+    for j in 0..PLANE {
+        (r[j], g[j], b[j]) = hue_pixel(r[j], g[j], b[j], shift);
+    }
+}
+
+/// A hue rotation by `turns` in sextants, 0..6.
+fn hue_shift(turns: f32) -> f32 {
+    6.0 * turns.rem_euclid(1.0)
+}
+
+/// One pixel's hue moved by `shift` sextants: branch-free, via the hexcone
+/// formula `x_n = v - (v - min) · clamp(min(k, 4 - k), 0, 1)`,
+/// `k = (n + 6h) mod 6`.
+#[inline(always)]
+fn hue_pixel(rv: f32, gv: f32, bv: f32, shift: f32) -> (f32, f32, f32) {
     let wrap = |k: f32| {
         let k = if k >= 6.0 { k - 6.0 } else { k };
         let k = if k >= 6.0 { k - 6.0 } else { k };
         if k < 0.0 { k + 6.0 } else { k }
     };
-    let shift = 6.0 * turns.rem_euclid(1.0);
-    for j in 0..PLANE {
-        let (rv, gv, bv) = (r[j], g[j], b[j]);
-        let v = rv.max(gv).max(bv);
-        let d = v - rv.min(gv).min(bv);
-        let inv = 1.0 / d.max(1e-6);
-        // Hue in sextants, 0..6, as rgb_to_hsv computes it.
-        let h6 = if v == rv {
-            let t = (gv - bv) * inv;
-            if t < 0.0 { t + 6.0 } else { t }
-        } else if v == gv {
-            (bv - rv) * inv + 2.0
-        } else {
-            (rv - gv) * inv + 4.0
-        };
-        let h6 = if d > 0.0 { h6 } else { 0.0 } + shift;
-        let x = |n: f32| {
-            let k = wrap(n + h6);
-            v - d * (k.min(4.0 - k)).clamp(0.0, 1.0)
-        };
-        r[j] = x(5.0);
-        g[j] = x(3.0);
-        b[j] = x(1.0);
-    }
+    let v = rv.max(gv).max(bv);
+    let d = v - rv.min(gv).min(bv);
+    let inv = 1.0 / d.max(1e-6);
+    // Hue in sextants, 0..6, as rgb_to_hsv computes it. All three
+    // candidates are computed so the choice is a select, which vectorises.
+    let t = (gv - bv) * inv;
+    let from_r = if t < 0.0 { t + 6.0 } else { t };
+    let from_g = (bv - rv) * inv + 2.0;
+    let from_b = (rv - gv) * inv + 4.0;
+    let h6 = if v == rv {
+        from_r
+    } else if v == gv {
+        from_g
+    } else {
+        from_b
+    };
+    let h6 = if d > 0.0 { h6 } else { 0.0 } + shift;
+    let x = |n: f32| {
+        let k = wrap(n + h6);
+        v - d * (k.min(4.0 - k)).clamp(0.0, 1.0)
+    };
+    (x(5.0), x(3.0), x(1.0))
+}
+
+/// The blend amount of [`grayscale`] in 1/256ths.
+fn gray_weight(amount: f32) -> i32 {
+    (amount * 256.0).round() as i32
+}
+
+/// One pixel moved `a`/256 of the way to its luma (fixed point), unclamped.
+#[inline(always)]
+fn gray_blend([r, g, b]: [i32; 3], a: i32) -> [i32; 3] {
+    let y = (77 * r + 150 * g + 29 * b + 128) >> 8;
+    [r + (((y - r) * a + 128) >> 8), g + (((y - g) * a + 128) >> 8), b + (((y - b) * a + 128) >> 8)]
 }
 
 /// Moves each RGB pixel `amount` of the way to its luma; `amount` above 1
 /// extrapolates away from gray (more saturation).
 pub(crate) fn grayscale(img: &Image, amount: f32) -> Image {
     // Fixed point: luma weights and the blend amount in 1/256ths.
-    let a = (amount * 256.0).round() as i32;
-    img.map_rgb_planes(|[r, g, b]: &mut [[i32; PLANE]; 3]| {
-        for j in 0..PLANE {
-            let y = (77 * r[j] + 150 * g[j] + 29 * b[j] + 128) >> 8;
-            r[j] += ((y - r[j]) * a + 128) >> 8;
-            g[j] += ((y - g[j]) * a + 128) >> 8;
-            b[j] += ((y - b[j]) * a + 128) >> 8;
-        }
-    })
+    let a = gray_weight(amount);
+    img.map_rgb_planes(
+        #[inline(always)]
+        move |[r, g, b]: &mut [[i32; PLANE]; 3]| {
+            for j in 0..PLANE {
+                [r[j], g[j], b[j]] = gray_blend([r[j], g[j], b[j]], a);
+            }
+        },
+    )
 }
 
 #[cfg(test)]

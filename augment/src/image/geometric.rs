@@ -392,18 +392,102 @@ pub(crate) fn shift(img: &Image, dx: isize, dy: isize) -> Image {
 pub(crate) fn hflip(img: &Image) -> Image {
     let (w, _, c) = img.dims();
     let src = img.as_bytes();
-    let mut data = vec![0u8; src.len()];
-    for (o, i) in data.chunks_exact_mut(w * c).zip(src.chunks_exact(w * c)) {
-        if c == 1 {
-            o.copy_from_slice(i);
-            o.reverse();
-        } else {
-            for (op, ip) in o.as_chunks_mut::<3>().0.iter_mut().zip(i.as_chunks::<3>().0.iter().rev()) {
-                *op = *ip;
+    if c == 3 {
+        // Appended, not written into a zeroed buffer: the clearing would
+        // cost a third of the time.
+        let mut data = Vec::with_capacity(src.len());
+        shuffle::mirror_rgb_rows(src, &mut data, w);
+        return img.with_bytes(data);
+    }
+    let mut data = src.to_vec();
+    for row in data.chunks_exact_mut(w) {
+        row.reverse();
+    }
+    img.with_bytes(data)
+}
+
+/// Reversing the pixel order of RGB rows with SSSE3 byte shuffles.
+mod shuffle {
+    /// Source byte of output byte `j` when 16 RGB pixels are reversed.
+    const fn source(j: usize) -> usize {
+        (15 - j / 3) * 3 + j % 3
+    }
+
+    /// `MASKS[k][v]`: the `pshufb` mask that moves the bytes of input vector
+    /// `v` (16 bytes of the 48) to their places in output vector `k`;
+    /// 0x80 zeroes a byte that comes from another vector.
+    #[cfg(target_arch = "x86_64")]
+    const MASKS: [[[u8; 16]; 3]; 3] = {
+        let mut m = [[[0x80u8; 16]; 3]; 3];
+        let mut j = 0;
+        while j < 48 {
+            let s = source(j);
+            m[j / 16][s / 16][j % 16] = (s % 16) as u8;
+            j += 1;
+        }
+        m
+    };
+
+    /// Mirrors every RGB row of `src` (rows of `w` pixels) into `out`:
+    /// whole blocks of 16 pixels by byte shuffles where the CPU has them,
+    /// the rest pixel by pixel.
+    pub(super) fn mirror_rgb_rows(src: &[u8], out: &mut Vec<u8>, w: usize) {
+        let blocks = w / 16;
+        out.reserve(src.len());
+        let by_pixel = |row: &[u8], out: &mut Vec<u8>, done: usize| {
+            for px in row.as_chunks::<3>().0[..w - done].iter().rev() {
+                out.extend_from_slice(px);
+            }
+        };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            use core::arch::x86_64::__m128i;
+            let masks: [[__m128i; 3]; 3] = MASKS.map(|k| k.map(pulp::cast));
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    for row in src.chunks_exact(3 * w) {
+                        for b in 0..blocks {
+                            let from = &row[(w - 16 * (b + 1)) * 3..][..48];
+                            let v: [__m128i; 3] = std::array::from_fn(|i| {
+                                pulp::cast(
+                                    <[u8; 16]>::try_from(&from[16 * i..16 * i + 16]).unwrap_or([0; 16]),
+                                )
+                            });
+                            let block: [[u8; 16]; 3] = std::array::from_fn(|k| {
+                                let part = |i: usize| simd.ssse3._mm_shuffle_epi8(v[i], masks[k][i]);
+                                let joined =
+                                    simd.sse2._mm_or_si128(simd.sse2._mm_or_si128(part(0), part(1)), part(2));
+                                pulp::cast(joined)
+                            });
+                            out.extend_from_slice(block.as_flattened());
+                        }
+                        by_pixel(row, out, blocks * 16);
+                    }
+                },
+            );
+            return;
+        }
+        let _ = blocks;
+        for row in src.chunks_exact(3 * w) {
+            by_pixel(row, out, 0);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn block_mirror_matches_pixel_reversal() {
+            for w in [1usize, 15, 16, 17, 32, 50, 224] {
+                let src: Vec<u8> = (0..w * 3 * 2).map(|i| (i * 7 % 251) as u8).collect();
+                let mut out = Vec::new();
+                super::mirror_rgb_rows(&src, &mut out, w);
+                let want: Vec<u8> =
+                    src.chunks(3 * w).flat_map(|row| row.chunks(3).rev().flatten().copied()).collect();
+                assert_eq!(out, want, "width {w}");
             }
         }
     }
-    img.with_bytes(data)
 }
 
 /// Mirror top-bottom.

@@ -153,6 +153,7 @@ impl Image {
 
     /// The image with every value mapped by `f`; for simple arithmetic the
     /// compiler vectorises this loop, beating a table lookup.
+    #[inline(always)]
     pub(crate) fn map_bytes(&self, f: impl Fn(u8) -> u8) -> Image {
         self.with_bytes(self.data.iter().map(|&v| f(v)).collect())
     }
@@ -169,6 +170,29 @@ impl Image {
                 ((y + 500) / 1000) as u8
             })
             .collect()
+    }
+
+    /// The sum of [`Image::luma`] over all pixels, without the buffer.
+    pub(crate) fn luma_sum(&self) -> u64 {
+        if self.channels == 1 {
+            return self.data.iter().map(|&v| u64::from(v)).sum();
+        }
+        crate::simd::wide(
+            #[inline(always)]
+            || {
+                let mut total = 0u64;
+                // u32 partial sums over parts of 4096 pixels cannot overflow.
+                for part in self.data.chunks(3 * 4096) {
+                    let mut sum = 0u32;
+                    for p in part.as_chunks::<3>().0 {
+                        let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
+                        sum += (y + 500) / 1000;
+                    }
+                    total += u64::from(sum);
+                }
+                total
+            },
+        )
     }
 
     /// How much larger than a 32-pixel CIFAR image this one is (at least 1).
@@ -193,12 +217,14 @@ pub(crate) trait Lane: Copy + Default + From<u8> {
 }
 
 impl Lane for f32 {
+    #[inline(always)]
     fn to_u8(self) -> u8 {
         clamp_u8(self)
     }
 }
 
 impl Lane for i32 {
+    #[inline(always)]
     fn to_u8(self) -> u8 {
         self.clamp(0, 255) as u8
     }
