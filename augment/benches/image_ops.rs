@@ -66,6 +66,11 @@ fn main() {
     let budget = Duration::from_secs_f64(secs);
     let only: Option<Vec<String>> =
         std::env::var("IMAGE_BENCH_OPS").ok().map(|s| s.split(',').map(str::to_owned).collect());
+    // A long-running process has long since freed a large buffer, which
+    // raises glibc's mmap threshold: per-image buffers then come from the
+    // heap instead of fresh pages (a page fault per 4 KiB). Without this
+    // the first ops measured pay those faults and the later ones do not.
+    std::hint::black_box(vec![1u8; 16 << 20]);
     let (small, large) = (gray28(), rgb224());
     let batch: Vec<Image> = (0..32).map(|_| large.clone()).collect();
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("rayon pool");

@@ -173,17 +173,22 @@ pub(crate) fn channel_means(img: &Image) -> Vec<f32> {
     let stride = img.width() as usize * c;
     let mut sums = vec![0u64; c];
     let mut lanes = vec![0u32; stride];
-    for group in bytes.chunks(stride * (1 << 16)) {
-        lanes.fill(0);
-        for row in group.chunks_exact(stride) {
-            for (l, &v) in lanes.iter_mut().zip(row) {
-                *l += u32::from(v);
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for group in bytes.chunks(stride * (1 << 16)) {
+                lanes.fill(0);
+                for row in group.chunks_exact(stride) {
+                    for (l, &v) in lanes.iter_mut().zip(row) {
+                        *l += u32::from(v);
+                    }
+                }
+                for (i, &l) in lanes.iter().enumerate() {
+                    sums[i % c] += u64::from(l);
+                }
             }
-        }
-        for (i, &l) in lanes.iter().enumerate() {
-            sums[i % c] += u64::from(l);
-        }
-    }
+        },
+    );
     let n = (bytes.len() / c).max(1) as f32;
     sums.iter().map(|&s| s as f32 / n).collect()
 }
