@@ -417,6 +417,15 @@ pub(crate) fn accumulate_shifted(
 /// it reads are resampled along x once, then each output row is a flat
 /// blend of two of them.
 pub(crate) fn zoom_blur(img: &Image, max_zoom: f32) -> Image {
+    crate::simd::wide(
+        #[inline(always)]
+        || zoom_blur_wide(img, max_zoom),
+    )
+}
+
+/// [`zoom_blur`], inlined into its AVX2 build.
+#[inline(always)]
+fn zoom_blur_wide(img: &Image, max_zoom: f32) -> Image {
     let (w, h, c) = img.dims();
     let stride = w * c;
     let src = img.as_bytes();
@@ -464,6 +473,7 @@ pub(crate) fn zoom_blur(img: &Image, max_zoom: f32) -> Image {
 }
 
 /// Bilinear sample positions of a centre zoom along one axis of length `n`.
+#[inline(always)]
 fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
     let centre = (n as f32 - 1.0) / 2.0;
     let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);

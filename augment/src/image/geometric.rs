@@ -255,22 +255,18 @@ pub(crate) fn warp_affine(img: &Image, m: [f32; 6], border: Border) -> Image {
                 let yc = y as f64 - cy;
                 let bx = ((m[1] * yc + m[4] + cx - m[0] * cx) * one).round() as i64;
                 let by = ((m[3] * yc + m[5] + cy - m[2] * cx) * one).round() as i64;
-                let at = |x: usize| {
-                    (
-                        bx.saturating_add(dx.saturating_mul(x as i64)),
-                        by.saturating_add(dy.saturating_mul(x as i64)),
-                    )
+                // Stepped along the row, saturating so far-out positions
+                // stay far out (`sample_run` asks in order).
+                let mut next = (bx, by);
+                let at = |_: usize| {
+                    let here = next;
+                    next = (here.0.saturating_add(dx), here.1.saturating_add(dy));
+                    here
                 };
                 if c == 1 {
-                    for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
-                        let (sx, sy) = at(x);
-                        src.sample(sx, sy, px);
-                    }
+                    src.sample_run::<1>(orow, at);
                 } else {
-                    for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
-                        let (sx, sy) = at(x);
-                        src.sample(sx, sy, px);
-                    }
+                    src.sample_run::<3>(orow, at);
                 }
             }
         },
@@ -287,29 +283,65 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// Bilinear sample at the 16.16 fixed-point position (sx, sy), weights in
-    /// 1/2048ths, rounded to nearest.
+    /// Bilinear samples for a run of output pixels, `pos(i)` giving the
+    /// 16.16 fixed-point source position of the i-th; weights in 1/2048ths,
+    /// rounded to nearest. Blocks of 64: the taps are
+    /// fetched pixel by pixel, then the weighting runs across the block in
+    /// u32 lanes (one byte per channel), which vectorises; a border pixel is
+    /// sampled on its own and passed through as a tap of full weight.
     #[inline(always)]
-    fn sample<const C: usize>(&self, sx: i64, sy: i64, out: &mut [u8; C]) {
-        let (xi, yi) = (sx >> FRAC, sy >> FRAC);
-        let fx = ((sx >> (FRAC - WBITS)) as u32) & (ONE - 1);
-        let fy = ((sy >> (FRAC - WBITS)) as u32) & (ONE - 1);
-        let (w, h) = (self.w, self.h);
-        if (xi as u64) < w as u64 - 1 && (yi as u64) < h as u64 - 1 {
-            let i00 = (yi as usize * w + xi as usize) * C;
-            let top = &self.data[i00..i00 + 2 * C];
-            let bottom = &self.data[i00 + w * C..i00 + w * C + 2 * C];
-            for ch in 0..C {
-                let t = u32::from(top[ch]) * (ONE - fx) + u32::from(top[C + ch]) * fx;
-                let b = u32::from(bottom[ch]) * (ONE - fx) + u32::from(bottom[C + ch]) * fx;
-                out[ch] = ((t * (ONE - fy) + b * fy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8;
+    fn sample_run<const C: usize>(&self, out: &mut [u8], mut pos: impl FnMut(usize) -> (i64, i64)) {
+        const BLOCK: usize = 64;
+        let (w, h, data) = (self.w, self.h, self.data);
+        // Pixels i and i + 1 (C bytes each) as the low bytes of two u32s:
+        // one 8-byte load where it fits.
+        let pair = |i: usize| -> (u32, u32) {
+            let mask = (1u64 << (8 * C)) - 1;
+            let bytes = match data.get(i..i + 8) {
+                Some(b) => <[u8; 8]>::try_from(b).map_or(0, u64::from_le_bytes),
+                None => (0..2 * C).fold(0, |acc, k| acc | u64::from(data[i + k]) << (8 * k)),
+            };
+            ((bytes & mask) as u32, (bytes >> (8 * C) & mask) as u32)
+        };
+        let (mut taps, mut fxs, mut fys) = ([[0u32; BLOCK]; 4], [0u32; BLOCK], [0u32; BLOCK]);
+        let mut done = 0;
+        for block in out.chunks_mut(BLOCK * C) {
+            let n = block.len() / C;
+            for j in 0..n {
+                let (sx, sy) = pos(done + j);
+                let (xi, yi) = (sx >> FRAC, sy >> FRAC);
+                let fx = ((sx >> (FRAC - WBITS)) as u32) & (ONE - 1);
+                let fy = ((sy >> (FRAC - WBITS)) as u32) & (ONE - 1);
+                if (xi as u64) < w as u64 - 1 && (yi as u64) < h as u64 - 1 {
+                    let i00 = (yi as usize * w + xi as usize) * C;
+                    (taps[0][j], taps[1][j]) = pair(i00);
+                    (taps[2][j], taps[3][j]) = pair(i00 + w * C);
+                    (fxs[j], fys[j]) = (fx, fy);
+                } else {
+                    let mut px = [0u8; C];
+                    self.sample_edge(xi, yi, fx, fy, &mut px);
+                    taps[0][j] = px.iter().enumerate().fold(0, |acc, (k, &v)| acc | u32::from(v) << (8 * k));
+                    (taps[1][j], taps[2][j], taps[3][j], fxs[j], fys[j]) = (0, 0, 0, 0, 0);
+                }
             }
-            return;
+            let mut res = [0u32; BLOCK];
+            for j in 0..BLOCK {
+                let (fx, fy) = (fxs[j], fys[j]);
+                for ch in 0..C {
+                    let get = |t: u32| (t >> (8 * ch)) & 0xFF;
+                    let t = get(taps[0][j]) * (ONE - fx) + get(taps[1][j]) * fx;
+                    let b = get(taps[2][j]) * (ONE - fx) + get(taps[3][j]) * fx;
+                    res[j] |= ((t * (ONE - fy) + b * fy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) << (8 * ch);
+                }
+            }
+            for (px, r) in block.as_chunks_mut::<C>().0.iter_mut().zip(res) {
+                px.copy_from_slice(&r.to_le_bytes()[..C]);
+            }
+            done += n;
         }
-        self.sample_edge(xi, yi, fx, fy, out);
     }
 
-    /// The border case of [`Source::sample`]: some taps lie outside.
+    /// The border case of [`Source::sample_run`]: some taps lie outside.
     #[cold]
     fn sample_edge<const C: usize>(&self, xi: i64, yi: i64, fx: u32, fy: u32, out: &mut [u8; C]) {
         let (wi, hi) = (self.w as i64, self.h as i64);
@@ -335,24 +367,6 @@ impl Source<'_> {
             *o = ((t * (ONE - fy) + b * fy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8;
         }
     }
-}
-
-/// Bilinear sample at input position (x, y) into one output pixel (gray or
-/// RGB), in the fixed point of [`warp_affine`].
-#[inline]
-fn sample_bilinear<const C: usize>(
-    src: &[u8],
-    w: usize,
-    h: usize,
-    x: f32,
-    y: f32,
-    border: Border,
-    out: &mut [u8; C],
-) {
-    let one = (1u32 << FRAC) as f32;
-    // `as` saturates (NaN to 0); far-out positions take the border path.
-    let (sx, sy) = ((x * one).round() as i64, (y * one).round() as i64);
-    Source { data: src, w, h, border }.sample(sx, sy, out);
 }
 
 /// Index `i` mirrored into 0..n without repeating the edge (…2 1 | 0 1 2 … n-1 | n-2…).
@@ -449,17 +463,22 @@ mod shuffle {
                     for row in src.chunks_exact(3 * w) {
                         for b in 0..blocks {
                             let from = &row[(w - 16 * (b + 1)) * 3..][..48];
-                            let v: [__m128i; 3] = std::array::from_fn(|i| {
+                            // No closures here: each must inline into this
+                            // AVX2 build, or the shuffles become calls.
+                            let load = |i: usize| -> __m128i {
                                 pulp::cast(
                                     <[u8; 16]>::try_from(&from[16 * i..16 * i + 16]).unwrap_or([0; 16]),
                                 )
-                            });
-                            let block: [[u8; 16]; 3] = std::array::from_fn(|k| {
-                                let part = |i: usize| simd.ssse3._mm_shuffle_epi8(v[i], masks[k][i]);
-                                let joined =
-                                    simd.sse2._mm_or_si128(simd.sse2._mm_or_si128(part(0), part(1)), part(2));
-                                pulp::cast(joined)
-                            });
+                            };
+                            let v = [load(0), load(1), load(2)];
+                            let mut block = [[0u8; 16]; 3];
+                            for (k, out) in block.iter_mut().enumerate() {
+                                let m = &masks[k];
+                                let a = simd.ssse3._mm_shuffle_epi8(v[0], m[0]);
+                                let b = simd.ssse3._mm_shuffle_epi8(v[1], m[1]);
+                                let c = simd.ssse3._mm_shuffle_epi8(v[2], m[2]);
+                                *out = pulp::cast(simd.sse2._mm_or_si128(simd.sse2._mm_or_si128(a, b), c));
+                            }
                             out.extend_from_slice(block.as_flattened());
                         }
                         by_pixel(row, out, blocks * 16);
@@ -526,19 +545,26 @@ fn elastic_transform(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
         let (px_, py_) = (x as f32 + ox, y as f32 + oy);
         (m[0] * px_ + m[1] * py_ + m[2], m[3] * px_ + m[4] * py_ + m[5])
     };
-    for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
-        if c == 1 {
-            for (x, px) in orow.as_chunks_mut::<1>().0.iter_mut().enumerate() {
-                let (sx, sy) = at(x, y);
-                sample_bilinear(src, w, h, sx, sy, Border::Reflect, px);
+    let source = Source { data: src, w, h, border: Border::Reflect };
+    let one = (1u32 << FRAC) as f32;
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for (y, orow) in out.chunks_exact_mut(w * c).enumerate() {
+                // As `sample_bilinear` rounds; `as` saturates (NaN to 0), so
+                // far-out positions take the border path.
+                let fixed = |x: usize| {
+                    let (sx, sy) = at(x, y);
+                    ((sx * one).round() as i64, (sy * one).round() as i64)
+                };
+                if c == 1 {
+                    source.sample_run::<1>(orow, fixed);
+                } else {
+                    source.sample_run::<3>(orow, fixed);
+                }
             }
-        } else {
-            for (x, px) in orow.as_chunks_mut::<3>().0.iter_mut().enumerate() {
-                let (sx, sy) = at(x, y);
-                sample_bilinear(src, w, h, sx, sy, Border::Reflect, px);
-            }
-        }
-    }
+        },
+    );
     img.with_bytes(out)
 }
 
