@@ -145,9 +145,9 @@ pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
     let c = means.len();
     let stride = img.width() as usize * c;
     // One row of offsets, so each row is a flat loop the compiler vectorises.
-    let offsets: Vec<u16> = (0..stride)
-        .map(|i| ((means[i % c] * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16)
-        .collect();
+    let per_channel: Vec<u16> =
+        means.iter().map(|&m| ((m * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16).collect();
+    let offsets: Vec<u16> = per_channel.iter().copied().cycle().take(stride).collect();
     let src = img.as_bytes();
     let mut out = vec![0u8; src.len()];
     crate::simd::wide(
