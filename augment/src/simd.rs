@@ -12,15 +12,23 @@
 /// `#[inline(always)]`.
 #[inline(always)]
 pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(test)]
-    if tests::SCALAR.get() {
-        return f();
-    }
     #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
+    if let Some(simd) = v3() {
         return simd.vectorize(f);
     }
     f()
+}
+
+/// The AVX2 token for code written with explicit shuffles, when the CPU
+/// has AVX2 (and tests have not asked for the baseline path).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn v3() -> Option<pulp::x86::V3> {
+    #[cfg(test)]
+    if tests::SCALAR.get() {
+        return None;
+    }
+    pulp::x86::V3::try_new()
 }
 
 #[cfg(test)]

@@ -454,7 +454,7 @@ mod shuffle {
             }
         };
         #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V3::try_new() {
+        if let Some(simd) = crate::simd::v3() {
             use core::arch::x86_64::__m128i;
             let masks: [[__m128i; 3]; 3] = MASKS.map(|k| k.map(pulp::cast));
             simd.vectorize(
