@@ -431,32 +431,40 @@ fn zoom_blur_wide(img: &Image, max_zoom: f32) -> Image {
     let src = img.as_bytes();
     let steps = ((max_zoom - 1.0) / 0.01).round() as usize + 1;
     let mut acc: Vec<f32> = src.iter().map(|&v| f32::from(v)).collect();
-    let mut cols = vec![(0usize, 0usize, 0.0f32); w];
+    // The source as floats once, read by every zoom.
+    let srcf = acc.clone();
+    let mut weights = vec![0.0f32; stride];
+    let mut runs: Vec<(usize, usize, isize, usize)> = Vec::new();
     let mut rows = vec![0.0f32; h * stride];
     for step in 0..steps {
         let zoom = 1.0 + 0.01 * step as f32;
-        for (x, col) in cols.iter_mut().enumerate() {
+        // Along x, output pixel x reads x0 = x + off and x0 + 1 (or x0 at the
+        // clamped edge). `off` changes only every few pixels, so the x pass is
+        // a run of contiguous blends per value of (off, step), not a gather.
+        runs.clear();
+        for x in 0..w {
             let (x0, x1, fx) = zoom_axis(w, zoom, x);
-            *col = (x0 * c, x1 * c, fx);
+            weights[x * c..(x + 1) * c].fill(fx);
+            let (off, to_next) = (x0 as isize - x as isize, x1 - x0);
+            match runs.last_mut() {
+                Some((_, end, o, t)) if *end == x * c && *o == off && *t == to_next => *end = (x + 1) * c,
+                _ => runs.push((x * c, (x + 1) * c, off, to_next)),
+            }
         }
         // The rows this zoom reads: a band around the centre.
         let (first, _, _) = zoom_axis(h, zoom, 0);
         let (_, last, _) = zoom_axis(h, zoom, h - 1);
         for sy in first..=last {
-            let srow = &src[sy * stride..(sy + 1) * stride];
+            let srow = &srcf[sy * stride..(sy + 1) * stride];
             let hrow = &mut rows[sy * stride..(sy + 1) * stride];
-            if c == 3 {
-                for (px, &(i0, i1, fx)) in hrow.as_chunks_mut::<3>().0.iter_mut().zip(&cols) {
-                    let (a, b) = (&srow[i0..i0 + 3], &srow[i1..i1 + 3]);
-                    for ch in 0..3 {
-                        let (a, b) = (f32::from(a[ch]), f32::from(b[ch]));
-                        px[ch] = a + (b - a) * fx;
-                    }
-                }
-            } else {
-                for (v, &(i0, i1, fx)) in hrow.iter_mut().zip(&cols) {
-                    let (a, b) = (f32::from(srow[i0]), f32::from(srow[i1]));
-                    *v = a + (b - a) * fx;
+            for &(start, end, off, to_next) in &runs {
+                let from = start.wrapping_add_signed(off * c as isize);
+                let len = end - start;
+                let (a, b) = (&srow[from..from + len], &srow[from + to_next * c..from + to_next * c + len]);
+                for (((o, &a), &b), &fx) in
+                    hrow[start..end].iter_mut().zip(a).zip(b).zip(&weights[start..end])
+                {
+                    *o = a + (b - a) * fx;
                 }
             }
         }
