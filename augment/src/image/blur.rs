@@ -364,19 +364,27 @@ pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) 
     let sum: f32 = weights.iter().sum();
     weights.iter_mut().for_each(|w| *w /= sum);
     let (w, h, c) = img.dims();
-    let mut acc = vec![0.0f32; img.as_bytes().len()];
-    for (i, &weight) in weights.iter().enumerate() {
-        let dx = (i as f32 * cos).round() as isize;
-        let dy = -(i as f32 * sin).round() as isize;
-        accumulate_shifted(img.as_bytes(), w, h, c, dx, dy, weight, &mut acc);
-    }
-    img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            // The source as floats once, not once per tap.
+            let src: Vec<f32> = img.as_bytes().iter().map(|&v| f32::from(v)).collect();
+            let mut acc = vec![0.0f32; src.len()];
+            for (i, &weight) in weights.iter().enumerate() {
+                let dx = (i as f32 * cos).round() as isize;
+                let dy = -(i as f32 * sin).round() as isize;
+                accumulate_shifted(&src, w, h, c, dx, dy, weight, &mut acc);
+            }
+            img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
+        },
+    )
 }
 
 /// `acc += weight * src(x + dx, y + dy)`, edges replicated.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn accumulate_shifted(
-    src: &[u8],
+#[inline(always)]
+pub(crate) fn accumulate_shifted<T: Copy + Into<f32>>(
+    src: &[T],
     w: usize,
     h: usize,
     c: usize,
@@ -395,18 +403,18 @@ pub(crate) fn accumulate_shifted(
         if x0 < x1 {
             let shift = (x0 as isize + dx) as usize * c;
             for (a, &s) in arow[x0 * c..x1 * c].iter_mut().zip(&srow[shift..shift + (x1 - x0) * c]) {
-                *a += weight * f32::from(s);
+                *a += weight * s.into();
             }
         }
         let (left, right) = (&srow[..c], &srow[stride - c..]);
         for x in 0..x0.min(w) {
             for ch in 0..c {
-                arow[x * c + ch] += weight * f32::from(left[ch]);
+                arow[x * c + ch] += weight * left[ch].into();
             }
         }
         for x in x1.max(x0)..w {
             for ch in 0..c {
-                arow[x * c + ch] += weight * f32::from(right[ch]);
+                arow[x * c + ch] += weight * right[ch].into();
             }
         }
     }
