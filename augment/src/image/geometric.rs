@@ -446,51 +446,68 @@ mod shuffle {
     /// whole blocks of 16 pixels by byte shuffles where the CPU has them,
     /// the rest pixel by pixel.
     pub(super) fn mirror_rgb_rows(src: &[u8], out: &mut Vec<u8>, w: usize) {
-        let blocks = w / 16;
         out.reserve(src.len());
-        let by_pixel = |row: &[u8], out: &mut Vec<u8>, done: usize| {
-            for px in row.as_chunks::<3>().0[..w - done].iter().rev() {
-                out.extend_from_slice(px);
-            }
-        };
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = crate::simd::v3() {
-            use core::arch::x86_64::__m128i;
-            let masks: [[__m128i; 3]; 3] = MASKS.map(|k| k.map(pulp::cast));
-            simd.vectorize(
-                #[inline(always)]
-                || {
-                    for row in src.chunks_exact(3 * w) {
-                        for b in 0..blocks {
-                            let from = &row[(w - 16 * (b + 1)) * 3..][..48];
-                            // No closures here: each must inline into this
-                            // AVX2 build, or the shuffles become calls.
-                            let load = |i: usize| -> __m128i {
-                                pulp::cast(
-                                    <[u8; 16]>::try_from(&from[16 * i..16 * i + 16]).unwrap_or([0; 16]),
-                                )
-                            };
-                            let v = [load(0), load(1), load(2)];
-                            let mut block = [[0u8; 16]; 3];
-                            for (k, out) in block.iter_mut().enumerate() {
-                                let m = &masks[k];
-                                let a = simd.ssse3._mm_shuffle_epi8(v[0], m[0]);
-                                let b = simd.ssse3._mm_shuffle_epi8(v[1], m[1]);
-                                let c = simd.ssse3._mm_shuffle_epi8(v[2], m[2]);
-                                *out = pulp::cast(simd.sse2._mm_or_si128(simd.sse2._mm_or_si128(a, b), c));
-                            }
-                            out.extend_from_slice(block.as_flattened());
-                        }
-                        by_pixel(row, out, blocks * 16);
-                    }
-                },
-            );
+            // A `WithSimd` op rather than a closure: every step is
+            // `#[inline(always)]`, so the shuffles inline into the AVX2 build.
+            pulp::Simd::vectorize(simd, Mirror { simd, src, out, w });
             return;
         }
-        let _ = blocks;
         for row in src.chunks_exact(3 * w) {
-            by_pixel(row, out, 0);
+            mirror_pixels(row, out, w, 0);
         }
+    }
+
+    /// Appends the first `w - done` pixels of `row` in reverse order.
+    fn mirror_pixels(row: &[u8], out: &mut Vec<u8>, w: usize, done: usize) {
+        for px in row.as_chunks::<3>().0[..w - done].iter().rev() {
+            out.extend_from_slice(px);
+        }
+    }
+
+    /// [`mirror_rgb_rows`] with SSSE3 shuffles.
+    #[cfg(target_arch = "x86_64")]
+    struct Mirror<'a> {
+        simd: pulp::x86::V3,
+        src: &'a [u8],
+        out: &'a mut Vec<u8>,
+        w: usize,
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    impl pulp::WithSimd for Mirror<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            use core::arch::x86_64::__m128i;
+            let Mirror { simd, src, out, w } = self;
+            let masks: [[__m128i; 3]; 3] = MASKS.map(|k| k.map(pulp::cast));
+            let blocks = w / 16;
+            for row in src.chunks_exact(3 * w) {
+                for b in 0..blocks {
+                    let from = &row[(w - 16 * (b + 1)) * 3..][..48];
+                    let v = [load16(&from[..16]), load16(&from[16..32]), load16(&from[32..48])];
+                    let mut block = [[0u8; 16]; 3];
+                    for (k, part) in block.iter_mut().enumerate() {
+                        let m = &masks[k];
+                        let a = simd.ssse3._mm_shuffle_epi8(v[0], m[0]);
+                        let b = simd.ssse3._mm_shuffle_epi8(v[1], m[1]);
+                        let c = simd.ssse3._mm_shuffle_epi8(v[2], m[2]);
+                        *part = pulp::cast(simd.sse2._mm_or_si128(simd.sse2._mm_or_si128(a, b), c));
+                    }
+                    out.extend_from_slice(block.as_flattened());
+                }
+                mirror_pixels(row, out, w, blocks * 16);
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn load16(bytes: &[u8]) -> core::arch::x86_64::__m128i {
+        pulp::cast(<[u8; 16]>::try_from(bytes).unwrap_or([0; 16]))
     }
 
     #[cfg(test)]
