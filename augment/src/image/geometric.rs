@@ -317,6 +317,10 @@ impl Source<'_> {
                     (taps[0][j], taps[1][j]) = pair(i00);
                     (taps[2][j], taps[3][j]) = pair(i00 + w * C);
                     (fxs[j], fys[j]) = (fx, fy);
+                } else if self.border == Border::Zero && (xi < -1 || yi < -1 || xi >= w as i64 || yi >= h as i64) {
+                    // Wholly outside a zero border (the corners of a shrink
+                    // or a turn): black, without the per-pixel border call.
+                    (taps[0][j], taps[1][j], taps[2][j], taps[3][j], fxs[j], fys[j]) = (0, 0, 0, 0, 0, 0);
                 } else {
                     let mut px = [0u8; C];
                     self.sample_edge(xi, yi, fx, fy, &mut px);
