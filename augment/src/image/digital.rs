@@ -64,6 +64,7 @@ struct BoxAxis {
     weights: Vec<f32>,
 }
 
+#[inline(always)]
 fn box_axis(src: usize, dst: usize) -> BoxAxis {
     let ratio = src as f32 / dst as f32;
     let mut spans = Vec::with_capacity(dst);
@@ -89,11 +90,15 @@ pub(crate) fn pixelate(img: &Image, factor: f32) -> Image {
     if (sw, sh) == (w, h) {
         return img.clone();
     }
-    let (ax, ay) = (box_axis(w, sw), box_axis(h, sh));
     let src = img.as_bytes();
+    // The axes inside too: with SSE4.1, floor and ceil are instructions
+    // rather than library calls.
     crate::simd::wide(
         #[inline(always)]
-        || img.with_bytes(pixelate_bytes(src, (w, h, c), (sw, sh), &ax, &ay)),
+        || {
+            let (ax, ay) = (box_axis(w, sw), box_axis(h, sh));
+            img.with_bytes(pixelate_bytes(src, (w, h, c), (sw, sh), &ax, &ay))
+        },
     )
 }
 
