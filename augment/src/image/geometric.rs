@@ -317,7 +317,9 @@ impl Source<'_> {
                     (taps[0][j], taps[1][j]) = pair(i00);
                     (taps[2][j], taps[3][j]) = pair(i00 + w * C);
                     (fxs[j], fys[j]) = (fx, fy);
-                } else if self.border == Border::Zero && (xi < -1 || yi < -1 || xi >= w as i64 || yi >= h as i64) {
+                } else if self.border == Border::Zero
+                    && (xi < -1 || yi < -1 || xi >= w as i64 || yi >= h as i64)
+                {
                     // Wholly outside a zero border (the corners of a shrink
                     // or a turn): black, without the per-pixel border call.
                     (taps[0][j], taps[1][j], taps[2][j], taps[3][j], fxs[j], fys[j]) = (0, 0, 0, 0, 0, 0);
@@ -553,8 +555,12 @@ fn elastic_transform(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     let moved = pts
         .map(|(x, y)| (x + rng.random_range(-1.0..=1.0) * jitter, y + rng.random_range(-1.0..=1.0) * jitter));
     let m = solve_affine(moved, pts).unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    // In the AVX2 build: floor and fract per pixel are then instructions.
     let (dx, dy) = if alpha > 0.0 && sigma > 0.0 {
-        (displacement(w, h, sigma, alpha, rng), displacement(w, h, sigma, alpha, rng))
+        crate::simd::wide(
+            #[inline(always)]
+            || (displacement(w, h, sigma, alpha, rng), displacement(w, h, sigma, alpha, rng)),
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -612,6 +618,7 @@ fn solve_affine(from: [(f32, f32); 3], to: [(f32, f32); 3]) -> Option<[f32; 6]> 
 /// A smooth displacement field: uniform(-1, 1) noise blurred with `sigma`,
 /// times `alpha`. Wide blurs run on a coarser grid (the field is smooth, so
 /// bilinear upsampling loses nothing visible) with the amplitude corrected.
+#[inline(always)]
 fn displacement(w: usize, h: usize, sigma: f32, alpha: f32, rng: &mut Rng) -> Vec<f32> {
     let factor = (sigma / 4.0).floor().max(1.0) as usize;
     let (gw, gh) = (w.div_ceil(factor) + 1, h.div_ceil(factor) + 1);
