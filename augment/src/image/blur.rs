@@ -144,9 +144,20 @@ pub(crate) fn gaussian_blur(img: &Image, sigma: f32) -> Image {
     let mut padded = vec![0u16; lanes + 2 * r * c + c];
     let mut rows = vec![0u16; h * lanes];
     for (row, out) in src.chunks_exact(stride).zip(rows.chunks_exact_mut(lanes)) {
-        for (px, slot) in padded.chunks_mut(c).enumerate() {
-            let sx = px.saturating_sub(r).min(w - 1);
-            for (s, &v) in slot.iter_mut().zip(&row[sx * c..sx * c + c]) {
+        // Left edge pixel r times, the row widened (a flat loop), then the
+        // right edge pixel to the end.
+        let (left, rest) = padded.split_at_mut(r * c);
+        let (middle, right) = rest.split_at_mut(stride);
+        for slot in left.chunks_exact_mut(c) {
+            for (s, &v) in slot.iter_mut().zip(&row[..c]) {
+                *s = u16::from(v);
+            }
+        }
+        for (s, &v) in middle.iter_mut().zip(row) {
+            *s = u16::from(v);
+        }
+        for slot in right.chunks_mut(c) {
+            for (s, &v) in slot.iter_mut().zip(&row[stride - c..]) {
                 *s = u16::from(v);
             }
         }
