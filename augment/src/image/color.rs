@@ -149,15 +149,19 @@ pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
         means.iter().map(|&m| ((m * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16).collect();
     let offsets: Vec<u16> = per_channel.iter().copied().cycle().take(stride).collect();
     let src = img.as_bytes();
-    let mut out = vec![0u8; src.len()];
+    // Appended row by row from exact-size iterators: no zeroed buffer first.
+    let mut out = Vec::with_capacity(src.len());
     crate::simd::wide(
         #[inline(always)]
         || {
-            for (orow, irow) in out.chunks_exact_mut(stride).zip(src.chunks_exact(stride)) {
-                for ((o, &v), &off) in orow.iter_mut().zip(irow).zip(&offsets) {
-                    let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
-                    *o = ((scaled + off) >> 8).min(255) as u8;
-                }
+            for irow in src.chunks_exact(stride) {
+                out.extend(irow.iter().zip(&offsets).map(
+                    #[inline(always)]
+                    |(&v, &off)| {
+                        let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
+                        ((scaled + off) >> 8).min(255) as u8
+                    },
+                ));
             }
         },
     );
