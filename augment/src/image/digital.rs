@@ -68,7 +68,8 @@ struct BoxAxis {
 fn box_axis(src: usize, dst: usize) -> BoxAxis {
     let ratio = src as f32 / dst as f32;
     let mut spans = Vec::with_capacity(dst);
-    let mut weights = Vec::new();
+    // Each output spans at most ceil(ratio) + 1 sources: sized once.
+    let mut weights = Vec::with_capacity(dst * (ratio.ceil() as usize + 1));
     for i in 0..dst {
         let (lo, hi) = (i as f32 * ratio, (i + 1) as f32 * ratio);
         let (start, end) = (lo.floor() as usize, (hi.ceil() as usize).min(src).max(lo.floor() as usize + 1));
