@@ -44,7 +44,7 @@ pub(crate) const JPEG_COMPRESSION: ImageOp = ImageOp::new(
         name: "jpeg_compression",
         modality: Modality::Image,
         purpose: Purpose::Corruption,
-        summary: "JPEG round trip in memory (CIFAR-10-C qualities below 128 px, ImageNet-C above)",
+        summary: "baseline JPEG loss (YCbCr 4:2:0, quantised DCT) without a codec; CIFAR-10-C qualities below 128 px, ImageNet-C above",
         params: &[
             Param { name: "quality_below_128px", values: ["80", "65", "58", "50", "40"] },
             Param { name: "quality_from_128px", values: ["25", "18", "15", "10", "7"] },
