@@ -328,11 +328,28 @@ fn gray_blend([r, g, b]: [i32; 3], a: i32) -> [i32; 3] {
 pub(crate) fn grayscale(img: &Image, amount: f32) -> Image {
     // Fixed point: luma weights and the blend amount in 1/256ths.
     let a = gray_weight(amount);
+    if !(0..=256).contains(&a) {
+        return img.map_rgb_planes(
+            #[inline(always)]
+            move |[r, g, b]: &mut [[i32; PLANE]; 3]| {
+                for j in 0..PLANE {
+                    [r[j], g[j], b[j]] = gray_blend([r[j], g[j], b[j]], a);
+                }
+            },
+        );
+    }
+    // A blend, not an extrapolation: `x + ((y - x)·a + 128) >> 8` equals
+    // `(x·(256 - a) + y·a + 128) >> 8`, whose terms are all non-negative and
+    // below 2^16, so 16-bit lanes (twice as many per vector) give the same
+    // bytes.
+    let (a, keep) = (a as u16, (256 - a) as u16);
     img.map_rgb_planes(
         #[inline(always)]
-        move |[r, g, b]: &mut [[i32; PLANE]; 3]| {
+        move |[r, g, b]: &mut [[u16; PLANE]; 3]| {
             for j in 0..PLANE {
-                [r[j], g[j], b[j]] = gray_blend([r[j], g[j], b[j]], a);
+                let y = (77 * r[j] + 150 * g[j] + 29 * b[j] + 128) >> 8;
+                let blend = |x: u16| (x * keep + y * a + 128) >> 8;
+                (r[j], g[j], b[j]) = (blend(r[j]), blend(g[j]), blend(b[j]));
             }
         },
     )

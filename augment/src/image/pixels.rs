@@ -230,6 +230,13 @@ impl Lane for i32 {
     }
 }
 
+impl Lane for u16 {
+    #[inline(always)]
+    fn to_u8(self) -> u8 {
+        self.min(255) as u8
+    }
+}
+
 /// Clamps to [0, 255] and rounds to the nearest 8-bit value (ties to even).
 #[inline(always)]
 pub(crate) fn clamp_u8(v: f32) -> u8 {
