@@ -11,8 +11,6 @@ use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
 use crate::severity::Severity;
 
-/// Images at least this many pixels on the short side use ImageNet-C's table.
-const LARGE: u32 = 128;
 const PIXELATE_SMALL: [f32; 5] = [0.95, 0.9, 0.85, 0.75, 0.65];
 const PIXELATE_LARGE: [f32; 5] = [0.6, 0.5, 0.4, 0.3, 0.25];
 const JPEG_SMALL: [u8; 5] = [80, 65, 58, 50, 40];
@@ -33,7 +31,7 @@ pub(crate) const PIXELATE: ImageOp = ImageOp::new(
         ],
     },
     |img, s, _rng: &mut Rng| {
-        pixelate(img, s.pick(if is_large(img) { &PIXELATE_LARGE } else { &PIXELATE_SMALL }))
+        pixelate(img, s.pick(if img.is_large() { &PIXELATE_LARGE } else { &PIXELATE_SMALL }))
     },
 );
 
@@ -52,10 +50,6 @@ pub(crate) const JPEG_COMPRESSION: ImageOp = ImageOp::new(
     },
     jpeg_compression,
 );
-
-fn is_large(img: &Image) -> bool {
-    img.width().min(img.height()) >= LARGE
-}
 
 /// For each output index, its source span `[start, end)` and per-source
 /// weights (area overlap), flattened into one list.
@@ -172,7 +166,7 @@ fn pixelate_bytes(
 }
 
 fn jpeg_compression(img: &Image, severity: Severity, _rng: &mut Rng) -> Image {
-    let quality = severity.pick(if is_large(img) { &JPEG_LARGE } else { &JPEG_SMALL });
+    let quality = severity.pick(if img.is_large() { &JPEG_LARGE } else { &JPEG_SMALL });
     jpeg_round_trip(img, quality)
 }
 

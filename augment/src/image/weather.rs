@@ -19,8 +19,20 @@ use crate::severity::Severity;
 const FOG: [(f32, f32); 5] = [(0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)];
 /// CIFAR-10-C's frost (image weight, frost weight).
 const FROST: [(f32, f32); 5] = [(1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)];
-/// CIFAR-10-C's snow: (mean, sd, zoom, threshold, blur radius, blur sigma, image weight).
-const SNOW: [(f32, f32, f32, f32, f32, f32, f32); 5] = [
+/// Snow's parameters: mean, sd, zoom, threshold, blur radius, blur sigma,
+/// image weight.
+type SnowRow = (f32, f32, f32, f32, f32, f32, f32);
+
+/// ImageNet-C's snow, for 224 pixels.
+const SNOW_LARGE: [SnowRow; 5] = [
+    (0.1, 0.3, 3.0, 0.5, 10.0, 4.0, 0.8),
+    (0.2, 0.3, 2.0, 0.5, 12.0, 4.0, 0.7),
+    (0.55, 0.3, 4.0, 0.9, 12.0, 8.0, 0.7),
+    (0.55, 0.3, 4.5, 0.85, 12.0, 8.0, 0.65),
+    (0.55, 0.3, 2.5, 0.85, 12.0, 12.0, 0.55),
+];
+/// CIFAR-10-C's snow, for 32 pixels.
+const SNOW: [SnowRow; 5] = [
     (0.1, 0.2, 1.0, 0.6, 8.0, 3.0, 0.95),
     (0.1, 0.2, 1.0, 0.5, 10.0, 4.0, 0.9),
     (0.15, 0.3, 1.75, 0.55, 10.0, 4.0, 0.9),
@@ -70,7 +82,8 @@ pub(crate) const FROST_OP: ImageOp = ImageOp::new(
 
 /// `snow`: a layer of thresholded, zoomed Gaussian flakes streaked by a
 /// motion blur at -135..-45°, added twice (once rotated 180°) to a whitened
-/// image. Blur sizes scale with the image.
+/// image. CIFAR-10-C's parameters below 128 px, ImageNet-C's above; blur
+/// sizes scale with the image from each table's own size (32 and 224 px).
 pub(crate) const SNOW_OP: ImageOp = ImageOp::new(
     OpInfo {
         name: "snow",
@@ -78,13 +91,20 @@ pub(crate) const SNOW_OP: ImageOp = ImageOp::new(
         purpose: Purpose::Corruption,
         summary: "motion-blurred snow flakes over a whitened image (ImageNet-C, CIFAR-10-C)",
         params: &[
-            Param { name: "flake_mean", values: ["0.10", "0.10", "0.15", "0.25", "0.30"] },
-            Param { name: "flake_sd", values: ["0.2", "0.2", "0.3", "0.3", "0.3"] },
-            Param { name: "zoom", values: ["1.0", "1.0", "1.75", "2.25", "1.25"] },
-            Param { name: "threshold", values: ["0.60", "0.50", "0.55", "0.60", "0.65"] },
-            Param { name: "blur_radius_px", values: ["8", "10", "10", "12", "14"] },
-            Param { name: "blur_sigma_px", values: ["3", "4", "4", "6", "12"] },
-            Param { name: "image_weight", values: ["0.95", "0.90", "0.90", "0.85", "0.80"] },
+            Param { name: "flake_mean_below_128px", values: ["0.10", "0.10", "0.15", "0.25", "0.30"] },
+            Param { name: "flake_sd_below_128px", values: ["0.2", "0.2", "0.3", "0.3", "0.3"] },
+            Param { name: "zoom_below_128px", values: ["1.0", "1.0", "1.75", "2.25", "1.25"] },
+            Param { name: "threshold_below_128px", values: ["0.60", "0.50", "0.55", "0.60", "0.65"] },
+            Param { name: "blur_radius_per_32px", values: ["8", "10", "10", "12", "14"] },
+            Param { name: "blur_sigma_per_32px", values: ["3", "4", "4", "6", "12"] },
+            Param { name: "image_weight_below_128px", values: ["0.95", "0.90", "0.90", "0.85", "0.80"] },
+            Param { name: "flake_mean_from_128px", values: ["0.10", "0.20", "0.55", "0.55", "0.55"] },
+            Param { name: "flake_sd_from_128px", values: ["0.3", "0.3", "0.3", "0.3", "0.3"] },
+            Param { name: "zoom_from_128px", values: ["3.0", "2.0", "4.0", "4.5", "2.5"] },
+            Param { name: "threshold_from_128px", values: ["0.50", "0.50", "0.90", "0.85", "0.85"] },
+            Param { name: "blur_radius_per_224px", values: ["10", "12", "12", "12", "12"] },
+            Param { name: "blur_sigma_per_224px", values: ["4", "4", "8", "8", "12"] },
+            Param { name: "image_weight_from_128px", values: ["0.80", "0.70", "0.70", "0.65", "0.55"] },
         ],
     },
     snow,
@@ -217,10 +237,20 @@ fn frost(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     img.with_bytes(out)
 }
 
+/// Snow's row for this image and severity, and the factor its blur sizes
+/// take: ImageNet-C's table from 128 pixels (scaled from its 224),
+/// CIFAR-10-C's below (scaled from its 32).
+fn snow_params(img: &Image, severity: Severity) -> (SnowRow, f32) {
+    if img.is_large() {
+        (severity.pick(&SNOW_LARGE), img.imagenet_scale())
+    } else {
+        (severity.pick(&SNOW), img.spatial_scale())
+    }
+}
+
 fn snow(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (mean, sd, zoom, threshold, radius, sigma, image_weight) = severity.pick(&SNOW);
+    let ((mean, sd, zoom, threshold, radius, sigma, image_weight), scale) = snow_params(img, severity);
     let (w, h, c) = img.dims();
-    let scale = img.spatial_scale();
     let noise: Vec<f32> =
         (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
     let zoomed = zoom_plane(&noise, w, h, zoom);
@@ -312,6 +342,20 @@ fn spatter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
 mod tests {
     use super::*;
     use crate::seed;
+
+    #[test]
+    fn snow_takes_imagenet_parameters_from_128_pixels() {
+        let sev3 = Severity::new(3).expect("valid severity");
+        let at = |size: u32| snow_params(&Image::filled(size, size, 3, 0), sev3);
+        // CIFAR-10-C's row, its blur sizes scaled from 32 pixels.
+        assert_eq!(at(32), (SNOW[2], 1.0));
+        assert_eq!(at(64), (SNOW[2], 2.0));
+        assert_eq!(at(127).0, SNOW[2]);
+        // ImageNet-C's row (radius 12, sigma 8 at 224 px), scaled from 224.
+        assert_eq!(at(224), ((0.55, 0.3, 4.0, 0.9, 12.0, 8.0, 0.7), 1.0));
+        assert_eq!(at(448).1, 2.0);
+        assert_eq!(at(128).0, SNOW_LARGE[2]);
+    }
 
     #[test]
     fn plasma_spans_zero_to_one_and_repeats_per_seed() {
