@@ -531,11 +531,10 @@ fn forward_colour(img: &Image, luma: &mut [f32], pw: usize, cb: &mut [f32], cr: 
     }
 }
 
-/// Rounds and saturates with vector-friendly operations only: adding
-/// 1.5 * 2^23 leaves the rounded integer in the low mantissa bits.
+/// [`clamp_u8`] widened for packing.
 #[inline(always)]
 fn byte(v: f32) -> u32 {
-    (v.clamp(0.0, 255.0) + ROUND).to_bits() & 0xff
+    u32::from(clamp_u8(v))
 }
 
 /// libjpeg's "fancy" h2v2 upsampling, because PIL decodes with it: 3:1
