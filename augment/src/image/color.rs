@@ -262,16 +262,6 @@ fn color_jitter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     )
 }
 
-/// Rotates the HSV hue of each pixel by `turns`, keeping value and
-/// saturation.
-#[cfg(test)]
-fn rotate_hue([r, g, b]: &mut [[f32; PLANE]; 3], turns: f32) {
-    let shift = hue_shift(turns);
-    for j in 0..PLANE {
-        (r[j], g[j], b[j]) = hue_pixel(r[j], g[j], b[j], shift);
-    }
-}
-
 /// A hue rotation by `turns` in sextants, 0..6.
 fn hue_shift(turns: f32) -> f32 {
     6.0 * turns.rem_euclid(1.0)
@@ -358,6 +348,15 @@ pub(crate) fn grayscale(img: &Image, amount: f32) -> Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rotates the HSV hue of each pixel by `turns`, keeping value and
+    /// saturation.
+    fn rotate_hue([r, g, b]: &mut [[f32; PLANE]; 3], turns: f32) {
+        let shift = hue_shift(turns);
+        for j in 0..PLANE {
+            (r[j], g[j], b[j]) = hue_pixel(r[j], g[j], b[j], shift);
+        }
+    }
 
     /// RGB in [0,1] to HSV with hue in [0,1).
     fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {

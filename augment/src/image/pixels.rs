@@ -163,13 +163,7 @@ impl Image {
         if self.channels == 1 {
             return self.data.clone();
         }
-        self.data
-            .chunks_exact(3)
-            .map(|p| {
-                let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
-                ((y + 500) / 1000) as u8
-            })
-            .collect()
+        self.data.as_chunks::<3>().0.iter().map(|&p| luma_of(p) as u8).collect()
     }
 
     /// The sum of [`Image::luma`] over all pixels, without the buffer.
@@ -184,9 +178,8 @@ impl Image {
                 // u32 partial sums over parts of 4096 pixels cannot overflow.
                 for part in self.data.chunks(3 * 4096) {
                     let mut sum = 0u32;
-                    for p in part.as_chunks::<3>().0 {
-                        let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
-                        sum += (y + 500) / 1000;
+                    for &p in part.as_chunks::<3>().0 {
+                        sum += luma_of(p);
                     }
                     total += u64::from(sum);
                 }
@@ -251,6 +244,12 @@ impl Lane for u16 {
     fn to_u8(self) -> u8 {
         self.min(255) as u8
     }
+}
+
+/// ITU-R 601 luma of one RGB pixel, rounded, in 0..=255.
+#[inline(always)]
+fn luma_of([r, g, b]: [u8; 3]) -> u32 {
+    (299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b) + 500) / 1000
 }
 
 /// Clamps to [0, 255] and rounds to the nearest 8-bit value (ties to even).
