@@ -7,6 +7,7 @@
 use rand::Rng as _;
 
 use super::pixels::{PLANE, clamp_u8};
+use super::planes::Kernel;
 use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
@@ -105,28 +106,129 @@ pub(crate) fn brightness(img: &Image, shift: f32) -> Image {
         let lut: [u8; 256] = std::array::from_fn(|v| clamp_u8(v as f32 + add));
         return img.map_lut(&lut);
     }
-    // With the pixel max m fixed, each value v maps to v · V'(m) / m: a
-    // fixed-point gain computed per lane (a table look-up would be a gather,
-    // which keeps the loop scalar). v ≤ m keeps v · gain below 2^23.
-    let black = i32::from(clamp_u8(add));
-    img.map_rgb_planes(
-        #[inline(always)]
-        move |[r, g, b]: &mut [[i32; PLANE]; 3]| {
-            for j in 0..PLANE {
-                let m = r[j].max(g[j]).max(b[j]);
-                let mf = m as f32;
-                // In 1/32768ths (at most 255 · 2^15 < 2^23), rounded by the
-                // bit trick of `clamp_u8`, which vectorises.
-                let k = (mf + add).clamp(0.0, 255.0) / mf.max(1.0) * 32768.0;
-                let k = (k + 8_388_608.0).to_bits() as i32 - 0x4B00_0000;
-                let scale = |v: i32| {
-                    let scaled = (v * k + 16384) >> 15;
-                    if m == 0 { black } else { scaled }
-                };
-                (r[j], g[j], b[j]) = (scale(r[j]), scale(g[j]), scale(b[j]));
+    // With the pixel max m fixed, each value v maps to v · V'(m) / m: one
+    // gain per pixel, in 1/32768ths (at most 255 · 2^15 < 2^23).
+    img.map_rgb_kernel(&ValueShift { add, black: clamp_u8(add) })
+}
+
+/// [`brightness`] on RGB planes.
+struct ValueShift {
+    /// The shift of HSV value, in 0..255.
+    add: f32,
+    /// What a black pixel (max 0, no hue to keep) becomes.
+    black: u8,
+}
+
+impl ValueShift {
+    /// The gain V'(m) / m of a pixel whose largest channel is `m`, in
+    /// 1/32768ths, rounded by the bit trick of `clamp_u8`.
+    #[inline(always)]
+    fn gain(&self, m: u8) -> i32 {
+        let m = f32::from(m);
+        let k = (m + self.add).clamp(0.0, 255.0) / m.max(1.0) * 32768.0;
+        (k + 8_388_608.0).to_bits() as i32 - 0x4B00_0000
+    }
+}
+
+impl Kernel for ValueShift {
+    fn block(&self, [r, g, b]: &mut [[u8; PLANE]; 3]) {
+        for j in 0..PLANE {
+            let m = r[j].max(g[j]).max(b[j]);
+            let k = self.gain(m);
+            for v in [&mut r[j], &mut g[j], &mut b[j]] {
+                // v ≤ m keeps the result in range.
+                *v = if m == 0 { self.black } else { ((i32::from(*v) * k + 16384) >> 15) as u8 };
             }
-        },
-    )
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn block_avx2(&self, simd: pulp::x86::V3, planes: &mut [[u8; PLANE]; 3]) {
+        avx2::value_shift(simd, self, planes);
+    }
+}
+
+/// [`ValueShift`] in AVX2 instructions, in 16-bit lanes: with the gain
+/// k = 2^15·kh + kl, `(v·k + 2^14) >> 15` is `v·kh + (v·kl + 2^14) >> 15`,
+/// a `pmullw` and a `pmulhrsw`. No closures or array `map`s: every step
+/// must inline into the AVX2 build, and those can stay out of line.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
+
+    use pulp::x86::V3;
+
+    use super::{PLANE, ValueShift};
+
+    #[inline(always)]
+    fn splat_f(x: f32) -> __m256 {
+        pulp::cast([x; 8])
+    }
+
+    #[inline(always)]
+    fn splat_i(x: i32) -> __m256i {
+        pulp::cast([x; 8])
+    }
+
+    /// Undoes the lane interleaving of a 256-bit `packs`.
+    #[inline(always)]
+    fn unpack(simd: V3, v: __m256i) -> __m256i {
+        simd.avx2._mm256_permute4x64_epi64::<0b11_01_10_00>(v)
+    }
+
+    /// [`ValueShift::gain`] for the 8 maxima in the low bytes of `m`, split
+    /// into (kh, kl) in i32 lanes.
+    #[inline(always)]
+    fn gains(simd: V3, shift: &ValueShift, m: __m128i) -> (__m256i, __m256i) {
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        let mf = avx._mm256_cvtepi32_ps(avx2._mm256_cvtepu8_epi32(m));
+        let up = avx._mm256_add_ps(mf, splat_f(shift.add));
+        let up = avx._mm256_min_ps(avx._mm256_max_ps(up, splat_f(0.0)), splat_f(255.0));
+        let k =
+            avx._mm256_mul_ps(avx._mm256_div_ps(up, avx._mm256_max_ps(mf, splat_f(1.0))), splat_f(32768.0));
+        let k = avx._mm256_add_ps(k, splat_f(8_388_608.0));
+        let k = avx2._mm256_sub_epi32(pulp::cast(k), splat_i(0x4B00_0000));
+        (avx2._mm256_srli_epi32::<15>(k), avx2._mm256_and_si256(k, splat_i(0x7FFF)))
+    }
+
+    /// `(v·k + 2^14) >> 15` for 16 bytes, in 16-bit lanes.
+    #[inline(always)]
+    fn scaled(simd: V3, v: __m128i, kh: __m256i, kl: __m256i) -> __m256i {
+        let avx2 = simd.avx2;
+        let v = avx2._mm256_cvtepu8_epi16(v);
+        avx2._mm256_add_epi16(avx2._mm256_mullo_epi16(v, kh), avx2._mm256_mulhrs_epi16(v, kl))
+    }
+
+    #[inline(always)]
+    pub(super) fn value_shift(simd: V3, shift: &ValueShift, planes: &mut [[u8; PLANE]; 3]) {
+        let (avx, avx2, sse2) = (simd.avx, simd.avx2, simd.sse2);
+        let black: __m256i = pulp::cast([shift.black; 32]);
+        for h in 0..2 {
+            let mut v = [splat_i(0); 3];
+            for (lanes, plane) in v.iter_mut().zip(planes.iter()) {
+                *lanes = pulp::cast(<[u8; 32]>::try_from(&plane[32 * h..][..32]).unwrap_or([0; 32]));
+            }
+            let m = avx2._mm256_max_epu8(avx2._mm256_max_epu8(v[0], v[1]), v[2]);
+            let (m0, m1) = (avx._mm256_castsi256_si128(m), avx2._mm256_extracti128_si256::<1>(m));
+            let k0 = gains(simd, shift, m0);
+            let k1 = gains(simd, shift, sse2._mm_srli_si128::<8>(m0));
+            let k2 = gains(simd, shift, m1);
+            let k3 = gains(simd, shift, sse2._mm_srli_si128::<8>(m1));
+            // Pixels 0..16 and 16..32 in 16-bit lanes.
+            let pack = |a: __m256i, b: __m256i| unpack(simd, avx2._mm256_packs_epi32(a, b));
+            let kh = (pack(k0.0, k1.0), pack(k2.0, k3.0));
+            let kl = (pack(k0.1, k1.1), pack(k2.1, k3.1));
+            let is_black = avx2._mm256_cmpeq_epi8(m, splat_i(0));
+            for (plane, lanes) in planes.iter_mut().zip(v) {
+                let lo = scaled(simd, avx._mm256_castsi256_si128(lanes), kh.0, kl.0);
+                let hi = scaled(simd, avx2._mm256_extracti128_si256::<1>(lanes), kh.1, kl.1);
+                let bytes = unpack(simd, avx2._mm256_packus_epi16(lo, hi));
+                let bytes: [u8; 32] = pulp::cast(avx2._mm256_blendv_epi8(bytes, black, is_black));
+                plane[32 * h..][..32].copy_from_slice(&bytes);
+            }
+        }
+    }
 }
 
 /// Scales each channel about its mean by `factor`: `(v - m) · f + m`,

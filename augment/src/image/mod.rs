@@ -26,6 +26,7 @@ mod mnist_c;
 mod noise;
 mod occlusion;
 mod pixels;
+mod planes;
 mod tone;
 mod weather;
 

@@ -1,5 +1,7 @@
 //! The image buffer all operations share.
 
+use super::planes::{Kernel, Widened, map_blocks, merge, split};
+
 /// An 8-bit image, channels interleaved (HWC), 1 (gray) or 3 (RGB) channels.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Image {
@@ -125,29 +127,27 @@ impl Image {
     /// The results are clamped (floats rounded to nearest). Gray images come
     /// back unchanged.
     pub(crate) fn map_rgb_planes<T: Lane>(&self, f: impl Fn(&mut [[T; PLANE]; 3])) -> Image {
+        self.map_rgb_kernel(&Widened(f, core::marker::PhantomData))
+    }
+
+    /// The image with each block of RGB pixels mapped by `kernel` (see
+    /// [`Kernel`]); gray images come back unchanged.
+    pub(crate) fn map_rgb_kernel(&self, kernel: &impl Kernel) -> Image {
         if self.channels != 3 {
             return self.clone();
         }
-        let mut out = vec![0u8; self.data.len()];
-        crate::simd::wide(
-            #[inline(always)]
-            || {
-                let mut planes = [[T::default(); PLANE]; 3];
-                for (o, i) in out.chunks_mut(3 * PLANE).zip(self.data.chunks(3 * PLANE)) {
-                    for (j, px) in i.as_chunks::<3>().0.iter().enumerate() {
-                        for (plane, &v) in planes.iter_mut().zip(px) {
-                            plane[j % PLANE] = T::from(v);
-                        }
-                    }
-                    f(&mut planes);
-                    for (j, px) in o.as_chunks_mut::<3>().0.iter_mut().enumerate() {
-                        for (plane, v) in planes.iter().zip(px.iter_mut()) {
-                            *v = plane[j % PLANE].to_u8();
-                        }
-                    }
-                }
-            },
-        );
+        // Appended, not written into a zeroed buffer: clearing it would cost
+        // a sixth of a cheap op's time.
+        let mut out = Vec::with_capacity(self.data.len());
+        let rest = map_blocks(&self.data, &mut out, kernel);
+        if !rest.is_empty() {
+            // The last partial block, padded with black.
+            let mut planes = split(rest);
+            kernel.block(&mut planes);
+            let mut done = Vec::with_capacity(3 * PLANE);
+            merge(&planes, &mut done);
+            out.extend_from_slice(&done[..rest.len()]);
+        }
         self.with_bytes(out)
     }
 
