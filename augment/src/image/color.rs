@@ -159,7 +159,7 @@ mod avx2 {
 
     use pulp::x86::V3;
 
-    use super::{PLANE, ValueShift};
+    use super::{PLANE, Saturation, ValueShift};
 
     #[inline(always)]
     fn splat_f(x: f32) -> __m256 {
@@ -198,6 +198,93 @@ mod avx2 {
         let avx2 = simd.avx2;
         let v = avx2._mm256_cvtepu8_epi16(v);
         avx2._mm256_add_epi16(avx2._mm256_mullo_epi16(v, kh), avx2._mm256_mulhrs_epi16(v, kl))
+    }
+
+    /// Rounds floats of 1/32768ths below 2^23 (the bit trick of `clamp_u8`)
+    /// and splits them into (kh, kl), k = 2^15·kh + kl.
+    #[inline(always)]
+    fn split_fixed(simd: V3, k: __m256) -> (__m256i, __m256i) {
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        let k = avx._mm256_add_ps(k, splat_f(8_388_608.0));
+        let k = avx2._mm256_sub_epi32(pulp::cast(k), splat_i(0x4B00_0000));
+        (avx2._mm256_srli_epi32::<15>(k), avx2._mm256_and_si256(k, splat_i(0x7FFF)))
+    }
+
+    /// 32 bytes of each plane, from byte `at`.
+    #[inline(always)]
+    fn load(planes: &[[u8; PLANE]; 3], at: usize) -> [__m256i; 3] {
+        let mut v = [splat_i(0); 3];
+        for (lanes, plane) in v.iter_mut().zip(planes.iter()) {
+            *lanes = pulp::cast(<[u8; 32]>::try_from(&plane[at..][..32]).unwrap_or([0; 32]));
+        }
+        v
+    }
+
+    /// The four groups of 8 bytes of `m` as i32 lanes.
+    #[inline(always)]
+    fn widen4(simd: V3, m: __m256i) -> [__m256i; 4] {
+        let (avx, avx2, sse2) = (simd.avx, simd.avx2, simd.sse2);
+        let (m0, m1) = (avx._mm256_castsi256_si128(m), avx2._mm256_extracti128_si256::<1>(m));
+        [
+            avx2._mm256_cvtepu8_epi32(m0),
+            avx2._mm256_cvtepu8_epi32(sse2._mm_srli_si128::<8>(m0)),
+            avx2._mm256_cvtepu8_epi32(m1),
+            avx2._mm256_cvtepu8_epi32(sse2._mm_srli_si128::<8>(m1)),
+        ]
+    }
+
+    /// Four (kh, kl) of 8 pixels as two of 16 pixels in 16-bit lanes.
+    #[inline(always)]
+    fn pack4(simd: V3, k: [(__m256i, __m256i); 4]) -> [(__m256i, __m256i); 2] {
+        let pack = |a: __m256i, b: __m256i| unpack(simd, simd.avx2._mm256_packs_epi32(a, b));
+        [(pack(k[0].0, k[1].0), pack(k[0].1, k[1].1)), (pack(k[2].0, k[3].0), pack(k[2].1, k[3].1))]
+    }
+
+    /// `(t·k + 2^14) >> 15` for 32 bytes `t`, back in bytes: saturated.
+    #[inline(always)]
+    fn scaled32(simd: V3, t: __m256i, k: [(__m256i, __m256i); 2]) -> [__m256i; 2] {
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        [
+            scaled(simd, avx._mm256_castsi256_si128(t), k[0].0, k[0].1),
+            scaled(simd, avx2._mm256_extracti128_si256::<1>(t), k[1].0, k[1].1),
+        ]
+    }
+
+    #[inline(always)]
+    pub(super) fn saturation(simd: V3, sat: &Saturation, planes: &mut [[u8; PLANE]; 3]) {
+        let (avx, avx2) = (simd.avx, simd.avx2);
+        let gray = avx._mm256_cvtepi32_ps(splat_i(sat.gray));
+        for h in 0..2 {
+            let [r, g, b] = load(planes, 32 * h);
+            let v = avx2._mm256_max_epu8(avx2._mm256_max_epu8(r, g), b);
+            let d = avx2._mm256_sub_epi8(v, avx2._mm256_min_epu8(avx2._mm256_min_epu8(r, g), b));
+            let (vs, ds) = (widen4(simd, v), widen4(simd, d));
+            let mut k = [(splat_i(0), splat_i(0)); 4];
+            for i in 0..4 {
+                let (vf, df) = (avx._mm256_cvtepi32_ps(vs[i]), avx._mm256_cvtepi32_ps(ds[i]));
+                let inv_s = avx._mm256_div_ps(vf, avx._mm256_max_ps(df, splat_f(f32::MIN_POSITIVE)));
+                let colour = avx._mm256_add_ps(splat_f(sat.mult), avx._mm256_mul_ps(splat_f(sat.add), inv_s));
+                let colour = avx._mm256_min_ps(avx._mm256_max_ps(colour, splat_f(0.0)), inv_s);
+                let colour = avx._mm256_mul_ps(colour, splat_f(32768.0));
+                let is_gray = avx._mm256_cmp_ps::<0>(df, splat_f(0.0));
+                k[i] = split_fixed(simd, avx._mm256_blendv_ps(colour, gray, is_gray));
+            }
+            let k = pack4(simd, k);
+            let is_gray = avx2._mm256_cmpeq_epi8(d, splat_i(0));
+            // Gray: green and blue measured from 0, so they scale v itself.
+            let from = [r, avx2._mm256_andnot_si256(is_gray, g), avx2._mm256_andnot_si256(is_gray, b)];
+            let (v_lo, v_hi) = (
+                avx2._mm256_cvtepu8_epi16(avx._mm256_castsi256_si128(v)),
+                avx2._mm256_cvtepu8_epi16(avx2._mm256_extracti128_si256::<1>(v)),
+            );
+            for (plane, c) in planes.iter_mut().zip(from) {
+                let [lo, hi] = scaled32(simd, avx2._mm256_sub_epi8(v, c), k);
+                let lo = avx2._mm256_sub_epi16(v_lo, lo);
+                let hi = avx2._mm256_sub_epi16(v_hi, hi);
+                let bytes: [u8; 32] = pulp::cast(unpack(simd, avx2._mm256_packus_epi16(lo, hi)));
+                plane[32 * h..][..32].copy_from_slice(&bytes);
+            }
+        }
     }
 
     #[inline(always)]
@@ -303,31 +390,55 @@ pub(crate) fn channel_means(img: &Image) -> Vec<f32> {
 /// channel keeps its place between the pixel's max (value) and
 /// `value · (1 - s)`. A gray pixel has hue 0 (red) in HSV, as in the original.
 pub(crate) fn saturate(img: &Image, mult: f32, add: f32) -> Image {
-    let gray_keep = 1.0 - add.clamp(0.0, 1.0);
-    img.map_rgb_planes(
-        #[inline(always)]
-        move |[r, g, b]: &mut [[f32; PLANE]; 3]| {
-            // Everything computed on both sides of each `if`, so the branches
-            // become selects and the loop vectorises.
-            for j in 0..PLANE {
-                let v = r[j].max(g[j]).max(b[j]);
-                let d = v - r[j].min(g[j]).min(b[j]);
-                // With s = d / v: s2 / s = clamp(mult + add / s, 0, 1 / s), one
-                // division. max/min, not clamp: clamp's bound check would keep
-                // the loop scalar.
-                let inv_s = v / d.max(f32::MIN_POSITIVE);
-                let colour = (mult + add * inv_s).max(0.0).min(inv_s);
-                // Colour: v - (v - x) · s2 / s. Gray (d = 0, so s2 = clip(add)):
-                // red stays at v, green and blue drop to v · (1 - s2).
-                let k = if d > 0.0 { colour } else { 0.0 };
-                let low = v * gray_keep;
-                let (gc, bc) = (v - (v - g[j]) * k, v - (v - b[j]) * k);
-                r[j] = v - (v - r[j]) * k;
-                g[j] = if d > 0.0 { gc } else { low };
-                b[j] = if d > 0.0 { bc } else { low };
+    img.map_rgb_kernel(&Saturation { mult, add, gray: fixed(add.clamp(0.0, 1.0)) })
+}
+
+/// [`saturate`] on RGB planes. Each channel c becomes `v - (v - c)·k` with
+/// v the pixel's max and k = s' / s = clamp(mult + add / s, 0, 1 / s), a
+/// factor per pixel in 1/32768ths. A gray pixel (s = 0, so s' = clip(add))
+/// keeps red at v and drops green and blue to `v·(1 - s')`: k = s' applied
+/// to v itself.
+struct Saturation {
+    mult: f32,
+    add: f32,
+    /// s' of a gray pixel, in 1/32768ths.
+    gray: i32,
+}
+
+/// `x` in 1/32768ths, rounded by the bit trick of `clamp_u8` (x < 256).
+#[inline(always)]
+fn fixed(x: f32) -> i32 {
+    ((x * 32768.0) + 8_388_608.0).to_bits() as i32 - 0x4B00_0000
+}
+
+impl Saturation {
+    /// k of a coloured pixel (d = max - min > 0), in 1/32768ths.
+    #[inline(always)]
+    fn factor(&self, v: u8, d: u8) -> i32 {
+        let inv_s = f32::from(v) / f32::from(d);
+        fixed((self.mult + self.add * inv_s).max(0.0).min(inv_s))
+    }
+}
+
+impl Kernel for Saturation {
+    fn block(&self, [r, g, b]: &mut [[u8; PLANE]; 3]) {
+        for j in 0..PLANE {
+            let v = r[j].max(g[j]).max(b[j]);
+            let d = v - r[j].min(g[j]).min(b[j]);
+            let k = if d > 0 { self.factor(v, d) } else { self.gray };
+            for (ch, c) in [&mut r[j], &mut g[j], &mut b[j]].into_iter().enumerate() {
+                let from = if d == 0 && ch > 0 { 0 } else { *c };
+                let t = i32::from(v - from);
+                *c = (i32::from(v) - ((t * k + 16384) >> 15)).clamp(0, 255) as u8;
             }
-        },
-    )
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn block_avx2(&self, simd: pulp::x86::V3, planes: &mut [[u8; PLANE]; 3]) {
+        avx2::saturation(simd, self, planes);
+    }
 }
 
 fn color_jitter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
