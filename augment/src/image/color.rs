@@ -287,6 +287,58 @@ mod avx2 {
         }
     }
 
+    /// [`super::contrast`]'s map over the bytes, 32 at a time: `punpck`
+    /// with zero gives v·256 in 16-bit lanes (bytes 0-7 and 16-23 in one
+    /// vector, 8-15 and 24-31 in the other), and `packus` puts them back in
+    /// order. The offsets repeat every 96 bytes: three chunks' worth.
+    pub(in super::super) struct Contrast<'a> {
+        pub(super) simd: V3,
+        pub(super) src: &'a [u8],
+        pub(super) out: &'a mut Vec<u8>,
+        pub(super) gain: u16,
+        pub(super) offsets: &'a [u16],
+    }
+
+    impl pulp::WithSimd for Contrast<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) {
+            let Contrast { simd, src, out, gain, offsets } = self;
+            let avx2 = simd.avx2;
+            let c = offsets.len();
+            // Byte i of chunk k (of three) sits in half (i / 8) % 2 of the
+            // unpacked pair, at lane i % 8 + 8 · (i / 16).
+            let mut offs = [[[0u16; 16]; 2]; 3];
+            for (k, chunk) in offs.iter_mut().enumerate() {
+                for i in 0..32 {
+                    chunk[(i / 8) % 2][i % 8 + 8 * (i / 16)] = offsets[(32 * k + i) % c];
+                }
+            }
+            let mut lanes = [[splat_i(0); 2]; 3];
+            for (to, from) in lanes.iter_mut().zip(&offs) {
+                *to = [pulp::cast(from[0]), pulp::cast(from[1])];
+            }
+            let splat_gain: __m256i = pulp::cast([gain; 16]);
+            let zero = splat_i(0);
+            let (chunks, rest) = src.as_chunks::<32>();
+            for (k, chunk) in chunks.iter().enumerate() {
+                let v: __m256i = pulp::cast(*chunk);
+                let o = &lanes[k % 3];
+                let lo = avx2._mm256_mulhi_epu16(avx2._mm256_unpacklo_epi8(zero, v), splat_gain);
+                let hi = avx2._mm256_mulhi_epu16(avx2._mm256_unpackhi_epi8(zero, v), splat_gain);
+                let lo = avx2._mm256_srli_epi16::<8>(avx2._mm256_add_epi16(lo, o[0]));
+                let hi = avx2._mm256_srli_epi16::<8>(avx2._mm256_add_epi16(hi, o[1]));
+                let bytes: [u8; 32] = pulp::cast(avx2._mm256_packus_epi16(lo, hi));
+                out.extend_from_slice(&bytes);
+            }
+            let done = src.len() - rest.len();
+            for (i, &v) in rest.iter().enumerate() {
+                out.push(super::contrast_byte(v, gain, offsets[(done + i) % c]));
+            }
+        }
+    }
+
     #[inline(always)]
     pub(super) fn value_shift(simd: V3, shift: &ValueShift, planes: &mut [[u8; PLANE]; 3]) {
         let (avx, avx2, sse2) = (simd.avx, simd.avx2, simd.sse2);
@@ -329,51 +381,60 @@ pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
     }
     // 0 <= f < 1 keeps every result in range. In u16 lanes: the gain in
     // 1/65536ths applied to v in 1/256ths, plus the channel's offset
-    // m · (1 - f) + 1/2 in 1/256ths, then >> 8.
+    // m · (1 - f) + 1/2 in 1/256ths, then >> 8. The sum stays below
+    // 256 · 255.5, so no lane overflows.
     let gain = (factor * 65536.0).round() as u16;
-    let c = means.len();
-    let stride = img.width() as usize * c;
-    // One row of offsets, so each row is a flat loop the compiler vectorises.
-    let per_channel: Vec<u16> =
+    let offsets: Vec<u16> =
         means.iter().map(|&m| ((m * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16).collect();
-    let offsets: Vec<u16> = per_channel.iter().copied().cycle().take(stride).collect();
     let src = img.as_bytes();
-    // Appended row by row from exact-size iterators: no zeroed buffer first.
     let mut out = Vec::with_capacity(src.len());
-    crate::simd::wide(
-        #[inline(always)]
-        || {
-            for irow in src.chunks_exact(stride) {
-                out.extend(irow.iter().zip(&offsets).map(
-                    #[inline(always)]
-                    |(&v, &off)| {
-                        let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
-                        ((scaled + off) >> 8).min(255) as u8
-                    },
-                ));
-            }
-        },
-    );
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = crate::simd::v3() {
+        pulp::Simd::vectorize(simd, avx2::Contrast { simd, src, out: &mut out, gain, offsets: &offsets });
+        return img.with_bytes(out);
+    }
+    let c = offsets.len();
+    out.extend(src.iter().enumerate().map(|(i, &v)| contrast_byte(v, gain, offsets[i % c])));
     img.with_bytes(out)
+}
+
+/// One value of [`contrast`]: `(v·256·gain / 65536 + offset) / 256`.
+#[inline(always)]
+fn contrast_byte(v: u8, gain: u16, offset: u16) -> u8 {
+    let scaled = ((u32::from(u16::from(v) << 8) * u32::from(gain)) >> 16) as u16;
+    ((scaled + offset) >> 8) as u8
 }
 
 /// Mean of each channel, in 0..255.
 pub(crate) fn channel_means(img: &Image) -> Vec<f32> {
     let c = usize::from(img.channels());
     let bytes = img.as_bytes();
-    // Column sums over whole rows (a flat loop that vectorises), flushed to
-    // u64 before a u32 lane could overflow, then folded by channel.
+    // Column sums over whole rows (flat loops that vectorise) in u16 lanes,
+    // flushed every 257 rows, before a lane could overflow, then folded by
+    // channel.
     let stride = img.width() as usize * c;
     let mut sums = vec![0u64; c];
-    let mut lanes = vec![0u32; stride];
+    let mut lanes = vec![0u16; stride];
     crate::simd::wide(
         #[inline(always)]
         || {
-            for group in bytes.chunks(stride * (1 << 16)) {
+            for group in bytes.chunks(stride * 257) {
                 lanes.fill(0);
-                for row in group.chunks_exact(stride) {
+                let mut rows = group.chunks_exact(stride);
+                // Four rows per pass over the lanes: a quarter of the stores.
+                while rows.len() >= 4 {
+                    let (Some(a), Some(b), Some(c), Some(d)) =
+                        (rows.next(), rows.next(), rows.next(), rows.next())
+                    else {
+                        break;
+                    };
+                    for ((((l, &a), &b), &c), &d) in lanes.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+                        *l += u16::from(a) + u16::from(b) + u16::from(c) + u16::from(d);
+                    }
+                }
+                for row in rows {
                     for (l, &v) in lanes.iter_mut().zip(row) {
-                        *l += u32::from(v);
+                        *l += u16::from(v);
                     }
                 }
                 for (i, &l) in lanes.iter().enumerate() {
