@@ -123,17 +123,33 @@ pub(crate) fn pixelate(img: &Image, factor: f32) -> Image {
     }
     let src = img.as_bytes();
     PIXELATE_SCRATCH.with_borrow_mut(|scratch| {
-        let job = Pixelate { src, dims: (w, h, c), small_dims: (sw, sh), scratch };
-        #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = crate::simd::v3() {
-            return img.with_bytes(pulp::Simd::vectorize(simd, PixelateAvx2 { simd, job }));
+        let out = pixelate_with(src, (w, h, c), (sw, sh), scratch);
+        // Large images leave no large buffers behind in every thread (the
+        // cap is the JPEG scratch's).
+        if scratch.cols.capacity() > SCRATCH_MAX {
+            *scratch = PixelateScratch::default();
         }
-        img.with_bytes(job.run(
-            box_rows::<3>,
-            #[inline(always)]
-            |row, expand, out| out.extend(expand.from.iter().map(|&i| row[i])),
-        ))
+        img.with_bytes(out)
     })
+}
+
+/// [`pixelate`] with the given buffers: the AVX2 build where there is one.
+fn pixelate_with(
+    src: &[u8],
+    dims: (usize, usize, usize),
+    small_dims: (usize, usize),
+    scratch: &mut PixelateScratch,
+) -> Vec<u8> {
+    let job = Pixelate { src, dims, small_dims, scratch };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = crate::simd::v3() {
+        return pulp::Simd::vectorize(simd, PixelateAvx2 { simd, job });
+    }
+    job.run(
+        box_rows::<3>,
+        #[inline(always)]
+        |row, expand, out| out.extend(expand.from.iter().map(|&i| row[i])),
+    )
 }
 
 /// [`pixelate`]'s work: the box-filtered small image into
