@@ -368,12 +368,7 @@ fn glass_blur(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
 /// `i`, where `n` covers the radius but stops at 3 sigma (later weights are
 /// negligible).
 pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) -> Image {
-    let taps = (2.0 * radius).min((3.0 * sigma).ceil()).max(1.0) as usize + 1;
-    let (sin, cos) = angle_deg.to_radians().sin_cos();
-    let mut weights: Vec<f32> =
-        (0..taps).map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma).max(1e-6)).exp()).collect();
-    let sum: f32 = weights.iter().sum();
-    weights.iter_mut().for_each(|w| *w /= sum);
+    let streak = Streak::new(radius, sigma, angle_deg);
     let (w, h, c) = img.dims();
     crate::simd::wide(
         #[inline(always)]
@@ -381,14 +376,102 @@ pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) 
             // The source as floats once, not once per tap.
             let src: Vec<f32> = img.as_bytes().iter().map(|&v| f32::from(v)).collect();
             let mut acc = vec![0.0f32; src.len()];
-            for (i, &weight) in weights.iter().enumerate() {
-                let dx = (i as f32 * cos).round() as isize;
-                let dy = -(i as f32 * sin).round() as isize;
+            for &(weight, dx, dy) in &streak.taps {
                 accumulate_shifted(&src, w, h, c, dx, dy, weight, &mut acc);
             }
             img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
         },
     )
+}
+
+/// The taps of [`motion_blur`]: (weight, dx, dy) of each source it reads,
+/// output (x, y) reading (x + dx, y + dy), edges replicated.
+struct Streak {
+    taps: Vec<(f32, isize, isize)>,
+}
+
+impl Streak {
+    fn new(radius: f32, sigma: f32, angle_deg: f32) -> Streak {
+        let taps = (2.0 * radius).min((3.0 * sigma).ceil()).max(1.0) as usize + 1;
+        let (sin, cos) = angle_deg.to_radians().sin_cos();
+        let mut weights: Vec<f32> =
+            (0..taps).map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma).max(1e-6)).exp()).collect();
+        let sum: f32 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= sum);
+        let taps = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| {
+                (weight, (i as f32 * cos).round() as isize, -(i as f32 * sin).round() as isize)
+            })
+            .collect();
+        Streak { taps }
+    }
+}
+
+/// [`motion_blur`] of a one-channel layer that is mostly zero (snow's
+/// flakes): each non-zero value is spread to the outputs that read it,
+/// instead of every output reading every tap. Taps are taken in the same
+/// order and zero terms add nothing, so the bytes equal `motion_blur`'s.
+pub(crate) fn motion_blur_sparse(
+    layer: &[u8],
+    w: usize,
+    h: usize,
+    radius: f32,
+    sigma: f32,
+    angle_deg: f32,
+) -> Vec<u8> {
+    let streak = Streak::new(radius, sigma, angle_deg);
+    // Lit pixels that every tap moves to exactly one output, away from
+    // the replicated edges, go by a flat offset; the rest by `readers`.
+    let reach_x = streak.taps.iter().map(|t| t.1.unsigned_abs()).max().unwrap_or(0) + 1;
+    let reach_y = streak.taps.iter().map(|t| t.2.unsigned_abs()).max().unwrap_or(0) + 1;
+    let inside = |x: usize, y: usize| {
+        (reach_x..w.saturating_sub(reach_x)).contains(&x) && (reach_y..h.saturating_sub(reach_y)).contains(&y)
+    };
+    let (mut safe, mut edge) = (Vec::new(), Vec::new());
+    for (i, &v) in layer.iter().enumerate().filter(|&(_, &v)| v > 0) {
+        let (x, y) = (i % w, i / w);
+        if inside(x, y) {
+            safe.push((i, f32::from(v)));
+        } else {
+            edge.push((x, y, f32::from(v)));
+        }
+    }
+    let mut acc = vec![0.0f32; layer.len()];
+    for &(weight, dx, dy) in &streak.taps {
+        // Output i - dy·w - dx reads source i.
+        let back = dy * w as isize + dx;
+        for &(i, v) in &safe {
+            if let Some(a) = acc.get_mut(i.wrapping_sub(back as usize)) {
+                *a += weight * v;
+            }
+        }
+        for &(x, y, v) in &edge {
+            let term = weight * v;
+            let (xs, ys) = (readers(x, dx, w), readers(y, dy, h));
+            for oy in ys {
+                for a in &mut acc[oy * w + xs.start..oy * w + xs.end] {
+                    *a += term;
+                }
+            }
+        }
+    }
+    crate::simd::wide(
+        #[inline(always)]
+        || acc.iter().map(|&v| clamp_u8(v)).collect(),
+    )
+}
+
+/// The outputs o in 0..n whose read `clamp(o + d, 0, n - 1)` lands on
+/// source `s`: one inside, a run at a replicated edge.
+fn readers(s: usize, d: isize, n: usize) -> std::ops::Range<usize> {
+    let n = n as isize;
+    let s = s as isize;
+    let lo = if s == 0 { 0 } else { s - d };
+    let hi = if s == n - 1 { n - 1 } else { s - d };
+    let (lo, hi) = (lo.max(0), hi.min(n - 1));
+    if lo > hi { 0..0 } else { lo as usize..hi as usize + 1 }
 }
 
 /// `acc += weight * src(x + dx, y + dy)`, edges replicated.
@@ -511,6 +594,29 @@ fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_motion_blur_gives_motion_blurs_bytes() {
+        // Sparse layers with lit pixels on every edge and corner, at angles
+        // that streak off each side.
+        for (w, h) in [(40usize, 30usize), (64, 48), (7, 5), (1, 6), (5, 1)] {
+            let layer: Vec<u8> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let edge = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                    if (i * 37 % 11 == 0) || (edge && i % 3 == 0) { (i * 53 % 256) as u8 } else { 0 }
+                })
+                .collect();
+            let img = Image::new(w as u32, h as u32, 1, layer.clone()).expect("valid");
+            for angle in [-135.0, -100.0, -45.0, 0.0, 30.0, 90.0, 180.0] {
+                for (radius, sigma) in [(12.0, 8.0), (3.0, 1.5), (0.5, 0.5)] {
+                    let dense = motion_blur(&img, radius, sigma, angle);
+                    let sparse = motion_blur_sparse(&layer, w, h, radius, sigma, angle);
+                    assert_eq!(dense.as_bytes(), &sparse[..], "{w}x{h} at {angle} r {radius}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn kernel_is_normalised_and_symmetric() {

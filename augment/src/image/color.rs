@@ -131,7 +131,7 @@ impl ValueShift {
 }
 
 impl Kernel for ValueShift {
-    fn block(&self, [r, g, b]: &mut [[u8; PLANE]; 3]) {
+    fn block(&self, _: usize, [r, g, b]: &mut [[u8; PLANE]; 3]) {
         for j in 0..PLANE {
             let m = r[j].max(g[j]).max(b[j]);
             let k = self.gain(m);
@@ -144,7 +144,7 @@ impl Kernel for ValueShift {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn block_avx2(&self, simd: pulp::x86::V3, planes: &mut [[u8; PLANE]; 3]) {
+    fn block_avx2(&self, simd: pulp::x86::V3, _: usize, planes: &mut [[u8; PLANE]; 3]) {
         avx2::value_shift(simd, self, planes);
     }
 }
@@ -482,7 +482,7 @@ impl Saturation {
 }
 
 impl Kernel for Saturation {
-    fn block(&self, [r, g, b]: &mut [[u8; PLANE]; 3]) {
+    fn block(&self, _: usize, [r, g, b]: &mut [[u8; PLANE]; 3]) {
         for j in 0..PLANE {
             let v = r[j].max(g[j]).max(b[j]);
             let d = v - r[j].min(g[j]).min(b[j]);
@@ -497,7 +497,7 @@ impl Kernel for Saturation {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn block_avx2(&self, simd: pulp::x86::V3, planes: &mut [[u8; PLANE]; 3]) {
+    fn block_avx2(&self, simd: pulp::x86::V3, _: usize, planes: &mut [[u8; PLANE]; 3]) {
         avx2::saturation(simd, self, planes);
     }
 }

@@ -143,7 +143,7 @@ impl Image {
         if !rest.is_empty() {
             // The last partial block, padded with black.
             let mut planes = split(rest);
-            kernel.block(&mut planes);
+            kernel.block(self.data.len() / 3 - rest.len() / 3, &mut planes);
             let mut done = Vec::with_capacity(3 * PLANE);
             merge(&planes, &mut done);
             out.extend_from_slice(&done[..rest.len()]);
@@ -248,7 +248,7 @@ impl Lane for u16 {
 
 /// ITU-R 601 luma of one RGB pixel, rounded, in 0..=255.
 #[inline(always)]
-fn luma_of([r, g, b]: [u8; 3]) -> u32 {
+pub(crate) fn luma_of([r, g, b]: [u8; 3]) -> u32 {
     (299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b) + 500) / 1000
 }
 

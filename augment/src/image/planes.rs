@@ -13,16 +13,16 @@ const BLOCK: usize = 3 * PLANE;
 /// A per-pixel colour operation on blocks of [`PLANE`] pixels, given as
 /// three planes of bytes (red, green, blue) and changed in place.
 pub(crate) trait Kernel {
-    /// One block, in portable code.
-    fn block(&self, planes: &mut [[u8; PLANE]; 3]);
+    /// One block, in portable code; `at` is the index of its first pixel.
+    fn block(&self, at: usize, planes: &mut [[u8; PLANE]; 3]);
 
     /// One block with AVX2, for kernels written with its instructions; it
     /// must give the same bytes as [`Kernel::block`].
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn block_avx2(&self, simd: pulp::x86::V3, planes: &mut [[u8; PLANE]; 3]) {
+    fn block_avx2(&self, simd: pulp::x86::V3, at: usize, planes: &mut [[u8; PLANE]; 3]) {
         let _ = simd;
-        self.block(planes);
+        self.block(at, planes);
     }
 }
 
@@ -32,7 +32,7 @@ pub(crate) struct Widened<T, F>(pub(crate) F, pub(crate) core::marker::PhantomDa
 
 impl<T: Lane, F: Fn(&mut [[T; PLANE]; 3])> Kernel for Widened<T, F> {
     #[inline(always)]
-    fn block(&self, bytes: &mut [[u8; PLANE]; 3]) {
+    fn block(&self, _: usize, bytes: &mut [[u8; PLANE]; 3]) {
         // A whole plane at a time: simple loops the compiler turns into
         // vector conversions.
         let mut planes = [[T::default(); PLANE]; 3];
@@ -62,9 +62,9 @@ pub(super) fn map_blocks<'a>(src: &'a [u8], out: &mut Vec<u8>, kernel: &impl Ker
         pulp::Simd::vectorize(simd, shuffle::Blocks { simd, src: whole, out, kernel });
         return rest;
     }
-    for block in blocks {
+    for (i, block) in blocks.enumerate() {
         let mut planes = split(block);
-        kernel.block(&mut planes);
+        kernel.block(i * PLANE, &mut planes);
         merge(&planes, out);
     }
     rest
@@ -157,7 +157,7 @@ mod shuffle {
                 simd.avx2._mm256_or_si256(simd.avx2._mm256_or_si256(a, b), c)
             };
             let mut planes = [[0u8; PLANE]; 3];
-            for block in src.as_chunks::<BLOCK>().0 {
+            for (i, block) in src.as_chunks::<BLOCK>().0.iter().enumerate() {
                 // Two 96-byte halves of 32 pixels: vector v holds bytes
                 // 16v.. of the half's first 48 in its low lane and of its
                 // second 48 in its high lane.
@@ -169,7 +169,7 @@ mod shuffle {
                         plane[h * 2 * GROUP..][..2 * GROUP].copy_from_slice(&got);
                     }
                 }
-                kernel.block_avx2(simd, &mut planes);
+                kernel.block_avx2(simd, i * PLANE, &mut planes);
                 let mut done = [[0u8; 16]; 12];
                 for h in 0..2 {
                     let v: [__m256i; 3] = std::array::from_fn(|p| {

@@ -8,8 +8,9 @@
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::blur::{blur_plane, motion_blur};
-use super::pixels::clamp_u8;
+use super::blur::{blur_plane, motion_blur_sparse};
+use super::pixels::{PLANE, clamp_u8, luma_of};
+use super::planes::Kernel;
 use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
@@ -251,51 +252,120 @@ fn snow_params(img: &Image, severity: Severity) -> (SnowRow, f32) {
 fn snow(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     let ((mean, sd, zoom, threshold, radius, sigma, image_weight), scale) = snow_params(img, severity);
     let (w, h, c) = img.dims();
-    let noise: Vec<f32> =
-        (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
-    let zoomed = zoom_plane(&noise, w, h, zoom);
-    let flakes: Vec<u8> =
-        zoomed.iter().map(|&v| if v < threshold { 0 } else { clamp_u8(v * 255.0) }).collect();
-    let layer =
-        Image::new(w as u32, h as u32, 1, flakes).unwrap_or_else(|_| Image::filled(w as u32, h as u32, 1, 0));
+    let flakes = snow_flakes(
+        w,
+        h,
+        zoom,
+        threshold,
+        |rng: &mut Rng| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng),
+        rng,
+    );
     let angle = rng.random_range(-135.0f32..-45.0);
-    let layer = motion_blur(&layer, radius * scale, sigma * scale, angle);
-    let layer = layer.as_bytes();
-    let luma = img.luma();
-    let src = img.as_bytes();
-    let n = w * h;
-    let mut out = vec![0u8; src.len()];
-    for i in 0..n {
-        let whitened = f32::from(luma[i]) * 1.5 + 127.5;
-        let flake = f32::from(layer[i]) + f32::from(layer[n - 1 - i]);
-        for ch in 0..c {
-            let x = f32::from(src[i * c + ch]);
-            let base = image_weight * x + (1.0 - image_weight) * x.max(whitened);
-            out[i * c + ch] = clamp_u8(base + flake);
-        }
+    let layer = motion_blur_sparse(&flakes, w, h, radius * scale, sigma * scale, angle);
+    // Each pixel gets the layer and its half-turn (ImageNet-C adds the
+    // layer rotated by 180 degrees).
+    let flake: Vec<f32> =
+        layer.iter().zip(layer.iter().rev()).map(|(&a, &b)| f32::from(a) + f32::from(b)).collect();
+    if c == 1 {
+        let bytes = img.as_bytes().iter().zip(&flake).map(|(&v, &f)| {
+            let x = f32::from(v);
+            snowed(image_weight, x, x * 1.5 + 127.5, f)
+        });
+        return img.with_bytes(bytes.collect());
     }
-    img.with_bytes(out)
+    img.map_rgb_kernel(&SnowBlend { flake: &flake, image_weight })
 }
 
-/// Zooms a plane about its centre by `zoom` (bilinear), keeping its size.
-fn zoom_plane(plane: &[f32], w: usize, h: usize, zoom: f32) -> Vec<f32> {
-    let axis = |n: usize, i: usize| {
-        let centre = (n as f32 - 1.0) / 2.0;
-        let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);
-        let i0 = s.floor() as usize;
-        (i0, (i0 + 1).min(n - 1), s - i0 as f32)
-    };
-    let cols: Vec<(usize, usize, f32)> = (0..w).map(|x| axis(w, x)).collect();
-    let mut out = vec![0.0f32; w * h];
-    for y in 0..h {
-        let (y0, y1, fy) = axis(h, y);
-        for (x, &(x0, x1, fx)) in cols.iter().enumerate() {
-            let top = plane[y0 * w + x0] + (plane[y0 * w + x1] - plane[y0 * w + x0]) * fx;
-            let bottom = plane[y1 * w + x0] + (plane[y1 * w + x1] - plane[y1 * w + x0]) * fx;
-            out[y * w + x] = top + (bottom - top) * fy;
+/// One snowed value: `x` moved towards the whitened luma, plus the flake.
+#[inline(always)]
+fn snowed(image_weight: f32, x: f32, whitened: f32, flake: f32) -> u8 {
+    clamp_u8(image_weight * x + (1.0 - image_weight) * x.max(whitened) + flake)
+}
+
+/// ImageNet-C's snow layer before its blur: normal noise from `draw`,
+/// zoomed about the centre by `zoom` (bilinear), zero below `threshold`,
+/// else scaled to bytes. The zoom reads only the central 1/zoom of the
+/// noise (ImageNet-C's `clipped_zoom` crops first), so only that part is
+/// drawn, row by row.
+fn snow_flakes(
+    w: usize,
+    h: usize,
+    zoom: f32,
+    threshold: f32,
+    draw: impl Fn(&mut Rng) -> f32,
+    rng: &mut Rng,
+) -> Vec<u8> {
+    let (xs, ys) = (zoom_axis(w, zoom), zoom_axis(h, zoom));
+    let (Some(&(x_lo, ..)), Some(&(_, x_hi, _))) = (xs.first(), xs.last()) else { return Vec::new() };
+    let (Some(&(y_lo, ..)), Some(&(_, y_hi, _))) = (ys.first(), ys.last()) else { return Vec::new() };
+    let cw = x_hi - x_lo + 1;
+    let noise: Vec<f32> = (0..(y_hi - y_lo + 1) * cw).map(|_| draw(rng)).collect();
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            // Each noise row resampled along x once (rows repeat across
+            // about `zoom` outputs); an output row is then a flat blend of
+            // two of them.
+            let resampled: Vec<f32> = noise
+                .chunks_exact(cw)
+                .flat_map(|row| {
+                    xs.iter().map(move |&(x0, x1, fx)| {
+                        let (a, b) = (row[x0 - x_lo], row[x1 - x_lo]);
+                        a + (b - a) * fx
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(w * h);
+            for &(y0, y1, fy) in &ys {
+                let top = &resampled[(y0 - y_lo) * w..][..w];
+                let bottom = &resampled[(y1 - y_lo) * w..][..w];
+                out.extend(top.iter().zip(bottom).map(
+                    #[inline(always)]
+                    |(&t, &b)| {
+                        let v = t + (b - t) * fy;
+                        if v < threshold { 0 } else { clamp_u8(v * 255.0) }
+                    },
+                ));
+            }
+            out
+        },
+    )
+}
+
+/// For each output index of an axis of `n` zoomed by `zoom` about its
+/// centre: the two source indices it blends and the weight of the second.
+fn zoom_axis(n: usize, zoom: f32) -> Vec<(usize, usize, f32)> {
+    let centre = (n as f32 - 1.0) / 2.0;
+    (0..n)
+        .map(|i| {
+            let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n.max(1) - 1) as f32);
+            let i0 = s.floor() as usize;
+            (i0, (i0 + 1).min(n - 1), s - i0 as f32)
+        })
+        .collect()
+}
+
+/// [`snow`]'s blend of RGB pixels with their flakes: each channel moves
+/// towards the whitened luma and gains the flake.
+struct SnowBlend<'a> {
+    flake: &'a [f32],
+    image_weight: f32,
+}
+
+impl Kernel for SnowBlend<'_> {
+    #[inline(always)]
+    fn block(&self, at: usize, planes: &mut [[u8; PLANE]; 3]) {
+        let [r, g, b] = planes;
+        let flake = &self.flake[at.min(self.flake.len())..];
+        for j in 0..PLANE {
+            let f = flake.get(j).copied().unwrap_or(0.0);
+            let whitened = luma_of([r[j], g[j], b[j]]) as f32 * 1.5 + 127.5;
+            let iw = self.image_weight;
+            r[j] = snowed(iw, f32::from(r[j]), whitened, f);
+            g[j] = snowed(iw, f32::from(g[j]), whitened, f);
+            b[j] = snowed(iw, f32::from(b[j]), whitened, f);
         }
     }
-    out
 }
 
 fn spatter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
@@ -399,8 +469,30 @@ mod tests {
     }
 
     #[test]
-    fn zoom_plane_by_one_is_identity() {
-        let p: Vec<f32> = (0..12).map(|i| i as f32).collect();
-        assert_eq!(zoom_plane(&p, 4, 3, 1.0), p);
+    fn snow_noise_zoomed_by_one_is_drawn_in_order() {
+        // Noise 1/8, 2/8, ...: at zoom 1 each pixel keeps its own draw,
+        // thresholded at 0.5 and scaled to bytes.
+        let next = std::cell::Cell::new(0.0f32);
+        let draw = |_: &mut Rng| {
+            next.set(next.get() + 0.125);
+            next.get()
+        };
+        let flakes = snow_flakes(4, 3, 1.0, 0.5, draw, &mut seed::rng(0));
+        let want: Vec<u8> =
+            (1..=12).map(|i| if i < 4 { 0 } else { clamp_u8(i as f32 * 0.125 * 255.0) }).collect();
+        assert_eq!(flakes, want);
+    }
+
+    #[test]
+    fn snow_draws_only_the_noise_its_zoom_reads() {
+        // Zoom 4 on 224 px reads the central 57-58 rows and columns.
+        let drawn = std::cell::Cell::new(0usize);
+        let draw = |_: &mut Rng| {
+            drawn.set(drawn.get() + 1);
+            0.0
+        };
+        let flakes = snow_flakes(224, 224, 4.0, 0.5, draw, &mut seed::rng(0));
+        assert_eq!(flakes.len(), 224 * 224);
+        assert!((56 * 56..=58 * 58).contains(&drawn.get()), "{} draws", drawn.get());
     }
 }
