@@ -735,6 +735,37 @@ mod tests {
     }
 
     #[test]
+    fn saturate_is_within_a_level_of_the_hsv_formula() {
+        // Every pixel of a 16-level RGB lattice, each severity's factors.
+        let lattice: Vec<u8> = (0..16 * 16 * 16)
+            .flat_map(|i| [(i % 16) * 17, (i / 16 % 16) * 17, (i / 256) * 17])
+            .map(|v| v as u8)
+            .collect();
+        let img = Image::new(16 * 16, 16, 3, lattice.clone()).expect("valid");
+        for (mult, add) in SATURATE {
+            let out = saturate(&img, mult, add);
+            for (px, got) in lattice.chunks(3).zip(out.as_bytes().chunks(3)) {
+                let [r, g, b] = [px[0], px[1], px[2]].map(f32::from);
+                let v = r.max(g).max(b);
+                let d = v - r.min(g).min(b);
+                let want = if d > 0.0 {
+                    let k = (mult + add * v / d).clamp(0.0, v / d);
+                    [r, g, b].map(|x| v - (v - x) * k)
+                } else {
+                    let low = v * (1.0 - add.clamp(0.0, 1.0));
+                    [v, low, low]
+                };
+                for (&g, w) in got.iter().zip(want) {
+                    assert!(
+                        (f32::from(g) - w).abs() <= 0.5 + 1e-3,
+                        "{px:?} at ({mult}, {add}): {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn full_grayscale_gives_equal_channels() {
         // Fixed-point luma: (77 · 255 + 128) >> 8 = 77.
         let out = grayscale(&px(255, 0, 0), 1.0);
