@@ -155,11 +155,16 @@ impl Kernel for ValueShift {
 /// must inline into the AVX2 build, and those can stay out of line.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use core::arch::x86_64::{__m128i, __m256, __m256i};
+    use core::arch::x86_64::{__m256, __m256i};
 
     use pulp::x86::V3;
 
     use super::{PLANE, Saturation, ValueShift};
+
+    // Layout: 32 pixels of bytes unpack with zero into two 16-bit vectors,
+    // pixels 0-7 and 16-23 ("lo") and 8-15 and 24-31 ("hi"), and those into
+    // four 32-bit ones (0-3 and 16-19, 4-7 and 20-23, ...). Packing undoes
+    // each step in the same order, so no lane permutes are needed.
 
     #[inline(always)]
     fn splat_f(x: f32) -> __m256 {
@@ -171,43 +176,49 @@ mod avx2 {
         pulp::cast([x; 8])
     }
 
-    /// Undoes the lane interleaving of a 256-bit `packs`.
+    /// 32 bytes as [lo, hi] 16-bit lanes.
     #[inline(always)]
-    fn unpack(simd: V3, v: __m256i) -> __m256i {
-        simd.avx2._mm256_permute4x64_epi64::<0b11_01_10_00>(v)
+    fn widen16(simd: V3, v: __m256i) -> [__m256i; 2] {
+        let zero = splat_i(0);
+        [simd.avx2._mm256_unpacklo_epi8(v, zero), simd.avx2._mm256_unpackhi_epi8(v, zero)]
     }
 
-    /// [`ValueShift::gain`] for the 8 maxima in the low bytes of `m`, split
-    /// into (kh, kl) in i32 lanes.
+    /// 32 bytes as four vectors of 32-bit lanes.
     #[inline(always)]
-    fn gains(simd: V3, shift: &ValueShift, m: __m128i) -> (__m256i, __m256i) {
-        let (avx, avx2) = (simd.avx, simd.avx2);
-        let mf = avx._mm256_cvtepi32_ps(avx2._mm256_cvtepu8_epi32(m));
-        let up = avx._mm256_add_ps(mf, splat_f(shift.add));
-        let up = avx._mm256_min_ps(avx._mm256_max_ps(up, splat_f(0.0)), splat_f(255.0));
-        let k =
-            avx._mm256_mul_ps(avx._mm256_div_ps(up, avx._mm256_max_ps(mf, splat_f(1.0))), splat_f(32768.0));
-        let k = avx._mm256_add_ps(k, splat_f(8_388_608.0));
-        let k = avx2._mm256_sub_epi32(pulp::cast(k), splat_i(0x4B00_0000));
-        (avx2._mm256_srli_epi32::<15>(k), avx2._mm256_and_si256(k, splat_i(0x7FFF)))
+    fn widen32(simd: V3, v: __m256i) -> [__m256i; 4] {
+        let (avx2, zero) = (simd.avx2, splat_i(0));
+        let [lo, hi] = widen16(simd, v);
+        [
+            avx2._mm256_unpacklo_epi16(lo, zero),
+            avx2._mm256_unpackhi_epi16(lo, zero),
+            avx2._mm256_unpacklo_epi16(hi, zero),
+            avx2._mm256_unpackhi_epi16(hi, zero),
+        ]
     }
 
-    /// `(v·k + 2^14) >> 15` for 16 bytes, in 16-bit lanes.
+    /// Gains of 1/32768ths (below 2^23) rounded to nearest even, as the
+    /// bit trick of `clamp_u8` rounds, and split into (kh, kl) with
+    /// k = 2^15·kh + kl, packed to the [lo, hi] 16-bit layout.
     #[inline(always)]
-    fn scaled(simd: V3, v: __m128i, kh: __m256i, kl: __m256i) -> __m256i {
+    fn split_fixed(simd: V3, k: [__m256; 4]) -> [(__m256i, __m256i); 2] {
         let avx2 = simd.avx2;
-        let v = avx2._mm256_cvtepu8_epi16(v);
-        avx2._mm256_add_epi16(avx2._mm256_mullo_epi16(v, kh), avx2._mm256_mulhrs_epi16(v, kl))
+        let mut parts = [(splat_i(0), splat_i(0)); 4];
+        for (part, &k) in parts.iter_mut().zip(&k) {
+            let k = simd.avx._mm256_cvtps_epi32(k);
+            *part = (avx2._mm256_srli_epi32::<15>(k), avx2._mm256_and_si256(k, splat_i(0x7FFF)));
+        }
+        let pack = |a: __m256i, b: __m256i| avx2._mm256_packs_epi32(a, b);
+        [
+            (pack(parts[0].0, parts[1].0), pack(parts[0].1, parts[1].1)),
+            (pack(parts[2].0, parts[3].0), pack(parts[2].1, parts[3].1)),
+        ]
     }
 
-    /// Rounds floats of 1/32768ths below 2^23 (the bit trick of `clamp_u8`)
-    /// and splits them into (kh, kl), k = 2^15·kh + kl.
+    /// `(t·k + 2^14) >> 15` in 16-bit lanes, k given as (kh, kl).
     #[inline(always)]
-    fn split_fixed(simd: V3, k: __m256) -> (__m256i, __m256i) {
-        let (avx, avx2) = (simd.avx, simd.avx2);
-        let k = avx._mm256_add_ps(k, splat_f(8_388_608.0));
-        let k = avx2._mm256_sub_epi32(pulp::cast(k), splat_i(0x4B00_0000));
-        (avx2._mm256_srli_epi32::<15>(k), avx2._mm256_and_si256(k, splat_i(0x7FFF)))
+    fn scaled(simd: V3, t: __m256i, (kh, kl): (__m256i, __m256i)) -> __m256i {
+        let avx2 = simd.avx2;
+        avx2._mm256_add_epi16(avx2._mm256_mullo_epi16(t, kh), avx2._mm256_mulhrs_epi16(t, kl))
     }
 
     /// 32 bytes of each plane, from byte `at`.
@@ -220,36 +231,14 @@ mod avx2 {
         v
     }
 
-    /// The four groups of 8 bytes of `m` as i32 lanes.
+    /// Stores 32 bytes at byte `at` of `plane`.
     #[inline(always)]
-    fn widen4(simd: V3, m: __m256i) -> [__m256i; 4] {
-        let (avx, avx2, sse2) = (simd.avx, simd.avx2, simd.sse2);
-        let (m0, m1) = (avx._mm256_castsi256_si128(m), avx2._mm256_extracti128_si256::<1>(m));
-        [
-            avx2._mm256_cvtepu8_epi32(m0),
-            avx2._mm256_cvtepu8_epi32(sse2._mm_srli_si128::<8>(m0)),
-            avx2._mm256_cvtepu8_epi32(m1),
-            avx2._mm256_cvtepu8_epi32(sse2._mm_srli_si128::<8>(m1)),
-        ]
+    fn store(plane: &mut [u8; PLANE], at: usize, v: __m256i) {
+        plane[at..][..32].copy_from_slice(&pulp::cast::<_, [u8; 32]>(v));
     }
 
-    /// Four (kh, kl) of 8 pixels as two of 16 pixels in 16-bit lanes.
-    #[inline(always)]
-    fn pack4(simd: V3, k: [(__m256i, __m256i); 4]) -> [(__m256i, __m256i); 2] {
-        let pack = |a: __m256i, b: __m256i| unpack(simd, simd.avx2._mm256_packs_epi32(a, b));
-        [(pack(k[0].0, k[1].0), pack(k[0].1, k[1].1)), (pack(k[2].0, k[3].0), pack(k[2].1, k[3].1))]
-    }
-
-    /// `(t·k + 2^14) >> 15` for 32 bytes `t`, back in bytes: saturated.
-    #[inline(always)]
-    fn scaled32(simd: V3, t: __m256i, k: [(__m256i, __m256i); 2]) -> [__m256i; 2] {
-        let (avx, avx2) = (simd.avx, simd.avx2);
-        [
-            scaled(simd, avx._mm256_castsi256_si128(t), k[0].0, k[0].1),
-            scaled(simd, avx2._mm256_extracti128_si256::<1>(t), k[1].0, k[1].1),
-        ]
-    }
-
+    /// [`super::Saturation`]: the factor per pixel in f32, the channels in
+    /// 16-bit lanes.
     #[inline(always)]
     pub(super) fn saturation(simd: V3, sat: &Saturation, planes: &mut [[u8; PLANE]; 3]) {
         let (avx, avx2) = (simd.avx, simd.avx2);
@@ -258,31 +247,27 @@ mod avx2 {
             let [r, g, b] = load(planes, 32 * h);
             let v = avx2._mm256_max_epu8(avx2._mm256_max_epu8(r, g), b);
             let d = avx2._mm256_sub_epi8(v, avx2._mm256_min_epu8(avx2._mm256_min_epu8(r, g), b));
-            let (vs, ds) = (widen4(simd, v), widen4(simd, d));
-            let mut k = [(splat_i(0), splat_i(0)); 4];
-            for i in 0..4 {
-                let (vf, df) = (avx._mm256_cvtepi32_ps(vs[i]), avx._mm256_cvtepi32_ps(ds[i]));
+            let (vs, ds) = (widen32(simd, v), widen32(simd, d));
+            let mut k = [splat_f(0.0); 4];
+            for ((k, &vi), &di) in k.iter_mut().zip(&vs).zip(&ds) {
+                let (vf, df) = (avx._mm256_cvtepi32_ps(vi), avx._mm256_cvtepi32_ps(di));
                 let inv_s = avx._mm256_div_ps(vf, avx._mm256_max_ps(df, splat_f(f32::MIN_POSITIVE)));
                 let colour = avx._mm256_add_ps(splat_f(sat.mult), avx._mm256_mul_ps(splat_f(sat.add), inv_s));
                 let colour = avx._mm256_min_ps(avx._mm256_max_ps(colour, splat_f(0.0)), inv_s);
                 let colour = avx._mm256_mul_ps(colour, splat_f(32768.0));
                 let is_gray = avx._mm256_cmp_ps::<0>(df, splat_f(0.0));
-                k[i] = split_fixed(simd, avx._mm256_blendv_ps(colour, gray, is_gray));
+                *k = avx._mm256_blendv_ps(colour, gray, is_gray);
             }
-            let k = pack4(simd, k);
+            let [k_lo, k_hi] = split_fixed(simd, k);
             let is_gray = avx2._mm256_cmpeq_epi8(d, splat_i(0));
             // Gray: green and blue measured from 0, so they scale v itself.
             let from = [r, avx2._mm256_andnot_si256(is_gray, g), avx2._mm256_andnot_si256(is_gray, b)];
-            let (v_lo, v_hi) = (
-                avx2._mm256_cvtepu8_epi16(avx._mm256_castsi256_si128(v)),
-                avx2._mm256_cvtepu8_epi16(avx2._mm256_extracti128_si256::<1>(v)),
-            );
+            let [v_lo, v_hi] = widen16(simd, v);
             for (plane, c) in planes.iter_mut().zip(from) {
-                let [lo, hi] = scaled32(simd, avx2._mm256_sub_epi8(v, c), k);
-                let lo = avx2._mm256_sub_epi16(v_lo, lo);
-                let hi = avx2._mm256_sub_epi16(v_hi, hi);
-                let bytes: [u8; 32] = pulp::cast(unpack(simd, avx2._mm256_packus_epi16(lo, hi)));
-                plane[32 * h..][..32].copy_from_slice(&bytes);
+                let [t_lo, t_hi] = widen16(simd, avx2._mm256_sub_epi8(v, c));
+                let lo = avx2._mm256_sub_epi16(v_lo, scaled(simd, t_lo, k_lo));
+                let hi = avx2._mm256_sub_epi16(v_hi, scaled(simd, t_hi, k_hi));
+                store(plane, 32 * h, avx2._mm256_packus_epi16(lo, hi));
             }
         }
     }
@@ -339,32 +324,29 @@ mod avx2 {
         }
     }
 
+    /// [`super::ValueShift`]: the gain per pixel in f32, the channels in
+    /// 16-bit lanes. Black pixels (max 0) divide by zero; their lanes are
+    /// replaced by `black` at the end.
     #[inline(always)]
     pub(super) fn value_shift(simd: V3, shift: &ValueShift, planes: &mut [[u8; PLANE]; 3]) {
-        let (avx, avx2, sse2) = (simd.avx, simd.avx2, simd.sse2);
+        let (avx, avx2) = (simd.avx, simd.avx2);
         let black: __m256i = pulp::cast([shift.black; 32]);
         for h in 0..2 {
-            let mut v = [splat_i(0); 3];
-            for (lanes, plane) in v.iter_mut().zip(planes.iter()) {
-                *lanes = pulp::cast(<[u8; 32]>::try_from(&plane[32 * h..][..32]).unwrap_or([0; 32]));
+            let [r, g, b] = load(planes, 32 * h);
+            let m = avx2._mm256_max_epu8(avx2._mm256_max_epu8(r, g), b);
+            let mut k = [splat_f(0.0); 4];
+            for (k, &mi) in k.iter_mut().zip(&widen32(simd, m)) {
+                let mf = avx._mm256_cvtepi32_ps(mi);
+                let up = avx._mm256_add_ps(mf, splat_f(shift.add));
+                let up = avx._mm256_min_ps(avx._mm256_max_ps(up, splat_f(0.0)), splat_f(255.0));
+                *k = avx._mm256_mul_ps(avx._mm256_div_ps(up, mf), splat_f(32768.0));
             }
-            let m = avx2._mm256_max_epu8(avx2._mm256_max_epu8(v[0], v[1]), v[2]);
-            let (m0, m1) = (avx._mm256_castsi256_si128(m), avx2._mm256_extracti128_si256::<1>(m));
-            let k0 = gains(simd, shift, m0);
-            let k1 = gains(simd, shift, sse2._mm_srli_si128::<8>(m0));
-            let k2 = gains(simd, shift, m1);
-            let k3 = gains(simd, shift, sse2._mm_srli_si128::<8>(m1));
-            // Pixels 0..16 and 16..32 in 16-bit lanes.
-            let pack = |a: __m256i, b: __m256i| unpack(simd, avx2._mm256_packs_epi32(a, b));
-            let kh = (pack(k0.0, k1.0), pack(k2.0, k3.0));
-            let kl = (pack(k0.1, k1.1), pack(k2.1, k3.1));
+            let [k_lo, k_hi] = split_fixed(simd, k);
             let is_black = avx2._mm256_cmpeq_epi8(m, splat_i(0));
-            for (plane, lanes) in planes.iter_mut().zip(v) {
-                let lo = scaled(simd, avx._mm256_castsi256_si128(lanes), kh.0, kl.0);
-                let hi = scaled(simd, avx2._mm256_extracti128_si256::<1>(lanes), kh.1, kl.1);
-                let bytes = unpack(simd, avx2._mm256_packus_epi16(lo, hi));
-                let bytes: [u8; 32] = pulp::cast(avx2._mm256_blendv_epi8(bytes, black, is_black));
-                plane[32 * h..][..32].copy_from_slice(&bytes);
+            for (plane, v) in planes.iter_mut().zip([r, g, b]) {
+                let [lo, hi] = widen16(simd, v);
+                let bytes = avx2._mm256_packus_epi16(scaled(simd, lo, k_lo), scaled(simd, hi, k_hi));
+                store(plane, 32 * h, avx2._mm256_blendv_epi8(bytes, black, is_black));
             }
         }
     }
