@@ -338,7 +338,9 @@ mod avx2 {
             for (k, &mi) in k.iter_mut().zip(&widen32(simd, m)) {
                 let mf = avx._mm256_cvtepi32_ps(mi);
                 let up = avx._mm256_add_ps(mf, splat_f(shift.add));
-                let up = avx._mm256_min_ps(avx._mm256_max_ps(up, splat_f(0.0)), splat_f(255.0));
+                // Only a negative shift can take the value below 0.
+                let up = if shift.add < 0.0 { avx._mm256_max_ps(up, splat_f(0.0)) } else { up };
+                let up = avx._mm256_min_ps(up, splat_f(255.0));
                 *k = avx._mm256_mul_ps(avx._mm256_div_ps(up, mf), splat_f(32768.0));
             }
             let [k_lo, k_hi] = split_fixed(simd, k);
