@@ -199,24 +199,11 @@ impl Pixelate<'_> {
             .zip(ay.weights.chunks_exact(ay.taps).zip(cols.chunks_exact_mut(padded)))
         {
             let rows = &src[start * stride_in..(start + len) * stride_in];
-            let (chunks, _) = orow[..stride_in].as_chunks_mut::<32>();
-            for (k, chunk) in chunks.iter_mut().enumerate() {
-                let mut acc = [0.0f32; 32];
-                for (row, &wt) in rows.chunks_exact(stride_in).zip(weights) {
-                    let px: &[u8; 32] = row[32 * k..].first_chunk().unwrap_or(&[0; 32]);
-                    for (a, &v) in acc.iter_mut().zip(px) {
-                        *a += wt * f32::from(v);
-                    }
-                }
-                *chunk = acc;
-            }
-            for x in chunks.len() * 32..stride_in {
-                let mut acc = 0.0f32;
-                for (row, &wt) in rows.chunks_exact(stride_in).zip(weights) {
-                    acc += wt * f32::from(row[x]);
-                }
-                orow[x] = acc;
-            }
+            // 32 columns at a time, then 8 (small images are narrower than
+            // 32 bytes), then one by one.
+            let done = column_sums::<32>(rows, stride_in, weights, &mut orow[..stride_in], 0);
+            let done = column_sums::<8>(rows, stride_in, weights, &mut orow[..stride_in], done);
+            column_sums::<1>(rows, stride_in, weights, &mut orow[..stride_in], done);
         }
         let stride = sw * c;
         small.clear();
@@ -233,6 +220,32 @@ impl Pixelate<'_> {
         expand.fill(c, w, sw);
         upsample(small, (w, h, c), (sw, sh), expand, expand_row)
     }
+}
+
+/// Column sums of `rows` (each `stride` bytes, one per weight) into `out`
+/// from column `from`, `N` columns at a time with the sums in registers;
+/// returns where whole groups of `N` ended.
+#[inline(always)]
+fn column_sums<const N: usize>(
+    rows: &[u8],
+    stride: usize,
+    weights: &[f32],
+    out: &mut [f32],
+    from: usize,
+) -> usize {
+    let (chunks, _) = out[from..].as_chunks_mut::<N>();
+    for (k, chunk) in chunks.iter_mut().enumerate() {
+        let at = from + N * k;
+        let mut acc = [0.0f32; N];
+        for (row, &wt) in rows.chunks_exact(stride).zip(weights) {
+            let px: &[u8; N] = row[at..].first_chunk().unwrap_or(&[0; N]);
+            for (a, &v) in acc.iter_mut().zip(px) {
+                *a += wt * f32::from(v);
+            }
+        }
+        *chunk = acc;
+    }
+    from + N * chunks.len()
 }
 
 /// [`Pixelate`] with the RGB row pass in four-lane vectors and upsampled
