@@ -255,23 +255,74 @@ pub(crate) fn warp_affine(img: &Image, m: [f32; 6], border: Border) -> Image {
                 let yc = y as f64 - cy;
                 let bx = ((m[1] * yc + m[4] + cx - m[0] * cx) * one).round() as i64;
                 let by = ((m[3] * yc + m[5] + cy - m[2] * cx) * one).round() as i64;
+                // With a zero border, only the pixels whose source can touch
+                // the image are sampled; the rest of the row stays black (a
+                // shrink leaves half of it so).
+                let (lo, hi) = match border {
+                    Border::Zero => {
+                        let (lx, hx) = touching(bx, dx, w, w);
+                        let (ly, hy) = touching(by, dy, h, w);
+                        (lx.max(ly), hx.min(hy).max(lx.max(ly)))
+                    }
+                    Border::Reflect => (0, w),
+                };
+                if lo == hi {
+                    continue;
+                }
                 // Stepped along the row, saturating so far-out positions
                 // stay far out (`sample_run` asks in order).
-                let mut next = (bx, by);
+                let start = |base: i64, step: i64| (i128::from(base) + lo as i128 * i128::from(step)) as i64;
+                let mut next = (start(bx, dx), start(by, dy));
                 let at = |_: usize| {
                     let here = next;
                     next = (here.0.saturating_add(dx), here.1.saturating_add(dy));
                     here
                 };
+                let run = &mut orow[lo * c..hi * c];
                 if c == 1 {
-                    src.sample_run::<1>(orow, at);
+                    src.sample_run::<1>(run, at);
                 } else {
-                    src.sample_run::<3>(orow, at);
+                    src.sample_run::<3>(run, at);
                 }
             }
         },
     );
     img.with_bytes(out)
+}
+
+/// The outputs `lo..hi` of `0..n` whose 16.16 source coordinate
+/// `base + i·step` can touch an axis of `size` samples: integer part in
+/// -1..size. Every other output reads only outside the image.
+#[inline(always)]
+fn touching(base: i64, step: i64, size: usize, n: usize) -> (usize, usize) {
+    let (low, high) = (-(1i64 << FRAC), (size as i64) << FRAC);
+    let meets = |i: usize| (low..high).contains(&base.saturating_add(step.saturating_mul(i as i64)));
+    if n == 0 || step == 0 {
+        return if meets(0) { (0, n) } else { (0, 0) };
+    }
+    if meets(0) && meets(n - 1) {
+        return (0, n);
+    }
+    // Where the line crosses the two bounds, estimated in floats (no
+    // integer division per row), then settled exactly: the run is one
+    // interval, as the coordinate is linear in i.
+    let cross = |bound: i64| ((bound - base) as f64 / step as f64).clamp(0.0, n as f64) as usize;
+    let (a, b) = (cross(low), cross(high));
+    let (mut lo, mut hi) = (a.min(b), a.max(b));
+    while lo > 0 && meets(lo - 1) {
+        lo -= 1;
+    }
+    while lo < n && !meets(lo) {
+        lo += 1;
+    }
+    hi = hi.max(lo);
+    while hi < n && meets(hi) {
+        hi += 1;
+    }
+    while hi > lo && !meets(hi - 1) {
+        hi -= 1;
+    }
+    (lo, hi)
 }
 
 /// An image to sample from, with its border rule.
@@ -706,6 +757,21 @@ mod tests {
             assert!((got - want).abs() < 1e-5, "{m:?}");
         }
         assert!(solve_affine([(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)], to).is_none());
+    }
+
+    #[test]
+    fn touching_is_the_run_whose_source_meets_the_image() {
+        // Against a pixel-by-pixel check of -1 <= (base + i·step) >> 16 < size.
+        let one = 1i64 << FRAC;
+        for base in [-5 * one - 7, -one, -one + 1, 0, 3 * one / 2, 9 * one, 20 * one + 3] {
+            for step in [0, one, -one, one * 10 / 7, -one * 10 / 7, 3 * one, one / 3, -one / 5] {
+                let want: Vec<bool> =
+                    (0..16).map(|i| (-1..10).contains(&((base + i * step) >> FRAC))).collect();
+                let (lo, hi) = touching(base, step, 10, 16);
+                let got: Vec<bool> = (0..16).map(|i| (lo..hi).contains(&i)).collect();
+                assert_eq!(got, want, "base {base} step {step}");
+            }
+        }
     }
 
     #[test]
