@@ -56,7 +56,14 @@ def transforms(size):
         "snow": A.RandomSnow(snow_point_range=(0.3, 0.3), p=1),
         "fog": A.RandomFog(fog_coef_range=(0.75, 0.75), p=1),
         "spatter": A.Spatter(mode="rain", p=1),
-        "brightness": A.RandomBrightnessContrast(brightness_limit=(0.15, 0.15), contrast_limit=(0, 0), p=1),
+        # ImageNet-C's brightness shifts the HSV value (0.15 of 255 at
+        # severity 3); Albumentations' op that does the same is
+        # HueSaturationValue with only a value shift. (Its
+        # RandomBrightnessContrast adds a constant to R, G and B instead:
+        # a cheaper, different operation.)
+        "brightness": A.HueSaturationValue(
+            hue_shift_limit=(0, 0), sat_shift_limit=(0, 0), val_shift_limit=(38, 38), p=1
+        ),
         "contrast": A.RandomBrightnessContrast(brightness_limit=(0, 0), contrast_limit=(-0.6, -0.6), p=1),
         "saturate": A.ColorJitter(brightness=(1, 1), contrast=(1, 1), saturation=(1.5, 1.5), hue=(0, 0), p=1),
         "elastic_transform": A.ElasticTransform(alpha=0.08 * size, sigma=0.06 * size, p=1),
