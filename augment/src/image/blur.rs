@@ -584,7 +584,7 @@ fn zoom_blur_wide(img: &Image, max_zoom: f32) -> Image {
 
 /// Bilinear sample positions of a centre zoom along one axis of length `n`.
 #[inline(always)]
-fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
+pub(crate) fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
     let centre = (n as f32 - 1.0) / 2.0;
     let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);
     let i0 = s.floor() as usize;

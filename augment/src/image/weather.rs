@@ -8,7 +8,7 @@
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::blur::{blur_plane, motion_blur_sparse};
+use super::blur::{blur_plane, motion_blur_sparse, zoom_axis};
 use super::pixels::{PLANE, clamp_u8, luma_of};
 use super::planes::Kernel;
 use super::{Image, ImageOp};
@@ -295,7 +295,8 @@ fn snow_flakes(
     draw: impl Fn(&mut Rng) -> f32,
     rng: &mut Rng,
 ) -> Vec<u8> {
-    let (xs, ys) = (zoom_axis(w, zoom), zoom_axis(h, zoom));
+    let axis = |n: usize| -> Vec<(usize, usize, f32)> { (0..n).map(|i| zoom_axis(n, zoom, i)).collect() };
+    let (xs, ys) = (axis(w), axis(h));
     let (Some(&(x_lo, ..)), Some(&(_, x_hi, _))) = (xs.first(), xs.last()) else { return Vec::new() };
     let (Some(&(y_lo, ..)), Some(&(_, y_hi, _))) = (ys.first(), ys.last()) else { return Vec::new() };
     let cw = x_hi - x_lo + 1;
@@ -330,19 +331,6 @@ fn snow_flakes(
             out
         },
     )
-}
-
-/// For each output index of an axis of `n` zoomed by `zoom` about its
-/// centre: the two source indices it blends and the weight of the second.
-fn zoom_axis(n: usize, zoom: f32) -> Vec<(usize, usize, f32)> {
-    let centre = (n as f32 - 1.0) / 2.0;
-    (0..n)
-        .map(|i| {
-            let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n.max(1) - 1) as f32);
-            let i0 = s.floor() as usize;
-            (i0, (i0 + 1).min(n - 1), s - i0 as f32)
-        })
-        .collect()
 }
 
 /// [`snow`]'s blend of RGB pixels with their flakes: each channel moves
