@@ -10,6 +10,7 @@
 //! - [`text`]: the text catalog, on Unicode strings (grapheme-safe).
 //! - [`policy`]: a list of operations with probabilities and severity ranges,
 //!   applied per sample, sequentially or in parallel with rayon.
+//! - [`suite`]: named corruption suites (ImageNet-C, MNIST-C, text noise).
 #![deny(missing_docs)]
 
 pub mod catalog;
@@ -18,10 +19,12 @@ pub mod policy;
 pub mod seed;
 pub mod severity;
 mod simd;
+pub mod suite;
 pub mod text;
 
 pub use catalog::{OpInfo, Param};
 pub use image::{Image, ImageOp};
 pub use policy::{Policy, PolicyStep};
 pub use severity::Severity;
+pub use suite::Suite;
 pub use text::TextOp;

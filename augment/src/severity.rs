@@ -17,6 +17,8 @@ impl Severity {
     pub const MAX: u8 = 5;
     /// The identity.
     pub const NONE: Severity = Severity(0);
+    /// The middle of 1..=5, the level reports show by default.
+    pub const MIDDLE: Severity = Severity(3);
 
     /// A checked severity.
     pub fn new(level: i64) -> Result<Self, SeverityError> {

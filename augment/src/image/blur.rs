@@ -596,6 +596,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&GAUSSIAN_BLUR.info, "sigma_px", GAUSSIAN_SIGMA);
+        assert_param(&DEFOCUS_BLUR.info, "radius_px", DEFOCUS.map(|r| r.0));
+        assert_param(&DEFOCUS_BLUR.info, "alias_sigma", DEFOCUS.map(|r| r.1));
+        assert_param(&GLASS_BLUR.info, "sigma_px", GLASS.map(|r| r.0));
+        assert_param(&GLASS_BLUR.info, "max_delta_px", GLASS.map(|r| r.1));
+        assert_param(&GLASS_BLUR.info, "iterations", GLASS.map(|r| r.2 as f32));
+        assert_param(&MOTION_BLUR.info, "radius_px", MOTION.map(|r| r.0));
+        assert_param(&MOTION_BLUR.info, "sigma_px", MOTION.map(|r| r.1));
+        assert_param(&ZOOM_BLUR.info, "max_zoom", ZOOM_MAX);
+    }
+
+    #[test]
     fn sparse_motion_blur_gives_motion_blurs_bytes() {
         // Sparse layers with lit pixels on every edge and corner, at angles
         // that streak off each side.

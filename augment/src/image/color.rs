@@ -607,6 +607,18 @@ pub(crate) fn grayscale(img: &Image, amount: f32) -> Image {
 mod tests {
     use super::*;
 
+    #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&BRIGHTNESS.info, "value_shift", BRIGHTNESS_SHIFT);
+        assert_param(&CONTRAST.info, "factor", CONTRAST_FACTOR);
+        assert_param(&SATURATE_OP.info, "mult", SATURATE.map(|r| r.0));
+        assert_param(&SATURATE_OP.info, "add", SATURATE.map(|r| r.1));
+        assert_param(&COLOR_JITTER.info, "bcs_factor", JITTER.map(|r| r.0));
+        assert_param(&COLOR_JITTER.info, "hue_turns", JITTER.map(|r| r.1));
+        assert_param(&GRAYSCALE.info, "amount", GRAY_AMOUNT);
+    }
+
     /// Rotates the HSV hue of each pixel by `turns`, keeping value and
     /// saturation.
     fn rotate_hue([r, g, b]: &mut [[f32; PLANE]; 3], turns: f32) {

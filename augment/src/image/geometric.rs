@@ -697,6 +697,23 @@ fn displacement(w: usize, h: usize, sigma: f32, alpha: f32, rng: &mut Rng) -> Ve
 mod tests {
     use super::*;
 
+    #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&ROTATE.info, "angle_deg", ROTATE_DEG);
+        assert_param(&SHEAR_OP.info, "factor", SHEAR);
+        assert_param(&SCALE_OP.info, "factor", SCALE);
+        assert_param(&TRANSLATE.info, "shift_px_at_28", TRANSLATE_PX);
+        assert_param(&RANDOM_CROP.info, "pad_px_at_32", CROP_PAD_PX);
+        assert_param(&ELASTIC_TRANSFORM.info, "alpha_x_size", ELASTIC.map(|r| r.0));
+        assert_param(&ELASTIC_TRANSFORM.info, "sigma_x_size", ELASTIC.map(|r| r.1));
+        assert_param(&ELASTIC_TRANSFORM.info, "affine_x_size", ELASTIC.map(|r| r.2));
+        assert_param(&AFFINE_OP.info, "rotate_deg", AFFINE.map(|r| r.0));
+        assert_param(&AFFINE_OP.info, "scale", AFFINE.map(|r| r.1));
+        assert_param(&AFFINE_OP.info, "translate_x_size", AFFINE.map(|r| r.2));
+        assert_param(&AFFINE_OP.info, "shear_deg", AFFINE.map(|r| r.3));
+    }
+
     fn row(v: &[u8]) -> Image {
         Image::new(v.len() as u32, 1, 1, v.to_vec()).expect("valid")
     }

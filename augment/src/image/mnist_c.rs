@@ -275,6 +275,17 @@ mod tests {
     use crate::seed;
 
     #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&STRIPE.info, "width_px_at_28", STRIPE_WIDTH);
+        assert_param(&DOTTED_LINE.info, "lines", DOTTED.map(|r| r.0 as f32));
+        assert_param(&DOTTED_LINE.info, "dot_spacing_px_at_28", DOTTED.map(|r| r.1));
+        assert_param(&ZIGZAG.info, "lines", ZIGZAG_LINES.map(|n| n as f32));
+        assert_param(&CANNY_EDGES.info, "blend", CANNY.map(|r| r.0));
+        assert_param(&CANNY_EDGES.info, "sigma_px_at_28", CANNY.map(|r| r.1));
+    }
+
+    #[test]
     fn stripe_inverts_exactly_one_band() {
         let img = Image::filled(28, 28, 1, 10);
         let out = stripe(&img, Severity::new(3).expect("valid"), &mut seed::rng(4));

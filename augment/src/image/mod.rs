@@ -1,30 +1,34 @@
-//! The image catalog: 8-bit grayscale or RGB images, one corruption family
-//! per module.
+//! The image catalog: 8-bit grayscale or RGB images, grouped into modules
+//! by corruption family.
 //!
 //! Operations work on [`Image`], a compact interleaved `u8` buffer, and never
 //! change its size or channel count unless that is their purpose. Every op
 //! takes gray and RGB images of any size, 1x1 included, and never panics.
 //!
-//! Families: noise (gaussian, shot, impulse, speckle), blur
-//! (defocus, glass, motion, zoom, gaussian), weather (snow, frost, fog,
-//! spatter), colour and digital (brightness, contrast, saturate, pixelate,
-//! JPEG, elastic), MNIST-C (shear, scale, rotate, translate, stripe, dotted
-//! line, zigzag, Canny edges), and training augmentations (flips, crop,
-//! affine, colour jitter, grayscale, cutout, PIL tone ops, AugMix).
+//! Modules: `noise` (gaussian, shot, impulse, speckle), `blur` (defocus,
+//! glass, motion, zoom, gaussian), `weather` (snow, frost, fog, spatter),
+//! `color` (brightness, contrast, saturate; colour jitter and grayscale for
+//! training), ImageNet-C's digital family in `pixelate` and `jpeg`,
+//! `geometric` (ImageNet-C's elastic transform, MNIST-C's shear, scale,
+//! rotate and translate; flips, crop and affine for training), `mnist_c`
+//! (stripe, dotted line, zigzag, Canny edges), and the other training
+//! augmentations in `occlusion` (cutout), `tone` (PIL's tone ops) and
+//! [`augmix`].
 //! Batch-level [`mix`] (mixup, cutmix) changes labels too, so it is not a
 //! catalog op; [`gallery`] draws a contact sheet of ops and severities.
 
 pub mod augmix;
 mod blur;
 mod color;
-mod digital;
 mod font;
 pub mod gallery;
 mod geometric;
+mod jpeg;
 pub mod mix;
 mod mnist_c;
 mod noise;
 mod occlusion;
+mod pixelate;
 mod pixels;
 mod planes;
 mod tone;
@@ -103,8 +107,8 @@ static OPS: &[ImageOp] = &[
     color::CONTRAST,
     color::SATURATE_OP,
     geometric::ELASTIC_TRANSFORM,
-    digital::PIXELATE,
-    digital::JPEG_COMPRESSION,
+    pixelate::PIXELATE,
+    jpeg::JPEG_COMPRESSION,
     // MNIST-C corruptions.
     geometric::SHEAR_OP,
     geometric::SCALE_OP,

@@ -144,6 +144,15 @@ mod tests {
     use super::*;
     use crate::seed;
 
+    #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&GAUSSIAN_NOISE.info, "sigma", GAUSSIAN_SIGMA);
+        assert_param(&SHOT_NOISE.info, "photons", SHOT_PHOTONS);
+        assert_param(&IMPULSE_NOISE.info, "amount", IMPULSE_AMOUNT);
+        assert_param(&SPECKLE_NOISE.info, "sigma", SPECKLE_SIGMA);
+    }
+
     fn flat(v: u8) -> Image {
         Image::filled(64, 64, 1, v)
     }

@@ -49,6 +49,11 @@ mod tests {
     use crate::seed;
 
     #[test]
+    fn parameter_table_matches_the_catalog() {
+        crate::catalog::check::assert_param(&CUTOUT.info, "side_x_short_side", CUTOUT_SIDE);
+    }
+
+    #[test]
     fn erase_blacks_out_the_rectangle_only() {
         let img = Image::filled(4, 3, 1, 9);
         let out = erase(&img, 1..3, 1..2);

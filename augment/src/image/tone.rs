@@ -196,6 +196,16 @@ mod tests {
     use super::*;
     use crate::severity::Severity;
 
+    #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&POSTERIZE.info, "bits_kept", POSTERIZE_BITS.map(f32::from));
+        assert_param(&SOLARIZE.info, "threshold", SOLARIZE_THRESHOLD.map(f32::from));
+        assert_param(&EQUALIZE.info, "blend", BLEND);
+        assert_param(&AUTOCONTRAST.info, "blend", BLEND);
+        assert_param(&SHARPNESS_OP.info, "factor", SHARPNESS);
+    }
+
     fn sev(l: i64) -> Severity {
         Severity::new(l).expect("valid")
     }

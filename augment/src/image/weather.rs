@@ -402,6 +402,34 @@ mod tests {
     use crate::seed;
 
     #[test]
+    fn parameter_tables_match_the_catalog() {
+        use crate::catalog::check::assert_param;
+        assert_param(&FOG_OP.info, "amount", FOG.map(|r| r.0));
+        assert_param(&FOG_OP.info, "wibble_decay", FOG.map(|r| r.1));
+        assert_param(&FROST_OP.info, "image_weight", FROST.map(|r| r.0));
+        assert_param(&FROST_OP.info, "frost_weight", FROST.map(|r| r.1));
+        let snow = [(SNOW, "below_128px", "per_32px"), (SNOW_LARGE, "from_128px", "per_224px")];
+        for (table, size, per) in snow {
+            let info = &SNOW_OP.info;
+            assert_param(info, &format!("flake_mean_{size}"), table.map(|r| r.0));
+            assert_param(info, &format!("flake_sd_{size}"), table.map(|r| r.1));
+            assert_param(info, &format!("zoom_{size}"), table.map(|r| r.2));
+            assert_param(info, &format!("threshold_{size}"), table.map(|r| r.3));
+            assert_param(info, &format!("blur_radius_{per}"), table.map(|r| r.4));
+            assert_param(info, &format!("blur_sigma_{per}"), table.map(|r| r.5));
+            assert_param(info, &format!("image_weight_{size}"), table.map(|r| r.6));
+        }
+        let info = &SPATTER_OP.info;
+        assert_param(info, "liquid_mean", SPATTER.map(|r| r.0));
+        assert_param(info, "liquid_sd", SPATTER.map(|r| r.1));
+        assert_param(info, "sigma_px", SPATTER.map(|r| r.2));
+        assert_param(info, "threshold", SPATTER.map(|r| r.3));
+        assert_param(info, "intensity_or_mud_sigma", SPATTER.map(|r| r.4));
+        let liquid = info.params.iter().find(|p| p.name == "liquid").map(|p| p.values);
+        assert_eq!(liquid, Some(SPATTER.map(|r| if r.5 { "mud" } else { "water" })));
+    }
+
+    #[test]
     fn snow_takes_imagenet_parameters_from_128_pixels() {
         let sev3 = Severity::new(3).expect("valid severity");
         let at = |size: u32| snow_params(&Image::filled(size, size, 3, 0), sev3);

@@ -7,8 +7,10 @@
 use rand::Rng as _;
 
 use super::TextOp;
+use super::clusters::{Clusters, graphemes, single_char};
 use super::edits;
-use super::words::{Clusters, WORD_SHARE_PARAM, graphemes, owned, perturb_words, single_char};
+use super::sample::WORD_SHARE_PARAM;
+use super::words::{owned, perturb_words};
 use crate::catalog::{Modality, OpInfo, Purpose};
 use crate::seed::Rng;
 

@@ -12,9 +12,11 @@ use std::ops::Range;
 use rand::Rng as _;
 use regex::Regex;
 
+use super::clusters::{Clusters, positions, single_char};
 use super::keyboard::KeyboardLayout;
 use super::protect;
-use super::words::{Clusters, Doc, Small, positions, single_char};
+use super::sample::Small;
+use super::segment::Doc;
 use crate::seed::Rng;
 
 /// One character-level edit inside a word.
@@ -314,7 +316,7 @@ pub fn replace_span(text: &str, span: Range<usize>, with: &str) -> Option<String
 mod tests {
     use super::*;
     use crate::seed::rng;
-    use crate::text::words::graphemes;
+    use crate::text::clusters::graphemes;
 
     #[test]
     fn deepwordbug_edits_change_one_character() {

@@ -20,9 +20,12 @@
 //! protected regex is never touched by any op.
 
 mod chars;
+mod clusters;
 pub mod edits;
 mod keyboard;
 mod protect;
+mod sample;
+mod segment;
 mod synonyms;
 mod unicode;
 mod word_ops;

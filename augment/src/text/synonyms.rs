@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 use rand::Rng as _;
 
 use super::chars::info;
-use super::words::{match_case_into, perturb_words};
+use super::clusters::match_case_into;
+use super::words::perturb_words;
 use super::{TextError, TextOp};
 
 /// A word → synonyms table, looked up case-insensitively.

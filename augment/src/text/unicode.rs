@@ -9,10 +9,8 @@ use rand::Rng as _;
 
 use super::TextOp;
 use super::chars::{any_word, info};
-use super::words::{
-    Clusters, bytes_are_clusters, char_diff, has_two_clusters, perturb_words, perturb_words_counted,
-    positions, single_char,
-};
+use super::clusters::{Clusters, bytes_are_clusters, char_diff, has_two_clusters, positions, single_char};
+use super::words::{perturb_words, perturb_words_counted};
 use crate::seed::Rng;
 
 /// `homoglyph`: replaces one letter per chosen word with a Cyrillic or Greek

@@ -11,10 +11,11 @@ use std::borrow::Cow;
 use rand::Rng as _;
 
 use super::chars::{any_word, info};
+use super::clusters::{char_diff, has_two_clusters, match_case, match_case_into};
 use super::edits;
-use super::words::{
-    Doc, Input, choose, has_two_clusters, match_case, match_case_into, perturb_words, share_count,
-};
+use super::sample::{choose, share_count};
+use super::segment::Doc;
+use super::words::{Input, perturb_words};
 use super::{Perturbed, TextContext, TextOp};
 use crate::seed::Rng;
 use crate::severity::Severity;
@@ -198,7 +199,7 @@ fn word_swap(input: &Input<'_>, s: Severity, rng: &mut Rng, _: &TextContext) -> 
         let (old, new) = (doc.segs[words[p]].text, doc.segs[words[from]].text);
         if old != new {
             changed += 1;
-            chars += super::words::char_diff(old, new);
+            chars += char_diff(old, new);
             plan[words[p]] = Some(Cow::Borrowed(new));
         }
     }
@@ -323,7 +324,7 @@ fn contractions(input: &Input<'_>, s: Severity, rng: &mut Rng, _: &TextContext) 
             continue;
         }
         let old = &doc.text[segs[first].range.start..segs[last].range.end];
-        chars += super::words::char_diff(old, with);
+        chars += char_diff(old, with);
         words += if first == last { 1 } else { 2 };
         plan[first] = Some(Cow::Borrowed(with.as_str()));
         for p in &mut plan[first + 1..=last] {
