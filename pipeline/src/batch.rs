@@ -1,12 +1,51 @@
 //! Building host batches from a dataset: select rows, perturb them (in
 //! parallel, seeded per sample), and lay them out for the model.
 
+use augment::text::TextContext;
 use rayon::prelude::*;
 
-use crate::config::{AugmentPolicy, ModelPlan};
+use crate::config::{AugmentPolicy, EvalPlan, ModelPlan, TextPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::HostInput;
 use crate::model::features::featurize;
+
+/// What evaluation batches are built with besides the model and data; the
+/// attacks and the report's examples use the same, so they see what
+/// evaluation measured.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalSetup<'a> {
+    /// Corruptions, attacks and batch size.
+    pub eval: &'a EvalPlan,
+    /// The model's plan (for text featurisation).
+    pub model: &'a ModelPlan,
+    /// Protected spans and tables for text operations.
+    pub text: &'a TextContext,
+    /// Run seed: corrupted test sets depend on it only.
+    pub seed: u64,
+}
+
+/// A perturbation that does not fit the data it was asked to perturb.
+/// Resolution rules these out; reaching one is a bug, reported rather than
+/// answered with unperturbed data, which would score as a robust model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BatchError {
+    /// No catalog op of the data's modality has this name.
+    #[error("no {modality} operation is named `{name}`")]
+    UnknownOp {
+        /// The name asked for.
+        name: &'static str,
+        /// `image` or `text`.
+        modality: &'static str,
+    },
+    /// A perturbation or model plan of the other modality.
+    #[error("{what} does not apply to {data} data")]
+    Mismatch {
+        /// What was asked, e.g. `a text augmentation policy`.
+        what: &'static str,
+        /// `image` or `text`.
+        data: &'static str,
+    },
+}
 
 /// A batch on the host: inputs and class indices.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +93,9 @@ pub fn add_augmix_views(
     severity: augment::Severity,
     seed: u64,
     epoch: u64,
-) {
+) -> Result<(), BatchError> {
     let (Inputs::Images(set), HostInput::Images { pixels, shape }) = (&data.inputs, &mut batch.input) else {
-        return;
+        return Err(BatchError::Mismatch { what: "AugMix", data: "text" });
     };
     let views: Vec<[augment::Image; 2]> = rows
         .par_iter()
@@ -76,6 +115,7 @@ pub fn add_augmix_views(
         }
     }
     *shape = [3 * n, c, h, w];
+    Ok(())
 }
 
 /// HWC bytes → CHW floats in [0, 1], appended.
@@ -93,18 +133,20 @@ fn push_chw(out: &mut Vec<f32>, bytes: &[u8], channels: usize, plane: usize) {
 const EVAL_EPOCH: u64 = 1 << 40;
 
 /// Row `r` of `set` under `perturb`, as the HWC bytes a batch holds for it.
-pub fn image_row(set: &ImageSet, r: usize, perturb: Perturbation) -> Vec<u8> {
-    match perturb {
+pub fn image_row(set: &ImageSet, r: usize, perturb: Perturbation) -> Result<Vec<u8>, BatchError> {
+    Ok(match perturb {
         Perturbation::None => set.bytes(r).to_vec(),
         Perturbation::Policy { policy: AugmentPolicy::Image(p), seed, epoch } => {
             p.apply(&set.image(r), seed, r as u64, epoch).into_bytes()
         }
-        Perturbation::Op { name, severity, seed } => match augment::image::find(name) {
-            Some(op) => op.apply(&set.image(r), severity, eval_seed(seed, r, severity, name)).into_bytes(),
-            None => set.bytes(r).to_vec(),
-        },
-        Perturbation::Policy { .. } => set.bytes(r).to_vec(),
-    }
+        Perturbation::Policy { policy: AugmentPolicy::Text(_), .. } => {
+            return Err(BatchError::Mismatch { what: "a text augmentation policy", data: "image" });
+        }
+        Perturbation::Op { name, severity, seed } => {
+            let op = augment::image::find(name).ok_or(BatchError::UnknownOp { name, modality: "image" })?;
+            op.apply(&set.image(r), severity, eval_seed(seed, r, severity, name)).into_bytes()
+        }
+    })
 }
 
 /// Text `r` under `perturb`, as a batch featurises it; `None` when unchanged.
@@ -112,17 +154,21 @@ pub fn text_row(
     text: &str,
     r: usize,
     perturb: Perturbation,
-    text_context: &augment::text::TextContext,
-) -> Option<String> {
-    match perturb {
+    text_context: &TextContext,
+) -> Result<Option<String>, BatchError> {
+    Ok(match perturb {
         Perturbation::None => None,
         Perturbation::Policy { policy: AugmentPolicy::Text(p), seed, epoch } => {
             Some(p.apply(text, seed, r as u64, epoch))
         }
-        Perturbation::Op { name, severity, seed } => augment::text::find(name)
-            .map(|op| op.apply_with(text, severity, eval_seed(seed, r, severity, name), text_context).text),
-        Perturbation::Policy { .. } => None,
-    }
+        Perturbation::Policy { policy: AugmentPolicy::Image(_), .. } => {
+            return Err(BatchError::Mismatch { what: "an image augmentation policy", data: "text" });
+        }
+        Perturbation::Op { name, severity, seed } => {
+            let op = augment::text::find(name).ok_or(BatchError::UnknownOp { name, modality: "text" })?;
+            Some(op.apply_with(text, severity, eval_seed(seed, r, severity, name), text_context).text)
+        }
+    })
 }
 
 /// The seed of row `r` under evaluation op `name` at `severity`.
@@ -137,43 +183,167 @@ pub fn build(
     rows: &[usize],
     perturb: Perturbation,
     model: &ModelPlan,
-    text_context: &augment::text::TextContext,
-) -> HostBatch {
+    text_context: &TextContext,
+) -> Result<HostBatch, BatchError> {
     let labels = rows.iter().map(|&r| data.labels[r] as i64).collect();
     let input = match &data.inputs {
         Inputs::Images(set) => {
-            let per: Vec<Vec<u8>> = rows.par_iter().map(|&r| image_row(set, r, perturb)).collect();
+            let per: Vec<Vec<u8>> =
+                rows.par_iter().map(|&r| image_row(set, r, perturb)).collect::<Result<_, _>>()?;
             let (c, h, w) = (usize::from(set.channels), set.height as usize, set.width as usize);
-            let mut pixels = vec![0f32; rows.len() * c * h * w];
-            // HWC bytes → CHW floats in [0, 1].
-            for (i, bytes) in per.iter().enumerate() {
-                let base = i * c * h * w;
-                for (p, px) in bytes.chunks_exact(c).enumerate() {
-                    for (ch, &v) in px.iter().enumerate() {
-                        pixels[base + ch * h * w + p] = f32::from(v) / 255.0;
-                    }
-                }
+            let mut pixels = Vec::with_capacity(rows.len() * c * h * w);
+            for bytes in &per {
+                push_chw(&mut pixels, bytes, c, h * w);
             }
             HostInput::Images { pixels, shape: [rows.len(), c, h, w] }
         }
         Inputs::Texts(texts) => {
             let ModelPlan::Text(plan) = model else {
-                unreachable!("text data always comes with a text model plan")
+                return Err(BatchError::Mismatch { what: "an image model", data: "text" });
             };
             let ids: Vec<Vec<i64>> = rows
                 .par_iter()
                 .map(|&r| {
-                    let perturbed = text_row(&texts[r], r, perturb, text_context);
-                    featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan)
+                    let perturbed = text_row(&texts[r], r, perturb, text_context)?;
+                    Ok(featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan))
                 })
-                .collect();
-            let len = ids.iter().map(Vec::len).max().unwrap_or(0).max(1);
-            let mut flat = vec![0i64; rows.len() * len];
-            for (i, row) in ids.iter().enumerate() {
-                flat[i * len..i * len + row.len()].copy_from_slice(row);
-            }
-            HostInput::Tokens { ids: flat, shape: [rows.len(), len] }
+                .collect::<Result<_, BatchError>>()?;
+            token_batch(&ids, 1)
         }
     };
-    HostBatch { input, labels, rows: rows.to_vec() }
+    Ok(HostBatch { input, labels, rows: rows.to_vec() })
+}
+
+/// Feature-id rows padded with 0 to the longest one (and at least
+/// `min_width`), as one token batch.
+pub fn token_batch(ids: &[Vec<i64>], min_width: usize) -> HostInput {
+    let len = ids.iter().map(Vec::len).max().unwrap_or(0).max(min_width);
+    let mut flat = vec![0i64; ids.len() * len];
+    for (i, row) in ids.iter().enumerate() {
+        flat[i * len..i * len + row.len()].copy_from_slice(row);
+    }
+    HostInput::Tokens { ids: flat, shape: [ids.len(), len] }
+}
+
+/// The token batch of `texts`, featurised in parallel.
+pub fn featurize_texts(texts: &[String], plan: &TextPlan) -> HostInput {
+    let ids: Vec<Vec<i64>> = texts.par_iter().map(|t| featurize(t, plan)).collect();
+    token_batch(&ids, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use augment::{Policy, PolicyStep, Severity};
+
+    use super::*;
+    use crate::config::{CnnPlan, TextPlan};
+
+    fn images(n: usize) -> Dataset {
+        let (w, h) = (8u32, 8u32);
+        let pixels = (0..n * 64).map(|i| (i * 37 % 251) as u8).collect();
+        let set = ImageSet { width: w, height: h, channels: 1, pixels, files_sha256: None };
+        Dataset { inputs: Inputs::Images(set), labels: (0..n).map(|i| i % 2).collect() }
+    }
+
+    fn cnn() -> ModelPlan {
+        ModelPlan::Cnn(CnnPlan { conv_channels: vec![4], kernel_size: 3, hidden: 8, dropout: 0.0 })
+    }
+
+    fn pixels(b: &HostBatch) -> &[f32] {
+        match &b.input {
+            HostInput::Images { pixels, .. } => pixels,
+            HostInput::Tokens { .. } => panic!("images expected"),
+        }
+    }
+
+    fn noise(seed: u64) -> Perturbation<'static> {
+        Perturbation::Op { name: "gaussian_noise", severity: Severity::new(3).expect("severity"), seed }
+    }
+
+    #[test]
+    fn a_row_gets_the_same_perturbation_in_any_batch_order_and_thread_count() {
+        let data = images(6);
+        let ctx = TextContext::default();
+        let all = build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), &ctx).expect("batch");
+        let some = build(&data, &[4, 1], noise(7), &cnn(), &ctx).expect("batch");
+        let plane = 64;
+        assert_eq!(&pixels(&some)[..plane], &pixels(&all)[4 * plane..5 * plane]);
+        assert_eq!(&pixels(&some)[plane..], &pixels(&all)[plane..2 * plane]);
+        assert_eq!(some.rows, [4, 1]);
+        assert_eq!(some.labels, [0, 1]);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+        let one = pool.install(|| build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), &ctx)).expect("batch");
+        assert_eq!(one, all, "one thread gives the same batch");
+    }
+
+    #[test]
+    fn the_seed_and_the_epoch_change_the_draw() {
+        let data = images(2);
+        let ctx = TextContext::default();
+        let build_with = |p| build(&data, &[0, 1], p, &cnn(), &ctx).expect("batch");
+        let clean = build_with(Perturbation::None);
+        assert_ne!(pixels(&build_with(noise(7))), pixels(&build_with(noise(8))));
+        assert_ne!(pixels(&build_with(noise(7))), pixels(&clean));
+        let op = augment::image::find("gaussian_noise").expect("op");
+        let three = Severity::new(3).expect("severity");
+        let policy =
+            AugmentPolicy::Image(Policy::new(vec![PolicyStep { op, min: three, max: three, p: 1.0 }]));
+        let epoch = |e| build_with(Perturbation::Policy { policy: &policy, seed: 7, epoch: e });
+        assert_eq!(epoch(0), epoch(0));
+        assert_ne!(pixels(&epoch(0)), pixels(&epoch(1)), "each epoch draws anew");
+        // Evaluation streams never coincide with a training epoch's.
+        assert_ne!(pixels(&epoch(0)), pixels(&build_with(noise(7))));
+    }
+
+    #[test]
+    fn a_perturbation_that_does_not_fit_the_data_is_an_error_not_clean_data() {
+        let data = images(2);
+        let ctx = TextContext::default();
+        let unknown =
+            Perturbation::Op { name: "typo", severity: Severity::new(1).expect("severity"), seed: 1 };
+        assert_eq!(
+            build(&data, &[0], unknown, &cnn(), &ctx),
+            Err(BatchError::UnknownOp { name: "typo", modality: "image" })
+        );
+        let text_policy = AugmentPolicy::Text(Box::default());
+        let p = Perturbation::Policy { policy: &text_policy, seed: 1, epoch: 0 };
+        assert!(matches!(build(&data, &[0], p, &cnn(), &ctx), Err(BatchError::Mismatch { .. })));
+        let texts = Dataset { inputs: Inputs::Texts(vec!["hello there".into()]), labels: vec![0] };
+        let blur = Perturbation::Op {
+            name: "gaussian_blur",
+            severity: Severity::new(1).expect("severity"),
+            seed: 1,
+        };
+        let text_plan = ModelPlan::Text(TextPlan {
+            buckets: 64,
+            embedding_dim: 2,
+            hidden: 2,
+            dropout: 0.0,
+            ngram_min: 2,
+            ngram_max: 3,
+            max_features: 16,
+        });
+        assert_eq!(
+            build(&texts, &[0], blur, &text_plan, &ctx),
+            Err(BatchError::UnknownOp { name: "gaussian_blur", modality: "text" })
+        );
+        assert!(matches!(
+            build(&texts, &[0], Perturbation::None, &cnn(), &ctx),
+            Err(BatchError::Mismatch { .. })
+        ));
+        let mut host = build(&texts, &[0], Perturbation::None, &text_plan, &ctx).expect("batch");
+        assert!(
+            add_augmix_views(&mut host, &texts, &[0], Severity::new(1).expect("severity"), 1, 0).is_err()
+        );
+    }
+
+    #[test]
+    fn token_rows_are_padded_with_zero_to_the_longest() {
+        let HostInput::Tokens { ids, shape } = token_batch(&[vec![3, 4, 5], vec![7]], 1) else {
+            panic!("tokens")
+        };
+        assert_eq!((ids, shape), (vec![3, 4, 5, 7, 0, 0], [2, 3]));
+        let HostInput::Tokens { shape, .. } = token_batch(&[vec![], vec![]], 1) else { panic!("tokens") };
+        assert_eq!(shape, [2, 1], "never zero wide");
+    }
 }

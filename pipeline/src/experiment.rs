@@ -1,36 +1,37 @@
-//! One run from a plan: load data, create the run directory, train,
-//! save the weights, evaluate, write metrics and the report.
+//! The one orchestrator: a run from a plan (load data, create the run
+//! directory, train, save the weights, evaluate, write metrics and the
+//! report), its resumption, and the re-evaluation of a saved run.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
 use serde_json::json;
 
-use crate::attack::{self, AttackPlan, AttackTable};
-use crate::compare::{self, GateOutcome};
+use crate::attack::{self, AttackTable};
+use crate::compare;
 use crate::config::{self, Plan};
-use crate::data::{self, DataError, Dataset, Split};
+use crate::data::{self, Split, provenance};
 use crate::device;
-use crate::eval;
+use crate::eval::{self, EvalSetup, examples::Examples};
 use crate::exit::{GateFailed, Interrupted};
-use crate::mce;
-use crate::model::{self, AnyModel, Classifier};
+use crate::hash::sha256_bytes;
+use crate::mce::{self, Baseline};
+use crate::model::{self, AnyModel, Classifier, weights};
 use crate::progress::Progress;
 use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
-use crate::run::manifest::{self, InputFile, Manifest, Versions};
-use crate::run::metrics::{CorruptionTable, EpochMetrics, Metrics, RunInfo};
+use crate::run::manifest::{self, Manifest, RunStatus, Versions};
+use crate::run::metrics::{EpochMetrics, MetricTable, Metrics, RunInfo};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
-use burn::optim::ModuleOptimizer;
-use std::sync::atomic::AtomicBool;
 
-/// Weights file inside a run directory.
-pub const WEIGHTS: &str = "model.safetensors";
+pub use crate::model::weights::WEIGHTS;
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -39,43 +40,6 @@ pub struct Outcome {
     pub dir: PathBuf,
     /// Its metrics.
     pub metrics: Metrics,
-}
-
-/// Hashes every input table (and referenced image files) for the manifest,
-/// and refuses tables whose digest differs from a pin in the config.
-pub fn hash_inputs(plan: &Plan, split: &Split) -> anyhow::Result<Vec<InputFile>> {
-    let inputs = plan
-        .data
-        .source
-        .tables()
-        .into_iter()
-        .map(|p| {
-            let (sha256, bytes) =
-                manifest::sha256_file(p).with_context(|| format!("hashing {}", p.display()))?;
-            let images_sha256 = split.image_digests.iter().find(|(f, _)| f == p).map(|(_, d)| d.clone());
-            let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string();
-            Ok(InputFile { path, sha256, bytes, images_sha256 })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for pin in &plan.data.pins {
-        let actual = if pin.images {
-            let found = split.image_digests.iter().find(|(f, _)| f == &pin.file).map(|(_, d)| d.clone());
-            found.ok_or_else(|| {
-                anyhow::anyhow!("`{}`: {} references no image files to digest", pin.key, pin.file.display())
-            })?
-        } else {
-            manifest::sha256_file(&pin.file).with_context(|| format!("hashing {}", pin.file.display()))?.0
-        };
-        if actual != pin.sha256 {
-            bail!(
-                "{}: SHA-256 is {actual}, but the config pins {} (`{}`); refusing to start on changed data",
-                pin.file.display(),
-                pin.sha256,
-                pin.key
-            );
-        }
-    }
-    Ok(inputs)
 }
 
 /// Trains and evaluates `plan`, writing `out_root/<name>/<run-id>/`.
@@ -91,11 +55,11 @@ pub fn run(
     stop: &AtomicBool,
 ) -> anyhow::Result<Outcome> {
     let started_at = manifest::now();
-    let baseline = load_mce_baseline(plan)?;
+    let baseline = Baseline::load(plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     progress.say(&format!("loading data for `{}` (device {device_desc})", plan.name));
     let split = data::load(&plan.data, plan.seed)?;
-    let inputs = hash_inputs(plan, &split)?;
+    let inputs = provenance::hash_inputs(plan, &split)?;
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
     let dir = RunDir::create(out_root, &plan.name)?;
     let _lock = RunLock::acquire(dir.path())?;
@@ -103,12 +67,12 @@ pub fn run(
         schema_version: manifest::MANIFEST_SCHEMA,
         run_name: plan.name.clone(),
         run_id: dir.id().to_owned(),
-        status: "running".to_owned(),
+        status: RunStatus::Running,
         error: None,
         started_at,
         finished_at: None,
         config_file: plan.source.display().to_string(),
-        config_sha256: manifest::sha256_bytes(config_text.as_bytes()),
+        config_sha256: sha256_bytes(config_text.as_bytes()),
         seed: plan.seed,
         device_requested: plan.device.clone(),
         device: device_desc,
@@ -150,21 +114,17 @@ pub fn run(
 pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow::Result<Outcome> {
     let dir = RunDir::open(run_dir)?;
     let _lock = RunLock::acquire(dir.path())?;
-    let manifest_path = dir.file("manifest.json");
-    let mut manifest: Manifest = serde_json::from_slice(
-        &std::fs::read(&manifest_path).with_context(|| format!("reading {}", manifest_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", manifest_path.display()))?;
-    if manifest.status == "completed" {
+    let mut manifest: Manifest = dir.read_json("manifest.json")?;
+    if manifest.status == RunStatus::Completed {
         bail!("{}: the run already completed; nothing to resume", dir.path().display());
     }
     let index = checkpoint::latest(dir.path())?
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
-    let baseline = load_mce_baseline(&plan)?;
+    let baseline = Baseline::load(&plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     let split = data::load(&plan.data, plan.seed)?;
-    let inputs = hash_inputs(&plan, &split)?;
+    let inputs = provenance::hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
         if now.sha256 != then.sha256 || now.images_sha256 != then.images_sha256 {
             bail!(
@@ -175,7 +135,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
             );
         }
     }
-    manifest.status = "running".to_owned();
+    manifest.status = RunStatus::Running;
     manifest.error = None;
     manifest.device = device_desc;
     dir.write_json("manifest.json", &manifest)?;
@@ -205,32 +165,7 @@ struct Job<'a> {
     progress: &'a Progress,
     resume: Option<&'a CheckpointIndex>,
     stop: &'a AtomicBool,
-    baseline: Option<&'a mce::Baseline>,
-}
-
-/// Reads the mCE baseline before any work starts, so a missing or broken
-/// baseline stops the run up front instead of after training.
-pub fn load_mce_baseline(plan: &Plan) -> anyhow::Result<Option<mce::Baseline>> {
-    let Some(dir) = &plan.eval.mce_baseline else { return Ok(None) };
-    let path = dir.join("metrics.json");
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!("{}: eval.mce-baseline: reading {}", plan.source.display(), path.display())
-    })?;
-    let m: Metrics = serde_json::from_slice(&bytes).with_context(|| {
-        format!("{}: eval.mce-baseline: parsing {}", plan.source.display(), path.display())
-    })?;
-    if m.corruption_accuracy.is_empty() {
-        bail!(
-            "{}: eval.mce-baseline: {} evaluated no corruptions, so it cannot normalise mCE",
-            plan.source.display(),
-            path.display()
-        );
-    }
-    Ok(Some(mce::Baseline {
-        label: format!("{} ({})", m.run.name, m.run.id),
-        clean: m.clean_accuracy,
-        table: m.corruption_accuracy,
-    }))
+    baseline: Option<&'a Baseline>,
 }
 
 /// Trains, evaluates and reports; records the outcome in the manifest.
@@ -240,9 +175,10 @@ fn finish(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Outcome> {
     if let Err(e) = &result {
         let interrupted =
             e.downcast_ref::<TrainError>().is_some_and(|t| matches!(t, TrainError::Interrupted { .. }));
-        manifest.status = if interrupted { "interrupted" } else { "failed" }.to_owned();
+        manifest.status = if interrupted { RunStatus::Interrupted } else { RunStatus::Failed };
         manifest.error = Some(format!("{e:#}"));
         manifest.finished_at = Some(manifest::now());
+        // The error being reported matters more than a failed status write.
         let _ = dir.write_json("manifest.json", manifest);
         if interrupted {
             return Err(anyhow::Error::new(Interrupted(format!(
@@ -261,21 +197,16 @@ fn finish(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Outcome> {
 /// either way, but a failing run does not become `latest`.
 fn check_gate(plan: &Plan, dir: &RunDir, progress: &Progress) -> anyhow::Result<()> {
     let Some(gate) = &plan.gate else { return Ok(()) };
-    let baseline = compare::load(&gate.baseline).context("gate.baseline")?;
-    let run = compare::load(dir.path())?;
+    let (baseline, verdicts) =
+        compare::check_run(&gate.fail_if, dir.path(), &gate.baseline).context("gate.baseline")?;
     let mut failures = Vec::new();
-    for g in &gate.fail_if {
-        let (passed, detail) = match g.check(&run, &baseline) {
-            GateOutcome::Pass { delta } => (true, format!("{delta:+.2} points")),
-            GateOutcome::Fail { delta } => (false, format!("{delta:+.2} points")),
-            GateOutcome::Missing => (false, format!("metric `{}` is missing", g.metric)),
-        };
-        let line = json!({"event": "gate", "run": dir.id(), "gate": g.to_string(), "baseline": baseline.label,
-            "passed": passed, "detail": detail});
+    for v in verdicts {
+        let line = json!({"event": "gate", "run": dir.id(), "gate": v.gate, "baseline": baseline.label,
+            "passed": v.passed, "detail": v.detail});
         dir.log(&line)?;
         progress.event(&line);
-        if !passed {
-            failures.push(format!("`{g}` ({detail} against {})", baseline.label));
+        if !v.passed {
+            failures.push(format!("`{}` ({} against {})", v.gate, v.detail, baseline.label));
         }
     }
     if failures.is_empty() {
@@ -291,7 +222,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
     let built = model::build_seeded(&plan.model, &plan.data.image, split.classes.len(), plan.seed, &autodiff);
-    let (clean, corruption, attacks, training, examples) = match built {
+    let (measured, training) = match built {
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
@@ -304,17 +235,34 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         test_examples: split.test.len(),
         skipped_rows: split.skipped.len(),
     };
-    let metrics = Metrics::new(info, clean, corruption, &attacks, training, baseline);
+    let metrics = measured.metrics(info, training, baseline);
     dir.write_json("metrics.json", &metrics)?;
-    manifest.status = "completed".to_owned();
+    manifest.status = RunStatus::Completed;
     manifest.finished_at = Some(manifest::now());
-    dir.write_atomic("report.md", report::markdown(&metrics, manifest).as_bytes())?;
-    dir.write_atomic("report.html", report::html(&metrics, manifest, &examples).as_bytes())?;
+    dir.write_atomic("report.md", report::markdown(&metrics, manifest, &measured.examples).as_bytes())?;
+    dir.write_atomic("report.html", report::html(&metrics, manifest, &measured.examples).as_bytes())?;
     dir.write_json("manifest.json", manifest)?;
     Ok(metrics)
 }
 
-type Measured = (f64, CorruptionTable, AttackTable, Vec<EpochMetrics>, report::Examples);
+/// What evaluating one model measured.
+struct Measured {
+    clean: f64,
+    corruption: MetricTable,
+    attacks: AttackTable,
+    examples: Examples,
+}
+
+impl Measured {
+    fn metrics(&self, info: RunInfo, training: Vec<EpochMetrics>, baseline: Option<&Baseline>) -> Metrics {
+        let mut metrics =
+            Metrics::new(info, self.clean, self.corruption.clone(), attack::tables(&self.attacks), training);
+        if let Some(base) = baseline {
+            mce::apply(&mut metrics, base);
+        }
+        metrics
+    }
+}
 
 /// Logs epochs and writes checkpoints for one run directory.
 struct RunHooks<'a> {
@@ -352,7 +300,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     job: &Job,
     autodiff: &Device,
     manifest: &mut Manifest,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<(Measured, Vec<EpochMetrics>)> {
     let Job { plan, split, dir, device, progress, resume, stop, .. } = *job;
     let optim = train::optimizer(&plan.train);
     let (model, optim, state) = match resume {
@@ -378,106 +326,135 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     };
     let (trained, state) = train::fit(model, optim, state, &split.train, &session, &mut hooks)?;
     let eval_model = trained.valid().to_device(device);
-    let bytes = save_weights(&eval_model)?;
+    let bytes = weights::save(&eval_model)?;
     dir.write_atomic(WEIGHTS, &bytes)?;
-    manifest.weights_sha256 = Some(manifest::sha256_bytes(&bytes));
+    manifest.weights_sha256 = Some(sha256_bytes(&bytes));
     dir.write_json("manifest.json", manifest)?;
-    let started = Instant::now();
-    progress.say("evaluating");
-    let setup = eval::EvalSetup {
-        eval: &plan.eval,
-        model: &plan.model,
-        text: &plan.data.text.context,
-        seed: plan.seed,
-    };
-    let (clean, table) = eval::evaluate(&eval_model, &split.test, &setup, device, progress);
-    let line = json!({"event": "evaluated", "run": dir.id(), "clean_accuracy": clean,
-        "mean_corruption_accuracy": Metrics::mean_of(&table), "seconds": started.elapsed().as_secs_f64()});
-    dir.log(&line)?;
-    progress.event(&line);
-    let attacks = run_attacks(&eval_model, &split.test, &setup, device, progress);
-    for (name, per) in &attacks {
-        for (eps, r) in per {
-            let line = json!({"event": "attacked", "run": dir.id(), "attack": name, "epsilon": eps,
-                "accuracy": r.accuracy, "success_rate": r.success_rate, "mean_norm": r.mean_norm,
-                "mean_queries": r.mean_queries, "examples": r.examples, "seconds": r.seconds});
+    let setup =
+        EvalSetup { eval: &plan.eval, model: &plan.model, text: &plan.data.text.context, seed: plan.seed };
+    let measured = measure(&eval_model, split, &setup, device, progress, Some(dir))?;
+    Ok((measured, state.epochs))
+}
+
+/// Evaluates an evaluation-mode model: clean and corrupted test sets and the
+/// attacks. For a run (`log` given) each step is logged and the report's
+/// examples are gathered; a re-evaluation writes metrics only.
+fn measure<M: Classifier>(
+    model: &M,
+    split: &Split,
+    setup: &EvalSetup,
+    device: &Device,
+    progress: &Progress,
+    log: Option<&RunDir>,
+) -> anyhow::Result<Measured> {
+    let emit = |line: serde_json::Value| -> anyhow::Result<()> {
+        if let Some(dir) = log {
             dir.log(&line)?;
             progress.event(&line);
         }
-    }
-    let examples = report::examples::gather(&eval_model, &split.test, &split.classes, &setup, device);
-    Ok((clean, table, attacks, state.epochs, examples))
-}
-
-/// The configured attacks on an evaluation-mode `model`: white-box ones on
-/// a frozen copy that still passes gradients to its input, black-box ones
-/// on `model` itself.
-pub fn run_attacks<M: Classifier>(
-    model: &M,
-    test: &Dataset,
-    setup: &eval::EvalSetup,
-    device: &Device,
-    progress: &Progress,
-) -> AttackTable {
-    if setup.eval.attacks.is_empty() {
-        return AttackTable::new();
-    }
-    progress.say("attacking");
-    let (mut white, mut black) = (Vec::new(), Vec::new());
-    for plan in &setup.eval.attacks {
-        match plan {
-            AttackPlan::WhiteBox(p) => white.push(p.clone()),
-            AttackPlan::BlackBox(p) => black.push(p.clone()),
+        Ok(())
+    };
+    let run_id = log.map(|d| d.id().to_owned());
+    let started = Instant::now();
+    progress.say("evaluating");
+    let (clean, corruption) = eval::evaluate(model, &split.test, setup, device, progress)?;
+    emit(json!({"event": "evaluated", "run": run_id, "clean_accuracy": clean,
+        "mean_corruption_accuracy": Metrics::mean_of(&corruption), "seconds": started.elapsed().as_secs_f64()}))?;
+    let attacks = eval::attacks(model, &split.test, setup, device, progress)?;
+    for (name, per) in &attacks {
+        for (eps, r) in per {
+            emit(json!({"event": "attacked", "run": run_id, "attack": name, "epsilon": eps,
+                "accuracy": r.accuracy, "success_rate": r.success_rate, "mean_norm": r.mean_norm,
+                "mean_queries": r.mean_queries, "examples": r.examples, "seconds": r.seconds}))?;
         }
     }
-    let mut table = AttackTable::new();
-    if !white.is_empty() {
-        let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
-        table.extend(attack::evaluate(&frozen, test, setup, &white, device, progress));
-    }
-    if !black.is_empty() {
-        table.extend(attack::black_box::evaluate(model, test, setup, &black, device, progress));
-    }
-    table
+    let examples = match log {
+        Some(_) => eval::examples::gather(model, &split.test, &split.classes, setup, device)?,
+        None => Examples::default(),
+    };
+    Ok(Measured { clean, corruption, attacks, examples })
 }
 
-/// Weights as safetensors bytes: plain tensors, nothing executable.
-pub fn save_weights<M: ModuleSnapshot>(model: &M) -> anyhow::Result<Vec<u8>> {
-    let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving weights: {e:?}"))?;
-    store.get_bytes().map_err(|e| anyhow::anyhow!("saving weights: {e:?}"))
+/// What [`evaluate_saved`] wrote.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// `<run>/evals/<time>.json`.
+    pub path: PathBuf,
+    /// Its metrics.
+    pub metrics: Metrics,
 }
 
-/// Loads weights into a freshly built model, refusing partial matches.
-pub fn load_weights<M: ModuleSnapshot>(model: &mut M, bytes: Vec<u8>, file: &Path) -> anyhow::Result<()> {
-    let result = model
-        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
-        .map_err(|e| anyhow::anyhow!("{}: cannot load weights: {e:?}", file.display()))?;
-    if !result.missing.is_empty() || !result.errors.is_empty() {
+/// Re-evaluates the model saved in `run_dir` on its own test set, or on the
+/// test set and evaluation plan of `config` (same modality), on `device`
+/// (default: the run's). The weights' SHA-256 is checked against the
+/// manifest first; the metrics go to `<run>/evals/<time>.json`.
+pub fn evaluate_saved(
+    run_dir: &Path,
+    config: Option<&Path>,
+    device: Option<&str>,
+    progress: &Progress,
+) -> anyhow::Result<Evaluated> {
+    let dir = RunDir::open(run_dir)?;
+    let saved = config::load(&dir.file("config.toml"))?;
+    let manifest: Manifest = dir.read_json("manifest.json")?;
+    let classes: Vec<String> = dir.read_json("classes.json")?;
+    let target = match config {
+        Some(path) => {
+            let other = config::load(path)?;
+            if other.data.modality != saved.data.modality {
+                bail!(
+                    "{}: the run's model is for {} data, the config's data is {}",
+                    path.display(),
+                    saved.data.modality.as_str(),
+                    other.data.modality.as_str()
+                );
+            }
+            other
+        }
+        None => saved.clone(),
+    };
+    let weights_path = dir.file(WEIGHTS);
+    let bytes =
+        std::fs::read(&weights_path).with_context(|| format!("reading {}", weights_path.display()))?;
+    if let Some(expected) = &manifest.weights_sha256
+        && sha256_bytes(&bytes) != *expected
+    {
         bail!(
-            "{}: weights do not match the model in config.toml (missing: {:?}, errors: {:?})",
-            file.display(),
-            result.missing,
-            result.errors
+            "{}: SHA-256 does not match the manifest; the weights were changed after the run, refusing to load them",
+            weights_path.display()
         );
     }
-    Ok(())
-}
-
-/// Maps a split's test labels onto a saved run's class list.
-pub fn align_classes(split: &mut Split, run_classes: &[String], file: &Path) -> Result<(), DataError> {
-    let mut labels = Vec::with_capacity(split.test.labels.len());
-    for (row, &l) in split.test.labels.iter().enumerate() {
-        let name = &split.classes[l];
-        let idx = run_classes.iter().position(|c| c == name).ok_or_else(|| DataError::UnseenLabel {
-            file: file.to_path_buf(),
-            row: row + 1,
-            label: name.clone(),
-            classes: run_classes.join(", "),
-        })?;
-        labels.push(idx);
-    }
-    split.test.labels = labels;
-    split.classes = run_classes.to_vec();
-    Ok(())
+    let baseline = Baseline::load(&target)?;
+    let device = device::select(device.unwrap_or(&saved.device))?.device;
+    let mut split = data::load(&target.data, target.seed)?;
+    let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
+    split.align_classes(&classes, &table)?;
+    let setup = EvalSetup {
+        eval: &target.eval,
+        model: &saved.model,
+        text: &target.data.text.context,
+        seed: target.seed,
+    };
+    let measured = match model::build(&saved.model, &saved.data.image, classes.len(), &device) {
+        AnyModel::Cnn(mut m) => {
+            weights::load(&mut m, bytes, &weights_path)?;
+            measure(&m.valid(), &split, &setup, &device, progress, None)?
+        }
+        AnyModel::Text(mut m) => {
+            weights::load(&mut m, bytes, &weights_path)?;
+            measure(&m.valid(), &split, &setup, &device, progress, None)?
+        }
+    };
+    let info = RunInfo {
+        name: saved.name.clone(),
+        id: dir.id().to_owned(),
+        modality: saved.data.modality.as_str().to_owned(),
+        classes,
+        train_examples: 0,
+        test_examples: split.test.len(),
+        skipped_rows: split.skipped.len(),
+    };
+    let metrics = measured.metrics(info, Vec::new(), baseline.as_ref());
+    let path = dir.write_eval(&metrics)?;
+    Ok(Evaluated { path, metrics })
 }

@@ -16,10 +16,14 @@ pub mod eval;
 pub mod exit;
 pub mod experiment;
 pub mod guard;
+pub mod hash;
+#[cfg(test)]
+mod layering;
 pub mod mce;
 pub mod model;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod suggest;
 pub mod synth;
 pub mod train;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::metrics::CorruptionTable;
+use crate::run::metrics::{MetricTable, Metrics};
 
 /// mCE numbers of one run against one baseline, as fractions (1.0 = the baseline).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,11 +34,72 @@ pub struct Baseline {
     /// Its clean accuracy.
     pub clean: f64,
     /// Its corruption table.
-    pub table: CorruptionTable,
+    pub table: MetricTable,
+}
+
+/// A baseline that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// `metrics.json` could not be read or parsed.
+    #[error("{config}: eval.mce-baseline: {action} {}: {message}", path.display())]
+    Read {
+        /// The config that names the baseline.
+        config: String,
+        /// `reading` or `parsing`.
+        action: &'static str,
+        /// The baseline's metrics.json.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The baseline evaluated no corruptions.
+    #[error("{config}: eval.mce-baseline: {} evaluated no corruptions, so it cannot normalise mCE", path.display())]
+    NoCorruptions {
+        /// The config that names the baseline.
+        config: String,
+        /// The baseline's metrics.json.
+        path: std::path::PathBuf,
+    },
+}
+
+impl Baseline {
+    /// Reads the config's `eval.mce-baseline`, before any work starts, so a
+    /// missing or broken baseline stops a run up front instead of after
+    /// training.
+    pub fn load(plan: &crate::config::Plan) -> Result<Option<Baseline>, BaselineError> {
+        let Some(dir) = &plan.eval.mce_baseline else { return Ok(None) };
+        let path = dir.join("metrics.json");
+        let config = plan.source.display().to_string();
+        let fail = |action, message: String| BaselineError::Read {
+            config: config.clone(),
+            action,
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| fail("reading", e.to_string()))?;
+        let m: Metrics = serde_json::from_slice(&bytes).map_err(|e| fail("parsing", e.to_string()))?;
+        if m.corruption_accuracy.is_empty() {
+            return Err(BaselineError::NoCorruptions { config, path });
+        }
+        Ok(Some(Baseline {
+            label: format!("{} ({})", m.run.name, m.run.id),
+            clean: m.clean_accuracy,
+            table: m.corruption_accuracy,
+        }))
+    }
+}
+
+/// Fills `metrics`' mCE fields against `base`.
+pub fn apply(metrics: &mut Metrics, base: &Baseline) {
+    let m = against(metrics.clean_accuracy, &metrics.corruption_accuracy, base);
+    metrics.mce = m.mce;
+    metrics.relative_mce = m.relative_mce;
+    metrics.corruption_error = m.per_op;
+    metrics.mce_baseline = Some(base.label.clone());
 }
 
 /// Computes mCE of (`clean`, `table`) against `base`.
-pub fn against(clean: f64, table: &CorruptionTable, base: &Baseline) -> Mce {
+pub fn against(clean: f64, table: &MetricTable, base: &Baseline) -> Mce {
     let mut per_op = BTreeMap::new();
     let mut relative = Vec::new();
     for (op, sev) in table {
@@ -66,7 +127,7 @@ pub fn against(clean: f64, table: &CorruptionTable, base: &Baseline) -> Mce {
 mod tests {
     use super::*;
 
-    fn table(rows: &[(&str, [f64; 2])]) -> CorruptionTable {
+    fn table(rows: &[(&str, [f64; 2])]) -> MetricTable {
         rows.iter()
             .map(|(op, a)| ((*op).to_owned(), [("1".to_owned(), a[0]), ("2".to_owned(), a[1])].into()))
             .collect()

@@ -169,3 +169,43 @@ fn corrupt_parquet_page_is_an_error_not_a_crash() {
     let cfg = "[data]\nmodality = \"image\"\npath = \"t.parquet\"\ntest-fraction = 0.5\ninput-column = \"image\"\nwidth = 8\nheight = 8\n";
     fails_with(&sb, cfg, &["t.parquet", "corrupt"]);
 }
+
+#[test]
+fn command_line_overrides_meet_the_config_range_checks() {
+    let sb = Sandbox::new();
+    sb.messages(40, 10);
+    let cfg = sb.write("c.toml", messages_config(""));
+    for (epochs, range) in [("0", "(got 0)"), ("100001", "(got 100001)")] {
+        let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--epochs", epochs, "--quiet"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        for needle in ["c.toml", "`train.epochs`", "between 1 and 100000", range, "(set by --epochs)"] {
+            assert!(run.stderr.contains(needle), "{needle:?} not in: {}", run.stderr);
+        }
+        assert!(sb.run_dirs().is_empty(), "no run for a refused override");
+    }
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "gpu", "--quiet"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("`device`") && run.stderr.contains("(set by --device)"), "{}", run.stderr);
+}
+
+#[test]
+fn a_header_that_repeats_a_column_names_the_file_and_the_column() {
+    let sb = Sandbox::new();
+    sb.messages(40, 10);
+    let train = sb.path().join("messages/train.csv");
+    let text = std::fs::read_to_string(&train).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let body: String = lines.map(|l| format!("{l},other\n")).collect();
+    std::fs::write(&train, format!("{header},label\n{body}")).unwrap();
+    fails_with(&sb, &messages_config(""), &["train.csv", "`label` twice"]);
+}
+
+#[test]
+fn fgsm_refuses_the_pgd_settings_it_would_ignore() {
+    let sb = Sandbox::new();
+    sb.digits(16, 8, ImageLayout::ParquetBytes);
+    let attack = "[[eval.attacks]]\nname = \"fgsm\"\nsteps = 10\n";
+    let cfg = digits_config("digits/train.parquet", "digits/test.parquet", "");
+    fails_with(&sb, &format!("{cfg}{attack}"), &["`eval.attacks[0].steps`", "PGD only"]);
+}

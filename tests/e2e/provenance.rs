@@ -138,7 +138,7 @@ fn config_gate_fails_the_run_with_exit_1_and_latest_tracks_accepted_runs() {
 fn pinned_table_digests_are_enforced() {
     let sb = Sandbox::new();
     let (train, _) = sb.messages(200, 50);
-    let (sha, _) = temper::run::manifest::sha256_file(&train).unwrap();
+    let (sha, _) = temper::hash::sha256_file(&train).unwrap();
     let pinned = |hex: &str| {
         messages_config("").replace("epochs = 4", "epochs = 1").replace(
             "test = \"messages/test.csv\"",

@@ -39,7 +39,7 @@ fn check_run_dir(sb: &Sandbox, ops: &[&str], chance: f64) -> (std::path::PathBuf
     assert_eq!(manifest["weights_sha256"].as_str().map(str::len), Some(64));
     for input in manifest["inputs"].as_array().expect("inputs") {
         let path = input["path"].as_str().expect("path");
-        let (sha, _) = temper::run::manifest::sha256_file(std::path::Path::new(path)).expect("hash");
+        let (sha, _) = temper::hash::sha256_file(std::path::Path::new(path)).expect("hash");
         assert_eq!(input["sha256"].as_str(), Some(sha.as_str()));
     }
     let log = std::fs::read_to_string(dir.join("log.jsonl")).expect("log");

@@ -12,65 +12,30 @@ use std::collections::BTreeMap;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{self, Perturbation};
+use crate::batch::{self, BatchError, EvalSetup, Perturbation};
+pub use crate::config::{Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, TextAttackKind, WhiteBoxPlan};
 use crate::data::Dataset;
-use crate::eval::EvalSetup;
-use crate::model::Classifier;
+use crate::model::{Classifier, ReadbackError, predicted_classes};
 use crate::progress::Progress;
-pub use black_box::{BlackBoxPlan, TextAttackKind};
-pub use white_box::{Attack, AttackKind};
+use crate::run::metrics::{AttackMetrics, MetricTable};
 
-/// One `[[eval.attacks]]` entry, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttackPlan {
-    /// A gradient attack on images.
-    WhiteBox(WhiteBoxPlan),
-    /// An edit attack on texts.
-    BlackBox(BlackBoxPlan),
-}
-
-impl AttackPlan {
-    /// The config and metrics name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AttackPlan::WhiteBox(p) => p.kind.name(),
-            AttackPlan::BlackBox(p) => p.kind.name(),
-        }
-    }
-}
-
-/// A white-box `[[eval.attacks]]` entry, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WhiteBoxPlan {
-    /// Which attack.
-    pub kind: AttackKind,
-    /// Radii on the [0, 1] pixel scale (L∞, or L2 for `pgd_l2`).
-    pub epsilons: Vec<f64>,
-    /// PGD steps.
-    pub steps: usize,
-    /// PGD step size as a share of ε.
-    pub step_size: f64,
-    /// PGD random start.
-    pub random_start: bool,
-    /// PGD restarts.
-    pub restarts: usize,
-    /// How many test rows are attacked (the first ones, in file order).
-    pub examples: usize,
-}
-
-impl WhiteBoxPlan {
-    /// The attack at one ε.
-    pub fn at(&self, epsilon: f64) -> Attack {
-        let fgsm = self.kind == AttackKind::Fgsm;
-        Attack {
-            kind: self.kind,
-            epsilon,
-            steps: if fgsm { 1 } else { self.steps },
-            step_size: if fgsm { epsilon } else { self.step_size * epsilon },
-            random_start: self.random_start && !fgsm,
-            restarts: if fgsm { 1 } else { self.restarts },
-        }
-    }
+/// Why an attack could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    /// A result could not be read back from the device.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+    /// A batch could not be built.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// An attack given the other modality's data or model (resolution rules this out).
+    #[error("{attack} need {need}")]
+    Modality {
+        /// Which attacks.
+        attack: &'static str,
+        /// What they need.
+        need: &'static str,
+    },
 }
 
 /// ε as written in metric keys: `0.1`, `0.05`.
@@ -88,9 +53,10 @@ pub struct AttackResult {
     /// Mean perturbation size: L∞ (L2 for `pgd_l2`), or the share of
     /// words changed for text attacks.
     pub mean_norm: f64,
-    /// Mean model queries per input (black-box attacks; 0 for white-box).
+    /// Mean model queries per input; `None` for attacks that read
+    /// gradients instead of querying.
     #[serde(default)]
-    pub mean_queries: f64,
+    pub mean_queries: Option<f64>,
     /// Inputs attacked.
     pub examples: usize,
     /// Wall seconds.
@@ -99,6 +65,27 @@ pub struct AttackResult {
 
 /// `attack → ε → result`.
 pub type AttackTable = BTreeMap<String, BTreeMap<String, AttackResult>>;
+
+/// The four attack tables of `metrics.json`; the queries table holds the
+/// attacks that count queries.
+pub fn tables(table: &AttackTable) -> AttackMetrics {
+    let pick = |f: fn(&AttackResult) -> Option<f64>| -> MetricTable {
+        table
+            .iter()
+            .filter_map(|(a, per)| {
+                let row: BTreeMap<String, f64> =
+                    per.iter().filter_map(|(e, r)| Some((e.clone(), f(r)?))).collect();
+                (!row.is_empty()).then(|| (a.clone(), row))
+            })
+            .collect()
+    };
+    AttackMetrics {
+        accuracy: pick(|r| Some(r.accuracy)),
+        success_rate: pick(|r| Some(r.success_rate)),
+        mean_norm: pick(|r| Some(r.mean_norm)),
+        mean_queries: pick(|r| r.mean_queries),
+    }
+}
 
 /// Runs every planned white-box attack. `model` is frozen on the autodiff
 /// version of `device`.
@@ -109,20 +96,20 @@ pub fn evaluate<M: Classifier>(
     plans: &[WhiteBoxPlan],
     device: &Device,
     progress: &Progress,
-) -> AttackTable {
+) -> Result<AttackTable, AttackError> {
     let steps: usize = plans.iter().map(|p| p.epsilons.len()).sum();
     let bar = progress.bar(steps as u64, "attack");
     let mut table = AttackTable::new();
     for plan in plans {
         for &eps in &plan.epsilons {
             bar.set_message(format!("{} ε={eps}", plan.kind.name()));
-            let result = attack_dataset(model, test, setup, &plan.at(eps), plan.examples, device);
+            let result = attack_dataset(model, test, setup, &plan.at(eps), plan.examples, device)?;
             table.entry(plan.kind.name().to_owned()).or_default().insert(epsilon_key(eps), result);
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
-    table
+    Ok(table)
 }
 
 /// One attack at one ε over the first `examples` rows of `test`.
@@ -133,15 +120,14 @@ pub fn attack_dataset<M: Classifier>(
     attack: &Attack,
     examples: usize,
     device: &Device,
-) -> AttackResult {
+) -> Result<AttackResult, AttackError> {
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
     let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0usize, 0f64);
     for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
-        let host = batch::build(test, chunk, Perturbation::None, setup.model, setup.text);
+        let host = batch::build(test, chunk, Perturbation::None, setup.model, setup.text)?;
         let crate::model::ModelInput::Images(x) = host.input.to_device(device) else {
-            // Resolution allows white-box attacks on image models only.
-            unreachable!("white-box attacks need images")
+            return Err(AttackError::Modality { attack: "white-box attacks", need: "image data" });
         };
         let n = host.labels.len();
         let y = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), device);
@@ -153,8 +139,8 @@ pub fn attack_dataset<M: Classifier>(
             white_box::per_example_linf(adv.clone() - x.clone())
         };
         norm_sum += f64::from(norms.sum().into_scalar::<f32>());
-        let clean = predictions(model, x);
-        let attacked = predictions(model, adv);
+        let clean = predictions(model, x)?;
+        let attacked = predictions(model, adv)?;
         for ((c, a), &label) in clean.iter().zip(&attacked).zip(&host.labels) {
             let label = label as usize;
             clean_correct += usize::from(*c == label);
@@ -163,19 +149,77 @@ pub fn attack_dataset<M: Classifier>(
         }
     }
     let n = rows.len().max(1) as f64;
-    AttackResult {
+    Ok(AttackResult {
         accuracy: adv_correct as f64 / n,
         success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
         mean_norm: norm_sum / n,
-        mean_queries: 0.0,
+        mean_queries: None,
         examples: rows.len(),
         seconds: started.elapsed().as_secs_f64(),
-    }
+    })
 }
 
-fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Vec<usize> {
-    let logits = model.logits(crate::model::ModelInput::Images(x.autodiff())).inner();
-    let pred: Vec<i64> =
-        logits.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
-    pred.into_iter().map(|p| p as usize).collect()
+fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Result<Vec<usize>, ReadbackError> {
+    predicted_classes(model.logits(crate::model::ModelInput::Images(x.autodiff())).inner())
+}
+
+/// The configured attacks on an evaluation-mode `model`: white-box ones on
+/// a frozen copy that still passes gradients to its input, black-box ones
+/// on `model` itself.
+pub fn run_all<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    device: &Device,
+    progress: &Progress,
+) -> Result<AttackTable, AttackError> {
+    if setup.eval.attacks.is_empty() {
+        return Ok(AttackTable::new());
+    }
+    progress.say("attacking");
+    let (mut white, mut black) = (Vec::new(), Vec::new());
+    for plan in &setup.eval.attacks {
+        match plan {
+            AttackPlan::WhiteBox(p) => white.push(p.clone()),
+            AttackPlan::BlackBox(p) => black.push(p.clone()),
+        }
+    }
+    let mut table = AttackTable::new();
+    if !white.is_empty() {
+        let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
+        table.extend(evaluate(&frozen, test, setup, &white, device, progress)?);
+    }
+    if !black.is_empty() {
+        table.extend(black_box::evaluate(model, test, setup, &black, device, progress)?);
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(accuracy: f64, queries: Option<f64>) -> AttackResult {
+        AttackResult {
+            accuracy,
+            success_rate: 0.5,
+            mean_norm: 0.1,
+            mean_queries: queries,
+            examples: 4,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn only_attacks_that_query_have_a_queries_table() {
+        let mut t = AttackTable::new();
+        t.entry("fgsm".into()).or_default().insert("0.1".into(), result(0.25, None));
+        t.entry("deepwordbug".into()).or_default().insert("0.2".into(), result(0.75, Some(12.0)));
+        let m = tables(&t);
+        assert_eq!(m.accuracy["fgsm"]["0.1"], 0.25);
+        assert_eq!(m.accuracy["deepwordbug"]["0.2"], 0.75);
+        assert_eq!(m.mean_queries.keys().collect::<Vec<_>>(), ["deepwordbug"]);
+        assert_eq!(m.mean_queries["deepwordbug"]["0.2"], 12.0);
+        assert_eq!((m.success_rate.len(), m.mean_norm.len()), (2, 2));
+    }
 }

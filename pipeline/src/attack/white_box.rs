@@ -11,59 +11,8 @@ use burn::prelude::*;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::config::{Attack, AttackKind};
 use crate::model::{Classifier, ModelInput};
-
-/// Which attack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttackKind {
-    /// One signed-gradient step of size ε.
-    Fgsm,
-    /// Projected gradient descent in the L∞ ball.
-    PgdLinf,
-    /// Projected gradient descent in the L2 ball.
-    PgdL2,
-}
-
-impl AttackKind {
-    /// Every white-box attack, by config name.
-    pub const ALL: [AttackKind; 3] = [AttackKind::Fgsm, AttackKind::PgdLinf, AttackKind::PgdL2];
-
-    /// The config and metrics name.
-    pub fn name(self) -> &'static str {
-        match self {
-            AttackKind::Fgsm => "fgsm",
-            AttackKind::PgdLinf => "pgd_linf",
-            AttackKind::PgdL2 => "pgd_l2",
-        }
-    }
-
-    /// Looks a name up.
-    pub fn find(name: &str) -> Option<AttackKind> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The norm perturbations are measured in: L2 for `pgd_l2`, L∞ otherwise.
-    pub fn is_l2(self) -> bool {
-        self == AttackKind::PgdL2
-    }
-}
-
-/// One attack at one ε.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Attack {
-    /// Which.
-    pub kind: AttackKind,
-    /// Radius of the ball, in the attack's norm.
-    pub epsilon: f64,
-    /// Gradient steps (PGD).
-    pub steps: usize,
-    /// Step size in the attack's norm (PGD).
-    pub step_size: f64,
-    /// Start from a uniformly random point in the ball (PGD).
-    pub random_start: bool,
-    /// Independent random starts; an example counts as broken if any breaks it.
-    pub restarts: usize,
-}
 
 /// Adversarial versions of the images `x` (plain tensor, values in [0, 1])
 /// with true classes `y`. `seed` draws the random starts.

@@ -23,7 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let op = augment::text::find(&args.op).ok_or_else(|| {
         anyhow!(
             "--op: {}",
-            crate::config::unknown_value_message("text operation", &args.op, &augment::text::names())
+            crate::suggest::unknown_value("text operation", &args.op, &augment::text::names())
         )
     })?;
     let severity = Severity::new(args.severity).map_err(|e| anyhow!("--severity: {e}"))?;

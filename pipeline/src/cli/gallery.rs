@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 image::find(name).ok_or_else(|| {
                     anyhow!(
                         "--ops: {}",
-                        crate::config::unknown_value_message("image operation", name, &image::names())
+                        crate::suggest::unknown_value("image operation", name, &image::names())
                     )
                 })
             })

@@ -1,16 +1,21 @@
-//! `temper list`: the perturbation catalog with severity tables.
+//! `temper list`: the perturbation catalog with severity tables, and the
+//! named corruption suites of each modality.
 
-use augment::catalog::{self, Modality, Purpose};
+use augment::catalog::{self, Modality, OpInfo, Purpose};
+use augment::suite::{SUITES, Suite};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this modality (`image` or `text`).
     #[arg(long, value_parser = ["image", "text"])]
     modality: Option<String>,
-    /// Names only, one per line.
+    /// Operation names only, one per line (no suites).
     #[arg(long)]
     names: bool,
 }
+
+/// Suite op lists are wrapped to this many columns.
+const WRAP: usize = 100;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let wanted = |m: Modality| match args.modality.as_deref() {
@@ -18,28 +23,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some("text") => m == Modality::Text,
         _ => true,
     };
-    let mut last = None;
-    for op in catalog::all().into_iter().filter(|op| wanted(op.modality)) {
+    let all = catalog::all();
+    for modality in [Modality::Image, Modality::Text].into_iter().filter(|&m| wanted(m)) {
+        let ops = all.iter().filter(|op| op.modality == modality);
         if args.names {
-            println!("{}", op.name);
+            ops.for_each(|op| println!("{}", op.name));
             continue;
         }
-        if last != Some(op.modality) {
-            let title = if op.modality == Modality::Image { "Image operations" } else { "Text operations" };
-            println!("\n{title}\n{}", "=".repeat(title.len()));
-            last = Some(op.modality);
-        }
-        let purpose = if op.purpose == Purpose::Corruption { "corruption" } else { "augmentation" };
-        println!("\n{} ({purpose}): {}", op.name, op.summary);
-        if op.params.is_empty() {
-            continue;
-        }
-        let width = op.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(9);
-        println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", "severity", 1, 2, 3, 4, 5);
-        for p in op.params {
-            let v = p.values;
-            println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", p.name, v[0], v[1], v[2], v[3], v[4]);
+        let title = if modality == Modality::Image { "Image operations" } else { "Text operations" };
+        println!("\n{title}\n{}", "=".repeat(title.len()));
+        ops.for_each(print_op);
+        let mut suites = SUITES.iter().filter(|s| s.modality == modality).peekable();
+        if suites.peek().is_some() {
+            println!("\nSuites\n------");
+            suites.for_each(print_suite);
         }
     }
     Ok(())
+}
+
+/// An operation's name, purpose, summary and severity table.
+fn print_op(op: &OpInfo) {
+    let purpose = if op.purpose == Purpose::Corruption { "corruption" } else { "augmentation" };
+    println!("\n{} ({purpose}): {}", op.name, op.summary);
+    if op.params.is_empty() {
+        return;
+    }
+    let width = op.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(9);
+    println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", "severity", 1, 2, 3, 4, 5);
+    for p in op.params {
+        let v = p.values;
+        println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", p.name, v[0], v[1], v[2], v[3], v[4]);
+    }
+}
+
+/// A suite's name and summary, then its operations in report order,
+/// comma-separated and wrapped.
+fn print_suite(suite: &Suite) {
+    println!("\n{} ({} ops): {}", suite.name, suite.ops.len(), suite.summary);
+    let mut line = String::from(" ");
+    for (i, op) in suite.ops.iter().enumerate() {
+        let sep = if i + 1 < suite.ops.len() { "," } else { "" };
+        if line.len() > 2 && line.len() + 1 + op.len() + sep.len() > WRAP {
+            println!("{line}");
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(op);
+        line.push_str(sep);
+    }
+    println!("{line}");
 }

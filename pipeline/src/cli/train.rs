@@ -19,7 +19,7 @@ pub struct Args {
     seed: Option<u64>,
     /// Override `train.epochs`.
     #[arg(long)]
-    epochs: Option<usize>,
+    epochs: Option<u64>,
     /// Root folder of run directories.
     #[arg(long, default_value = "runs")]
     out: PathBuf,
@@ -33,10 +33,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    {
-        // SIGINT/SIGTERM: finish the current batch, checkpoint, exit 3.
-        let stop = Arc::clone(&stop);
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    if let Some(warning) = stop_on_signal(&stop) {
+        eprintln!("{warning}");
     }
     let progress = Progress::new(args.quiet);
     let outcome = match (&args.resume, &args.config) {
@@ -55,26 +53,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGINT/SIGTERM set `stop`: training finishes the batch, checkpoints and
+/// exits 3. When the handler cannot be installed, the warning to print.
+fn stop_on_signal(stop: &Arc<AtomicBool>) -> Option<String> {
+    let stop = Arc::clone(stop);
+    ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst)).err().map(|e| {
+        format!(
+            "warning: cannot handle SIGINT/SIGTERM ({e}); a signal will end the run without a final \
+             checkpoint, so a resume starts from the last periodic one"
+        )
+    })
+}
+
 fn start(
     args: &Args,
     config: &std::path::Path,
     progress: &Progress,
     stop: &AtomicBool,
 ) -> anyhow::Result<experiment::Outcome> {
-    let mut plan = config::load(config)?;
-    if let Some(seed) = args.seed {
-        plan.seed = seed;
-    }
-    if let Some(epochs) = args.epochs {
-        if epochs == 0 {
-            anyhow::bail!("--epochs must be at least 1 (got 0)");
-        }
-        plan.train.epochs = epochs;
-    }
-    if let Some(device) = &args.device {
-        crate::device::check_name(device).map_err(|m| anyhow::anyhow!("--device: {m}"))?;
-        plan.device = device.clone();
-    }
+    let overrides = config::Overrides { seed: args.seed, epochs: args.epochs, device: args.device.clone() };
+    let plan = config::load_with(config, &overrides)?;
     experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop)
 }
 
@@ -91,5 +89,20 @@ fn report(outcome: &experiment::Outcome, progress: &Progress, quiet: bool) {
         }
         println!("report: {}", outcome.dir.join("report.md").display());
         println!("html report: {}", outcome.dir.join("report.html").display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_that_cannot_be_installed_is_reported() {
+        let stop = Arc::new(AtomicBool::new(false));
+        // The first install may succeed or (another test's) fail; a second
+        // one in the same process always fails, as ctrlc allows one handler.
+        let _ = stop_on_signal(&stop);
+        let warning = stop_on_signal(&stop).expect("a second handler is refused");
+        assert!(warning.starts_with("warning: cannot handle SIGINT/SIGTERM"), "{warning}");
     }
 }

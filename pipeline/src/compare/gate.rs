@@ -1,94 +1,45 @@
-//! Robustness gates: `"<metric> <op> <points>"` against a baseline run.
+//! Robustness gates checked against a baseline run; the expressions are
+//! parsed with the config (`crate::config::Gate`).
 
-use super::RunMetrics;
+use super::{LoadError, RunMetrics};
+pub use crate::config::{Comparison, Gate, GateError};
 
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    /// `<`
-    Less,
-    /// `<=`
-    LessEq,
-    /// `>`
-    Greater,
-    /// `>=`
-    GreaterEq,
-}
-
-impl Comparison {
-    fn holds(self, a: f64, b: f64) -> bool {
-        match self {
-            Comparison::Less => a < b,
-            Comparison::LessEq => a <= b,
-            Comparison::Greater => a > b,
-            Comparison::GreaterEq => a >= b,
-        }
-    }
-
-    fn symbol(self) -> &'static str {
-        match self {
-            Comparison::Less => "<",
-            Comparison::LessEq => "<=",
-            Comparison::Greater => ">",
-            Comparison::GreaterEq => ">=",
-        }
-    }
-}
-
-/// "fail if the change of `metric` (in points) `op` `threshold`".
+/// One gate's verdict on a run, as the log and the error message say it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Gate {
-    /// Dotted metric path.
-    pub metric: String,
-    /// Operator.
-    pub op: Comparison,
-    /// Threshold in percentage points (change against the baseline).
-    pub threshold: f64,
+pub struct Verdict {
+    /// The gate expression.
+    pub gate: String,
+    /// Whether the run passed it.
+    pub passed: bool,
+    /// The change in points, or why it could not be measured.
+    pub detail: String,
 }
 
-/// A gate expression that does not parse.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("gate {expr:?}: {message} (expected `<metric> <op> <points>`, e.g. \"clean_accuracy < -0.5\")")]
-pub struct GateError {
-    /// The expression.
-    pub expr: String,
-    /// What is wrong.
-    pub message: String,
+/// Checks every gate on `run` against `baseline`.
+pub fn verdicts(gates: &[Gate], run: &RunMetrics, baseline: &RunMetrics) -> Vec<Verdict> {
+    gates
+        .iter()
+        .map(|g| {
+            let (passed, detail) = match g.check(run, baseline) {
+                GateOutcome::Pass { delta } => (true, format!("{delta:+.2} points")),
+                GateOutcome::Fail { delta } => (false, format!("{delta:+.2} points")),
+                GateOutcome::Missing => (false, format!("metric `{}` is missing", g.metric)),
+            };
+            Verdict { gate: g.to_string(), passed, detail }
+        })
+        .collect()
 }
 
-impl std::str::FromStr for Gate {
-    type Err = GateError;
-
-    fn from_str(expr: &str) -> Result<Self, Self::Err> {
-        let err = |m: &str| GateError { expr: expr.to_owned(), message: m.to_owned() };
-        let ops = [
-            ("<=", Comparison::LessEq),
-            (">=", Comparison::GreaterEq),
-            ("<", Comparison::Less),
-            (">", Comparison::Greater),
-        ];
-        let (pos, sym, op) = ops
-            .iter()
-            .filter_map(|(s, op)| expr.find(s).map(|p| (p, *s, *op)))
-            .min_by_key(|(p, s, _)| (*p, std::cmp::Reverse(s.len())))
-            .ok_or_else(|| err("no comparison operator"))?;
-        let metric = expr[..pos].trim();
-        let value = expr[pos + sym.len()..].trim();
-        if metric.is_empty() || metric.contains(char::is_whitespace) {
-            return Err(err("the metric must be one dotted path"));
-        }
-        let threshold: f64 = value.parse().map_err(|_| err(&format!("{value:?} is not a number")))?;
-        if !threshold.is_finite() {
-            return Err(err("the threshold must be finite"));
-        }
-        Ok(Gate { metric: metric.to_owned(), op, threshold })
-    }
-}
-
-impl std::fmt::Display for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} {}", self.metric, self.op.symbol(), self.threshold)
-    }
+/// Loads the run in `dir` and the baseline, and checks every gate.
+pub fn check_run(
+    gates: &[Gate],
+    dir: &std::path::Path,
+    baseline: &std::path::Path,
+) -> Result<(RunMetrics, Vec<Verdict>), LoadError> {
+    let baseline = super::load(baseline)?;
+    let run = super::load(dir)?;
+    let verdicts = verdicts(gates, &run, &baseline);
+    Ok((baseline, verdicts))
 }
 
 /// The verdict of one gate on one run.
@@ -141,20 +92,6 @@ mod tests {
     }
 
     #[test]
-    fn parses_operators_and_dotted_paths() {
-        let g: Gate = "attack_accuracy.pgd_linf.0.1 < -2.0".parse().expect("test setup");
-        assert_eq!(
-            (g.metric.as_str(), g.op, g.threshold),
-            ("attack_accuracy.pgd_linf.0.1", Comparison::Less, -2.0)
-        );
-        let g: Gate = "clean_accuracy<=-0.5".parse().expect("test setup");
-        assert_eq!(g.op, Comparison::LessEq);
-        assert!("clean_accuracy -0.5".parse::<Gate>().is_err());
-        assert!("clean_accuracy < x".parse::<Gate>().is_err());
-        assert!(" < 1".parse::<Gate>().is_err());
-    }
-
-    #[test]
     fn drops_are_measured_in_points() {
         let base = run(&[("clean_accuracy", 0.95)]);
         let g: Gate = "clean_accuracy < -0.5".parse().expect("test setup");
@@ -163,5 +100,20 @@ mod tests {
         );
         assert!(matches!(g.check(&run(&[("clean_accuracy", 0.947)]), &base), GateOutcome::Pass { .. }));
         assert_eq!(g.check(&run(&[]), &base), GateOutcome::Missing);
+    }
+
+    #[test]
+    fn verdicts_name_the_change_or_the_missing_metric() {
+        let base = run(&[("clean_accuracy", 0.95)]);
+        let gates: Vec<Gate> = ["clean_accuracy < -0.5", "attack_accuracy.fgsm.0.1 < -1"]
+            .iter()
+            .map(|g| g.parse().expect("gate"))
+            .collect();
+        let v = verdicts(&gates, &run(&[("clean_accuracy", 0.944)]), &base);
+        assert_eq!((v[0].passed, v[0].detail.as_str()), (false, "-0.60 points"));
+        assert_eq!(
+            (v[1].passed, v[1].detail.as_str()),
+            (false, "metric `attack_accuracy.fgsm.0.1` is missing")
+        );
     }
 }

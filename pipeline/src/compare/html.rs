@@ -92,7 +92,7 @@ fn charts(s: &mut String, runs: &[RunMetrics]) {
     for attack in attacks(runs) {
         let mut chart = LineChart::new(
             &format!("Accuracy under {attack}"),
-            &crate::report::html::epsilon_label(&attack),
+            &crate::report::markup::epsilon_label(&attack),
             "accuracy",
         );
         for r in runs {

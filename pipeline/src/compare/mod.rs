@@ -5,11 +5,11 @@
 //! (`clean_accuracy`, `corruption_accuracy.rotate.3`,
 //! `attack_accuracy.pgd_linf.0.1`). Deltas are in percentage points.
 
-mod gate;
+pub mod gate;
 mod html;
 mod table;
 
-pub use gate::{Comparison, Gate, GateError, GateOutcome};
+pub use gate::{Comparison, Gate, GateError, GateOutcome, Verdict, check_run, verdicts};
 pub use html::html;
 pub use table::{Format, render};
 
@@ -48,10 +48,13 @@ pub fn load(dir: &Path) -> Result<RunMetrics, LoadError> {
     let err = |message: String| LoadError { path: path.clone(), message };
     let bytes = std::fs::read(&path).map_err(|e| err(format!("cannot read: {e}")))?;
     let json: Value = serde_json::from_slice(&bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let schema = u64::from(crate::run::metrics::METRICS_SCHEMA);
     match json.get("schema_version").and_then(Value::as_u64) {
-        Some(1) => {}
+        Some(v) if v == schema => {}
         other => {
-            return Err(err(format!("unsupported metrics schema version {other:?} (this build reads 1)")));
+            return Err(err(format!(
+                "unsupported metrics schema version {other:?} (this build reads {schema})"
+            )));
         }
     }
     let name = json["run"]["name"].as_str().unwrap_or("?");

@@ -1,7 +1,10 @@
 //! Config in layers: TOML text → [`raw::RawConfig`] (serde, unknown keys
 //! rejected) → [`Plan`] (defaults, ranges and catalog names checked).
 
+mod attack;
+pub mod device;
 mod error;
+mod gate;
 mod plan;
 pub mod raw;
 mod resolve;
@@ -9,31 +12,90 @@ mod write;
 
 use std::path::Path;
 
-pub use error::{ConfigError, nearest, unknown_value as unknown_value_message};
+pub use attack::{Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, TextAttackKind, WhiteBoxPlan};
+pub use error::ConfigError;
+pub use gate::{Comparison, Gate, GateError};
 pub use plan::*;
-pub use resolve::{DEFAULT_MAX_PIXELS, SUITES, Suite, default_corruptions, suite};
+pub use resolve::{DEFAULT_MAX_PIXELS, default_corruptions};
 pub use write::to_toml;
+
+/// Values given on the command line in place of the config's: one more
+/// raw layer, so they meet the same checks as the file's values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--epochs`, for `train.epochs`.
+    pub epochs: Option<u64>,
+    /// `--device`.
+    pub device: Option<String>,
+}
+
+impl Overrides {
+    /// Writes the overrides into `raw`, as if the file had said them.
+    fn apply(&self, raw: &mut raw::RawConfig) {
+        if let Some(seed) = self.seed {
+            raw.seed = Some(seed);
+        }
+        if let Some(epochs) = self.epochs {
+            // Beyond i64 is beyond the range check's maximum either way.
+            raw.train.get_or_insert_with(Default::default).epochs =
+                Some(i64::try_from(epochs).unwrap_or(i64::MAX));
+        }
+        if let Some(device) = &self.device {
+            raw.device = Some(device.clone());
+        }
+    }
+
+    /// The flag that set `key`, when one did.
+    fn flag_for(&self, key: &str) -> Option<&'static str> {
+        match key {
+            "seed" if self.seed.is_some() => Some("--seed"),
+            "train.epochs" if self.epochs.is_some() => Some("--epochs"),
+            "device" if self.device.is_some() => Some("--device"),
+            _ => None,
+        }
+    }
+}
 
 /// Reads and checks a config file.
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+    load_with(path, &Overrides::default())
+}
+
+/// Reads a config file, applies command-line overrides, and checks the result.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         key: None,
         location: None,
         message: format!("cannot read config: {e}"),
     })?;
-    parse(&text, path)
+    parse_with(&text, path, overrides)
 }
 
 /// Checks config text as if read from `path` (relative paths resolve
 /// against its folder).
 pub fn parse(text: &str, path: &Path) -> Result<Plan, ConfigError> {
-    let raw = parse_raw(text, path)?;
+    parse_with(text, path, &Overrides::default())
+}
+
+fn parse_with(text: &str, path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
+    let mut raw = parse_raw(text, path)?;
+    overrides.apply(&mut raw);
     let file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    resolve::resolve(raw, &file).map(|mut plan| {
-        plan.source = path.to_path_buf();
-        plan
-    })
+    match resolve::resolve(raw, &file) {
+        Ok(mut plan) => {
+            plan.source = path.to_path_buf();
+            Ok(plan)
+        }
+        Err(mut e) => {
+            if let Some(flag) = e.key.as_deref().and_then(|k| overrides.flag_for(k)) {
+                e.message.push_str(&format!(" (set by {flag})"));
+            }
+            Err(e)
+        }
+    }
 }
 
 fn parse_raw(text: &str, path: &Path) -> Result<raw::RawConfig, ConfigError> {
@@ -69,7 +131,7 @@ fn explain(message: &str, path: String) -> (String, String) {
             format!("{path}.{given}")
         };
         let mut msg = "unknown key".to_owned();
-        if let Some(near) = nearest(given, allowed.iter().copied()) {
+        if let Some(near) = crate::suggest::nearest(given, allowed.iter().copied()) {
             msg.push_str(&format!("; did you mean `{near}`?"));
         }
         msg.push_str(&format!(" (valid keys here: {})", allowed.join(", ")));
@@ -89,7 +151,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attack::{AttackPlan, TextAttackKind};
     use std::path::PathBuf;
 
     fn fixture_dir() -> (tempdir::Dir, PathBuf) {
@@ -126,6 +187,46 @@ mod tests {
     }
 
     const BASE: &str = "[data]\nmodality = \"text\"\ntrain = \"train.csv\"\ntest = \"test.csv\"\n";
+
+    #[test]
+    fn overrides_meet_the_same_range_checks_as_the_file() {
+        let (_d, cfg) = fixture_dir();
+        let o = Overrides { epochs: Some(0), ..Overrides::default() };
+        let e = parse_with(BASE, &cfg, &o).expect_err("0 epochs");
+        assert_eq!(e.key.as_deref(), Some("train.epochs"));
+        assert!(
+            e.message.contains("between 1 and 100000 (got 0)") && e.message.ends_with("(set by --epochs)"),
+            "{e}"
+        );
+        let o = Overrides { epochs: Some(100_001), ..Overrides::default() };
+        assert!(parse_with(BASE, &cfg, &o).is_err(), "the maximum applies too");
+        let o = Overrides { seed: Some(9), epochs: Some(7), device: Some("cpu".into()) };
+        let plan = parse_with(BASE, &cfg, &o).expect("valid overrides");
+        assert_eq!((plan.seed, plan.train.epochs, plan.device.as_str()), (9, 7, "cpu"));
+        let o = Overrides { device: Some("gpu".into()), ..Overrides::default() };
+        let e = parse_with(BASE, &cfg, &o).expect_err("misspelt device");
+        assert!(e.message.contains("(set by --device)"), "{e}");
+    }
+
+    #[test]
+    fn fgsm_refuses_pgd_keys_instead_of_ignoring_them() {
+        let (_d, cfg) = fixture_dir();
+        for key in ["steps = 5", "step-size = 0.5", "restarts = 2", "random-start = false"] {
+            let text = format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\n{key}\n");
+            let e = parse(&text, &cfg).expect_err(key);
+            let name = key.split(' ').next().unwrap_or_default();
+            assert_eq!(e.key.as_deref(), Some(format!("eval.attacks[0].{name}").as_str()), "{e}");
+            assert!(e.message.contains("PGD only"), "{e}");
+            if name != "restarts" {
+                let text = format!("{IMAGE}[train.adversarial]\nattack = \"fgsm\"\n{key}\n");
+                let e = parse(&text, &cfg).expect_err(key);
+                assert_eq!(e.key.as_deref(), Some(format!("train.adversarial.{name}").as_str()), "{e}");
+            }
+        }
+        let plan = parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\n"), &cfg).expect("plain fgsm");
+        let text = to_toml(&plan).expect("toml");
+        assert!(parse(&text, &cfg).is_ok(), "the saved config of an fgsm run loads again:\n{text}");
+    }
 
     #[test]
     fn minimal_text_config_resolves_with_defaults() {
@@ -320,15 +421,6 @@ mod tests {
 
     #[test]
     fn suites_expand_and_name_real_operations() {
-        for suite in resolve::SUITES {
-            for op in suite.ops {
-                let found = match suite.modality {
-                    Modality::Image => augment::image::find(op).is_some(),
-                    Modality::Text => augment::text::find(op).is_some(),
-                };
-                assert!(found, "suite {} names unknown op {op}", suite.name);
-            }
-        }
         let (_d, cfg) = fixture_dir();
         let plan =
             parse(&format!("{IMAGE}[eval]\ncorruptions = [\"imagenet_c\", \"imagenet_c_extra\"]\n"), &cfg)

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use augment::{ImageOp, Policy, Severity, TextOp};
 
+use super::attack::{Attack, AttackPlan, Budget, TextAttackKind};
+use super::gate::Gate;
+
 /// Images or text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -241,14 +244,14 @@ pub struct AdversarialPlan {
 #[derive(Debug, Clone)]
 pub enum AdversarialMethod {
     /// Images: a gradient attack (Madry et al.'s PGD training), absolute step size.
-    Gradient(crate::attack::Attack),
+    Gradient(Attack),
     /// Texts: a cheap black-box edit attack on the most important words
     /// (A2T-style, Yoo & Qi 2021), with the run's protected spans.
     Edits {
         /// Which edit attack.
-        kind: crate::attack::black_box::TextAttackKind,
+        kind: TextAttackKind,
         /// Word share and query budget per text.
-        budget: crate::attack::black_box::Budget,
+        budget: Budget,
         /// Protected spans and keyboard layout.
         context: Box<augment::text::TextContext>,
     },
@@ -277,7 +280,7 @@ pub struct EvalPlan {
     /// Inference batch size.
     pub batch_size: usize,
     /// White-box attacks (image models) or black-box ones (text models).
-    pub attacks: Vec<crate::attack::AttackPlan>,
+    pub attacks: Vec<AttackPlan>,
     /// Run directory whose corruption errors normalise mCE.
     pub mce_baseline: Option<PathBuf>,
 }
@@ -311,5 +314,5 @@ pub struct GatePlan {
     /// The baseline run directory (or `runs/<name>/latest`).
     pub baseline: PathBuf,
     /// Gates, each "<metric> <op> <points>".
-    pub fail_if: Vec<crate::compare::Gate>,
+    pub fail_if: Vec<Gate>,
 }

@@ -1,9 +1,9 @@
 //! Plan → TOML: the resolved config saved in every run directory, with
 //! every default spelled out and absolute paths, so it re-runs as is.
 
+use super::attack::{AttackKind, AttackPlan};
 use super::plan::*;
 use super::raw::*;
-use crate::attack::AttackPlan;
 
 /// The plan as a complete config file.
 pub fn to_toml(plan: &Plan) -> Result<String, toml::ser::Error> {
@@ -120,9 +120,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
                     AdversarialMethod::Gradient(g) => {
                         raw.attack = Some(g.kind.name().to_owned());
                         raw.epsilon = Some(g.epsilon);
-                        raw.steps = Some(g.steps as i64);
-                        raw.step_size = Some(g.step_size / g.epsilon);
-                        raw.random_start = Some(g.random_start);
+                        // FGSM's step is fixed; resolution refuses PGD keys for it.
+                        if g.kind != AttackKind::Fgsm {
+                            raw.steps = Some(g.steps as i64);
+                            raw.step_size = Some(g.step_size / g.epsilon);
+                            raw.random_start = Some(g.random_start);
+                        }
                     }
                     AdversarialMethod::Edits { kind, budget, .. } => {
                         raw.attack = Some(kind.name().to_owned());
@@ -146,6 +149,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
                     .attacks
                     .iter()
                     .map(|a| match a {
+                        AttackPlan::WhiteBox(a) if a.kind == AttackKind::Fgsm => RawAttack {
+                            name: a.kind.name().to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
                         AttackPlan::WhiteBox(a) => RawAttack {
                             name: a.kind.name().to_owned(),
                             epsilons: Some(a.epsilons.clone()),

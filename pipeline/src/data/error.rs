@@ -86,6 +86,19 @@ pub enum DataError {
         /// The training classes, comma separated.
         classes: String,
     },
+    /// The header names a column twice; which of the two a run would read is
+    /// a guess, so neither is read.
+    #[error("{file}: the header names column `{column}` twice (columns {first} and {second}); rename one")]
+    DuplicateColumn {
+        /// The table.
+        file: PathBuf,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of its first occurrence.
+        first: usize,
+        /// 1-based position of the repeat.
+        second: usize,
+    },
     /// Fewer than two classes: nothing to classify.
     #[error("{file}: the training data has {count} class(es); a classifier needs at least 2")]
     TooFewClasses {

@@ -105,7 +105,7 @@ pub fn decode_rows(
                 });
                 match read {
                     Ok((file, bytes)) => {
-                        let digest = crate::run::manifest::sha256_bytes(&bytes);
+                        let digest = crate::hash::sha256_bytes(&bytes);
                         (
                             decode(&bytes, &file.display().to_string(), spec).map_err(|p| image_err(i, p)),
                             digest,
@@ -117,7 +117,7 @@ pub fn decode_rows(
             .unzip(),
     };
     let files_sha256 =
-        (!digests.is_empty()).then(|| crate::run::manifest::sha256_bytes(digests.join("\n").as_bytes()));
+        (!digests.is_empty()).then(|| crate::hash::sha256_bytes(digests.join("\n").as_bytes()));
     (rows, files_sha256)
 }
 

@@ -5,6 +5,7 @@
 
 mod error;
 mod images;
+pub mod provenance;
 mod table;
 
 use std::collections::HashMap;
@@ -83,6 +84,28 @@ pub struct Split {
     pub image_digests: Vec<(PathBuf, String)>,
     /// Rows left out under `on-bad-row = "skip"`, each with its reason.
     pub skipped: Vec<String>,
+}
+
+impl Split {
+    /// Maps the test labels onto a saved run's class list, so a model
+    /// trained on `run_classes` is scored on this split; a test label the
+    /// run never saw is an error naming `file` and the row.
+    pub fn align_classes(&mut self, run_classes: &[String], file: &Path) -> Result<(), DataError> {
+        let mut labels = Vec::with_capacity(self.test.labels.len());
+        for (row, &l) in self.test.labels.iter().enumerate() {
+            let name = &self.classes[l];
+            let idx = run_classes.iter().position(|c| c == name).ok_or_else(|| DataError::UnseenLabel {
+                file: file.to_path_buf(),
+                row: row + 1,
+                label: name.clone(),
+                classes: run_classes.join(", "),
+            })?;
+            labels.push(idx);
+        }
+        self.test.labels = labels;
+        self.classes = run_classes.to_vec();
+        Ok(())
+    }
 }
 
 /// Rows read from one table, before the split and label indexing.

@@ -17,12 +17,17 @@ pub fn read_table(path: &Path) -> Result<DataFrame, DataError> {
         || File::open(path).map_err(|e| DataError::Read { file: path.to_path_buf(), message: e.to_string() });
     let read = || -> Result<DataFrame, DataError> {
         Ok(match ext.as_deref() {
-            Some("csv") => CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(10_000))
-                .into_reader_with_file_handle(open()?)
-                .finish()
-                .map_err(read_err)?,
+            Some("csv") => {
+                // Polars renames a repeated header name (`label_duplicated_0`)
+                // and reads on; refuse instead.
+                check_csv_header(path)?;
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(10_000))
+                    .into_reader_with_file_handle(open()?)
+                    .finish()
+                    .map_err(read_err)?
+            }
             Some("parquet") => ParquetReader::new(open()?).finish().map_err(read_err)?,
             Some("ndjson" | "jsonl") => {
                 JsonReader::new(open()?).with_json_format(JsonFormat::JsonLines).finish().map_err(read_err)?
@@ -40,6 +45,52 @@ pub fn read_table(path: &Path) -> Result<DataFrame, DataError> {
         return Err(DataError::Empty { file: path.to_path_buf(), what: "the table".to_owned() });
     }
     Ok(df)
+}
+
+/// Refuses a CSV header that names a column twice.
+fn check_csv_header(path: &Path) -> Result<(), DataError> {
+    use std::io::{BufRead, Read};
+    let file =
+        File::open(path).map_err(|e| DataError::Read { file: path.to_path_buf(), message: e.to_string() })?;
+    let mut header = Vec::new();
+    // A header longer than this is not a header a person wrote; polars reports it.
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut header)
+        .map_err(|e| DataError::Read { file: path.to_path_buf(), message: e.to_string() })?;
+    let names = csv_fields(&String::from_utf8_lossy(&header));
+    for (j, name) in names.iter().enumerate() {
+        if let Some(i) = names[..j].iter().position(|n| n == name) {
+            return Err(DataError::DuplicateColumn {
+                file: path.to_path_buf(),
+                column: name.clone(),
+                first: i + 1,
+                second: j + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The fields of one CSV line: comma separated, `"` quoting with `""` as
+/// an escaped quote, surrounding line ending removed.
+fn csv_fields(line: &str) -> Vec<String> {
+    let line = line.trim_end_matches(['\n', '\r']).trim_start_matches('\u{feff}');
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
 }
 
 /// Polars' messages carry hints for its Python API (`infer_schema_length=`,
@@ -140,5 +191,33 @@ pub fn image_cells(file: &Path, col: &Column) -> Result<ImageCells, DataError> {
             ))
         }
         _ => Err(type_error(file, col, "image bytes (binary) or file paths (strings)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_header_fields_follow_quoting() {
+        assert_eq!(
+            csv_fields("path,label,\"a,b\",\"say \"\"hi\"\"\"\r\n"),
+            ["path", "label", "a,b", "say \"hi\""]
+        );
+    }
+
+    #[test]
+    fn a_repeated_header_name_is_refused_naming_file_and_column() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "path,label,label\na.png,cat,dog\n").expect("write");
+        let e = read_table(&path).expect_err("duplicate");
+        let text = e.to_string();
+        assert!(
+            text.contains("t.csv") && text.contains("`label` twice") && text.contains("columns 2 and 3"),
+            "{text}"
+        );
+        std::fs::write(&path, "path,label,\"label \"\na.png,cat,dog\n").expect("write");
+        assert!(read_table(&path).is_ok(), "`label ` is another name");
     }
 }

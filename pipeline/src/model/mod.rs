@@ -5,12 +5,15 @@
 
 mod cnn;
 pub mod features;
+pub mod readback;
 mod text;
+pub mod weights;
 
 use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
 
 pub use cnn::CnnModel;
+pub use readback::{ReadbackError, predict_batch, predicted_classes};
 pub use text::TextModel;
 
 use crate::config::{ImageSpec, ModelPlan};
@@ -97,7 +100,7 @@ pub fn build_seeded(
     seed: u64,
     device: &Device,
 ) -> AnyModel {
-    let cpu = Device::flex();
+    let cpu = crate::device::host();
     cpu.seed(seed);
     // Drawn on a plain device: a move of autodiff tensors would be recorded
     // as an operation, leaving the weights as non-leaf nodes of the graph.

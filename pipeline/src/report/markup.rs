@@ -1,6 +1,7 @@
-//! Escaping for HTML and SVG text: every string that comes from data (class
-//! names, run names, paths, texts) goes through [`escape`] before it is
-//! written into markup.
+//! Markup shared by the run report and the compare page: escaping (every
+//! string that comes from data — class names, run names, paths, texts —
+//! goes through [`escape`] before it is written into markup), the page
+//! frame and its style sheet, and axis labels.
 
 /// `text` with `& < > " '` replaced by entities, safe in element content and
 /// in quoted attribute values.
@@ -17,6 +18,50 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// A complete HTML document around `body` (already markup), with the
+/// shared style sheet of the run report and the compare page.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f4f4f4; }
+code { font-size: 0.9em; word-break: break-all; }
+.chart { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+.examples td { text-align: center; }
+.examples img { width: 84px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
+.examples .text { text-align: left; max-width: 16em; font-family: ui-monospace, monospace; font-size: 0.85em; white-space: pre-wrap; }
+.pred { font-size: 0.8em; color: #555; }
+.flipped { background: #fde2e1; }
+.worse { color: #b3261e; }
+.better { color: #1e7b34; }
+mark { background: #ffe066; }
+del { color: #b3261e; }
+.invisible { font-size: 0.7em; border: 1px dotted #999; padding: 0 0.1em; }
+";
+
+/// What ε means for an attack, for the x axis of its chart.
+pub fn epsilon_label(attack: &str) -> String {
+    use crate::config::{AttackKind, TextAttackKind};
+    if TextAttackKind::find(attack).is_some() {
+        "ε: largest share of words changed (0 = clean)".to_owned()
+    } else if AttackKind::find(attack).is_some_and(|k| k.is_l2()) {
+        "ε: L2 radius (0 = clean)".to_owned()
+    } else {
+        "ε: L∞ radius (0 = clean)".to_owned()
+    }
 }
 
 #[cfg(test)]

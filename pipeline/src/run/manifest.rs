@@ -1,27 +1,11 @@
 //! `manifest.json`: provenance of a run (inputs, config, code, machine).
 
-use std::io::Read;
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub use crate::data::provenance::InputFile;
 
 /// Version of the manifest layout; bumped on incompatible changes.
 pub const MANIFEST_SCHEMA: u32 = 1;
-
-/// One input file and its digest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InputFile {
-    /// Absolute path as read.
-    pub path: String,
-    /// Hex SHA-256 of the file's bytes.
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// For tables of image paths: SHA-256 over the referenced files' digests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images_sha256: Option<String>,
-}
 
 /// Crate versions compiled into this binary.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,6 +29,32 @@ impl Versions {
     }
 }
 
+/// Where a run stands, as `manifest.json` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Training or evaluating now, or killed without a word.
+    Running,
+    /// Metrics and reports are written.
+    Completed,
+    /// Stopped by an error, recorded in `error`.
+    Failed,
+    /// Stopped by a signal after writing a checkpoint; resumable.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The spelling in `manifest.json` and `temper runs list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// The manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -54,8 +64,8 @@ pub struct Manifest {
     pub run_name: String,
     /// Folder name.
     pub run_id: String,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
+    /// Where the run stands.
+    pub status: RunStatus,
     /// Error message when `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -87,32 +97,6 @@ pub struct Manifest {
     pub command: Vec<String>,
 }
 
-/// Hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// Hex SHA-256 of bytes.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The git revision of the current directory, if git and a checkout exist.
 pub fn git_revision() -> Option<String> {
     let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
@@ -142,7 +126,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sha256_matches_known_vector() {
-        assert_eq!(sha256_bytes(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    fn status_spells_as_before() {
+        for s in [RunStatus::Running, RunStatus::Completed, RunStatus::Failed, RunStatus::Interrupted] {
+            assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
+        }
+        assert!(serde_json::from_str::<RunStatus>("\"finished\"").is_err());
     }
 }

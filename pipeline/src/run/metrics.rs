@@ -51,8 +51,22 @@ pub struct RunInfo {
     pub skipped_rows: usize,
 }
 
-/// Accuracy per operation name, then per severity ("1".."5").
-pub type CorruptionTable = BTreeMap<String, BTreeMap<String, f64>>;
+/// A number per name, then per setting: accuracy per corruption and
+/// severity ("1".."5"), or an attack's measure per ε.
+pub type MetricTable = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// The four attack tables of [`Metrics`], built by `crate::attack`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttackMetrics {
+    /// `attack_accuracy`.
+    pub accuracy: MetricTable,
+    /// `attack_success_rate`.
+    pub success_rate: MetricTable,
+    /// `attack_mean_norm`.
+    pub mean_norm: MetricTable,
+    /// `attack_mean_queries`: attacks that query the model only.
+    pub mean_queries: MetricTable,
+}
 
 /// Everything a run measured. Accuracies are fractions in [0, 1].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,7 +78,7 @@ pub struct Metrics {
     /// Accuracy on the unperturbed test set.
     pub clean_accuracy: f64,
     /// `corruption_accuracy[op][severity]`.
-    pub corruption_accuracy: CorruptionTable,
+    pub corruption_accuracy: MetricTable,
     /// Mean over every op and severity; absent when no corruption ran.
     pub mean_corruption_accuracy: Option<f64>,
     /// Mean corruption error against `mce_baseline` (1.0 = the baseline).
@@ -83,84 +97,50 @@ pub struct Metrics {
     pub training: Vec<EpochMetrics>,
     /// `attack_accuracy[attack][epsilon]`: accuracy on attacked inputs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attack_accuracy: CorruptionTable,
+    pub attack_accuracy: MetricTable,
     /// `attack_success_rate[attack][epsilon]`: share of correctly classified inputs flipped.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attack_success_rate: CorruptionTable,
+    pub attack_success_rate: MetricTable,
     /// `attack_mean_norm[attack][epsilon]`: mean perturbation (L∞, L2 for
     /// `pgd_l2`, share of words changed for text attacks).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attack_mean_norm: CorruptionTable,
+    pub attack_mean_norm: MetricTable,
     /// `attack_mean_queries[attack][epsilon]`: mean model queries per input,
     /// black-box attacks only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attack_mean_queries: CorruptionTable,
-}
-
-/// The four attack tables of [`Metrics`] from an attack run; white-box
-/// attacks make no queries, so they are left out of the last.
-pub fn attack_tables(table: &crate::attack::AttackTable) -> [CorruptionTable; 4] {
-    let pick = |f: fn(&crate::attack::AttackResult) -> f64, black_box_only: bool| -> CorruptionTable {
-        table
-            .iter()
-            .filter(|(a, _)| !black_box_only || crate::attack::TextAttackKind::find(a).is_some())
-            .map(|(a, per)| (a.clone(), per.iter().map(|(e, r)| (e.clone(), f(r))).collect()))
-            .collect()
-    };
-    [
-        pick(|r| r.accuracy, false),
-        pick(|r| r.success_rate, false),
-        pick(|r| r.mean_norm, false),
-        pick(|r| r.mean_queries, true),
-    ]
+    pub attack_mean_queries: MetricTable,
 }
 
 impl Metrics {
-    /// A run's metrics from what evaluation measured; mCE is filled in when
-    /// a baseline is given.
+    /// A run's metrics from what evaluation measured; the mCE fields stay
+    /// empty until `crate::mce::apply` fills them.
     pub fn new(
         run: RunInfo,
         clean: f64,
-        corruption: CorruptionTable,
-        attacks: &crate::attack::AttackTable,
+        corruption: MetricTable,
+        attacks: AttackMetrics,
         training: Vec<EpochMetrics>,
-        baseline: Option<&crate::mce::Baseline>,
     ) -> Metrics {
-        let [attack_accuracy, attack_success_rate, attack_mean_norm, attack_mean_queries] =
-            attack_tables(attacks);
-        let mut metrics = Metrics {
+        Metrics {
             schema_version: METRICS_SCHEMA,
             run,
             clean_accuracy: clean,
             mean_corruption_accuracy: Metrics::mean_of(&corruption),
             corruption_accuracy: corruption,
             training,
-            attack_accuracy,
-            attack_success_rate,
-            attack_mean_norm,
-            attack_mean_queries,
+            attack_accuracy: attacks.accuracy,
+            attack_success_rate: attacks.success_rate,
+            attack_mean_norm: attacks.mean_norm,
+            attack_mean_queries: attacks.mean_queries,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),
             mce_baseline: None,
-        };
-        if let Some(base) = baseline {
-            metrics.set_mce(base);
         }
-        metrics
-    }
-
-    /// Fills the mCE fields from a baseline.
-    pub fn set_mce(&mut self, base: &crate::mce::Baseline) {
-        let m = crate::mce::against(self.clean_accuracy, &self.corruption_accuracy, base);
-        self.mce = m.mce;
-        self.relative_mce = m.relative_mce;
-        self.corruption_error = m.per_op;
-        self.mce_baseline = Some(base.label.clone());
     }
 
     /// The mean of every entry of a corruption table.
-    pub fn mean_of(table: &CorruptionTable) -> Option<f64> {
+    pub fn mean_of(table: &MetricTable) -> Option<f64> {
         let values: Vec<f64> = table.values().flat_map(|m| m.values().copied()).collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     }
@@ -172,11 +152,11 @@ mod tests {
 
     #[test]
     fn mean_covers_all_cells() {
-        let mut t = CorruptionTable::new();
+        let mut t = MetricTable::new();
         t.entry("a".into()).or_default().insert("1".into(), 0.5);
         t.entry("a".into()).or_default().insert("2".into(), 0.7);
         t.entry("b".into()).or_default().insert("1".into(), 0.9);
         assert!((Metrics::mean_of(&t).expect("test setup") - 0.7).abs() < 1e-12);
-        assert_eq!(Metrics::mean_of(&CorruptionTable::new()), None);
+        assert_eq!(Metrics::mean_of(&MetricTable::new()), None);
     }
 }

@@ -113,6 +113,23 @@ impl RunDir {
         fs::rename(&tmp, &link).map_err(|e| io_err(&link, e))
     }
 
+    /// Writes the metrics of a re-evaluation to `evals/<time>.json`, beside
+    /// the run's own metrics, which stay as they were.
+    pub fn write_eval<T: serde::Serialize>(&self, metrics: &T) -> Result<PathBuf, RunError> {
+        let evals = self.file("evals");
+        fs::create_dir_all(&evals).map_err(|e| io_err(&evals, e))?;
+        let name = format!("{}.json", timestamp_id(SystemTime::now()));
+        let bytes = serde_json::to_vec_pretty(metrics).map_err(|e| io_err(&evals, e))?;
+        write_atomic(&evals.join(name), &bytes)
+    }
+
+    /// Reads and parses a JSON file of the run (`manifest.json`, `classes.json`).
+    pub fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, RunError> {
+        let path = self.file(name);
+        let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| io_err(&path, format!("cannot parse: {e}")))
+    }
+
     /// Appends one JSON line to `log.jsonl`.
     pub fn log(&self, value: &serde_json::Value) -> Result<(), RunError> {
         let path = self.file("log.jsonl");

@@ -15,8 +15,8 @@ pub const ROWS: &str = "rows.tsv";
 
 fn hash_row(data: &Dataset, i: usize) -> String {
     let digest = match &data.inputs {
-        Inputs::Images(set) => super::manifest::sha256_bytes(set.bytes(i)),
-        Inputs::Texts(t) => super::manifest::sha256_bytes(t[i].as_bytes()),
+        Inputs::Images(set) => crate::hash::sha256_bytes(set.bytes(i)),
+        Inputs::Texts(t) => crate::hash::sha256_bytes(t[i].as_bytes()),
     };
     digest[..32].to_owned()
 }

@@ -11,11 +11,12 @@
 use burn::prelude::*;
 
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::{Attack, white_box};
-use crate::config::TextPlan;
+use crate::attack::white_box;
+use crate::batch::token_batch;
+use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
 use crate::model::features::featurize;
-use crate::model::{Classifier, HostInput, ModelInput};
+use crate::model::{Classifier, HostInput, ModelInput, ReadbackError};
 
 /// `input` (on an autodiff device) with its first `ratio · n` images
 /// replaced by adversarial versions; text input is returned unchanged.
@@ -57,9 +58,9 @@ pub struct TextStep<'a> {
     /// For featurising the edited texts.
     pub plan: &'a TextPlan,
     /// Which edit attack, with its budget and protected spans.
-    pub kind: black_box::TextAttackKind,
+    pub kind: TextAttackKind,
     /// Word share and queries per text.
-    pub budget: black_box::Budget,
+    pub budget: Budget,
     /// Protected spans and keyboard layout.
     pub context: &'a augment::text::TextContext,
     /// Share of the batch replaced.
@@ -75,14 +76,14 @@ pub fn mix_texts<M: Classifier>(
     step: &TextStep,
     seed: u64,
     device: &Device,
-) -> usize {
-    let (Inputs::Texts(texts), HostInput::Tokens { ids, shape }) = (&step.data.inputs, &mut *host) else {
-        return 0;
+) -> Result<usize, ReadbackError> {
+    let (Inputs::Texts(texts), HostInput::Tokens { ids, shape }) = (&step.data.inputs, &*host) else {
+        return Ok(0);
     };
     let [n, len] = *shape;
     let k = share(n, step.ratio);
     if k == 0 {
-        return 0;
+        return Ok(0);
     }
     let mut attacks: Vec<TextAttack> = step.rows[..k]
         .iter()
@@ -91,7 +92,7 @@ pub fn mix_texts<M: Classifier>(
             TextAttack::new(
                 &texts[r],
                 step.data.labels[r],
-                step.kind.strategy(),
+                black_box::strategy(step.kind),
                 step.budget,
                 step.context,
                 s,
@@ -99,17 +100,18 @@ pub fn mix_texts<M: Classifier>(
         })
         .collect();
     let mut score = |q: &[String]| black_box::probabilities(model, q, step.plan, 256, device);
-    search::run(&mut attacks, &mut score);
-    let edited: Vec<Vec<i64>> = attacks.iter().map(|a| featurize(&a.outcome().text, step.plan)).collect();
+    search::run(&mut attacks, &mut score)?;
     let changed = attacks.iter().filter(|a| a.outcome().changed > 0).count();
     // Rows keep their width unless an edited text has more features.
-    let width = edited.iter().map(Vec::len).max().unwrap_or(0).max(len);
-    let mut flat = vec![0i64; n * width];
-    for i in 0..n {
-        let row: &[i64] = if i < k { &edited[i] } else { &ids[i * len..(i + 1) * len] };
-        flat[i * width..i * width + row.len()].copy_from_slice(row);
-    }
-    *ids = flat;
-    *shape = [n, width];
-    changed
+    let rows: Vec<Vec<i64>> = (0..n)
+        .map(|i| {
+            if i < k {
+                featurize(&attacks[i].outcome().text, step.plan)
+            } else {
+                ids[i * len..(i + 1) * len].to_vec()
+            }
+        })
+        .collect();
+    *host = token_batch(&rows, len);
+    Ok(changed)
 }

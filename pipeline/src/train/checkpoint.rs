@@ -15,7 +15,7 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use super::TrainState;
-use crate::run::manifest::sha256_file;
+use crate::hash::sha256_file;
 use crate::run::write_atomic;
 
 /// Folder inside the run directory.

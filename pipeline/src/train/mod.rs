@@ -8,26 +8,27 @@
 
 pub mod adversarial;
 pub mod checkpoint;
+pub mod loss;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{self, HostBatch, Perturbation};
-use crate::config::{AdversarialMethod, AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
+use crate::batch::{self, BatchError, HostBatch, Perturbation};
+use crate::config::{AdversarialMethod, AdversarialPlan, AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
 use crate::data::Dataset;
-use crate::model::{Classifier, ModelInput};
+use crate::model::{Classifier, ModelInput, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::EpochMetrics;
+pub use loss::{Step, correct, jensen_shannon};
 
 /// Why training stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,12 @@ pub enum TrainError {
         /// Batches done in that epoch.
         batch: usize,
     },
+    /// A training batch could not be built.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// The adversarial step could not read the model's answers back.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
     /// A hook (checkpoint, log) failed.
     #[error(transparent)]
     Hook(#[from] anyhow::Error),
@@ -129,87 +136,10 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// One optimisation step, split so the loop can check the loss before the update.
-pub struct Step {
-    logits: Tensor<2>,
-    targets: Tensor<1, Int>,
-    loss: Tensor<1>,
-}
-
-impl Step {
-    /// Forward pass and loss on an autodiff device.
-    pub fn forward<M: Classifier>(
-        model: &M,
-        loss_fn: &CrossEntropyLoss,
-        input: ModelInput,
-        targets: Tensor<1, Int>,
-    ) -> Step {
-        let logits = model.logits(input);
-        let loss = loss_fn.forward(logits.clone(), targets.clone());
-        Step { logits, targets, loss }
-    }
-
-    /// Forward pass over `[clean; view 1; view 2]` (three times as many
-    /// inputs as targets): cross-entropy on the clean third plus `weight`
-    /// times the Jensen-Shannon divergence between the three predictions.
-    pub fn forward_augmix<M: Classifier>(
-        model: &M,
-        loss_fn: &CrossEntropyLoss,
-        input: ModelInput,
-        targets: Tensor<1, Int>,
-        weight: f64,
-    ) -> Step {
-        let n = targets.dims()[0];
-        let all = model.logits(input);
-        let logits = all.clone().slice(0..n);
-        let loss = loss_fn.forward(logits.clone(), targets.clone())
-            + jensen_shannon(&[
-                all.clone().slice(0..n),
-                all.clone().slice(n..2 * n),
-                all.slice(2 * n..3 * n),
-            ]) * weight;
-        Step { logits, targets, loss }
-    }
-
-    /// The batch's mean loss (waits for the device).
-    pub fn loss_value(&self) -> f32 {
-        self.loss.clone().into_scalar()
-    }
-
-    /// Correct predictions in the batch.
-    pub fn correct(&self) -> usize {
-        correct(self.logits.clone().detach(), self.targets.clone())
-    }
-
-    /// Backward pass and optimiser update.
-    pub fn update<M: Classifier>(self, model: M, optim: &mut ModuleOptimizer, lr: f64) -> M {
-        let grads = GradientsParams::from_grads(self.loss.backward(), &model);
-        optim.step(lr, model, grads)
-    }
-}
-
-/// Mean over examples of the Jensen-Shannon divergence between the softmax
-/// distributions of several logits (Hendrycks et al. 2020, eq. 2).
-pub fn jensen_shannon(logits: &[Tensor<2>]) -> Tensor<1> {
-    let probs: Vec<Tensor<2>> = logits.iter().map(|l| softmax(l.clone(), 1)).collect();
-    let k = probs.len() as f64;
-    let mixture = probs.iter().skip(1).fold(probs[0].clone(), |acc, p| acc + p.clone()) / k;
-    let log_m = mixture.clamp(1e-7, 1.0).log();
-    let kl =
-        |p: &Tensor<2>| (p.clone() * (p.clone().clamp(1e-7, 1.0).log() - log_m.clone())).sum_dim(1).mean();
-    probs.iter().skip(1).fold(kl(&probs[0]), |acc, p| acc + kl(p)) / k
-}
-
 /// The share of an epoch's wall time the device was not waiting for data:
 /// below 1 when augmentation on the CPU threads cannot keep up.
 pub fn busy_share(seconds: f64, data_wait_seconds: f64) -> f64 {
     if seconds <= 0.0 { 1.0 } else { (1.0 - data_wait_seconds / seconds).clamp(0.0, 1.0) }
-}
-
-/// Number of correct predictions in a batch of logits.
-pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> usize {
-    let pred: Tensor<1, Int> = logits.argmax(1).squeeze_dim(1);
-    pred.equal(targets).int().sum().into_scalar::<i64>() as usize
 }
 
 fn policy_is_empty(plan: &TrainPlan) -> bool {
@@ -226,6 +156,69 @@ fn nan_fault() -> Option<(usize, usize)> {
     let v = std::env::var("TEMPER_FAULT_NAN_AT").ok()?;
     let (e, b) = v.split_once(':')?;
     Some((e.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The data thread: builds the epoch's batches from `first` on, in order,
+/// and stops at the first error (sent on) or when training hangs up.
+fn prefetch(
+    data: &Dataset,
+    order: &[usize],
+    first: usize,
+    perturb: Perturbation,
+    epoch: usize,
+    s: &Session,
+    tx: &std::sync::mpsc::SyncSender<Result<HostBatch, BatchError>>,
+) {
+    // Training perturbations come from the policy, which carries its own context.
+    let no_context = augment::text::TextContext::default();
+    for rows in order.chunks(s.plan.batch_size).skip(first) {
+        let host = batch::build(data, rows, perturb, s.model_plan, &no_context).and_then(|mut host| {
+            if let Some(a) = &s.plan.augmix {
+                batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
+            }
+            Ok(host)
+        });
+        let failed = host.is_err();
+        if tx.send(host).is_err() || failed {
+            break;
+        }
+    }
+}
+
+/// Batch `host` on the device with part of it replaced by adversarial
+/// examples made against the current `model`; seeded by (seed, epoch, batch).
+fn adversarial_input<M: Classifier>(
+    model: &M,
+    host: &mut HostBatch,
+    adv: &AdversarialPlan,
+    data: &Dataset,
+    s: &Session,
+    (epoch, b): (usize, usize),
+) -> Result<ModelInput, TrainError> {
+    let seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "adversarial");
+    match (&adv.method, s.model_plan) {
+        (AdversarialMethod::Edits { kind, budget, context }, ModelPlan::Text(tp)) => {
+            let step = adversarial::TextStep {
+                data,
+                rows: &host.rows,
+                plan: tp,
+                kind: *kind,
+                budget: *budget,
+                context,
+                ratio: adv.ratio,
+            };
+            let plain = s.device.clone().inner();
+            adversarial::mix_texts(&model.valid(), &mut host.input, &step, seed, &plain)?;
+            Ok(host.input.to_device(s.device))
+        }
+        (AdversarialMethod::Gradient(attack), _) => {
+            let input = host.input.to_device(s.device);
+            Ok(adversarial::mix_images(model, input, &host.labels, attack, adv.ratio, seed))
+        }
+        (AdversarialMethod::Edits { .. }, _) => {
+            Err(BatchError::Mismatch { what: "text adversarial training", data: "image" }.into())
+        }
+    }
 }
 
 /// Trains from `state` to the plan's last epoch. Checkpoints are written at
@@ -262,26 +255,15 @@ pub fn fit<M: Classifier>(
         let first = state.batch;
         let wait_before = state.data_wait_seconds;
         let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<HostBatch>(PREFETCH);
+            let (tx, rx) = sync_channel::<Result<HostBatch, BatchError>>(PREFETCH);
             let order = &order;
-            scope.spawn(move || {
-                // Training perturbations come from the policy, which carries its own context.
-                let no_context = augment::text::TextContext::default();
-                for rows in order.chunks(plan.batch_size).skip(first) {
-                    let mut host = batch::build(data, rows, perturb, s.model_plan, &no_context);
-                    if let Some(a) = &plan.augmix {
-                        batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64);
-                    }
-                    if tx.send(host).is_err() {
-                        break;
-                    }
-                }
-            });
+            scope.spawn(move || prefetch(data, order, first, perturb, epoch, s, &tx));
             let mut waited = Duration::ZERO;
             loop {
                 // Time blocked here is time the device had nothing to do.
                 let asked = Instant::now();
-                let Ok(mut host) = rx.recv() else { break };
+                let Ok(host) = rx.recv() else { break };
+                let mut host = host?;
                 waited += asked.elapsed();
                 state.data_wait_seconds = wait_before + waited.as_secs_f64();
                 let b = state.batch;
@@ -289,29 +271,10 @@ pub fn fit<M: Classifier>(
                 s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
                 let n = host.labels.len();
                 let adversarial = plan.adversarial.as_ref().filter(|a| epoch >= a.warmup_epochs);
-                let seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "adversarial");
-                if let Some(adv) = adversarial
-                    && let (AdversarialMethod::Edits { kind, budget, context }, ModelPlan::Text(tp)) =
-                        (&adv.method, s.model_plan)
-                {
-                    let step = adversarial::TextStep {
-                        data,
-                        rows: &host.rows,
-                        plan: tp,
-                        kind: *kind,
-                        budget: *budget,
-                        context,
-                        ratio: adv.ratio,
-                    };
-                    let plain = s.device.clone().inner();
-                    adversarial::mix_texts(&model.valid(), &mut host.input, &step, seed, &plain);
-                }
-                let mut input = host.input.to_device(s.device);
-                if let Some(adv) = adversarial
-                    && let AdversarialMethod::Gradient(attack) = &adv.method
-                {
-                    input = adversarial::mix_images(&model, input, &host.labels, attack, adv.ratio, seed);
-                }
+                let input = match adversarial {
+                    Some(adv) => adversarial_input(&model, &mut host, adv, data, s, (epoch, b))?,
+                    None => host.input.to_device(s.device),
+                };
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
                 let step = match &plan.augmix {
                     Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
@@ -387,25 +350,6 @@ pub fn fit<M: Classifier>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn logits(rows: &[[f32; 2]]) -> Tensor<2> {
-        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-        Tensor::from_data(TensorData::new(flat, [rows.len(), 2]), &Device::flex())
-    }
-
-    #[test]
-    fn jensen_shannon_matches_a_hand_computation() {
-        // One example: p = (0.5, 0.5) from logits (0, 0); q = softmax(ln 3, 0) = (0.75, 0.25).
-        let p = logits(&[[0.0, 0.0]]);
-        let q = logits(&[[3f32.ln(), 0.0]]);
-        let got: f32 = jensen_shannon(&[p.clone(), q.clone(), q]).into_scalar();
-        let m = [(0.5 + 1.5) / 3.0, (0.5 + 0.5) / 3.0];
-        let kl = |a: [f64; 2]| a[0] * (a[0] / m[0]).ln() + a[1] * (a[1] / m[1]).ln();
-        let expected = (kl([0.5, 0.5]) + 2.0 * kl([0.75, 0.25])) / 3.0;
-        assert!((f64::from(got) - expected).abs() < 1e-6, "{got} vs {expected}");
-        let same: f32 = jensen_shannon(&[p.clone(), p.clone(), p]).into_scalar();
-        assert!(same.abs() < 1e-7);
-    }
 
     #[test]
     fn busy_share_is_the_time_not_spent_waiting() {

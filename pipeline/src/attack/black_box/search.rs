@@ -11,6 +11,8 @@ use augment::text::{KeyboardLayout, TextContext};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
+pub use crate::config::Budget;
+
 /// How candidate edits of a word are tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -18,23 +20,6 @@ pub enum Strategy {
     Random(&'static [WordEdit]),
     /// Every edit of the list, the most harmful kept if it helps (TextBugger).
     Best(&'static [WordEdit]),
-}
-
-/// What the attack may spend on one text.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Budget {
-    /// Largest share of the text's words that may change, in (0, 1].
-    pub max_word_share: f64,
-    /// Most texts sent to the model, the clean one included.
-    pub max_queries: usize,
-}
-
-impl Budget {
-    /// Words that may change in a text of `words` words: ⌊share · words⌋,
-    /// so the share is never exceeded.
-    pub fn max_words(&self, words: usize) -> usize {
-        ((self.max_word_share * words as f64) + 1e-9).floor() as usize
-    }
 }
 
 /// How the attack on one text ended.
@@ -278,15 +263,19 @@ fn argmax(p: &[f32]) -> usize {
 }
 
 /// Runs `attacks` to the end; each round gathers every pending query into
-/// one call of `score`, which returns class probabilities per text.
-pub fn run(attacks: &mut [TextAttack], score: &mut impl FnMut(&[String]) -> Vec<Vec<f32>>) {
+/// one call of `score`, which returns class probabilities per text. The
+/// first error `score` returns stops the search and is returned.
+pub fn run<E>(
+    attacks: &mut [TextAttack],
+    score: &mut impl FnMut(&[String]) -> Result<Vec<Vec<f32>>, E>,
+) -> Result<(), E> {
     loop {
         let asked: Vec<Vec<String>> = attacks.par_iter_mut().map(TextAttack::queries).collect();
         let texts: Vec<String> = asked.iter().flatten().cloned().collect();
         if texts.is_empty() {
-            return;
+            return Ok(());
         }
-        let probs = score(&texts);
+        let probs = score(&texts)?;
         let mut at = 0;
         for (attack, q) in attacks.iter_mut().zip(&asked) {
             if !q.is_empty() {
@@ -338,10 +327,11 @@ mod tests {
     }
 
     fn drive(a: &mut TextAttack, model: fn(&str) -> Vec<f32>, log: &mut Vec<String>) -> Outcome {
-        run(std::slice::from_mut(a), &mut |texts: &[String]| {
+        let done: Result<(), ()> = run(std::slice::from_mut(a), &mut |texts: &[String]| {
             log.extend(texts.iter().cloned());
-            texts.iter().map(|t| model(t)).collect()
+            Ok(texts.iter().map(|t| model(t)).collect())
         });
+        assert_eq!(done, Ok(()));
         a.outcome()
     }
 
@@ -475,10 +465,11 @@ mod tests {
         let mut all: Vec<TextAttack> =
             texts.iter().map(|t| attack(t, TB, budget(0.3, 50), &plain(), 4)).collect();
         let mut calls = 0;
-        run(&mut all, &mut |q: &[String]| {
+        let done: Result<(), ()> = run(&mut all, &mut |q: &[String]| {
             calls += 1;
-            q.iter().map(|t| hinge(t)).collect()
+            Ok(q.iter().map(|t| hinge(t)).collect())
         });
+        assert_eq!(done, Ok(()));
         let together: Vec<Outcome> = all.iter().map(TextAttack::outcome).collect();
         assert_eq!(together, alone);
         assert!(calls <= 4, "{calls} rounds");

@@ -1,0 +1,210 @@
+//! The attack plans of `[[eval.attacks]]` and `[train.adversarial]`: plain
+//! data, resolved from the config like every other plan. The engines that
+//! run them live in `crate::attack`.
+
+/// Which white-box (gradient) attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttackKind {
+    /// One signed-gradient step of size ε.
+    Fgsm,
+    /// Projected gradient descent in the L∞ ball.
+    PgdLinf,
+    /// Projected gradient descent in the L2 ball.
+    PgdL2,
+}
+
+impl AttackKind {
+    /// Every white-box attack, by config name.
+    pub const ALL: [AttackKind; 3] = [AttackKind::Fgsm, AttackKind::PgdLinf, AttackKind::PgdL2];
+
+    /// The config and metrics name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackKind::Fgsm => "fgsm",
+            AttackKind::PgdLinf => "pgd_linf",
+            AttackKind::PgdL2 => "pgd_l2",
+        }
+    }
+
+    /// Looks a name up.
+    pub fn find(name: &str) -> Option<AttackKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The norm perturbations are measured in: L2 for `pgd_l2`, L∞ otherwise.
+    pub fn is_l2(self) -> bool {
+        self == AttackKind::PgdL2
+    }
+
+    /// The largest radius a config may ask for, on the [0, 1] pixel scale.
+    pub fn max_epsilon(self) -> f64 {
+        if self.is_l2() { 1000.0 } else { 1.0 }
+    }
+}
+
+/// One white-box attack at one ε.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attack {
+    /// Which.
+    pub kind: AttackKind,
+    /// Radius of the ball, in the attack's norm.
+    pub epsilon: f64,
+    /// Gradient steps (PGD).
+    pub steps: usize,
+    /// Step size in the attack's norm, absolute (not a share of ε).
+    pub step_size: f64,
+    /// Start from a uniformly random point in the ball (PGD).
+    pub random_start: bool,
+    /// Independent random starts; an example counts as broken if any breaks it.
+    pub restarts: usize,
+}
+
+impl Attack {
+    /// The attack at `epsilon` with PGD's settings, `step_share` being the
+    /// step size as a share of ε. FGSM is one step of size ε from the clean
+    /// input, whatever the PGD settings say (resolution refuses them for it).
+    pub fn new(
+        kind: AttackKind,
+        epsilon: f64,
+        steps: usize,
+        step_share: f64,
+        random_start: bool,
+        restarts: usize,
+    ) -> Attack {
+        if kind == AttackKind::Fgsm {
+            return Attack { kind, epsilon, steps: 1, step_size: epsilon, random_start: false, restarts: 1 };
+        }
+        Attack { kind, epsilon, steps, step_size: step_share * epsilon, random_start, restarts }
+    }
+}
+
+/// Which black-box text attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextAttackKind {
+    /// One random swap, substitution, deletion or insertion per word, kept if it helps.
+    DeepWordBug,
+    /// The most harmful of a space, deletion, swap, look-alike or keyboard typo per word.
+    TextBugger,
+}
+
+impl TextAttackKind {
+    /// Every text attack, by config name.
+    pub const ALL: [TextAttackKind; 2] = [TextAttackKind::DeepWordBug, TextAttackKind::TextBugger];
+
+    /// The config and metrics name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextAttackKind::DeepWordBug => "deepwordbug",
+            TextAttackKind::TextBugger => "textbugger",
+        }
+    }
+
+    /// Looks a name up.
+    pub fn find(name: &str) -> Option<TextAttackKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// What a text attack may spend on one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Largest share of the text's words that may change, in (0, 1].
+    pub max_word_share: f64,
+    /// Most texts sent to the model, the clean one included.
+    pub max_queries: usize,
+}
+
+impl Budget {
+    /// Words that may change in a text of `words` words: ⌊share · words⌋,
+    /// so the share is never exceeded.
+    pub fn max_words(&self, words: usize) -> usize {
+        ((self.max_word_share * words as f64) + 1e-9).floor() as usize
+    }
+}
+
+/// One `[[eval.attacks]]` entry, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttackPlan {
+    /// A gradient attack on images.
+    WhiteBox(WhiteBoxPlan),
+    /// An edit attack on texts.
+    BlackBox(BlackBoxPlan),
+}
+
+impl AttackPlan {
+    /// The config and metrics name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttackPlan::WhiteBox(p) => p.kind.name(),
+            AttackPlan::BlackBox(p) => p.kind.name(),
+        }
+    }
+}
+
+/// A white-box `[[eval.attacks]]` entry, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhiteBoxPlan {
+    /// Which attack.
+    pub kind: AttackKind,
+    /// Radii on the [0, 1] pixel scale (L∞, or L2 for `pgd_l2`).
+    pub epsilons: Vec<f64>,
+    /// PGD steps.
+    pub steps: usize,
+    /// PGD step size as a share of ε.
+    pub step_size: f64,
+    /// PGD random start.
+    pub random_start: bool,
+    /// PGD restarts.
+    pub restarts: usize,
+    /// How many test rows are attacked (the first ones, in file order).
+    pub examples: usize,
+}
+
+impl WhiteBoxPlan {
+    /// The attack at one ε.
+    pub fn at(&self, epsilon: f64) -> Attack {
+        Attack::new(self.kind, epsilon, self.steps, self.step_size, self.random_start, self.restarts)
+    }
+}
+
+/// A black-box `[[eval.attacks]]` entry, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlackBoxPlan {
+    /// Which attack.
+    pub kind: TextAttackKind,
+    /// What it may spend per text.
+    pub budget: Budget,
+    /// How many test rows are attacked (the first ones, in file order).
+    pub examples: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fgsm_is_one_full_step_whatever_pgd_says() {
+        let a = Attack::new(AttackKind::Fgsm, 0.1, 10, 0.25, true, 3);
+        assert_eq!((a.steps, a.step_size, a.random_start, a.restarts), (1, 0.1, false, 1));
+        let p = Attack::new(AttackKind::PgdLinf, 0.1, 10, 0.25, true, 3);
+        assert_eq!((p.steps, p.random_start, p.restarts), (10, true, 3));
+        assert!((p.step_size - 0.025).abs() < 1e-12, "step size is a share of ε");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in AttackKind::ALL {
+            assert_eq!(AttackKind::find(k.name()), Some(k));
+        }
+        for k in TextAttackKind::ALL {
+            assert_eq!(TextAttackKind::find(k.name()), Some(k));
+        }
+        assert_eq!(AttackKind::find("deepwordbug"), None);
+    }
+
+    #[test]
+    fn the_word_budget_is_never_exceeded() {
+        let b = Budget { max_word_share: 0.2, max_queries: 10 };
+        assert_eq!((b.max_words(4), b.max_words(5), b.max_words(10)), (0, 1, 2));
+    }
+}

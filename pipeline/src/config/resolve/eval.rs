@@ -1,0 +1,243 @@
+//! `[eval]`: corruptions (by name or suite), attacks and the mCE baseline.
+
+use std::path::{Path, PathBuf};
+
+use augment::{ImageOp, TextOp};
+
+use super::check::{Check, FloatRange};
+use crate::config::attack::*;
+use crate::config::error::ConfigError;
+use crate::config::plan::*;
+use crate::config::raw::*;
+use crate::suggest::unknown_value;
+
+/// The catalog modality of a config modality, to match suites.
+fn catalog_modality(m: Modality) -> augment::catalog::Modality {
+    match m {
+        Modality::Image => augment::catalog::Modality::Image,
+        Modality::Text => augment::catalog::Modality::Text,
+    }
+}
+
+/// The corruptions evaluated when a config names none.
+pub fn default_corruptions(modality: Modality) -> Vec<&'static str> {
+    match modality {
+        Modality::Image => vec!["gaussian_noise", "gaussian_blur", "brightness", "contrast", "rotate"],
+        Modality::Text => vec!["typo", "char_swap", "char_delete", "homoglyph", "zero_width"],
+    }
+}
+
+/// Looks an op name up in one modality's catalog.
+type FindName = fn(&str) -> Option<&'static str>;
+
+pub(super) fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan, ConfigError> {
+    let corruptions = match raw.corruptions {
+        None => default_corruptions(modality),
+        Some(list) => {
+            let (names, find_name): (Vec<&'static str>, FindName) = match modality {
+                Modality::Image => (augment::image::names(), |n| augment::image::find(n).map(ImageOp::name)),
+                Modality::Text => (augment::text::names(), |n| augment::text::find(n).map(TextOp::name)),
+            };
+            let mut out = Vec::with_capacity(list.len());
+            let mut from_suites = Vec::new();
+            for (i, name) in list.iter().enumerate() {
+                let key = format!("eval.corruptions[{i}]");
+                if let Some(suite) = augment::suite::suite(name) {
+                    if suite.modality != catalog_modality(modality) {
+                        let other = match modality {
+                            Modality::Image => Modality::Text,
+                            Modality::Text => Modality::Image,
+                        };
+                        return Err(c.err(
+                            &key,
+                            format!(
+                                "`{name}` is a suite of {} operations; this config's data is {}",
+                                other.as_str(),
+                                modality.as_str()
+                            ),
+                        ));
+                    }
+                    // A suite may overlap another suite or an op listed on its own.
+                    for &op in suite.ops {
+                        if !out.contains(&op) {
+                            out.push(op);
+                            from_suites.push(op);
+                        }
+                    }
+                    continue;
+                }
+                let mut choices = names.clone();
+                choices.extend(
+                    augment::suite::SUITES
+                        .iter()
+                        .filter(|s| s.modality == catalog_modality(modality))
+                        .map(|s| s.name),
+                );
+                let found = find_name(name)
+                    .ok_or_else(|| c.err(&key, unknown_value("operation or suite", name, &choices)))?;
+                if out.contains(&found) && !from_suites.contains(&found) {
+                    return Err(c.err(&key, format!("`{name}` is listed twice")));
+                }
+                if !out.contains(&found) {
+                    out.push(found);
+                }
+            }
+            out
+        }
+    };
+    let mut attacks = Vec::new();
+    for (i, a) in raw.attacks.unwrap_or_default().into_iter().enumerate() {
+        attacks.push(resolve_attack(c, &format!("eval.attacks[{i}]"), a, modality, &attacks)?);
+    }
+    let mce_baseline = match raw.mce_baseline {
+        None => None,
+        Some(dir) => {
+            let full = if Path::new(&dir).is_absolute() { PathBuf::from(&dir) } else { c.base.join(&dir) };
+            if !full.join("metrics.json").is_file() {
+                return Err(c.err(
+                    "eval.mce-baseline",
+                    format!("{} holds no metrics.json; name a finished run directory", full.display()),
+                ));
+            }
+            Some(full)
+        }
+    };
+    Ok(EvalPlan {
+        corruptions,
+        batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
+        attacks,
+        mce_baseline,
+    })
+}
+
+/// Default radii on the [0, 1] pixel scale: L∞ for FGSM/PGD-L∞, L2 for PGD-L2.
+const LINF_EPSILONS: [f64; 3] = [0.05, 0.1, 0.2];
+const L2_EPSILONS: [f64; 3] = [0.5, 1.0, 2.0];
+
+fn resolve_attack(
+    c: &Check,
+    key: &str,
+    raw: RawAttack,
+    modality: Modality,
+    earlier: &[AttackPlan],
+) -> Result<AttackPlan, ConfigError> {
+    let names: Vec<&str> = AttackKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
+        .collect();
+    if !names.contains(&raw.name.as_str()) {
+        return Err(c.err(&format!("{key}.name"), unknown_value("attack", &raw.name, &names)));
+    }
+    if earlier.iter().any(|p| p.name() == raw.name) {
+        return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", raw.name)));
+    }
+    let plan = match (AttackKind::find(&raw.name), TextAttackKind::find(&raw.name), modality) {
+        (Some(kind), _, Modality::Image) => AttackPlan::WhiteBox(resolve_white_box(c, key, kind, raw)?),
+        (_, Some(kind), Modality::Text) => AttackPlan::BlackBox(resolve_black_box(c, key, kind, raw)?),
+        (Some(_), _, _) => {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is a white-box image attack; this config's data is text", raw.name),
+            ));
+        }
+        _ => {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is a black-box text attack; this config's data is image", raw.name),
+            ));
+        }
+    };
+    Ok(plan)
+}
+
+/// Refuses keys that belong to the other family of attacks.
+fn only_for(
+    c: &Check,
+    key: &str,
+    name: &str,
+    present: &[(&str, bool)],
+    family: &str,
+) -> Result<(), ConfigError> {
+    c.refuse_set(key, present, &format!("applies to {family} only, not `{name}`"))
+}
+
+fn resolve_white_box(
+    c: &Check,
+    key: &str,
+    kind: AttackKind,
+    raw: RawAttack,
+) -> Result<WhiteBoxPlan, ConfigError> {
+    let text_keys =
+        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())];
+    only_for(c, key, &raw.name, &text_keys, "text attacks (deepwordbug, textbugger)")?;
+    if kind == AttackKind::Fgsm {
+        let pgd_keys = [
+            ("steps", raw.steps.is_some()),
+            ("step-size", raw.step_size.is_some()),
+            ("random-start", raw.random_start.is_some()),
+            ("restarts", raw.restarts.is_some()),
+        ];
+        let why = "applies to PGD only: `fgsm` is one step of size ε from the clean input";
+        c.refuse_set(key, &pgd_keys, why)?;
+    }
+    let epsilons = match raw.epsilons {
+        None if kind.is_l2() => L2_EPSILONS.to_vec(),
+        None => LINF_EPSILONS.to_vec(),
+        Some(list) => {
+            if list.is_empty() {
+                return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
+            }
+            for (j, &e) in list.iter().enumerate() {
+                let max = kind.max_epsilon();
+                c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, max))?;
+            }
+            list
+        }
+    };
+    let steps = c.usize(&format!("{key}.steps"), raw.steps, 10, 1, 10_000)?;
+    Ok(WhiteBoxPlan {
+        kind,
+        epsilons,
+        steps,
+        // Madry et al.'s rule of thumb: 2.5·ε/steps reaches the boundary from anywhere in the ball.
+        step_size: c.float(
+            &format!("{key}.step-size"),
+            raw.step_size,
+            2.5 / steps as f64,
+            FloatRange::OpenLow(0.0, 10.0),
+        )?,
+        random_start: raw.random_start.unwrap_or(true),
+        restarts: c.usize(&format!("{key}.restarts"), raw.restarts, 1, 1, 100)?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}
+
+fn resolve_black_box(
+    c: &Check,
+    key: &str,
+    kind: TextAttackKind,
+    raw: RawAttack,
+) -> Result<BlackBoxPlan, ConfigError> {
+    let image_keys = [
+        ("epsilons", raw.epsilons.is_some()),
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+    ];
+    only_for(c, key, &raw.name, &image_keys, "white-box attacks (fgsm, pgd_linf, pgd_l2)")?;
+    Ok(BlackBoxPlan {
+        kind,
+        budget: Budget {
+            max_word_share: c.float(
+                &format!("{key}.max-word-share"),
+                raw.max_word_share,
+                0.2,
+                FloatRange::OpenLow(0.0, 1.0),
+            )?,
+            max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, 200, 1, 100_000)?,
+        },
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}

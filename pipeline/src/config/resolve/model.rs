@@ -1,0 +1,66 @@
+//! `[model]`: a CNN for images, an n-gram bag for texts.
+
+use super::check::{Check, FloatRange};
+use crate::config::error::ConfigError;
+use crate::config::plan::*;
+use crate::config::raw::*;
+
+pub(super) fn resolve_model(c: &Check, raw: RawModel, modality: Modality) -> Result<ModelPlan, ConfigError> {
+    let dropout = c.float("model.dropout", raw.dropout, 0.25, FloatRange::OpenHigh(0.0, 1.0))?;
+    match modality {
+        Modality::Image => {
+            let text_only = [
+                ("buckets", raw.buckets.is_some()),
+                ("embedding-dim", raw.embedding_dim.is_some()),
+                ("ngram-min", raw.ngram_min.is_some()),
+                ("ngram-max", raw.ngram_max.is_some()),
+                ("max-features", raw.max_features.is_some()),
+            ];
+            c.refuse_set("model", &text_only, "applies to text models only")?;
+            let channels = raw.conv_channels.unwrap_or_else(|| vec![32, 64]);
+            if channels.is_empty() || channels.len() > 6 {
+                return Err(c.err(
+                    "model.conv-channels",
+                    format!("must list 1 to 6 widths (got {})", channels.len()),
+                ));
+            }
+            let conv_channels = channels
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| c.usize(&format!("model.conv-channels[{i}]"), Some(w), 32, 1, 1024))
+                .collect::<Result<Vec<_>, _>>()?;
+            let kernel_size = c.usize("model.kernel-size", raw.kernel_size, 3, 1, 11)?;
+            if kernel_size % 2 == 0 {
+                return Err(c.err("model.kernel-size", format!("must be odd (got {kernel_size})")));
+            }
+            Ok(ModelPlan::Cnn(CnnPlan {
+                conv_channels,
+                kernel_size,
+                hidden: c.usize("model.hidden", raw.hidden, 128, 1, 65536)?,
+                dropout,
+            }))
+        }
+        Modality::Text => {
+            if raw.conv_channels.is_some() || raw.kernel_size.is_some() {
+                return Err(c.err("model", "`conv-channels` and `kernel-size` apply to image models only"));
+            }
+            let ngram_min = c.usize("model.ngram-min", raw.ngram_min, 2, 1, 8)?;
+            let ngram_max = c.usize("model.ngram-max", raw.ngram_max, 4, 1, 8)?;
+            if ngram_max < ngram_min {
+                return Err(c.err(
+                    "model.ngram-max",
+                    format!("must be at least ngram-min ({ngram_min}) (got {ngram_max})"),
+                ));
+            }
+            Ok(ModelPlan::Text(TextPlan {
+                buckets: c.usize("model.buckets", raw.buckets, 1 << 15, 16, 1 << 22)?,
+                embedding_dim: c.usize("model.embedding-dim", raw.embedding_dim, 64, 1, 1024)?,
+                hidden: c.usize("model.hidden", raw.hidden, 64, 1, 65536)?,
+                dropout,
+                ngram_min,
+                ngram_max,
+                max_features: c.usize("model.max-features", raw.max_features, 512, 1, 100_000)?,
+            }))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! `[train]`: optimiser, augmentation policy, AugMix and adversarial training.
+
+use augment::{Policy, PolicyStep, Severity};
+
+use super::check::{Check, FloatRange};
+use crate::config::attack::*;
+use crate::config::error::ConfigError;
+use crate::config::plan::*;
+use crate::config::raw::*;
+use crate::suggest::unknown_value;
+
+pub(super) fn resolve_train(
+    c: &Check,
+    raw: RawTrain,
+    modality: Modality,
+    text: &TextSpec,
+) -> Result<TrainPlan, ConfigError> {
+    let optimizer = match raw.optimizer.as_deref().unwrap_or("adam") {
+        "adam" => {
+            if raw.momentum.is_some() {
+                return Err(c.err("train.momentum", "applies to `optimizer = \"sgd\"` only"));
+            }
+            Optimizer::Adam
+        }
+        "sgd" => Optimizer::Sgd {
+            momentum: c.float("train.momentum", raw.momentum, 0.9, FloatRange::OpenHigh(0.0, 1.0))?,
+        },
+        other => return Err(c.err("train.optimizer", unknown_value("optimizer", other, &["adam", "sgd"]))),
+    };
+    let steps = raw.augment.unwrap_or_default();
+    let augment = match modality {
+        Modality::Image => {
+            AugmentPolicy::Image(policy(c, &steps, augment::image::find, &augment::image::names())?)
+        }
+        Modality::Text => AugmentPolicy::Text(Box::new(
+            policy(c, &steps, augment::text::find, &augment::text::names())?
+                .with_context(text.context.clone()),
+        )),
+    };
+    let adversarial = match raw.adversarial {
+        None => None,
+        Some(a) if modality == Modality::Text => Some(resolve_text_adversarial(c, a, text)?),
+        Some(a) => Some(resolve_adversarial(c, a)?),
+    };
+    let augmix = match raw.augmix {
+        None => None,
+        Some(_) if modality == Modality::Text => {
+            return Err(c.err("train.augmix", "AugMix mixes image operations; this config's data is text"));
+        }
+        Some(a) => Some(AugmixPlan {
+            severity: Severity::new(c.int("train.augmix.severity", a.severity, 3, 1, 5)?)
+                .map_err(|e| c.err("train.augmix.severity", e.to_string()))?,
+            jsd_weight: c.float(
+                "train.augmix.jsd-weight",
+                a.jsd_weight,
+                12.0,
+                FloatRange::Closed(0.0, 1000.0),
+            )?,
+        }),
+    };
+    Ok(TrainPlan {
+        adversarial,
+        augmix,
+        epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
+        batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,
+        optimizer,
+        learning_rate: c.float(
+            "train.learning-rate",
+            raw.learning_rate,
+            1e-3,
+            FloatRange::OpenLow(0.0, 10.0),
+        )?,
+        weight_decay: c.float("train.weight-decay", raw.weight_decay, 0.0, FloatRange::Closed(0.0, 1.0))?,
+        augment,
+        checkpoint_every: match raw.checkpoint_every {
+            Some(v) => Some(c.usize("train.checkpoint-every", Some(v), 1, 1, 1 << 40)?),
+            None => None,
+        },
+        checkpoint_minutes: c.float(
+            "train.checkpoint-minutes",
+            raw.checkpoint_minutes,
+            10.0,
+            FloatRange::OpenLow(0.0, 1e6),
+        )?,
+    })
+}
+
+fn resolve_text_adversarial(
+    c: &Check,
+    raw: RawAdversarial,
+    text: &TextSpec,
+) -> Result<AdversarialPlan, ConfigError> {
+    let image_only = [
+        ("epsilon", raw.epsilon.is_some()),
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+    ];
+    c.refuse_set("train.adversarial", &image_only, "applies to image models only")?;
+    let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
+    let name = raw.attack.as_deref().unwrap_or("textbugger");
+    let kind = TextAttackKind::find(name)
+        .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("text attack", name, &names)))?;
+    Ok(AdversarialPlan {
+        method: AdversarialMethod::Edits {
+            kind,
+            budget: Budget {
+                max_word_share: c.float(
+                    "train.adversarial.max-word-share",
+                    raw.max_word_share,
+                    0.2,
+                    FloatRange::OpenLow(0.0, 1.0),
+                )?,
+                max_queries: c.usize("train.adversarial.max-queries", raw.max_queries, 50, 1, 100_000)?,
+            },
+            context: Box::new(text.context.clone()),
+        },
+        ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
+        warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+    })
+}
+
+fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan, ConfigError> {
+    let text_only =
+        [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())];
+    c.refuse_set("train.adversarial", &text_only, "applies to text models only")?;
+    let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
+    let name = raw.attack.as_deref().unwrap_or("pgd_linf");
+    let kind = AttackKind::find(name)
+        .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("attack", name, &names)))?;
+    if kind == AttackKind::Fgsm {
+        let pgd_keys = [
+            ("steps", raw.steps.is_some()),
+            ("step-size", raw.step_size.is_some()),
+            ("random-start", raw.random_start.is_some()),
+        ];
+        let why = "applies to PGD only: `fgsm` is one step of size ε from the clean input";
+        c.refuse_set("train.adversarial", &pgd_keys, why)?;
+    }
+    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
+    let epsilon = c.float(
+        "train.adversarial.epsilon",
+        raw.epsilon,
+        default_eps,
+        FloatRange::OpenLow(0.0, kind.max_epsilon()),
+    )?;
+    let steps = c.usize("train.adversarial.steps", raw.steps, 7, 1, 1000)?;
+    let share = c.float(
+        "train.adversarial.step-size",
+        raw.step_size,
+        2.5 / steps as f64,
+        FloatRange::OpenLow(0.0, 10.0),
+    )?;
+    Ok(AdversarialPlan {
+        method: AdversarialMethod::Gradient(Attack::new(
+            kind,
+            epsilon,
+            steps,
+            share,
+            raw.random_start.unwrap_or(true),
+            1,
+        )),
+        ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
+        warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+    })
+}
+
+fn policy<Op: augment::policy::Perturb>(
+    c: &Check,
+    steps: &[RawAugmentStep],
+    find: fn(&str) -> Option<&'static Op>,
+    names: &[&str],
+) -> Result<Policy<Op>, ConfigError> {
+    let mut out = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        let key = format!("train.augment[{i}]");
+        let op = find(&step.op)
+            .ok_or_else(|| c.err(&format!("{key}.op"), unknown_value("operation", &step.op, names)))?;
+        let (min, max) = match step.severity.unwrap_or(RawSeverity::Range([1, 5])) {
+            RawSeverity::One(s) => (s, s),
+            RawSeverity::Range([a, b]) => (a, b),
+        };
+        let sev = |v: i64| Severity::new(v).map_err(|e| c.err(&format!("{key}.severity"), e.to_string()));
+        let (min, max) = (sev(min)?, sev(max)?);
+        if min > max {
+            return Err(c.err(&format!("{key}.severity"), format!("range [{min}, {max}] is reversed")));
+        }
+        let p = c.float(&format!("{key}.p"), step.p, 1.0, FloatRange::Closed(0.0, 1.0))? as f32;
+        out.push(PolicyStep { op, min, max, p });
+    }
+    Ok(Policy::new(out))
+}

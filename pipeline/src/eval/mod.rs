@@ -1,0 +1,94 @@
+//! Evaluation: clean accuracy and accuracy under every configured corruption
+//! at every severity 1..=5, on a model in evaluation mode; the configured
+//! attacks (`crate::attack`) and the examples the report shows.
+
+pub mod examples;
+
+use augment::Severity;
+use burn::prelude::*;
+
+use crate::attack::{self, AttackError, AttackTable};
+pub use crate::batch::EvalSetup;
+use crate::batch::{self, BatchError, Perturbation};
+use crate::data::Dataset;
+use crate::model::{Classifier, ReadbackError, predict_batch};
+use crate::progress::Progress;
+use crate::run::metrics::MetricTable;
+
+/// Why a model could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A result could not be read back from the device.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+    /// A batch could not be built.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// An attack failed.
+    #[error(transparent)]
+    Attack(#[from] AttackError),
+    /// An example image did not have its set's shape.
+    #[error(transparent)]
+    Image(#[from] augment::image::ImageError),
+}
+
+/// Predicted class per example.
+pub fn predict<M: Classifier>(
+    model: &M,
+    data: &Dataset,
+    perturb: Perturbation,
+    setup: &EvalSetup,
+    device: &Device,
+) -> Result<Vec<usize>, EvalError> {
+    let rows: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in rows.chunks(setup.eval.batch_size) {
+        let host = batch::build(data, chunk, perturb, setup.model, setup.text)?;
+        out.extend(predict_batch(model, &host.input, device)?);
+    }
+    Ok(out)
+}
+
+/// Share of `predictions` equal to the labels.
+pub fn accuracy(predictions: &[usize], labels: &[usize]) -> f64 {
+    let hits = predictions.iter().zip(labels).filter(|(p, l)| p == l).count();
+    hits as f64 / labels.len().max(1) as f64
+}
+
+/// Clean accuracy and the corruption table. `model` must be in evaluation
+/// mode (`Module::valid`), so dropout and batch statistics are frozen.
+pub fn evaluate<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    device: &Device,
+    progress: &Progress,
+) -> Result<(f64, MetricTable), EvalError> {
+    let plan = setup.eval;
+    let bar = progress.bar((1 + plan.corruptions.len() * 5) as u64, "evaluate");
+    let clean = accuracy(&predict(model, test, Perturbation::None, setup, device)?, &test.labels);
+    bar.inc(1);
+    let mut table = MetricTable::new();
+    for &name in &plan.corruptions {
+        for severity in Severity::all() {
+            bar.set_message(format!("{name} severity {severity}"));
+            let perturb = Perturbation::Op { name, severity, seed: setup.seed };
+            let acc = accuracy(&predict(model, test, perturb, setup, device)?, &test.labels);
+            table.entry(name.to_owned()).or_default().insert(severity.to_string(), acc);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok((clean, table))
+}
+
+/// The configured attacks on an evaluation-mode `model`.
+pub fn attacks<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    device: &Device,
+    progress: &Progress,
+) -> Result<AttackTable, EvalError> {
+    Ok(attack::run_all(model, test, setup, device, progress)?)
+}

@@ -1,0 +1,271 @@
+//! One model of a run's report, rendered twice: as `report.md` and as
+//! `report.html`. The sections, rows and their order are decided here once,
+//! so the two files cannot drift apart; renderers only choose the markup
+//! (and the HTML page adds the charts and the examples).
+
+use super::pct;
+use super::svg::LineChart;
+use crate::eval::examples::Examples;
+use crate::run::manifest::Manifest;
+use crate::run::metrics::{EpochMetrics, MetricTable, Metrics};
+
+/// A run of text within a paragraph or list item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Span {
+    /// Plain text.
+    Plain(String),
+    /// A name, path or digest, set in code type.
+    Code(String),
+}
+
+/// A table of plain-text cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Column headings.
+    pub header: Vec<String>,
+    /// Rows, each as wide as the header.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// One block of a section.
+#[derive(Debug, Clone)]
+pub enum Block<'a> {
+    /// A paragraph.
+    Text(Vec<Span>),
+    /// A table.
+    Table(Table),
+    /// A bulleted list.
+    List(Vec<Vec<Span>>),
+    /// Charts of the section's numbers (HTML only; the tables carry them too).
+    Charts(Vec<LineChart>),
+    /// The example inputs (HTML only: pictures and marked-up edits).
+    Examples(&'a Examples),
+}
+
+/// A titled section.
+#[derive(Debug, Clone)]
+pub struct Section<'a> {
+    /// Its heading.
+    pub title: &'static str,
+    /// Its content, in order.
+    pub blocks: Vec<Block<'a>>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    /// The page title.
+    pub title: String,
+    /// Paragraphs before the first section.
+    pub intro: Vec<Block<'a>>,
+    /// The sections, in order; a section without data is left out.
+    pub sections: Vec<Section<'a>>,
+}
+
+fn plain(text: impl Into<String>) -> Span {
+    Span::Plain(text.into())
+}
+
+fn code(text: impl Into<String>) -> Span {
+    Span::Code(text.into())
+}
+
+/// The report of a run: `examples` are shown where the renderer can.
+pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Examples) -> Document<'a> {
+    let r = &metrics.run;
+    let mut intro = vec![Block::Text(vec![plain(format!(
+        "{} classifier, {} classes, {} training and {} test examples; seed {}, device {}.",
+        r.modality,
+        r.classes.len(),
+        r.train_examples,
+        r.test_examples,
+        manifest.seed,
+        manifest.device
+    ))])];
+    if r.skipped_rows > 0 {
+        intro.push(Block::Text(vec![
+            plain(format!("{} bad rows were skipped (", r.skipped_rows)),
+            code("on-bad-row = \"skip\""),
+            plain("); "),
+            code("log.jsonl"),
+            plain(" lists them."),
+        ]));
+    }
+    let mut sections = vec![headline(metrics)];
+    sections.extend(corruptions(metrics));
+    sections.extend(attacks(metrics));
+    sections.extend(training(&metrics.training));
+    if !examples.clean.is_empty() {
+        sections.push(Section { title: "Examples", blocks: vec![Block::Examples(examples)] });
+    }
+    sections.push(provenance(manifest));
+    Document { title: format!("Robustness report: {} ({})", r.name, r.id), intro, sections }
+}
+
+fn headline(m: &Metrics) -> Section<'static> {
+    let mut rows = vec![vec!["clean_accuracy".to_owned(), pct(m.clean_accuracy)]];
+    if let Some(v) = m.mean_corruption_accuracy {
+        rows.push(vec!["mean_corruption_accuracy".to_owned(), pct(v)]);
+    }
+    if let Some(base) = &m.mce_baseline {
+        let opt = |v: Option<f64>| v.map_or("–".into(), pct);
+        rows.push(vec![format!("mCE (vs {base})"), opt(m.mce)]);
+        rows.push(vec![format!("relative_mCE (vs {base})"), opt(m.relative_mce)]);
+    }
+    for (attack, by_eps) in &m.attack_accuracy {
+        for (_, key, acc) in by_epsilon(by_eps) {
+            rows.push(vec![format!("attack_accuracy {attack} ε={key}"), pct(acc)]);
+        }
+    }
+    let header = vec!["metric".to_owned(), "value".to_owned()];
+    Section { title: "Headline", blocks: vec![Block::Table(Table { header, rows })] }
+}
+
+fn corruptions(m: &Metrics) -> Option<Section<'static>> {
+    if m.corruption_accuracy.is_empty() {
+        return None;
+    }
+    let mut chart = LineChart::new("Accuracy versus severity", "severity (0 = clean)", "accuracy");
+    for (op, by_sev) in &m.corruption_accuracy {
+        let mut points = vec![(0.0, m.clean_accuracy)];
+        points.extend(by_sev.iter().filter_map(|(k, v)| Some((k.parse::<f64>().ok()?, *v))));
+        chart = chart.with_series(op, points);
+    }
+    let ce = !m.corruption_error.is_empty();
+    let mut header: Vec<String> = ["op", "0", "1", "2", "3", "4", "5", "mean"].map(str::to_owned).to_vec();
+    if ce {
+        header.push("CE".to_owned());
+    }
+    let rows = m
+        .corruption_accuracy
+        .iter()
+        .map(|(op, by_sev)| {
+            let mut row = vec![op.clone(), pct(m.clean_accuracy)];
+            row.extend((1..=5).map(|k| by_sev.get(&k.to_string()).map_or("–".into(), |v| pct(*v))));
+            row.push(pct(by_sev.values().sum::<f64>() / by_sev.len().max(1) as f64));
+            if ce {
+                row.push(m.corruption_error.get(op).map_or("–".into(), |v| pct(*v)));
+            }
+            row
+        })
+        .collect();
+    Some(Section {
+        title: "Accuracy under corruption",
+        blocks: vec![
+            Block::Charts(vec![chart]),
+            Block::Table(Table { header, rows }),
+            Block::Text(vec![plain("Severity 0 is the clean test set.")]),
+        ],
+    })
+}
+
+fn attacks(m: &Metrics) -> Option<Section<'static>> {
+    if m.attack_accuracy.is_empty() {
+        return None;
+    }
+    let charts = m
+        .attack_accuracy
+        .iter()
+        .map(|(attack, by_eps)| {
+            let mut points = vec![(0.0, m.clean_accuracy)];
+            points.extend(by_epsilon(by_eps).into_iter().map(|(eps, _, acc)| (eps, acc)));
+            LineChart::new(
+                &format!("Accuracy under {attack}"),
+                &super::markup::epsilon_label(attack),
+                "accuracy",
+            )
+            .with_series(attack, points)
+        })
+        .collect();
+    let explain = vec![
+        plain(
+            "Attacks on the model in evaluation mode; ε 0 is the clean test set. Success rate: the share of \
+             correctly classified inputs the attack flipped. Norm: mean L∞ (L2 for ",
+        ),
+        code("pgd_l2"),
+        plain(
+            ") of the applied perturbation on the [0, 1] pixel scale; for text attacks ε is the largest share \
+             of words that may change and the norm the mean share that did. Queries: mean texts sent to the \
+             model per input (black-box attacks).",
+        ),
+    ];
+    let header =
+        ["attack", "ε", "accuracy", "success rate", "mean norm", "mean queries"].map(str::to_owned).to_vec();
+    let mut rows = Vec::new();
+    for (attack, by_eps) in &m.attack_accuracy {
+        for (_, eps, acc) in by_epsilon(by_eps) {
+            let get = |t: &MetricTable| t.get(attack).and_then(|x| x.get(eps)).copied();
+            rows.push(vec![
+                attack.clone(),
+                eps.clone(),
+                pct(acc),
+                get(&m.attack_success_rate).map_or("–".into(), pct),
+                get(&m.attack_mean_norm).map_or("–".into(), |v| format!("{v:.3}")),
+                get(&m.attack_mean_queries).map_or("–".into(), |v| format!("{v:.1}")),
+            ]);
+        }
+    }
+    Some(Section {
+        title: "Accuracy under attack",
+        blocks: vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })],
+    })
+}
+
+/// An attack's ε entries in increasing order; keys that are not numbers
+/// are left out.
+fn by_epsilon(by_eps: &std::collections::BTreeMap<String, f64>) -> Vec<(f64, &String, f64)> {
+    let mut rows: Vec<(f64, &String, f64)> =
+        by_eps.iter().filter_map(|(k, v)| Some((k.parse::<f64>().ok()?, k, *v))).collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows
+}
+
+fn training(epochs: &[EpochMetrics]) -> Option<Section<'static>> {
+    if epochs.is_empty() {
+        return None;
+    }
+    let header =
+        ["epoch", "loss", "accuracy", "seconds", "examples/s", "device busy"].map(str::to_owned).to_vec();
+    let rows = epochs
+        .iter()
+        .map(|e| {
+            vec![
+                e.epoch.to_string(),
+                format!("{:.4}", e.loss),
+                pct(e.accuracy),
+                format!("{:.1}", e.seconds),
+                format!("{:.0}", e.examples_per_second),
+                pct(e.device_busy_share),
+            ]
+        })
+        .collect();
+    Some(Section { title: "Training", blocks: vec![Block::Table(Table { header, rows })] })
+}
+
+fn provenance(m: &Manifest) -> Section<'static> {
+    let mut items = Vec::new();
+    for input in &m.inputs {
+        let mut item = vec![code(&input.path), plain(": sha256 "), code(&input.sha256)];
+        if let Some(d) = &input.images_sha256 {
+            item.extend([plain("; referenced images sha256 "), code(d)]);
+        }
+        items.push(item);
+    }
+    items.push(vec![plain("config "), code(&m.config_file), plain(", sha256 "), code(&m.config_sha256)]);
+    if let Some(w) = &m.weights_sha256 {
+        items.push(vec![plain("weights sha256 "), code(w)]);
+    }
+    items.push(vec![
+        plain(format!("seed {}, device {} (requested ", m.seed, m.device)),
+        code(&m.device_requested),
+        plain(")"),
+    ]);
+    let v = &m.versions;
+    items.push(vec![plain(format!("temper {}, burn {}, polars {}", v.temper, v.burn, v.polars))]);
+    if let Some(g) = &m.git_revision {
+        items.push(vec![plain("git revision "), code(g)]);
+    }
+    let finished = m.finished_at.as_deref().map_or(String::new(), |f| format!(", finished {f}"));
+    items.push(vec![plain(format!("started {}{finished}", m.started_at))]);
+    Section { title: "Provenance", blocks: vec![Block::List(items)] }
+}
