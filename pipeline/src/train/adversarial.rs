@@ -115,3 +115,269 @@ pub fn mix_texts<M: Classifier>(
     *host = token_batch(&rows, len);
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+    use burn::nn::{Embedding, EmbeddingConfig};
+    use rand::Rng;
+
+    use super::*;
+    use crate::attack::AttackKind;
+    use crate::config::{CnnPlan, ImageSpec, ModelPlan};
+    use crate::model::AnyModel;
+
+    const N: usize = 8;
+    const EPS: f64 = 0.1;
+
+    /// The small CNN training uses, on the autodiff CPU device, as training holds it.
+    fn cnn(device: &Device) -> crate::model::CnnModel {
+        let plan =
+            ModelPlan::Cnn(CnnPlan { conv_channels: vec![4], kernel_size: 3, hidden: 8, dropout: 0.0 });
+        let spec = ImageSpec {
+            channels: 1,
+            width: 8,
+            height: 8,
+            max_pixels: 1 << 20,
+            max_side: 1 << 10,
+            allow_absolute_paths: false,
+        };
+        match crate::model::build_seeded(&plan, &spec, 3, 5, device) {
+            AnyModel::Cnn(m) => m,
+            AnyModel::Text(_) => unreachable!("a CNN plan builds a CNN"),
+        }
+    }
+
+    fn batch(device: &Device) -> (Vec<f32>, ModelInput, Vec<i64>) {
+        let mut rng = augment::seed::rng(13);
+        // Pixels inside (0, 1), some at the ends, so clamping is exercised.
+        let pixels: Vec<f32> = (0..N * 64)
+            .map(|i| match i % 17 {
+                0 => 0.0,
+                1 => 1.0,
+                _ => rng.random_range(0.05..0.95),
+            })
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [N, 1, 8, 8]), device);
+        let labels = (0..N as i64).map(|i| i % 3).collect();
+        (pixels, ModelInput::Images(x), labels)
+    }
+
+    fn pgd() -> Attack {
+        Attack {
+            kind: AttackKind::PgdLinf,
+            epsilon: EPS,
+            steps: 3,
+            step_size: EPS / 2.0,
+            random_start: true,
+            restarts: 1,
+        }
+    }
+
+    fn pixels_of(input: ModelInput) -> (Vec<f32>, [usize; 4]) {
+        let ModelInput::Images(x) = input else { panic!("images in, images out") };
+        let dims = x.dims();
+        (x.inner().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"), dims)
+    }
+
+    #[test]
+    fn mix_images_replaces_the_first_rounded_share_within_epsilon() {
+        let device = Device::flex().autodiff();
+        let model = cnn(&device);
+        let per = 64;
+        // round(ratio · 8): 0.3 → 2.4 → 2, 0.3125 → 2.5 → 3, 0.5 → 4, 1 → 8.
+        for (ratio, k) in [(0.3, 2), (0.3125, 3), (0.5, 4), (0.9, 7), (1.0, 8)] {
+            let (before, input, labels) = batch(&device);
+            let (after, dims) = pixels_of(mix_images(&model, input, &labels, &pgd(), ratio, 21));
+            assert_eq!(dims, [N, 1, 8, 8], "ratio {ratio}");
+            for i in 0..N {
+                let (a, b) = (&after[i * per..(i + 1) * per], &before[i * per..(i + 1) * per]);
+                if i < k {
+                    assert!(a != b, "ratio {ratio}: row {i} should be adversarial");
+                    for (p, q) in a.iter().zip(b) {
+                        assert!((0.0..=1.0).contains(p), "ratio {ratio}: row {i} pixel {p}");
+                        assert!((p - q).abs() <= EPS as f32 + 1e-6, "ratio {ratio}: row {i} moved {}", p - q);
+                    }
+                } else {
+                    let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(a), bits(b), "ratio {ratio}: row {i} should be untouched");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mix_images_makes_the_attacks_examples_against_the_current_weights() {
+        let device = Device::flex().autodiff();
+        let model = cnn(&device);
+        let (before, input, labels) = batch(&device);
+        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.5, 21));
+        let head =
+            Tensor::<4>::from_data(TensorData::new(before[..4 * 64].to_vec(), [4, 1, 8, 8]), &Device::flex());
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels[..4].to_vec(), [4]), &Device::flex());
+        let expected = white_box::perturb(&model.clone().freeze(), head, y, &pgd(), 21);
+        let expected = expected.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        assert_eq!(&after[..4 * 64], &expected[..]);
+    }
+
+    #[test]
+    fn mix_images_with_no_row_to_replace_returns_the_batch_as_it_was() {
+        let device = Device::flex().autodiff();
+        let model = cnn(&device);
+        // round(0.05 · 8) = 0.
+        let (before, input, labels) = batch(&device);
+        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.05, 21));
+        let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&after), bits(&before));
+        // Text batches pass through.
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 0], [2, 2]), &device);
+        let ModelInput::Tokens(out) = mix_images(&model, ModelInput::Tokens(ids), &[0, 1], &pgd(), 1.0, 21)
+        else {
+            panic!("a text batch stays a text batch")
+        };
+        assert_eq!(out.into_data().convert::<i64>().try_to_vec::<i64>().expect("i64"), vec![1, 2, 3, 0]);
+    }
+
+    fn text_plan() -> TextPlan {
+        TextPlan {
+            buckets: 1 << 12,
+            embedding_dim: 2,
+            hidden: 2,
+            dropout: 0.0,
+            ngram_min: 2,
+            ngram_max: 3,
+            max_features: 512,
+        }
+    }
+
+    /// Logits: one row per feature id summed onto a lead for class 0; only
+    /// the word `refund` has a row, pushing to class 1, so editing it flips
+    /// a text of class 1.
+    #[derive(Module, Debug)]
+    struct RefundModel {
+        rows: Embedding,
+    }
+
+    impl RefundModel {
+        fn new(device: &Device) -> Self {
+            let plan = text_plan();
+            let mut weights = vec![0f32; plan.buckets * 2];
+            weights[refund_id() as usize * 2 + 1] = 4.0;
+            let mut rows = EmbeddingConfig::new(plan.buckets, 2).init(device);
+            rows.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(weights, [plan.buckets, 2]), device));
+            RefundModel { rows }
+        }
+    }
+
+    impl Classifier for RefundModel {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Tokens(ids) = input else { unreachable!("texts only") };
+            let [n, _] = ids.dims();
+            let summed: Tensor<2> = self.rows.forward(ids).sum_dim(1).reshape([n, 2]);
+            let lead = Tensor::<2>::from_data(TensorData::new(vec![1f32, 0.0], [1, 2]), &summed.device());
+            summed + lead
+        }
+    }
+
+    fn refund_id() -> i64 {
+        featurize("refund", &text_plan())[0]
+    }
+
+    /// Six texts of class 1 that all hinge on `refund`.
+    fn texts() -> Dataset {
+        let texts = [
+            "refund my order please",
+            "i would like a refund",
+            "refund",
+            "please refund the parcel that never came to my house at all",
+            "a refund now",
+            "send the refund to my card",
+        ];
+        Dataset {
+            inputs: Inputs::Texts(texts.iter().map(|t| (*t).to_owned()).collect()),
+            labels: vec![1; texts.len()],
+        }
+    }
+
+    fn text(data: &Dataset, r: usize) -> &str {
+        let Inputs::Texts(texts) = &data.inputs else { unreachable!("texts") };
+        &texts[r]
+    }
+
+    /// The token batch of `rows`, in that order, padded with 0 as batches are.
+    fn tokens(data: &Dataset, rows: &[usize]) -> HostInput {
+        let ids: Vec<Vec<i64>> = rows.iter().map(|&r| featurize(text(data, r), &text_plan())).collect();
+        let len = ids.iter().map(Vec::len).max().unwrap_or(0);
+        let mut flat = vec![0i64; rows.len() * len];
+        for (i, row) in ids.iter().enumerate() {
+            flat[i * len..i * len + row.len()].copy_from_slice(row);
+        }
+        HostInput::Tokens { ids: flat, shape: [rows.len(), len] }
+    }
+
+    fn mix(data: &Dataset, rows: &[usize], ratio: f64, host: &mut HostInput) -> usize {
+        let device = Device::flex();
+        let model = RefundModel::new(&device);
+        let plan = text_plan();
+        let context = augment::text::TextContext::default();
+        let step = TextStep {
+            data,
+            rows,
+            plan: &plan,
+            kind: black_box::TextAttackKind::TextBugger,
+            budget: black_box::Budget { max_word_share: 1.0, max_queries: 200 },
+            context: &context,
+            ratio,
+        };
+        mix_texts(&model, host, &step, 17, &device)
+    }
+
+    fn row(host: &HostInput, i: usize) -> &[i64] {
+        let HostInput::Tokens { ids, shape } = host else { unreachable!("tokens") };
+        &ids[i * shape[1]..(i + 1) * shape[1]]
+    }
+
+    #[test]
+    fn mix_texts_replaces_the_ids_of_the_first_rows_only() {
+        let data = texts();
+        // Batch order differs from file order: "first" means first in the batch.
+        let rows = [4, 0, 3, 5, 1, 2];
+        let clean = tokens(&data, &rows);
+        let HostInput::Tokens { shape: [n, len], .. } = clean else { unreachable!("tokens") };
+        // round(0.5 · 6) = 3 rows, each flipped by editing `refund`.
+        let mut host = clean.clone();
+        assert_eq!(mix(&data, &rows, 0.5, &mut host), 3);
+        let HostInput::Tokens { shape: [rows_after, width], .. } = host else { unreachable!("tokens") };
+        assert_eq!(rows_after, n);
+        assert!(width >= len, "rows are widened, never narrowed");
+        for (i, &r) in rows.iter().enumerate() {
+            let (new, old) = (row(&host, i), row(&clean, i));
+            if i < 3 {
+                assert!(!new.contains(&refund_id()), "row {i} still has the word the model hinges on");
+                // The edit is of this row's own text: its other words stay.
+                for word in text(&data, r).split(' ').filter(|w| *w != "refund") {
+                    let id = featurize(word, &text_plan())[0];
+                    assert!(new.contains(&id), "row {i} (text {r}) lost the word {word:?}");
+                }
+            } else {
+                assert_eq!(&new[..len], old, "row {i} keeps its ids");
+                assert!(new[len..].iter().all(|&id| id == 0), "row {i}: widening pads with 0");
+            }
+            // Every row is its features, then padding.
+            let used = new.iter().rposition(|&id| id != 0).map_or(0, |p| p + 1);
+            assert!(new[..used].iter().all(|&id| id != 0), "row {i}: padding inside the features");
+        }
+    }
+
+    #[test]
+    fn mix_texts_with_no_row_to_replace_leaves_the_batch_alone() {
+        let data = texts();
+        let rows = [0, 1, 2, 3, 4, 5];
+        let clean = tokens(&data, &rows);
+        let mut host = clean.clone();
+        // round(0.05 · 6) = 0.
+        assert_eq!(mix(&data, &rows, 0.05, &mut host), 0);
+        assert_eq!(host, clean);
+    }
+}
