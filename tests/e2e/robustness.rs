@@ -136,9 +136,10 @@ fn a_missing_mce_baseline_stops_before_training() {
 #[test]
 fn augmix_with_the_consistency_loss_trains_and_logs_a_larger_loss() {
     let sb = Sandbox::new();
-    sb.digits(256, 64, ImageLayout::ParquetBytes);
-    let plain = digits(&sb, "plain", "", "");
-    let augmix = digits(&sb, "augmix", "[train.augmix]\nseverity = 3\njsd-weight = 12\n", "");
+    sb.digits(512, 128, ImageLayout::ParquetBytes);
+    // Four epochs: enough for the clean accuracy to say the model learnt.
+    let plain = with_epochs(digits(&sb, "plain", "", ""), 4);
+    let augmix = with_epochs(digits(&sb, "augmix", "[train.augmix]\nseverity = 3\njsd-weight = 12\n", ""), 4);
     for cfg in [&plain, &augmix] {
         let run = sb.temper(&["train", "--config", cfg, "--device", "cpu", "--quiet"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -158,7 +159,9 @@ fn augmix_with_the_consistency_loss_trains_and_logs_a_larger_loss() {
     assert!(a[0] > p[0] - 0.05, "augmix {} vs plain {}", a[0], p[0]);
     assert!(a.iter().all(|l| l.is_finite()));
     let m = sb.json(&sb.path().join("runs/augmix/latest/metrics.json"));
-    assert!(m["clean_accuracy"].as_f64().unwrap() > 0.0);
+    // Chance is 0.1. Measured over 8 seeds: 0.43–0.76 (0.44 at this seed).
+    let clean = m["clean_accuracy"].as_f64().unwrap();
+    assert!(clean > 0.25, "augmix clean accuracy {clean}: not clearly above chance");
 }
 
 #[test]
