@@ -56,10 +56,16 @@ impl Sandbox {
 
     /// Runs `temper` with `args` inside the sandbox.
     pub fn temper(&self, args: &[&str]) -> Run {
+        self.temper_with_env(args, &[])
+    }
+
+    /// Runs `temper` with `args` and the extra environment variables `env`.
+    pub fn temper_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_temper"))
             .args(args)
             .current_dir(self.path())
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .expect("run temper");
         Run::from(out)
