@@ -12,4 +12,5 @@ mod reports;
 mod resume;
 mod robustness;
 mod runs;
+mod threads;
 mod untrusted;
