@@ -123,7 +123,7 @@ mod tests {
     use rand::Rng;
 
     use super::*;
-    use crate::attack::AttackKind;
+    use crate::config::AttackKind;
     use crate::config::{CnnPlan, ImageSpec, ModelPlan};
     use crate::model::AnyModel;
 
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn mix_images_replaces_the_first_rounded_share_within_epsilon() {
-        let device = Device::flex().autodiff();
+        let device = crate::device::host().autodiff();
         let model = cnn(&device);
         let per = 64;
         // round(ratio · 8): 0.3 → 2.4 → 2, 0.3125 → 2.5 → 3, 0.5 → 4, 1 → 8.
@@ -208,13 +208,16 @@ mod tests {
 
     #[test]
     fn mix_images_makes_the_attacks_examples_against_the_current_weights() {
-        let device = Device::flex().autodiff();
+        let device = crate::device::host().autodiff();
         let model = cnn(&device);
         let (before, input, labels) = batch(&device);
         let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.5, 21));
-        let head =
-            Tensor::<4>::from_data(TensorData::new(before[..4 * 64].to_vec(), [4, 1, 8, 8]), &Device::flex());
-        let y = Tensor::<1, Int>::from_data(TensorData::new(labels[..4].to_vec(), [4]), &Device::flex());
+        let head = Tensor::<4>::from_data(
+            TensorData::new(before[..4 * 64].to_vec(), [4, 1, 8, 8]),
+            &crate::device::host(),
+        );
+        let y =
+            Tensor::<1, Int>::from_data(TensorData::new(labels[..4].to_vec(), [4]), &crate::device::host());
         let expected = white_box::perturb(&model.clone().freeze(), head, y, &pgd(), 21);
         let expected = expected.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
         assert_eq!(&after[..4 * 64], &expected[..]);
@@ -222,7 +225,7 @@ mod tests {
 
     #[test]
     fn mix_images_with_no_row_to_replace_returns_the_batch_as_it_was() {
-        let device = Device::flex().autodiff();
+        let device = crate::device::host().autodiff();
         let model = cnn(&device);
         // round(0.05 · 8) = 0.
         let (before, input, labels) = batch(&device);
@@ -317,7 +320,7 @@ mod tests {
     }
 
     fn mix(data: &Dataset, rows: &[usize], ratio: f64, host: &mut HostInput) -> usize {
-        let device = Device::flex();
+        let device = crate::device::host();
         let model = RefundModel::new(&device);
         let plan = text_plan();
         let context = augment::text::TextContext::default();
@@ -325,12 +328,12 @@ mod tests {
             data,
             rows,
             plan: &plan,
-            kind: black_box::TextAttackKind::TextBugger,
-            budget: black_box::Budget { max_word_share: 1.0, max_queries: 200 },
+            kind: TextAttackKind::TextBugger,
+            budget: Budget { max_word_share: 1.0, max_queries: 200 },
             context: &context,
             ratio,
         };
-        mix_texts(&model, host, &step, 17, &device)
+        mix_texts(&model, host, &step, 17, &device).expect("mix")
     }
 
     fn row(host: &HostInput, i: usize) -> &[i64] {
