@@ -40,8 +40,23 @@ pub struct OpInfo {
     pub purpose: Purpose,
     /// One line: what it does and where it comes from.
     pub summary: &'static str,
-    /// The parameter table for severities 1..=5.
+    /// The parameter table for severities 1..=5, for ops without benchmark
+    /// tables.
     pub params: &'static [Param],
+    /// The benchmark tables of a corruption, one per benchmark that defines
+    /// it; empty for ops with only [`OpInfo::params`].
+    pub tables: &'static [crate::table::TableParams],
+}
+
+impl OpInfo {
+    /// An image corruption whose parameters are its benchmark tables.
+    pub(crate) const fn image_corruption(
+        name: &'static str,
+        summary: &'static str,
+        tables: &'static [crate::table::TableParams],
+    ) -> OpInfo {
+        OpInfo { name, modality: Modality::Image, purpose: Purpose::Corruption, summary, params: &[], tables }
+    }
 }
 
 /// Every operation of both catalogs, images first.

@@ -20,6 +20,7 @@ pub mod seed;
 pub mod severity;
 mod simd;
 pub mod suite;
+pub mod table;
 pub mod text;
 
 pub use catalog::{OpInfo, Param};
@@ -27,4 +28,5 @@ pub use image::{Image, ImageOp};
 pub use policy::{Policy, PolicyStep};
 pub use severity::Severity;
 pub use suite::Suite;
+pub use table::{Table, TableChoice};
 pub use text::TextOp;

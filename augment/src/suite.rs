@@ -13,6 +13,7 @@
 //! - `text_noise`: a default set of character-level text noise.
 
 use crate::catalog::Modality;
+use crate::table::Table;
 
 /// A named list of catalog operations of one modality.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +26,13 @@ pub struct Suite {
     pub summary: &'static str,
     /// Catalog operation names, in report order.
     pub ops: &'static [&'static str],
+    /// The benchmark tables its ops use under `auto`: the family the
+    /// benchmark belongs to (empty: any).
+    pub tables: &'static [Table],
 }
+
+/// ImageNet-C's family: the same corruptions tuned for 224, 64 and 32 px.
+const IMAGENET_FAMILY: &[Table] = &[Table::ImagenetC, Table::TinyImagenetC, Table::Cifar10C];
 
 /// Every suite: ImageNet-C's 15 corruptions and its 4 extras (Hendrycks &
 /// Dietterich 2019), MNIST-C's 15 (Mu & Gilmer 2019), and character-level
@@ -52,12 +59,14 @@ pub const SUITES: &[Suite] = &[
             "pixelate",
             "jpeg_compression",
         ],
+        tables: IMAGENET_FAMILY,
     },
     Suite {
         name: "imagenet_c_extra",
         modality: Modality::Image,
         summary: "ImageNet-C's 4 held-out extra corruptions, for validation (Hendrycks & Dietterich 2019)",
         ops: &["speckle_noise", "gaussian_blur", "spatter", "saturate"],
+        tables: IMAGENET_FAMILY,
     },
     Suite {
         name: "mnist_c",
@@ -80,6 +89,7 @@ pub const SUITES: &[Suite] = &[
             "zigzag",
             "canny_edges",
         ],
+        tables: &[Table::MnistC],
     },
     Suite {
         name: "text_noise",
@@ -98,6 +108,7 @@ pub const SUITES: &[Suite] = &[
             "insert_whitespace",
             "change_case",
         ],
+        tables: &[],
     },
 ];
 
@@ -163,6 +174,23 @@ mod tests {
             for op in s.ops {
                 let purpose = crate::image::find(op).map(crate::image::ImageOp::purpose);
                 assert_eq!(purpose, Some(Purpose::Corruption), "{} in {}", op, s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn each_benchmark_suite_has_its_own_table_for_every_graded_op() {
+        // ImageNet-C's suites define every op at 224, 64 and 32 px; MNIST-C's
+        // ops with a severity all have MNIST-C's table.
+        for s in SUITES.iter().filter(|s| !s.tables.is_empty()) {
+            for name in s.ops {
+                let op = crate::image::find(name).expect("image op");
+                if op.info.tables.is_empty() {
+                    continue;
+                }
+                for table in s.tables {
+                    assert!(op.tables().any(|t| t == *table), "{name} in {} lacks {table}", s.name);
+                }
             }
         }
     }

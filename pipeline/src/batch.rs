@@ -29,6 +29,9 @@ pub struct EvalSetup<'a> {
 /// answered with unperturbed data, which would score as a robust model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BatchError {
+    /// An image corruption was asked for a table it does not have.
+    #[error(transparent)]
+    Table(#[from] augment::image::TableError),
     /// No catalog op of the data's modality has this name.
     #[error("no {modality} operation is named `{name}`")]
     UnknownOp {
@@ -78,6 +81,9 @@ pub enum Perturbation<'a> {
         name: &'static str,
         /// Severity 1..=5.
         severity: augment::Severity,
+        /// The benchmark table of an image corruption that has them
+        /// ([`crate::config::EvalPlan::table`]).
+        table: Option<augment::Table>,
         /// Run seed.
         seed: u64,
     },
@@ -142,9 +148,9 @@ pub fn image_row(set: &ImageSet, r: usize, perturb: Perturbation) -> Result<Vec<
         Perturbation::Policy { policy: AugmentPolicy::Text(_), .. } => {
             return Err(BatchError::Mismatch { what: "a text augmentation policy", data: "image" });
         }
-        Perturbation::Op { name, severity, seed } => {
+        Perturbation::Op { name, severity, table, seed } => {
             let op = augment::image::find(name).ok_or(BatchError::UnknownOp { name, modality: "image" })?;
-            op.apply(&set.image(r), severity, eval_seed(seed, r, severity, name)).into_bytes()
+            op.apply_in(&set.image(r), severity, table, eval_seed(seed, r, severity, name))?.into_bytes()
         }
     })
 }
@@ -164,7 +170,7 @@ pub fn text_row(
         Perturbation::Policy { policy: AugmentPolicy::Image(_), .. } => {
             return Err(BatchError::Mismatch { what: "an image augmentation policy", data: "text" });
         }
-        Perturbation::Op { name, severity, seed } => {
+        Perturbation::Op { name, severity, seed, .. } => {
             let op = augment::text::find(name).ok_or(BatchError::UnknownOp { name, modality: "text" })?;
             Some(op.apply_with(text, severity, eval_seed(seed, r, severity, name), text_context).text)
         }
@@ -257,7 +263,12 @@ mod tests {
     }
 
     fn noise(seed: u64) -> Perturbation<'static> {
-        Perturbation::Op { name: "gaussian_noise", severity: Severity::new(3).expect("severity"), seed }
+        Perturbation::Op {
+            name: "gaussian_noise",
+            severity: Severity::new(3).expect("severity"),
+            table: None,
+            seed,
+        }
     }
 
     #[test]
@@ -299,8 +310,12 @@ mod tests {
     fn a_perturbation_that_does_not_fit_the_data_is_an_error_not_clean_data() {
         let data = images(2);
         let ctx = TextContext::default();
-        let unknown =
-            Perturbation::Op { name: "typo", severity: Severity::new(1).expect("severity"), seed: 1 };
+        let unknown = Perturbation::Op {
+            name: "typo",
+            severity: Severity::new(1).expect("severity"),
+            table: None,
+            seed: 1,
+        };
         assert_eq!(
             build(&data, &[0], unknown, &cnn(), &ctx),
             Err(BatchError::UnknownOp { name: "typo", modality: "image" })
@@ -312,6 +327,7 @@ mod tests {
         let blur = Perturbation::Op {
             name: "gaussian_blur",
             severity: Severity::new(1).expect("severity"),
+            table: None,
             seed: 1,
         };
         let text_plan = ModelPlan::Text(TextPlan {

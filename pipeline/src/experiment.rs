@@ -2,6 +2,7 @@
 //! directory, train, save the weights, evaluate, write metrics and the
 //! report), its resumption, and the re-evaluation of a saved run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -77,6 +78,7 @@ pub fn run(
         device_requested: plan.device.clone(),
         device: device_desc,
         inputs,
+        corruption_tables: table_names(&plan.eval),
         weights_sha256: None,
         versions: Versions::current(),
         git_revision: manifest::git_revision(),
@@ -245,9 +247,15 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     Ok(metrics)
 }
 
+/// The table of each corruption, by name, as metrics and manifests hold it.
+fn table_names(eval: &crate::config::EvalPlan) -> BTreeMap<String, String> {
+    eval.tables.iter().map(|(op, t)| ((*op).to_owned(), t.name().to_owned())).collect()
+}
+
 /// What evaluating one model measured.
 struct Measured {
     clean: f64,
+    tables: BTreeMap<String, String>,
     corruption: MetricTable,
     attacks: AttackTable,
     examples: Examples,
@@ -257,6 +265,7 @@ impl Measured {
     fn metrics(&self, info: RunInfo, training: Vec<EpochMetrics>, baseline: Option<&Baseline>) -> Metrics {
         let mut metrics =
             Metrics::new(info, self.clean, self.corruption.clone(), attack::tables(&self.attacks), training);
+        metrics.corruption_table = self.tables.clone();
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
@@ -372,7 +381,7 @@ fn measure<M: Classifier>(
         Some(_) => eval::examples::gather(model, &split.test, &split.classes, setup, device)?,
         None => Examples::default(),
     };
-    Ok(Measured { clean, corruption, attacks, examples })
+    Ok(Measured { clean, tables: table_names(setup.eval), corruption, attacks, examples })
 }
 
 /// What [`evaluate_saved`] wrote.

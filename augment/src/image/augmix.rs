@@ -30,6 +30,7 @@ pub(crate) const AUGMIX: ImageOp = ImageOp::new(
         name: "augmix",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "AugMix: 3 chains of 1-3 augmentations, Dirichlet-mixed, then Beta-mixed with the input",
         params: &[Param { name: "max_op_severity", values: ["1", "2", "3", "4", "5"] }],
     },

@@ -1,115 +1,165 @@
 //! Blurs (ImageNet-C "blur" family) and the filters other families share.
 //!
-//! Spatial parameters are CIFAR-10-C's, in pixels of a 32-pixel image, and
-//! are multiplied by [`Image::spatial_scale`] on larger images. Every filter
-//! works row by row on buffers allocated once per call, never per pixel.
+//! Parameters are the benchmarks' tables in pixels of their own images:
+//! ImageNet-C's at 224 px, Tiny-ImageNet-C's at 64 px, CIFAR-10-C's at 32 px,
+//! used as published whatever the image size (as imagecorruptions does), so
+//! a table's numbers mean what the paper's do at the size it was made for.
+//! Every filter works row by row on buffers allocated once per call, never
+//! per pixel.
 
 use rand::Rng as _;
 
 use super::pixels::clamp_u8;
 use super::{Image, ImageOp};
-use crate::catalog::{Modality, OpInfo, Param, Purpose};
+use crate::catalog::OpInfo;
 use crate::seed::Rng;
-use crate::severity::Severity;
+use crate::table::{Setting, Table, TableParams, row};
 
-/// CIFAR-10-C's Gaussian blur sigmas, in pixels (ImageNet-C uses 1..6 at 224px).
-const GAUSSIAN_SIGMA: [f32; 5] = [0.4, 0.6, 0.7, 0.8, 1.0];
-/// CIFAR-10-C's defocus (disk radius, anti-alias sigma).
-const DEFOCUS: [(f32, f32); 5] = [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)];
-/// CIFAR-10-C's glass blur (sigma, max displacement px, iterations).
-const GLASS: [(f32, f32, u32); 5] =
-    [(0.05, 1.0, 1), (0.25, 1.0, 1), (0.4, 1.0, 1), (0.25, 1.0, 2), (0.4, 1.0, 2)];
-/// CIFAR-10-C's motion blur (radius, sigma) in pixels.
-const MOTION: [(f32, f32); 5] = [(6.0, 1.0), (6.0, 1.5), (6.0, 2.0), (8.0, 2.0), (9.0, 2.5)];
-/// CIFAR-10-C's largest zoom factor; zooms run from 1 in steps of 0.01.
-const ZOOM_MAX: [f32; 5] = [1.06, 1.11, 1.16, 1.21, 1.26];
+const GAUSSIAN_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &[row("sigma_px", [1.0, 2.0, 3.0, 4.0, 6.0])]),
+    TableParams::graded(Table::TinyImagenetC, &[row("sigma_px", [0.5, 0.75, 1.0, 1.25, 1.5])]),
+    TableParams::graded(Table::Cifar10C, &[row("sigma_px", [0.4, 0.6, 0.7, 0.8, 1.0])]),
+];
+/// Disk radius and the sigma that anti-aliases it.
+const DEFOCUS_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[row("radius_px", [3.0, 4.0, 6.0, 8.0, 10.0]), row("alias_sigma", [0.1, 0.5, 0.5, 0.5, 0.5])],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[row("radius_px", [0.5, 1.0, 1.5, 2.5, 3.0]), row("alias_sigma", [0.6, 0.1, 0.1, 0.01, 0.1])],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[row("radius_px", [0.3, 0.4, 0.5, 1.0, 1.5]), row("alias_sigma", [0.4, 0.5, 0.6, 0.2, 0.1])],
+    ),
+];
+/// Blur sigma, largest displacement, shuffling passes, and the share of
+/// pixels each pass moves (MNIST-C moves each with even odds).
+const GLASS_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[
+            row("sigma_px", [0.7, 0.9, 1.0, 1.1, 1.5]),
+            row("max_delta_px", [1.0, 2.0, 2.0, 3.0, 4.0]),
+            row("iterations", [2.0, 1.0, 3.0, 2.0, 2.0]),
+            row("moved_share", [1.0; 5]),
+        ],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[
+            row("sigma_px", [0.1, 0.5, 0.6, 0.7, 0.9]),
+            row("max_delta_px", [1.0, 1.0, 1.0, 2.0, 2.0]),
+            row("iterations", [1.0, 1.0, 2.0, 1.0, 2.0]),
+            row("moved_share", [1.0; 5]),
+        ],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[
+            row("sigma_px", [0.05, 0.25, 0.4, 0.25, 0.4]),
+            row("max_delta_px", [1.0; 5]),
+            row("iterations", [1.0, 1.0, 1.0, 2.0, 2.0]),
+            row("moved_share", [1.0; 5]),
+        ],
+    ),
+    TableParams::at(
+        Table::MnistC,
+        &[
+            row("sigma_px", [0.7, 0.9, 1.0, 1.1, 1.5]),
+            row("max_delta_px", [1.0, 2.0, 2.0, 3.0, 4.0]),
+            row("iterations", [2.0, 1.0, 3.0, 2.0, 2.0]),
+            row("moved_share", [0.5; 5]),
+        ],
+        1,
+    ),
+];
+/// Streak radius and sigma, in pixels.
+const MOTION_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[row("radius_px", [10.0, 15.0, 15.0, 15.0, 20.0]), row("sigma_px", [3.0, 5.0, 8.0, 12.0, 15.0])],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[row("radius_px", [10.0, 10.0, 10.0, 10.0, 12.0]), row("sigma_px", [1.0, 1.5, 2.0, 2.5, 3.0])],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[row("radius_px", [6.0, 6.0, 6.0, 8.0, 9.0]), row("sigma_px", [1.0, 1.5, 2.0, 2.0, 2.5])],
+    ),
+    TableParams::at(
+        Table::MnistC,
+        &[row("radius_px", [10.0, 15.0, 15.0, 15.0, 20.0]), row("sigma_px", [3.0, 5.0, 8.0, 12.0, 15.0])],
+        1,
+    ),
+];
+/// Zoom factors 1, 1 + step, .. (`zooms` of them): the lengths numpy's
+/// `arange(1, max, step)` gives the benchmarks' code.
+const ZOOM_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[row("zooms", [12.0, 16.0, 11.0, 13.0, 11.0]), row("step", [0.01, 0.01, 0.02, 0.02, 0.03])],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[row("zooms", [7.0, 12.0, 16.0, 21.0, 26.0]), row("step", [0.01; 5])],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[row("zooms", [7.0, 12.0, 16.0, 21.0, 26.0]), row("step", [0.01; 5])],
+    ),
+];
 
 /// `gaussian_blur`: separable Gaussian filter, edges clamped.
-///
-/// Sigma 0.4..1.0 px at 32 px (CIFAR-10-C), scaled with image size; severity
-/// raises sigma.
-pub(crate) const GAUSSIAN_BLUR: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "gaussian_blur",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "Gaussian blur, edges clamped (ImageNet-C, CIFAR-10-C sigmas in pixels)",
-        params: &[Param { name: "sigma_px", values: ["0.4", "0.6", "0.7", "0.8", "1.0"] }],
-    },
-    |img, s, _rng: &mut Rng| gaussian_blur(img, s.pick(&GAUSSIAN_SIGMA) * img.spatial_scale()),
+pub(crate) const GAUSSIAN_BLUR: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("gaussian_blur", "Gaussian blur, edges clamped", GAUSSIAN_TABLES),
+    |img, s, _rng: &mut Rng| gaussian_blur(img, s.get("sigma_px")),
 );
 
 /// `defocus_blur`: a disk (out-of-focus lens) kernel, anti-aliased with a
-/// small Gaussian. Radius 0.3..1.5 px at 32 px, scaled with image size;
-/// severity widens the disk.
-pub(crate) const DEFOCUS_BLUR: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "defocus_blur",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "disk-kernel lens blur, anti-aliased (ImageNet-C, CIFAR-10-C radii in pixels)",
-        params: &[
-            Param { name: "radius_px", values: ["0.3", "0.4", "0.5", "1.0", "1.5"] },
-            Param { name: "alias_sigma", values: ["0.4", "0.5", "0.6", "0.2", "0.1"] },
-        ],
-    },
-    |img, s, _rng: &mut Rng| {
-        let (radius, alias) = s.pick(&DEFOCUS);
-        defocus_blur(img, radius * img.spatial_scale(), alias)
-    },
+/// small Gaussian.
+pub(crate) const DEFOCUS_BLUR: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("defocus_blur", "disk-kernel lens blur, anti-aliased", DEFOCUS_TABLES),
+    |img, s, _rng: &mut Rng| defocus_blur(img, s.get("radius_px"), s.get("alias_sigma")),
 );
 
-/// `glass_blur`: blur, swap each pixel with a random neighbour within
-/// `max_delta`, blur again (frosted glass). Severity raises sigma and the
-/// number of shuffling passes.
-pub(crate) const GLASS_BLUR: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "glass_blur",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "blur, local pixel shuffling, blur (ImageNet-C, CIFAR-10-C parameters)",
-        params: &[
-            Param { name: "sigma_px", values: ["0.05", "0.25", "0.4", "0.25", "0.4"] },
-            Param { name: "max_delta_px", values: ["1", "1", "1", "1", "1"] },
-            Param { name: "iterations", values: ["1", "1", "1", "2", "2"] },
-        ],
-    },
+/// `glass_blur`: blur, move pixels from random neighbours within
+/// `max_delta`, blur again (frosted glass).
+pub(crate) const GLASS_BLUR: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("glass_blur", "blur, local pixel shuffling, blur", GLASS_TABLES),
     glass_blur,
 );
 
 /// `motion_blur`: one-sided Gaussian streak at a random angle in ±45°, as
-/// ImageMagick's motion blur. Sigma 1..2.5 px at 32 px, scaled with size.
-pub(crate) const MOTION_BLUR: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "motion_blur",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "one-sided Gaussian streak at a random angle in ±45° (ImageNet-C, CIFAR-10-C)",
-        params: &[
-            Param { name: "radius_px", values: ["6", "6", "6", "8", "9"] },
-            Param { name: "sigma_px", values: ["1.0", "1.5", "2.0", "2.0", "2.5"] },
-        ],
-    },
+/// ImageMagick's motion blur.
+pub(crate) const MOTION_BLUR: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "motion_blur",
+        "one-sided Gaussian streak at a random angle in ±45°",
+        MOTION_TABLES,
+    ),
     |img, s, rng: &mut Rng| {
-        let (radius, sigma) = s.pick(&MOTION);
         let angle = rng.random_range(-45.0f32..45.0);
-        let scale = img.spatial_scale();
-        motion_blur(img, radius * scale, sigma * scale, angle)
+        motion_blur(img, s.get("radius_px"), s.get("sigma_px"), angle)
     },
 );
 
-/// `zoom_blur`: the mean of the image zoomed about its centre by 1, 1.01, ..
-/// up to the table's factor (a camera zooming during exposure).
-pub(crate) const ZOOM_BLUR: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "zoom_blur",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "mean of centre zooms 1.00..max in steps of 0.01 (ImageNet-C, CIFAR-10-C)",
-        params: &[Param { name: "max_zoom", values: ["1.06", "1.11", "1.16", "1.21", "1.26"] }],
-    },
-    |img, s, _rng: &mut Rng| zoom_blur(img, s.pick(&ZOOM_MAX)),
+/// `zoom_blur`: the mean of the image and its centre zooms by 1, 1 + step,
+/// .. (a camera zooming during exposure).
+pub(crate) const ZOOM_BLUR: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("zoom_blur", "mean of centre zooms 1, 1 + step, ..", ZOOM_TABLES),
+    |img, s, _rng: &mut Rng| zoom_blur(img, &zoom_factors(s)),
 );
+
+/// The zoom factors as numpy's `arange` computes them: `1 + i * step` in
+/// double precision, the step read as the hundredths the tables give.
+fn zoom_factors(s: Setting) -> Vec<f64> {
+    let step = (f64::from(s.get("step")) * 100.0).round() / 100.0;
+    (0..s.count("zooms")).map(|i| 1.0 + i as f64 * step).collect()
+}
 
 /// A normalised 1-D Gaussian kernel of radius ceil(3 sigma), at least 1.
 pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
@@ -238,6 +288,19 @@ fn symmetric_pass<'a, const SHIFT: u32, const BLOCK: usize>(
 }
 
 /// Gaussian blur of one float plane (noise fields, masks), clamped borders.
+/// [`blur_plane`] with scipy's kernel: radius `int(4 sigma + 0.5)`, as
+/// `skimage.filters.gaussian` uses by default. Where a threshold follows
+/// the blur, the tails change how much of the plane passes it.
+pub(crate) fn blur_plane_scipy(plane: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
+    let sigma = sigma.max(1e-3);
+    let radius = ((4.0 * sigma + 0.5) as i32).max(1);
+    let mut kernel: Vec<f32> =
+        (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let sum: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|v| *v /= sum);
+    separable(plane, w, h, 1, &kernel, &kernel)
+}
+
 pub(crate) fn blur_plane(plane: &[f32], w: usize, h: usize, sigma: f32) -> Vec<f32> {
     let kernel = gaussian_kernel(sigma);
     separable(plane, w, h, 1, &kernel, &kernel)
@@ -339,29 +402,50 @@ fn disk_blur(img: &Image, radius: f32) -> Image {
     img.with_bytes(out)
 }
 
-fn glass_blur(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (sigma, delta, iterations) = severity.pick(&GLASS);
-    let scale = img.spatial_scale();
-    let sigma = sigma * scale;
-    let d = (delta * scale).round().max(1.0) as usize;
-    let mut out = gaussian_blur(img, sigma);
+fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let sigma = s.get("sigma_px");
+    let d = s.count("max_delta_px").max(1);
+    let moved = f64::from(s.get("moved_share"));
+    // The reference truncates the first blur to bytes.
+    let mut out = gaussian_blur_truncated(img, sigma);
     let (w, h, c) = out.dims();
     if w > 2 * d && h > 2 * d {
         let data = out.as_bytes_mut();
-        for _ in 0..iterations {
-            for y in (d..h - d).rev() {
-                for x in (d..w - d).rev() {
-                    let dx = rng.random_range(0..=2 * d) as isize - d as isize;
-                    let dy = rng.random_range(0..=2 * d) as isize - d as isize;
+        for _ in 0..s.count("iterations") {
+            // The reference's loops: y and x from size - d down to d + 1,
+            // offsets in [-d, d).
+            for y in (d + 1..=h - d).rev() {
+                for x in (d + 1..=w - d).rev() {
+                    if moved < 1.0 && !rng.random_bool(moved) {
+                        continue;
+                    }
+                    let dx = rng.random_range(0..2 * d) as isize - d as isize;
+                    let dy = rng.random_range(0..2 * d) as isize - d as isize;
                     let (nx, ny) = ((x as isize + dx) as usize, (y as isize + dy) as usize);
-                    for ch in 0..c {
-                        data.swap((y * w + x) * c + ch, (ny * w + nx) * c + ch);
+                    let (a, b) = ((y * w + x) * c, (ny * w + nx) * c);
+                    // numpy's `x[h, w], x[h', w'] = x[h', w'], x[h, w]`
+                    // swaps scalars (gray) but only copies pixel views (RGB):
+                    // the second store reads the first's result.
+                    if c == 1 {
+                        data.swap(a, b);
+                    } else {
+                        data.copy_within(b..b + c, a);
                     }
                 }
             }
         }
     }
     gaussian_blur(&out, sigma)
+}
+
+/// [`gaussian_blur`] floored rather than rounded to bytes, as
+/// `np.uint8(gaussian(x) * 255)` does.
+fn gaussian_blur_truncated(img: &Image, sigma: f32) -> Image {
+    let (w, h, c) = img.dims();
+    let kernel = gaussian_kernel(sigma);
+    let blurred = separable(img.as_bytes(), w, h, c, &kernel, &kernel);
+    // The epsilon keeps a flat 255 at 255 despite f32 weight sums below 1.
+    img.with_bytes(blurred.iter().map(|&v| (v + 1e-3).clamp(0.0, 255.0) as u8).collect())
 }
 
 /// Motion blur: taps `i = 0..n` along the angle, weighted by a Gaussian in
@@ -514,32 +598,30 @@ pub(crate) fn accumulate_shifted<T: Copy + Into<f32>>(
     }
 }
 
-/// Zoom blur: the mean of the image and its centre zooms by 1.00, 1.01, ..
-/// up to `max_zoom`, each bilinear and separable: per zoom, the source rows
-/// it reads are resampled along x once, then each output row is a flat
-/// blend of two of them.
-pub(crate) fn zoom_blur(img: &Image, max_zoom: f32) -> Image {
+/// Zoom blur: the mean of the image and its centre zooms by each factor,
+/// each bilinear and separable: per zoom, the source rows it reads are
+/// resampled along x once, then each output row is a flat blend of two of
+/// them.
+pub(crate) fn zoom_blur(img: &Image, zooms: &[f64]) -> Image {
     crate::simd::wide(
         #[inline(always)]
-        || zoom_blur_wide(img, max_zoom),
+        || zoom_blur_wide(img, zooms),
     )
 }
 
 /// [`zoom_blur`], inlined into its AVX2 build.
 #[inline(always)]
-fn zoom_blur_wide(img: &Image, max_zoom: f32) -> Image {
+fn zoom_blur_wide(img: &Image, zooms: &[f64]) -> Image {
     let (w, h, c) = img.dims();
     let stride = w * c;
     let src = img.as_bytes();
-    let steps = ((max_zoom - 1.0) / 0.01).round() as usize + 1;
     let mut acc: Vec<f32> = src.iter().map(|&v| f32::from(v)).collect();
     // The source as floats once, read by every zoom.
     let srcf = acc.clone();
     let mut weights = vec![0.0f32; stride];
     let mut runs: Vec<(usize, usize, isize, usize)> = Vec::new();
     let mut rows = vec![0.0f32; h * stride];
-    for step in 0..steps {
-        let zoom = 1.0 + 0.01 * step as f32;
+    for &zoom in zooms {
         // Along x, output pixel x reads x0 = x + off and x0 + 1 (or x0 at the
         // clamped edge). `off` changes only every few pixels, so the x pass is
         // a run of contiguous blends per value of (off, step), not a gather.
@@ -578,36 +660,33 @@ fn zoom_blur_wide(img: &Image, max_zoom: f32) -> Image {
             }
         }
     }
-    let inv = 1.0 / (steps + 1) as f32;
+    let inv = 1.0 / (zooms.len() + 1) as f32;
     img.with_bytes(acc.iter().map(|&v| clamp_u8(v * inv)).collect())
 }
 
-/// Bilinear sample positions of a centre zoom along one axis of length `n`.
+/// Bilinear sample positions of the benchmarks' `clipped_zoom` along one
+/// axis of length `n`: crop the central `ceil(n / zoom)`, resize it to
+/// `round(crop * zoom)` as `scipy.ndimage.zoom(order=1)` does (corners map
+/// to corners), and keep the central `n`.
 #[inline(always)]
-pub(crate) fn zoom_axis(n: usize, zoom: f32, i: usize) -> (usize, usize, f32) {
-    let centre = (n as f32 - 1.0) / 2.0;
-    let s = (centre + (i as f32 - centre) / zoom).clamp(0.0, (n - 1) as f32);
+pub(crate) fn zoom_axis(n: usize, zoom: f64, i: usize) -> (usize, usize, f32) {
+    let crop = ((n as f64 / zoom).ceil() as usize).clamp(1, n);
+    let top = (n - crop) / 2;
+    // Python's round, as scipy sizes its output: ties to even.
+    let resized = ((crop as f64 * zoom).round_ties_even() as usize).max(n);
+    let trim = (resized - n) / 2;
+    let s = if resized > 1 && crop > 1 {
+        ((i + trim) as f64 * (crop - 1) as f64 / (resized - 1) as f64).min((crop - 1) as f64)
+    } else {
+        0.0
+    };
     let i0 = s.floor() as usize;
-    (i0, (i0 + 1).min(n - 1), s - i0 as f32)
+    (top + i0, top + (i0 + 1).min(crop - 1), (s - i0 as f64) as f32)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parameter_tables_match_the_catalog() {
-        use crate::catalog::check::assert_param;
-        assert_param(&GAUSSIAN_BLUR.info, "sigma_px", GAUSSIAN_SIGMA);
-        assert_param(&DEFOCUS_BLUR.info, "radius_px", DEFOCUS.map(|r| r.0));
-        assert_param(&DEFOCUS_BLUR.info, "alias_sigma", DEFOCUS.map(|r| r.1));
-        assert_param(&GLASS_BLUR.info, "sigma_px", GLASS.map(|r| r.0));
-        assert_param(&GLASS_BLUR.info, "max_delta_px", GLASS.map(|r| r.1));
-        assert_param(&GLASS_BLUR.info, "iterations", GLASS.map(|r| r.2 as f32));
-        assert_param(&MOTION_BLUR.info, "radius_px", MOTION.map(|r| r.0));
-        assert_param(&MOTION_BLUR.info, "sigma_px", MOTION.map(|r| r.1));
-        assert_param(&ZOOM_BLUR.info, "max_zoom", ZOOM_MAX);
-    }
 
     #[test]
     fn sparse_motion_blur_gives_motion_blurs_bytes() {
@@ -646,7 +725,7 @@ mod tests {
         assert_eq!(gaussian_blur(&img, 1.0), img);
         assert_eq!(defocus_blur(&img, 2.5, 0.5), img);
         assert_eq!(motion_blur(&img, 6.0, 2.0, 30.0), img);
-        assert_eq!(zoom_blur(&img, 1.26), img);
+        assert_eq!(zoom_blur(&img, &[1.0, 1.1, 1.2]), img);
     }
 
     #[test]
@@ -685,12 +764,27 @@ mod tests {
     }
 
     #[test]
-    fn zoom_blur_keeps_the_centre_pixel() {
-        let mut data = vec![10u8; 25];
-        data[12] = 250;
-        let img = Image::new(5, 5, 1, data).expect("valid");
-        let b = zoom_blur(&img, 1.06).into_bytes();
-        assert_eq!(b[12], 250);
+    fn zoom_blur_averages_the_image_with_its_clipped_zoom() {
+        // 32 px at 1.25: output (0, 0) reads the crop's corner, source
+        // (3, 3), exactly; the blur is the mean of the image and the zoom.
+        let mut data = vec![0u8; 32 * 32];
+        data[3 * 32 + 3] = 200;
+        let img = Image::new(32, 32, 1, data).expect("valid");
+        let b = zoom_blur(&img, &[1.25]).into_bytes();
+        assert_eq!(b[0], 100);
+        assert_eq!(b[3 * 32 + 3], 100);
+    }
+
+    #[test]
+    fn zoom_axis_follows_scipys_corner_aligned_resize() {
+        // 32 px at 1.25: crop ceil(25.6) = 26 from row 3, resized to
+        // round(32.5) = 32 (ties to even), so row i reads 3 + i * 25 / 31.
+        let (a, b, f) = zoom_axis(32, 1.25, 1);
+        assert_eq!((a, b), (3, 4));
+        assert!((f - 25.0 / 31.0).abs() < 1e-6);
+        assert_eq!(zoom_axis(32, 1.25, 31), (28, 28, 0.0));
+        assert_eq!(zoom_axis(32, 1.0, 17), (17, 18, 0.0));
+        assert_eq!(zoom_axis(1, 1.3, 0), (0, 0, 0.0));
     }
 
     #[test]

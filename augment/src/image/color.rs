@@ -12,60 +12,66 @@ use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
 use crate::severity::Severity;
+use crate::table::{Table, TableParams, row};
 
-const BRIGHTNESS_SHIFT: [f32; 5] = [0.05, 0.1, 0.15, 0.2, 0.3];
-const CONTRAST_FACTOR: [f32; 5] = [0.75, 0.5, 0.4, 0.3, 0.15];
-/// CIFAR-10-C's saturation (multiplier, offset) on HSV saturation.
-const SATURATE: [(f32, f32); 5] = [(0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2)];
 /// Colour jitter: brightness/contrast/saturation factor range 1 ± j, hue shift ± turns.
 const JITTER: [(f32, f32); 5] = [(0.1, 0.02), (0.2, 0.04), (0.3, 0.06), (0.4, 0.08), (0.5, 0.10)];
 /// Share of the way to gray.
 const GRAY_AMOUNT: [f32; 5] = [0.2, 0.4, 0.6, 0.8, 1.0];
 
-/// `brightness`: adds 0.05..0.30 to HSV value, clipped (gray: to the value
-/// itself). Severity raises the shift.
-pub(crate) const BRIGHTNESS: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "brightness",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "raises HSV value by a constant, clipped (ImageNet-C, CIFAR-10-C shifts)",
-        params: &[Param { name: "value_shift", values: ["+0.05", "+0.10", "+0.15", "+0.20", "+0.30"] }],
-    },
-    |img, s, _rng: &mut Rng| brightness(img, s.pick(&BRIGHTNESS_SHIFT)),
+/// ImageNet-C's and Tiny-ImageNet-C's shifts of HSV value; MNIST-C's
+/// dataset uses ImageNet-C's at severity 5.
+const BRIGHTNESS_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &[row("value_shift", [0.1, 0.2, 0.3, 0.4, 0.5])]),
+    TableParams::graded(Table::TinyImagenetC, &[row("value_shift", [0.1, 0.2, 0.3, 0.4, 0.5])]),
+    TableParams::graded(Table::Cifar10C, &[row("value_shift", [0.05, 0.1, 0.15, 0.2, 0.3])]),
+    TableParams::at(Table::MnistC, &[row("value_shift", [0.1, 0.2, 0.3, 0.4, 0.5])], 5),
+];
+const CONTRAST_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &[row("factor", [0.4, 0.3, 0.2, 0.1, 0.05])]),
+    TableParams::graded(Table::TinyImagenetC, &[row("factor", [0.4, 0.3, 0.2, 0.1, 0.05])]),
+    TableParams::graded(Table::Cifar10C, &[row("factor", [0.75, 0.5, 0.4, 0.3, 0.15])]),
+];
+/// (multiplier, offset) on HSV saturation.
+const SATURATE_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[row("mult", [0.3, 0.1, 2.0, 5.0, 20.0]), row("add", [0.0, 0.0, 0.0, 0.1, 0.2])],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[row("mult", [0.3, 0.1, 2.0, 5.0, 30.0]), row("add", [0.0, 0.0, 0.0, 0.1, 0.2])],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[row("mult", [0.3, 0.1, 1.5, 2.0, 2.5]), row("add", [0.0, 0.0, 0.0, 0.1, 0.2])],
+    ),
+];
+
+/// `brightness`: adds the table's shift to HSV value, clipped (gray: to the
+/// value itself).
+pub(crate) const BRIGHTNESS: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("brightness", "raises HSV value by a constant, clipped", BRIGHTNESS_TABLES),
+    |img, s, _rng: &mut Rng| brightness(img, s.get("value_shift")),
 );
 
-/// `contrast`: pulls every value towards its channel mean, keeping
-/// 0.75..0.15 of the distance. Severity lowers the factor.
-pub(crate) const CONTRAST: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "contrast",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "scales values about the per-channel mean (ImageNet-C, CIFAR-10-C factors)",
-        params: &[Param { name: "factor", values: ["0.75", "0.50", "0.40", "0.30", "0.15"] }],
-    },
-    |img, s, _rng: &mut Rng| contrast(img, s.pick(&CONTRAST_FACTOR)),
+/// `contrast`: pulls every value towards its channel mean, keeping the
+/// table's share of the distance.
+pub(crate) const CONTRAST: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("contrast", "scales values about the per-channel mean", CONTRAST_TABLES),
+    |img, s, _rng: &mut Rng| contrast(img, s.get("factor")),
 );
 
 /// `saturate`: HSV saturation becomes `s · mult + add`, clipped. Severities
-/// 1-2 desaturate, 3-5 oversaturate (CIFAR-10-C). Gray images have no
-/// saturation and are returned unchanged.
-pub(crate) const SATURATE_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "saturate",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "HSV saturation times mult plus add (ImageNet-C, CIFAR-10-C); gray unchanged",
-        params: &[
-            Param { name: "mult", values: ["0.3", "0.1", "1.5", "2.0", "2.5"] },
-            Param { name: "add", values: ["0", "0", "0", "0.1", "0.2"] },
-        ],
-    },
-    |img, s, _rng: &mut Rng| {
-        let (mult, add) = s.pick(&SATURATE);
-        saturate(img, mult, add)
-    },
+/// 1-2 desaturate, 3-5 oversaturate. Gray images have no saturation and are
+/// returned unchanged.
+pub(crate) const SATURATE_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "saturate",
+        "HSV saturation times mult plus add; gray unchanged",
+        SATURATE_TABLES,
+    ),
+    |img, s, _rng: &mut Rng| saturate(img, s.get("mult"), s.get("add")),
 );
 
 /// `color_jitter`: brightness, contrast and saturation factors drawn from
@@ -76,6 +82,7 @@ pub(crate) const COLOR_JITTER: ImageOp = ImageOp::new(
         name: "color_jitter",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "random brightness, contrast, saturation and hue (torchvision ColorJitter)",
         params: &[
             Param { name: "bcs_factor", values: ["1±0.1", "1±0.2", "1±0.3", "1±0.4", "1±0.5"] },
@@ -92,6 +99,7 @@ pub(crate) const GRAYSCALE: ImageOp = ImageOp::new(
         name: "grayscale",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "blend towards luma, keeping three channels; gray unchanged",
         params: &[Param { name: "amount", values: ["0.2", "0.4", "0.6", "0.8", "1.0"] }],
     },
@@ -369,7 +377,7 @@ pub(crate) fn contrast(img: &Image, factor: f32) -> Image {
     // 256 · 255.5, so no lane overflows.
     let gain = (factor * 65536.0).round() as u16;
     let offsets: Vec<u16> =
-        means.iter().map(|&m| ((m * (1.0 - factor) + 0.5) * 256.0).round().min(32768.0) as u16).collect();
+        means.iter().map(|&m| ((m * (1.0 - factor) + 0.5) * 256.0).round().min(65535.0) as u16).collect();
     let src = img.as_bytes();
     let mut out = Vec::with_capacity(src.len());
     #[cfg(target_arch = "x86_64")]
@@ -610,10 +618,6 @@ mod tests {
     #[test]
     fn parameter_tables_match_the_catalog() {
         use crate::catalog::check::assert_param;
-        assert_param(&BRIGHTNESS.info, "value_shift", BRIGHTNESS_SHIFT);
-        assert_param(&CONTRAST.info, "factor", CONTRAST_FACTOR);
-        assert_param(&SATURATE_OP.info, "mult", SATURATE.map(|r| r.0));
-        assert_param(&SATURATE_OP.info, "add", SATURATE.map(|r| r.1));
         assert_param(&COLOR_JITTER.info, "bcs_factor", JITTER.map(|r| r.0));
         assert_param(&COLOR_JITTER.info, "hue_turns", JITTER.map(|r| r.1));
         assert_param(&GRAYSCALE.info, "amount", GRAY_AMOUNT);
@@ -700,6 +704,23 @@ mod tests {
     }
 
     #[test]
+    fn contrast_keeps_bright_means_at_small_factors() {
+        // ImageNet-C's factors 0.1 and 0.05 on a bright image: the offset
+        // m · (1 - f) is above half the byte range.
+        let data: Vec<u8> = (0..64 * 4 * 3).map(|i| 150 + (i * 7 % 106) as u8).collect();
+        let img = Image::new(64, 4, 3, data.clone()).expect("valid");
+        let means = channel_means(&img);
+        for factor in [0.4, 0.1, 0.05] {
+            let out = contrast(&img, factor);
+            for (i, (&v, &got)) in data.iter().zip(out.as_bytes()).enumerate() {
+                let m = means[i % 3];
+                let want = (f32::from(v) - m) * factor + m;
+                assert!((f32::from(got) - want).abs() <= 1.0, "factor {factor}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
     fn contrast_halves_distance_to_mean() {
         let img = Image::new(2, 1, 1, vec![0, 200]).expect("valid");
         assert_eq!(contrast(&img, 0.5).as_bytes(), &[50, 150]);
@@ -738,7 +759,11 @@ mod tests {
             .map(|v| v as u8)
             .collect();
         let img = Image::new(16 * 16, 16, 3, lattice.clone()).expect("valid");
-        for (mult, add) in SATURATE {
+        let rows = SATURATE_TABLES.iter().flat_map(|t| {
+            let [mult, add] = [t.rows[0].values, t.rows[1].values];
+            mult.into_iter().zip(add)
+        });
+        for (mult, add) in rows {
             let out = saturate(&img, mult, add);
             for (px, got) in lattice.chunks(3).zip(out.as_bytes().chunks(3)) {
                 let [r, g, b] = [px[0], px[1], px[2]].map(f32::from);

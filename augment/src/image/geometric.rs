@@ -12,15 +12,21 @@ use super::{Image, ImageOp};
 use crate::catalog::{Modality, OpInfo, Param, Purpose};
 use crate::seed::Rng;
 use crate::severity::Severity;
+use crate::table::{Setting, Table, TableParams, row};
 
-/// Rotation magnitudes in degrees; MNIST-C draws up to ±30 at its setting.
-const ROTATE_DEG: [f32; 5] = [6.0, 12.0, 18.0, 24.0, 30.0];
-/// Horizontal shear factors (x moves by factor · y).
-const SHEAR: [f32; 5] = [0.1, 0.2, 0.3, 0.4, 0.5];
-/// Zoom-out factors about the centre.
-const SCALE: [f32; 5] = [0.9, 0.8, 0.7, 0.6, 0.5];
-/// Translation per axis in pixels of a 28-pixel image.
-const TRANSLATE_PX: [f32; 5] = [1.0, 2.0, 3.0, 4.0, 5.0];
+/// MNIST-C's rotation angles in radians, the sign drawn; its dataset uses
+/// severity 2.
+const ROTATE_TABLES: &[TableParams] =
+    &[TableParams::at(Table::MnistC, &[row("angle_rad", [0.2, 0.4, 0.6, 0.8, 1.0])], 2)];
+/// MNIST-C's shear angles in radians (severity 2 in its dataset).
+const SHEAR_TABLES: &[TableParams] =
+    &[TableParams::at(Table::MnistC, &[row("angle_rad", [0.2, 0.4, 0.6, 0.8, 1.0])], 2)];
+/// MNIST-C's zoom-out factors about the centre (severity 3).
+const SCALE_TABLES: &[TableParams] =
+    &[TableParams::at(Table::MnistC, &[row("factor", [0.9, 0.8, 0.7, 0.6, 0.5])], 3)];
+/// MNIST-C's shifts per axis in pixels, signs drawn (severity 3).
+const TRANSLATE_TABLES: &[TableParams] =
+    &[TableParams::at(Table::MnistC, &[row("shift_px", [1.0, 2.0, 3.0, 4.0, 5.0])], 3)];
 /// Padding of the pad-and-crop augmentation, in pixels of a 32-pixel image.
 const CROP_PAD_PX: [f32; 5] = [1.0, 2.0, 3.0, 4.0, 5.0];
 /// Random affine ranges: rotation deg, scale ±, translation (share of size), shear deg.
@@ -31,68 +37,85 @@ const AFFINE: [(f32, f32, f32, f32); 5] = [
     (12.0, 0.12, 0.08, 8.0),
     (15.0, 0.15, 0.10, 10.0),
 ];
-/// CIFAR-10-C's elastic (alpha, sigma, affine jitter), as shares of image size.
-const ELASTIC: [(f32, f32, f32); 5] =
-    [(0.0, 0.0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03)];
+/// Elastic displacement gain, field smoothness and affine jitter, as
+/// shares of the image size. CIFAR-10-C and Tiny-ImageNet-C jitter an
+/// affine and displace by `alpha · blur(uniform(-1, 1))`; ImageNet-C is
+/// imagecorruptions' size-generic form (no affine, sigma 1% of the size,
+/// noise ±0.5% of it times 250 · [0.05 .. 0.12]), which is the same formula
+/// with `alpha_x_size = 250 · k · 0.005`.
+const ELASTIC_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[
+            row("alpha_x_size", [0.0625, 0.08125, 0.10625, 0.125, 0.15]),
+            row("sigma_x_size", [0.01; 5]),
+            row("affine_x_size", [0.0; 5]),
+        ],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[
+            row("alpha_x_size", [0.0, 0.05, 0.1, 0.1, 0.16]),
+            row("sigma_x_size", [0.0, 0.3, 0.08, 0.03, 0.03]),
+            row("affine_x_size", [0.08, 0.06, 0.06, 0.03, 0.02]),
+        ],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[
+            row("alpha_x_size", [0.0, 0.05, 0.08, 0.1, 0.1]),
+            row("sigma_x_size", [0.0, 0.2, 0.06, 0.04, 0.03]),
+            row("affine_x_size", [0.08, 0.07, 0.06, 0.05, 0.03]),
+        ],
+    ),
+];
 
 /// `rotate`: rotation about the centre by ± the table's angle (sign drawn),
-/// bilinear, uncovered area black. Angle 6..30 degrees.
-pub(crate) const ROTATE: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "rotate",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "rotation about the centre by ±angle (sign random), black fill (MNIST-C)",
-        params: &[Param { name: "angle_deg", values: ["±6", "±12", "±18", "±24", "±30"] }],
-    },
-    rotate,
+/// bilinear, uncovered area black.
+pub(crate) const ROTATE: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "rotate",
+        "rotation about the centre by ±angle (sign random), black fill",
+        ROTATE_TABLES,
+    ),
+    |img, s, rng: &mut Rng| warp_affine(img, rotation(sign(rng) * s.get("angle_rad")), Border::Zero),
 );
 
-/// `shear`: horizontal shear about the centre, x moves by ±factor · y
-/// (sign drawn), black fill. Factor 0.1..0.5.
-pub(crate) const SHEAR_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "shear",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "horizontal shear about the centre by ±factor (sign random), black fill (MNIST-C)",
-        params: &[Param { name: "factor", values: ["±0.1", "±0.2", "±0.3", "±0.4", "±0.5"] }],
-    },
+/// `shear`: shear about the centre by ± the table's angle (sign drawn),
+/// black fill. The inverse map is scikit-image's `AffineTransform(shear=)`
+/// as MNIST-C was made with (0.15, 2019): `[[1, -sin a], [0, cos a]]`;
+/// scikit-image 0.20 later changed it to `[[1, -tan a], [0, 1]]`.
+pub(crate) const SHEAR_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "shear",
+        "shear about the centre by ±angle (sign random), black fill",
+        SHEAR_TABLES,
+    ),
     |img, s, rng: &mut Rng| {
-        let k = sign(rng) * s.pick(&SHEAR);
-        warp_affine(img, [1.0, -k, 0.0, 1.0, 0.0, 0.0], Border::Zero)
+        let (sin, cos) = (sign(rng) * s.get("angle_rad")).sin_cos();
+        warp_affine(img, [1.0, -sin, 0.0, cos, 0.0, 0.0], Border::Zero)
     },
 );
 
-/// `scale`: shrinks the content about the centre by factor 0.9..0.5, black
-/// around it.
-pub(crate) const SCALE_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "scale",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "zoom out about the centre by a factor, black fill (MNIST-C)",
-        params: &[Param { name: "factor", values: ["0.9", "0.8", "0.7", "0.6", "0.5"] }],
-    },
+/// `scale`: shrinks the content about the centre by the table's factor,
+/// black around it.
+pub(crate) const SCALE_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("scale", "zoom out about the centre by a factor, black fill", SCALE_TABLES),
     |img, s, _rng: &mut Rng| {
-        let inv = 1.0 / s.pick(&SCALE);
+        let inv = 1.0 / s.get("factor");
         warp_affine(img, [inv, 0.0, 0.0, inv, 0.0, 0.0], Border::Zero)
     },
 );
 
 /// `translate`: shifts by ±t pixels on both axes (signs drawn), black fill.
-/// t is 1..5 px on a 28-pixel image, proportional on others (at least 1).
-pub(crate) const TRANSLATE: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "translate",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "shift by ±t px on both axes (signs random), black fill (MNIST-C)",
-        params: &[Param { name: "shift_px_at_28", values: ["±1", "±2", "±3", "±4", "±5"] }],
-    },
+pub(crate) const TRANSLATE: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "translate",
+        "shift by ±t px on both axes (signs random), black fill",
+        TRANSLATE_TABLES,
+    ),
     |img, s, rng: &mut Rng| {
-        let size = img.width().min(img.height()) as f32;
-        let t = (s.pick(&TRANSLATE_PX) * size / 28.0).round().max(1.0) as isize;
+        let t = s.count("shift_px") as isize;
         let (sx, sy) = (sign(rng) as isize, sign(rng) as isize);
         shift(img, sx * t, sy * t)
     },
@@ -100,20 +123,13 @@ pub(crate) const TRANSLATE: ImageOp = ImageOp::new(
 
 /// `elastic_transform`: a random affine jitter of three control points plus
 /// a smooth random displacement field (Gaussian-blurred uniform noise),
-/// reflected at the borders. Parameters are CIFAR-10-C's, as shares of the
-/// image size; severity 1 is the affine jitter alone.
-pub(crate) const ELASTIC_TRANSFORM: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "elastic_transform",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "affine jitter plus smooth displacement field, reflect border (ImageNet-C, CIFAR-10-C)",
-        params: &[
-            Param { name: "alpha_x_size", values: ["0", "0.05", "0.08", "0.10", "0.10"] },
-            Param { name: "sigma_x_size", values: ["0", "0.20", "0.06", "0.04", "0.03"] },
-            Param { name: "affine_x_size", values: ["0.08", "0.07", "0.06", "0.05", "0.03"] },
-        ],
-    },
+/// reflected at the borders.
+pub(crate) const ELASTIC_TRANSFORM: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "elastic_transform",
+        "affine jitter plus smooth displacement field, reflect border",
+        ELASTIC_TABLES,
+    ),
     elastic_transform,
 );
 
@@ -123,6 +139,7 @@ pub(crate) const HFLIP: ImageOp = ImageOp::new(
         name: "hflip",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "mirror left-right (every non-zero severity flips)",
         params: &[Param { name: "flip", values: ["yes", "yes", "yes", "yes", "yes"] }],
     },
@@ -136,6 +153,7 @@ pub(crate) const VFLIP: ImageOp = ImageOp::new(
         name: "vflip",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "mirror top-bottom (every non-zero severity flips)",
         params: &[Param { name: "flip", values: ["yes", "yes", "yes", "yes", "yes"] }],
     },
@@ -151,6 +169,7 @@ pub(crate) const RANDOM_CROP: ImageOp = ImageOp::new(
         name: "random_crop",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "zero-pad by p px and crop at a random offset (CIFAR pad-and-crop)",
         params: &[Param { name: "pad_px_at_32", values: ["1", "2", "3", "4", "5"] }],
     },
@@ -170,6 +189,7 @@ pub(crate) const AFFINE_OP: ImageOp = ImageOp::new(
         name: "affine",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "random rotation, scale, translation and shear in one warp, black fill",
         params: &[
             Param { name: "rotate_deg", values: ["±3", "±6", "±9", "±12", "±15"] },
@@ -189,16 +209,11 @@ fn sign(rng: &mut Rng) -> f32 {
     if rng.random::<bool>() { 1.0 } else { -1.0 }
 }
 
-fn rotate(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let theta = (sign(rng) * severity.pick(&ROTATE_DEG)).to_radians();
-    warp_affine(img, rotation(theta), Border::Zero)
-}
-
-/// The inverse map of a rotation by `theta`: output (x, y) samples the input
-/// at R(-theta)(x, y).
+/// The inverse map of scikit-image's `AffineTransform(rotation=theta)`:
+/// output (x, y) samples the input at R(theta)(x, y).
 fn rotation(theta: f32) -> [f32; 6] {
     let (sin, cos) = theta.sin_cos();
-    [cos, sin, -sin, cos, 0.0, 0.0]
+    [cos, -sin, sin, cos, 0.0, 0.0]
 }
 
 fn random_affine(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
@@ -593,8 +608,8 @@ pub(crate) fn vflip(img: &Image) -> Image {
     img.with_bytes(data)
 }
 
-fn elastic_transform(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (alpha, sigma, jitter) = severity.pick(&ELASTIC);
+fn elastic_transform(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let (alpha, sigma, jitter) = (s.get("alpha_x_size"), s.get("sigma_x_size"), s.get("affine_x_size"));
     let (w, h, c) = img.dims();
     let size = w.min(h) as f32;
     let (alpha, sigma, jitter) = (alpha * size, sigma * size, jitter * size);
@@ -603,9 +618,14 @@ fn elastic_transform(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     let (cx, cy) = ((w / 2) as f32, (h / 2) as f32);
     let sq = (w.min(h) / 3) as f32;
     let pts = [(cx + sq, cy + sq), (cx + sq, cy - sq), (cx - sq, cy - sq)];
-    let moved = pts
-        .map(|(x, y)| (x + rng.random_range(-1.0..=1.0) * jitter, y + rng.random_range(-1.0..=1.0) * jitter));
-    let m = solve_affine(moved, pts).unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let m = if jitter > 0.0 {
+        let moved = pts.map(|(x, y)| {
+            (x + rng.random_range(-1.0..=1.0) * jitter, y + rng.random_range(-1.0..=1.0) * jitter)
+        });
+        solve_affine(moved, pts).unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    } else {
+        [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    };
     // In the AVX2 build: floor and fract per pixel are then instructions.
     let (dx, dy) = if alpha > 0.0 && sigma > 0.0 {
         crate::simd::wide(
@@ -700,14 +720,7 @@ mod tests {
     #[test]
     fn parameter_tables_match_the_catalog() {
         use crate::catalog::check::assert_param;
-        assert_param(&ROTATE.info, "angle_deg", ROTATE_DEG);
-        assert_param(&SHEAR_OP.info, "factor", SHEAR);
-        assert_param(&SCALE_OP.info, "factor", SCALE);
-        assert_param(&TRANSLATE.info, "shift_px_at_28", TRANSLATE_PX);
         assert_param(&RANDOM_CROP.info, "pad_px_at_32", CROP_PAD_PX);
-        assert_param(&ELASTIC_TRANSFORM.info, "alpha_x_size", ELASTIC.map(|r| r.0));
-        assert_param(&ELASTIC_TRANSFORM.info, "sigma_x_size", ELASTIC.map(|r| r.1));
-        assert_param(&ELASTIC_TRANSFORM.info, "affine_x_size", ELASTIC.map(|r| r.2));
         assert_param(&AFFINE_OP.info, "rotate_deg", AFFINE.map(|r| r.0));
         assert_param(&AFFINE_OP.info, "scale", AFFINE.map(|r| r.1));
         assert_param(&AFFINE_OP.info, "translate_x_size", AFFINE.map(|r| r.2));
@@ -733,11 +746,11 @@ mod tests {
 
     #[test]
     fn quarter_turn_of_a_square() {
-        // 1 2      3 1   (rotation by +90°: counter-clockwise on screen is
-        // 3 4  ->  4 2    clockwise in y-down coordinates)
+        // 1 2      2 4   scikit-image's rotation by +90° as an inverse map:
+        // 3 4  ->  1 3   output (x, y) reads the input at (-y, x).
         let img = Image::new(2, 2, 1, vec![1, 2, 3, 4]).expect("valid");
         let out = warp_affine(&img, rotation(std::f32::consts::FRAC_PI_2), Border::Zero);
-        assert_eq!(out.as_bytes(), &[3, 1, 4, 2]);
+        assert_eq!(out.as_bytes(), &[2, 4, 1, 3]);
     }
 
     #[test]

@@ -4,40 +4,31 @@
 //! quality as libjpeg scales them, and libjpeg's "fancy" chroma upsampling
 //! on the way back.
 //!
-//! It loses detail relative to the image size, so CIFAR-10-C's milder table
-//! applies below 128 pixels on the short side and ImageNet-C's above.
+//! Qualities are the benchmarks' (PIL's quality scale).
 
 use std::f32::consts::SQRT_2;
 
 use super::pixels::clamp_u8;
 use super::{Image, ImageOp};
-use crate::catalog::{Modality, OpInfo, Param, Purpose};
-use crate::seed::Rng;
-use crate::severity::Severity;
+use crate::catalog::OpInfo;
+use crate::table::{Table, TableParams, row};
 
-const JPEG_SMALL: [u8; 5] = [80, 65, 58, 50, 40];
-const JPEG_LARGE: [u8; 5] = [25, 18, 15, 10, 7];
+const JPEG_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &[row("quality", [25.0, 18.0, 15.0, 10.0, 7.0])]),
+    TableParams::graded(Table::TinyImagenetC, &[row("quality", [65.0, 58.0, 50.0, 40.0, 25.0])]),
+    TableParams::graded(Table::Cifar10C, &[row("quality", [80.0, 65.0, 58.0, 50.0, 40.0])]),
+];
 
-/// `jpeg_compression`: baseline JPEG's loss at quality 80..40 below 128 px
-/// (CIFAR-10-C), 25..7 above (ImageNet-C), simulated without a codec.
-pub(crate) const JPEG_COMPRESSION: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "jpeg_compression",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "baseline JPEG loss (YCbCr 4:2:0, quantised DCT) without a codec; CIFAR-10-C qualities below 128 px, ImageNet-C above",
-        params: &[
-            Param { name: "quality_below_128px", values: ["80", "65", "58", "50", "40"] },
-            Param { name: "quality_from_128px", values: ["25", "18", "15", "10", "7"] },
-        ],
-    },
-    jpeg_compression,
+/// `jpeg_compression`: baseline JPEG's loss at the table's quality,
+/// simulated without a codec.
+pub(crate) const JPEG_COMPRESSION: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "jpeg_compression",
+        "baseline JPEG loss (YCbCr 4:2:0, quantised DCT) without a codec",
+        JPEG_TABLES,
+    ),
+    |img, s, _rng| jpeg_round_trip(img, s.count("quality").min(100) as u8),
 );
-
-fn jpeg_compression(img: &Image, severity: Severity, _rng: &mut Rng) -> Image {
-    let quality = severity.pick(if img.is_large() { &JPEG_LARGE } else { &JPEG_SMALL });
-    jpeg_round_trip(img, quality)
-}
 
 /// JPEG Annex K luminance table, row-major (not zigzag).
 const LUMA_TABLE: [u16; 64] = [
@@ -479,13 +470,6 @@ fn upsample_row(s: &[f32], even: &mut [f32], odd: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parameter_tables_match_the_catalog() {
-        use crate::catalog::check::assert_param;
-        assert_param(&JPEG_COMPRESSION.info, "quality_below_128px", JPEG_SMALL.map(f32::from));
-        assert_param(&JPEG_COMPRESSION.info, "quality_from_128px", JPEG_LARGE.map(f32::from));
-    }
 
     #[test]
     fn jpeg_keeps_a_flat_image_close_and_drops_detail() {

@@ -27,6 +27,7 @@ pub(crate) const STRIPE: ImageOp = ImageOp::new(
         name: "stripe",
         modality: Modality::Image,
         purpose: Purpose::Corruption,
+        tables: &[],
         summary: "inverts a vertical band at a random column (MNIST-C)",
         params: &[Param { name: "width_px_at_28", values: ["1", "2", "3", "4", "5"] }],
     },
@@ -40,6 +41,7 @@ pub(crate) const DOTTED_LINE: ImageOp = ImageOp::new(
         name: "dotted_line",
         modality: Modality::Image,
         purpose: Purpose::Corruption,
+        tables: &[],
         summary: "white dotted lines across the image (MNIST-C)",
         params: &[
             Param { name: "lines", values: ["1", "1", "1", "2", "2"] },
@@ -55,6 +57,7 @@ pub(crate) const ZIGZAG: ImageOp = ImageOp::new(
         name: "zigzag",
         modality: Modality::Image,
         purpose: Purpose::Corruption,
+        tables: &[],
         summary: "white zigzag lines across the image (MNIST-C)",
         params: &[Param { name: "lines", values: ["1", "1", "2", "2", "3"] }],
     },
@@ -69,6 +72,7 @@ pub(crate) const CANNY_EDGES: ImageOp = ImageOp::new(
         name: "canny_edges",
         modality: Modality::Image,
         purpose: Purpose::Corruption,
+        tables: &[],
         summary: "Canny edge map blended with the input (MNIST-C)",
         params: &[
             Param { name: "blend", values: ["0.4", "0.7", "1.0", "1.0", "1.0"] },

@@ -6,7 +6,7 @@
 //! takes gray and RGB images of any size, 1x1 included, and never panics.
 //!
 //! Modules: `noise` (gaussian, shot, impulse, speckle), `blur` (defocus,
-//! glass, motion, zoom, gaussian), `weather` (snow, frost, fog, spatter),
+//! glass, motion, zoom, gaussian), `weather` (snow, frost, fog) and `spatter`,
 //! `color` (brightness, contrast, saturate; colour jitter and grayscale for
 //! training), ImageNet-C's digital family in `pixelate` and `jpeg`,
 //! `geometric` (ImageNet-C's elastic transform, MNIST-C's shear, scale,
@@ -31,6 +31,7 @@ mod occlusion;
 mod pixelate;
 mod pixels;
 mod planes;
+mod spatter;
 mod tone;
 mod weather;
 
@@ -39,22 +40,49 @@ pub use pixels::{Image, ImageError};
 use crate::catalog::OpInfo;
 use crate::seed::{self, Rng};
 use crate::severity::Severity;
+use crate::table::{Setting, Table, TableChoice, TableParams};
 
-/// The signature every image operation implements. Severity is never 0 here.
+/// The signature of an op without benchmark tables. Severity is never 0 here.
 pub(crate) type ApplyFn = fn(&Image, Severity, &mut Rng) -> Image;
+/// The signature of a corruption with benchmark tables: it reads its
+/// parameters from the [`Setting`].
+pub(crate) type TabledFn = fn(&Image, Setting, &mut Rng) -> Image;
+
+#[derive(Debug, Clone, Copy)]
+enum Apply {
+    Plain(ApplyFn),
+    Tabled(TabledFn),
+}
 
 /// One image operation of the catalog.
 #[derive(Debug)]
 pub struct ImageOp {
-    /// Name, summary and parameter table.
+    /// Name, summary and parameter tables.
     pub info: OpInfo,
-    apply: ApplyFn,
+    apply: Apply,
     intensity: fn(Severity) -> f32,
+}
+
+/// A benchmark table an op does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{op} has no {table} parameters (it has {available}); choose one of those tables or \"auto\"")]
+pub struct TableError {
+    /// The op.
+    pub op: &'static str,
+    /// The table asked for.
+    pub table: Table,
+    /// The tables it has, comma-separated.
+    pub available: String,
 }
 
 impl ImageOp {
     pub(crate) const fn new(info: OpInfo, apply: ApplyFn) -> Self {
-        ImageOp { info, apply, intensity: Severity::intensity }
+        ImageOp { info, apply: Apply::Plain(apply), intensity: Severity::intensity }
+    }
+
+    /// A corruption whose parameters come from `info.tables`.
+    pub(crate) const fn tabled(info: OpInfo, apply: TabledFn) -> Self {
+        ImageOp { info, apply: Apply::Tabled(apply), intensity: Severity::intensity }
     }
 
     /// The same op with its own intensity score.
@@ -79,12 +107,91 @@ impl ImageOp {
         self.info.name
     }
 
-    /// Applies the operation; severity 0 returns an identical copy.
+    /// The benchmark tables this op has; empty for ops without any.
+    pub fn tables(&self) -> impl Iterator<Item = Table> + '_ {
+        self.info.tables.iter().map(|t| t.table)
+    }
+
+    fn params(&self, table: Table) -> Option<&'static TableParams> {
+        self.info.tables.iter().find(|t| t.table == table)
+    }
+
+    /// The table this op uses on `width`x`height`x`channels` images under
+    /// `choice`, or `None` for an op without tables.
+    ///
+    /// `auto` takes [`Table::for_image`] when the op has it, else the op's
+    /// table made at the nearest image size. `within` narrows the tables
+    /// `auto` may pick (a suite's benchmark family); a fixed choice the op
+    /// lacks is an error, never a substitute.
+    pub fn resolve(
+        &self,
+        choice: TableChoice,
+        within: Option<&[Table]>,
+        (width, height, channels): (u32, u32, u8),
+    ) -> Result<Option<Table>, TableError> {
+        if self.info.tables.is_empty() {
+            return Ok(None);
+        }
+        match choice {
+            TableChoice::Fixed(table) => match self.params(table) {
+                Some(_) => Ok(Some(table)),
+                None => Err(TableError {
+                    op: self.name(),
+                    table,
+                    available: self.tables().map(Table::name).collect::<Vec<_>>().join(", "),
+                }),
+            },
+            TableChoice::Auto => {
+                let allowed = |t: &Table| within.is_none_or(|w| w.contains(t));
+                let mut candidates: Vec<Table> = self.tables().filter(allowed).collect();
+                if candidates.is_empty() {
+                    candidates = self.tables().collect();
+                }
+                let preferred = Table::for_image(width, height, channels);
+                if candidates.contains(&preferred) {
+                    return Ok(Some(preferred));
+                }
+                let side = width.max(height);
+                Ok(candidates.into_iter().min_by_key(|t| t.native_size().abs_diff(side)))
+            }
+        }
+    }
+
+    /// Applies the operation with the table `auto` picks for this image;
+    /// severity 0 returns an identical copy.
     pub fn apply(&self, image: &Image, severity: Severity, seed: u64) -> Image {
+        let dims = (image.width(), image.height(), image.channels());
+        let auto = self.resolve(TableChoice::Auto, None, dims).ok().flatten();
+        self.run(image, severity, auto.and_then(|t| self.params(t)), seed)
+    }
+
+    /// Applies the operation with `table`'s parameters (`None`: the table
+    /// `auto` picks); severity 0 returns an identical copy. A table the op
+    /// lacks is an error.
+    pub fn apply_in(
+        &self,
+        image: &Image,
+        severity: Severity,
+        table: Option<Table>,
+        seed: u64,
+    ) -> Result<Image, TableError> {
+        let Some(t) = table else { return Ok(self.apply(image, severity, seed)) };
+        let dims = (image.width(), image.height(), image.channels());
+        let resolved = self.resolve(TableChoice::Fixed(t), None, dims)?;
+        Ok(self.run(image, severity, resolved.and_then(|t| self.params(t)), seed))
+    }
+
+    fn run(&self, image: &Image, severity: Severity, params: Option<&TableParams>, seed: u64) -> Image {
         if severity.is_identity() || image.is_empty() {
             return image.clone();
         }
-        (self.apply)(image, severity, &mut seed::rng(seed))
+        let rng = &mut seed::rng(seed);
+        match (self.apply, params) {
+            (Apply::Plain(f), _) => f(image, severity, rng),
+            (Apply::Tabled(f), Some(p)) => f(image, Setting::new(p, severity), rng),
+            // `resolve` always finds a table for a tabled op.
+            (Apply::Tabled(_), None) => unreachable!("{} has no tables", self.name()),
+        }
     }
 }
 
@@ -102,7 +209,7 @@ static OPS: &[ImageOp] = &[
     weather::SNOW_OP,
     weather::FROST_OP,
     weather::FOG_OP,
-    weather::SPATTER_OP,
+    spatter::SPATTER_OP,
     color::BRIGHTNESS,
     color::CONTRAST,
     color::SATURATE_OP,
@@ -227,9 +334,82 @@ mod tests {
             ]
         );
         assert_eq!(ops().len() - augmentations.len(), 27, "19 ImageNet-C + 8 MNIST-C corruptions");
+        // MNIST-C's overlays have no severity in the benchmark: their grades
+        // are this catalog's own.
+        const NO_SEVERITY: [&str; 4] = ["stripe", "dotted_line", "zigzag", "canny_edges"];
         for op in ops() {
-            assert!(!op.info.params.is_empty(), "{} has no parameter table", op.name());
+            let tabled = !op.info.tables.is_empty();
+            assert!(
+                tabled == op.info.params.is_empty(),
+                "{} needs parameters or tables, not both",
+                op.name()
+            );
+            assert_eq!(
+                tabled,
+                op.info.purpose == Purpose::Corruption && !NO_SEVERITY.contains(&op.name()),
+                "{}",
+                op.name()
+            );
         }
+    }
+
+    #[test]
+    fn every_op_runs_under_every_table_it_has() {
+        // Each table's rows are read by name: a missing row would stop here.
+        let scene = |w: u32, h: u32, c: u8| {
+            let data = (0..w * h * u32::from(c)).map(|i| (i * 37 % 251) as u8).collect();
+            Image::new(w, h, c, data).expect("valid")
+        };
+        for op in ops().iter().filter(|op| !op.info.tables.is_empty()) {
+            for table in op.tables() {
+                for (w, h, c) in [(1, 1, 3), (5, 3, 1), (28, 28, 1), (32, 32, 3), (64, 40, 3)] {
+                    let img = scene(w, h, c);
+                    for severity in Severity::all() {
+                        let out = op.apply_in(&img, severity, Some(table), 3).expect("its own table");
+                        assert_eq!(
+                            (out.width(), out.height(), out.channels()),
+                            (w, h, c),
+                            "{} {table}",
+                            op.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tables_resolve_by_size_and_refuse_what_an_op_lacks() {
+        let noise = find("gaussian_noise").expect("op");
+        let auto = |dims| noise.resolve(TableChoice::Auto, None, dims).expect("auto");
+        assert_eq!(auto((224, 224, 3)), Some(Table::ImagenetC));
+        assert_eq!(auto((64, 64, 3)), Some(Table::TinyImagenetC));
+        assert_eq!(auto((32, 32, 3)), Some(Table::Cifar10C));
+        // No MNIST-C gaussian noise: the nearest size's table, CIFAR-10-C.
+        assert_eq!(auto((28, 28, 1)), Some(Table::Cifar10C));
+        // A suite may keep auto inside its benchmark family.
+        let within = noise.resolve(TableChoice::Auto, Some(&[Table::ImagenetC]), (32, 32, 3));
+        assert_eq!(within, Ok(Some(Table::ImagenetC)));
+        let err = noise
+            .resolve(TableChoice::Fixed(Table::MnistC), None, (28, 28, 1))
+            .expect_err("no MNIST-C table");
+        assert_eq!(
+            err.to_string(),
+            "gaussian_noise has no mnist_c parameters (it has imagenet_c, tiny_imagenet_c, cifar10_c); choose one of those tables or \"auto\""
+        );
+        let shot = find("shot_noise").expect("op");
+        assert_eq!(shot.resolve(TableChoice::Auto, None, (28, 28, 1)), Ok(Some(Table::MnistC)));
+        // Ops without tables resolve to none, whatever is asked.
+        let flip = find("hflip").expect("op");
+        assert_eq!(flip.resolve(TableChoice::Fixed(Table::ImagenetC), None, (8, 8, 3)), Ok(None));
+        // A table changes the result: ImageNet-C's noise is stronger.
+        let img = Image::filled(32, 32, 3, 128);
+        let sev = Severity::new(3).expect("valid");
+        let change = |t| {
+            let out = noise.apply_in(&img, sev, Some(t), 1).expect("table");
+            out.as_bytes().iter().map(|&v| u32::from(v.abs_diff(128))).sum::<u32>()
+        };
+        assert!(change(Table::ImagenetC) > 2 * change(Table::Cifar10C));
     }
 
     #[test]

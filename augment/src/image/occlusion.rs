@@ -18,6 +18,7 @@ pub(crate) const CUTOUT: ImageOp = ImageOp::new(
         name: "cutout",
         modality: Modality::Image,
         purpose: Purpose::Augmentation,
+        tables: &[],
         summary: "black square at a random centre, clipped at the border (cutout / random erasing)",
         params: &[Param { name: "side_x_short_side", values: ["0.1", "0.2", "0.3", "0.4", "0.5"] }],
     },

@@ -3,35 +3,26 @@
 //! with the RGB row pass in AVX2 and upsampled rows built by byte shuffles
 //! where the CPU has them (the same bytes either way).
 //!
-//! It loses detail relative to the image size, so CIFAR-10-C's milder table
-//! applies below 128 pixels on the short side and ImageNet-C's above.
+//! Factors are the benchmarks' shares of the image size.
 
 use super::jpeg::SCRATCH_MAX;
 use super::pixels::clamp_u8;
 use super::{Image, ImageOp};
-use crate::catalog::{Modality, OpInfo, Param, Purpose};
+use crate::catalog::OpInfo;
 use crate::seed::Rng;
+use crate::table::{Table, TableParams, row};
 
-const PIXELATE_SMALL: [f32; 5] = [0.95, 0.9, 0.85, 0.75, 0.65];
-const PIXELATE_LARGE: [f32; 5] = [0.6, 0.5, 0.4, 0.3, 0.25];
+const PIXELATE_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &[row("factor", [0.6, 0.5, 0.4, 0.3, 0.25])]),
+    TableParams::graded(Table::TinyImagenetC, &[row("factor", [0.9, 0.8, 0.7, 0.6, 0.5])]),
+    TableParams::graded(Table::Cifar10C, &[row("factor", [0.95, 0.9, 0.85, 0.75, 0.65])]),
+];
 
-/// `pixelate`: box-filter down to `factor` of the size, then back up with
-/// nearest neighbour. Factor 0.95..0.65 below 128 px (CIFAR-10-C), 0.6..0.25
-/// above (ImageNet-C).
-pub(crate) const PIXELATE: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "pixelate",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "box downsample then nearest upsample (CIFAR-10-C below 128 px, ImageNet-C above)",
-        params: &[
-            Param { name: "factor_below_128px", values: ["0.95", "0.90", "0.85", "0.75", "0.65"] },
-            Param { name: "factor_from_128px", values: ["0.60", "0.50", "0.40", "0.30", "0.25"] },
-        ],
-    },
-    |img, s, _rng: &mut Rng| {
-        pixelate(img, s.pick(if img.is_large() { &PIXELATE_LARGE } else { &PIXELATE_SMALL }))
-    },
+/// `pixelate`: PIL's box filter down to `factor` of the size, then back up
+/// with nearest neighbour.
+pub(crate) const PIXELATE: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("pixelate", "box downsample then nearest upsample", PIXELATE_TABLES),
+    |img, s, _rng: &mut Rng| pixelate(img, s.get("factor")),
 );
 
 /// For each output index, the first source it reads and the weights (area
@@ -59,21 +50,20 @@ impl BoxAxis {
             return;
         }
         self.key = (src, dst);
-        let ratio = src as f32 / dst as f32;
-        // A span of length `ratio` touches at most ceil(ratio) + 1 samples.
+        // PIL's BOX filter, as the benchmarks resize: output i averages,
+        // with equal weights, the sources whose centres fall in
+        // (i · ratio, (i + 1) · ratio], in double precision.
+        let ratio = src as f64 / dst as f64;
+        // A span of length `ratio` holds at most ceil(ratio) + 1 centres.
         self.taps = ratio.ceil() as usize + 1;
         self.starts.clear();
         self.lens.clear();
         self.weights.clear();
         self.weights.resize(dst * self.taps, 0.0);
         for (i, own) in self.weights.chunks_exact_mut(self.taps).enumerate() {
-            let (lo, hi) = (i as f32 * ratio, (i + 1) as f32 * ratio);
-            let (start, end) =
-                (lo.floor() as usize, (hi.ceil() as usize).min(src).max(lo.floor() as usize + 1));
-            for (j, wt) in (start..end).zip(own.iter_mut()) {
-                let overlap = (hi.min((j + 1) as f32) - lo.max(j as f32)).max(0.0);
-                *wt = overlap / ratio;
-            }
+            let start = ((i as f64 * ratio + 0.5) as usize).min(src - 1);
+            let end = (((i + 1) as f64 * ratio + 0.5) as usize).min(src).max(start + 1);
+            own[..end - start].fill(1.0 / (end - start) as f32);
             self.starts.push(start);
             self.lens.push(end - start);
         }
@@ -321,7 +311,8 @@ impl Expansion {
         self.key = (c, w, sw);
         self.from.clear();
         for x in 0..w {
-            let sx = (x * sw / w).min(sw - 1);
+            // PIL's nearest: the source under the output pixel's centre.
+            let sx = ((2 * x + 1) * sw / (2 * w)).min(sw - 1);
             self.from.extend((0..c).map(|ch| sx * c + ch));
         }
         self.bases.clear();
@@ -359,7 +350,7 @@ fn upsample(
     let mut last = usize::MAX;
     let stride = sw * c;
     for y in 0..h {
-        let sy = (y * sh / h).min(sh - 1);
+        let sy = ((2 * y + 1) * sh / (2 * h)).min(sh - 1);
         if sy == last {
             out.extend_from_within((y - 1) * width..y * width);
             continue;
@@ -388,21 +379,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parameter_tables_match_the_catalog() {
-        use crate::catalog::check::assert_param;
-        assert_param(&PIXELATE.info, "factor_below_128px", PIXELATE_SMALL);
-        assert_param(&PIXELATE.info, "factor_from_128px", PIXELATE_LARGE);
-    }
-
-    #[test]
     fn box_weights_cover_each_output_once() {
         let mut axis = BoxAxis::default();
         axis.fill(5, 2);
-        // Output 0 covers source [0, 2.5): weights 0.4, 0.4, 0.2, then
-        // zeros up to the four taps every output runs.
-        assert_eq!((axis.starts[0], axis.taps), (0, 4));
-        let w = &axis.weights[..4];
-        assert!((w[0] - 0.4).abs() < 1e-6 && (w[2] - 0.2).abs() < 1e-6 && w[3] == 0.0, "{w:?}");
+        // PIL's box: output 0 averages the sources whose centres lie in
+        // (0, 2.5], 0..=2; output 1 those in (2.5, 5], 3 and 4. Zeros pad
+        // to the four taps every output runs.
+        assert_eq!((axis.starts[0], axis.starts[1], axis.taps), (0, 3, 4));
+        let w = &axis.weights;
+        let third = 1.0 / 3.0;
+        assert!(w[..3].iter().all(|&v| (v - third).abs() < 1e-6) && w[3] == 0.0, "{w:?}");
+        assert_eq!(&w[4..], &[0.5, 0.5, 0.0, 0.0]);
         let total: f32 = axis.weights.iter().sum();
         assert!((total - 2.0).abs() < 1e-5);
     }
@@ -413,9 +400,14 @@ mod tests {
         for (c, w, sw) in [(3, 28, 23), (3, 224, 89), (1, 28, 23), (3, 37, 31), (1, 5, 4), (3, 224, 56)] {
             expand.fill(c, w, sw);
             assert_eq!(expand.from.len(), w * c);
-            // Nearest source pixel of each output pixel, channel kept.
+            // The source pixel under each output pixel's centre, channel kept.
             for (k, &i) in expand.from.iter().enumerate() {
-                assert_eq!((i / c, i % c), ((k / c * sw / w).min(sw - 1), k % c), "{c} {w} {sw} byte {k}");
+                let x = k / c;
+                assert_eq!(
+                    (i / c, i % c),
+                    (((2 * x + 1) * sw / (2 * w)).min(sw - 1), k % c),
+                    "{c} {w} {sw} byte {k}"
+                );
             }
             // Every whole group of 16 goes by its shuffle.
             assert_eq!(expand.bases.len(), w * c / 16, "{c} {w} {sw}");

@@ -188,33 +188,11 @@ impl Image {
         )
     }
 
-    /// How much larger than a 32-pixel CIFAR image this one is (at least 1).
-    /// Spatial parameters published for CIFAR-10-C are multiplied by it.
-    pub(crate) fn spatial_scale(&self) -> f32 {
-        (self.width.min(self.height) as f32 / 32.0).max(1.0)
-    }
-
-    /// Whether ImageNet-C's parameter tables apply (at least 128 pixels on
-    /// the short side) rather than CIFAR-10-C's.
-    pub(crate) fn is_large(&self) -> bool {
-        self.width.min(self.height) >= LARGE
-    }
-
-    /// How this image's short side compares with ImageNet-C's 224 pixels:
-    /// spatial parameters published for ImageNet-C are multiplied by it.
-    pub(crate) fn imagenet_scale(&self) -> f32 {
-        self.width.min(self.height) as f32 / 224.0
-    }
-
     /// Width, height and channels as `usize`.
     pub(crate) fn dims(&self) -> (usize, usize, usize) {
         (self.width as usize, self.height as usize, usize::from(self.channels))
     }
 }
-
-/// Images at least this many pixels on the short side use ImageNet-C's
-/// parameter tables, smaller ones CIFAR-10-C's.
-const LARGE: u32 = 128;
 
 /// Pixels per block of [`Image::map_rgb_planes`].
 pub(crate) const PLANE: usize = 64;

@@ -1,9 +1,11 @@
-//! Weather (ImageNet-C "weather" family): snow, frost, fog, spatter.
+//! Weather (ImageNet-C "weather" family): snow, frost, fog; spatter is in
+//! [`super::spatter`].
 //!
-//! The original uses photographs for frost; here every texture is made
-//! procedurally from the seed: a plasma fractal (diamond-square) for fog and
-//! frost clouds, random ice needles for frost, blurred thresholded noise for
-//! snow and spatter.
+//! Parameters are the benchmarks' tables, used as published at any size.
+//! The benchmarks blend frost photographs; here the frost texture is drawn
+//! procedurally from the seed (plasma clouds and ice needles), then given
+//! the colour and contrast of one of the reference's five photographs, so
+//! its strength matches theirs (see [`FROST_PHOTOS`]).
 
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
@@ -12,125 +14,138 @@ use super::blur::{blur_plane, motion_blur_sparse, zoom_axis};
 use super::pixels::{PLANE, clamp_u8, luma_of};
 use super::planes::Kernel;
 use super::{Image, ImageOp};
-use crate::catalog::{Modality, OpInfo, Param, Purpose};
+use crate::catalog::OpInfo;
 use crate::seed::Rng;
-use crate::severity::Severity;
+use crate::table::{Row, Setting, Table, TableParams, row};
 
-/// CIFAR-10-C's fog (amount, wibble decay).
-const FOG: [(f32, f32); 5] = [(0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)];
-/// CIFAR-10-C's frost (image weight, frost weight).
-const FROST: [(f32, f32); 5] = [(1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)];
-/// Snow's parameters: mean, sd, zoom, threshold, blur radius, blur sigma,
-/// image weight.
-type SnowRow = (f32, f32, f32, f32, f32, f32, f32);
-
-/// ImageNet-C's snow, for 224 pixels.
-const SNOW_LARGE: [SnowRow; 5] = [
-    (0.1, 0.3, 3.0, 0.5, 10.0, 4.0, 0.8),
-    (0.2, 0.3, 2.0, 0.5, 12.0, 4.0, 0.7),
-    (0.55, 0.3, 4.0, 0.9, 12.0, 8.0, 0.7),
-    (0.55, 0.3, 4.5, 0.85, 12.0, 8.0, 0.65),
-    (0.55, 0.3, 2.5, 0.85, 12.0, 12.0, 0.55),
+/// Haze amount, wibble decay and the plasma map's side (0: the image's
+/// side rounded up to a power of two, as imagecorruptions does; MNIST-C
+/// crops a 256 px map).
+const FOG_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[
+            row("amount", [1.5, 2.0, 2.5, 2.5, 3.0]),
+            row("wibble_decay", [2.0, 2.0, 1.7, 1.5, 1.4]),
+            row("map_px", [0.0; 5]),
+        ],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[
+            row("amount", [0.4, 0.7, 1.0, 1.5, 2.0]),
+            row("wibble_decay", [3.0, 3.0, 2.5, 2.0, 1.75]),
+            row("map_px", [0.0; 5]),
+        ],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[
+            row("amount", [0.2, 0.5, 0.75, 1.0, 1.5]),
+            row("wibble_decay", [3.0, 3.0, 2.5, 2.0, 1.75]),
+            row("map_px", [0.0; 5]),
+        ],
+    ),
+    TableParams::at(
+        Table::MnistC,
+        &[
+            row("amount", [1.5, 2.0, 2.5, 2.5, 3.0]),
+            row("wibble_decay", [2.0, 2.0, 1.7, 1.5, 1.4]),
+            row("map_px", [256.0; 5]),
+        ],
+        5,
+    ),
 ];
-/// CIFAR-10-C's snow, for 32 pixels.
-const SNOW: [SnowRow; 5] = [
-    (0.1, 0.2, 1.0, 0.6, 8.0, 3.0, 0.95),
-    (0.1, 0.2, 1.0, 0.5, 10.0, 4.0, 0.9),
-    (0.15, 0.3, 1.75, 0.55, 10.0, 4.0, 0.9),
-    (0.25, 0.3, 2.25, 0.6, 12.0, 6.0, 0.85),
-    (0.3, 0.3, 1.25, 0.65, 14.0, 12.0, 0.8),
+/// Image weight and frost weight.
+const FROST_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &[row("image_weight", [1.0, 0.8, 0.7, 0.65, 0.6]), row("frost_weight", [0.4, 0.6, 0.7, 0.7, 0.75])],
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &[row("image_weight", [1.0, 0.9, 0.8, 0.75, 0.7]), row("frost_weight", [0.3, 0.4, 0.45, 0.5, 0.55])],
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &[row("image_weight", [1.0, 1.0, 0.9, 0.85, 0.75]), row("frost_weight", [0.2, 0.3, 0.4, 0.4, 0.45])],
+    ),
 ];
-/// CIFAR-10-C's spatter: (mean, sd, sigma, threshold, intensity or mud sigma, mud?).
-const SPATTER: [(f32, f32, f32, f32, f32, bool); 5] = [
-    (0.62, 0.1, 0.7, 0.7, 0.5, false),
-    (0.65, 0.1, 0.8, 0.7, 0.5, false),
-    (0.65, 0.3, 1.0, 0.69, 0.5, false),
-    (0.65, 0.1, 0.7, 0.69, 0.6, true),
-    (0.65, 0.1, 0.5, 0.68, 0.6, true),
+const fn snow_rows(rows: [[f32; 5]; 7]) -> [Row; 7] {
+    let [mean, sd, zoom, threshold, radius, sigma, keep] = rows;
+    [
+        row("flake_mean", mean),
+        row("flake_sd", sd),
+        row("zoom", zoom),
+        row("threshold", threshold),
+        row("blur_radius_px", radius),
+        row("blur_sigma_px", sigma),
+        row("image_weight", keep),
+    ]
+}
+/// Flake mean, sd, zoom and threshold; the streak's radius and sigma; the
+/// image's weight against its whitened self.
+const SNOW_TABLES: &[TableParams] = &[
+    TableParams::graded(
+        Table::ImagenetC,
+        &snow_rows([
+            [0.1, 0.2, 0.55, 0.55, 0.55],
+            [0.3; 5],
+            [3.0, 2.0, 4.0, 4.5, 2.5],
+            [0.5, 0.5, 0.9, 0.85, 0.85],
+            [10.0, 12.0, 12.0, 12.0, 12.0],
+            [4.0, 4.0, 8.0, 8.0, 12.0],
+            [0.8, 0.7, 0.7, 0.65, 0.55],
+        ]),
+    ),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &snow_rows([
+            [0.1, 0.1, 0.15, 0.25, 0.3],
+            [0.2, 0.2, 0.3, 0.3, 0.3],
+            [1.0, 1.0, 1.75, 2.25, 1.25],
+            [0.6, 0.5, 0.55, 0.6, 0.65],
+            [8.0, 10.0, 10.0, 12.0, 14.0],
+            [3.0, 4.0, 4.0, 6.0, 12.0],
+            [0.8, 0.8, 0.7, 0.65, 0.6],
+        ]),
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &snow_rows([
+            [0.1, 0.1, 0.15, 0.25, 0.3],
+            [0.2, 0.2, 0.3, 0.3, 0.3],
+            [1.0, 1.0, 1.75, 2.25, 1.25],
+            [0.6, 0.5, 0.55, 0.6, 0.65],
+            [8.0, 10.0, 10.0, 12.0, 14.0],
+            [3.0, 4.0, 4.0, 6.0, 12.0],
+            [0.95, 0.9, 0.9, 0.85, 0.8],
+        ]),
+    ),
 ];
 
 /// `fog`: adds `amount` times a plasma fractal (rougher at higher
 /// severities), rescaled so the brightest input value keeps its level.
-pub(crate) const FOG_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "fog",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "adds a plasma-fractal haze (ImageNet-C, CIFAR-10-C amounts and decays)",
-        params: &[
-            Param { name: "amount", values: ["0.2", "0.5", "0.75", "1.0", "1.5"] },
-            Param { name: "wibble_decay", values: ["3.0", "3.0", "2.5", "2.0", "1.75"] },
-        ],
-    },
-    fog,
-);
+pub(crate) const FOG_OP: ImageOp =
+    ImageOp::tabled(OpInfo::image_corruption("fog", "adds a plasma-fractal haze", FOG_TABLES), fog);
 
 /// `frost`: `image_weight · x + frost_weight · texture`, where the texture is
-/// a procedural pale-blue ice layer (plasma clouds plus random ice needles).
-pub(crate) const FROST_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "frost",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "blend with a procedural ice texture (ImageNet-C weights, texture generated)",
-        params: &[
-            Param { name: "image_weight", values: ["1.0", "1.0", "0.9", "0.85", "0.75"] },
-            Param { name: "frost_weight", values: ["0.2", "0.3", "0.4", "0.4", "0.45"] },
-        ],
-    },
+/// a procedural ice layer with a reference photograph's colour and contrast.
+pub(crate) const FROST_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "frost",
+        "blend with an ice texture (generated, with the reference photographs' colour and contrast)",
+        FROST_TABLES,
+    ),
     frost,
 );
 
 /// `snow`: a layer of thresholded, zoomed Gaussian flakes streaked by a
 /// motion blur at -135..-45°, added twice (once rotated 180°) to a whitened
-/// image. CIFAR-10-C's parameters below 128 px, ImageNet-C's above; blur
-/// sizes scale with the image from each table's own size (32 and 224 px).
-pub(crate) const SNOW_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "snow",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "motion-blurred snow flakes over a whitened image (ImageNet-C, CIFAR-10-C)",
-        params: &[
-            Param { name: "flake_mean_below_128px", values: ["0.10", "0.10", "0.15", "0.25", "0.30"] },
-            Param { name: "flake_sd_below_128px", values: ["0.2", "0.2", "0.3", "0.3", "0.3"] },
-            Param { name: "zoom_below_128px", values: ["1.0", "1.0", "1.75", "2.25", "1.25"] },
-            Param { name: "threshold_below_128px", values: ["0.60", "0.50", "0.55", "0.60", "0.65"] },
-            Param { name: "blur_radius_per_32px", values: ["8", "10", "10", "12", "14"] },
-            Param { name: "blur_sigma_per_32px", values: ["3", "4", "4", "6", "12"] },
-            Param { name: "image_weight_below_128px", values: ["0.95", "0.90", "0.90", "0.85", "0.80"] },
-            Param { name: "flake_mean_from_128px", values: ["0.10", "0.20", "0.55", "0.55", "0.55"] },
-            Param { name: "flake_sd_from_128px", values: ["0.3", "0.3", "0.3", "0.3", "0.3"] },
-            Param { name: "zoom_from_128px", values: ["3.0", "2.0", "4.0", "4.5", "2.5"] },
-            Param { name: "threshold_from_128px", values: ["0.50", "0.50", "0.90", "0.85", "0.85"] },
-            Param { name: "blur_radius_per_224px", values: ["10", "12", "12", "12", "12"] },
-            Param { name: "blur_sigma_per_224px", values: ["4", "4", "8", "8", "12"] },
-            Param { name: "image_weight_from_128px", values: ["0.80", "0.70", "0.70", "0.65", "0.55"] },
-        ],
-    },
+/// image.
+pub(crate) const SNOW_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption("snow", "motion-blurred snow flakes over a whitened image", SNOW_TABLES),
     snow,
-);
-
-/// `spatter`: blurred thresholded noise as liquid; severities 1-3 add pale
-/// turquoise water, 4-5 cover with brown mud (CIFAR-10-C parameters). The
-/// water layer is shaded by its own depth rather than the original's
-/// edge-distance map.
-pub(crate) const SPATTER_OP: ImageOp = ImageOp::new(
-    OpInfo {
-        name: "spatter",
-        modality: Modality::Image,
-        purpose: Purpose::Corruption,
-        summary: "water (1-3) or mud (4-5) splashes from blurred noise (ImageNet-C, CIFAR-10-C)",
-        params: &[
-            Param { name: "liquid_mean", values: ["0.62", "0.65", "0.65", "0.65", "0.65"] },
-            Param { name: "liquid_sd", values: ["0.1", "0.1", "0.3", "0.1", "0.1"] },
-            Param { name: "sigma_px", values: ["0.7", "0.8", "1.0", "0.7", "0.5"] },
-            Param { name: "threshold", values: ["0.70", "0.70", "0.69", "0.69", "0.68"] },
-            Param { name: "intensity_or_mud_sigma", values: ["0.5", "0.5", "0.5", "0.6", "0.6"] },
-            Param { name: "liquid", values: ["water", "water", "water", "mud", "mud"] },
-        ],
-    },
-    spatter,
 );
 
 /// A `size`x`size` plasma fractal in [0, 1] by diamond-square with
@@ -178,10 +193,10 @@ pub(crate) fn plasma_fractal(size: usize, decay: f32, rng: &mut Rng) -> Vec<f32>
     m
 }
 
-fn fog(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (amount, decay) = severity.pick(&FOG);
+fn fog(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let (amount, decay) = (s.get("amount"), s.get("wibble_decay"));
     let (w, h, c) = img.dims();
-    let n = w.max(h).max(2).next_power_of_two();
+    let n = w.max(h).max(s.count("map_px")).max(2).next_power_of_two();
     let map = plasma_fractal(n, decay, rng);
     let max = f32::from(img.as_bytes().iter().copied().max().unwrap_or(0));
     let gain = max / (max + 255.0 * amount);
@@ -197,12 +212,28 @@ fn fog(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
     img.with_bytes(out)
 }
 
-/// The frost texture in [0, 1], one value per pixel: soft plasma clouds plus
-/// blurred random ice needles.
-fn frost_texture(w: usize, h: usize, scale: f32, rng: &mut Rng) -> Vec<f32> {
+/// Mean RGB and standard deviation of the reference's frost photographs
+/// (imagecorruptions 1.1.2's `frost1.png` .. `frost5.jpg`; `frost2` and
+/// `frost3` are the same picture). The reference draws one of the five per
+/// image; so does [`frost`], and gives its texture that photograph's
+/// colour and contrast, which sets the corruption's strength.
+const FROST_PHOTOS: [([f32; 3], f32); 5] = [
+    ([77.7, 149.1, 165.7], 19.6),
+    ([200.8, 205.4, 214.5], 22.0),
+    ([200.8, 205.4, 214.5], 22.0),
+    ([137.6, 152.8, 165.2], 29.0),
+    ([112.4, 123.4, 134.8], 43.1),
+];
+
+/// The frost texture with zero mean and unit variance, one value per
+/// pixel: soft plasma clouds plus blurred random ice needles.
+fn frost_texture(w: usize, h: usize, rng: &mut Rng) -> Vec<f32> {
     let n = w.max(h).max(2).next_power_of_two();
     let clouds = plasma_fractal(n, 1.6, rng);
     let mut needles = vec![0.0f32; w * h];
+    // Needle length grows with the image as a photograph's crystals do
+    // when cropped at a larger size.
+    let scale = (w.min(h) as f32 / 32.0).max(1.0);
     let count = (w * h) / 12 + 1;
     for _ in 0..count {
         let (mut x, mut y) = (rng.random_range(0.0..w as f32), rng.random_range(0.0..h as f32));
@@ -220,37 +251,39 @@ fn frost_texture(w: usize, h: usize, scale: f32, rng: &mut Rng) -> Vec<f32> {
         }
     }
     let needles = blur_plane(&needles, w, h, 0.4 * scale);
-    (0..w * h).map(|i| (0.45 * clouds[(i / w) * n + i % w] + 0.8 * needles[i]).min(1.0)).collect()
+    let mut t: Vec<f32> =
+        (0..w * h).map(|i| (0.45 * clouds[(i / w) * n + i % w] + 0.8 * needles[i]).min(1.0)).collect();
+    let len = t.len().max(1) as f32;
+    let mean = t.iter().sum::<f32>() / len;
+    let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / len).sqrt();
+    let inv = if sd > 1e-6 { 1.0 / sd } else { 0.0 };
+    t.iter_mut().for_each(|v| *v = (*v - mean) * inv);
+    t
 }
 
-fn frost(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (image_weight, frost_weight) = severity.pick(&FROST);
+fn frost(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let (image_weight, frost_weight) = (s.get("image_weight"), s.get("frost_weight"));
     let (w, h, c) = img.dims();
-    let texture = frost_texture(w, h, img.spatial_scale(), rng);
-    // Pale blue ice (as the original photographs); gray images get its luma.
-    let tint: &[f32] = if c == 3 { &[0.80, 0.90, 1.00] } else { &[0.89] };
+    let (rgb, sd) = FROST_PHOTOS[rng.random_range(0..FROST_PHOTOS.len())];
+    let texture = frost_texture(w, h, rng);
+    // Gray images get the photograph's luma, as the reference's rgb2gray.
+    let gray = [0.2989 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]];
+    let mean: &[f32] = if c == 3 { &rgb } else { &gray };
     let mut out = img.as_bytes().to_vec();
     for (px, &t) in out.chunks_exact_mut(c).zip(&texture) {
-        for (v, &k) in px.iter_mut().zip(tint) {
-            *v = clamp_u8(image_weight * f32::from(*v) + frost_weight * 255.0 * t * k);
+        for (v, &m) in px.iter_mut().zip(mean) {
+            let ice = (m + sd * t).clamp(0.0, 255.0);
+            *v = clamp_u8(image_weight * f32::from(*v) + frost_weight * ice);
         }
     }
     img.with_bytes(out)
 }
 
-/// Snow's row for this image and severity, and the factor its blur sizes
-/// take: ImageNet-C's table from 128 pixels (scaled from its 224),
-/// CIFAR-10-C's below (scaled from its 32).
-fn snow_params(img: &Image, severity: Severity) -> (SnowRow, f32) {
-    if img.is_large() {
-        (severity.pick(&SNOW_LARGE), img.imagenet_scale())
-    } else {
-        (severity.pick(&SNOW), img.spatial_scale())
-    }
-}
-
-fn snow(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let ((mean, sd, zoom, threshold, radius, sigma, image_weight), scale) = snow_params(img, severity);
+fn snow(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let (mean, sd, zoom, threshold) =
+        (s.get("flake_mean"), s.get("flake_sd"), s.get("zoom"), s.get("threshold"));
+    let (radius, sigma, image_weight) =
+        (s.get("blur_radius_px"), s.get("blur_sigma_px"), s.get("image_weight"));
     let (w, h, c) = img.dims();
     let flakes = snow_flakes(
         w,
@@ -261,7 +294,7 @@ fn snow(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
         rng,
     );
     let angle = rng.random_range(-135.0f32..-45.0);
-    let layer = motion_blur_sparse(&flakes, w, h, radius * scale, sigma * scale, angle);
+    let layer = motion_blur_sparse(&flakes, w, h, radius, sigma, angle);
     // Each pixel gets the layer and its half-turn (ImageNet-C adds the
     // layer rotated by 180 degrees).
     let flake: Vec<f32> =
@@ -295,7 +328,8 @@ fn snow_flakes(
     draw: impl Fn(&mut Rng) -> f32,
     rng: &mut Rng,
 ) -> Vec<u8> {
-    let axis = |n: usize| -> Vec<(usize, usize, f32)> { (0..n).map(|i| zoom_axis(n, zoom, i)).collect() };
+    let axis =
+        |n: usize| -> Vec<(usize, usize, f32)> { (0..n).map(|i| zoom_axis(n, f64::from(zoom), i)).collect() };
     let (xs, ys) = (axis(w), axis(h));
     let (Some(&(x_lo, ..)), Some(&(_, x_hi, _))) = (xs.first(), xs.last()) else { return Vec::new() };
     let (Some(&(y_lo, ..)), Some(&(_, y_hi, _))) = (ys.first(), ys.last()) else { return Vec::new() };
@@ -356,92 +390,10 @@ impl Kernel for SnowBlend<'_> {
     }
 }
 
-fn spatter(img: &Image, severity: Severity, rng: &mut Rng) -> Image {
-    let (mean, sd, sigma, threshold, strength, mud) = severity.pick(&SPATTER);
-    let (w, h, c) = img.dims();
-    let scale = img.spatial_scale();
-    let noise: Vec<f32> =
-        (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
-    let mut liquid = blur_plane(&noise, w, h, sigma * scale);
-    liquid.iter_mut().for_each(|v| {
-        if *v < threshold {
-            *v = 0.0;
-        }
-    });
-    let src = img.as_bytes();
-    let mut out = src.to_vec();
-    if mud {
-        let wet: Vec<f32> = liquid.iter().map(|&v| if v > threshold { 1.0 } else { 0.0 }).collect();
-        let mask = blur_plane(&wet, w, h, strength * scale);
-        let colour: &[f32] = if c == 3 { &[63.0, 42.0, 20.0] } else { &[46.0] };
-        for (px, &m) in out.chunks_exact_mut(c).zip(&mask) {
-            let m = if m < 0.8 { 0.0 } else { m };
-            for (v, &k) in px.iter_mut().zip(colour) {
-                *v = clamp_u8(f32::from(*v) * (1.0 - m) + k * m);
-            }
-        }
-    } else {
-        let peak = liquid.iter().copied().fold(0.0f32, f32::max);
-        if peak <= 0.0 {
-            return img.clone();
-        }
-        let colour: &[f32] = if c == 3 { &[175.0, 238.0, 238.0] } else { &[219.0] };
-        for (px, &l) in out.chunks_exact_mut(c).zip(&liquid) {
-            let m = l / peak * strength;
-            for (v, &k) in px.iter_mut().zip(colour) {
-                *v = clamp_u8(f32::from(*v) + m * k);
-            }
-        }
-    }
-    img.with_bytes(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::seed;
-
-    #[test]
-    fn parameter_tables_match_the_catalog() {
-        use crate::catalog::check::assert_param;
-        assert_param(&FOG_OP.info, "amount", FOG.map(|r| r.0));
-        assert_param(&FOG_OP.info, "wibble_decay", FOG.map(|r| r.1));
-        assert_param(&FROST_OP.info, "image_weight", FROST.map(|r| r.0));
-        assert_param(&FROST_OP.info, "frost_weight", FROST.map(|r| r.1));
-        let snow = [(SNOW, "below_128px", "per_32px"), (SNOW_LARGE, "from_128px", "per_224px")];
-        for (table, size, per) in snow {
-            let info = &SNOW_OP.info;
-            assert_param(info, &format!("flake_mean_{size}"), table.map(|r| r.0));
-            assert_param(info, &format!("flake_sd_{size}"), table.map(|r| r.1));
-            assert_param(info, &format!("zoom_{size}"), table.map(|r| r.2));
-            assert_param(info, &format!("threshold_{size}"), table.map(|r| r.3));
-            assert_param(info, &format!("blur_radius_{per}"), table.map(|r| r.4));
-            assert_param(info, &format!("blur_sigma_{per}"), table.map(|r| r.5));
-            assert_param(info, &format!("image_weight_{size}"), table.map(|r| r.6));
-        }
-        let info = &SPATTER_OP.info;
-        assert_param(info, "liquid_mean", SPATTER.map(|r| r.0));
-        assert_param(info, "liquid_sd", SPATTER.map(|r| r.1));
-        assert_param(info, "sigma_px", SPATTER.map(|r| r.2));
-        assert_param(info, "threshold", SPATTER.map(|r| r.3));
-        assert_param(info, "intensity_or_mud_sigma", SPATTER.map(|r| r.4));
-        let liquid = info.params.iter().find(|p| p.name == "liquid").map(|p| p.values);
-        assert_eq!(liquid, Some(SPATTER.map(|r| if r.5 { "mud" } else { "water" })));
-    }
-
-    #[test]
-    fn snow_takes_imagenet_parameters_from_128_pixels() {
-        let sev3 = Severity::new(3).expect("valid severity");
-        let at = |size: u32| snow_params(&Image::filled(size, size, 3, 0), sev3);
-        // CIFAR-10-C's row, its blur sizes scaled from 32 pixels.
-        assert_eq!(at(32), (SNOW[2], 1.0));
-        assert_eq!(at(64), (SNOW[2], 2.0));
-        assert_eq!(at(127).0, SNOW[2]);
-        // ImageNet-C's row (radius 12, sigma 8 at 224 px), scaled from 224.
-        assert_eq!(at(224), ((0.55, 0.3, 4.0, 0.9, 12.0, 8.0, 0.7), 1.0));
-        assert_eq!(at(448).1, 2.0);
-        assert_eq!(at(128).0, SNOW_LARGE[2]);
-    }
 
     #[test]
     fn plasma_spans_zero_to_one_and_repeats_per_seed() {
@@ -469,19 +421,15 @@ mod tests {
         let mut data = vec![0u8; 64];
         data[0] = 100;
         let img = Image::new(8, 8, 1, data).expect("valid");
-        let out = fog(&img, Severity::new(5).expect("valid"), &mut seed::rng(3));
+        let params = FOG_TABLES.iter().find(|t| t.table == Table::Cifar10C).expect("table");
+        let out = fog(
+            &img,
+            Setting::new(params, crate::severity::Severity::new(5).expect("valid")),
+            &mut seed::rng(3),
+        );
         let b = out.as_bytes();
         assert!(b[1..].iter().any(|&v| v > 0), "black stays black");
         assert!(b.iter().all(|&v| v <= 100));
-    }
-
-    #[test]
-    fn mud_darkens_and_water_brightens() {
-        let img = Image::filled(32, 32, 3, 128);
-        let water = spatter(&img, Severity::new(3).expect("valid"), &mut seed::rng(9));
-        assert!(water.as_bytes().iter().all(|&v| v >= 128));
-        let mud = spatter(&img, Severity::new(5).expect("valid"), &mut seed::rng(9));
-        assert!(mud.as_bytes().iter().all(|&v| v <= 128));
     }
 
     #[test]

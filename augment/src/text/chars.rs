@@ -20,6 +20,7 @@ pub(crate) const fn info(name: &'static str, summary: &'static str) -> OpInfo {
         name,
         modality: Modality::Text,
         purpose: Purpose::Corruption,
+        tables: &[],
         summary,
         params: &[WORD_SHARE_PARAM],
     }

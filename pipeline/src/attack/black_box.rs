@@ -184,8 +184,14 @@ mod tests {
             inputs: Inputs::Texts(texts.iter().map(|t| (*t).to_owned()).collect()),
             labels: vec![1, 0, 1, 1],
         };
-        let eval =
-            EvalPlan { corruptions: Vec::new(), batch_size: 3, attacks: Vec::new(), mce_baseline: None };
+        let eval = EvalPlan {
+            corruptions: Vec::new(),
+            corruption_table: augment::TableChoice::Auto,
+            tables: Vec::new(),
+            batch_size: 3,
+            attacks: Vec::new(),
+            mce_baseline: None,
+        };
         let model_plan = ModelPlan::Text(text_plan());
         let context = augment::text::TextContext::default();
         let setup = EvalSetup { eval: &eval, model: &model_plan, text: &context, seed: 11 };

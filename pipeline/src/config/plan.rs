@@ -277,12 +277,24 @@ impl PartialEq for AdversarialMethod {
 pub struct EvalPlan {
     /// Operations evaluated at every severity 1..=5.
     pub corruptions: Vec<&'static str>,
+    /// `eval.corruption-table`: the benchmark parameter tables asked for.
+    pub corruption_table: augment::TableChoice,
+    /// The table each corruption with benchmark tables uses, in
+    /// `corruptions` order; ops without tables are absent.
+    pub tables: Vec<(&'static str, augment::Table)>,
     /// Inference batch size.
     pub batch_size: usize,
     /// White-box attacks (image models) or black-box ones (text models).
     pub attacks: Vec<AttackPlan>,
     /// Run directory whose corruption errors normalise mCE.
     pub mce_baseline: Option<PathBuf>,
+}
+
+impl EvalPlan {
+    /// The table corruption `name` uses, if it has tables.
+    pub fn table(&self, name: &str) -> Option<augment::Table> {
+        self.tables.iter().find(|(op, _)| *op == name).map(|&(_, t)| t)
+    }
 }
 
 /// One experiment, checked.

@@ -132,6 +132,8 @@ pub enum RawSeverity {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawEval {
     pub corruptions: Option<Vec<String>>,
+    pub corruption_table: Option<String>,
+    pub corruption_tables: Option<std::collections::BTreeMap<String, String>>,
     pub batch_size: Option<i64>,
     pub mce_baseline: Option<String>,
     pub attacks: Option<Vec<RawAttack>>,

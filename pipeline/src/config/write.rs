@@ -142,6 +142,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
         }),
         eval: Some(RawEval {
             corruptions: Some(plan.eval.corruptions.iter().map(|s| (*s).to_owned()).collect()),
+            corruption_table: Some(plan.eval.corruption_table.name().to_owned()),
+            // The resolved tables, so a reloaded config (resume, re-evaluate)
+            // uses them whatever suite scoped them.
+            corruption_tables: (!plan.eval.tables.is_empty()).then(|| {
+                plan.eval.tables.iter().map(|(op, t)| ((*op).to_owned(), t.name().to_owned())).collect()
+            }),
             batch_size: Some(plan.eval.batch_size as i64),
             mce_baseline: plan.eval.mce_baseline.as_deref().map(path),
             attacks: (!plan.eval.attacks.is_empty()).then(|| {

@@ -88,7 +88,8 @@ pub fn gather<M: Classifier>(
     let g = Gatherer { model, test, classes, setup, device, rows, before };
     let mut out = Examples { clean: g.examples(g.shown(Perturbation::None)?, &g.before), groups: Vec::new() };
     for &name in &setup.eval.corruptions {
-        let perturb = Perturbation::Op { name, severity: SEVERITY, seed: setup.seed };
+        let perturb =
+            Perturbation::Op { name, severity: SEVERITY, table: setup.eval.table(name), seed: setup.seed };
         let host = batch::build(test, &g.rows, perturb, setup.model, setup.text)?;
         let after = predict_batch(model, &host.input, device)?;
         out.groups.push(Group {
@@ -309,6 +310,8 @@ mod tests {
         let model = burn::module::Module::valid(&model);
         let eval = EvalPlan {
             corruptions: vec!["gaussian_noise", "rotate"],
+            corruption_table: augment::TableChoice::Auto,
+            tables: vec![("gaussian_noise", augment::Table::Cifar10C), ("rotate", augment::Table::MnistC)],
             batch_size: 3,
             attacks: Vec::new(),
             mce_baseline: None,
@@ -328,7 +331,12 @@ mod tests {
         }
         for group in &got.groups {
             let name = augment::image::find(&group.name).expect("op").name();
-            let perturb = Perturbation::Op { name, severity: SEVERITY, seed: setup.seed };
+            let perturb = Perturbation::Op {
+                name,
+                severity: SEVERITY,
+                table: setup.eval.table(name),
+                seed: setup.seed,
+            };
             // Evaluation in batches of 3 over all rows, the examples in one batch of 4.
             let measured = super::super::predict(&model, &test, perturb, &setup, &device).expect("predict");
             for (i, e) in group.examples.iter().enumerate() {

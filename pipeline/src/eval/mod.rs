@@ -72,7 +72,8 @@ pub fn evaluate<M: Classifier>(
     for &name in &plan.corruptions {
         for severity in Severity::all() {
             bar.set_message(format!("{name} severity {severity}"));
-            let perturb = Perturbation::Op { name, severity, seed: setup.seed };
+            let perturb =
+                Perturbation::Op { name, severity, table: setup.eval.table(name), seed: setup.seed };
             let acc = accuracy(&predict(model, test, perturb, setup, device)?, &test.labels);
             table.entry(name.to_owned()).or_default().insert(severity.to_string(), acc);
             bar.inc(1);

@@ -208,6 +208,11 @@ mod tests {
             mce: Some(0.8),
             relative_mce: Some(0.9),
             corruption_error: [("gaussian_noise".to_owned(), 0.7), ("rotate".to_owned(), 0.9)].into(),
+            corruption_table: [
+                ("gaussian_noise".to_owned(), "cifar10_c".to_owned()),
+                ("rotate".to_owned(), "mnist_c".to_owned()),
+            ]
+            .into(),
             mce_baseline: Some("base <run>".into()),
             training: vec![EpochMetrics {
                 epoch: 1,
@@ -244,6 +249,7 @@ mod tests {
                 bytes: 10,
                 images_sha256: None,
             }],
+            corruption_tables: Default::default(),
             weights_sha256: Some("b".repeat(64)),
             versions: Versions { temper: "0.1.0".into(), burn: "0.22.1".into(), polars: "0.55.2".into() },
             git_revision: None,

@@ -85,6 +85,9 @@ pub struct Manifest {
     pub device: String,
     /// Input tables and their digests.
     pub inputs: Vec<InputFile>,
+    /// The benchmark parameter table each image corruption uses, by op.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub corruption_tables: std::collections::BTreeMap<String, String>,
     /// SHA-256 of `model.safetensors`, once written.
     pub weights_sha256: Option<String>,
     /// Crate versions.

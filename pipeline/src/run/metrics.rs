@@ -79,6 +79,11 @@ pub struct Metrics {
     pub clean_accuracy: f64,
     /// `corruption_accuracy[op][severity]`.
     pub corruption_accuracy: MetricTable,
+    /// `corruption_table[op]`: the benchmark parameter table (`imagenet_c`,
+    /// `cifar10_c`, ...) each image corruption used; ops without tables
+    /// are absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub corruption_table: BTreeMap<String, String>,
     /// Mean over every op and severity; absent when no corruption ran.
     pub mean_corruption_accuracy: Option<f64>,
     /// Mean corruption error against `mce_baseline` (1.0 = the baseline).
@@ -127,6 +132,7 @@ impl Metrics {
             clean_accuracy: clean,
             mean_corruption_accuracy: Metrics::mean_of(&corruption),
             corruption_accuracy: corruption,
+            corruption_table: BTreeMap::new(),
             training,
             attack_accuracy: attacks.accuracy,
             attack_success_rate: attacks.success_rate,

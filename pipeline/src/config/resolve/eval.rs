@@ -30,8 +30,15 @@ pub fn default_corruptions(modality: Modality) -> Vec<&'static str> {
 /// Looks an op name up in one modality's catalog.
 type FindName = fn(&str) -> Option<&'static str>;
 
-pub(super) fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Result<EvalPlan, ConfigError> {
-    let corruptions = match raw.corruptions {
+pub(super) fn resolve_eval(
+    c: &Check,
+    raw: RawEval,
+    modality: Modality,
+    image: &ImageSpec,
+) -> Result<EvalPlan, ConfigError> {
+    // The benchmark family of the suite each op came from, for `auto`.
+    let mut scopes: Vec<(&'static str, &'static [augment::Table])> = Vec::new();
+    let corruptions = match raw.corruptions.clone() {
         None => default_corruptions(modality),
         Some(list) => {
             let (names, find_name): (Vec<&'static str>, FindName) = match modality {
@@ -62,6 +69,7 @@ pub(super) fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Resul
                         if !out.contains(&op) {
                             out.push(op);
                             from_suites.push(op);
+                            scopes.push((op, suite.tables));
                         }
                     }
                     continue;
@@ -85,6 +93,7 @@ pub(super) fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Resul
             out
         }
     };
+    let (corruption_table, tables) = resolve_tables(c, &raw, &corruptions, &scopes, modality, image)?;
     let mut attacks = Vec::new();
     for (i, a) in raw.attacks.unwrap_or_default().into_iter().enumerate() {
         attacks.push(resolve_attack(c, &format!("eval.attacks[{i}]"), a, modality, &attacks)?);
@@ -104,10 +113,76 @@ pub(super) fn resolve_eval(c: &Check, raw: RawEval, modality: Modality) -> Resul
     };
     Ok(EvalPlan {
         corruptions,
+        corruption_table,
+        tables,
         batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
         attacks,
         mce_baseline,
     })
+}
+
+/// The table each corruption uses, by op name.
+type OpTables = Vec<(&'static str, augment::Table)>;
+
+/// `eval.corruption-table` and `eval.corruption-tables`: the parameter
+/// table of every image corruption that has benchmark tables. A per-op
+/// entry wins, then a fixed table; `auto` picks by the configured image
+/// size within the op's suite's benchmark family. A table an op lacks is
+/// an error naming the key, never a substitute.
+fn resolve_tables(
+    c: &Check,
+    raw: &RawEval,
+    corruptions: &[&'static str],
+    scopes: &[(&'static str, &'static [augment::Table])],
+    modality: Modality,
+    image: &ImageSpec,
+) -> Result<(augment::TableChoice, OpTables), ConfigError> {
+    use augment::{Table, TableChoice};
+    let choice = match &raw.corruption_table {
+        None => TableChoice::Auto,
+        Some(name) => TableChoice::parse(name).ok_or_else(|| {
+            c.err("eval.corruption-table", unknown_value("corruption table", name, &TableChoice::names()))
+        })?,
+    };
+    let per_op = raw.corruption_tables.clone().unwrap_or_default();
+    if modality == Modality::Text {
+        if choice != TableChoice::Auto || !per_op.is_empty() {
+            let key = if per_op.is_empty() { "eval.corruption-table" } else { "eval.corruption-tables" };
+            return Err(c.err(key, "benchmark tables are for image corruptions; this config's data is text"));
+        }
+        return Ok((choice, Vec::new()));
+    }
+    for op in per_op.keys() {
+        if !corruptions.contains(&op.as_str()) {
+            return Err(c.err(
+                &format!("eval.corruption-tables.{op}"),
+                format!("`{op}` is not among this config's corruptions"),
+            ));
+        }
+    }
+    let dims = (image.width, image.height, image.channels);
+    let mut tables = Vec::new();
+    for &name in corruptions {
+        let Some(op) = augment::image::find(name) else { continue };
+        let (choice, key) = match per_op.get(name) {
+            Some(t) => {
+                let key = format!("eval.corruption-tables.{name}");
+                let table = Table::parse(t).ok_or_else(|| {
+                    let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+                    c.err(&key, unknown_value("corruption table", t, &names))
+                })?;
+                (TableChoice::Fixed(table), key)
+            }
+            None => (choice, "eval.corruption-table".to_owned()),
+        };
+        let within = scopes.iter().find(|(op, _)| *op == name).map(|&(_, t)| t).filter(|t| !t.is_empty());
+        match op.resolve(choice, within, dims) {
+            Ok(Some(table)) => tables.push((name, table)),
+            Ok(None) => {}
+            Err(e) => return Err(c.err(&key, e.to_string())),
+        }
+    }
+    Ok((choice, tables))
 }
 
 /// Default radii on the [0, 1] pixel scale: L∞ for FGSM/PGD-L∞, L2 for PGD-L2.

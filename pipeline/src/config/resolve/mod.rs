@@ -29,7 +29,7 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let data = data::resolve_data(&c, raw_data)?;
     let model = model::resolve_model(&c, raw.model.unwrap_or_default(), data.modality)?;
     let train = train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text)?;
-    let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality)?;
+    let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality, &data.image)?;
     let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;
     let name = raw.name.unwrap_or_else(|| {
         file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".to_owned())

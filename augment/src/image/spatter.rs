@@ -1,0 +1,393 @@
+//! `spatter` (ImageNet-C "weather" family): liquid splashes from blurred,
+//! thresholded noise. Water (severities 1-3) is shaded as the reference
+//! shades it: Canny edges of the liquid layer, the distance to them
+//! (truncated at 20 px, box-blurred, histogram-equalised), embossed and
+//! blurred again, times the layer; mud (4-5) covers the image where the
+//! blurred wet mask is above 0.8.
+//!
+//! The steps follow OpenCV's functions as the reference calls them
+//! (`Canny` with an L1 gradient, `distanceTransform`, `equalizeHist`,
+//! `filter2D`, `blur` with reflect-101 borders), so the splashes have the
+//! reference's strength and look at every size.
+
+use image::{GrayImage, Luma};
+use rand_distr::{Distribution, StandardNormal};
+
+use super::blur::blur_plane_scipy;
+use super::pixels::clamp_u8;
+use super::{Image, ImageOp};
+use crate::catalog::OpInfo;
+use crate::seed::Rng;
+use crate::table::{Row, Setting, Table, TableParams, row};
+
+const fn rows([mean, sd, sigma, threshold, strength, mud]: [[f32; 5]; 6], [r, g, b]: [f32; 3]) -> [Row; 9] {
+    [
+        row("liquid_mean", mean),
+        row("liquid_sd", sd),
+        row("sigma_px", sigma),
+        row("threshold", threshold),
+        row("intensity_or_mud_sigma", strength),
+        row("mud", mud),
+        row("mud_r", [r; 5]),
+        row("mud_g", [g; 5]),
+        row("mud_b", [b; 5]),
+    ]
+}
+
+const BROWN: [f32; 3] = [63.0, 42.0, 20.0];
+const IMAGENET: [[f32; 5]; 6] = [
+    [0.65, 0.65, 0.65, 0.65, 0.67],
+    [0.3, 0.3, 0.3, 0.3, 0.4],
+    [4.0, 3.0, 2.0, 1.0, 1.0],
+    [0.69, 0.68, 0.68, 0.65, 0.65],
+    [0.6, 0.6, 0.5, 1.5, 1.5],
+    [0.0, 0.0, 0.0, 1.0, 1.0],
+];
+
+/// Liquid mean, sd and blur; the threshold; water intensity or mud blur;
+/// whether it is mud; the mud's colour (MNIST-C's is gray 63).
+const SPATTER_TABLES: &[TableParams] = &[
+    TableParams::graded(Table::ImagenetC, &rows(IMAGENET, BROWN)),
+    TableParams::graded(
+        Table::TinyImagenetC,
+        &rows(
+            [
+                [0.62, 0.65, 0.65, 0.65, 0.65],
+                [0.1, 0.1, 0.3, 0.1, 0.1],
+                [0.7, 0.8, 1.0, 0.7, 0.5],
+                [0.7, 0.7, 0.69, 0.68, 0.67],
+                [0.6; 5],
+                [0.0, 0.0, 0.0, 1.0, 1.0],
+            ],
+            BROWN,
+        ),
+    ),
+    TableParams::graded(
+        Table::Cifar10C,
+        &rows(
+            [
+                [0.62, 0.65, 0.65, 0.65, 0.65],
+                [0.1, 0.1, 0.3, 0.1, 0.1],
+                [0.7, 0.8, 1.0, 0.7, 0.5],
+                [0.7, 0.7, 0.69, 0.69, 0.68],
+                [0.5, 0.5, 0.5, 0.6, 0.6],
+                [0.0, 0.0, 0.0, 1.0, 1.0],
+            ],
+            BROWN,
+        ),
+    ),
+    TableParams::at(Table::MnistC, &rows(IMAGENET, [63.0; 3]), 4),
+];
+
+/// `spatter`: water or mud splashes from blurred, thresholded noise.
+pub(crate) const SPATTER_OP: ImageOp = ImageOp::tabled(
+    OpInfo::image_corruption(
+        "spatter",
+        "water (1-3) or mud (4-5) splashes from blurred noise",
+        SPATTER_TABLES,
+    ),
+    spatter,
+);
+
+/// Pale turquoise, the reference's water colour.
+const WATER: [f32; 3] = [175.0, 238.0, 238.0];
+
+/// The reference's `rgb2gray` weights.
+fn gray_of([r, g, b]: [f32; 3]) -> f32 {
+    0.2989 * r + 0.587 * g + 0.114 * b
+}
+
+fn spatter(img: &Image, s: Setting, rng: &mut Rng) -> Image {
+    let (w, h, _) = img.dims();
+    let (mean, sd, threshold) = (s.get("liquid_mean"), s.get("liquid_sd"), s.get("threshold"));
+    let noise: Vec<f32> =
+        (0..w * h).map(|_| mean + sd * Distribution::<f32>::sample(&StandardNormal, rng)).collect();
+    let mut liquid = blur_plane_scipy(&noise, w, h, s.get("sigma_px"));
+    liquid.iter_mut().for_each(|v| {
+        if *v < threshold {
+            *v = 0.0;
+        }
+    });
+    let strength = s.get("intensity_or_mud_sigma");
+    if s.flag("mud") {
+        let colour = [s.get("mud_r"), s.get("mud_g"), s.get("mud_b")];
+        mud(img, &liquid, threshold, strength, colour)
+    } else {
+        water(img, &liquid, strength)
+    }
+}
+
+fn mud(img: &Image, liquid: &[f32], threshold: f32, sigma: f32, colour: [f32; 3]) -> Image {
+    let (w, h, c) = img.dims();
+    let wet: Vec<f32> = liquid.iter().map(|&v| if v > threshold { 1.0 } else { 0.0 }).collect();
+    let mask = blur_plane_scipy(&wet, w, h, sigma);
+    let gray = [gray_of(colour)];
+    let colour: &[f32] = if c == 3 { &colour } else { &gray };
+    let mut out = img.as_bytes().to_vec();
+    for (px, &m) in out.chunks_exact_mut(c).zip(&mask) {
+        let m = if m < 0.8 { 0.0 } else { m };
+        for (v, &k) in px.iter_mut().zip(colour) {
+            *v = clamp_u8(f32::from(*v) * (1.0 - m) + k * m);
+        }
+    }
+    img.with_bytes(out)
+}
+
+fn water(img: &Image, liquid: &[f32], intensity: f32) -> Image {
+    let (w, h, c) = img.dims();
+    let layer: Vec<u8> = liquid.iter().map(|&v| (v * 255.0).clamp(0.0, 255.0) as u8).collect();
+    let shade = water_shade(&layer, w, h);
+    let m: Vec<f32> = layer.iter().zip(&shade).map(|(&l, &d)| f32::from(l) * d).collect();
+    let peak = m.iter().copied().fold(0.0f32, f32::max);
+    if peak <= 0.0 {
+        return img.clone();
+    }
+    let gray = [gray_of(WATER)];
+    let colour: &[f32] = if c == 3 { &WATER } else { &gray };
+    let gain = intensity / peak;
+    let mut out = img.as_bytes().to_vec();
+    for (px, &m) in out.chunks_exact_mut(c).zip(&m) {
+        for (v, &k) in px.iter_mut().zip(colour) {
+            *v = clamp_u8(f32::from(*v) + m * gain * k);
+        }
+    }
+    img.with_bytes(out)
+}
+
+/// The reference's shading of the water layer: distance to the layer's
+/// Canny edges, truncated at 20, box-blurred to bytes, equalised, embossed
+/// and box-blurred again.
+fn water_shade(layer: &[u8], w: usize, h: usize) -> Vec<f32> {
+    let edges = canny(layer, w, h, 50, 150);
+    let dist = edge_distance(&edges, w, h, 20.0);
+    let dist: Vec<u8> = box3(&dist, w, h).into_iter().map(|v| v.clamp(0.0, 255.0) as u8).collect();
+    let equalised = equalize_hist(&dist);
+    let embossed = emboss(&equalised, w, h);
+    let as_float: Vec<f32> = embossed.iter().map(|&v| f32::from(v)).collect();
+    box3(&as_float, w, h).into_iter().map(|v| v.round_ties_even()).collect()
+}
+
+/// OpenCV's default border: reflect without repeating the edge (`dcb|abcd|cba`).
+fn reflect101(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let n = n as isize;
+    let period = 2 * (n - 1);
+    let m = i.rem_euclid(period);
+    (if m < n { m } else { period - m }) as usize
+}
+
+/// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders.
+fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0;
+            for dy in -1..=1isize {
+                let sy = reflect101(y as isize + dy, h);
+                for dx in -1..=1isize {
+                    sum += src[sy * w + reflect101(x as isize + dx, w)];
+                }
+            }
+            out[y * w + x] = sum / 9.0;
+        }
+    }
+    out
+}
+
+/// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`.
+fn emboss(src: &[u8], w: usize, h: usize) -> Vec<u8> {
+    const KERNEL: [[f32; 3]; 3] = [[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]];
+    let mut out = vec![0u8; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0f32;
+            for (ky, krow) in KERNEL.iter().enumerate() {
+                let sy = reflect101(y as isize + ky as isize - 1, h);
+                for (kx, &k) in krow.iter().enumerate() {
+                    sum += k * f32::from(src[sy * w + reflect101(x as isize + kx as isize - 1, w)]);
+                }
+            }
+            out[y * w + x] = sum.round_ties_even().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// `cv2.equalizeHist`: the cumulative histogram from the first occupied
+/// level, scaled to 0..255.
+fn equalize_hist(src: &[u8]) -> Vec<u8> {
+    let mut hist = [0usize; 256];
+    src.iter().for_each(|&v| hist[usize::from(v)] += 1);
+    let Some(first) = hist.iter().position(|&n| n > 0) else { return src.to_vec() };
+    if hist[first] == src.len() {
+        return vec![first as u8; src.len()];
+    }
+    let scale = 255.0 / (src.len() - hist[first]) as f32;
+    let mut lut = [0u8; 256];
+    let mut sum = 0usize;
+    for level in first + 1..256 {
+        sum += hist[level];
+        lut[level] = (sum as f32 * scale).round_ties_even().clamp(0.0, 255.0) as u8;
+    }
+    src.iter().map(|&v| lut[usize::from(v)]).collect()
+}
+
+/// Euclidean distance from each pixel to the nearest edge, at most `cap`
+/// (everywhere `cap` when there is no edge).
+fn edge_distance(edges: &[bool], w: usize, h: usize, cap: f32) -> Vec<f32> {
+    let marks = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+        Luma([if edges[y as usize * w + x as usize] { 255 } else { 0 }])
+    });
+    let squared = imageproc::distance_transform::euclidean_squared_distance_transform(&marks);
+    squared.as_raw().iter().map(|&d| (d.sqrt() as f32).min(cap)).collect()
+}
+
+/// `cv2.Canny(x, low, high)`: 3x3 Sobel with replicated borders, L1
+/// magnitude, non-maximum suppression in four directions and 8-connected
+/// hysteresis.
+fn canny(src: &[u8], w: usize, h: usize, low: i32, high: i32) -> Vec<bool> {
+    let at = |x: isize, y: isize| {
+        let (x, y) = (x.clamp(0, w as isize - 1) as usize, y.clamp(0, h as isize - 1) as usize);
+        i32::from(src[y * w + x])
+    };
+    let mut dx = vec![0i32; w * h];
+    let mut dy = vec![0i32; w * h];
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let i = y as usize * w + x as usize;
+            dx[i] = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2 * at(x - 1, y)
+                - at(x - 1, y + 1);
+            dy[i] = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2 * at(x, y - 1)
+                - at(x + 1, y - 1);
+        }
+    }
+    let mag: Vec<i32> = dx.iter().zip(&dy).map(|(a, b)| a.abs() + b.abs()).collect();
+    // Magnitude outside the image is 0, as OpenCV pads its buffer.
+    let m_at = |x: isize, y: isize| {
+        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
+            0
+        } else {
+            mag[y as usize * w + x as usize]
+        }
+    };
+    // OpenCV's fixed-point tan(22.5°), 15 fractional bits.
+    const SHIFT: u32 = 15;
+    const TG22: i64 = 13573;
+    // 0: not an edge, 1: weak candidate, 2: edge.
+    let mut state = vec![0u8; w * h];
+    let mut stack = Vec::new();
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let i = y as usize * w + x as usize;
+            let m = mag[i];
+            if m <= low {
+                continue;
+            }
+            let (xs, ys) = (dx[i], dy[i]);
+            let ax = i64::from(xs.abs());
+            let ay = i64::from(ys.abs()) << SHIFT;
+            let tg22x = ax * TG22;
+            let keep = if ay < tg22x {
+                m > m_at(x - 1, y) && m >= m_at(x + 1, y)
+            } else if ay > tg22x + (ax << (SHIFT + 1)) {
+                m > m_at(x, y - 1) && m >= m_at(x, y + 1)
+            } else {
+                let s: isize = if (xs ^ ys) < 0 { -1 } else { 1 };
+                m > m_at(x - s, y - 1) && m > m_at(x + s, y + 1)
+            };
+            if keep {
+                if m > high {
+                    state[i] = 2;
+                    stack.push(i);
+                } else {
+                    state[i] = 1;
+                }
+            }
+        }
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = ((i % w) as isize, (i / w) as isize);
+        for ny in y - 1..=y + 1 {
+            for nx in x - 1..=x + 1 {
+                if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                    continue;
+                }
+                let j = ny as usize * w + nx as usize;
+                if state[j] == 1 {
+                    state[j] = 2;
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    state.into_iter().map(|s| s == 2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed;
+    use crate::severity::Severity;
+
+    fn setting(table: Table, severity: i64) -> Setting {
+        let params = SPATTER_TABLES.iter().find(|t| t.table == table).expect("table");
+        Setting::new(params, Severity::new(severity).expect("valid"))
+    }
+
+    #[test]
+    fn mud_darkens_and_water_brightens() {
+        let img = Image::filled(32, 32, 3, 128);
+        let water = spatter(&img, setting(Table::Cifar10C, 3), &mut seed::rng(9));
+        assert!(water.as_bytes().iter().all(|&v| v >= 128));
+        let mud = spatter(&img, setting(Table::Cifar10C, 5), &mut seed::rng(9));
+        assert!(mud.as_bytes().iter().all(|&v| v <= 128));
+    }
+
+    #[test]
+    fn water_changes_pixels_at_every_size_and_severity() {
+        // The share of changed pixels was near zero from 128 px up when the
+        // shading was not the reference's.
+        for size in [28u32, 64, 224, 320] {
+            let img = Image::filled(size, size, 3, 90);
+            for severity in 1..=3 {
+                let out = spatter(&img, setting(Table::ImagenetC, severity), &mut seed::rng(4));
+                let changed = out.as_bytes().iter().filter(|&&v| v != 90).count();
+                assert!(
+                    changed * 50 > out.as_bytes().len(),
+                    "{size} px severity {severity}: {changed} changed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reflect101_mirrors_without_repeating_the_edge() {
+        assert_eq!([-2, -1, 0, 3, 4, 5].map(|i| reflect101(i, 4)), [2, 1, 0, 3, 2, 1]);
+        assert_eq!(reflect101(-1, 1), 0);
+    }
+
+    #[test]
+    fn equalisation_spreads_levels_as_opencv_does() {
+        // Levels 10, 20, 30 with counts 2, 1, 1: the first maps to 0, the
+        // others to 255 · cumulative / (4 - 2).
+        assert_eq!(equalize_hist(&[10, 10, 20, 30]), [0, 0, 128, 255]);
+        assert_eq!(equalize_hist(&[7, 7, 7]), [7, 7, 7]);
+    }
+
+    #[test]
+    fn canny_finds_the_border_of_a_bright_square() {
+        let (w, h) = (12usize, 12usize);
+        let src: Vec<u8> = (0..w * h)
+            .map(|i| if (4..8).contains(&(i % w)) && (4..8).contains(&(i / w)) { 200 } else { 0 })
+            .collect();
+        let edges = canny(&src, w, h, 50, 150);
+        assert!(edges[5 * w + 4] || edges[5 * w + 3], "left edge");
+        assert!(!edges[0] && !edges[5 * w + 5] && !edges[11 * w + 11]);
+    }
+}

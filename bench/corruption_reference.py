@@ -1,0 +1,625 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the ImageNet-C / CIFAR-10-C corruptions.
+
+Run through bench/corruption_reference.sh, which creates the pinned venv
+bench/.venv-corruptions and calls this file with its python.
+
+Writes, under augment/tests/fixtures/corruptions/:
+  inputs/{astronaut,coffee,chelsea}_{224,32}.png   the clean inputs
+  reference.json                                   statistics of the outputs
+
+Tables:
+  imagenet_c  224 px  the 19 functions of imagecorruptions 1.1.2, called as
+                      its corrupt() does (a PIL image in, output cast to uint8)
+  cifar10_c   32 px   CIFAR-10-C's algorithms and constants from Hendrycks'
+                      make_cifar_c.py, re-implemented below on top of
+                      imagecorruptions' size-generic helpers
+
+Per (table, image, op, severity 1..5) the output is converted the way the
+benchmarks stored it, np.uint8(np.clip(out, 0, 255)) (truncation), and
+compared with the uint8 input: mean_abs_change / mean_change are the mean
+over all H*W*3 values of |out - in| / (out - in), averaged over `seeds`
+runs (np.random.seed(s) before run s). Deterministic ops also store the
+output's values at the fixed flat indices `sample_indices[size]` of the
+row-major HxWx3 array.
+
+Usage: corruption_reference.py [--sheets DIR] [--out DIR] [--only OP,...]
+  --sheets DIR  also write one PNG contact sheet per table and op
+                (input, then severities 1..5, seed 0, image astronaut)
+  --only OPS    recompute only these ops, keeping the other cases of the
+                existing reference.json
+"""
+
+import argparse
+import importlib
+import io
+import json
+import math
+import os
+import sys
+import time
+import types
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "augment" / "tests" / "fixtures" / "corruptions"
+
+IMAGES = ["astronaut", "coffee", "chelsea"]
+OPS = [
+    "gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise",
+    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur", "gaussian_blur",
+    "snow", "frost", "fog", "spatter", "brightness", "contrast", "saturate",
+    "elastic_transform", "pixelate", "jpeg_compression",
+]
+DETERMINISTIC = {
+    "gaussian_blur", "defocus_blur", "zoom_blur", "brightness", "contrast",
+    "saturate", "pixelate", "jpeg_compression",
+}
+SEEDS = {224: 3, 32: 10}  # seeds per random op, by image size
+# Ops whose strength varies much from seed to seed get more: frost draws
+# one of five photographs of very different brightness, and spatter at
+# severity 1 changes few pixels, through a threshold in the tail of a
+# smooth random field (its strength varies by half from seed to seed).
+SEEDS_BY_OP = {"frost": {224: 30, 32: 60}, "spatter": {224: 100, 32: 100}}
+N_SAMPLES = 1024
+SAMPLE_SEED = 12345
+SHEET_IMAGE = "astronaut"
+
+
+# ---------------------------------------------------------------------------
+# Compatibility shims. imagecorruptions 1.1.2 was written against numpy 1.x,
+# scikit-image < 0.19 and setuptools' pkg_resources; these make it import and
+# behave the same way on the pinned current versions.
+# ---------------------------------------------------------------------------
+
+def apply_shims():
+    # numpy 2 removed the np.float_ alias (plasma_fractal uses it).
+    if not hasattr(np, "float_"):
+        np.float_ = np.float64
+
+    # `from scipy.ndimage.interpolation import map_coordinates`: deprecated
+    # (removal announced for SciPy 2.0); alias the module if it is gone.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="scipy")
+    warnings.filterwarnings("ignore", message=".*scipy.ndimage.interpolation.*")
+    try:
+        importlib.import_module("scipy.ndimage.interpolation")
+    except ImportError:
+        import scipy.ndimage
+        sys.modules["scipy.ndimage.interpolation"] = scipy.ndimage
+
+    # `from pkg_resources import resource_filename` (frost image paths):
+    # setuptools may be missing or may have dropped pkg_resources.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module("pkg_resources")
+    except ImportError:
+        shim = types.ModuleType("pkg_resources")
+
+        def resource_filename(module_name, resource):
+            mod = importlib.import_module(module_name)
+            return os.path.join(os.path.dirname(mod.__file__), resource)
+
+        shim.resource_filename = resource_filename
+        sys.modules["pkg_resources"] = shim
+
+    # scikit-image 0.19 replaced gaussian(..., multichannel=bool) with
+    # channel_axis; 0.26 rejects the old keyword.
+    import skimage.filters
+    original_gaussian = skimage.filters.gaussian
+
+    def gaussian(image, *args, multichannel=None, **kwargs):
+        if multichannel is not None:
+            kwargs.setdefault("channel_axis", -1 if multichannel else None)
+        return original_gaussian(image, *args, **kwargs)
+
+    skimage.filters.gaussian = gaussian
+
+    # scikit-image >= 0.19 draws random_noise's values from a fresh, unseeded
+    # np.random.default_rng() unless rng is given, so impulse_noise ignored
+    # np.random.seed. Seed it from the legacy global stream instead (same
+    # per-value salt & pepper algorithm, reproducible under np.random.seed).
+    import skimage.util
+    original_random_noise = skimage.util.random_noise
+
+    def random_noise(image, mode="gaussian", rng=None, clip=True, **kwargs):
+        if rng is None:
+            rng = int(np.random.randint(0, 2**31 - 1))
+        return original_random_noise(image, mode=mode, rng=rng, clip=clip, **kwargs)
+
+    skimage.util.random_noise = random_noise
+
+    # imagecorruptions.corruptions did `from skimage.filters import gaussian`
+    # at import, so patch its module-level name too.
+    import imagecorruptions.corruptions as ic
+    ic.gaussian = gaussian
+    return gaussian
+
+
+apply_shims()
+
+import cv2  # noqa: E402
+import skimage as sk  # noqa: E402
+import skimage.color  # noqa: E402,F401
+from PIL import Image  # noqa: E402
+from scipy.ndimage import map_coordinates, zoom as scizoom  # noqa: E402
+
+import imagecorruptions  # noqa: E402
+import imagecorruptions.corruptions as ic  # noqa: E402
+
+gaussian = ic.gaussian  # the shimmed skimage.filters.gaussian
+
+
+# ---------------------------------------------------------------------------
+# CIFAR-10-C. Algorithms and constants follow make_cifar_c.py in
+# github.com/hendrycks/robustness (ImageNet-C/create_c/make_cifar_c.py,
+# commit 8190fe3); "L123" below is a line of that file. The code is written
+# anew; imagecorruptions' plasma_fractal, disk and _motion_blur, and its copy
+# of the frost photos (byte-identical to create_c/frost*.{png,jpg}), are used
+# where make_cifar_c.py's own helpers compute the same thing.
+# ---------------------------------------------------------------------------
+
+CIFAR = {
+    "gaussian_noise": [0.04, 0.06, 0.08, 0.09, 0.10],                     # L131
+    "shot_noise": [500, 250, 100, 75, 50],                                # L138
+    "impulse_noise": [0.01, 0.02, 0.03, 0.05, 0.07],                      # L145
+    "speckle_noise": [0.06, 0.1, 0.12, 0.16, 0.2],                        # L152
+    "gaussian_blur": [0.4, 0.6, 0.7, 0.8, 1.0],                           # L159
+    # (sigma, max_delta, iterations)
+    "glass_blur": [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1),
+                   (0.25, 1, 2), (0.4, 1, 2)],                            # L167
+    # (disk radius, alias blur)
+    "defocus_blur": [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)],  # L184
+    # (radius, sigma) of ImageMagick's MotionBlurImage
+    "motion_blur": [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)],          # L198
+    "zoom_blur": [(1, 1.06, 0.01), (1, 1.11, 0.01), (1, 1.16, 0.01),
+                  (1, 1.21, 0.01), (1, 1.26, 0.01)],                      # L216 (np.arange args)
+    # (strength, wibble decay)
+    "fog": [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)],        # L229
+    # (image weight, frost weight)
+    "frost": [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)],  # L238
+    # (loc, scale, zoom, threshold, blur radius, blur sigma, image weight)
+    "snow": [(0.1, 0.2, 1, 0.6, 8, 3, 0.95),
+             (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+             (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+             (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+             (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8)],                        # L251-255
+    # (loc, scale, sigma, threshold, intensity / mud sigma, mud?)
+    "spatter": [(0.62, 0.1, 0.7, 0.7, 0.5, 0),
+                (0.65, 0.1, 0.8, 0.7, 0.5, 0),
+                (0.65, 0.3, 1, 0.69, 0.5, 0),
+                (0.65, 0.1, 0.7, 0.69, 0.6, 1),
+                (0.65, 0.1, 0.5, 0.68, 0.6, 1)],                          # L279-283
+    "contrast": [0.75, 0.5, 0.4, 0.3, 0.15],                              # L334
+    "brightness": [0.05, 0.1, 0.15, 0.2, 0.3],                            # L342
+    # (saturation scale, offset)
+    "saturate": [(0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)],     # L353
+    "jpeg_compression": [80, 65, 58, 50, 40],                             # L364
+    "pixelate": [0.95, 0.9, 0.85, 0.75, 0.65],                            # L374
+    # (alpha, sigma, affine jitter) = IMSIZE * (...), IMSIZE = 32
+    "elastic_transform": [(32 * 0, 32 * 0, 32 * 0.08),
+                          (32 * 0.05, 32 * 0.2, 32 * 0.07),
+                          (32 * 0.08, 32 * 0.06, 32 * 0.06),
+                          (32 * 0.1, 32 * 0.04, 32 * 0.05),
+                          (32 * 0.1, 32 * 0.03, 32 * 0.03)],              # L384-389
+}
+
+FROST_DIR = Path(ic.__file__).resolve().parent / "frost"
+FROST_FILES = ["frost1.png", "frost2.png", "frost3.png",
+               "frost4.jpg", "frost5.jpg", "frost6.jpg"]
+_frost_cache = {}
+
+
+def _unit(x, dtype=None):
+    """PIL image or array -> float array scaled to [0, 1]."""
+    if dtype is None:
+        return np.array(x) / 255.0  # float64, as np.array(x) / 255. does
+    return np.array(x, dtype=dtype) / 255.0
+
+
+def _cifar_clipped_zoom(img, factor):
+    """make_cifar_c.py L112-122: crop the central ceil(h / factor) square,
+    zoom it bilinearly and cut the centre h x h out of the result.
+    (imagecorruptions' clipped_zoom keeps the top-left corner instead.)"""
+    h = img.shape[0]
+    side = int(np.ceil(h / factor))
+    top = (h - side) // 2
+    zoomed = scizoom(img[top:top + side, top:top + side], (factor, factor, 1), order=1)
+    cut = (zoomed.shape[0] - h) // 2
+    return zoomed[cut:cut + h, cut:cut + h]
+
+
+def cifar_gaussian_noise(x, severity):  # L130-134
+    scale = CIFAR["gaussian_noise"][severity - 1]
+    v = _unit(x)
+    return np.clip(v + np.random.normal(size=v.shape, scale=scale), 0, 1) * 255
+
+
+def cifar_shot_noise(x, severity):  # L137-141
+    lam = CIFAR["shot_noise"][severity - 1]
+    v = _unit(x)
+    return np.clip(np.random.poisson(v * lam) / lam, 0, 1) * 255
+
+
+def cifar_impulse_noise(x, severity):  # L144-148
+    amount = CIFAR["impulse_noise"][severity - 1]
+    v = sk.util.random_noise(_unit(x), mode="s&p", amount=amount)
+    return np.clip(v, 0, 1) * 255
+
+
+def cifar_speckle_noise(x, severity):  # L151-155
+    scale = CIFAR["speckle_noise"][severity - 1]
+    v = _unit(x)
+    return np.clip(v + v * np.random.normal(size=v.shape, scale=scale), 0, 1) * 255
+
+
+def cifar_gaussian_blur(x, severity):  # L158-162
+    sigma = CIFAR["gaussian_blur"][severity - 1]
+    return np.clip(gaussian(_unit(x), sigma=sigma, channel_axis=-1), 0, 1) * 255
+
+
+def cifar_glass_blur(x, severity):  # L165-180
+    sigma, delta, iterations = CIFAR["glass_blur"][severity - 1]
+    img = np.uint8(gaussian(_unit(x), sigma=sigma, channel_axis=-1) * 255)
+    rows, cols = img.shape[:2]  # the reference hard-codes 32
+    for _ in range(iterations):
+        for h in range(rows - delta, delta, -1):
+            for w in range(cols - delta, delta, -1):
+                dx, dy = np.random.randint(-delta, delta, size=(2,))
+                # The reference "swaps" with a tuple assignment of two numpy
+                # views; the second store reads the view the first store
+                # already overwrote, so the pixel just takes its neighbour's
+                # value and the neighbour is left unchanged.
+                img[h, w] = img[h + dy, w + dx]
+    return np.clip(gaussian(img / 255.0, sigma=sigma, channel_axis=-1), 0, 1) * 255
+
+
+def cifar_defocus_blur(x, severity):  # L183-194
+    radius, alias = CIFAR["defocus_blur"][severity - 1]
+    v = _unit(x)
+    kernel = ic.disk(radius=radius, alias_blur=alias)  # same as L34-46
+    planes = [cv2.filter2D(v[:, :, ch], -1, kernel) for ch in range(3)]
+    return np.clip(np.stack(planes, axis=2), 0, 1) * 255
+
+
+def cifar_motion_blur(x, severity):  # L197-212
+    radius, sigma = CIFAR["motion_blur"][severity - 1]
+    angle = np.random.uniform(-45, 45)
+    # DEVIATION: the reference runs ImageMagick's MotionBlurImage through Wand
+    # and decodes its 8-bit PNG; here imagecorruptions' numpy emulation of it,
+    # rounded to 8 bits as ImageMagick's PNG output is.
+    out = ic._motion_blur(np.array(x), radius=radius, sigma=sigma, angle=angle)
+    return np.clip(np.round(out), 0, 255)
+
+
+def cifar_zoom_blur(x, severity):  # L215-225
+    factors = np.arange(*CIFAR["zoom_blur"][severity - 1])
+    v = _unit(x).astype(np.float32)
+    acc = np.zeros_like(v)
+    for factor in factors:
+        acc += _cifar_clipped_zoom(v, factor)
+    return np.clip((v + acc) / (len(factors) + 1), 0, 1) * 255
+
+
+def cifar_fog(x, severity):  # L228-234
+    strength, decay = CIFAR["fog"][severity - 1]
+    v = _unit(x)
+    peak = v.max()
+    # make_cifar_c's plasma_fractal (L63) defaults to mapsize=32
+    v += strength * ic.plasma_fractal(mapsize=32, wibbledecay=decay)[:32, :32][..., np.newaxis]
+    return np.clip(v * peak / (peak + strength), 0, 1) * 255
+
+
+def _frost_photo(idx):
+    if idx not in _frost_cache:
+        photo = cv2.imread(str(FROST_DIR / FROST_FILES[idx]))
+        # L242: the photos are shrunk to a fifth (bilinear) before cropping
+        _frost_cache[idx] = cv2.resize(photo, (0, 0), fx=0.2, fy=0.2)
+    return _frost_cache[idx]
+
+
+def cifar_frost(x, severity):  # L237-247
+    w_img, w_frost = CIFAR["frost"][severity - 1]
+    idx = np.random.randint(5)  # L239: randint(5), so frost6.jpg is never used
+    photo = _frost_photo(idx)
+    top = np.random.randint(0, photo.shape[0] - 32)
+    left = np.random.randint(0, photo.shape[1] - 32)
+    crop = photo[top:top + 32, left:left + 32][..., ::-1]  # BGR -> RGB
+    return np.clip(w_img * np.array(x) + w_frost * crop, 0, 255)
+
+
+def cifar_snow(x, severity):  # L250-275
+    loc, scale, factor, thresh, radius, sigma, keep = CIFAR["snow"][severity - 1]
+    v = _unit(x, np.float32)
+    flakes = np.random.normal(size=v.shape[:2], loc=loc, scale=scale)
+    flakes = _cifar_clipped_zoom(flakes[..., np.newaxis], factor)
+    flakes[flakes < thresh] = 0
+    # L263: the layer goes to ImageMagick as an 8-bit gray PNG (truncated)
+    flakes8 = (np.clip(flakes.squeeze(), 0, 1) * 255).astype(np.uint8)
+    angle = np.random.uniform(-135, -45)
+    # DEVIATION: Wand's motion blur (L266-271) replaced by imagecorruptions'
+    # numpy emulation, rounded back to 8 bits like the PNG Wand returns.
+    blurred = ic._motion_blur(flakes8.astype(np.float32), radius=radius, sigma=sigma, angle=angle)
+    flakes = (np.clip(np.round(blurred), 0, 255).astype(np.uint8) / 255.0)[..., np.newaxis]
+    gray = cv2.cvtColor(v, cv2.COLOR_RGB2GRAY).reshape(v.shape[0], v.shape[1], 1)
+    v = keep * v + (1 - keep) * np.maximum(v, gray * 1.5 + 0.5)
+    return np.clip(v + flakes + np.rot90(flakes, k=2), 0, 1) * 255
+
+
+def cifar_spatter(x, severity):  # L278-330
+    loc, scale, sigma, thresh, strength, mud = CIFAR["spatter"][severity - 1]
+    v = _unit(x, np.float32)
+    liquid = np.random.normal(size=v.shape[:2], loc=loc, scale=scale)
+    liquid = gaussian(liquid, sigma=sigma)
+    liquid[liquid < thresh] = 0
+    if mud == 0:
+        # water: edge distance map of the liquid mask, embossed and equalised
+        liquid = (liquid * 255).astype(np.uint8)
+        dist = cv2.distanceTransform(255 - cv2.Canny(liquid, 50, 150), cv2.DIST_L2, 5)
+        _, dist = cv2.threshold(dist, 20, 20, cv2.THRESH_TRUNC)
+        dist = cv2.equalizeHist(cv2.blur(dist, (3, 3)).astype(np.uint8))
+        emboss = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
+        dist = cv2.blur(cv2.filter2D(dist, cv2.CV_8U, emboss), (3, 3)).astype(np.float32)
+        m = cv2.cvtColor(liquid * dist, cv2.COLOR_GRAY2BGRA)
+        m /= np.max(m, axis=(0, 1))
+        m *= strength
+        turquoise = np.ones(m.shape[:2] + (3,), np.float32) * (
+            np.array([175, 238, 238], np.float32) / 255.0)
+        turquoise = cv2.cvtColor(turquoise, cv2.COLOR_BGR2BGRA)
+        v = cv2.cvtColor(v, cv2.COLOR_BGR2BGRA)
+        return cv2.cvtColor(np.clip(v + m * turquoise, 0, 1), cv2.COLOR_BGRA2BGR) * 255
+    # mud: blurred mask, hard-thresholded, replaces the image with brown
+    m = gaussian((liquid > thresh).astype(np.float32), sigma=strength)
+    m[m < 0.8] = 0
+    brown = np.array([63, 42, 20], np.float32) / 255.0 * m[..., np.newaxis]
+    v *= 1 - m[..., np.newaxis]
+    return np.clip(v + brown, 0, 1) * 255
+
+
+def cifar_contrast(x, severity):  # L333-338
+    k = CIFAR["contrast"][severity - 1]
+    v = _unit(x)
+    mean = v.mean(axis=(0, 1), keepdims=True)
+    return np.clip((v - mean) * k + mean, 0, 1) * 255
+
+
+def cifar_brightness(x, severity):  # L341-349
+    shift = CIFAR["brightness"][severity - 1]
+    hsv = sk.color.rgb2hsv(_unit(x))
+    hsv[:, :, 2] = np.clip(hsv[:, :, 2] + shift, 0, 1)
+    return np.clip(sk.color.hsv2rgb(hsv), 0, 1) * 255
+
+
+def cifar_saturate(x, severity):  # L352-360
+    mul, add = CIFAR["saturate"][severity - 1]
+    hsv = sk.color.rgb2hsv(_unit(x))
+    hsv[:, :, 1] = np.clip(hsv[:, :, 1] * mul + add, 0, 1)
+    return np.clip(sk.color.hsv2rgb(hsv), 0, 1) * 255
+
+
+def cifar_jpeg_compression(x, severity):  # L363-370
+    buf = io.BytesIO()
+    x.save(buf, "JPEG", quality=CIFAR["jpeg_compression"][severity - 1])
+    return Image.open(buf)
+
+
+def cifar_pixelate(x, severity):  # L373-379: BOX down, BOX back up
+    k = CIFAR["pixelate"][severity - 1]
+    w, h = x.size  # the reference hard-codes 32
+    return x.resize((int(w * k), int(h * k)), Image.BOX).resize((w, h), Image.BOX)
+
+
+def cifar_elastic_transform(x, severity):  # L383-413
+    alpha, sigma, jitter = CIFAR["elastic_transform"][severity - 1]
+    v = _unit(x, np.float32)
+    rows, cols, chans = v.shape
+    # random affine: jitter three points around the centre
+    centre = np.float32((rows, cols)) // 2
+    half = min(rows, cols) // 3
+    src = np.float32([centre + half,
+                      [centre[0] + half, centre[1] - half],
+                      centre - half])
+    dst = src + np.random.uniform(-jitter, jitter, size=src.shape).astype(np.float32)
+    v = cv2.warpAffine(v, cv2.getAffineTransform(src, dst), (cols, rows),
+                       borderMode=cv2.BORDER_REFLECT_101)
+    # smooth random displacement field
+    dx = (gaussian(np.random.uniform(-1, 1, size=(rows, cols)), sigma,
+                   mode="reflect", truncate=3) * alpha).astype(np.float32)
+    dy = (gaussian(np.random.uniform(-1, 1, size=(rows, cols)), sigma,
+                   mode="reflect", truncate=3) * alpha).astype(np.float32)
+    yy, xx, zz = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(chans), indexing="ij")
+    coords = [(yy + dy[..., None]).reshape(-1), (xx + dx[..., None]).reshape(-1), zz.reshape(-1)]
+    out = map_coordinates(v, coords, order=1, mode="reflect").reshape(v.shape)
+    return np.clip(out, 0, 1) * 255
+
+
+CIFAR_FUNCS = {op: globals()["cifar_" + op] for op in OPS}
+IMAGENET_FUNCS = {op: imagecorruptions.corruption_dict[op] for op in OPS}
+TABLES = [("imagenet_c", 224, IMAGENET_FUNCS), ("cifar10_c", 32, CIFAR_FUNCS)]
+
+
+# ---------------------------------------------------------------------------
+# Inputs, running, statistics
+# ---------------------------------------------------------------------------
+
+def make_inputs():
+    """skimage.data photos, centre-cropped square, LANCZOS to 224, BOX to 32."""
+    from skimage import data
+    inputs = {}
+    for name in IMAGES:
+        a = getattr(data, name)()
+        h, w = a.shape[:2]
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        square = Image.fromarray(np.ascontiguousarray(a[top:top + s, left:left + s, :3]))
+        im224 = square.convert("RGB").resize((224, 224), Image.LANCZOS)
+        im32 = im224.resize((32, 32), Image.BOX)
+        inputs[(name, 224)] = np.array(im224)
+        inputs[(name, 32)] = np.array(im32)
+    return inputs
+
+
+def to_stored_uint8(out):
+    """The benchmarks' storage: np.uint8 of the clipped output (truncation)."""
+    if isinstance(out, Image.Image):
+        out = np.array(out)
+    out = np.asarray(out)
+    nans = int(np.isnan(out).sum()) if out.dtype.kind == "f" else 0
+    with np.errstate(invalid="ignore"):
+        return np.uint8(np.clip(out, 0, 255)), nans
+
+
+def run_once(fn, img, severity, seed):
+    np.random.seed(seed)
+    out, nans = to_stored_uint8(fn(Image.fromarray(img), severity))
+    if out.shape != img.shape:
+        raise RuntimeError(f"{fn.__name__}: output shape {out.shape} != {img.shape}")
+    return out, nans
+
+
+def contact_sheet(img, outs, scale):
+    tiles = [img] + outs
+    h, w = img.shape[:2]
+    sheet = Image.new("RGB", (len(tiles) * (w * scale + 4) - 4, h * scale), (255, 255, 255))
+    for i, t in enumerate(tiles):
+        tile = Image.fromarray(t)
+        if scale != 1:
+            tile = tile.resize((w * scale, h * scale), Image.NEAREST)
+        sheet.paste(tile, (i * (w * scale + 4), 0))
+    return sheet
+
+
+def r4(v):
+    return round(float(v), 4)
+
+
+def dump_json(doc, path):
+    """Valid JSON with one case per line (small diffs, no indentation bloat)."""
+    head = {k: v for k, v in doc.items() if k != "cases"}
+    lines = ["{"]
+    for k, v in head.items():
+        lines.append(f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))},")
+    lines.append('  "cases": [')
+    cases = [json.dumps(c, separators=(",", ":")) for c in doc["cases"]]
+    lines.append(",\n".join("    " + c for c in cases))
+    lines.append("  ]")
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sheets", metavar="DIR", help="write contact sheets (PNG) here")
+    ap.add_argument("--out", metavar="DIR", default=str(FIXTURES),
+                    help=f"fixture directory (default {FIXTURES.relative_to(ROOT)})")
+    ap.add_argument("--only", metavar="OPS", help="comma-separated ops to recompute")
+    args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= set(OPS):
+        raise SystemExit(f"unknown ops: {sorted(only - set(OPS))}")
+
+    t_start = time.time()
+    out_dir = Path(args.out)
+    (out_dir / "inputs").mkdir(parents=True, exist_ok=True)
+    sheets = Path(args.sheets) if args.sheets else None
+    if sheets:
+        sheets.mkdir(parents=True, exist_ok=True)
+
+    inputs = make_inputs()
+    for (name, size), img in inputs.items():
+        p = out_dir / "inputs" / f"{name}_{size}.png"
+        Image.fromarray(img).save(p, optimize=True)
+        if not np.array_equal(np.array(Image.open(p).convert("RGB")), img):
+            raise RuntimeError(f"{p} does not round-trip")
+
+    sample_indices = {}
+    for size in (224, 32):
+        rng = np.random.default_rng(SAMPLE_SEED)
+        idx = rng.choice(size * size * 3, size=N_SAMPLES, replace=False)
+        sample_indices[size] = np.sort(idx)
+
+    cases = []
+    total_nans = 0
+    for table, size, funcs in TABLES:
+        for op in OPS:
+            if only and op not in only:
+                continue
+            t_op = time.time()
+            fn = funcs[op]
+            det = op in DETERMINISTIC
+            n_seeds = 1 if det else SEEDS_BY_OP.get(op, SEEDS)[size]
+            per_sev = []
+            sheet_outs = []
+            for severity in range(1, 6):
+                for name in IMAGES:
+                    img = inputs[(name, size)]
+                    base = img.astype(np.int16)
+                    abs_means, means = [], []
+                    first = None
+                    for seed in range(n_seeds):
+                        out, nans = run_once(fn, img, severity, seed)
+                        if nans:
+                            total_nans += nans
+                            print(f"  warning: {table} {op} s{severity} {name} seed {seed}: "
+                                  f"{nans} NaN values (stored as np.uint8(nan))", flush=True)
+                        if first is None:
+                            first = out
+                        d = out.astype(np.int16) - base
+                        abs_means.append(np.abs(d).mean())
+                        means.append(d.mean())
+                    case = {
+                        "table": table, "size": size, "image": name, "op": op,
+                        "severity": severity, "deterministic": det, "seeds": n_seeds,
+                        "mean_abs_change": r4(np.mean(abs_means)),
+                        "mean_change": r4(np.mean(means)),
+                    }
+                    if det:
+                        again, _ = run_once(fn, img, severity, 1)
+                        if not np.array_equal(again, first):
+                            raise RuntimeError(f"{table} {op} is not deterministic")
+                        case["samples"] = first.reshape(-1)[sample_indices[size]].tolist()
+                    else:
+                        case["mean_abs_change_sd"] = r4(np.std(abs_means, ddof=1))
+                    cases.append(case)
+                    if name == SHEET_IMAGE:
+                        sheet_outs.append(first)
+                per_sev.append(np.mean([c["mean_abs_change"] for c in cases[-len(IMAGES):]]))
+            if sheets:
+                contact_sheet(inputs[(SHEET_IMAGE, size)], sheet_outs,
+                              1 if size >= 128 else 4).save(sheets / f"{table}_{op}.png")
+            print(f"[{table:10s} {size:3d}px] {op:18s} {time.time() - t_op:7.1f}s  "
+                  f"mean |change| s1..s5: " + " ".join(f"{v:6.2f}" for v in per_sev), flush=True)
+
+    versions = {
+        "imagecorruptions": metadata.version("imagecorruptions"),
+        "numpy": np.__version__,
+        "scipy": metadata.version("scipy"),
+        "scikit-image": sk.__version__,
+        "opencv": cv2.__version__,
+        "pillow": metadata.version("pillow"),
+        "python": ".".join(map(str, sys.version_info[:3])),
+    }
+    doc = {
+        "generator": "bench/corruption_reference.py",
+        "versions": versions,
+        "sample_indices": {str(k): v.tolist() for k, v in sample_indices.items()},
+        "cases": cases,
+    }
+    path = out_dir / "reference.json"
+    if only:
+        kept = [c for c in json.loads(path.read_text())["cases"] if c["op"] not in only]
+        order = {(t, op): i for i, (t, op) in enumerate((t, op) for t, _, _ in TABLES for op in OPS)}
+        doc["cases"] = sorted(kept + cases, key=lambda c: (order[(c["table"], c["op"])], c["severity"]))
+    dump_json(doc, path)
+    json.loads(path.read_text())  # must parse
+    print(f"wrote {path} ({path.stat().st_size} bytes, {len(doc['cases'])} cases"
+          f"{', %d NaN values' % total_nans if total_nans else ''}); "
+          f"total {time.time() - t_start:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
