@@ -18,7 +18,7 @@ TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
 
-.PHONY: all train test data bench lint fmt compare clean-data deps
+.PHONY: all train test data bench bench-model lint fmt compare clean-data deps
 
 all: test
 
@@ -45,6 +45,11 @@ test:
 ## Throughput tables (release build).
 bench: deps
 	$(CARGO) bench -p augment
+
+## Model throughput (train, inference, PGD-10) beside PyTorch's, interleaved.
+## The dev-profile binary `make train` runs; PyTorch in bench/.venv-torch.
+bench-model: $(TEMPER)
+	python3 bench/model_bench.py --temper $(TEMPER) $(ARGS)
 
 lint: deps
 	$(CARGO) fmt --all -- --check

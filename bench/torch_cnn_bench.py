@@ -7,8 +7,10 @@ PyTorch there with pip, and trains the same CNN as `configs/digits.toml`
 dense 128 with dropout 0.25, 10 outputs; 3x3 kernels, same padding; Adam
 1e-3) on synthetic 28x28 gray batches, printing a row in the format of
 `temper bench`: training images per second after three warm-up steps, with
-the loss read back every step as Temper's training loop does, and PGD-10
-(L-inf, eps 0.1, step 0.025, random start) images per second in eval mode.
+losses and correct counts read back every 16 steps as Temper's training
+loop does, inference images per second in eval mode (predictions read back
+per batch), and PGD-10 (L-inf, eps 0.1, step 0.025, random start) images
+per second in eval mode.
 
 Usage: python3 bench/torch_cnn_bench.py [--threads N] [--batch B ...]
        [--steps S] [--device cpu|cuda]
@@ -27,6 +29,8 @@ VENV = HERE / ".venv-torch"
 PY = VENV / "bin" / "python"
 PINS = ["torch==2.9.1"]
 INDEX = "https://download.pytorch.org/whl/cpu"
+# As Temper's training loop: losses and correct counts read back every 16 steps.
+READ_EVERY = 16
 
 
 def ensure_venv():
@@ -81,14 +85,20 @@ def measure(torch, device, batch, steps, pgd_steps, attack_batches):
     x_host = torch.rand(batch, 1, 28, 28)
     y_host = torch.randint(0, 10, (batch,))
     net.train()
+    losses, hits = [], []
     for i in range(3 + steps):
         if i == 3:
             sync(torch, device)
             start = time.perf_counter()
         x, y = x_host.to(device), y_host.to(device)
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.item()
+        out = net(x)
+        loss = loss_fn(out, y)
+        losses.append(loss.detach())
+        hits.append((out.detach().argmax(1) == y).sum())
+        if len(losses) >= READ_EVERY:
+            torch.stack(losses).tolist(), torch.stack(hits).tolist()
+            losses.clear(), hits.clear()
         loss.backward()
         opt.step()
     sync(torch, device)
@@ -97,6 +107,14 @@ def measure(torch, device, batch, steps, pgd_steps, attack_batches):
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
+    with torch.no_grad():
+        for i in range(3 + steps):
+            if i == 3:
+                sync(torch, device)
+                start = time.perf_counter()
+            net(x_host.to(device)).argmax(1).tolist()
+    sync(torch, device)
+    inference = batch * steps / (time.perf_counter() - start)
     eps, alpha = 0.1, 0.025
     for i in range(1 + attack_batches):
         if i == 1:
@@ -114,7 +132,7 @@ def measure(torch, device, batch, steps, pgd_steps, attack_batches):
         (x + delta).sum().item()
     sync(torch, device)
     pgd = batch * attack_batches / (time.perf_counter() - start)
-    return train, pgd
+    return train, inference, pgd
 
 
 def main():
@@ -130,14 +148,14 @@ def main():
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"| device | batch | train images/s | PGD-{args.pgd_steps} images/s |")
-    print("|---|---|---|---|")
+    print(f"| device | batch | train images/s | inference images/s | PGD-{args.pgd_steps} images/s |")
+    print("|---|---|---|---|---|")
     name = f"torch {torch.__version__} {args.device}"
     if args.device == "cpu":
         name += f" ({args.threads} threads)"
     for batch in args.batch or [128]:
-        train, pgd = measure(torch, args.device, batch, args.steps, args.pgd_steps, args.attack_batches)
-        print(f"| {name} | {batch} | {train:.0f} | {pgd:.0f} |", flush=True)
+        train, inference, pgd = measure(torch, args.device, batch, args.steps, args.pgd_steps, args.attack_batches)
+        print(f"| {name} | {batch} | {train:.0f} | {inference:.0f} | {pgd:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

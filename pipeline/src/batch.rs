@@ -182,9 +182,19 @@ fn eval_seed(seed: u64, r: usize, severity: augment::Severity, name: &str) -> u6
     augment::seed::derive(seed, r as u64, EVAL_EPOCH + u64::from(severity.level()), name)
 }
 
-/// Builds the batch of `rows` of `data`. `text_context` carries protected
-/// spans and tables for text operations.
+/// Builds the batch of `rows` of `data` on the data pool ([`crate::pool`]).
+/// `text_context` carries protected spans and tables for text operations.
 pub fn build(
+    data: &Dataset,
+    rows: &[usize],
+    perturb: Perturbation,
+    model: &ModelPlan,
+    text_context: &TextContext,
+) -> Result<HostBatch, BatchError> {
+    crate::pool::install(|| build_here(data, rows, perturb, model, text_context))
+}
+
+fn build_here(
     data: &Dataset,
     rows: &[usize],
     perturb: Perturbation,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Every top-level module by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["suggest", "hash", "guard", "exit", "progress", "synth"],
+    &["suggest", "hash", "guard", "exit", "pool", "progress", "synth"],
     &["config"],
     &["device"],
     &["data", "model"],

@@ -21,6 +21,7 @@ pub mod hash;
 mod layering;
 pub mod mce;
 pub mod model;
+pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod run;

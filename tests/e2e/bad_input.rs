@@ -209,3 +209,18 @@ fn fgsm_refuses_the_pgd_settings_it_would_ignore() {
     let cfg = digits_config("digits/train.parquet", "digits/test.parquet", "");
     fails_with(&sb, &format!("{cfg}{attack}"), &["`eval.attacks[0].steps`", "PGD only"]);
 }
+
+#[test]
+fn a_bad_data_thread_count_is_refused_before_any_work() {
+    let sb = Sandbox::new();
+    sb.messages(40, 10);
+    let cfg = sb.write("ok.toml", messages_config(""));
+    let run = sb.temper_with_env(
+        &["train", "--config", cfg.to_str().unwrap(), "--quiet"],
+        &[("TEMPER_DATA_THREADS", "zero")],
+    );
+    assert_eq!(run.code, 2, "expected exit 2; stderr: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
+    assert!(run.stderr.contains("TEMPER_DATA_THREADS") && run.stderr.contains("`zero`"), "{}", run.stderr);
+    assert!(sb.run_dirs().is_empty(), "a run directory was left behind: {:?}", sb.run_dirs());
+}

@@ -1,5 +1,6 @@
 //! The thread count is not part of a result: training and evaluation give
-//! the same numbers on one rayon thread as on two.
+//! the same numbers on one rayon thread as on two, with a data pool of one
+//! thread or of three.
 
 use std::path::Path;
 
@@ -66,11 +67,11 @@ fn tensors(file: &[u8]) -> Vec<(String, serde_json::Value)> {
 /// Trains `config` on 1 and on 2 threads and compares what the runs measured.
 fn same_on_one_and_two_threads(sb: &Sandbox, config: &Path, corruptions: &[&str], attacks: &[&str]) {
     let config = config.to_str().unwrap();
-    for threads in ["1", "2"] {
+    for (threads, data_threads) in [("1", "1"), ("2", "3")] {
         let out = format!("threads-{threads}");
         let run = sb.temper_with_env(
             &["train", "--config", config, "--device", "cpu", "--quiet", "--out", &out],
-            &[("RAYON_NUM_THREADS", threads)],
+            &[("RAYON_NUM_THREADS", threads), ("TEMPER_DATA_THREADS", data_threads)],
         );
         assert_eq!(run.code, 0, "{threads} thread(s): {}", run.stderr);
     }

@@ -42,6 +42,7 @@ struct Row {
     device: String,
     batch: usize,
     train: f64,
+    inference: f64,
     pgd: Option<f64>,
 }
 
@@ -56,20 +57,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.steps == 0 || args.batches.contains(&0) {
         bail!("--steps and --batch must be at least 1");
     }
-    println!("| device | batch | train images/s | PGD-{} images/s |", args.pgd_steps);
-    println!("|---|---|---|---|");
+    println!("| device | batch | train images/s | inference images/s | PGD-{} images/s |", args.pgd_steps);
+    println!("|---|---|---|---|---|");
     for name in &args.devices {
         let selected = device::select(name)?;
         for &batch in &args.batches {
-            let row = measure(&plan, &selected, batch, &args);
+            let row = measure(&plan, &selected, batch, &args)?;
             let pgd = row.pgd.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
-            println!("| {} | {} | {:.0} | {} |", row.device, row.batch, row.train, pgd);
+            println!(
+                "| {} | {} | {:.0} | {:.0} | {} |",
+                row.device, row.batch, row.train, row.inference, pgd
+            );
         }
     }
     Ok(())
 }
 
-fn measure(plan: &config::Plan, selected: &device::Selected, batch: usize, args: &Args) -> Row {
+fn measure(
+    plan: &config::Plan,
+    selected: &device::Selected,
+    batch: usize,
+    args: &Args,
+) -> anyhow::Result<Row> {
     let device = &selected.device;
     let spec = plan.data.image;
     let classes = 10;
@@ -87,16 +96,35 @@ fn measure(plan: &config::Plan, selected: &device::Selected, batch: usize, args:
     let x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), shape), &autodiff);
     let y = || Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), &autodiff);
     let mut started = Instant::now();
+    let mut readings = train::Readings::default();
+    for i in 0..3 + args.steps {
+        if i == 3 {
+            readings.read()?;
+            started = Instant::now();
+        }
+        // As in training: the batch is copied to the device, and the losses
+        // and correct counts are read back every `READ_EVERY` steps.
+        let step = train::Step::forward(&model, &loss_fn, ModelInput::Images(x()), y());
+        readings.push(step.readings());
+        if readings.len() >= train::READ_EVERY {
+            readings.read()?;
+        }
+        model = step.update(model, &mut optim, plan.train.learning_rate);
+    }
+    readings.read()?;
+    let train = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
+    // Inference as evaluation runs it: the evaluation-mode model on the
+    // plain device, predictions read back per batch.
+    let frozen = model.valid().to_device(device);
+    let host = crate::model::HostInput::Images { pixels: pixels.clone(), shape };
+    let mut started = Instant::now();
     for i in 0..3 + args.steps {
         if i == 3 {
             started = Instant::now();
         }
-        // As in training: the batch is copied to the device and the loss read back each step.
-        let step = train::Step::forward(&model, &loss_fn, ModelInput::Images(x()), y());
-        let _ = step.loss_value();
-        model = step.update(model, &mut optim, plan.train.learning_rate);
+        crate::model::predict_batch(&frozen, &host, device)?;
     }
-    let train = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
+    let inference = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
     let pgd = (args.pgd_steps > 0).then(|| {
         let frozen = model.valid().to_device(&autodiff).freeze();
         let attack = Attack {
@@ -119,5 +147,5 @@ fn measure(plan: &config::Plan, selected: &device::Selected, batch: usize, args:
         }
         (batch * args.attack_batches) as f64 / started.elapsed().as_secs_f64()
     });
-    Row { device: selected.description.clone(), batch, train, pgd }
+    Ok(Row { device: selected.description.clone(), batch, train, inference, pgd })
 }

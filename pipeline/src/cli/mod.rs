@@ -58,6 +58,8 @@ enum Command {
 impl Cli {
     /// Runs the chosen command.
     pub fn run(self) -> anyhow::Result<()> {
+        // A bad TEMPER_DATA_THREADS is an error before any work starts.
+        crate::pool::init()?;
         match self.command {
             Command::Train(args) => train::run(args),
             Command::Validate { config } => validate::run(&config),

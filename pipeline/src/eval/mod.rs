@@ -42,12 +42,29 @@ pub fn predict<M: Classifier>(
 ) -> Result<Vec<usize>, EvalError> {
     let rows: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
-    for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(data, chunk, perturb, setup.model, setup.text)?;
-        out.extend(predict_batch(model, &host.input, device)?);
-    }
-    Ok(out)
+    // The next batches are perturbed on the data pool while the model
+    // predicts this one.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(PREFETCH);
+        let rows = &rows;
+        scope.spawn(move || {
+            for chunk in rows.chunks(setup.eval.batch_size) {
+                let host = batch::build(data, chunk, perturb, setup.model, setup.text);
+                let failed = host.is_err();
+                if tx.send(host).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for host in rx {
+            out.extend(predict_batch(model, &host?.input, device)?);
+        }
+        Ok(out)
+    })
 }
+
+/// Evaluation batches prepared ahead of the model.
+const PREFETCH: usize = 2;
 
 /// Share of `predictions` equal to the labels.
 pub fn accuracy(predictions: &[usize], labels: &[usize]) -> f64 {

@@ -6,7 +6,8 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use crate::model::{Classifier, ModelInput};
+use crate::model::readback::values;
+use crate::model::{Classifier, ModelInput, ReadbackError};
 
 /// One optimisation step, split so the loop can check the loss before the update.
 pub struct Step {
@@ -60,6 +61,12 @@ impl Step {
         correct(self.logits.clone().detach(), self.targets.clone())
     }
 
+    /// The mean loss and the correct count, left on the device (detached,
+    /// so they hold no graph) for a later [`Readings::read`].
+    pub fn readings(&self) -> (Tensor<1>, Tensor<1, Int>) {
+        (self.loss.clone().detach(), hits(self.logits.clone().detach(), self.targets.clone()))
+    }
+
     /// Backward pass and optimiser update.
     pub fn update<M: Classifier>(self, model: M, optim: &mut ModuleOptimizer, lr: f64) -> M {
         let grads = GradientsParams::from_grads(self.loss.backward(), &model);
@@ -81,8 +88,53 @@ pub fn jensen_shannon(logits: &[Tensor<2>]) -> Tensor<1> {
 
 /// Number of correct predictions in a batch of logits.
 pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> usize {
+    hits(logits, targets).into_scalar::<i64>() as usize
+}
+
+/// The correct count as a one-element tensor on the logits' device.
+fn hits(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
     let pred: Tensor<1, Int> = logits.argmax(1).squeeze_dim(1);
-    pred.equal(targets).int().sum().into_scalar::<i64>() as usize
+    pred.equal(targets).int().sum()
+}
+
+/// Per-batch losses and correct counts kept on the device and read back
+/// together: one wait for the device per [`Readings::read`] instead of two
+/// per batch, which on a GPU is the difference between a queue that stays
+/// full and one drained every step.
+#[derive(Default)]
+pub struct Readings {
+    losses: Vec<Tensor<1>>,
+    hits: Vec<Tensor<1, Int>>,
+}
+
+impl Readings {
+    /// Keeps one batch's readings.
+    pub fn push(&mut self, (loss, hits): (Tensor<1>, Tensor<1, Int>)) {
+        self.losses.push(loss);
+        self.hits.push(hits);
+    }
+
+    /// Batches kept and not yet read.
+    pub fn len(&self) -> usize {
+        self.losses.len()
+    }
+
+    /// Whether nothing is waiting to be read.
+    pub fn is_empty(&self) -> bool {
+        self.losses.is_empty()
+    }
+
+    /// Each kept batch's (mean loss, correct count), in order; empties the buffer.
+    pub fn read(&mut self) -> Result<Vec<(f32, usize)>, ReadbackError> {
+        let n = self.losses.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let losses = values::<f32, 1, Float>(Tensor::cat(std::mem::take(&mut self.losses), 0), n, "losses")?;
+        let hits =
+            values::<i64, 1, Int>(Tensor::cat(std::mem::take(&mut self.hits), 0), n, "correct counts")?;
+        Ok(losses.into_iter().zip(hits).map(|(l, h)| (l, h as usize)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::data::Dataset;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::EpochMetrics;
-pub use loss::{Step, correct, jensen_shannon};
+pub use loss::{Readings, Step, correct, jensen_shannon};
 
 /// Why training stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +116,63 @@ pub struct Session<'a> {
 
 /// Batches queued ahead of the training thread.
 const PREFETCH: usize = 3;
+
+/// Batches trained between reads of their losses from the device.
+pub const READ_EVERY: usize = 16;
+
+/// Batches trained whose loss and correct count are still on the device.
+#[derive(Default)]
+struct Pending {
+    readings: Readings,
+    /// (0-based batch, examples) of each, in order.
+    batches: Vec<(usize, usize)>,
+}
+
+impl Pending {
+    fn push(&mut self, batch: usize, examples: usize, readings: (Tensor<1>, Tensor<1, Int>)) {
+        self.readings.push(readings);
+        self.batches.push((batch, examples));
+    }
+
+    fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Reads the kept batches back and adds them to `state` in order, as
+    /// if each had been read on its own: the first non-finite loss stops
+    /// training naming its batch, and each batch's loss goes to the hook.
+    fn settle<M>(
+        &mut self,
+        state: &mut TrainState,
+        epoch: usize,
+        fault_nan_at: Option<(usize, usize)>,
+        hooks: &mut dyn Hooks<M>,
+    ) -> Result<(), TrainError> {
+        let read = self.readings.read()?;
+        for ((b, n), (mut value, hits)) in std::mem::take(&mut self.batches).into_iter().zip(read) {
+            if fault_nan_at == Some((epoch + 1, b + 1)) {
+                value = f32::NAN;
+            }
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite { epoch: epoch + 1, batch: b + 1, loss: value });
+            }
+            state.hits += hits;
+            state.loss_sum += f64::from(value) * n as f64;
+            state.seen += n;
+            hooks.batch_done(epoch + 1, b + 1, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// The progress bar's running loss and accuracy.
+fn running(state: &TrainState) -> String {
+    format!(
+        "loss {:.4} acc {:.1}%",
+        state.loss_sum / state.seen.max(1) as f64,
+        100.0 * state.hits as f64 / state.seen.max(1) as f64
+    )
+}
 
 /// A fresh optimiser for the plan.
 pub fn optimizer(plan: &TrainPlan) -> ModuleOptimizer {
@@ -254,10 +311,12 @@ pub fn fit<M: Classifier>(
         };
         let first = state.batch;
         let wait_before = state.data_wait_seconds;
+        let mut pending = Pending::default();
         let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Result<HostBatch, BatchError>>(PREFETCH);
             let order = &order;
-            scope.spawn(move || prefetch(data, order, first, perturb, epoch, s, &tx));
+            scope
+                .spawn(move || crate::pool::install(|| prefetch(data, order, first, perturb, epoch, s, &tx)));
             let mut waited = Duration::ZERO;
             loop {
                 // Time blocked here is time the device had nothing to do.
@@ -280,30 +339,21 @@ pub fn fit<M: Classifier>(
                     Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
                     None => Step::forward(&model, &loss_fn, input, targets),
                 };
-                let mut value = step.loss_value();
-                if fault_nan_at == Some((epoch + 1, b + 1)) {
-                    value = f32::NAN;
-                }
-                if !value.is_finite() {
-                    return Err(TrainError::NonFinite { epoch: epoch + 1, batch: b + 1, loss: value });
-                }
-                state.hits += step.correct();
-                state.loss_sum += f64::from(value) * n as f64;
-                state.seen += n;
+                pending.push(b, n, step.readings());
                 model = step.update(model.clone(), &mut optim, plan.learning_rate);
                 state.batch += 1;
                 state.seconds = seconds_before + resumed_at.elapsed().as_secs_f64();
-                hooks.batch_done(epoch + 1, state.batch, value)?;
                 bar.inc(1);
-                bar.set_message(format!(
-                    "loss {:.4} acc {:.1}%",
-                    state.loss_sum / state.seen as f64,
-                    100.0 * state.hits as f64 / state.seen as f64
-                ));
                 let stop = s.stop.load(Ordering::SeqCst);
                 let due = plan.checkpoint_every.is_some_and(|k| state.batch.is_multiple_of(k))
                     || last_checkpoint.elapsed() >= every;
-                if (stop || due) && state.batch < n_batches {
+                let checkpoint = (stop || due) && state.batch < n_batches;
+                // A checkpoint never holds a model whose losses were not checked.
+                if checkpoint || stop || pending.len() >= READ_EVERY {
+                    pending.settle(&mut state, epoch, fault_nan_at, hooks)?;
+                    bar.set_message(running(&state));
+                }
+                if checkpoint {
                     hooks.checkpoint(&model, &optim, &state)?;
                     last_checkpoint = Instant::now();
                 }
@@ -311,7 +361,7 @@ pub fn fit<M: Classifier>(
                     return Err(TrainError::Interrupted { epoch: epoch + 1, batch: state.batch });
                 }
             }
-            Ok(())
+            pending.settle(&mut state, epoch, fault_nan_at, hooks)
         });
         bar.finish_and_clear();
         outcome?;
@@ -350,6 +400,64 @@ pub fn fit<M: Classifier>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what training reported per batch.
+    #[derive(Default)]
+    struct Seen(Vec<(usize, usize, f32)>);
+
+    impl Hooks<()> for Seen {
+        fn epoch_done(&mut self, _: &EpochMetrics) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn batch_done(&mut self, epoch: usize, batch: usize, loss: f32) -> anyhow::Result<()> {
+            self.0.push((epoch, batch, loss));
+            Ok(())
+        }
+        fn checkpoint(&mut self, _: &(), _: &ModuleOptimizer, _: &TrainState) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn readings(loss: f32, hits: i64) -> (Tensor<1>, Tensor<1, Int>) {
+        let device = Device::flex();
+        (
+            Tensor::from_data(TensorData::new(vec![loss], [1]), &device),
+            Tensor::from_data(TensorData::new(vec![hits], [1]), &device),
+        )
+    }
+
+    #[test]
+    fn settled_readings_count_each_batch_in_order() {
+        let mut pending = Pending::default();
+        for (b, (loss, hits)) in [(0.5, 3), (0.25, 4), (1.0, 1)].into_iter().enumerate() {
+            pending.push(b + 4, 4, readings(loss, hits));
+        }
+        let (mut state, mut seen) = (TrainState::default(), Seen::default());
+        pending.settle(&mut state, 1, None, &mut seen).expect("finite");
+        assert_eq!(seen.0, [(2, 5, 0.5), (2, 6, 0.25), (2, 7, 1.0)]);
+        assert_eq!((state.seen, state.hits), (12, 8));
+        assert!((state.loss_sum - 7.0).abs() < 1e-9);
+        assert_eq!(pending.len(), 0);
+        pending.settle(&mut state, 1, None, &mut seen).expect("nothing to read");
+        assert_eq!(seen.0.len(), 3);
+    }
+
+    #[test]
+    fn a_non_finite_loss_names_its_batch_and_stops_counting_there() {
+        let mut pending = Pending::default();
+        for (b, loss) in [0.5, f32::INFINITY, 0.25].into_iter().enumerate() {
+            pending.push(b, 2, readings(loss, 1));
+        }
+        let (mut state, mut seen) = (TrainState::default(), Seen::default());
+        let err = pending.settle(&mut state, 0, None, &mut seen).unwrap_err();
+        assert!(matches!(err, TrainError::NonFinite { epoch: 1, batch: 2, .. }), "{err}");
+        assert_eq!((state.seen, seen.0.len()), (2, 1));
+        // The fault injection marks its batch even when the loss is finite.
+        let mut pending = Pending::default();
+        pending.push(0, 2, readings(0.5, 1));
+        let err = pending.settle(&mut TrainState::default(), 2, Some((3, 1)), &mut seen).unwrap_err();
+        assert!(matches!(err, TrainError::NonFinite { epoch: 3, batch: 1, .. }), "{err}");
+    }
 
     #[test]
     fn busy_share_is_the_time_not_spent_waiting() {
