@@ -26,7 +26,8 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 sed -e "s#^train = .*#train = \"$data/digits/train.csv\"#" -e "s#^test = .*#test = \"$data/digits/test.csv\"#" \
-  -e 's#^device = .*#device = "cpu"#' "$root/configs/digits-augment.toml" > "$work/digits-augment.toml"
+  -e 's#^device = .*#device = "cpu"#' -e 's#^modality = "image"#modality = "image"\ninput-column = "path"#' \
+  "$root/configs/digits-augment.toml" > "$work/digits-augment.toml"
 
 run_temper() {
   local out="$work/runs-$1"
@@ -59,6 +60,7 @@ run_torch() {
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) = 1 ]; then order="temper torch"; else order="torch temper"; fi
   for who in $order; do
-    echo "{\"round\": $r, \"who\": \"$who\", \"result\": $(run_"$who" "$r")}"
+    result="$(run_"$who" "$r")"
+    echo "{\"round\": $r, \"who\": \"$who\", \"result\": $result}"
   done
 done

@@ -28,12 +28,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-# Temper's parameter tables for 28 px grayscale (`temper list`), severity 1..5.
-ROTATE_DEGREES = [8, 16, 24, 32, 40]
-NOISE_SIGMA = [0.08, 0.12, 0.18, 0.26, 0.38]
-BLUR_SIGMA = [1.0, 2.0, 3.0, 4.0, 6.0]
+# The tables Temper's `auto` picks for 28 px grayscale (`temper list`),
+# severity 1..5: CIFAR-10-C's noise, blur and contrast, MNIST-C's rotate and
+# brightness.
+ROTATE_DEGREES = [11.46, 22.92, 34.38, 45.84, 57.30]
+NOISE_SIGMA = [0.04, 0.06, 0.08, 0.09, 0.10]
+BLUR_SIGMA = [0.4, 0.6, 0.7, 0.8, 1.0]
 BRIGHTNESS = [0.1, 0.2, 0.3, 0.4, 0.5]
-CONTRAST = [0.4, 0.3, 0.2, 0.1, 0.05]
+CONTRAST = [0.75, 0.5, 0.4, 0.3, 0.15]
 
 
 def per_severity(make):
@@ -87,7 +89,7 @@ class Digits(torch.utils.data.Dataset):
         img = self.images[i]
         if self.transform is not None:
             img = self.transform(image=img)["image"]
-        return torch.from_numpy(img).float().div_(255).unsqueeze(0), self.labels[i]
+        return torch.from_numpy(np.array(img)).float().div_(255).unsqueeze(0), self.labels[i]
 
 
 def load(csv):
@@ -98,7 +100,7 @@ def load(csv):
     images, labels = [], []
     with open(csv, newline="") as f:
         for row in csvmod.DictReader(f):
-            images.append(np.asarray(Image.open(base / row["image"]).convert("L")))
+            images.append(np.asarray(Image.open(base / row["path"]).convert("L")))
             labels.append(int(row["label"]))
     return images, labels
 

@@ -11,6 +11,16 @@ fn list_shows_every_operation_with_its_table() {
         assert!(out.stdout.contains(&format!("\n{name} (")), "{name} missing");
     }
     assert!(out.stdout.contains("severity"));
+    // Each benchmark table of a corruption, with its parameters.
+    let noise =
+        out.stdout.split("\ngaussian_noise (").nth(1).expect("gaussian_noise").split("\n\n").next().unwrap();
+    for table in ["imagenet_c:", "cifar10_c:", "sigma"] {
+        assert!(noise.contains(table), "{table} missing from:\n{noise}");
+    }
+    assert!(
+        noise.contains("0.08") && noise.contains("0.38"),
+        "CIFAR-10-C's and ImageNet-C's sigmas:\n{noise}"
+    );
     let names = sb.temper(&["list", "--names", "--modality", "text"]);
     assert_eq!(names.stdout.lines().count(), augment::text::names().len());
 }

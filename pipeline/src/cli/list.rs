@@ -42,18 +42,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An operation's name, purpose, summary and severity table.
+/// An operation's name, purpose, summary and severity table, or each of
+/// its benchmark tables (`eval.corruption-table` picks one).
 fn print_op(op: &OpInfo) {
     let purpose = if op.purpose == Purpose::Corruption { "corruption" } else { "augmentation" };
     println!("\n{} ({purpose}): {}", op.name, op.summary);
-    if op.params.is_empty() {
-        return;
+    let names =
+        op.params.iter().map(|p| p.name).chain(op.tables.iter().flat_map(|t| t.rows.iter().map(|r| r.name)));
+    let width = names.map(str::len).max().unwrap_or(0).max(9);
+    let line = |name: &str, v: [String; 5]| {
+        println!("  {name:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", v[0], v[1], v[2], v[3], v[4]);
+    };
+    let header = || line("severity", [1, 2, 3, 4, 5].map(|s: u8| s.to_string()));
+    if !op.params.is_empty() {
+        header();
+        for p in op.params {
+            line(p.name, p.values.map(str::to_owned));
+        }
     }
-    let width = op.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(9);
-    println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", "severity", 1, 2, 3, 4, 5);
-    for p in op.params {
-        let v = p.values;
-        println!("  {:width$}  {:>8} {:>8} {:>8} {:>8} {:>8}", p.name, v[0], v[1], v[2], v[3], v[4]);
+    for t in op.tables {
+        let only = t
+            .benchmark_severity
+            .map(|s| format!(" (the published set uses severity {s})"))
+            .unwrap_or_default();
+        println!("  {}{only}: {}", t.table.name(), t.table.summary());
+        header();
+        for r in t.rows {
+            line(r.name, r.values.map(|v| format!("{v}")));
+        }
     }
 }
 
