@@ -31,30 +31,31 @@ sed -e "s#^train = .*#train = \"$data/digits/train.csv\"#" -e "s#^test = .*#test
 
 run_temper() {
   local out="$work/runs-$1"
-  /usr/bin/time -f '%M' -o "$work/rss" env RAYON_NUM_THREADS="$threads" \
+  /usr/bin/time -f '%M %e' -o "$work/rss" env RAYON_NUM_THREADS="$threads" \
     "$temper" train --config "$work/digits-augment.toml" --quiet --out "$out" 2>/dev/null >/dev/null
   local dir
   dir="$(dirname "$(find "$out" -name metrics.json | head -1)")"
-  python3 - "$dir" "$(cat "$work/rss")" <<'EOF'
+  python3 - "$dir" $(cat "$work/rss") <<'EOF'
 import json, sys
-from datetime import datetime
-d, rss = sys.argv[1], int(sys.argv[2])
+# Wall time of the whole command: loading, training, evaluating, reports.
+d, rss, total = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 events = [json.loads(l) for l in open(f"{d}/log.jsonl")]
 m = json.load(open(f"{d}/metrics.json"))
-man = json.load(open(f"{d}/manifest.json"))
-t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-total = t(man["finished_at"]) - t(man["started_at"])
 train = sum(e["seconds"] for e in events if e["event"] == "epoch")
 corr = next(e["seconds"] for e in events if e["event"] == "evaluated")
 attack = sum(e["seconds"] for e in events if e["event"] == "attacked")
-print(json.dumps({"seconds": {"load": total - train - corr - attack, "train": train, "corruption": corr,
-  "attack": attack, "total": total}, "peak_rss_mib": rss / 1024, "clean_accuracy": m["clean_accuracy"],
+print(json.dumps({"seconds": {"load_and_reports": total - train - corr - attack, "train": train, "corruption": corr,
+  "attack": attack, "wall": total}, "peak_rss_mib": rss / 1024, "clean_accuracy": m["clean_accuracy"],
   "mean_corruption_accuracy": m["mean_corruption_accuracy"]}))
 EOF
 }
 
 run_torch() {
-  "$py" "$here/torch_digits.py" "$data/digits/train.csv" "$data/digits/test.csv" --threads "$threads"
+  /usr/bin/time -f '%e' -o "$work/wall" \
+    "$py" "$here/torch_digits.py" "$data/digits/train.csv" "$data/digits/test.csv" --threads "$threads" > "$work/torch.json"
+  # Wall time of the whole command, interpreter start and imports included.
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["seconds"]["wall"]=float(open(sys.argv[2]).read().split()[-1]); print(json.dumps(r))' \
+    "$work/torch.json" "$work/wall"
 }
 
 for r in $(seq 1 "$rounds"); do

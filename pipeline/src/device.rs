@@ -81,8 +81,15 @@ fn open_cuda(_index: usize) -> Result<Selected, String> {
     Err("is not compiled into this build".to_owned())
 }
 
+/// Opens a wgpu device without the driver noise of adapter probing
+/// ([`crate::guard::filter_driver_noise`]).
 #[cfg(feature = "wgpu")]
 fn open_wgpu(index: Option<usize>) -> Result<Selected, String> {
+    crate::guard::filter_driver_noise(|| open_wgpu_here(index))
+}
+
+#[cfg(feature = "wgpu")]
+fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
     use burn::tensor::{DeviceKind, DeviceType};
     let device = match index {
         None => Device::wgpu(DeviceKind::DefaultDevice),

@@ -22,9 +22,57 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// Lines native drivers print on stderr that say nothing about the run: on a
+/// machine without a display, Mesa's Vulkan device-selection layer tries to
+/// reach a Wayland compositor and reports that it could not, once per
+/// instance wgpu creates while it looks for adapters. A user reads that as
+/// Temper failing.
+const DRIVER_NOISE: &[&str] = &["error: XDG_RUNTIME_DIR is invalid or not set in the environment."];
+
+/// `text` without the [`DRIVER_NOISE`] lines; every other line is kept, in order.
+pub fn without_driver_noise(text: &str) -> String {
+    text.split_inclusive('\n').filter(|line| !DRIVER_NOISE.contains(&line.trim_end())).collect()
+}
+
+/// Runs `f` (which opens a GPU device) with stderr held, then writes what
+/// was printed back to stderr less the [`DRIVER_NOISE`] lines, so a real
+/// driver error still shows. Only without a Wayland display (where the
+/// noise cannot mean anything) and where stderr can be held; otherwise `f`
+/// runs as it is.
+pub fn filter_driver_noise<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(unix)]
+    if std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && let Ok(mut held) = gag::BufferRedirect::stderr()
+    {
+        use std::io::{Read, Write};
+        let out = f();
+        let mut bytes = Vec::new();
+        let _ = held.read_to_end(&mut bytes);
+        drop(held);
+        let kept = without_driver_noise(&String::from_utf8_lossy(&bytes));
+        let _ = std::io::stderr().lock().write_all(kept.as_bytes());
+        return out;
+    }
+    f()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_driver_noise_lines_are_dropped() {
+        let text = "error: XDG_RUNTIME_DIR is invalid or not set in the environment.\n\
+                    MESA: error: ZINK: failed to choose pdev\n\
+                    error: XDG_RUNTIME_DIR is invalid or not set in the environment.\n\
+                    a real warning without newline";
+        assert_eq!(
+            without_driver_noise(text),
+            "MESA: error: ZINK: failed to choose pdev\na real warning without newline"
+        );
+        assert_eq!(without_driver_noise(""), "");
+        assert_eq!(without_driver_noise("error: XDG_RUNTIME_DIR unset\n"), "error: XDG_RUNTIME_DIR unset\n");
+    }
 
     #[test]
     fn a_panic_becomes_its_first_line() {

@@ -122,6 +122,36 @@ mod wgpu {
     }
 
     #[test]
+    fn opening_wgpu_without_a_display_prints_no_driver_noise() {
+        let sb = Sandbox::new();
+        let cfg = tiny(&sb, "");
+        // As on a server or in CI: no session directory, no Wayland display.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
+            .args([
+                "bench",
+                "--config",
+                &cfg,
+                "--device",
+                "wgpu",
+                "--batch",
+                "4",
+                "--steps",
+                "1",
+                "--pgd-steps",
+                "0",
+            ])
+            .current_dir(sb.path())
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("| wgpu ("), "the row was measured on wgpu");
+    }
+
+    #[test]
     fn a_wgpu_device_that_cannot_start_is_one_clear_error() {
         let sb = Sandbox::new();
         let cfg = tiny(&sb, "");
