@@ -23,12 +23,13 @@ use crate::exit::{GateFailed, Interrupted};
 use crate::hash::sha256_bytes;
 use crate::mce::{self, Baseline};
 use crate::model::{self, AnyModel, Classifier, weights};
+use crate::privacy;
 use crate::progress::Progress;
 use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
-use crate::run::metrics::{EpochMetrics, MetricTable, Metrics, RunInfo};
+use crate::run::metrics::{EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
@@ -59,8 +60,9 @@ pub fn run(
     let baseline = Baseline::load(plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
     progress.say(&format!("loading data for `{}` (device {device_desc})", plan.name));
-    let split = data::load(&plan.data, plan.seed)?;
+    let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(plan, &split)?;
+    let held = hold_out(plan, &mut split);
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
     let dir = RunDir::create(out_root, &plan.name)?;
     let _lock = RunLock::acquire(dir.path())?;
@@ -96,11 +98,15 @@ pub fn run(
             .say(&format!("skipped {} bad rows (on-bad-row = \"skip\"); see log.jsonl", split.skipped.len()));
     }
     dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
+    if let Some(h) = &held {
+        dir.write_atomic(privacy::MEMBERSHIP, h.membership.render(&h.table, &split.classes).as_bytes())?;
+    }
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
     let job = Job {
         plan,
         split: &split,
+        held: held.as_ref(),
         dir: &dir,
         device: &device,
         progress,
@@ -125,7 +131,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let plan = config::load(&dir.file("config.toml"))?;
     let baseline = Baseline::load(&plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
-    let split = data::load(&plan.data, plan.seed)?;
+    let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
         if now.sha256 != then.sha256 || now.images_sha256 != then.images_sha256 {
@@ -137,6 +143,8 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
             );
         }
     }
+    // The same rows as when the run started: the split depends on the seed and the table only.
+    let held = hold_out(&plan, &mut split);
     manifest.status = RunStatus::Running;
     manifest.error = None;
     manifest.device = device_desc;
@@ -148,6 +156,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let job = Job {
         plan: &plan,
         split: &split,
+        held: held.as_ref(),
         dir: &dir,
         device: &device,
         progress,
@@ -162,12 +171,28 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
 struct Job<'a> {
     plan: &'a Plan,
     split: &'a Split,
+    held: Option<&'a Held>,
     dir: &'a RunDir,
     device: &'a Device,
     progress: &'a Progress,
     resume: Option<&'a CheckpointIndex>,
     stop: &'a AtomicBool,
     baseline: Option<&'a Baseline>,
+}
+
+/// The training table as loaded and who in it is a member, when the plan
+/// measures privacy; the split's training set is then the members only.
+struct Held {
+    table: data::Dataset,
+    membership: privacy::Membership,
+}
+
+fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
+    let p = plan.eval.privacy.as_ref()?;
+    let membership = privacy::Membership::split(split.train.len(), p, plan.seed);
+    let table = split.train.clone();
+    split.train = table.subset(&membership.members);
+    Some(Held { table, membership })
 }
 
 /// Trains, evaluates and reports; records the outcome in the manifest.
@@ -259,6 +284,7 @@ struct Measured {
     corruption: MetricTable,
     attacks: AttackTable,
     examples: Examples,
+    privacy: Option<PrivacyMetrics>,
 }
 
 impl Measured {
@@ -266,6 +292,7 @@ impl Measured {
         let mut metrics =
             Metrics::new(info, self.clean, self.corruption.clone(), attack::tables(&self.attacks), training);
         metrics.corruption_table = self.tables.clone();
+        metrics.privacy = self.privacy.clone();
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
@@ -341,7 +368,32 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     dir.write_json("manifest.json", manifest)?;
     let setup =
         EvalSetup { eval: &plan.eval, model: &plan.model, text: &plan.data.text.context, seed: plan.seed };
-    let measured = measure(&eval_model, split, &setup, device, progress, Some(dir))?;
+    let mut measured = measure(&eval_model, split, &setup, device, progress, Some(dir))?;
+    if let (Some(p), Some(held)) = (&plan.eval.privacy, job.held) {
+        progress.say("privacy: membership inference");
+        let cx = privacy::Context {
+            plan,
+            table: &held.table,
+            membership: &held.membership,
+            classes: split.classes.len(),
+            device,
+            progress,
+            stop,
+        };
+        let metrics = privacy::evaluate(&eval_model, p, &cx).map_err(|e| match e {
+            // A signal during reference training stops the run as one during training does.
+            privacy::PrivacyError::Reference { source: t @ TrainError::Interrupted { .. }, .. } => {
+                anyhow::Error::new(t)
+            }
+            other => anyhow::Error::new(other),
+        })?;
+        let line = json!({"event": "privacy", "run": dir.id(), "mia_auc": metrics.mia_auc,
+            "mia_tpr_at_01pct_fpr": metrics.mia_tpr_at_01pct_fpr, "seconds": metrics.seconds,
+            "attacks": metrics.attacks});
+        dir.log(&line)?;
+        progress.event(&line);
+        measured.privacy = Some(metrics);
+    }
     Ok((measured, state.epochs))
 }
 
@@ -381,7 +433,7 @@ fn measure<M: Classifier>(
         Some(_) => eval::examples::gather(model, &split.test, &split.classes, setup, device)?,
         None => Examples::default(),
     };
-    Ok(Measured { clean, tables: table_names(setup.eval), corruption, attacks, examples })
+    Ok(Measured { clean, tables: table_names(setup.eval), corruption, attacks, examples, privacy: None })
 }
 
 /// What [`evaluate_saved`] wrote.

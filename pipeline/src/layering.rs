@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["batch", "run"],
     &["attack"],
     &["eval", "mce", "train"],
+    &["privacy"],
     &["report", "compare"],
     &["experiment"],
     &["cli"],

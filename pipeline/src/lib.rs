@@ -22,6 +22,7 @@ mod layering;
 pub mod mce;
 pub mod model;
 pub mod pool;
+pub mod privacy;
 pub mod progress;
 pub mod report;
 pub mod run;

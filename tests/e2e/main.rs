@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod device;
 mod harness;
+mod privacy;
 mod provenance;
 mod reports;
 mod resume;

@@ -16,6 +16,7 @@ fn comparable(mut v: serde_json::Value) -> serde_json::Value {
             e["device_busy_share"] = serde_json::Value::Null;
         }
     }
+    v["privacy"]["seconds"] = serde_json::Value::Null;
     v
 }
 
@@ -28,7 +29,10 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
         "c.toml",
         messages_config(extra)
             .replace("epochs = 4", "epochs = 3")
-            .replace("batch-size = 32", "batch-size = 16"),
+            .replace("batch-size = 32", "batch-size = 16")
+            // Membership inference too: the same rows held out, the same reference models.
+            + "privacy-examples = 100\n[[eval.privacy]]\nattack = \"loss\"\n\
+               [[eval.privacy]]\nattack = \"lira\"\nreferences = 2\n",
     );
     let cfg = cfg.to_str().unwrap();
 
@@ -76,6 +80,7 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     let a = sb.json(&sb.run_dirs_under("full")[0].join("metrics.json"));
     let b = sb.json(&run_dir.join("metrics.json"));
+    assert!(a["privacy"]["attacks"]["lira"]["auc"].is_f64(), "{a}");
     assert_eq!(comparable(a), comparable(b));
     let manifest = sb.json(&run_dir.join("manifest.json"));
     assert_eq!(manifest["status"], "completed");

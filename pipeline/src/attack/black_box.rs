@@ -191,6 +191,7 @@ mod tests {
             batch_size: 3,
             attacks: Vec::new(),
             mce_baseline: None,
+            privacy: None,
         };
         let model_plan = ModelPlan::Text(text_plan());
         let context = augment::text::TextContext::default();

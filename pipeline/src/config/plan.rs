@@ -288,6 +288,94 @@ pub struct EvalPlan {
     pub attacks: Vec<AttackPlan>,
     /// Run directory whose corruption errors normalise mCE.
     pub mce_baseline: Option<PathBuf>,
+    /// Membership inference (`[[eval.privacy]]`), when configured.
+    pub privacy: Option<PrivacyPlan>,
+}
+
+/// A membership-inference attack (`[[eval.privacy]].attack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivacyAttackKind {
+    /// Yeom et al. 2018: a low loss means a member.
+    Loss,
+    /// Watson et al. 2022: the loss minus the reference models' mean loss on
+    /// the same example (difficulty calibration).
+    CalibratedLoss,
+    /// Carlini et al. 2022, offline: the logit-scaled confidence against a
+    /// Gaussian fit of the reference models' (which never saw the example).
+    Lira,
+}
+
+impl PrivacyAttackKind {
+    /// Every attack, in report order.
+    pub const ALL: [PrivacyAttackKind; 3] =
+        [PrivacyAttackKind::Loss, PrivacyAttackKind::CalibratedLoss, PrivacyAttackKind::Lira];
+
+    /// The name in configs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrivacyAttackKind::Loss => "loss",
+            PrivacyAttackKind::CalibratedLoss => "calibrated_loss",
+            PrivacyAttackKind::Lira => "lira",
+        }
+    }
+
+    /// The attack with this name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether it needs reference models.
+    pub fn needs_references(self) -> bool {
+        self != PrivacyAttackKind::Loss
+    }
+}
+
+/// How LiRA estimates the spread of the reference models' confidences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variance {
+    /// One variance over every example: the paper's choice for few references.
+    Global,
+    /// Each example's own.
+    PerExample,
+}
+
+impl Variance {
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variance::Global => "global",
+            Variance::PerExample => "per-example",
+        }
+    }
+}
+
+/// One configured membership-inference attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivacyAttack {
+    /// Which attack.
+    pub kind: PrivacyAttackKind,
+    /// Reference models it uses (0 for `loss`).
+    pub references: usize,
+    /// LiRA's variance estimate.
+    pub variance: Variance,
+}
+
+/// Membership inference: who is held out, how many are attacked, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyPlan {
+    /// Share of the training table held out as non-members, never trained on.
+    pub holdout: f64,
+    /// Members and non-members attacked (each; fewer if the holdout is smaller).
+    pub examples: usize,
+    /// The attacks, in config order.
+    pub attacks: Vec<PrivacyAttack>,
+}
+
+impl PrivacyPlan {
+    /// Reference models to train: the most any attack uses.
+    pub fn references(&self) -> usize {
+        self.attacks.iter().map(|a| a.references).max().unwrap_or(0)
+    }
 }
 
 impl EvalPlan {

@@ -137,6 +137,18 @@ pub struct RawEval {
     pub batch_size: Option<i64>,
     pub mce_baseline: Option<String>,
     pub attacks: Option<Vec<RawAttack>>,
+    pub privacy: Option<Vec<RawPrivacy>>,
+    pub privacy_holdout: Option<f64>,
+    pub privacy_examples: Option<i64>,
+}
+
+/// One `[[eval.privacy]]` entry: a membership-inference attack.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPrivacy {
+    pub attack: String,
+    pub references: Option<i64>,
+    pub variance: Option<String>,
 }
 
 /// One `[[eval.attacks]]` entry.

@@ -181,6 +181,18 @@ fn to_raw(plan: &Plan) -> RawConfig {
                     })
                     .collect()
             }),
+            privacy: plan.eval.privacy.as_ref().map(|p| {
+                p.attacks
+                    .iter()
+                    .map(|a| RawPrivacy {
+                        attack: a.kind.name().to_owned(),
+                        references: a.kind.needs_references().then_some(a.references as i64),
+                        variance: (a.kind == PrivacyAttackKind::Lira).then(|| a.variance.name().to_owned()),
+                    })
+                    .collect()
+            }),
+            privacy_holdout: plan.eval.privacy.as_ref().map(|p| p.holdout),
+            privacy_examples: plan.eval.privacy.as_ref().map(|p| p.examples as i64),
         }),
     }
 }

@@ -69,6 +69,11 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+    /// The examples at `rows`, in that order.
+    pub fn subset(&self, rows: &[usize]) -> Dataset {
+        Dataset { inputs: self.inputs.select(rows), labels: rows.iter().map(|&r| self.labels[r]).collect() }
+    }
 }
 
 /// Train and test sets sharing one class list.

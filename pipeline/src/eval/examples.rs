@@ -315,6 +315,7 @@ mod tests {
             batch_size: 3,
             attacks: Vec::new(),
             mce_baseline: None,
+            privacy: None,
         };
         let context = augment::text::TextContext::default();
         let setup = EvalSetup { eval: &eval, model: &plan, text: &context, seed: 11 };

@@ -226,6 +226,7 @@ mod tests {
             attack_success_rate: table(&[("fgsm", &[("0.2", 0.9), ("0.05", 0.4), ("0.1", 0.6)])]),
             attack_mean_norm: table(&[("fgsm", &[("0.2", 0.2), ("0.05", 0.05), ("0.1", 0.1)])]),
             attack_mean_queries: MetricTable::new(),
+            privacy: None,
         }
     }
 

@@ -94,6 +94,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     let mut sections = vec![headline(metrics)];
     sections.extend(corruptions(metrics));
     sections.extend(attacks(metrics));
+    sections.extend(privacy(metrics));
     sections.extend(training(&metrics.training));
     if !examples.clean.is_empty() {
         sections.push(Section { title: "Examples", blocks: vec![Block::Examples(examples)] });
@@ -117,8 +118,42 @@ fn headline(m: &Metrics) -> Section<'static> {
             rows.push(vec![format!("attack_accuracy {attack} ε={key}"), pct(acc)]);
         }
     }
+    if let Some(p) = &m.privacy {
+        rows.push(vec!["privacy.mia_auc".to_owned(), format!("{:.3}", p.mia_auc)]);
+        rows.push(vec!["privacy.mia_tpr_at_01pct_fpr".to_owned(), pct(p.mia_tpr_at_01pct_fpr)]);
+    }
     let header = vec!["metric".to_owned(), "value".to_owned()];
     Section { title: "Headline", blocks: vec![Block::Table(Table { header, rows })] }
+}
+
+fn privacy(m: &Metrics) -> Option<Section<'static>> {
+    let p = m.privacy.as_ref()?;
+    let explain = vec![plain(format!(
+        "Membership inference: can an attacker tell the model's training rows from rows it never saw?          {} training rows were held out (membership.tsv lists them); {} members and {} non-members were          attacked; {} reference models trained; {:.1} s. AUC 0.5 means no leakage; the true-positive rate          at a low false-positive rate is what an attacker can claim with confidence (Carlini et al. 2022).",
+        p.holdout_rows, p.members, p.non_members, p.reference_models, p.seconds
+    ))];
+    let header =
+        ["attack", "AUC", "balanced accuracy", "TPR at 1% FPR", "TPR at 0.1% FPR", "reference models"]
+            .map(str::to_owned)
+            .to_vec();
+    let rows = p
+        .attacks
+        .iter()
+        .map(|(name, a)| {
+            vec![
+                name.clone(),
+                format!("{:.3}", a.auc),
+                pct(a.balanced_accuracy),
+                pct(a.tpr_at_1pct_fpr),
+                pct(a.tpr_at_01pct_fpr),
+                a.reference_models.to_string(),
+            ]
+        })
+        .collect();
+    Some(Section {
+        title: "Privacy: membership inference",
+        blocks: vec![Block::Text(explain), Block::Table(Table { header, rows })],
+    })
 }
 
 fn corruptions(m: &Metrics) -> Option<Section<'static>> {

@@ -114,6 +114,46 @@ pub struct Metrics {
     /// black-box attacks only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_mean_queries: MetricTable,
+    /// Membership inference, when `[[eval.privacy]]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyMetrics>,
+}
+
+/// How much the model gives away about who was in its training data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrivacyMetrics {
+    /// The highest ROC AUC of any configured attack: the headline figure
+    /// (0.5 is no leakage).
+    pub mia_auc: f64,
+    /// The highest TPR at FPR below 0.1% of any configured attack.
+    pub mia_tpr_at_01pct_fpr: f64,
+    /// Training rows held out as non-members (never trained on).
+    pub holdout_rows: usize,
+    /// Members attacked.
+    pub members: usize,
+    /// Non-members attacked.
+    pub non_members: usize,
+    /// Reference models trained for the calibrated attacks.
+    pub reference_models: usize,
+    /// Seconds the privacy evaluation took, reference training included.
+    pub seconds: f64,
+    /// Per attack (`loss`, `calibrated_loss`, `lira`).
+    pub attacks: BTreeMap<String, MembershipAttackMetrics>,
+}
+
+/// One membership-inference attack's figures (Carlini et al. 2022).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MembershipAttackMetrics {
+    /// ROC AUC.
+    pub auc: f64,
+    /// Best balanced accuracy over thresholds.
+    pub balanced_accuracy: f64,
+    /// TPR at FPR below 1%.
+    pub tpr_at_1pct_fpr: f64,
+    /// TPR at FPR below 0.1%.
+    pub tpr_at_01pct_fpr: f64,
+    /// Reference models used (0 for `loss`).
+    pub reference_models: usize,
 }
 
 impl Metrics {
@@ -138,6 +178,7 @@ impl Metrics {
             attack_success_rate: attacks.success_rate,
             attack_mean_norm: attacks.mean_norm,
             attack_mean_queries: attacks.mean_queries,
+            privacy: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

@@ -13,7 +13,8 @@ use crate::data::{Dataset, Inputs, Split};
 /// File name inside a run directory.
 pub const ROWS: &str = "rows.tsv";
 
-fn hash_row(data: &Dataset, i: usize) -> String {
+/// The first 128 bits of an example's SHA-256, as hex.
+pub fn hash_row(data: &Dataset, i: usize) -> String {
     let digest = match &data.inputs {
         Inputs::Images(set) => crate::hash::sha256_bytes(set.bytes(i)),
         Inputs::Texts(t) => crate::hash::sha256_bytes(t[i].as_bytes()),

@@ -111,6 +111,7 @@ pub(super) fn resolve_eval(
             Some(full)
         }
     };
+    let privacy = resolve_privacy(c, raw.privacy, raw.privacy_holdout, raw.privacy_examples)?;
     Ok(EvalPlan {
         corruptions,
         corruption_table,
@@ -118,7 +119,75 @@ pub(super) fn resolve_eval(
         batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
         attacks,
         mce_baseline,
+        privacy,
     })
+}
+
+/// `[[eval.privacy]]` with `eval.privacy-holdout` and `eval.privacy-examples`;
+/// those two keys without an attack are an error (they would hold rows out
+/// of training for nothing).
+fn resolve_privacy(
+    c: &Check,
+    raw: Option<Vec<RawPrivacy>>,
+    holdout: Option<f64>,
+    examples: Option<i64>,
+) -> Result<Option<PrivacyPlan>, ConfigError> {
+    let list = raw.unwrap_or_default();
+    if list.is_empty() {
+        c.refuse_set(
+            "eval",
+            &[("privacy-holdout", holdout.is_some()), ("privacy-examples", examples.is_some())],
+            "applies to membership inference; add an `[[eval.privacy]]` attack or remove it",
+        )?;
+        return Ok(None);
+    }
+    let mut attacks: Vec<PrivacyAttack> = Vec::new();
+    for (i, r) in list.into_iter().enumerate() {
+        let key = format!("eval.privacy[{i}]");
+        let names: Vec<&str> = PrivacyAttackKind::ALL.iter().map(|k| k.name()).collect();
+        let kind = PrivacyAttackKind::parse(&r.attack).ok_or_else(|| {
+            c.err(&format!("{key}.attack"), unknown_value("privacy attack", &r.attack, &names))
+        })?;
+        if attacks.iter().any(|a| a.kind == kind) {
+            return Err(c.err(&format!("{key}.attack"), format!("`{}` is configured twice", kind.name())));
+        }
+        if !kind.needs_references() {
+            c.refuse_set(
+                &key,
+                &[("references", r.references.is_some()), ("variance", r.variance.is_some())],
+                "the loss attack uses no reference models",
+            )?;
+        }
+        if kind != PrivacyAttackKind::Lira && r.variance.is_some() {
+            return Err(c.err(&format!("{key}.variance"), "only `lira` fits a variance"));
+        }
+        let references = if kind.needs_references() {
+            c.usize(&format!("{key}.references"), r.references, 4, 1, 256)?
+        } else {
+            0
+        };
+        let variance = match r.variance.as_deref() {
+            None | Some("global") => Variance::Global,
+            Some("per-example") if references >= 2 => Variance::PerExample,
+            Some("per-example") => {
+                return Err(
+                    c.err(&format!("{key}.variance"), "a per-example variance needs at least 2 references")
+                );
+            }
+            Some(other) => {
+                return Err(c.err(
+                    &format!("{key}.variance"),
+                    unknown_value("variance", other, &["global", "per-example"]),
+                ));
+            }
+        };
+        attacks.push(PrivacyAttack { kind, references, variance });
+    }
+    Ok(Some(PrivacyPlan {
+        holdout: c.float("eval.privacy-holdout", holdout, 0.1, FloatRange::Open(0.0, 0.9))?,
+        examples: c.usize("eval.privacy-examples", examples, 1000, 10, i64::MAX)?,
+        attacks,
+    }))
 }
 
 /// The table each corruption uses, by op name.
