@@ -23,13 +23,13 @@ use crate::exit::{GateFailed, Interrupted};
 use crate::hash::sha256_bytes;
 use crate::mce::{self, Baseline};
 use crate::model::{self, AnyModel, Classifier, weights};
-use crate::privacy;
+use crate::privacy::{self, canaries};
 use crate::progress::Progress;
 use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
-use crate::run::metrics::{EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo};
+use crate::run::metrics::{CanaryMetrics, EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
@@ -101,12 +101,18 @@ pub fn run(
     if let Some(h) = &held {
         dir.write_atomic(privacy::MEMBERSHIP, h.membership.render(&h.table, &split.classes).as_bytes())?;
     }
+    // Planted after rows.tsv is written: canaries are not data.
+    let canaries = plant_canaries(plan, &mut split);
+    if let Some(c) = &canaries {
+        dir.write_atomic(canaries::CANARIES, canaries::render(c, &split.classes).as_bytes())?;
+    }
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
     let job = Job {
         plan,
         split: &split,
         held: held.as_ref(),
+        canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
         progress,
@@ -145,6 +151,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     }
     // The same rows as when the run started: the split depends on the seed and the table only.
     let held = hold_out(&plan, &mut split);
+    let canaries = plant_canaries(&plan, &mut split);
     manifest.status = RunStatus::Running;
     manifest.error = None;
     manifest.device = device_desc;
@@ -157,6 +164,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         plan: &plan,
         split: &split,
         held: held.as_ref(),
+        canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
         progress,
@@ -172,6 +180,7 @@ struct Job<'a> {
     plan: &'a Plan,
     split: &'a Split,
     held: Option<&'a Held>,
+    canaries: Option<&'a [canaries::Canary]>,
     dir: &'a RunDir,
     device: &'a Device,
     progress: &'a Progress,
@@ -193,6 +202,15 @@ fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
     let table = split.train.clone();
     split.train = table.subset(&membership.members);
     Some(Held { table, membership })
+}
+
+/// Plants the plan's canaries in the training set (the same ones on resume:
+/// they depend on the seed only).
+fn plant_canaries(plan: &Plan, split: &mut Split) -> Option<Vec<canaries::Canary>> {
+    let p = plan.train.canaries.as_ref()?;
+    let made = canaries::make(p, &split.train, split.classes.len(), plan.seed);
+    canaries::plant(&made, &mut split.train);
+    Some(made)
 }
 
 /// Trains, evaluates and reports; records the outcome in the manifest.
@@ -258,7 +276,9 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         id: dir.id().to_owned(),
         modality: plan.data.modality.as_str().to_owned(),
         classes: split.classes.clone(),
-        train_examples: split.train.len(),
+        // Real rows only: planted canaries are not data.
+        train_examples: split.train.len()
+            - job.canaries.map_or(0, |c| c.iter().map(|c| c.repeats).sum::<usize>()),
         test_examples: split.test.len(),
         skipped_rows: split.skipped.len(),
     };
@@ -285,6 +305,7 @@ struct Measured {
     attacks: AttackTable,
     examples: Examples,
     privacy: Option<PrivacyMetrics>,
+    canaries: Option<CanaryMetrics>,
 }
 
 impl Measured {
@@ -293,6 +314,7 @@ impl Measured {
             Metrics::new(info, self.clean, self.corruption.clone(), attack::tables(&self.attacks), training);
         metrics.corruption_table = self.tables.clone();
         metrics.privacy = self.privacy.clone();
+        metrics.canaries = self.canaries.clone();
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
@@ -394,6 +416,16 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         progress.event(&line);
         measured.privacy = Some(metrics);
     }
+    if let (Some(p), Some(planted)) = (&plan.train.canaries, job.canaries) {
+        let started = Instant::now();
+        let probe = canaries::Probe { setup: &setup, device, classes: split.classes.len(), seed: plan.seed };
+        let metrics = canaries::evaluate(&eval_model, planted, p, &split.train, &probe)?;
+        let line = json!({"event": "canaries", "run": dir.id(), "recall": metrics.recall,
+            "exposure": metrics.exposure, "chance": metrics.chance, "seconds": started.elapsed().as_secs_f64()});
+        dir.log(&line)?;
+        progress.event(&line);
+        measured.canaries = Some(metrics);
+    }
     Ok((measured, state.epochs))
 }
 
@@ -433,7 +465,15 @@ fn measure<M: Classifier>(
         Some(_) => eval::examples::gather(model, &split.test, &split.classes, setup, device)?,
         None => Examples::default(),
     };
-    Ok(Measured { clean, tables: table_names(setup.eval), corruption, attacks, examples, privacy: None })
+    Ok(Measured {
+        clean,
+        tables: table_names(setup.eval),
+        corruption,
+        attacks,
+        examples,
+        privacy: None,
+        canaries: None,
+    })
 }
 
 /// What [`evaluate_saved`] wrote.

@@ -1,6 +1,7 @@
 //! Membership inference: held-out rows are never trained on, an overfit
 //! model leaks, the attacks' figures reach metrics.json, and bad privacy
-//! keys are refused.
+//! keys are refused. Canaries: planted as configured, recorded apart from
+//! the data, memorised more the more often they were planted.
 
 use std::collections::BTreeSet;
 
@@ -69,7 +70,10 @@ fn an_overfit_model_leaks_membership_and_held_out_rows_are_never_trained_on() {
     assert!(trained.is_disjoint(&held), "held-out rows were trained on");
     assert!(targets.is_subset(&trained), "member targets must be members");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("Privacy: membership inference") && report.contains("privacy.mia_auc"), "{report}");
+    assert!(
+        report.contains("Privacy: membership inference") && report.contains("privacy.mia_auc"),
+        "{report}"
+    );
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert!(log.lines().any(|l| l.contains("\"event\":\"privacy\"") && l.contains("\"seconds\"")), "{log}");
     // The same seed holds out the same rows and measures the same figures.
@@ -102,4 +106,40 @@ fn bad_privacy_keys_name_the_key() {
         assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
         assert!(out.stderr.contains(needle), "{extra}: {needle:?} not in {}", out.stderr);
     }
+}
+
+#[test]
+fn planted_canaries_are_recorded_apart_from_the_data_and_memorised_by_repeats() {
+    let sb = Sandbox::new();
+    sb.messages(1500, 100);
+    let cfg = crate::harness::messages_config(
+        "[train.canaries]\ncount = 10\nrepeats = [1, 4, 16]\ncandidates = 200\n",
+    )
+    .replace("epochs = 4", "epochs = 10")
+    .replace("dropout = 0.1", "dropout = 0.0");
+    let cfg = sb.write("canaries.toml", cfg);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = &sb.run_dirs()[0];
+    let m = sb.json(&dir.join("metrics.json"));
+    let c = &m["canaries"];
+    assert_eq!(c["planted_rows"], 10 * (1 + 4 + 16), "{c}");
+    assert_eq!(m["run"]["train_examples"], 1500, "canaries are not counted as data");
+    let rows = std::fs::read_to_string(dir.join("rows.tsv")).unwrap();
+    assert_eq!(
+        rows.lines().filter(|l| l.starts_with("train\t")).count(),
+        1500,
+        "rows.tsv holds the real rows only"
+    );
+    let tsv = std::fs::read_to_string(dir.join("canaries.tsv")).unwrap();
+    assert_eq!(tsv.lines().count(), 1 + 40, "10 per group, control included");
+    assert!(tsv.lines().skip(1).all(|l| l.contains("my account pin is ")), "{tsv}");
+    let recall = |k: &str| c["recall"][k].as_f64().unwrap();
+    let exposure = |k: &str| c["exposure"][k].as_f64().unwrap();
+    assert!(recall("16") > recall("0") + 0.3, "planted 16 times vs never: {c}");
+    assert!(exposure("16") > exposure("0") + 2.0, "{c}");
+    assert!(exposure("16") <= c["max_exposure"].as_f64().unwrap() + 1e-9, "{c}");
+    assert_eq!(c["chance"].as_f64(), Some(0.25), "4 classes");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Privacy: memorised canaries"), "{report}");
 }

@@ -217,6 +217,22 @@ pub struct TrainPlan {
     pub adversarial: Option<AdversarialPlan>,
     /// AugMix with the Jensen-Shannon consistency loss, when configured.
     pub augmix: Option<AugmixPlan>,
+    /// Canaries planted in the training data (`[train.canaries]`).
+    pub canaries: Option<CanaryPlan>,
+}
+
+/// Memorised canaries (Carlini et al. 2019, "The Secret Sharer"): `count`
+/// unique synthetic rows with random labels per repeat count, each planted
+/// that many times; a group of the same size is made but never planted, as
+/// the control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryPlan {
+    /// Canaries per repeat count.
+    pub count: usize,
+    /// How often each group's canaries are planted, increasing, each ≥ 1.
+    pub repeats: Vec<usize>,
+    /// Text canaries: other secrets each one's secret is ranked against.
+    pub candidates: usize,
 }
 
 /// `[train.augmix]` resolved (Hendrycks et al. 2020).

@@ -85,6 +85,16 @@ pub struct RawTrain {
     pub checkpoint_minutes: Option<f64>,
     pub adversarial: Option<RawAdversarial>,
     pub augmix: Option<RawAugmix>,
+    pub canaries: Option<RawCanaries>,
+}
+
+/// `[train.canaries]`: unique synthetic rows planted to measure memorisation.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCanaries {
+    pub count: Option<i64>,
+    pub repeats: Option<Vec<i64>>,
+    pub candidates: Option<i64>,
 }
 
 /// `[train.augmix]`: AugMix views with the Jensen-Shannon consistency loss.

@@ -106,6 +106,11 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            canaries: t.canaries.as_ref().map(|k| RawCanaries {
+                count: Some(k.count as i64),
+                repeats: Some(k.repeats.iter().map(|&r| r as i64).collect()),
+                candidates: (k.candidates > 0).then_some(k.candidates as i64),
+            }),
             augmix: t.augmix.map(|a| RawAugmix {
                 severity: Some(i64::from(a.severity.level())),
                 jsd_weight: Some(a.jsd_weight),

@@ -31,6 +31,17 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
+    /// An empty set of images of this size.
+    pub fn clone_shape(&self) -> ImageSet {
+        ImageSet {
+            width: self.width,
+            height: self.height,
+            channels: self.channels,
+            pixels: Vec::new(),
+            files_sha256: None,
+        }
+    }
+
     /// Bytes per image.
     pub fn stride(&self) -> usize {
         self.width as usize * self.height as usize * usize::from(self.channels)

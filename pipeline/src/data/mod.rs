@@ -70,6 +70,23 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// Appends `other`'s examples (same modality and image size). Planted
+    /// rows change the set's file digest, so it is dropped.
+    ///
+    /// # Panics
+    /// If the modalities differ: callers build `other` from `self`'s shape.
+    pub fn append(&mut self, other: Dataset) {
+        match (&mut self.inputs, other.inputs) {
+            (Inputs::Images(a), Inputs::Images(b)) => {
+                a.pixels.extend_from_slice(&b.pixels);
+                a.files_sha256 = None;
+            }
+            (Inputs::Texts(a), Inputs::Texts(b)) => a.extend(b),
+            (_, other) => panic!("appending {} examples to a set of another modality", other.len()),
+        }
+        self.labels.extend(other.labels);
+    }
+
     /// The examples at `rows`, in that order.
     pub fn subset(&self, rows: &[usize]) -> Dataset {
         Dataset { inputs: self.inputs.select(rows), labels: rows.iter().map(|&r| self.labels[r]).collect() }

@@ -9,6 +9,7 @@
 //! targets (as many as the model trained on, at most half of them), so
 //! every reference is an "out" model for every target.
 
+pub mod canaries;
 pub mod membership;
 pub mod roc;
 pub mod scores;

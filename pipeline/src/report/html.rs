@@ -227,6 +227,7 @@ mod tests {
             attack_mean_norm: table(&[("fgsm", &[("0.2", 0.2), ("0.05", 0.05), ("0.1", 0.1)])]),
             attack_mean_queries: MetricTable::new(),
             privacy: None,
+            canaries: None,
         }
     }
 

@@ -95,6 +95,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     sections.extend(corruptions(metrics));
     sections.extend(attacks(metrics));
     sections.extend(privacy(metrics));
+    sections.extend(canaries(metrics));
     sections.extend(training(&metrics.training));
     if !examples.clean.is_empty() {
         sections.push(Section { title: "Examples", blocks: vec![Block::Examples(examples)] });
@@ -124,6 +125,31 @@ fn headline(m: &Metrics) -> Section<'static> {
     }
     let header = vec!["metric".to_owned(), "value".to_owned()];
     Section { title: "Headline", blocks: vec![Block::Table(Table { header, rows })] }
+}
+
+fn canaries(m: &Metrics) -> Option<Section<'static>> {
+    let c = m.canaries.as_ref()?;
+    let explain = vec![plain(format!(
+        "{} unique canaries per group, each planted in the training data as many times as its group says          ({} rows in all; canaries.tsv lists them, rows.tsv does not); group 0 was never planted. Recall:          the share answered with the planted label (chance {}). Exposure (texts): how far the planted          secret stands out among other secrets in the same sentence, in bits{}.",
+        c.per_group,
+        c.planted_rows,
+        pct(c.chance),
+        c.max_exposure.map(|x| format!(" (at most {x:.1})")).unwrap_or_default()
+    ))];
+    let mut groups: Vec<(usize, &String)> =
+        c.recall.keys().filter_map(|k| k.parse::<usize>().ok().map(|n| (n, k))).collect();
+    groups.sort();
+    let header = ["times planted", "recall", "mean exposure"].map(str::to_owned).to_vec();
+    let rows = groups
+        .into_iter()
+        .map(|(_, k)| {
+            vec![k.clone(), pct(c.recall[k]), c.exposure.get(k).map_or("–".into(), |e| format!("{e:.2}"))]
+        })
+        .collect();
+    Some(Section {
+        title: "Privacy: memorised canaries",
+        blocks: vec![Block::Text(explain), Block::Table(Table { header, rows })],
+    })
 }
 
 fn privacy(m: &Metrics) -> Option<Section<'static>> {

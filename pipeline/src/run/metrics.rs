@@ -117,6 +117,31 @@ pub struct Metrics {
     /// Membership inference, when `[[eval.privacy]]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyMetrics>,
+    /// Memorised canaries, when `[train.canaries]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canaries: Option<CanaryMetrics>,
+}
+
+/// How much of the planted canaries the model memorised.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CanaryMetrics {
+    /// Canaries per repeat count (and in the control group).
+    pub per_group: usize,
+    /// Training rows the canaries added.
+    pub planted_rows: usize,
+    /// The share a model that learnt nothing of them would answer with the
+    /// planted label: 1 / classes (labels are drawn uniformly).
+    pub chance: f64,
+    /// `recall[repeats]`: share of that group answered with its planted
+    /// label; `"0"` is the control group, never planted.
+    pub recall: BTreeMap<String, f64>,
+    /// `exposure[repeats]` (texts): mean `log2(candidates + 1) − log2(rank)`
+    /// of the planted secret among other secrets in the same sentence.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exposure: BTreeMap<String, f64>,
+    /// The largest exposure possible: `log2(candidates + 1)` (texts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_exposure: Option<f64>,
 }
 
 /// How much the model gives away about who was in its training data.
@@ -179,6 +204,7 @@ impl Metrics {
             attack_mean_norm: attacks.mean_norm,
             attack_mean_queries: attacks.mean_queries,
             privacy: None,
+            canaries: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

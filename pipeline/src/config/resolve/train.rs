@@ -58,9 +58,40 @@ pub(super) fn resolve_train(
             )?,
         }),
     };
+    let canaries = match raw.canaries {
+        None => None,
+        Some(r) => {
+            let mut repeats = Vec::new();
+            for (i, &n) in r.repeats.clone().unwrap_or_else(|| vec![1, 4, 16]).iter().enumerate() {
+                let n = c.usize(&format!("train.canaries.repeats[{i}]"), Some(n), 1, 1, 10_000)?;
+                if repeats.last().is_some_and(|&last| n <= last) {
+                    return Err(c.err("train.canaries.repeats", "must be increasing, each at least 1"));
+                }
+                repeats.push(n);
+            }
+            if repeats.is_empty() {
+                return Err(c.err("train.canaries.repeats", "needs at least one repeat count"));
+            }
+            Some(CanaryPlan {
+                count: c.usize("train.canaries.count", r.count, 10, 1, 10_000)?,
+                repeats,
+                candidates: if modality == Modality::Text {
+                    c.usize("train.canaries.candidates", r.candidates, 1000, 10, 1_000_000)?
+                } else {
+                    c.refuse_set(
+                        "train.canaries",
+                        &[("candidates", r.candidates.is_some())],
+                        "applies to text canaries only",
+                    )?;
+                    0
+                },
+            })
+        }
+    };
     Ok(TrainPlan {
         adversarial,
         augmix,
+        canaries,
         epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
         batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,
         optimizer,
