@@ -74,6 +74,13 @@ fn an_overfit_model_leaks_membership_and_held_out_rows_are_never_trained_on() {
         report.contains("Privacy: membership inference") && report.contains("privacy.mia_auc"),
         "{report}"
     );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("ROC of each attack (log-log)") && html.contains("data-name=\"lira\""),
+        "no ROC chart"
+    );
+    let roc = p["attacks"]["lira"]["roc"].as_array().unwrap();
+    assert!(roc.len() > 10 && roc.last().unwrap()[1] == 1.0, "the curve ends at TPR 1: {roc:?}");
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert!(log.lines().any(|l| l.contains("\"event\":\"privacy\"") && l.contains("\"seconds\"")), "{log}");
     // The same seed holds out the same rows and measures the same figures.

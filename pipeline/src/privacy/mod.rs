@@ -109,6 +109,7 @@ pub fn evaluate<M: Classifier>(
                 tpr_at_1pct_fpr: r.tpr_at_1pct_fpr,
                 tpr_at_01pct_fpr: r.tpr_at_01pct_fpr,
                 reference_models: attack.references,
+                roc: roc::thinned(&r.curve, 1e-4, 10).into_iter().map(|p| [p.fpr, p.tpr]).collect(),
             },
         );
     }

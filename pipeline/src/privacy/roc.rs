@@ -77,9 +77,36 @@ pub fn roc(members: &[f64], non_members: &[f64]) -> Roc {
     }
 }
 
+/// The curve at false-positive rates spaced evenly on a log scale from
+/// `floor` to 1 (`per_decade` per factor of ten): at each, the highest TPR
+/// reached without exceeding it. Enough to draw the curve on log-log axes,
+/// at a size that suits `metrics.json`.
+pub fn thinned(curve: &[RocPoint], floor: f64, per_decade: usize) -> Vec<RocPoint> {
+    let decades = -floor.log10();
+    let steps = (decades * per_decade as f64).round() as usize;
+    (0..=steps)
+        .map(|i| 10f64.powf(-decades + i as f64 / per_decade as f64).min(1.0))
+        .map(|fpr| {
+            let tpr = curve.iter().filter(|c| c.fpr <= fpr + 1e-12).map(|c| c.tpr).fold(0.0, f64::max);
+            RocPoint { fpr, tpr }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinning_keeps_the_best_tpr_at_each_log_spaced_fpr() {
+        let r = roc(&[0.9, 0.8, 0.4, 0.3], &[0.7, 0.4, 0.2, 0.1]);
+        let t = thinned(&r.curve, 0.01, 2);
+        let fprs: Vec<f64> = t.iter().map(|p| (p.fpr * 1e6).round() / 1e6).collect();
+        assert_eq!(fprs, [0.01, 0.031623, 0.1, 0.316228, 1.0]);
+        let tprs: Vec<f64> = t.iter().map(|p| p.tpr).collect();
+        // Up to FPR 0.32 the best point is (0.25, 0.5) or (0, 0.5); only FPR 1 reaches TPR 1.
+        assert_eq!(tprs, [0.5, 0.5, 0.5, 0.5, 1.0]);
+    }
 
     #[test]
     fn a_fixed_score_list_matches_a_hand_computation() {

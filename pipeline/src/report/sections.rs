@@ -176,10 +176,21 @@ fn privacy(m: &Metrics) -> Option<Section<'static>> {
             ]
         })
         .collect();
-    Some(Section {
-        title: "Privacy: membership inference",
-        blocks: vec![Block::Text(explain), Block::Table(Table { header, rows })],
-    })
+    let mut blocks = Vec::new();
+    if p.attacks.values().any(|a| !a.roc.is_empty()) {
+        let floor = 1e-4;
+        let mut chart =
+            LineChart::new("ROC of each attack (log-log)", "false-positive rate", "true-positive rate")
+                .log_log(floor)
+                .with_series("chance", vec![(floor, floor), (1.0, 1.0)]);
+        for (name, a) in &p.attacks {
+            chart = chart.with_series(name, a.roc.iter().map(|&[f, t]| (f, t)).collect());
+        }
+        blocks.push(Block::Charts(vec![chart]));
+    }
+    blocks.push(Block::Text(explain));
+    blocks.push(Block::Table(Table { header, rows }));
+    Some(Section { title: "Privacy: membership inference", blocks })
 }
 
 fn corruptions(m: &Metrics) -> Option<Section<'static>> {

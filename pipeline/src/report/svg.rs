@@ -28,6 +28,9 @@ pub struct LineChart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// `Some(floor)`: both axes logarithmic from `floor` to 1, as ROC
+    /// curves are drawn to show the low false-positive rates.
+    pub log_floor: Option<f64>,
 }
 
 /// Where the plot is drawn inside the SVG, in SVG units.
@@ -68,7 +71,20 @@ impl LineChart {
             x_label: x_label.to_owned(),
             y_label: y_label.to_owned(),
             series: Vec::new(),
+            log_floor: None,
         }
+    }
+
+    /// The same chart with both axes logarithmic from `floor` (> 0) to 1;
+    /// values below the floor are drawn at it.
+    pub fn log_log(mut self, floor: f64) -> Self {
+        self.log_floor = Some(floor.clamp(1e-12, 0.5));
+        self
+    }
+
+    /// A value's position along a log axis from the floor (0) to 1 (1).
+    fn log_share(floor: f64, v: f64) -> f64 {
+        1.0 - v.clamp(floor, 1.0).log10() / floor.log10()
     }
 
     /// Adds a line.
@@ -105,6 +121,11 @@ impl LineChart {
 
     /// SVG coordinates of a data point; y is clamped to [0, 1].
     pub fn map(&self, x: f64, y: f64) -> (f64, f64) {
+        if let Some(floor) = self.log_floor {
+            let px = PLOT.left + Self::log_share(floor, x) * PLOT.width;
+            let py = PLOT.top + (1.0 - Self::log_share(floor, y)) * PLOT.height;
+            return (px, py);
+        }
         let (lo, hi) = self.x_range();
         let px = PLOT.left + (x - lo) / (hi - lo) * PLOT.width;
         let py = PLOT.top + (1.0 - y.clamp(0.0, 1.0)) * PLOT.height;
@@ -138,6 +159,10 @@ impl LineChart {
     fn axes(&self, s: &mut String) {
         let Area { left, top, width, height } = PLOT;
         let (right, bottom) = (left + width, top + height);
+        if let Some(floor) = self.log_floor {
+            self.log_axes(s, floor);
+            return;
+        }
         let _ = writeln!(s, r##"<g class="axes" stroke="#ccc">"##);
         for k in 0..=5 {
             let y = top + height * (1.0 - f64::from(k) / 5.0);
@@ -176,6 +201,55 @@ impl LineChart {
                 r#"<text x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 bottom + 18.0,
                 number(x)
+            );
+        }
+        let _ = writeln!(s, "</g>");
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            left + width / 2.0,
+            bottom + 38.0,
+            escape(&self.x_label)
+        );
+        let (cx, cy) = (16.0, top + height / 2.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{cx}" y="{cy:.1}" text-anchor="middle" transform="rotate(-90 {cx} {cy:.1})">{}</text>"#,
+            escape(&self.y_label)
+        );
+    }
+
+    /// Log-log frame: a grid line and a percentage label at every power of
+    /// ten on both axes, and the captions.
+    fn log_axes(&self, s: &mut String, floor: f64) {
+        let Area { left, top, width, height } = PLOT;
+        let (right, bottom) = (left + width, top + height);
+        let decades: Vec<f64> = (0..=(-floor.log10()).floor() as i32).map(|k| 10f64.powi(-k)).collect();
+        let _ = writeln!(s, r##"<g class="axes" stroke="#ccc">"##);
+        for &d in &decades {
+            let (px, py) = self.map(d, d);
+            let _ = writeln!(s, r#"<line x1="{left}" y1="{py:.1}" x2="{right}" y2="{py:.1}"/>"#);
+            let _ = writeln!(s, r#"<line x1="{px:.1}" y1="{top}" x2="{px:.1}" y2="{bottom}"/>"#);
+        }
+        let _ = writeln!(
+            s,
+            r##"<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="none" stroke="#888"/>"##
+        );
+        let _ = writeln!(s, "</g>");
+        let _ = writeln!(s, r##"<g class="ticks" fill="#333">"##);
+        for &d in &decades {
+            let (px, py) = self.map(d, d);
+            let label = format!("{}%", number(d * 100.0));
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"#,
+                left - 6.0,
+                py + 4.0
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{px:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
+                bottom + 18.0
             );
         }
         let _ = writeln!(s, "</g>");
@@ -319,6 +393,20 @@ fn number(v: f64) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn log_log_axes_put_each_decade_at_an_equal_step() {
+        let chart = LineChart::new("ROC", "FPR", "TPR").log_log(1e-4).with_series("a", vec![(1e-3, 0.1)]);
+        let Area { left, top, width, height } = LineChart::plot_area();
+        let (x, y) = chart.map(1e-3, 0.1);
+        assert!((x - (left + width * 0.25)).abs() < 1e-9, "{x}");
+        assert!((y - (top + height * 0.25)).abs() < 1e-9, "{y}");
+        // Zero (no true positives) is drawn at the floor, not lost.
+        assert_eq!(chart.map(0.0, 0.0), (left, top + height));
+        let svg = chart.render();
+        assert!(svg.contains(">0.01%<") && svg.contains(">100%<"), "{svg}");
+        balanced(&svg);
+    }
 
     /// Checks that every element opened is closed in order; returns the
     /// element names seen. Escaped text cannot open tags, so a raw `<` in

@@ -179,6 +179,10 @@ pub struct MembershipAttackMetrics {
     pub tpr_at_01pct_fpr: f64,
     /// Reference models used (0 for `loss`).
     pub reference_models: usize,
+    /// The ROC curve as `[fpr, tpr]` pairs at log-spaced FPRs from 1e-4 to
+    /// 1 (the highest TPR not exceeding each), for the report's log-log plot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roc: Vec<[f64; 2]>,
 }
 
 impl Metrics {
