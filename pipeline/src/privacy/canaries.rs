@@ -14,11 +14,10 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::PrivacyError;
-use crate::batch::{self, EvalSetup, Perturbation};
+use crate::batch::EvalSetup;
 use crate::config::CanaryPlan;
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::Classifier;
-use crate::model::readback::values;
 use crate::run::metrics::CanaryMetrics;
 
 /// File name inside a run directory.
@@ -146,13 +145,9 @@ fn logits<M: Classifier>(
 ) -> Result<Vec<Vec<f64>>, PrivacyError> {
     let rows: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
-        let logits = model.logits(host.input.to_device(device));
-        let [n, classes] = logits.dims();
-        let flat = values::<f32, 2, Float>(logits, n * classes, "logits")?;
+    super::for_logits(model, data, &rows, setup, device, |_, flat, classes| {
         out.extend(flat.chunks_exact(classes).map(|r| r.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()));
-    }
+    })?;
     Ok(out)
 }
 

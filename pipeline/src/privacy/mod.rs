@@ -135,15 +135,30 @@ fn example_stats<M: Classifier>(
     device: &Device,
 ) -> Result<Vec<ExampleStats>, PrivacyError> {
     let mut out = Vec::with_capacity(rows.len());
+    for_logits(model, data, rows, setup, device, |chunk, flat, classes| {
+        let labels: Vec<usize> = chunk.iter().map(|&r| data.labels[r]).collect();
+        out.extend(scores::stats(flat, classes, &labels));
+    })?;
+    Ok(out)
+}
+
+/// Calls `each` with every batch of `rows` (unperturbed), its logits
+/// flattened and the number of classes.
+pub(crate) fn for_logits<M: Classifier>(
+    model: &M,
+    data: &Dataset,
+    rows: &[usize],
+    setup: &EvalSetup,
+    device: &Device,
+    mut each: impl FnMut(&[usize], &[f32], usize),
+) -> Result<(), PrivacyError> {
     for chunk in rows.chunks(setup.eval.batch_size) {
         let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
         let logits = model.logits(host.input.to_device(device));
         let [n, classes] = logits.dims();
-        let flat = values::<f32, 2, Float>(logits, n * classes, "logits")?;
-        let labels: Vec<usize> = chunk.iter().map(|&r| data.labels[r]).collect();
-        out.extend(scores::stats(&flat, classes, &labels));
+        each(chunk, &values::<f32, 2, Float>(logits, n * classes, "logits")?, classes);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reference model `k`: trained as the run was, from its own seed, on a

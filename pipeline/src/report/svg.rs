@@ -204,11 +204,17 @@ impl LineChart {
             );
         }
         let _ = writeln!(s, "</g>");
+        self.captions(s);
+    }
+
+    /// The captions under the x axis and beside the y axis.
+    fn captions(&self, s: &mut String) {
+        let Area { left, top, width, height } = PLOT;
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             left + width / 2.0,
-            bottom + 38.0,
+            top + height + 38.0,
             escape(&self.x_label)
         );
         let (cx, cy) = (16.0, top + height / 2.0);
@@ -253,19 +259,7 @@ impl LineChart {
             );
         }
         let _ = writeln!(s, "</g>");
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            left + width / 2.0,
-            bottom + 38.0,
-            escape(&self.x_label)
-        );
-        let (cx, cy) = (16.0, top + height / 2.0);
-        let _ = writeln!(
-            s,
-            r#"<text x="{cx}" y="{cy:.1}" text-anchor="middle" transform="rotate(-90 {cx} {cy:.1})">{}</text>"#,
-            escape(&self.y_label)
-        );
+        self.captions(s);
     }
 
     /// The x values present when there are few (severities, ε lists),
