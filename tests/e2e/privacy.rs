@@ -93,6 +93,24 @@ fn an_overfit_model_leaks_membership_and_held_out_rows_are_never_trained_on() {
 }
 
 #[test]
+fn validate_says_how_many_rows_are_held_out_and_planted() {
+    let sb = Sandbox::new();
+    let cfg = overfit(&sb);
+    let cfg_text = std::fs::read_to_string(&cfg).unwrap();
+    let with_canaries =
+        cfg_text.replacen("[eval]", "[train.canaries]\ncount = 5\nrepeats = [2, 3]\n[eval]", 1);
+    let path = sb.write("v.toml", with_canaries);
+    let out = sb.temper(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("300 training rows held out as non-members, 700 trained on"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("canaries: 25 planted rows"), "{}", out.stdout);
+}
+
+#[test]
 fn bad_privacy_keys_name_the_key() {
     let sb = Sandbox::new();
     sb.digits(64, 32, ImageLayout::ParquetBytes);

@@ -19,5 +19,21 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         split.classes.len(),
         split.classes.join(", ")
     );
+    if let Some(p) = &plan.eval.privacy {
+        let m = crate::privacy::Membership::split(split.train.len(), p, plan.seed);
+        println!(
+            "  membership inference: {} training rows held out as non-members, {} trained on; {} of each side attacked",
+            m.held_out.len(),
+            m.members.len(),
+            m.member_targets.len()
+        );
+    }
+    if let Some(c) = &plan.train.canaries {
+        let rows: usize = c.repeats.iter().sum::<usize>() * c.count;
+        println!(
+            "  canaries: {} planted rows ({} per repeat count {:?}) and {} never planted",
+            rows, c.count, c.repeats, c.count
+        );
+    }
     Ok(())
 }

@@ -16,10 +16,28 @@ pub enum Format {
     Json,
 }
 
+/// Metrics in their own units, by prefix: perturbation sizes, query
+/// counts, exposures in bits.
+const UNIT_PREFIXES: [&str; 3] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure."];
+/// Counts and seconds of the privacy sections, by last path segment.
+const UNIT_LEAVES: [&str; 8] = [
+    "holdout_rows",
+    "members",
+    "non_members",
+    "reference_models",
+    "seconds",
+    "per_group",
+    "planted_rows",
+    "max_exposure",
+];
+
 /// Whether a metric is a fraction shown in percent, with deltas in points;
-/// perturbation sizes and query counts are shown in their own units.
+/// perturbation sizes, query counts, exposures, row counts and seconds are
+/// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
-    !(key.starts_with("attack_mean_norm.") || key.starts_with("attack_mean_queries."))
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let privacy = key.starts_with("privacy.") || key.starts_with("canaries.");
+    !(UNIT_PREFIXES.iter().any(|p| key.starts_with(p)) || (privacy && UNIT_LEAVES.contains(&leaf)))
 }
 
 /// Every metric any of `runs` has, in order.
@@ -108,6 +126,28 @@ pub fn render(runs: &[RunMetrics], baseline: usize, format: Format) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn privacy_rates_are_fractions_and_its_counts_are_not() {
+        for k in [
+            "privacy.mia_auc",
+            "privacy.attacks.lira.tpr_at_01pct_fpr",
+            "canaries.recall.16",
+            "clean_accuracy",
+        ] {
+            assert!(is_fraction(k), "{k}");
+        }
+        for k in [
+            "privacy.holdout_rows",
+            "privacy.attacks.lira.reference_models",
+            "privacy.seconds",
+            "canaries.exposure.16",
+            "canaries.planted_rows",
+            "attack_mean_norm.fgsm.0.1",
+        ] {
+            assert!(!is_fraction(k), "{k}");
+        }
+    }
 
     #[test]
     fn fractions_show_in_percent_and_sizes_in_their_units() {
