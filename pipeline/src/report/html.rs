@@ -341,6 +341,10 @@ mod tests {
             assert!(at("fgsm ε=0.05") < at("fgsm ε=0.1") && at("fgsm ε=0.1") < at("fgsm ε=0.2"));
             assert!(doc.contains(&"d".repeat(64)), "the referenced-images digest is in both");
             assert!(doc.contains("70.0%"), "CE column in both");
+            assert!(
+                doc.contains("cifar10_c") && doc.contains("mnist_c"),
+                "the parameter table of each op in both"
+            );
         }
         let headings = |doc: &str, prefix: &str| -> Vec<String> {
             doc.lines()

@@ -204,9 +204,13 @@ fn corruptions(m: &Metrics) -> Option<Section<'static>> {
         chart = chart.with_series(op, points);
     }
     let ce = !m.corruption_error.is_empty();
+    let tables = !m.corruption_table.is_empty();
     let mut header: Vec<String> = ["op", "0", "1", "2", "3", "4", "5", "mean"].map(str::to_owned).to_vec();
     if ce {
         header.push("CE".to_owned());
+    }
+    if tables {
+        header.push("parameter table".to_owned());
     }
     let rows = m
         .corruption_accuracy
@@ -218,6 +222,9 @@ fn corruptions(m: &Metrics) -> Option<Section<'static>> {
             if ce {
                 row.push(m.corruption_error.get(op).map_or("–".into(), |v| pct(*v)));
             }
+            if tables {
+                row.push(m.corruption_table.get(op).cloned().unwrap_or_else(|| "–".into()));
+            }
             row
         })
         .collect();
@@ -226,7 +233,12 @@ fn corruptions(m: &Metrics) -> Option<Section<'static>> {
         blocks: vec![
             Block::Charts(vec![chart]),
             Block::Table(Table { header, rows }),
-            Block::Text(vec![plain("Severity 0 is the clean test set.")]),
+            Block::Text(vec![plain(if tables {
+                "Severity 0 is the clean test set. Parameter table: the benchmark whose severity parameters \
+                 the op used (eval.corruption-table; temper list prints them)."
+            } else {
+                "Severity 0 is the clean test set."
+            })]),
         ],
     })
 }
