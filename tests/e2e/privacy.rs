@@ -119,7 +119,7 @@ fn bad_privacy_keys_name_the_key() {
         ("privacy-holdout = 0.2\n", "`eval.privacy-holdout`"),
         ("[[eval.privacy]]\nattack = \"shadow\"\n", "`eval.privacy[0].attack`"),
         ("[[eval.privacy]]\nattack = \"loss\"\nreferences = 4\n", "`eval.privacy[0].references`"),
-        ("privacy-holdout = 0.95\n[[eval.privacy]]\nattack = \"loss\"\n", "`eval.privacy-holdout`"),
+        ("privacy-holdout = 0.995\n[[eval.privacy]]\nattack = \"loss\"\n", "`eval.privacy-holdout`"),
         (
             "[[eval.privacy]]\nattack = \"lira\"\nreferences = 1\nvariance = \"per-example\"\n",
             "at least 2 references",

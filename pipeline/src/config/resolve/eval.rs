@@ -184,7 +184,7 @@ fn resolve_privacy(
         attacks.push(PrivacyAttack { kind, references, variance });
     }
     Ok(Some(PrivacyPlan {
-        holdout: c.float("eval.privacy-holdout", holdout, 0.1, FloatRange::Open(0.0, 0.9))?,
+        holdout: c.float("eval.privacy-holdout", holdout, 0.1, FloatRange::Open(0.0, 0.99))?,
         examples: c.usize("eval.privacy-examples", examples, 1000, 10, i64::MAX)?,
         attacks,
     }))
