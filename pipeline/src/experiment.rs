@@ -199,7 +199,9 @@ struct Held {
 fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
     let p = plan.eval.privacy.as_ref()?;
     let membership = privacy::Membership::split(split.train.len(), p, plan.seed);
-    let table = split.train.clone();
+    // Moved out, not copied: the split keeps only the members.
+    let empty = data::Dataset { inputs: data::Inputs::Texts(Vec::new()), labels: Vec::new() };
+    let table = std::mem::replace(&mut split.train, empty);
     split.train = table.subset(&membership.members);
     Some(Held { table, membership })
 }

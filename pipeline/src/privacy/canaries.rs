@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(train.len(), 5 + added);
         let Inputs::Texts(t) = &train.inputs else { unreachable!() };
         assert!(t[..5].iter().all(|s| s == "hello there"), "the real rows are unchanged");
-        let four = made.iter().find(|c| c.repeats == 4).unwrap();
+        let four = made.iter().find(|c| c.repeats == 4).expect("a group planted 4 times");
         let CanaryInput::Text { secret } = &four.input else { unreachable!() };
         assert_eq!(t.iter().filter(|s| s.ends_with(secret.as_str())).count(), 4);
         assert!(!t.iter().any(|s| made.iter().any(|c| c.repeats == 0

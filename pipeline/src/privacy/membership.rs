@@ -54,16 +54,11 @@ impl Membership {
     /// The rows reference models may train on: every row of the table but
     /// the targets, so each reference is an "out" model for every target.
     pub fn reference_pool(&self) -> Vec<usize> {
-        let mut pool: Vec<usize> = self
-            .members
-            .iter()
-            .chain(&self.held_out)
-            .copied()
+        // Members and held-out rows together are the whole table.
+        (0..self.members.len() + self.held_out.len())
             .filter(|r| self.member_targets.binary_search(r).is_err())
             .filter(|r| self.non_member_targets.binary_search(r).is_err())
-            .collect();
-        pool.sort_unstable();
-        pool
+            .collect()
     }
 
     /// `membership.tsv`: every held-out row and every member target, with

@@ -6,10 +6,8 @@
 //! `1 - (FPR + (1 - TPR)) / 2`, and the highest TPR among points whose FPR is
 //! strictly below the target.
 
-use serde::{Deserialize, Serialize};
-
 /// One point of the ROC curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RocPoint {
     /// False-positive rate: non-members called members.
     pub fpr: f64,
@@ -18,7 +16,7 @@ pub struct RocPoint {
 }
 
 /// The summary of one attack's scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Roc {
     /// Area under the ROC curve (ties count half): 0.5 is guessing.
     pub auc: f64,
