@@ -252,7 +252,7 @@ mod tests {
     use augment::{Policy, PolicyStep, Severity};
 
     use super::*;
-    use crate::config::{CnnPlan, TextPlan};
+    use crate::config::{CnnPlan, Norm, TextPlan};
 
     fn images(n: usize) -> Dataset {
         let (w, h) = (8u32, 8u32);
@@ -262,7 +262,13 @@ mod tests {
     }
 
     fn cnn() -> ModelPlan {
-        ModelPlan::Cnn(CnnPlan { conv_channels: vec![4], kernel_size: 3, hidden: 8, dropout: 0.0 })
+        ModelPlan::Cnn(CnnPlan {
+            conv_channels: vec![4],
+            kernel_size: 3,
+            hidden: 8,
+            dropout: 0.0,
+            norm: Norm::Batch,
+        })
     }
 
     fn pixels(b: &HostBatch) -> &[f32] {

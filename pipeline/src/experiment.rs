@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::attack::{self, AttackTable};
 use crate::compare;
-use crate::config::{self, Plan};
+use crate::config::{self, DpBudget, Plan};
 use crate::data::{self, Split, provenance};
 use crate::device;
 use crate::eval::{self, EvalSetup, examples::Examples};
@@ -29,8 +29,11 @@ use crate::report;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
-use crate::run::metrics::{CanaryMetrics, EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo};
+use crate::run::metrics::{
+    CanaryMetrics, DpMetrics, EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo,
+};
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
+use crate::train::dp::DpRun;
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
 pub use crate::model::weights::WEIGHTS;
@@ -63,6 +66,11 @@ pub fn run(
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(plan, &split)?;
     let held = hold_out(plan, &mut split);
+    if let Some(p) = &plan.train.privacy {
+        // Refused before a run directory exists: a target ε the schedule cannot meet.
+        let planted = plan.train.canaries.as_ref().map_or(0, |c| c.count * c.repeats.iter().sum::<usize>());
+        DpRun::new(p, split.train.len() + planted, plan.train.batch_size, plan.train.epochs)?;
+    }
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
     let dir = RunDir::create(out_root, &plan.name)?;
     let _lock = RunLock::acquire(dir.path())?;
@@ -284,7 +292,8 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         test_examples: split.test.len(),
         skipped_rows: split.skipped.len(),
     };
-    let metrics = measured.metrics(info, training, baseline);
+    let mut metrics = measured.metrics(info, training, baseline);
+    metrics.dp = dp_metrics(plan, split.train.len(), metrics.training.len())?;
     dir.write_json("metrics.json", &metrics)?;
     manifest.status = RunStatus::Completed;
     manifest.finished_at = Some(manifest::now());
@@ -292,6 +301,25 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     dir.write_atomic("report.html", report::html(&metrics, manifest, &measured.examples).as_bytes())?;
     dir.write_json("manifest.json", manifest)?;
     Ok(metrics)
+}
+
+/// DP-SGD's guarantee after `epochs` epochs on `rows` training rows
+/// (canaries included: they are trained on like any row).
+fn dp_metrics(plan: &Plan, rows: usize, epochs: usize) -> anyhow::Result<Option<DpMetrics>> {
+    let Some(p) = &plan.train.privacy else { return Ok(None) };
+    let run = DpRun::new(p, rows, plan.train.batch_size, plan.train.epochs)?;
+    Ok(Some(DpMetrics {
+        epsilon: run.epsilon_after(epochs),
+        delta: run.delta,
+        target_epsilon: match p.budget {
+            DpBudget::Epsilon(e) => Some(e),
+            DpBudget::NoiseMultiplier(_) => None,
+        },
+        noise_multiplier: run.noise_multiplier,
+        max_grad_norm: run.max_grad_norm,
+        sample_rate: run.sample_rate,
+        steps: epochs * run.steps_per_epoch,
+    }))
 }
 
 /// The table of each corruption, by name, as metrics and manifests hold it.
@@ -333,9 +361,12 @@ struct RunHooks<'a> {
 
 impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
     fn epoch_done(&mut self, m: &EpochMetrics) -> anyhow::Result<()> {
-        let line = json!({"event": "epoch", "run": self.dir.id(), "epoch": m.epoch, "loss": m.loss,
+        let mut line = json!({"event": "epoch", "run": self.dir.id(), "epoch": m.epoch, "loss": m.loss,
             "accuracy": m.accuracy, "seconds": m.seconds, "examples_per_second": m.examples_per_second,
             "device_busy_share": m.device_busy_share});
+        if let Some(eps) = m.epsilon {
+            line["epsilon"] = json!(eps);
+        }
         self.dir.log(&line)?;
         self.progress.event(&line);
         Ok(())

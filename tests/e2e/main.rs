@@ -6,6 +6,7 @@ mod attacks;
 mod bad_input;
 mod cli;
 mod device;
+mod dp;
 mod harness;
 mod privacy;
 mod provenance;

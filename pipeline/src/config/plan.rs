@@ -143,6 +143,33 @@ pub struct CnnPlan {
     pub hidden: usize,
     /// Dropout before the classifier.
     pub dropout: f64,
+    /// Normalisation after each convolution.
+    pub norm: Norm,
+}
+
+/// `model.norm`: what follows each convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// Batch norm (Ioffe & Szegedy 2015): mixes the examples of a batch.
+    Batch,
+    /// Group norm (Wu & He 2018): per example, so DP-SGD can clip each one's gradient.
+    Group,
+    /// None.
+    None,
+}
+
+impl Norm {
+    /// Every choice.
+    pub const ALL: [Norm; 3] = [Norm::Batch, Norm::Group, Norm::None];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Norm::Batch => "batch",
+            Norm::Group => "group",
+            Norm::None => "none",
+        }
+    }
 }
 
 /// A bag of hashed word and character n-grams (fastText-style).
@@ -219,6 +246,30 @@ pub struct TrainPlan {
     pub augmix: Option<AugmixPlan>,
     /// Canaries planted in the training data (`[train.canaries]`).
     pub canaries: Option<CanaryPlan>,
+    /// Differentially private training (`[train.privacy]`).
+    pub privacy: Option<DpPlan>,
+}
+
+/// DP-SGD (Abadi et al. 2016): batches drawn by Poisson sampling with
+/// `batch-size` as the expected size, each example's gradient clipped to
+/// `max_grad_norm`, Gaussian noise added to their sum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DpPlan {
+    /// C, the bound on each example's gradient norm.
+    pub max_grad_norm: f64,
+    /// The noise, given or solved from a target ε.
+    pub budget: DpBudget,
+    /// δ; when absent, the largest power of ten below 1/n for n training rows.
+    pub delta: Option<f64>,
+}
+
+/// How the noise of DP-SGD is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DpBudget {
+    /// σ, the noise standard deviation over the clipping norm.
+    NoiseMultiplier(f64),
+    /// The ε to spend by the last epoch; σ is solved for before training.
+    Epsilon(f64),
 }
 
 /// Memorised canaries (Carlini et al. 2019, "The Secret Sharer"): `count`

@@ -68,6 +68,7 @@ pub struct RawModel {
     pub ngram_min: Option<i64>,
     pub ngram_max: Option<i64>,
     pub max_features: Option<i64>,
+    pub norm: Option<String>,
 }
 
 /// `[train]`: optimisation and augmentation.
@@ -86,6 +87,17 @@ pub struct RawTrain {
     pub adversarial: Option<RawAdversarial>,
     pub augmix: Option<RawAugmix>,
     pub canaries: Option<RawCanaries>,
+    pub privacy: Option<RawDp>,
+}
+
+/// `[train.privacy]`: DP-SGD.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDp {
+    pub max_grad_norm: Option<f64>,
+    pub noise_multiplier: Option<f64>,
+    pub epsilon: Option<f64>,
+    pub delta: Option<f64>,
 }
 
 /// `[train.canaries]`: unique synthetic rows planted to measure memorisation.

@@ -56,6 +56,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 kernel_size: Some(m.kernel_size as i64),
                 hidden: Some(m.hidden as i64),
                 dropout: Some(m.dropout),
+                norm: Some(m.norm.name().to_owned()),
                 ..RawModel::default()
             }
         }
@@ -106,6 +107,18 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            privacy: t.privacy.map(|p| RawDp {
+                max_grad_norm: Some(p.max_grad_norm),
+                noise_multiplier: match p.budget {
+                    DpBudget::NoiseMultiplier(s) => Some(s),
+                    DpBudget::Epsilon(_) => None,
+                },
+                epsilon: match p.budget {
+                    DpBudget::Epsilon(e) => Some(e),
+                    DpBudget::NoiseMultiplier(_) => None,
+                },
+                delta: p.delta,
+            }),
             canaries: t.canaries.as_ref().map(|k| RawCanaries {
                 count: Some(k.count as i64),
                 repeats: Some(k.repeats.iter().map(|&r| r as i64).collect()),

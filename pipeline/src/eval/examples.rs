@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn the_shown_rows_are_what_evaluation_measured() {
-        use crate::config::{CnnPlan, EvalPlan, ImageSpec};
+        use crate::config::{CnnPlan, EvalPlan, ImageSpec, Norm};
         use crate::data::ImageSet;
         let device = crate::device::host();
         device.seed(3);
@@ -294,8 +294,13 @@ mod tests {
         let pixels = (0..n * 64).map(|i| ((i * 53) % 256) as u8).collect();
         let set = ImageSet { width: w, height: h, channels: 1, pixels, files_sha256: None };
         let test = Dataset { inputs: Inputs::Images(set.clone()), labels: (0..n).map(|i| i % 3).collect() };
-        let plan =
-            ModelPlan::Cnn(CnnPlan { conv_channels: vec![4], kernel_size: 3, hidden: 8, dropout: 0.0 });
+        let plan = ModelPlan::Cnn(CnnPlan {
+            conv_channels: vec![4],
+            kernel_size: 3,
+            hidden: 8,
+            dropout: 0.0,
+            norm: Norm::Batch,
+        });
         let spec = ImageSpec {
             channels: 1,
             width: w,

@@ -1,30 +1,55 @@
-//! A small VGG-style CNN: conv → batch norm → ReLU → 2x2 max-pool blocks,
-//! then a hidden dense layer with dropout. Two blocks of 32 and 64 channels
-//! reach about 99% on MNIST in three epochs.
+//! A small VGG-style CNN: conv → norm → ReLU → 2x2 max-pool blocks, then a
+//! hidden dense layer with dropout. Two blocks of 32 and 64 channels reach
+//! about 99% on MNIST in three epochs. The norm is batch norm by default,
+//! group norm (per example, as DP-SGD needs) or none.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, Linear, LinearConfig,
+    PaddingConfig2d, Relu,
 };
 use burn::prelude::*;
 
+use super::per_example::Tape;
 use super::{Classifier, ModelInput};
-use crate::config::{CnnPlan, ImageSpec};
+use crate::config::{CnnPlan, ImageSpec, Norm};
 
-/// One conv block.
+/// One conv block; at most one of the two norms is present.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
     conv: Conv2d,
-    norm: BatchNorm,
+    norm: Option<BatchNorm>,
+    group: Option<GroupNorm>,
     pool: MaxPool2d,
     act: Relu,
 }
 
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pool.forward(self.act.forward(self.norm.forward(self.conv.forward(x))))
+        let mut x = self.conv.forward(x);
+        if let Some(norm) = &self.norm {
+            x = norm.forward(x);
+        }
+        if let Some(group) = &self.group {
+            x = group.forward(x);
+        }
+        self.pool.forward(self.act.forward(x))
     }
+
+    fn forward_taped(&self, x: Tensor<4>, tape: &mut Tape) -> Tensor<4> {
+        assert!(self.norm.is_none(), "batch norm mixes examples; the config refuses it under DP-SGD");
+        let mut x = tape.conv(&self.conv, x);
+        if let Some(group) = &self.group {
+            x = tape.group_norm(group, x);
+        }
+        self.pool.forward(self.act.forward(x))
+    }
+}
+
+/// Groups of a group norm over `channels`: the largest divisor up to 16.
+fn groups(channels: usize) -> usize {
+    (1..=channels.min(16)).rev().find(|g| channels.is_multiple_of(*g)).unwrap_or(1)
 }
 
 /// The image classifier.
@@ -49,7 +74,9 @@ impl CnnModel {
                 conv: Conv2dConfig::new([in_ch, out_ch], [k, k])
                     .with_padding(PaddingConfig2d::Same)
                     .init(device),
-                norm: BatchNormConfig::new(out_ch).init(device),
+                norm: (plan.norm == Norm::Batch).then(|| BatchNormConfig::new(out_ch).init(device)),
+                group: (plan.norm == Norm::Group)
+                    .then(|| GroupNormConfig::new(groups(out_ch), out_ch).init(device)),
                 // A 1-pixel map cannot be pooled further; later blocks keep it.
                 pool: MaxPool2dConfig::new([if h >= 2 { 2 } else { 1 }, if w >= 2 { 2 } else { 1 }]).init(),
                 act: Relu::new(),
@@ -76,6 +103,14 @@ impl CnnModel {
         let x = self.dropout.forward(self.act.forward(self.hidden.forward(x)));
         self.output.forward(x)
     }
+
+    /// [`CnnModel::forward`] with every trainable layer recorded on `tape`.
+    pub fn forward_taped(&self, x: Tensor<4>, tape: &mut Tape) -> Tensor<2> {
+        let x = self.blocks.iter().fold(x, |x, b| b.forward_taped(x, tape));
+        let x: Tensor<2> = x.flatten(1, 3);
+        let x = self.dropout.forward(self.act.forward(tape.linear(&self.hidden, x)));
+        tape.linear(&self.output, x)
+    }
 }
 
 impl Classifier for CnnModel {
@@ -85,5 +120,22 @@ impl Classifier for CnnModel {
             // The pipeline pairs models with their modality's batches.
             ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
         }
+    }
+
+    fn logits_taped(&self, input: ModelInput, tape: &mut Tape) -> Option<Tensor<2>> {
+        match input {
+            ModelInput::Images(x) => Some(self.forward_taped(x, tape)),
+            ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::groups;
+
+    #[test]
+    fn group_counts_divide_the_channels() {
+        assert_eq!([groups(1), groups(32), groups(64), groups(24), groups(7)], [1, 16, 16, 12, 7]);
     }
 }

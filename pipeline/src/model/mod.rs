@@ -5,6 +5,7 @@
 
 mod cnn;
 pub mod features;
+pub mod per_example;
 pub mod readback;
 mod text;
 pub mod weights;
@@ -80,6 +81,14 @@ pub trait Classifier: Module + Clone + Send + Sync + 'static {
     /// # Shapes
     /// input `[n, ...]` → output `[n, classes]`.
     fn logits(&self, input: ModelInput) -> Tensor<2>;
+
+    /// [`Classifier::logits`] on a copy whose parameters do not require
+    /// gradients, with each trainable layer recorded on `tape`, so that
+    /// DP-SGD gets every example's gradient from one backward pass; `None`
+    /// for a model without that support.
+    fn logits_taped(&self, _input: ModelInput, _tape: &mut per_example::Tape) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 /// Builds the model a plan describes.

@@ -5,6 +5,7 @@
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
+use super::per_example::Tape;
 use super::{Classifier, ModelInput};
 use crate::config::TextPlan;
 
@@ -41,12 +42,30 @@ impl TextModel {
         let x = self.dropout.forward(self.act.forward(self.hidden.forward(mean)));
         self.output.forward(x)
     }
+
+    /// [`TextModel::forward`] with every trainable layer recorded on `tape`.
+    pub fn forward_taped(&self, ids: Tensor<2, Int>, tape: &mut Tape) -> Tensor<2> {
+        let mask: Tensor<3> = ids.clone().not_equal_elem(0).float().unsqueeze_dim(2);
+        let embedded = tape.embedding(&self.embedding, ids);
+        let summed = (embedded * mask.clone()).sum_dim(1);
+        let count = mask.sum_dim(1).clamp_min(1.0);
+        let mean: Tensor<2> = (summed / count).squeeze_dim(1);
+        let x = self.dropout.forward(self.act.forward(tape.linear(&self.hidden, mean)));
+        tape.linear(&self.output, x)
+    }
 }
 
 impl Classifier for TextModel {
     fn logits(&self, input: ModelInput) -> Tensor<2> {
         match input {
             ModelInput::Tokens(ids) => self.forward(ids),
+            ModelInput::Images(_) => unreachable!("a text model was given an image batch"),
+        }
+    }
+
+    fn logits_taped(&self, input: ModelInput, tape: &mut Tape) -> Option<Tensor<2>> {
+        match input {
+            ModelInput::Tokens(ids) => Some(self.forward_taped(ids, tape)),
             ModelInput::Images(_) => unreachable!("a text model was given an image batch"),
         }
     }

@@ -221,6 +221,7 @@ mod tests {
                 seconds: 1.0,
                 examples_per_second: 100.0,
                 device_busy_share: 1.0,
+                epsilon: None,
             }],
             attack_accuracy: table(&[("fgsm", &[("0.2", 0.1), ("0.05", 0.5), ("0.1", 0.3)])]),
             attack_success_rate: table(&[("fgsm", &[("0.2", 0.9), ("0.05", 0.4), ("0.1", 0.6)])]),
@@ -228,6 +229,7 @@ mod tests {
             attack_mean_queries: MetricTable::new(),
             privacy: None,
             canaries: None,
+            dp: None,
         }
     }
 
@@ -354,6 +356,34 @@ mod tests {
         };
         assert_eq!(headings(&md, "## "), headings(&page, "<h2>"));
         assert!(md.contains("| attack_accuracy fgsm ε=0.05 | 50.0% |"), "{md}");
+    }
+
+    #[test]
+    fn a_private_run_states_its_epsilon_in_the_headline_and_per_epoch() {
+        let mut m = metrics();
+        m.training[0].epsilon = Some(1.25);
+        m.dp = Some(crate::run::metrics::DpMetrics {
+            epsilon: 1.25,
+            delta: 1e-5,
+            target_epsilon: Some(2.0),
+            noise_multiplier: 1.1,
+            max_grad_norm: 1.0,
+            sample_rate: 0.01,
+            steps: 100,
+        });
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        let page = page_of(&m, &manifest(), &Examples::default());
+        balanced(&page);
+        assert!(md.contains("| dp.epsilon | 1.250 (δ = 1e-5) |"), "{md}");
+        assert!(page.contains("<td>dp.epsilon</td><td>1.250 (δ = 1e-5)</td>"));
+        for doc in [&md, &page] {
+            assert!(doc.contains("Privacy: differential privacy"));
+            assert!(doc.contains("(1.250, 1e-5)-differentially private") && doc.contains("target ε of 2"));
+        }
+        assert!(md.contains("| 1 | 1.250 | 80.0% |"), "{md}");
+        m.dp = None;
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        assert!(!md.contains("differential privacy") && !md.contains("dp.epsilon"));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct EpochMetrics {
     /// data thread, in [0, 1].
     #[serde(default = "one")]
     pub device_busy_share: f64,
+    /// Under DP-SGD, the ε spent by the end of this epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
 }
 
 fn one() -> f64 {
@@ -120,6 +123,30 @@ pub struct Metrics {
     /// Memorised canaries, when `[train.canaries]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canaries: Option<CanaryMetrics>,
+    /// Differentially private training, when `[train.privacy]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<DpMetrics>,
+}
+
+/// What DP-SGD guaranteed: (ε, δ)-differential privacy for every training
+/// row, and the settings that gave it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DpMetrics {
+    /// ε spent by the last finished epoch (RDP accountant, Balle et al. 2020 conversion).
+    pub epsilon: f64,
+    /// δ.
+    pub delta: f64,
+    /// The target ε the noise was solved for, when one was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_epsilon: Option<f64>,
+    /// σ: noise standard deviation over the clipping norm.
+    pub noise_multiplier: f64,
+    /// C: each example's gradient norm bound.
+    pub max_grad_norm: f64,
+    /// q: Poisson sampling rate per step.
+    pub sample_rate: f64,
+    /// Optimiser steps taken.
+    pub steps: usize,
 }
 
 /// How much of the planted canaries the model memorised.
@@ -209,6 +236,7 @@ impl Metrics {
             attack_mean_queries: attacks.mean_queries,
             privacy: None,
             canaries: None,
+            dp: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

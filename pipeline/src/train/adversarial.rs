@@ -124,7 +124,7 @@ mod tests {
 
     use super::*;
     use crate::config::AttackKind;
-    use crate::config::{CnnPlan, ImageSpec, ModelPlan};
+    use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
     use crate::model::AnyModel;
 
     const N: usize = 8;
@@ -132,8 +132,13 @@ mod tests {
 
     /// The small CNN training uses, on the autodiff CPU device, as training holds it.
     fn cnn(device: &Device) -> crate::model::CnnModel {
-        let plan =
-            ModelPlan::Cnn(CnnPlan { conv_channels: vec![4], kernel_size: 3, hidden: 8, dropout: 0.0 });
+        let plan = ModelPlan::Cnn(CnnPlan {
+            conv_channels: vec![4],
+            kernel_size: 3,
+            hidden: 8,
+            dropout: 0.0,
+            norm: Norm::Batch,
+        });
         let spec = ImageSpec {
             channels: 1,
             width: 8,

@@ -92,7 +92,7 @@ pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> usize {
 }
 
 /// The correct count as a one-element tensor on the logits' device.
-fn hits(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+pub(crate) fn hits(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
     let pred: Tensor<1, Int> = logits.argmax(1).squeeze_dim(1);
     pred.equal(targets).int().sum()
 }

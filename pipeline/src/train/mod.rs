@@ -8,6 +8,7 @@
 
 pub mod adversarial;
 pub mod checkpoint;
+pub mod dp;
 pub mod loss;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +63,12 @@ pub enum TrainError {
     /// A hook (checkpoint, log) failed.
     #[error(transparent)]
     Hook(#[from] anyhow::Error),
+    /// DP-SGD's noise cannot meet the target ε.
+    #[error(transparent)]
+    Budget(#[from] dp::accountant::Unreachable),
+    /// A DP-SGD step failed.
+    #[error(transparent)]
+    Dp(#[from] dp::DpError),
 }
 
 /// Where training stands: enough to continue exactly.
@@ -219,7 +226,7 @@ fn nan_fault() -> Option<(usize, usize)> {
 /// and stops at the first error (sent on) or when training hangs up.
 fn prefetch(
     data: &Dataset,
-    order: &[usize],
+    batches: &[Vec<usize>],
     first: usize,
     perturb: Perturbation,
     epoch: usize,
@@ -228,7 +235,7 @@ fn prefetch(
 ) {
     // Training perturbations come from the policy, which carries its own context.
     let no_context = augment::text::TextContext::default();
-    for rows in order.chunks(s.plan.batch_size).skip(first) {
+    for rows in batches.iter().skip(first) {
         let host = batch::build(data, rows, perturb, s.model_plan, &no_context).and_then(|mut host| {
             if let Some(a) = &s.plan.augmix {
                 batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
@@ -291,7 +298,11 @@ pub fn fit<M: Classifier>(
 ) -> Result<(M, TrainState), TrainError> {
     let plan = s.plan;
     let loss_fn = CrossEntropyLossConfig::new().init(s.device);
-    let n_batches = data.len().div_ceil(plan.batch_size);
+    let dp = plan
+        .privacy
+        .as_ref()
+        .map(|p| dp::DpRun::new(p, data.len(), plan.batch_size, plan.epochs))
+        .transpose()?;
     let epochs_bar = s.progress.bar(plan.epochs as u64, "epochs");
     epochs_bar.set_position(state.epoch as u64);
     let mut last_checkpoint = Instant::now();
@@ -301,7 +312,15 @@ pub fn fit<M: Classifier>(
         let epoch = state.epoch;
         let resumed_at = Instant::now();
         let seconds_before = state.seconds;
-        let order = epoch_order(data.len(), s.seed, epoch);
+        // DP-SGD draws Poisson batches, which its accountant analyses.
+        let batches: Vec<Vec<usize>> = match &dp {
+            Some(run) => run.batches(data.len(), s.seed, epoch),
+            None => epoch_order(data.len(), s.seed, epoch)
+                .chunks(plan.batch_size)
+                .map(<[usize]>::to_vec)
+                .collect(),
+        };
+        let n_batches = batches.len();
         let bar = s.progress.bar(n_batches as u64, &format!("epoch {}", epoch + 1));
         bar.set_position(state.batch as u64);
         let perturb = if policy_is_empty(plan) {
@@ -314,9 +333,10 @@ pub fn fit<M: Classifier>(
         let mut pending = Pending::default();
         let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Result<HostBatch, BatchError>>(PREFETCH);
-            let order = &order;
-            scope
-                .spawn(move || crate::pool::install(|| prefetch(data, order, first, perturb, epoch, s, &tx)));
+            let batches = &batches;
+            scope.spawn(move || {
+                crate::pool::install(|| prefetch(data, batches, first, perturb, epoch, s, &tx))
+            });
             let mut waited = Duration::ZERO;
             loop {
                 // Time blocked here is time the device had nothing to do.
@@ -330,17 +350,41 @@ pub fn fit<M: Classifier>(
                 s.device.seed(augment::seed::derive(s.seed, b as u64, epoch as u64, "dropout"));
                 let n = host.labels.len();
                 let adversarial = plan.adversarial.as_ref().filter(|a| epoch >= a.warmup_epochs);
+                // A Poisson batch can be empty; DP-SGD then adds noise only.
                 let input = match adversarial {
-                    Some(adv) => adversarial_input(&model, &mut host, adv, data, s, (epoch, b))?,
-                    None => host.input.to_device(s.device),
+                    _ if n == 0 => None,
+                    Some(adv) => Some(adversarial_input(&model, &mut host, adv, data, s, (epoch, b))?),
+                    None => Some(host.input.to_device(s.device)),
                 };
                 let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels, [n]), s.device);
-                let step = match &plan.augmix {
-                    Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
-                    None => Step::forward(&model, &loss_fn, input, targets),
-                };
-                pending.push(b, n, step.readings());
-                model = step.update(model.clone(), &mut optim, plan.learning_rate);
+                match (&dp, input) {
+                    (Some(run), input) => {
+                        let noise_seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "dp-noise");
+                        let batch = input.map(|x| (x, targets));
+                        let lr = plan.learning_rate;
+                        let out = dp::step(
+                            model.clone(),
+                            batch,
+                            &loss_fn,
+                            run,
+                            &mut optim,
+                            lr,
+                            noise_seed,
+                            s.device,
+                        )?;
+                        pending.push(b, n, (out.loss, out.hits));
+                        model = out.model;
+                    }
+                    (None, Some(input)) => {
+                        let step = match &plan.augmix {
+                            Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
+                            None => Step::forward(&model, &loss_fn, input, targets),
+                        };
+                        pending.push(b, n, step.readings());
+                        model = step.update(model.clone(), &mut optim, plan.learning_rate);
+                    }
+                    (None, None) => {}
+                }
                 state.batch += 1;
                 state.seconds = seconds_before + resumed_at.elapsed().as_secs_f64();
                 bar.inc(1);
@@ -358,7 +402,7 @@ pub fn fit<M: Classifier>(
                     last_checkpoint = Instant::now();
                 }
                 if stop {
-                    return Err(TrainError::Interrupted { epoch: epoch + 1, batch: state.batch });
+                    return Err(TrainError::Interrupted { epoch: epoch + 1, batch: n_batches });
                 }
             }
             pending.settle(&mut state, epoch, fault_nan_at, hooks)
@@ -366,6 +410,7 @@ pub fn fit<M: Classifier>(
         bar.finish_and_clear();
         outcome?;
         let metrics = EpochMetrics {
+            epsilon: dp.map(|run| run.epsilon_after(epoch + 1)),
             epoch: epoch + 1,
             loss: state.loss_sum / state.seen.max(1) as f64,
             accuracy: state.hits as f64 / state.seen.max(1) as f64,
@@ -390,7 +435,7 @@ pub fn fit<M: Classifier>(
         last_checkpoint = Instant::now();
         epochs_bar.inc(1);
         if s.stop.load(Ordering::SeqCst) && state.epoch < plan.epochs {
-            return Err(TrainError::Interrupted { epoch: epoch + 1, batch: n_batches });
+            return Err(TrainError::Interrupted { epoch: epoch + 1, batch: state.batch });
         }
     }
     epochs_bar.finish_and_clear();

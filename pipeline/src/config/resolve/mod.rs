@@ -27,7 +27,8 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let c = Check { file, base };
     let raw_data = raw.data.ok_or_else(|| c.err("data", "the [data] table is required"))?;
     let data = data::resolve_data(&c, raw_data)?;
-    let model = model::resolve_model(&c, raw.model.unwrap_or_default(), data.modality)?;
+    let private = raw.train.as_ref().is_some_and(|t| t.privacy.is_some());
+    let model = model::resolve_model(&c, raw.model.unwrap_or_default(), data.modality, private)?;
     let train = train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text)?;
     let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality, &data.image)?;
     let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;

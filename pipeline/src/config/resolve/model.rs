@@ -4,8 +4,17 @@ use super::check::{Check, FloatRange};
 use crate::config::error::ConfigError;
 use crate::config::plan::*;
 use crate::config::raw::*;
+use crate::suggest::unknown_value;
 
-pub(super) fn resolve_model(c: &Check, raw: RawModel, modality: Modality) -> Result<ModelPlan, ConfigError> {
+/// `private`: DP-SGD is on, so the CNN's norm defaults to group norm and
+/// batch norm, which mixes the examples whose gradients are clipped one by
+/// one, is refused.
+pub(super) fn resolve_model(
+    c: &Check,
+    raw: RawModel,
+    modality: Modality,
+    private: bool,
+) -> Result<ModelPlan, ConfigError> {
     let dropout = c.float("model.dropout", raw.dropout, 0.25, FloatRange::OpenHigh(0.0, 1.0))?;
     match modality {
         Modality::Image => {
@@ -33,16 +42,34 @@ pub(super) fn resolve_model(c: &Check, raw: RawModel, modality: Modality) -> Res
             if kernel_size % 2 == 0 {
                 return Err(c.err("model.kernel-size", format!("must be odd (got {kernel_size})")));
             }
+            let names: Vec<&str> = Norm::ALL.iter().map(|n| n.name()).collect();
+            let norm = match raw.norm.as_deref() {
+                None if private => Norm::Group,
+                None => Norm::Batch,
+                Some(name) => *Norm::ALL
+                    .iter()
+                    .find(|n| n.name() == name)
+                    .ok_or_else(|| c.err("model.norm", unknown_value("norm", name, &names)))?,
+            };
+            if private && norm == Norm::Batch {
+                return Err(c.err(
+                    "model.norm",
+                    "batch norm mixes the examples of a batch, so DP-SGD cannot bound each one's gradient; use \"group\" (the default under [train.privacy]) or \"none\"",
+                ));
+            }
             Ok(ModelPlan::Cnn(CnnPlan {
                 conv_channels,
                 kernel_size,
                 hidden: c.usize("model.hidden", raw.hidden, 128, 1, 65536)?,
                 dropout,
+                norm,
             }))
         }
         Modality::Text => {
-            if raw.conv_channels.is_some() || raw.kernel_size.is_some() {
-                return Err(c.err("model", "`conv-channels` and `kernel-size` apply to image models only"));
+            if raw.conv_channels.is_some() || raw.kernel_size.is_some() || raw.norm.is_some() {
+                return Err(
+                    c.err("model", "`conv-channels`, `kernel-size` and `norm` apply to image models only")
+                );
             }
             let ngram_min = c.usize("model.ngram-min", raw.ngram_min, 2, 1, 8)?;
             let ngram_max = c.usize("model.ngram-max", raw.ngram_max, 4, 1, 8)?;

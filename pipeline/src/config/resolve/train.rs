@@ -88,7 +88,57 @@ pub(super) fn resolve_train(
             })
         }
     };
+    let privacy = match raw.privacy {
+        None => None,
+        Some(r) => {
+            if augmix.is_some() {
+                return Err(c.err(
+                    "train.privacy",
+                    "cannot be combined with [train.augmix], whose loss couples three views of each example",
+                ));
+            }
+            let budget = match (r.noise_multiplier, r.epsilon) {
+                (Some(_), Some(_)) => {
+                    return Err(c.err(
+                        "train.privacy",
+                        "set either `noise-multiplier` or a target `epsilon`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(c.err("train.privacy", "needs `noise-multiplier` or a target `epsilon`"));
+                }
+                (Some(s), None) => DpBudget::NoiseMultiplier(c.float(
+                    "train.privacy.noise-multiplier",
+                    Some(s),
+                    1.0,
+                    FloatRange::OpenLow(0.0, 1000.0),
+                )?),
+                (None, Some(e)) => DpBudget::Epsilon(c.float(
+                    "train.privacy.epsilon",
+                    Some(e),
+                    1.0,
+                    FloatRange::OpenLow(0.0, 1000.0),
+                )?),
+            };
+            Some(DpPlan {
+                max_grad_norm: c.float(
+                    "train.privacy.max-grad-norm",
+                    r.max_grad_norm,
+                    1.0,
+                    FloatRange::OpenLow(0.0, 1e6),
+                )?,
+                budget,
+                delta: match r.delta {
+                    Some(d) => {
+                        Some(c.float("train.privacy.delta", Some(d), 1e-5, FloatRange::Open(0.0, 1.0))?)
+                    }
+                    None => None,
+                },
+            })
+        }
+    };
     Ok(TrainPlan {
+        privacy,
         adversarial,
         augmix,
         canaries,

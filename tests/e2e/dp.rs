@@ -1,0 +1,131 @@
+//! Differentially private training: the ε spent reaches metrics.json, the
+//! log and the report; a run killed mid-epoch resumes to the same numbers
+//! (sampling and noise are seeded by position); bad DP keys and a target ε
+//! the schedule cannot meet are refused before a run directory exists.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config};
+
+fn private(sb: &Sandbox, privacy: &str) -> String {
+    sb.digits(600, 100, ImageLayout::ParquetBytes);
+    let extra = format!("checkpoint-every = 3\n[train.privacy]\n{privacy}");
+    let cfg = digits_config("digits/train.parquet", "digits/test.parquet", &extra)
+        .replace("epochs = 2", "epochs = 3")
+        .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
+    sb.write("dp.toml", cfg).to_str().unwrap().to_owned()
+}
+
+fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    v["run"]["id"] = serde_json::Value::Null;
+    for e in v["training"].as_array_mut().unwrap() {
+        for key in ["seconds", "examples_per_second", "device_busy_share"] {
+            e[key] = serde_json::Value::Null;
+        }
+    }
+    v
+}
+
+#[test]
+fn dp_training_spends_its_target_and_resumes_exactly() {
+    let sb = Sandbox::new();
+    let cfg = private(&sb, "max-grad-norm = 1.0\nepsilon = 4.0\n");
+    let full = sb.temper(&["train", "--config", &cfg, "--quiet", "--out", "full"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let dir = &sb.run_dirs_under("full")[0];
+    let m = sb.json(&dir.join("metrics.json"));
+    let dp = &m["dp"];
+    let eps = dp["epsilon"].as_f64().unwrap();
+    assert!(eps <= 4.0 && eps > 3.9, "the solved noise spends the target: {dp}");
+    assert_eq!(dp["target_epsilon"], 4.0);
+    assert_eq!(dp["delta"], 1e-3, "the power of ten below 1/600");
+    assert_eq!(dp["steps"], 3 * 19, "⌈600 / 32⌉ steps per epoch: {dp}");
+    assert!(dp["noise_multiplier"].as_f64().unwrap() > 0.3, "{dp}");
+    let per_epoch: Vec<f64> =
+        m["training"].as_array().unwrap().iter().map(|e| e["epsilon"].as_f64().unwrap()).collect();
+    assert!(per_epoch.windows(2).all(|w| w[0] < w[1]) && per_epoch[2] == eps, "{per_epoch:?}");
+    // Noisy, clipped training still learns 10 classes beyond chance.
+    assert!(m["clean_accuracy"].as_f64().unwrap() > 0.3, "{}", m["clean_accuracy"]);
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("\"event\":\"epoch\"") && l.contains("\"epsilon\"")).count(),
+        3
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Privacy: differential privacy") && report.contains("dp.epsilon"), "{report}");
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("norm = \"group\""), "DP runs default to group norm: {config}");
+
+    // Killed once a checkpoint exists inside epoch 2, then resumed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_temper"))
+        .args(["train", "--config", &cfg, "--quiet", "--out", "killed"])
+        .current_dir(sb.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run_dir = loop {
+        assert!(Instant::now() < deadline, "no mid-epoch checkpoint appeared");
+        let found = std::fs::read_dir(sb.path().join("killed/tiny-digits"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok);
+        if let Some(dir) = found
+            && let Ok(bytes) = std::fs::read(dir.path().join("checkpoint/state.json"))
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && v["state"]["epoch"] == 1
+            && v["state"]["batch"].as_u64().is_some_and(|b| b > 0)
+        {
+            break dir.path();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!run_dir.join("metrics.json").exists(), "killed before finishing");
+    std::fs::remove_file(run_dir.join("lock")).unwrap();
+    let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(comparable(m), comparable(sb.json(&run_dir.join("metrics.json"))));
+}
+
+#[test]
+fn bad_dp_settings_are_refused_naming_the_key() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("epsilon = 2.0\nnoise-multiplier = 1.0\n", "not both"),
+        ("max-grad-norm = 1.0\n", "needs `noise-multiplier` or a target `epsilon`"),
+        ("noise-multiplier = 0.0\n", "`train.privacy.noise-multiplier`"),
+        ("noise-multiplier = 1.0\ndelta = 1.5\n", "`train.privacy.delta`"),
+    ];
+    for (privacy, needle) in cases {
+        let cfg = private(&sb, privacy);
+        let out = sb.temper(&["validate", &cfg]);
+        assert_eq!(out.code, 2, "{privacy}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{privacy}: {needle:?} not in {}", out.stderr);
+    }
+    let cfg = private(&sb, "noise-multiplier = 1.0\n");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let batch_norm = sb.write("bn.toml", text.replace("dropout = 0.1", "dropout = 0.1\nnorm = \"batch\""));
+    let out = sb.temper(&["validate", batch_norm.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("`model.norm`") && out.stderr.contains("group"), "{}", out.stderr);
+    let augmix = sb.write("am.toml", text.replace("[train.privacy]", "[train.augmix]\n[train.privacy]"));
+    let out = sb.temper(&["validate", augmix.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("`train.privacy`") && out.stderr.contains("augmix"), "{}", out.stderr);
+    // A target no noise can meet: refused before any run directory is made.
+    let cfg = private(&sb, "epsilon = 0.01\n");
+    let out = sb.temper(&["train", "--config", &cfg, "--quiet", "--out", "never"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("cannot be met") && out.stderr.contains("train.privacy.epsilon"),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.path().join("never").join("tiny-digits").exists(), "no run directory for a refused budget");
+}
