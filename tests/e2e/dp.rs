@@ -56,6 +56,15 @@ fn dp_training_spends_its_target_and_resumes_exactly() {
     );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Privacy: differential privacy") && report.contains("dp.epsilon"), "{report}");
+    let validate = sb.temper(&["validate", &cfg]);
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    let sigma = dp["noise_multiplier"].as_f64().unwrap();
+    assert!(
+        validate.stdout.contains(&format!("DP-SGD: noise multiplier {sigma:.4} (solved for ε 4)"))
+            && validate.stdout.contains("57 steps"),
+        "{}",
+        validate.stdout
+    );
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(config.contains("norm = \"group\""), "DP runs default to group norm: {config}");
 
@@ -128,4 +137,29 @@ fn bad_dp_settings_are_refused_naming_the_key() {
         out.stderr
     );
     assert!(!sb.path().join("never").join("tiny-digits").exists(), "no run directory for a refused budget");
+}
+
+/// The loss attack's AUC on a model trained 12 epochs on 700 digits, with
+/// `privacy` in `[train]`.
+fn overfit_auc(sb: &Sandbox, name: &str, privacy: &str) -> f64 {
+    let cfg = digits_config("digits/train.parquet", "digits/test.parquet", privacy)
+        .replace("epochs = 2", "epochs = 12")
+        .replace("dropout = 0.1", "dropout = 0.0\nnorm = \"group\"")
+        .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = []")
+        + "privacy-holdout = 0.3\nprivacy-examples = 200\n[[eval.privacy]]\nattack = \"loss\"\n";
+    let path = sb.write(&format!("{name}.toml"), cfg);
+    let out = sb.temper(&["train", "--config", path.to_str().unwrap(), "--quiet", "--out", name]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let m = sb.json(&sb.run_dirs_under(name)[0].join("metrics.json"));
+    m["privacy"]["attacks"]["loss"]["auc"].as_f64().unwrap()
+}
+
+#[test]
+fn dp_brings_an_overfit_models_membership_auc_toward_chance() {
+    let sb = Sandbox::new();
+    sb.digits(1000, 100, ImageLayout::ParquetBytes);
+    let plain = overfit_auc(&sb, "plain", "");
+    let private = overfit_auc(&sb, "private", "[train.privacy]\nepsilon = 1.0\n");
+    assert!(plain > 0.58, "the plain model should leak: AUC {plain}");
+    assert!(private < 0.55 && private < plain - 0.05, "DP at ε 1: AUC {private} against {plain} without");
 }

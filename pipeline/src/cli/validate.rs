@@ -4,6 +4,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::config::DpBudget;
+use crate::train::dp::DpRun;
 use crate::{config, data};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
@@ -19,8 +21,10 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         split.classes.len(),
         split.classes.join(", ")
     );
+    let mut trained = split.train.len();
     if let Some(p) = &plan.eval.privacy {
         let m = crate::privacy::Membership::split(split.train.len(), p, plan.seed);
+        trained = m.members.len();
         println!(
             "  membership inference: {} training rows held out as non-members, {} trained on; {} of each side attacked",
             m.held_out.len(),
@@ -33,6 +37,23 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         println!(
             "  canaries: {} planted rows ({} per repeat count {:?}) and {} never planted",
             rows, c.count, c.repeats, c.count
+        );
+        trained += rows;
+    }
+    if let Some(p) = &plan.train.privacy {
+        let run = DpRun::new(p, trained, plan.train.batch_size, plan.train.epochs)?;
+        let solved = match p.budget {
+            DpBudget::Epsilon(e) => format!(" (solved for ε {e})"),
+            DpBudget::NoiseMultiplier(_) => String::new(),
+        };
+        println!(
+            "  DP-SGD: noise multiplier {:.4}{solved}, clipping norm {}, sampling rate {:.5}, {} steps; ε {:.3} at δ {:e} by the last epoch",
+            run.noise_multiplier,
+            run.max_grad_norm,
+            run.sample_rate,
+            run.steps_per_epoch * plan.train.epochs,
+            run.epsilon_after(plan.train.epochs),
+            run.delta
         );
     }
     Ok(())
