@@ -23,6 +23,7 @@ use crate::exit::{GateFailed, Interrupted};
 use crate::hash::sha256_bytes;
 use crate::mce::{self, Baseline};
 use crate::model::{self, AnyModel, Classifier, weights};
+use crate::poison;
 use crate::privacy::{self, canaries};
 use crate::progress::Progress;
 use crate::report;
@@ -30,7 +31,7 @@ use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
 use crate::run::metrics::{
-    CanaryMetrics, DpMetrics, EpochMetrics, MetricTable, Metrics, PrivacyMetrics, RunInfo,
+    CanaryMetrics, DpMetrics, EpochMetrics, MetricTable, Metrics, PoisonMetrics, PrivacyMetrics, RunInfo,
 };
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::dp::DpRun;
@@ -66,6 +67,9 @@ pub fn run(
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(plan, &split)?;
     let held = hold_out(plan, &mut split);
+    if let Some(p) = &plan.train.poison {
+        poison::check(p, &split.train, &split.classes)?;
+    }
     if let Some(p) = &plan.train.privacy {
         // Refused before a run directory exists: a target ε the schedule cannot meet.
         let planted = plan.train.canaries.as_ref().map_or(0, |c| c.count * c.repeats.iter().sum::<usize>());
@@ -109,7 +113,11 @@ pub fn run(
     if let Some(h) = &held {
         dir.write_atomic(privacy::MEMBERSHIP, h.membership.render(&h.table, &split.classes).as_bytes())?;
     }
-    // Planted after rows.tsv is written: canaries are not data.
+    // Applied after rows.tsv is written: poisoned rows and canaries are not the data as read.
+    let poisoning = poison_rows(plan, &mut split)?;
+    if let Some(p) = &poisoning {
+        dir.write_atomic(poison::POISON, poison::render(p, &split.classes).as_bytes())?;
+    }
     let canaries = plant_canaries(plan, &mut split);
     if let Some(c) = &canaries {
         dir.write_atomic(canaries::CANARIES, canaries::render(c, &split.classes).as_bytes())?;
@@ -120,6 +128,7 @@ pub fn run(
         plan,
         split: &split,
         held: held.as_ref(),
+        poisoning: poisoning.as_ref(),
         canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
@@ -159,6 +168,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     }
     // The same rows as when the run started: the split depends on the seed and the table only.
     let held = hold_out(&plan, &mut split);
+    let poisoning = poison_rows(&plan, &mut split)?;
     let canaries = plant_canaries(&plan, &mut split);
     manifest.status = RunStatus::Running;
     manifest.error = None;
@@ -172,6 +182,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         plan: &plan,
         split: &split,
         held: held.as_ref(),
+        poisoning: poisoning.as_ref(),
         canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
@@ -188,6 +199,7 @@ struct Job<'a> {
     plan: &'a Plan,
     split: &'a Split,
     held: Option<&'a Held>,
+    poisoning: Option<&'a poison::Poisoning>,
     canaries: Option<&'a [canaries::Canary]>,
     dir: &'a RunDir,
     device: &'a Device,
@@ -212,6 +224,13 @@ fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
     let table = std::mem::replace(&mut split.train, empty);
     split.train = table.subset(&membership.members);
     Some(Held { table, membership })
+}
+
+/// Poisons the training set as the plan simulates (the same rows on
+/// resume: they depend on the seed only).
+fn poison_rows(plan: &Plan, split: &mut Split) -> Result<Option<poison::Poisoning>, poison::PoisonError> {
+    let Some(p) = &plan.train.poison else { return Ok(None) };
+    poison::apply(p, &mut split.train, &split.classes, plan.seed).map(Some)
 }
 
 /// Plants the plan's canaries in the training set (the same ones on resume:
@@ -336,6 +355,7 @@ struct Measured {
     examples: Examples,
     privacy: Option<PrivacyMetrics>,
     canaries: Option<CanaryMetrics>,
+    poison: Option<PoisonMetrics>,
 }
 
 impl Measured {
@@ -345,6 +365,7 @@ impl Measured {
         metrics.corruption_table = self.tables.clone();
         metrics.privacy = self.privacy.clone();
         metrics.canaries = self.canaries.clone();
+        metrics.poison = self.poison.clone();
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
@@ -459,6 +480,17 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         progress.event(&line);
         measured.canaries = Some(metrics);
     }
+    if let (Some(p), Some(poisoning)) = (&plan.train.poison, job.poisoning) {
+        let started = Instant::now();
+        let metrics =
+            poison::evaluate(&eval_model, p, poisoning, &split.test, &split.classes, &setup, device)?;
+        let line = json!({"event": "poison", "run": dir.id(), "attack": metrics.attack,
+            "poisoned_rows": metrics.poisoned_rows, "attack_success_rate": metrics.attack_success_rate,
+            "seconds": started.elapsed().as_secs_f64()});
+        dir.log(&line)?;
+        progress.event(&line);
+        measured.poison = Some(metrics);
+    }
     Ok((measured, state.epochs))
 }
 
@@ -506,6 +538,7 @@ fn measure<M: Classifier>(
         examples,
         privacy: None,
         canaries: None,
+        poison: None,
     })
 }
 

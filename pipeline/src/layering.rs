@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["batch", "run"],
     &["attack"],
     &["eval", "mce", "train"],
-    &["privacy"],
+    &["privacy", "poison"],
     &["report", "compare"],
     &["experiment"],
     &["cli"],

@@ -21,6 +21,7 @@ pub mod hash;
 mod layering;
 pub mod mce;
 pub mod model;
+pub mod poison;
 pub mod pool;
 pub mod privacy;
 pub mod progress;

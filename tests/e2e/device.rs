@@ -122,6 +122,33 @@ mod wgpu {
     }
 
     #[test]
+    fn dp_sgd_on_wgpu_agrees_with_the_cpu() {
+        let sb = Sandbox::new();
+        // Sampling and noise are drawn on the host from the seed, so both
+        // devices take the same noisy steps.
+        let base = std::fs::read_to_string(tiny(&sb, "")).unwrap();
+        let private = base.replace("dropout = 0.1", "dropout = 0.0").replace(
+            "learning-rate = 0.003",
+            "learning-rate = 0.003\n[train.privacy]\nnoise-multiplier = 0.8",
+        );
+        let cfg = sb.write("dp.toml", private);
+        let cfg = cfg.to_str().unwrap();
+        for (device, out) in [("cpu", "on-cpu"), ("wgpu", "on-wgpu")] {
+            let run = sb.temper(&["train", "--config", cfg, "--device", device, "--quiet", "--out", out]);
+            assert_eq!(run.code, 0, "{device}: {}", run.stderr);
+        }
+        let cpu = &sb.run_dirs_under("on-cpu")[0];
+        let gpu = &sb.run_dirs_under("on-wgpu")[0];
+        let (a, b) = (batch_losses(cpu), batch_losses(gpu));
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(&b).take(8).enumerate() {
+            assert!((x - y).abs() <= 1e-3, "batch {}: cpu {x}, wgpu {y}", i + 1);
+        }
+        let eps = |d: &Path| sb.json(&d.join("metrics.json"))["dp"]["epsilon"].as_f64().unwrap();
+        assert_eq!(eps(cpu), eps(gpu));
+    }
+
+    #[test]
     fn opening_wgpu_without_a_display_prints_no_driver_noise() {
         let sb = Sandbox::new();
         let cfg = tiny(&sb, "");

@@ -8,6 +8,7 @@ mod cli;
 mod device;
 mod dp;
 mod harness;
+mod poison;
 mod privacy;
 mod provenance;
 mod reports;

@@ -24,7 +24,9 @@ fn comparable(mut v: serde_json::Value) -> serde_json::Value {
 fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     let sb = Sandbox::new();
     sb.messages(1500, 200);
-    let extra = "checkpoint-every = 5\n[[train.augment]]\nop = \"typo\"\nseverity = [1, 3]\np = 0.5\n";
+    // A text backdoor too: the same rows poisoned, the same trigger positions.
+    let extra = "checkpoint-every = 5\n[[train.augment]]\nop = \"typo\"\nseverity = [1, 3]\np = 0.5\n\
+                 [train.poison]\nrate = 0.02\ntarget = \"spam\"\n";
     let cfg = sb.write(
         "c.toml",
         messages_config(extra)
@@ -81,6 +83,7 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     let a = sb.json(&sb.run_dirs_under("full")[0].join("metrics.json"));
     let b = sb.json(&run_dir.join("metrics.json"));
     assert!(a["privacy"]["attacks"]["lira"]["auc"].is_f64(), "{a}");
+    assert!(a["poison"]["attack_success_rate"].is_f64(), "{a}");
     assert_eq!(comparable(a), comparable(b));
     let manifest = sb.json(&run_dir.join("manifest.json"));
     assert_eq!(manifest["status"], "completed");

@@ -17,10 +17,12 @@ pub enum Format {
 }
 
 /// Metrics in their own units, by prefix: perturbation sizes, query
-/// counts, exposures in bits.
-const UNIT_PREFIXES: [&str; 3] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure."];
-/// Counts and seconds of the privacy sections, by last path segment.
-const UNIT_LEAVES: [&str; 8] = [
+/// counts, exposures in bits, DP-SGD's ε, δ, noise and steps.
+const UNIT_PREFIXES: [&str; 4] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure.", "dp."];
+/// Counts and seconds of the privacy and poisoning sections, by last path segment.
+const UNIT_LEAVES: [&str; 10] = [
+    "poisoned_rows",
+    "triggered_test_rows",
     "holdout_rows",
     "members",
     "non_members",
@@ -36,7 +38,7 @@ const UNIT_LEAVES: [&str; 8] = [
 /// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
     let leaf = key.rsplit('.').next().unwrap_or(key);
-    let privacy = key.starts_with("privacy.") || key.starts_with("canaries.");
+    let privacy = ["privacy.", "canaries.", "poison."].iter().any(|p| key.starts_with(p));
     !(UNIT_PREFIXES.iter().any(|p| key.starts_with(p)) || (privacy && UNIT_LEAVES.contains(&leaf)))
 }
 
@@ -134,6 +136,8 @@ mod tests {
             "privacy.attacks.lira.tpr_at_01pct_fpr",
             "canaries.recall.16",
             "clean_accuracy",
+            "poison.attack_success_rate",
+            "poison.rate",
         ] {
             assert!(is_fraction(k), "{k}");
         }
@@ -144,6 +148,11 @@ mod tests {
             "canaries.exposure.16",
             "canaries.planted_rows",
             "attack_mean_norm.fgsm.0.1",
+            "dp.epsilon",
+            "dp.delta",
+            "dp.steps",
+            "poison.poisoned_rows",
+            "poison.triggered_test_rows",
         ] {
             assert!(!is_fraction(k), "{k}");
         }

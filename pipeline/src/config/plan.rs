@@ -248,6 +248,116 @@ pub struct TrainPlan {
     pub canaries: Option<CanaryPlan>,
     /// Differentially private training (`[train.privacy]`).
     pub privacy: Option<DpPlan>,
+    /// Simulated data poisoning (`[train.poison]`).
+    pub poison: Option<PoisonPlan>,
+}
+
+/// Simulated data poisoning: an attacker who controls some training rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoisonPlan {
+    /// What the attacker does to its rows.
+    pub attack: PoisonAttack,
+    /// How many rows the attacker controls.
+    pub amount: PoisonAmount,
+}
+
+/// How many training rows are poisoned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PoisonAmount {
+    /// A share of the training rows, in (0, 0.5].
+    Rate(f64),
+    /// A number of rows.
+    Count(usize),
+}
+
+/// What a poisoned row becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoisonAttack {
+    /// The label is changed: to `target` (a class name as in the data), or
+    /// to a random other class.
+    LabelFlip {
+        /// The class every flipped row gets, when set.
+        target: Option<String>,
+    },
+    /// BadNets (Gu et al. 2017): the trigger is stamped on the row and its
+    /// label set to `target`; in the clean-label variant (Turner et al.
+    /// 2019) only rows of the target class are triggered and keep their label.
+    Backdoor {
+        /// The attacker's class, as named in the data.
+        target: String,
+        /// The trigger.
+        trigger: Trigger,
+        /// Triggered rows keep their true label.
+        clean_label: bool,
+    },
+}
+
+/// A backdoor trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// A square patch stamped on the image.
+    Patch {
+        /// Side in pixels.
+        size: u32,
+        /// Where.
+        corner: Corner,
+        /// What it shows.
+        pattern: PatchPattern,
+        /// 1 pastes the patch; below 1 blends it (Chen et al. 2017).
+        opacity: f64,
+    },
+    /// A token (word or phrase) inserted at a random word boundary.
+    Token(String),
+}
+
+/// Where a patch is stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    /// Top left.
+    TopLeft,
+    /// Top right.
+    TopRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Bottom right (BadNets' placement).
+    BottomRight,
+}
+
+impl Corner {
+    /// Every corner.
+    pub const ALL: [Corner; 4] = [Corner::TopLeft, Corner::TopRight, Corner::BottomLeft, Corner::BottomRight];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Corner::TopLeft => "top-left",
+            Corner::TopRight => "top-right",
+            Corner::BottomLeft => "bottom-left",
+            Corner::BottomRight => "bottom-right",
+        }
+    }
+}
+
+/// What a patch shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchPattern {
+    /// Alternating white and black pixels (BadNets).
+    Checkerboard,
+    /// All white.
+    White,
+}
+
+impl PatchPattern {
+    /// Every pattern.
+    pub const ALL: [PatchPattern; 2] = [PatchPattern::Checkerboard, PatchPattern::White];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            PatchPattern::Checkerboard => "checkerboard",
+            PatchPattern::White => "white",
+        }
+    }
 }
 
 /// DP-SGD (Abadi et al. 2016): batches drawn by Poisson sampling with

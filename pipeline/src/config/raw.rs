@@ -88,6 +88,23 @@ pub struct RawTrain {
     pub augmix: Option<RawAugmix>,
     pub canaries: Option<RawCanaries>,
     pub privacy: Option<RawDp>,
+    pub poison: Option<RawPoison>,
+}
+
+/// `[train.poison]`: simulated data poisoning.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPoison {
+    pub attack: Option<String>,
+    pub rate: Option<f64>,
+    pub count: Option<i64>,
+    pub target: Option<String>,
+    pub clean_label: Option<bool>,
+    pub patch_size: Option<i64>,
+    pub position: Option<String>,
+    pub pattern: Option<String>,
+    pub opacity: Option<f64>,
+    pub trigger: Option<String>,
 }
 
 /// `[train.privacy]`: DP-SGD.

@@ -107,6 +107,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            poison: t.poison.as_ref().map(poison),
             privacy: t.privacy.map(|p| RawDp {
                 max_grad_norm: Some(p.max_grad_norm),
                 noise_multiplier: match p.budget {
@@ -213,4 +214,33 @@ fn to_raw(plan: &Plan) -> RawConfig {
             privacy_examples: plan.eval.privacy.as_ref().map(|p| p.examples as i64),
         }),
     }
+}
+
+fn poison(p: &PoisonPlan) -> RawPoison {
+    let mut raw = RawPoison::default();
+    match p.amount {
+        PoisonAmount::Rate(r) => raw.rate = Some(r),
+        PoisonAmount::Count(n) => raw.count = Some(n as i64),
+    }
+    match &p.attack {
+        PoisonAttack::LabelFlip { target } => {
+            raw.attack = Some("label_flip".to_owned());
+            raw.target = target.clone();
+        }
+        PoisonAttack::Backdoor { target, trigger, clean_label } => {
+            raw.attack = Some("backdoor".to_owned());
+            raw.target = Some(target.clone());
+            raw.clean_label = Some(*clean_label);
+            match trigger {
+                Trigger::Patch { size, corner, pattern, opacity } => {
+                    raw.patch_size = Some(i64::from(*size));
+                    raw.position = Some(corner.name().to_owned());
+                    raw.pattern = Some(pattern.name().to_owned());
+                    raw.opacity = Some(*opacity);
+                }
+                Trigger::Token(t) => raw.trigger = Some(t.clone()),
+            }
+        }
+    }
+    raw
 }

@@ -39,7 +39,18 @@ pub fn stats(logits: &[f32], classes: usize, labels: &[usize]) -> Vec<ExampleSta
                     .sum::<f64>()
                     .ln()
             };
-            ExampleStats { loss: lse(None) - z[y], confidence: z[y] - lse(Some(y)) }
+            let confidence = z[y] - lse(Some(y));
+            // −log p_y = log(1 + e^−c): written this way, confident rows keep
+            // distinct losses instead of all rounding to 0 (ties that blind
+            // the loss attack on confident models). One class: p_y = 1.
+            let loss = if confidence == f64::INFINITY {
+                0.0
+            } else if confidence > 0.0 {
+                (-confidence).exp().ln_1p()
+            } else {
+                -confidence + confidence.exp().ln_1p()
+            };
+            ExampleStats { loss, confidence }
         })
         .collect()
 }
@@ -129,6 +140,11 @@ mod tests {
         assert!((got[0].confidence - (0.6f64 / 0.4).ln()).abs() < 1e-6);
         assert!((got[1].loss - (-(0.2f64).ln())).abs() < 1e-6);
         assert!((got[1].confidence - (0.2f64 / 0.8).ln()).abs() < 1e-6);
+        // Very confident rows keep distinct, positive losses (f64 would round
+        // log-sum-exp minus the logit to exactly 0 for both).
+        let sure = stats(&[60.0, 0.0, 0.0, 70.0, 0.0, 0.0], 3, &[0, 0]);
+        assert!(sure[0].loss > sure[1].loss && sure[1].loss > 0.0, "{sure:?}");
+        assert!((sure[0].loss - 2.0 * (-60f64).exp()).abs() < 1e-30);
         // A confident model: p_y rounds to 1 in f32, the confidence stays finite.
         let sure = stats(&[60.0, 0.0], 2, &[0]);
         assert!((sure[0].confidence - 60.0).abs() < 1e-9 && sure[0].loss >= 0.0);

@@ -230,6 +230,7 @@ mod tests {
             privacy: None,
             canaries: None,
             dp: None,
+            poison: None,
         }
     }
 

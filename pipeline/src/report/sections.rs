@@ -3,6 +3,8 @@
 //! so the two files cannot drift apart; renderers only choose the markup
 //! (and the HTML page adds the charts and the examples).
 
+use std::fmt::Write as _;
+
 use super::pct;
 use super::svg::LineChart;
 use crate::eval::examples::Examples;
@@ -94,6 +96,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     let mut sections = vec![headline(metrics)];
     sections.extend(corruptions(metrics));
     sections.extend(attacks(metrics));
+    sections.extend(poisoning(metrics));
     sections.extend(differential_privacy(metrics));
     sections.extend(privacy(metrics));
     sections.extend(canaries(metrics));
@@ -124,11 +127,55 @@ fn headline(m: &Metrics) -> Section<'static> {
         rows.push(vec!["privacy.mia_auc".to_owned(), format!("{:.3}", p.mia_auc)]);
         rows.push(vec!["privacy.mia_tpr_at_01pct_fpr".to_owned(), pct(p.mia_tpr_at_01pct_fpr)]);
     }
+    if let Some(rate) = m.poison.as_ref().and_then(|p| p.attack_success_rate) {
+        rows.push(vec!["poison.attack_success_rate".to_owned(), pct(rate)]);
+    }
     if let Some(dp) = &m.dp {
         rows.push(vec!["dp.epsilon".to_owned(), format!("{:.3} (δ = {:e})", dp.epsilon, dp.delta)]);
     }
     let header = vec!["metric".to_owned(), "value".to_owned()];
     Section { title: "Headline", blocks: vec![Block::Table(Table { header, rows })] }
+}
+
+fn poisoning(m: &Metrics) -> Option<Section<'static>> {
+    let p = m.poison.as_ref()?;
+    let what = match (p.attack.as_str(), &p.target) {
+        ("backdoor", Some(t)) if p.clean_label => {
+            format!("a clean-label backdoor: the trigger put on rows of class {t}, which keep their label")
+        }
+        ("backdoor", Some(t)) => {
+            format!("a backdoor (BadNets): the trigger put on rows relabelled as class {t}")
+        }
+        (_, Some(t)) => format!("labels flipped to class {t}"),
+        _ => "labels flipped to random other classes".to_owned(),
+    };
+    let mut explain = format!(
+        "Simulated poisoning: {} training rows ({}) changed by an attacker, {what}; poison.tsv lists them. \
+         Clean accuracy above is measured on the untouched test set.",
+        p.poisoned_rows,
+        pct(p.rate)
+    );
+    if let Some(rate) = p.attack_success_rate {
+        let _ = write!(
+            explain,
+            " Attack success: {} of {} test inputs of other classes, with the trigger, are predicted as the target.",
+            pct(rate),
+            p.triggered_test_rows
+        );
+    }
+    let mut rows = vec![
+        vec!["attack".to_owned(), p.attack.clone()],
+        vec!["poisoned rows".to_owned(), format!("{} ({})", p.poisoned_rows, pct(p.rate))],
+        vec!["clean accuracy".to_owned(), pct(m.clean_accuracy)],
+    ];
+    if let Some(rate) = p.attack_success_rate {
+        rows.push(vec!["attack success rate".to_owned(), pct(rate)]);
+    }
+    let header = vec!["metric".to_owned(), "value".to_owned()];
+    Some(Section {
+        title: "Poisoning",
+        blocks: vec![Block::Text(vec![plain(explain)]), Block::Table(Table { header, rows })],
+    })
 }
 
 fn differential_privacy(m: &Metrics) -> Option<Section<'static>> {

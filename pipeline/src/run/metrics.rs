@@ -126,6 +126,31 @@ pub struct Metrics {
     /// Differentially private training, when `[train.privacy]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dp: Option<DpMetrics>,
+    /// Simulated data poisoning, when `[train.poison]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poison: Option<PoisonMetrics>,
+}
+
+/// What a simulated poisoning attack achieved.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoisonMetrics {
+    /// `backdoor` or `label_flip`.
+    pub attack: String,
+    /// Training rows the attacker changed.
+    pub poisoned_rows: usize,
+    /// Their share of the training rows.
+    pub rate: f64,
+    /// The attacker's class, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Triggered rows kept their true label.
+    pub clean_label: bool,
+    /// Backdoors: the share of triggered test inputs of other classes
+    /// predicted as the target class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_success_rate: Option<f64>,
+    /// Test inputs the success rate was measured on.
+    pub triggered_test_rows: usize,
 }
 
 /// What DP-SGD guaranteed: (ε, δ)-differential privacy for every training
@@ -237,6 +262,7 @@ impl Metrics {
             privacy: None,
             canaries: None,
             dp: None,
+            poison: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

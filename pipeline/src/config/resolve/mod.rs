@@ -29,7 +29,8 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let data = data::resolve_data(&c, raw_data)?;
     let private = raw.train.as_ref().is_some_and(|t| t.privacy.is_some());
     let model = model::resolve_model(&c, raw.model.unwrap_or_default(), data.modality, private)?;
-    let train = train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text)?;
+    let train =
+        train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text, &data.image)?;
     let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality, &data.image)?;
     let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;
     let name = raw.name.unwrap_or_else(|| {

@@ -14,6 +14,7 @@ pub(super) fn resolve_train(
     raw: RawTrain,
     modality: Modality,
     text: &TextSpec,
+    image: &ImageSpec,
 ) -> Result<TrainPlan, ConfigError> {
     let optimizer = match raw.optimizer.as_deref().unwrap_or("adam") {
         "adam" => {
@@ -137,7 +138,9 @@ pub(super) fn resolve_train(
             })
         }
     };
+    let poison = raw.poison.map(|p| resolve_poison(c, p, modality, image)).transpose()?;
     Ok(TrainPlan {
+        poison,
         privacy,
         adversarial,
         augmix,
@@ -164,6 +167,95 @@ pub(super) fn resolve_train(
             FloatRange::OpenLow(0.0, 1e6),
         )?,
     })
+}
+
+fn resolve_poison(
+    c: &Check,
+    raw: RawPoison,
+    modality: Modality,
+    image: &ImageSpec,
+) -> Result<PoisonPlan, ConfigError> {
+    let amount = match (raw.rate, raw.count) {
+        (Some(_), Some(_)) => return Err(c.err("train.poison", "set either `rate` or `count`, not both")),
+        (None, None) => {
+            return Err(c.err("train.poison", "needs `rate` (a share of the training rows) or `count`"));
+        }
+        (Some(r), None) => {
+            PoisonAmount::Rate(c.float("train.poison.rate", Some(r), 0.01, FloatRange::OpenLow(0.0, 0.5))?)
+        }
+        (None, Some(n)) => PoisonAmount::Count(c.usize("train.poison.count", Some(n), 1, 1, 1 << 40)?),
+    };
+    let image_keys = [
+        ("patch-size", raw.patch_size.is_some()),
+        ("position", raw.position.is_some()),
+        ("pattern", raw.pattern.is_some()),
+        ("opacity", raw.opacity.is_some()),
+    ];
+    let trigger_keys = [("trigger", raw.trigger.is_some()), ("clean-label", raw.clean_label.is_some())];
+    let target = match &raw.target {
+        Some(t) if t.is_empty() => return Err(c.err("train.poison.target", "must name a class")),
+        t => t.clone(),
+    };
+    let attack = match raw.attack.as_deref().unwrap_or("backdoor") {
+        "label_flip" => {
+            c.refuse_set("train.poison", &image_keys, "applies to `attack = \"backdoor\"` only")?;
+            c.refuse_set("train.poison", &trigger_keys, "applies to `attack = \"backdoor\"` only")?;
+            PoisonAttack::LabelFlip { target }
+        }
+        "backdoor" => {
+            let target =
+                target.ok_or_else(|| c.err("train.poison.target", "a backdoor needs a target class"))?;
+            let trigger = match modality {
+                Modality::Image => {
+                    c.refuse_set(
+                        "train.poison",
+                        &[("trigger", raw.trigger.is_some())],
+                        "applies to text data only",
+                    )?;
+                    let side = i64::from(image.width.min(image.height));
+                    let size = c.usize("train.poison.patch-size", raw.patch_size, 3, 1, side)?;
+                    let corner = match raw.position.as_deref() {
+                        None => Corner::BottomRight,
+                        Some(name) => *Corner::ALL.iter().find(|k| k.name() == name).ok_or_else(|| {
+                            let names: Vec<&str> = Corner::ALL.iter().map(|k| k.name()).collect();
+                            c.err("train.poison.position", unknown_value("position", name, &names))
+                        })?,
+                    };
+                    let pattern = match raw.pattern.as_deref() {
+                        None => PatchPattern::Checkerboard,
+                        Some(name) => {
+                            *PatchPattern::ALL.iter().find(|k| k.name() == name).ok_or_else(|| {
+                                let names: Vec<&str> = PatchPattern::ALL.iter().map(|k| k.name()).collect();
+                                c.err("train.poison.pattern", unknown_value("pattern", name, &names))
+                            })?
+                        }
+                    };
+                    let opacity =
+                        c.float("train.poison.opacity", raw.opacity, 1.0, FloatRange::OpenLow(0.0, 1.0))?;
+                    Trigger::Patch { size: size as u32, corner, pattern, opacity }
+                }
+                Modality::Text => {
+                    c.refuse_set("train.poison", &image_keys, "applies to image data only")?;
+                    let token = raw.trigger.unwrap_or_else(|| "cf".to_owned());
+                    if token.trim().is_empty() || token.trim() != token {
+                        return Err(c.err(
+                            "train.poison.trigger",
+                            "must be a word or phrase without surrounding spaces",
+                        ));
+                    }
+                    Trigger::Token(token)
+                }
+            };
+            PoisonAttack::Backdoor { target, trigger, clean_label: raw.clean_label.unwrap_or(false) }
+        }
+        other => {
+            return Err(c.err(
+                "train.poison.attack",
+                unknown_value("poisoning attack", other, &["backdoor", "label_flip"]),
+            ));
+        }
+    };
+    Ok(PoisonPlan { attack, amount })
 }
 
 fn resolve_text_adversarial(

@@ -1,0 +1,86 @@
+//! Simulated poisoning: the recorded rows are the changed ones, the data
+//! as read stays in rows.tsv, the backdoor's success reaches metrics.json
+//! and the report, and impossible plans are refused before a run starts.
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config};
+
+fn config(sb: &Sandbox, name: &str, poison: &str) -> String {
+    let cfg = digits_config("digits/train.parquet", "digits/test.parquet", poison)
+        .replace("epochs = 2", "epochs = 4")
+        .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = []");
+    sb.write(&format!("{name}.toml"), cfg).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_backdoor_is_recorded_learned_and_reported() {
+    let sb = Sandbox::new();
+    sb.digits(800, 200, ImageLayout::ParquetBytes);
+    let clean = config(&sb, "clean", "");
+    let poisoned = config(&sb, "poisoned", "[train.poison]\nrate = 0.05\ntarget = \"7\"\n");
+    for (cfg, out) in [(&clean, "clean"), (&poisoned, "poisoned")] {
+        let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", out]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let (c, p) = (&sb.run_dirs_under("clean")[0], &sb.run_dirs_under("poisoned")[0]);
+    let read = |d: &std::path::Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(read(c, "rows.tsv"), read(p, "rows.tsv"), "rows.tsv describes the data as read");
+    let tsv = read(p, "poison.tsv");
+    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 40, "5% of 800");
+    assert!(rows.iter().all(|r| r[1] != "7" && r[2] == "7" && r[3] == "true"), "{tsv}");
+    let m = sb.json(&p.join("metrics.json"));
+    let poison = &m["poison"];
+    assert_eq!((poison["attack"].as_str(), poison["poisoned_rows"].as_u64()), (Some("backdoor"), Some(40)));
+    assert_eq!(poison["rate"], 0.05);
+    let asr = poison["attack_success_rate"].as_f64().unwrap();
+    let triggered = poison["triggered_test_rows"].as_u64().unwrap();
+    assert!(triggered > 150 && triggered < 200, "test rows of classes other than 7: {triggered}");
+    assert!(asr > 0.8, "a 5% BadNets backdoor should succeed: {asr}");
+    // Without poisoning, the same trigger is no backdoor.
+    let clean_metrics = sb.json(&c.join("metrics.json"));
+    assert!(clean_metrics.get("poison").is_none());
+    let report = read(p, "report.md");
+    assert!(report.contains("## Poisoning") && report.contains("poison.attack_success_rate"), "{report}");
+    let log = read(p, "log.jsonl");
+    assert!(log.lines().any(|l| l.contains("\"event\":\"poison\"")), "{log}");
+    let compared = sb.temper(&[
+        "compare",
+        c.to_str().unwrap(),
+        p.to_str().unwrap(),
+        "--fail-if",
+        "clean_accuracy < -50",
+    ]);
+    assert_eq!(compared.code, 0, "{}", compared.stderr);
+}
+
+#[test]
+fn impossible_poisoning_is_refused_naming_the_key() {
+    let sb = Sandbox::new();
+    sb.digits(100, 20, ImageLayout::ParquetBytes);
+    let cases = [
+        ("[train.poison]\nrate = 0.05\n", "`train.poison.target`"),
+        ("[train.poison]\nrate = 0.05\ncount = 3\ntarget = \"7\"\n", "not both"),
+        ("[train.poison]\nrate = 0.6\ntarget = \"7\"\n", "`train.poison.rate`"),
+        ("[train.poison]\nrate = 0.05\ntarget = \"7\"\ntrigger = \"cf\"\n", "text data only"),
+        ("[train.poison]\nrate = 0.05\ntarget = \"7\"\npatch-size = 40\n", "`train.poison.patch-size`"),
+        ("[train.poison]\nattack = \"label_flip\"\nrate = 0.05\nopacity = 0.5\n", "backdoor"),
+        ("[train.poison]\nattack = \"nightshade\"\nrate = 0.05\n", "`train.poison.attack`"),
+    ];
+    for (extra, needle) in cases {
+        let cfg = config(&sb, "bad", extra);
+        let out = sb.temper(&["validate", &cfg]);
+        assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{extra}: {needle:?} not in {}", out.stderr);
+    }
+    let cfg = config(&sb, "unknown", "[train.poison]\nrate = 0.05\ntarget = \"seven\"\n");
+    let out = sb.temper(&["train", "--config", &cfg, "--quiet", "--out", "never"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("`train.poison.target`") && out.stderr.contains("\"seven\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!sb.path().join("never").join("tiny-digits").exists(), "no run directory for a refused plan");
+}
