@@ -118,6 +118,10 @@ pub fn run(
     if let Some(p) = &poisoning {
         dir.write_atomic(poison::POISON, poison::render(p, &split.classes).as_bytes())?;
     }
+    let filtered = filter_rows(plan, &mut split, poisoning.as_ref(), &device, &dir, progress, stop)?;
+    if let Some((_, tsv)) = &filtered {
+        dir.write_atomic(poison::filter::FILTER, tsv.as_bytes())?;
+    }
     let canaries = plant_canaries(plan, &mut split);
     if let Some(c) = &canaries {
         dir.write_atomic(canaries::CANARIES, canaries::render(c, &split.classes).as_bytes())?;
@@ -129,6 +133,7 @@ pub fn run(
         split: &split,
         held: held.as_ref(),
         poisoning: poisoning.as_ref(),
+        filter: filtered.as_ref().map(|(f, _)| f),
         canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
@@ -169,6 +174,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     // The same rows as when the run started: the split depends on the seed and the table only.
     let held = hold_out(&plan, &mut split);
     let poisoning = poison_rows(&plan, &mut split)?;
+    let filtered = filter_rows(&plan, &mut split, poisoning.as_ref(), &device, &dir, progress, stop)?;
     let canaries = plant_canaries(&plan, &mut split);
     manifest.status = RunStatus::Running;
     manifest.error = None;
@@ -183,6 +189,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         split: &split,
         held: held.as_ref(),
         poisoning: poisoning.as_ref(),
+        filter: filtered.as_ref().map(|(f, _)| f),
         canaries: canaries.as_deref(),
         dir: &dir,
         device: &device,
@@ -200,6 +207,7 @@ struct Job<'a> {
     split: &'a Split,
     held: Option<&'a Held>,
     poisoning: Option<&'a poison::Poisoning>,
+    filter: Option<&'a poison::filter::Filtered>,
     canaries: Option<&'a [canaries::Canary]>,
     dir: &'a RunDir,
     device: &'a Device,
@@ -231,6 +239,48 @@ fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
 fn poison_rows(plan: &Plan, split: &mut Split) -> Result<Option<poison::Poisoning>, poison::PoisonError> {
     let Some(p) = &plan.train.poison else { return Ok(None) };
     poison::apply(p, &mut split.train, &split.classes, plan.seed).map(Some)
+}
+
+/// Runs the plan's poison filter on the training set and, when the plan
+/// says so, drops the flagged rows; with `filter.tsv`'s text. On resume it
+/// runs again from the same seed, as reference models do.
+fn filter_rows(
+    plan: &Plan,
+    split: &mut Split,
+    poisoning: Option<&poison::Poisoning>,
+    device: &Device,
+    dir: &RunDir,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<(poison::filter::Filtered, String)>> {
+    let Some(f) = &plan.train.filter else { return Ok(None) };
+    let cx = poison::filter::Context { plan, classes: split.classes.len(), device, progress, stop };
+    let simulated = match (&plan.train.poison, poisoning) {
+        (Some(p), Some(done)) => Some(poison::filter::Simulated {
+            plan: p,
+            poisoning: done,
+            test: &split.test,
+            classes: &split.classes,
+        }),
+        _ => None,
+    };
+    let filtered = poison::filter::run(f, &split.train, simulated.as_ref(), &cx).map_err(|e| match e {
+        // A signal while the scoring model trains stops the run as one during training does.
+        poison::filter::FilterError::Train(t @ TrainError::Interrupted { .. }) => anyhow::Error::new(t),
+        other => anyhow::Error::new(other),
+    })?;
+    let tsv = poison::filter::render(&filtered, &split.train.labels, &split.classes, poisoning);
+    let line = json!({"event": "filter", "run": dir.id(), "flagged_rows": filtered.metrics.flagged_rows,
+        "precision": filtered.metrics.precision, "recall": filtered.metrics.recall,
+        "dropped": f.drop, "seconds": filtered.metrics.seconds});
+    dir.log(&line)?;
+    progress.event(&line);
+    if f.drop {
+        let flagged: std::collections::BTreeSet<usize> = filtered.flagged.iter().copied().collect();
+        let kept: Vec<usize> = (0..split.train.len()).filter(|r| !flagged.contains(r)).collect();
+        split.train = split.train.subset(&kept);
+    }
+    Ok(Some((filtered, tsv)))
 }
 
 /// Plants the plan's canaries in the training set (the same ones on resume:
@@ -313,6 +363,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     };
     let mut metrics = measured.metrics(info, training, baseline);
     metrics.dp = dp_metrics(plan, split.train.len(), metrics.training.len())?;
+    metrics.filter = job.filter.map(|f| f.metrics.clone());
     dir.write_json("metrics.json", &metrics)?;
     manifest.status = RunStatus::Completed;
     manifest.finished_at = Some(manifest::now());

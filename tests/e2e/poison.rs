@@ -56,6 +56,50 @@ fn a_backdoor_is_recorded_learned_and_reported() {
 }
 
 #[test]
+fn the_spectral_filter_finds_planted_rows_and_drops_them() {
+    let sb = Sandbox::new();
+    sb.digits(800, 200, ImageLayout::ParquetBytes);
+    let cfg = config(
+        &sb,
+        "filtered",
+        "[train.poison]\nrate = 0.02\ntarget = \"7\"\n[train.filter]\nexpected-rate = 0.2\n",
+    );
+    let run = sb.temper(&["train", "--config", &cfg, "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = &sb.run_dirs()[0];
+    let m = sb.json(&dir.join("metrics.json"));
+    let f = &m["filter"];
+    assert_eq!(
+        (f["method"].as_str(), f["scored_rows"].as_u64(), f["dropped"].as_bool()),
+        (Some("spectral"), Some(800), Some(true))
+    );
+    let flagged = f["flagged_rows"].as_u64().unwrap();
+    // ⌈1.5 · 0.2 · n_c⌉ per class: about 240 of 800.
+    assert!((240..=250).contains(&flagged), "{f}");
+    let tsv = std::fs::read_to_string(dir.join("filter.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 800);
+    let count = |pred: &dyn Fn(&Vec<&str>) -> bool| rows.iter().filter(|r| pred(r)).count() as f64;
+    let (hits, poisoned) = (count(&|r| r[3] == "true" && r[4] == "true"), count(&|r| r[4] == "true"));
+    assert_eq!(poisoned, 16.0);
+    assert_eq!(f["precision"].as_f64(), Some(hits / flagged as f64), "precision from the record");
+    assert_eq!(f["recall"].as_f64(), Some(hits / 16.0), "recall from the record");
+    assert_eq!(m["run"]["train_examples"].as_u64(), Some(800 - flagged), "flagged rows were dropped");
+    let before = f["attack_success_rate_before"].as_f64().unwrap();
+    let after = m["poison"]["attack_success_rate"].as_f64().unwrap();
+    assert!(before > 0.8, "the backdoor works on the unfiltered model: {before}");
+    // Flagging 30% of each class at random would find 30% of the poison;
+    // measured: 75%, and the backdoor's success falls from 99% to 76% (the
+    // 4 poisoned rows left still teach this small model the trigger).
+    assert!(f["recall"].as_f64().unwrap() > 0.6 && after < before - 0.1, "filter: {f}, after {after}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("spectral signatures") && report.contains("attack success after filtering"),
+        "{report}"
+    );
+}
+
+#[test]
 fn impossible_poisoning_is_refused_naming_the_key() {
     let sb = Sandbox::new();
     sb.digits(100, 20, ImageLayout::ParquetBytes);

@@ -20,7 +20,9 @@ pub enum Format {
 /// counts, exposures in bits, DP-SGD's ε, δ, noise and steps.
 const UNIT_PREFIXES: [&str; 4] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure.", "dp."];
 /// Counts and seconds of the privacy and poisoning sections, by last path segment.
-const UNIT_LEAVES: [&str; 10] = [
+const UNIT_LEAVES: [&str; 12] = [
+    "scored_rows",
+    "flagged_rows",
     "poisoned_rows",
     "triggered_test_rows",
     "holdout_rows",
@@ -38,7 +40,7 @@ const UNIT_LEAVES: [&str; 10] = [
 /// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
     let leaf = key.rsplit('.').next().unwrap_or(key);
-    let privacy = ["privacy.", "canaries.", "poison."].iter().any(|p| key.starts_with(p));
+    let privacy = ["privacy.", "canaries.", "poison.", "filter."].iter().any(|p| key.starts_with(p));
     !(UNIT_PREFIXES.iter().any(|p| key.starts_with(p)) || (privacy && UNIT_LEAVES.contains(&leaf)))
 }
 

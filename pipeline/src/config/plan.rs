@@ -250,6 +250,22 @@ pub struct TrainPlan {
     pub privacy: Option<DpPlan>,
     /// Simulated data poisoning (`[train.poison]`).
     pub poison: Option<PoisonPlan>,
+    /// A filter for poisoned rows before the final training (`[train.filter]`).
+    pub filter: Option<FilterPlan>,
+}
+
+/// Spectral signatures (Tran et al. 2018): a first model is trained on the
+/// data as given, and in each class the rows whose penultimate-layer
+/// features lie furthest along the top singular direction are flagged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FilterPlan {
+    /// ε, the largest share of one class's rows that may be poisoned (a
+    /// backdoor concentrates its rows in the target class): the filter
+    /// flags 1.5 ε of every class, as the paper does.
+    pub expected_rate: f64,
+    /// Whether the flagged rows are dropped before the final training
+    /// (otherwise they are only reported).
+    pub drop: bool,
 }
 
 /// Simulated data poisoning: an attacker who controls some training rows.

@@ -89,6 +89,16 @@ pub struct RawTrain {
     pub canaries: Option<RawCanaries>,
     pub privacy: Option<RawDp>,
     pub poison: Option<RawPoison>,
+    pub filter: Option<RawFilter>,
+}
+
+/// `[train.filter]`: find and drop poisoned rows before training.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawFilter {
+    pub method: Option<String>,
+    pub expected_rate: Option<f64>,
+    pub drop: Option<bool>,
 }
 
 /// `[train.poison]`: simulated data poisoning.

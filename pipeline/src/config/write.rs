@@ -108,6 +108,11 @@ fn to_raw(plan: &Plan) -> RawConfig {
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
             poison: t.poison.as_ref().map(poison),
+            filter: t.filter.map(|f| RawFilter {
+                method: Some("spectral".to_owned()),
+                expected_rate: Some(f.expected_rate),
+                drop: Some(f.drop),
+            }),
             privacy: t.privacy.map(|p| RawDp {
                 max_grad_norm: Some(p.max_grad_norm),
                 noise_multiplier: match p.budget {

@@ -104,6 +104,13 @@ impl CnnModel {
         self.output.forward(x)
     }
 
+    /// The hidden layer's activations, `[n, hidden]`.
+    pub fn penultimate(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.blocks.iter().fold(x, |x, b| b.forward(x));
+        let x: Tensor<2> = x.flatten(1, 3);
+        self.act.forward(self.hidden.forward(x))
+    }
+
     /// [`CnnModel::forward`] with every trainable layer recorded on `tape`.
     pub fn forward_taped(&self, x: Tensor<4>, tape: &mut Tape) -> Tensor<2> {
         let x = self.blocks.iter().fold(x, |x, b| b.forward_taped(x, tape));
@@ -125,6 +132,13 @@ impl Classifier for CnnModel {
     fn logits_taped(&self, input: ModelInput, tape: &mut Tape) -> Option<Tensor<2>> {
         match input {
             ModelInput::Images(x) => Some(self.forward_taped(x, tape)),
+            ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
+        }
+    }
+
+    fn penultimate(&self, input: ModelInput) -> Option<Tensor<2>> {
+        match input {
+            ModelInput::Images(x) => Some(CnnModel::penultimate(self, x)),
             ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
         }
     }

@@ -89,6 +89,13 @@ pub trait Classifier: Module + Clone + Send + Sync + 'static {
     fn logits_taped(&self, _input: ModelInput, _tape: &mut per_example::Tape) -> Option<Tensor<2>> {
         None
     }
+
+    /// The penultimate layer's activations `[n, width]`, the representation
+    /// the classifier layer reads (what poison filters inspect); `None` for
+    /// a model without that support.
+    fn penultimate(&self, _input: ModelInput) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 /// Builds the model a plan describes.

@@ -43,6 +43,15 @@ impl TextModel {
         self.output.forward(x)
     }
 
+    /// The hidden layer's activations, `[n, hidden]`.
+    pub fn penultimate(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let mask: Tensor<3> = ids.clone().not_equal_elem(0).float().unsqueeze_dim(2);
+        let summed = (self.embedding.forward(ids) * mask.clone()).sum_dim(1);
+        let count = mask.sum_dim(1).clamp_min(1.0);
+        let mean: Tensor<2> = (summed / count).squeeze_dim(1);
+        self.act.forward(self.hidden.forward(mean))
+    }
+
     /// [`TextModel::forward`] with every trainable layer recorded on `tape`.
     pub fn forward_taped(&self, ids: Tensor<2, Int>, tape: &mut Tape) -> Tensor<2> {
         let mask: Tensor<3> = ids.clone().not_equal_elem(0).float().unsqueeze_dim(2);
@@ -66,6 +75,13 @@ impl Classifier for TextModel {
     fn logits_taped(&self, input: ModelInput, tape: &mut Tape) -> Option<Tensor<2>> {
         match input {
             ModelInput::Tokens(ids) => Some(self.forward_taped(ids, tape)),
+            ModelInput::Images(_) => unreachable!("a text model was given an image batch"),
+        }
+    }
+
+    fn penultimate(&self, input: ModelInput) -> Option<Tensor<2>> {
+        match input {
+            ModelInput::Tokens(ids) => Some(TextModel::penultimate(self, ids)),
             ModelInput::Images(_) => unreachable!("a text model was given an image batch"),
         }
     }

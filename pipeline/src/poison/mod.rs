@@ -6,6 +6,8 @@
 //! it was read. After training, the attack success rate is the share of
 //! test inputs of other classes that the trigger sends to the target class.
 
+pub mod filter;
+
 use std::fmt::Write as _;
 
 use rand::Rng;

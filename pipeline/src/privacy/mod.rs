@@ -27,8 +27,8 @@ use crate::data::Dataset;
 use crate::model::readback::values;
 use crate::model::{self, AnyModel, Classifier, ReadbackError};
 use crate::progress::Progress;
-use crate::run::metrics::{EpochMetrics, MembershipAttackMetrics, PrivacyMetrics};
-use crate::train::{self, Hooks, Session, TrainError, TrainState};
+use crate::run::metrics::{MembershipAttackMetrics, PrivacyMetrics};
+use crate::train::{self, Session, TrainError, TrainState};
 pub use membership::{MEMBERSHIP, Membership};
 use scores::ExampleStats;
 
@@ -208,19 +208,6 @@ fn train_reference<M: Classifier>(
         stop: cx.stop,
     };
     let optim = train::optimizer(&cx.plan.train);
-    let (trained, _) = train::fit(model, optim, TrainState::default(), data, &session, &mut Silent)?;
+    let (trained, _) = train::fit(model, optim, TrainState::default(), data, &session, &mut train::Silent)?;
     Ok(trained)
-}
-
-/// Reference models keep no checkpoints and log nothing: they are retrained
-/// from their seeds if the run is resumed.
-struct Silent;
-
-impl<M> Hooks<M> for Silent {
-    fn epoch_done(&mut self, _: &EpochMetrics) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn checkpoint(&mut self, _: &M, _: &burn::optim::ModuleOptimizer, _: &TrainState) -> anyhow::Result<()> {
-        Ok(())
-    }
 }

@@ -231,6 +231,7 @@ mod tests {
             canaries: None,
             dp: None,
             poison: None,
+            filter: None,
         }
     }
 

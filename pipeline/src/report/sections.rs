@@ -138,7 +138,38 @@ fn headline(m: &Metrics) -> Section<'static> {
 }
 
 fn poisoning(m: &Metrics) -> Option<Section<'static>> {
-    let p = m.poison.as_ref()?;
+    let mut blocks = Vec::new();
+    if let Some(p) = &m.poison {
+        blocks.extend(simulated_poison(m, p));
+    }
+    if let Some(f) = &m.filter {
+        let what =
+            if f.dropped { "dropped before the final training" } else { "only reported (drop = false)" };
+        let explain = format!(
+            "Poison filter (spectral signatures, Tran et al. 2018): a first model trained on the training rows as \
+             given; in each class, the rows furthest along the top singular direction of its penultimate-layer \
+             features are flagged. {} of {} rows flagged, {what}; filter.tsv lists every row's score ({:.1} s).",
+            f.flagged_rows, f.scored_rows, f.seconds
+        );
+        let mut rows = vec![vec!["flagged rows".to_owned(), f.flagged_rows.to_string()]];
+        let opt = |v: Option<f64>| v.map_or("–".to_owned(), pct);
+        if f.precision.is_some() {
+            rows.push(vec!["precision (flagged rows that were poisoned)".to_owned(), opt(f.precision)]);
+            rows.push(vec!["recall (poisoned rows flagged)".to_owned(), opt(f.recall)]);
+        }
+        if let Some(before) = f.attack_success_rate_before {
+            rows.push(vec!["attack success before filtering".to_owned(), pct(before)]);
+            let after = m.poison.as_ref().and_then(|p| p.attack_success_rate);
+            rows.push(vec!["attack success after filtering".to_owned(), opt(after)]);
+        }
+        let header = vec!["filter".to_owned(), "value".to_owned()];
+        blocks.push(Block::Text(vec![plain(explain)]));
+        blocks.push(Block::Table(Table { header, rows }));
+    }
+    (!blocks.is_empty()).then_some(Section { title: "Poisoning", blocks })
+}
+
+fn simulated_poison(m: &Metrics, p: &crate::run::metrics::PoisonMetrics) -> Vec<Block<'static>> {
     let what = match (p.attack.as_str(), &p.target) {
         ("backdoor", Some(t)) if p.clean_label => {
             format!("a clean-label backdoor: the trigger put on rows of class {t}, which keep their label")
@@ -172,10 +203,7 @@ fn poisoning(m: &Metrics) -> Option<Section<'static>> {
         rows.push(vec!["attack success rate".to_owned(), pct(rate)]);
     }
     let header = vec!["metric".to_owned(), "value".to_owned()];
-    Some(Section {
-        title: "Poisoning",
-        blocks: vec![Block::Text(vec![plain(explain)]), Block::Table(Table { header, rows })],
-    })
+    vec![Block::Text(vec![plain(explain)]), Block::Table(Table { header, rows })]
 }
 
 fn differential_privacy(m: &Metrics) -> Option<Section<'static>> {

@@ -129,6 +129,34 @@ pub struct Metrics {
     /// Simulated data poisoning, when `[train.poison]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poison: Option<PoisonMetrics>,
+    /// The poison filter, when `[train.filter]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterMetrics>,
+}
+
+/// What the poison filter flagged, and how well, when the poison is known.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FilterMetrics {
+    /// `spectral` (Tran et al. 2018).
+    pub method: String,
+    /// Training rows scored.
+    pub scored_rows: usize,
+    /// Rows flagged as suspicious.
+    pub flagged_rows: usize,
+    /// Whether the flagged rows were dropped before the final training.
+    pub dropped: bool,
+    /// Simulated poison: the share of flagged rows that were poisoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// Simulated poison: the share of poisoned rows flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall: Option<f64>,
+    /// Simulated backdoor: its success on the scoring model, trained on the
+    /// unfiltered data (the final model's is `poison.attack_success_rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_success_rate_before: Option<f64>,
+    /// Seconds the filter took, its model's training included.
+    pub seconds: f64,
 }
 
 /// What a simulated poisoning attack achieved.
@@ -263,6 +291,7 @@ impl Metrics {
             canaries: None,
             dp: None,
             poison: None,
+            filter: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

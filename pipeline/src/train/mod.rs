@@ -105,6 +105,19 @@ pub trait Hooks<M> {
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()>;
 }
 
+/// Hooks for side models (privacy references, a poison filter's scoring
+/// model): no checkpoints, no log; retrained from their seeds on resume.
+pub struct Silent;
+
+impl<M> Hooks<M> for Silent {
+    fn epoch_done(&mut self, _: &EpochMetrics) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&mut self, _: &M, _: &ModuleOptimizer, _: &TrainState) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
 /// The fixed inputs of one training session.
 pub struct Session<'a> {
     /// Epochs, batch size, optimiser, augmentation.

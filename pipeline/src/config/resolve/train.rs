@@ -139,7 +139,26 @@ pub(super) fn resolve_train(
         }
     };
     let poison = raw.poison.map(|p| resolve_poison(c, p, modality, image)).transpose()?;
+    let filter = match raw.filter {
+        None => None,
+        Some(f) => {
+            let method = f.method.as_deref().unwrap_or("spectral");
+            if method != "spectral" {
+                return Err(c.err("train.filter.method", unknown_value("filter", method, &["spectral"])));
+            }
+            Some(FilterPlan {
+                expected_rate: c.float(
+                    "train.filter.expected-rate",
+                    f.expected_rate,
+                    0.1,
+                    FloatRange::Open(0.0, 0.5),
+                )?,
+                drop: f.drop.unwrap_or(true),
+            })
+        }
+    };
     Ok(TrainPlan {
+        filter,
         poison,
         privacy,
         adversarial,

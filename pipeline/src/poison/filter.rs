@@ -1,0 +1,322 @@
+//! Spectral signatures (Tran, Li and Madry 2018): a backdoor leaves a trace
+//! in the learned representation. A first model is trained on the data as
+//! given; within each class, the rows' penultimate-layer features are
+//! centred and each row is scored by its squared projection on the top
+//! singular vector. The 1.5 ε highest-scoring rows of each class are flagged
+//! (ε: the share of poisoned rows the filter is sized for).
+
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use burn::prelude::*;
+
+use super::Poisoning;
+use crate::batch::{self, BatchError, EvalSetup, Perturbation};
+use crate::config::{FilterPlan, Plan, PoisonPlan};
+use crate::data::Dataset;
+use crate::model::readback::values;
+use crate::model::{self, AnyModel, Classifier, ReadbackError};
+use crate::progress::Progress;
+use crate::run::metrics::FilterMetrics;
+use crate::train::{self, Session, TrainError, TrainState};
+
+/// File name inside a run directory.
+pub const FILTER: &str = "filter.tsv";
+
+/// Why the filter could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// The scoring model's training failed or was stopped.
+    #[error("poison filter: training the scoring model: {0}")]
+    Train(#[from] TrainError),
+    /// A batch could not be built.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// Features could not be read back.
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+    /// The scoring model could not be evaluated.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// The model has no penultimate features.
+    #[error("poison filter: this model does not expose penultimate-layer features")]
+    Unsupported,
+}
+
+/// What the filter decided, row by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filtered {
+    /// Each training row's score (higher: more suspicious within its class).
+    pub scores: Vec<f64>,
+    /// The flagged rows, sorted.
+    pub flagged: Vec<usize>,
+    /// The figures for metrics.json (`attack_success_rate_before` is set by the caller).
+    pub metrics: FilterMetrics,
+}
+
+/// Where the scoring model trains.
+pub struct Context<'a> {
+    /// The run's plan: the scoring model trains as the run does.
+    pub plan: &'a Plan,
+    /// Classes.
+    pub classes: usize,
+    /// The plain device.
+    pub device: &'a Device,
+    /// Progress display.
+    pub progress: &'a Progress,
+    /// Set by a signal handler.
+    pub stop: &'a AtomicBool,
+}
+
+/// A simulated attack, to measure on the scoring model (before filtering).
+pub struct Simulated<'a> {
+    /// The attack.
+    pub plan: &'a PoisonPlan,
+    /// What it did.
+    pub poisoning: &'a Poisoning,
+    /// The untouched test set.
+    pub test: &'a Dataset,
+    /// Class names.
+    pub classes: &'a [String],
+}
+
+/// Trains the scoring model on `train`, scores every row and flags the
+/// suspicious ones; for simulated poison, also the filter's precision and
+/// recall and the attack's success on the scoring model.
+pub fn run(
+    filter: &FilterPlan,
+    train: &Dataset,
+    simulated: Option<&Simulated>,
+    cx: &Context,
+) -> Result<Filtered, FilterError> {
+    let started = Instant::now();
+    let seed = augment::seed::derive(cx.plan.seed, 0, 0, "poison-filter");
+    let autodiff = cx.device.clone().autodiff();
+    let setup = EvalSetup {
+        eval: &cx.plan.eval,
+        model: &cx.plan.model,
+        text: &cx.plan.data.text.context,
+        seed: cx.plan.seed,
+    };
+    cx.progress.say("poison filter: training the scoring model");
+    let (features, asr_before) =
+        match model::build_seeded(&cx.plan.model, &cx.plan.data.image, cx.classes, seed, &autodiff) {
+            AnyModel::Cnn(m) => {
+                let trained = fit(m, train, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                let asr = success(&trained, simulated, &setup, cx.device)?;
+                (penultimate(&trained, train, &setup, cx.device)?, asr)
+            }
+            AnyModel::Text(m) => {
+                let trained = fit(m, train, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                let asr = success(&trained, simulated, &setup, cx.device)?;
+                (penultimate(&trained, train, &setup, cx.device)?, asr)
+            }
+        };
+    let poisoning = simulated.map(|s| s.poisoning);
+    let scores = spectral_scores(&features, &train.labels, cx.classes);
+    let flagged = flag(&scores, &train.labels, cx.classes, filter.expected_rate);
+    let (precision, recall) = match poisoning {
+        Some(p) => {
+            let poisoned: std::collections::BTreeSet<usize> = p.rows.iter().map(|r| r.row).collect();
+            let hits = flagged.iter().filter(|r| poisoned.contains(r)).count() as f64;
+            (Some(hits / flagged.len().max(1) as f64), Some(hits / poisoned.len().max(1) as f64))
+        }
+        None => (None, None),
+    };
+    let metrics = FilterMetrics {
+        method: "spectral".to_owned(),
+        scored_rows: train.len(),
+        flagged_rows: flagged.len(),
+        dropped: filter.drop,
+        precision,
+        recall,
+        attack_success_rate_before: asr_before,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Filtered { scores, flagged, metrics })
+}
+
+/// The backdoor's success on `model`, when one was simulated.
+fn success<M: Classifier>(
+    model: &M,
+    simulated: Option<&Simulated>,
+    setup: &EvalSetup,
+    device: &Device,
+) -> Result<Option<f64>, FilterError> {
+    let Some(s) = simulated else { return Ok(None) };
+    let m = super::evaluate(model, s.plan, s.poisoning, s.test, s.classes, setup, device)?;
+    Ok(m.attack_success_rate)
+}
+
+fn fit<M: Classifier>(
+    model: M,
+    data: &Dataset,
+    seed: u64,
+    autodiff: &Device,
+    cx: &Context,
+) -> Result<M, TrainError> {
+    let session = Session {
+        plan: &cx.plan.train,
+        model_plan: &cx.plan.model,
+        seed,
+        device: autodiff,
+        progress: cx.progress,
+        stop: cx.stop,
+    };
+    let optim = train::optimizer(&cx.plan.train);
+    Ok(train::fit(model, optim, TrainState::default(), data, &session, &mut train::Silent)?.0)
+}
+
+/// Every row's penultimate features, row-major `[n][width]`.
+fn penultimate<M: Classifier>(
+    model: &M,
+    data: &Dataset,
+    setup: &EvalSetup,
+    device: &Device,
+) -> Result<Vec<Vec<f64>>, FilterError> {
+    let rows: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(setup.eval.batch_size) {
+        let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
+        let f = model.penultimate(host.input.to_device(device)).ok_or(FilterError::Unsupported)?;
+        let [n, width] = f.dims();
+        let flat = values::<f32, 2, Float>(f, n * width, "penultimate features")?;
+        out.extend(flat.chunks_exact(width).map(|r| r.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()));
+    }
+    Ok(out)
+}
+
+/// Tran et al.'s score of every row: within its class, the squared
+/// projection of its centred features on the top right singular vector.
+pub fn spectral_scores(features: &[Vec<f64>], labels: &[usize], classes: usize) -> Vec<f64> {
+    let mut scores = vec![0.0; features.len()];
+    for class in 0..classes {
+        let rows: Vec<usize> = (0..features.len()).filter(|&r| labels[r] == class).collect();
+        if rows.len() < 2 {
+            continue;
+        }
+        let width = features[rows[0]].len();
+        let mut mean = vec![0.0; width];
+        for &r in &rows {
+            for (m, v) in mean.iter_mut().zip(&features[r]) {
+                *m += v / rows.len() as f64;
+            }
+        }
+        let centred: Vec<Vec<f64>> =
+            rows.iter().map(|&r| features[r].iter().zip(&mean).map(|(v, m)| v - m).collect()).collect();
+        let v = top_singular_vector(&centred, width);
+        for (&r, x) in rows.iter().zip(&centred) {
+            let p: f64 = x.iter().zip(&v).map(|(a, b)| a * b).sum();
+            scores[r] = p * p;
+        }
+    }
+    scores
+}
+
+/// The top right singular vector of the rows of `m` (unit length): power
+/// iteration on mᵀm from a fixed start, so the result is deterministic.
+fn top_singular_vector(m: &[Vec<f64>], width: usize) -> Vec<f64> {
+    let mut gram = vec![0.0; width * width];
+    for row in m {
+        for i in 0..width {
+            if row[i] == 0.0 {
+                continue;
+            }
+            for j in 0..width {
+                gram[i * width + j] += row[i] * row[j];
+            }
+        }
+    }
+    let mut v: Vec<f64> = (0..width).map(|i| 1.0 + (i as f64) * 1e-3).collect();
+    for _ in 0..500 {
+        let next: Vec<f64> =
+            (0..width).map(|i| (0..width).map(|j| gram[i * width + j] * v[j]).sum()).collect();
+        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return vec![0.0; width];
+        }
+        let next: Vec<f64> = next.iter().map(|x| x / norm).collect();
+        let moved: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+        v = next;
+        if moved < 1e-12 {
+            break;
+        }
+    }
+    v
+}
+
+/// The ⌈1.5 ε n_c⌉ highest-scoring rows of each class, sorted.
+pub fn flag(scores: &[f64], labels: &[usize], classes: usize, expected_rate: f64) -> Vec<usize> {
+    let mut out = Vec::new();
+    for class in 0..classes {
+        let mut rows: Vec<usize> = (0..scores.len()).filter(|&r| labels[r] == class).collect();
+        let k = ((1.5 * expected_rate * rows.len() as f64).ceil() as usize).min(rows.len());
+        rows.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        out.extend_from_slice(&rows[..k]);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// `filter.tsv`: every row's class and score, and whether it was flagged
+/// (and, for simulated poison, poisoned).
+pub fn render(f: &Filtered, labels: &[usize], classes: &[String], poisoning: Option<&Poisoning>) -> String {
+    let flagged: std::collections::BTreeSet<usize> = f.flagged.iter().copied().collect();
+    let poisoned: std::collections::BTreeSet<usize> =
+        poisoning.map(|p| p.rows.iter().map(|r| r.row).collect()).unwrap_or_default();
+    let mut out = String::from("row\tlabel\tscore\tflagged");
+    out.push_str(if poisoning.is_some() { "\tpoisoned\n" } else { "\n" });
+    for (r, score) in f.scores.iter().enumerate() {
+        let label = classes[labels[r]].replace(['\t', '\n'], " ");
+        let _ = write!(out, "{r}\t{label}\t{score:.6e}\t{}", flagged.contains(&r));
+        if poisoning.is_some() {
+            let _ = write!(out, "\t{}", poisoned.contains(&r));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_off_the_main_direction_score_highest_and_are_flagged_per_class() {
+        // Class 0: 40 rows near the origin with small noise, 4 shifted far along one axis.
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        let mut rng = augment::seed::rng(3);
+        for i in 0..44 {
+            use rand::Rng;
+            let mut f: Vec<f64> = (0..6).map(|_| rng.random_range(-0.1..0.1)).collect();
+            if i >= 40 {
+                f[2] += 5.0;
+            }
+            features.push(f);
+            labels.push(0);
+        }
+        // Class 1: a few rows, scored within their own class only.
+        for i in 0..10 {
+            features.push(vec![f64::from(i); 6]);
+            labels.push(1);
+        }
+        let scores = spectral_scores(&features, &labels, 2);
+        let flagged = flag(&scores, &labels, 2, 0.06);
+        // ⌈1.5 · 0.06 · 44⌉ = 4 of class 0, ⌈1.5 · 0.06 · 10⌉ = 1 of class 1.
+        assert_eq!(&flagged[..4], &[40, 41, 42, 43]);
+        assert_eq!(flagged.len(), 5);
+        assert!(flagged[4] >= 44);
+    }
+
+    #[test]
+    fn the_top_singular_vector_is_found() {
+        // Rows along (3, 4)/5 with a little orthogonal spread.
+        let m: Vec<Vec<f64>> =
+            (0..20).map(|i| f64::from(i) - 9.5).map(|t| vec![0.6 * t - 0.01 * t.signum(), 0.8 * t]).collect();
+        let v = top_singular_vector(&m, 2);
+        let cos = (v[0] * 0.6 + v[1] * 0.8).abs();
+        assert!(cos > 0.9999, "{v:?}");
+    }
+}
