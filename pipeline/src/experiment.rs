@@ -535,6 +535,8 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         let started = Instant::now();
         let metrics =
             poison::evaluate(&eval_model, p, poisoning, &split.test, &split.classes, &setup, device)?;
+        let group = poison::example_group(&eval_model, p, &split.test, &split.classes, &setup, device)?;
+        measured.examples.groups.extend(group);
         let line = json!({"event": "poison", "run": dir.id(), "attack": metrics.attack,
             "poisoned_rows": metrics.poisoned_rows, "attack_success_rate": metrics.attack_success_rate,
             "seconds": started.elapsed().as_secs_f64()});

@@ -43,6 +43,10 @@ fn a_backdoor_is_recorded_learned_and_reported() {
     assert!(clean_metrics.get("poison").is_none());
     let report = read(p, "report.md");
     assert!(report.contains("## Poisoning") && report.contains("poison.attack_success_rate"), "{report}");
+    // The gallery shows the trigger on the first test digits.
+    let html = read(p, "report.html");
+    assert!(html.contains("data-name=\"backdoor\"") || html.contains(">backdoor<"), "no backdoor examples");
+    assert!(html.contains("trigger, target 7"), "no trigger setting in the gallery");
     let log = read(p, "log.jsonl");
     assert!(log.lines().any(|l| l.contains("\"event\":\"poison\"")), "{log}");
     let compared = sb.temper(&[

@@ -108,6 +108,48 @@ pub fn gather<M: Classifier>(
     Ok(out)
 }
 
+/// A group of the shown rows as `changed` holds them: a copy of `test`'s
+/// first rows with each one transformed (a backdoor trigger added, say),
+/// with the model's prediction on each row before and after.
+#[allow(clippy::too_many_arguments)]
+pub fn changed_group<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    changed: &Dataset,
+    (name, setting): (&str, &str),
+    classes: &[String],
+    setup: &EvalSetup,
+    device: &Device,
+) -> Result<Option<Group>, EvalError> {
+    let rows: Vec<usize> = (0..test.len().min(changed.len()).min(EXAMPLES)).collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let clean = batch::build(test, &rows, Perturbation::None, setup.model, setup.text)?;
+    let before = predict_batch(model, &clean.input, device)?;
+    let host = batch::build(changed, &rows, Perturbation::None, setup.model, setup.text)?;
+    let after = predict_batch(model, &host.input, device)?;
+    let g = Gatherer { model, test, classes, setup, device, rows, before };
+    let shown = match (&changed.inputs, &test.inputs) {
+        (Inputs::Images(set), _) => g
+            .rows
+            .iter()
+            .map(|&r| image(set, set.pixels[r * set.stride()..(r + 1) * set.stride()].to_vec()))
+            .collect::<Result<Vec<_>, _>>()?,
+        (Inputs::Texts(new), Inputs::Texts(old)) => {
+            g.rows.iter().map(|&r| Shown::Text { original: old[r].clone(), text: new[r].clone() }).collect()
+        }
+        (Inputs::Texts(_), Inputs::Images(_)) => {
+            return Err(AttackError::Modality { attack: "example groups", need: "matching data" }.into());
+        }
+    };
+    Ok(Some(Group {
+        name: name.to_owned(),
+        setting: setting.to_owned(),
+        examples: g.examples(shown, &after),
+    }))
+}
+
 /// What every group of one run's examples shares.
 struct Gatherer<'a, M> {
     model: &'a M,

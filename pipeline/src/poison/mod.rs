@@ -16,6 +16,7 @@ use rand::seq::IndexedRandom;
 use crate::batch::{EvalSetup, Perturbation};
 use crate::config::{Corner, PatchPattern, PoisonAmount, PoisonAttack, PoisonPlan, Trigger};
 use crate::data::{Dataset, ImageSet, Inputs};
+use crate::eval::examples::{self, Group};
 use crate::eval::{self, EvalError};
 use crate::model::Classifier;
 use crate::run::metrics::PoisonMetrics;
@@ -269,6 +270,28 @@ pub fn evaluate<M: Classifier>(
             Some(predicted.iter().filter(|&&p| p == target).count() as f64 / triggered.len().max(1) as f64);
     }
     Ok(metrics)
+}
+
+/// The report's examples of the backdoor: the first test rows with the
+/// trigger, and what the model answers.
+pub fn example_group<M: Classifier>(
+    model: &M,
+    plan: &PoisonPlan,
+    test: &Dataset,
+    classes: &[String],
+    setup: &EvalSetup,
+    device: &burn::prelude::Device,
+) -> Result<Option<Group>, EvalError> {
+    let PoisonAttack::Backdoor { trigger, target, .. } = &plan.attack else { return Ok(None) };
+    let rows: Vec<usize> = (0..test.len().min(examples::EXAMPLES)).collect();
+    let mut changed = test.subset(&rows);
+    for row in 0..changed.len() {
+        let word_seed = augment::seed::derive(setup.seed, row as u64, 1, "poison-trigger-test");
+        put_trigger(&mut changed.inputs, row, trigger, word_seed);
+    }
+    let shown = test.subset(&rows);
+    let setting = format!("trigger, target {target}");
+    examples::changed_group(model, &shown, &changed, ("backdoor", &setting), classes, setup, device)
 }
 
 #[cfg(test)]
