@@ -101,6 +101,21 @@ fn the_spectral_filter_finds_planted_rows_and_drops_them() {
         report.contains("spectral signatures") && report.contains("attack success after filtering"),
         "{report}"
     );
+    // A second round scores the rows the first kept and flags more of them.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let twice =
+        sb.write("twice.toml", text.replace("expected-rate = 0.2", "expected-rate = 0.2\nrounds = 2"));
+    let run = sb.temper(&["train", "--config", twice.to_str().unwrap(), "--quiet", "--out", "twice"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m2 = sb.json(&sb.run_dirs_under("twice")[0].join("metrics.json"));
+    let f2 = &m2["filter"];
+    assert_eq!(f2["rounds"], 2);
+    assert!(f2["flagged_rows"].as_u64().unwrap() > flagged + 150, "{f2}");
+    assert!(f2["recall"].as_f64() >= f["recall"].as_f64(), "{f2} against {f}");
+    assert_eq!(
+        f2["attack_success_rate_before"], f["attack_success_rate_before"],
+        "round 1 is the same model"
+    );
 }
 
 #[test]

@@ -20,7 +20,8 @@ pub enum Format {
 /// counts, exposures in bits, DP-SGD's ε, δ, noise and steps.
 const UNIT_PREFIXES: [&str; 4] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure.", "dp."];
 /// Counts and seconds of the privacy and poisoning sections, by last path segment.
-const UNIT_LEAVES: [&str; 12] = [
+const UNIT_LEAVES: [&str; 13] = [
+    "rounds",
     "scored_rows",
     "flagged_rows",
     "poisoned_rows",

@@ -266,6 +266,9 @@ pub struct FilterPlan {
     /// Whether the flagged rows are dropped before the final training
     /// (otherwise they are only reported).
     pub drop: bool,
+    /// Scoring rounds: each trains a model on the rows the earlier rounds
+    /// kept and flags 1.5 ε of each class again.
+    pub rounds: usize,
 }
 
 /// Simulated data poisoning: an attacker who controls some training rows.

@@ -99,6 +99,7 @@ pub struct RawFilter {
     pub method: Option<String>,
     pub expected_rate: Option<f64>,
     pub drop: Option<bool>,
+    pub rounds: Option<i64>,
 }
 
 /// `[train.poison]`: simulated data poisoning.

@@ -112,6 +112,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 method: Some("spectral".to_owned()),
                 expected_rate: Some(f.expected_rate),
                 drop: Some(f.drop),
+                rounds: Some(f.rounds as i64),
             }),
             privacy: t.privacy.map(|p| RawDp {
                 max_grad_norm: Some(p.max_grad_norm),

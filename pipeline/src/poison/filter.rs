@@ -99,23 +99,47 @@ pub fn run(
         text: &cx.plan.data.text.context,
         seed: cx.plan.seed,
     };
-    cx.progress.say("poison filter: training the scoring model");
-    let (features, asr_before) =
-        match model::build_seeded(&cx.plan.model, &cx.plan.data.image, cx.classes, seed, &autodiff) {
-            AnyModel::Cnn(m) => {
-                let trained = fit(m, train, seed, &autodiff, cx)?.valid().to_device(cx.device);
-                let asr = success(&trained, simulated, &setup, cx.device)?;
-                (penultimate(&trained, train, &setup, cx.device)?, asr)
-            }
-            AnyModel::Text(m) => {
-                let trained = fit(m, train, seed, &autodiff, cx)?.valid().to_device(cx.device);
-                let asr = success(&trained, simulated, &setup, cx.device)?;
-                (penultimate(&trained, train, &setup, cx.device)?, asr)
-            }
-        };
+    // Each round trains a scoring model on the rows still kept and flags
+    // 1.5 ε of each class among them; a row's score is from its last round.
+    let mut kept: Vec<usize> = (0..train.len()).collect();
+    let mut scores = vec![0.0; train.len()];
+    let mut flagged = Vec::new();
+    let mut asr_before = None;
+    for round in 0..filter.rounds {
+        cx.progress.say(&format!("poison filter: training scoring model {}/{}", round + 1, filter.rounds));
+        let data = train.subset(&kept);
+        let seed = augment::seed::derive(seed, round as u64, 0, "poison-filter-round");
+        let first = (round == 0).then_some(simulated).flatten();
+        let (features, asr) =
+            match model::build_seeded(&cx.plan.model, &cx.plan.data.image, cx.classes, seed, &autodiff) {
+                AnyModel::Cnn(m) => {
+                    let trained = fit(m, &data, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                    let asr = success(&trained, first, &setup, cx.device)?;
+                    (penultimate(&trained, &data, &setup, cx.device)?, asr)
+                }
+                AnyModel::Text(m) => {
+                    let trained = fit(m, &data, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                    let asr = success(&trained, first, &setup, cx.device)?;
+                    (penultimate(&trained, &data, &setup, cx.device)?, asr)
+                }
+            };
+        if round == 0 {
+            asr_before = asr;
+        }
+        let round_scores = spectral_scores(&features, &data.labels, cx.classes);
+        for (&row, &s) in kept.iter().zip(&round_scores) {
+            scores[row] = s;
+        }
+        let out: std::collections::BTreeSet<usize> =
+            flag(&round_scores, &data.labels, cx.classes, filter.expected_rate)
+                .into_iter()
+                .map(|i| kept[i])
+                .collect();
+        flagged.extend(out.iter().copied());
+        kept.retain(|r| !out.contains(r));
+    }
+    flagged.sort_unstable();
     let poisoning = simulated.map(|s| s.poisoning);
-    let scores = spectral_scores(&features, &train.labels, cx.classes);
-    let flagged = flag(&scores, &train.labels, cx.classes, filter.expected_rate);
     let (precision, recall) = match poisoning {
         Some(p) => {
             let poisoned: std::collections::BTreeSet<usize> = p.rows.iter().map(|r| r.row).collect();
@@ -126,6 +150,7 @@ pub fn run(
     };
     let metrics = FilterMetrics {
         method: "spectral".to_owned(),
+        rounds: filter.rounds,
         scored_rows: train.len(),
         flagged_rows: flagged.len(),
         dropped: filter.drop,

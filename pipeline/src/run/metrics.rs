@@ -30,6 +30,10 @@ pub struct EpochMetrics {
     pub epsilon: Option<f64>,
 }
 
+fn one_round() -> usize {
+    1
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -139,6 +143,9 @@ pub struct Metrics {
 pub struct FilterMetrics {
     /// `spectral` (Tran et al. 2018).
     pub method: String,
+    /// Scoring rounds (a scoring model each).
+    #[serde(default = "one_round")]
+    pub rounds: usize,
     /// Training rows scored.
     pub scored_rows: usize,
     /// Rows flagged as suspicious.

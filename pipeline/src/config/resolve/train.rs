@@ -154,6 +154,7 @@ pub(super) fn resolve_train(
                     FloatRange::Open(0.0, 0.5),
                 )?,
                 drop: f.drop.unwrap_or(true),
+                rounds: c.usize("train.filter.rounds", f.rounds, 1, 1, 10)?,
             })
         }
     };
