@@ -60,11 +60,21 @@ fn table(s: &mut String, runs: &[RunMetrics], baseline: usize) {
 }
 
 /// `better` or `worse` for a change in a metric where the direction is
-/// clear: accuracies up, error rates and attack success down. Perturbation
-/// sizes and query counts get no colour.
+/// clear: accuracies up; error rates, attack success and leakage down.
+/// Perturbation sizes, query counts and settings get no colour.
 fn verdict(key: &str, d: f64) -> &'static str {
-    const LOWER_IS_BETTER: [&str; 4] = ["attack_success_rate.", "corruption_error.", "mCE", "relative_mCE"];
-    if !is_fraction(key) || d == 0.0 {
+    const LOWER_IS_BETTER: [&str; 8] = [
+        "attack_success_rate.",
+        "corruption_error.",
+        "mCE",
+        "relative_mCE",
+        "privacy.",
+        "canaries.recall.",
+        "poison.attack_success_rate",
+        "filter.attack_success_rate_before",
+    ];
+    const SETTINGS: [&str; 2] = ["poison.rate", "canaries.chance"];
+    if !is_fraction(key) || d == 0.0 || SETTINGS.contains(&key) {
         return "";
     }
     let lower = LOWER_IS_BETTER.iter().any(|p| key == *p || (p.ends_with('.') && key.starts_with(p)));
@@ -104,6 +114,22 @@ fn charts(s: &mut String, runs: &[RunMetrics]) {
         charts.push_str(&chart.render());
         any = true;
     }
+    let poisoned: Vec<&RunMetrics> = runs.iter().filter(|r| r.values.contains_key(SUCCESS)).collect();
+    if poisoned.len() > 1 {
+        let mut chart = LineChart::new(
+            "Backdoor success versus poisoning rate",
+            "share of training rows poisoned",
+            "attack success",
+        );
+        for (name, filtered) in [("no filter", false), ("with the poison filter", true)] {
+            let points = poisoning_points(&poisoned, filtered);
+            if !points.is_empty() {
+                chart = chart.with_series(name, points);
+            }
+        }
+        charts.push_str(&chart.render());
+        any = true;
+    }
     if !any {
         return;
     }
@@ -115,6 +141,19 @@ fn charts(s: &mut String, runs: &[RunMetrics]) {
 }
 
 const CORRUPTION: &str = "corruption_accuracy.";
+const SUCCESS: &str = "poison.attack_success_rate";
+
+/// (poisoning rate, backdoor success) of the runs with (or without) a
+/// poison filter, by rate.
+fn poisoning_points(runs: &[&RunMetrics], filtered: bool) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = runs
+        .iter()
+        .filter(|r| r.values.contains_key("filter.flagged_rows") == filtered)
+        .filter_map(|r| Some((*r.values.get("poison.rate")?, *r.values.get(SUCCESS)?)))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
+}
 const ATTACK: &str = "attack_accuracy.";
 
 /// `prefix<name>.<rest>` entries of a run as name → rest → value.
@@ -221,6 +260,38 @@ mod tests {
         assert_eq!(verdict("corruption_error.rotate", 2.0), "worse");
         assert_eq!(verdict("attack_mean_queries.textbugger.0.2", 5.0), "");
         assert_eq!(verdict("clean_accuracy", 0.0), "");
+        assert_eq!(verdict("privacy.mia_auc", 2.0), "worse");
+        assert_eq!(verdict("canaries.recall.16", -10.0), "better");
+        assert_eq!(verdict("poison.attack_success_rate", -50.0), "better");
+        assert_eq!(verdict("filter.recall", 5.0), "better");
+        assert_eq!(verdict("poison.rate", 1.0), "");
+    }
+
+    #[test]
+    fn backdoor_success_is_charted_against_the_poisoning_rate() {
+        let run_at = |label: &str, rate: f64, success: f64, filtered: bool| {
+            let mut v = vec![
+                ("clean_accuracy".to_owned(), 0.9),
+                ("poison.rate".to_owned(), rate),
+                ("poison.attack_success_rate".to_owned(), success),
+            ];
+            if filtered {
+                v.push(("filter.flagged_rows".to_owned(), 10.0));
+            }
+            run(label, v)
+        };
+        let runs = vec![
+            run_at("p5/1", 0.05, 0.99, false),
+            run_at("p1/1", 0.01, 0.97, false),
+            run_at("p1f/1", 0.01, 0.2, true),
+        ];
+        let refs: Vec<&RunMetrics> = runs.iter().collect();
+        assert_eq!(poisoning_points(&refs, false), vec![(0.01, 0.97), (0.05, 0.99)]);
+        assert_eq!(poisoning_points(&refs, true), vec![(0.01, 0.2)]);
+        let page = html(&runs, 0);
+        crate::report::svg::tests::balanced(&page);
+        assert!(page.contains("Backdoor success versus poisoning rate"), "{page}");
+        assert!(page.contains("with the poison filter"));
     }
 
     #[test]
