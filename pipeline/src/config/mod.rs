@@ -229,6 +229,17 @@ mod tests {
     }
 
     #[test]
+    fn the_poison_filter_drops_by_default_only_on_simulated_poison() {
+        let (_d, cfg) = fixture_dir();
+        let drop =
+            |extra: &str| parse(&format!("{BASE}{extra}"), &cfg).expect("valid").train.filter.map(|f| f.drop);
+        assert_eq!(drop("[train.filter]\n"), Some(false), "real data: report only");
+        assert_eq!(drop("[train.poison]\nrate = 0.01\ntarget = \"a\"\n[train.filter]\n"), Some(true));
+        assert_eq!(drop("[train.filter]\ndrop = true\n"), Some(true));
+        assert_eq!(drop(""), None);
+    }
+
+    #[test]
     fn minimal_text_config_resolves_with_defaults() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(BASE, &cfg).expect("test setup");

@@ -264,7 +264,8 @@ pub struct FilterPlan {
     /// flags 1.5 ε of every class, as the paper does.
     pub expected_rate: f64,
     /// Whether the flagged rows are dropped before the final training
-    /// (otherwise they are only reported).
+    /// (otherwise they are only reported); by default only when the poison
+    /// is simulated.
     pub drop: bool,
     /// Scoring rounds: each trains a model on the rows the earlier rounds
     /// kept and flags 1.5 ε of each class again.

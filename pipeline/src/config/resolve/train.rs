@@ -153,7 +153,9 @@ pub(super) fn resolve_train(
                     0.1,
                     FloatRange::Open(0.0, 0.5),
                 )?,
-                drop: f.drop.unwrap_or(true),
+                // On real data the filter only reports unless told to drop;
+                // on simulated poison, dropping is the point.
+                drop: f.drop.unwrap_or(poison.is_some()),
                 rounds: c.usize("train.filter.rounds", f.rounds, 1, 1, 10)?,
             })
         }
