@@ -214,7 +214,9 @@ fn differential_privacy(m: &Metrics) -> Option<Section<'static>> {
          each example's gradient clipped to norm {}, Gaussian noise of {:.4} times that norm added to their sum{target}. \
          The model is ({:.3}, {:e})-differentially private with respect to each training row: no training row \
          changes what it reveals by more than a factor e^ε, except with probability δ (Rényi DP accountant, \
-         Mironov et al. 2019). The membership-inference figures below measure what an attacker gets in practice.",
+         Mironov et al. 2019). An image CNN trains with group norm or none under DP-SGD: batch norm mixes the \
+         examples whose gradients are clipped one by one. The membership-inference figures below measure what an \
+         attacker gets in practice.",
         dp.steps, dp.sample_rate, dp.max_grad_norm, dp.noise_multiplier, dp.epsilon, dp.delta
     ))];
     let header = ["epoch", "ε spent", "train accuracy"].map(str::to_owned).to_vec();
