@@ -17,6 +17,9 @@ fn comparable(mut v: serde_json::Value) -> serde_json::Value {
         }
     }
     v["privacy"]["seconds"] = serde_json::Value::Null;
+    if v.get("filter").is_some() {
+        v["filter"]["seconds"] = serde_json::Value::Null;
+    }
     v
 }
 
@@ -26,7 +29,8 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     sb.messages(1500, 200);
     // A text backdoor too: the same rows poisoned, the same trigger positions.
     let extra = "checkpoint-every = 5\n[[train.augment]]\nop = \"typo\"\nseverity = [1, 3]\np = 0.5\n\
-                 [train.poison]\nrate = 0.02\ntarget = \"spam\"\n";
+                 [train.poison]\nrate = 0.02\ntarget = \"spam\"\n\
+                 [train.filter]\nexpected-rate = 0.05\n";
     let cfg = sb.write(
         "c.toml",
         messages_config(extra)
@@ -84,6 +88,8 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     let b = sb.json(&run_dir.join("metrics.json"));
     assert!(a["privacy"]["attacks"]["lira"]["auc"].is_f64(), "{a}");
     assert!(a["poison"]["attack_success_rate"].is_f64(), "{a}");
+    // The filter runs again on resume and flags the same rows.
+    assert!(a["filter"]["flagged_rows"].as_u64().is_some_and(|n| n > 0), "{a}");
     assert_eq!(comparable(a), comparable(b));
     let manifest = sb.json(&run_dir.join("manifest.json"));
     assert_eq!(manifest["status"], "completed");
