@@ -73,3 +73,24 @@ fn usage_errors_exit_2() {
     assert_eq!(sb.temper(&["frobnicate"]).code, 2);
     assert_eq!(sb.temper(&["--help"]).code, 0);
 }
+
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    // As `temper validate c.toml | head -0`: the pipe is closed before
+    // temper prints (it loads the data first).
+    let sb = Sandbox::new();
+    sb.messages(200, 50);
+    let cfg = sb.write("c.toml", messages_config(""));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
+        .args(["validate", cfg.to_str().unwrap()])
+        .current_dir(sb.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+}
