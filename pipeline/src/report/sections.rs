@@ -234,7 +234,7 @@ fn differential_privacy(m: &Metrics) -> Option<Section<'static>> {
 fn canaries(m: &Metrics) -> Option<Section<'static>> {
     let c = m.canaries.as_ref()?;
     let explain = vec![plain(format!(
-        "{} unique canaries per group, each planted in the training data as many times as its group says          ({} rows in all; canaries.tsv lists them, rows.tsv does not); group 0 was never planted. Recall:          the share answered with the planted label (chance {}). Exposure (texts): how far the planted          secret stands out among other secrets in the same sentence, in bits{}.",
+        "{} unique canaries per group, each planted in the training data as many times as its group says ({} rows in all; canaries.tsv lists them, rows.tsv does not); group 0 was never planted. Recall: the share answered with the planted label (chance {}). Exposure (texts): how far the planted secret stands out among other secrets in the same sentence, in bits{}.",
         c.per_group,
         c.planted_rows,
         pct(c.chance),
@@ -259,7 +259,7 @@ fn canaries(m: &Metrics) -> Option<Section<'static>> {
 fn privacy(m: &Metrics) -> Option<Section<'static>> {
     let p = m.privacy.as_ref()?;
     let explain = vec![plain(format!(
-        "Membership inference: can an attacker tell the model's training rows from rows it never saw?          {} training rows were held out (membership.tsv lists them); {} members and {} non-members were          attacked; {} reference models trained; {:.1} s. AUC 0.5 means no leakage; the true-positive rate          at a low false-positive rate is what an attacker can claim with confidence (Carlini et al. 2022).",
+        "Membership inference: can an attacker tell the model's training rows from rows it never saw? {} training rows were held out (membership.tsv lists them); {} members and {} non-members were attacked; {} reference models trained; {:.1} s. AUC 0.5 means no leakage; the true-positive rate at a low false-positive rate is what an attacker can claim with confidence (Carlini et al. 2022).",
         p.holdout_rows, p.members, p.non_members, p.reference_models, p.seconds
     ))];
     let header =
