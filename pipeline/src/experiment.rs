@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::attack::{self, AttackTable};
 use crate::compare;
-use crate::config::{self, DpBudget, Plan};
+use crate::config::{self, CanaryPlan, DpBudget, Plan};
 use crate::data::{self, Split, provenance};
 use crate::device;
 use crate::eval::{self, EvalSetup, examples::Examples};
@@ -72,7 +72,7 @@ pub fn run(
     }
     if let Some(p) = &plan.train.privacy {
         // Refused before a run directory exists: a target ε the schedule cannot meet.
-        let planted = plan.train.canaries.as_ref().map_or(0, |c| c.count * c.repeats.iter().sum::<usize>());
+        let planted = plan.train.canaries.as_ref().map_or(0, CanaryPlan::planted_rows);
         DpRun::new(p, split.train.len() + planted, plan.train.batch_size, plan.train.epochs)?;
     }
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;

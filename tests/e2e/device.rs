@@ -3,21 +3,9 @@
 //! against the CPU backend. Without a GPU, wgpu runs on Mesa's software
 //! Vulkan driver (lavapipe), which `make test` installs.
 
-use std::path::Path;
-
 use temper::synth::ImageLayout;
 
 use crate::harness::{Sandbox, digits_config};
-
-/// Per-batch losses from a run's log, in order.
-fn batch_losses(run: &Path) -> Vec<f64> {
-    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
-    log.lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event"] == "batch")
-        .map(|v| v["loss"].as_f64().unwrap())
-        .collect()
-}
 
 fn tiny(sb: &Sandbox, extra_top: &str) -> String {
     sb.digits(512, 128, ImageLayout::ParquetBytes);
@@ -73,7 +61,19 @@ fn auto_never_picks_a_software_adapter_and_the_manifest_says_what_ran() {
 
 #[cfg(feature = "wgpu")]
 mod wgpu {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+
+    /// Per-batch losses from a run's log, in order.
+    fn batch_losses(run: &Path) -> Vec<f64> {
+        let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "batch")
+            .map(|v| v["loss"].as_f64().unwrap())
+            .collect()
+    }
 
     #[test]
     fn trains_on_wgpu_and_the_manifest_names_the_adapter() {
@@ -95,29 +95,36 @@ mod wgpu {
         assert!((0.0..=1.0).contains(&busy), "{busy}");
     }
 
-    #[test]
-    fn cpu_and_wgpu_agree_on_losses_and_accuracy() {
-        let sb = Sandbox::new();
+    /// Trains `cfg` (written into a fresh sandbox from the tiny config by
+    /// `edit`) on the CPU and on wgpu; checks the first 8 batch losses agree
+    /// and returns both run directories. Same initial weights and batches:
+    /// the first steps differ only by float summation order, which compounds
+    /// slowly (measured: the first 16 losses agree to about 3e-4).
+    fn trained_on_both(sb: &Sandbox, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+        let base = std::fs::read_to_string(tiny(sb, "")).unwrap();
         // No dropout: its masks come from each backend's own generator.
-        let base = std::fs::read_to_string(tiny(&sb, "")).unwrap();
-        let cfg = sb.write("parity.toml", base.replace("dropout = 0.1", "dropout = 0.0"));
+        let cfg = sb.write("parity.toml", edit(base.replace("dropout = 0.1", "dropout = 0.0")));
         let cfg = cfg.to_str().unwrap();
         for (device, out) in [("cpu", "on-cpu"), ("wgpu", "on-wgpu")] {
             let run = sb.temper(&["train", "--config", cfg, "--device", device, "--quiet", "--out", out]);
             assert_eq!(run.code, 0, "{device}: {}", run.stderr);
         }
-        let cpu = &sb.run_dirs_under("on-cpu")[0];
-        let gpu = &sb.run_dirs_under("on-wgpu")[0];
-        let (a, b) = (batch_losses(cpu), batch_losses(gpu));
+        let cpu = sb.run_dirs_under("on-cpu").remove(0);
+        let gpu = sb.run_dirs_under("on-wgpu").remove(0);
+        let (a, b) = (batch_losses(&cpu), batch_losses(&gpu));
         assert_eq!(a.len(), b.len());
-        // Same initial weights and batches: the first steps differ only by
-        // float summation order, which compounds slowly.
-        // Measured: the first 16 losses agree to about 3e-4.
         for (i, (x, y)) in a.iter().zip(&b).take(8).enumerate() {
             assert!((x - y).abs() <= 1e-3, "batch {}: cpu {x}, wgpu {y}", i + 1);
         }
+        (cpu, gpu)
+    }
+
+    #[test]
+    fn cpu_and_wgpu_agree_on_losses_and_accuracy() {
+        let sb = Sandbox::new();
+        let (cpu, gpu) = trained_on_both(&sb, |c| c);
         let acc = |d: &Path| sb.json(&d.join("metrics.json"))["clean_accuracy"].as_f64().unwrap();
-        let (ca, ga) = (acc(cpu), acc(gpu));
+        let (ca, ga) = (acc(&cpu), acc(&gpu));
         assert!((ca - ga).abs() <= 0.01, "clean accuracy cpu {ca}, wgpu {ga}");
     }
 
@@ -126,26 +133,14 @@ mod wgpu {
         let sb = Sandbox::new();
         // Sampling and noise are drawn on the host from the seed, so both
         // devices take the same noisy steps.
-        let base = std::fs::read_to_string(tiny(&sb, "")).unwrap();
-        let private = base.replace("dropout = 0.1", "dropout = 0.0").replace(
-            "learning-rate = 0.003",
-            "learning-rate = 0.003\n[train.privacy]\nnoise-multiplier = 0.8",
-        );
-        let cfg = sb.write("dp.toml", private);
-        let cfg = cfg.to_str().unwrap();
-        for (device, out) in [("cpu", "on-cpu"), ("wgpu", "on-wgpu")] {
-            let run = sb.temper(&["train", "--config", cfg, "--device", device, "--quiet", "--out", out]);
-            assert_eq!(run.code, 0, "{device}: {}", run.stderr);
-        }
-        let cpu = &sb.run_dirs_under("on-cpu")[0];
-        let gpu = &sb.run_dirs_under("on-wgpu")[0];
-        let (a, b) = (batch_losses(cpu), batch_losses(gpu));
-        assert_eq!(a.len(), b.len());
-        for (i, (x, y)) in a.iter().zip(&b).take(8).enumerate() {
-            assert!((x - y).abs() <= 1e-3, "batch {}: cpu {x}, wgpu {y}", i + 1);
-        }
+        let (cpu, gpu) = trained_on_both(&sb, |c| {
+            c.replace(
+                "learning-rate = 0.003",
+                "learning-rate = 0.003\n[train.privacy]\nnoise-multiplier = 0.8",
+            )
+        });
         let eps = |d: &Path| sb.json(&d.join("metrics.json"))["dp"]["epsilon"].as_f64().unwrap();
-        assert_eq!(eps(cpu), eps(gpu));
+        assert_eq!(eps(&cpu), eps(&gpu));
     }
 
     #[test]

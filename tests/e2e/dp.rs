@@ -3,9 +3,6 @@
 //! (sampling and noise are seeded by position); bad DP keys and a target ε
 //! the schedule cannot meet are refused before a run directory exists.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use temper::synth::ImageLayout;
 
 use crate::harness::{Sandbox, digits_config};
@@ -69,32 +66,7 @@ fn dp_training_spends_its_target_and_resumes_exactly() {
     assert!(config.contains("norm = \"group\""), "DP runs default to group norm: {config}");
 
     // Killed once a checkpoint exists inside epoch 2, then resumed.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_temper"))
-        .args(["train", "--config", &cfg, "--quiet", "--out", "killed"])
-        .current_dir(sb.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let run_dir = loop {
-        assert!(Instant::now() < deadline, "no mid-epoch checkpoint appeared");
-        let found = std::fs::read_dir(sb.path().join("killed/tiny-digits"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(Result::ok);
-        if let Some(dir) = found
-            && let Ok(bytes) = std::fs::read(dir.path().join("checkpoint/state.json"))
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
-            && v["state"]["epoch"] == 1
-            && v["state"]["batch"].as_u64().is_some_and(|b| b > 0)
-        {
-            break dir.path();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let run_dir = sb.killed_inside_epoch_two(&cfg, "killed", "tiny-digits");
     assert!(!run_dir.join("metrics.json").exists(), "killed before finishing");
     std::fs::remove_file(run_dir.join("lock")).unwrap();
     let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);

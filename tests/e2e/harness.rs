@@ -76,6 +76,39 @@ impl Sandbox {
         self.run_dirs_under("runs")
     }
 
+    /// Starts `temper train --config cfg --out out`, SIGKILLs it once a
+    /// checkpoint exists inside epoch 2, and returns the run directory
+    /// (`out/<run name>/<id>`), its lock left behind as a killed run leaves it.
+    pub fn killed_inside_epoch_two(&self, cfg: &str, out: &str, name: &str) -> PathBuf {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
+            .args(["train", "--config", cfg, "--quiet", "--out", out])
+            .current_dir(self.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let run_dir = loop {
+            assert!(std::time::Instant::now() < deadline, "no mid-epoch checkpoint appeared");
+            let found = std::fs::read_dir(self.path().join(out).join(name))
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(Result::ok);
+            if let Some(dir) = found
+                && let Ok(bytes) = std::fs::read(dir.path().join("checkpoint/state.json"))
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                && v["state"]["epoch"] == 1
+                && v["state"]["batch"].as_u64().is_some_and(|b| b > 0)
+            {
+                break dir.path();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        run_dir
+    }
+
     /// Every run directory under `root/<name>/`.
     pub fn run_dirs_under(&self, root: &str) -> Vec<PathBuf> {
         let mut out = Vec::new();

@@ -46,34 +46,7 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     assert_eq!(full.code, 0, "{}", full.stderr);
 
     // Start the same run and SIGKILL it once a checkpoint exists inside epoch 2.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_temper"))
-        .args(["train", "--config", cfg, "--quiet", "--out", "killed"])
-        .current_dir(sb.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let run_dir = loop {
-        assert!(Instant::now() < deadline, "no mid-epoch checkpoint appeared");
-        let found = std::fs::read_dir(sb.path().join("killed/tiny-messages"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(Result::ok);
-        if let Some(dir) = found {
-            let state = dir.path().join("checkpoint/state.json");
-            if let Ok(bytes) = std::fs::read(&state)
-                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
-                && v["state"]["epoch"] == 1
-                && v["state"]["batch"].as_u64().is_some_and(|b| b > 0)
-            {
-                break dir.path();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let run_dir = sb.killed_inside_epoch_two(cfg, "killed", "tiny-messages");
     assert!(!run_dir.join("metrics.json").exists(), "the run was killed before finishing");
 
     // The dead process left its lock: reported, not taken.

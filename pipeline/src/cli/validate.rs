@@ -33,7 +33,7 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         );
     }
     if let Some(c) = &plan.train.canaries {
-        let rows: usize = c.repeats.iter().sum::<usize>() * c.count;
+        let rows = c.planted_rows();
         println!(
             "  canaries: {} planted rows ({} per repeat count {:?}) and {} never planted",
             rows, c.count, c.repeats, c.count

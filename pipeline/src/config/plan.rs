@@ -416,6 +416,13 @@ pub struct CanaryPlan {
     pub candidates: usize,
 }
 
+impl CanaryPlan {
+    /// Training rows the canaries add: `count` per group, each planted its group's number of times.
+    pub fn planted_rows(&self) -> usize {
+        self.count * self.repeats.iter().sum::<usize>()
+    }
+}
+
 /// `[train.augmix]` resolved (Hendrycks et al. 2020).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AugmixPlan {

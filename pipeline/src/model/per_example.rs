@@ -40,17 +40,6 @@ pub enum ParamGrad {
     D4(Tensor<4>),
 }
 
-impl ParamGrad {
-    /// The parameter's shape.
-    pub fn dims(&self) -> Vec<usize> {
-        match self {
-            ParamGrad::D1(t) => t.dims().to_vec(),
-            ParamGrad::D2(t) => t.dims().to_vec(),
-            ParamGrad::D4(t) => t.dims().to_vec(),
-        }
-    }
-}
-
 /// The trainable layers of one forward pass, in order.
 #[derive(Default)]
 pub struct Tape {

@@ -19,7 +19,7 @@ use crate::model::readback::values;
 use crate::model::{self, AnyModel, Classifier, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::FilterMetrics;
-use crate::train::{self, Session, TrainError, TrainState};
+use crate::train::{self, Session, TrainError};
 
 /// File name inside a run directory.
 pub const FILTER: &str = "filter.tsv";
@@ -110,15 +110,16 @@ pub fn run(
         let data = train.subset(&kept);
         let seed = augment::seed::derive(seed, round as u64, 0, "poison-filter-round");
         let first = (round == 0).then_some(simulated).flatten();
+        let session = Session::of_plan(cx.plan, seed, &autodiff, cx.progress, cx.stop);
         let (features, asr) =
             match model::build_seeded(&cx.plan.model, &cx.plan.data.image, cx.classes, seed, &autodiff) {
                 AnyModel::Cnn(m) => {
-                    let trained = fit(m, &data, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                    let trained = train::fit_silently(m, &data, &session)?.valid().to_device(cx.device);
                     let asr = success(&trained, first, &setup, cx.device)?;
                     (penultimate(&trained, &data, &setup, cx.device)?, asr)
                 }
                 AnyModel::Text(m) => {
-                    let trained = fit(m, &data, seed, &autodiff, cx)?.valid().to_device(cx.device);
+                    let trained = train::fit_silently(m, &data, &session)?.valid().to_device(cx.device);
                     let asr = success(&trained, first, &setup, cx.device)?;
                     (penultimate(&trained, &data, &setup, cx.device)?, asr)
                 }
@@ -172,25 +173,6 @@ fn success<M: Classifier>(
     let Some(s) = simulated else { return Ok(None) };
     let m = super::evaluate(model, s.plan, s.poisoning, s.test, s.classes, setup, device)?;
     Ok(m.attack_success_rate)
-}
-
-fn fit<M: Classifier>(
-    model: M,
-    data: &Dataset,
-    seed: u64,
-    autodiff: &Device,
-    cx: &Context,
-) -> Result<M, TrainError> {
-    let session = Session {
-        plan: &cx.plan.train,
-        model_plan: &cx.plan.model,
-        seed,
-        device: autodiff,
-        progress: cx.progress,
-        stop: cx.stop,
-    };
-    let optim = train::optimizer(&cx.plan.train);
-    Ok(train::fit(model, optim, TrainState::default(), data, &session, &mut train::Silent)?.0)
 }
 
 /// Every row's penultimate features, row-major `[n][width]`.

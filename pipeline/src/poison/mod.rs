@@ -226,15 +226,21 @@ pub fn render(p: &Poisoning, classes: &[String]) -> String {
     out
 }
 
-/// The test rows of other classes than the target, each with the trigger.
-fn triggered_test(test: &Dataset, target: usize, trigger: &Trigger, seed: u64) -> Dataset {
-    let keep: Vec<usize> = (0..test.len()).filter(|&r| test.labels[r] != target).collect();
-    let mut out = test.subset(&keep);
+/// `rows` of the test set, each with the trigger (text positions seeded by
+/// the row's place in `rows`).
+fn with_trigger(test: &Dataset, rows: &[usize], trigger: &Trigger, seed: u64) -> Dataset {
+    let mut out = test.subset(rows);
     for row in 0..out.len() {
         let word_seed = augment::seed::derive(seed, row as u64, 1, "poison-trigger-test");
         put_trigger(&mut out.inputs, row, trigger, word_seed);
     }
     out
+}
+
+/// The test rows of other classes than the target, each with the trigger.
+fn triggered_test(test: &Dataset, target: usize, trigger: &Trigger, seed: u64) -> Dataset {
+    let keep: Vec<usize> = (0..test.len()).filter(|&r| test.labels[r] != target).collect();
+    with_trigger(test, &keep, trigger, seed)
 }
 
 /// The attack's figures for the trained `model`: the backdoor's success
@@ -284,11 +290,7 @@ pub fn example_group<M: Classifier>(
 ) -> Result<Option<Group>, EvalError> {
     let PoisonAttack::Backdoor { trigger, target, .. } = &plan.attack else { return Ok(None) };
     let rows: Vec<usize> = (0..test.len().min(examples::EXAMPLES)).collect();
-    let mut changed = test.subset(&rows);
-    for row in 0..changed.len() {
-        let word_seed = augment::seed::derive(setup.seed, row as u64, 1, "poison-trigger-test");
-        put_trigger(&mut changed.inputs, row, trigger, word_seed);
-    }
+    let changed = with_trigger(test, &rows, trigger, setup.seed);
     let shown = test.subset(&rows);
     let setting = format!("trigger, target {target}");
     examples::changed_group(model, &shown, &changed, ("backdoor", &setting), classes, setup, device)

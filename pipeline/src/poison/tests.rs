@@ -44,7 +44,8 @@ fn a_backdoor_stamps_exactly_the_recorded_rows_and_relabels_them() {
         .expect("poisoned");
     assert_eq!(
         p,
-        apply(&backdoor(patch(), PoisonAmount::Rate(0.1), false), &mut images(60), &classes(), 7).unwrap()
+        apply(&backdoor(patch(), PoisonAmount::Rate(0.1), false), &mut images(60), &classes(), 7)
+            .expect("poisoned")
     );
     assert_eq!((p.rows.len(), p.target, p.train_rows), (6, Some(1), 60));
     for r in 0..60 {

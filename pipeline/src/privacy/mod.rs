@@ -28,7 +28,7 @@ use crate::model::readback::values;
 use crate::model::{self, AnyModel, Classifier, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::{MembershipAttackMetrics, PrivacyMetrics};
-use crate::train::{self, Session, TrainError, TrainState};
+use crate::train::{self, Session, TrainError};
 pub use membership::{MEMBERSHIP, Membership};
 use scores::ExampleStats;
 
@@ -180,34 +180,15 @@ fn reference(
     let autodiff = cx.device.clone().autodiff();
     let classes = cx.classes;
     let fail = |source| PrivacyError::Reference { index: k + 1, source };
+    let session = Session::of_plan(cx.plan, seed, &autodiff, cx.progress, cx.stop);
     match model::build_seeded(&cx.plan.model, &cx.plan.data.image, classes, seed, &autodiff) {
         AnyModel::Cnn(m) => {
-            let trained = train_reference(m, &data, seed, &autodiff, cx).map_err(fail)?;
+            let trained = train::fit_silently(m, &data, &session).map_err(fail)?;
             example_stats(&trained.valid().to_device(cx.device), cx.table, targets, setup, cx.device)
         }
         AnyModel::Text(m) => {
-            let trained = train_reference(m, &data, seed, &autodiff, cx).map_err(fail)?;
+            let trained = train::fit_silently(m, &data, &session).map_err(fail)?;
             example_stats(&trained.valid().to_device(cx.device), cx.table, targets, setup, cx.device)
         }
     }
-}
-
-fn train_reference<M: Classifier>(
-    model: M,
-    data: &Dataset,
-    seed: u64,
-    autodiff: &Device,
-    cx: &Context,
-) -> Result<M, TrainError> {
-    let session = Session {
-        plan: &cx.plan.train,
-        model_plan: &cx.plan.model,
-        seed,
-        device: autodiff,
-        progress: cx.progress,
-        stop: cx.stop,
-    };
-    let optim = train::optimizer(&cx.plan.train);
-    let (trained, _) = train::fit(model, optim, TrainState::default(), data, &session, &mut train::Silent)?;
-    Ok(trained)
 }

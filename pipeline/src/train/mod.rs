@@ -24,7 +24,9 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchError, HostBatch, Perturbation};
-use crate::config::{AdversarialMethod, AdversarialPlan, AugmentPolicy, ModelPlan, Optimizer, TrainPlan};
+use crate::config::{
+    AdversarialMethod, AdversarialPlan, AugmentPolicy, ModelPlan, Optimizer, Plan, TrainPlan,
+};
 use crate::data::Dataset;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 use crate::progress::Progress;
@@ -107,7 +109,7 @@ pub trait Hooks<M> {
 
 /// Hooks for side models (privacy references, a poison filter's scoring
 /// model): no checkpoints, no log; retrained from their seeds on resume.
-pub struct Silent;
+struct Silent;
 
 impl<M> Hooks<M> for Silent {
     fn epoch_done(&mut self, _: &EpochMetrics) -> anyhow::Result<()> {
@@ -132,6 +134,24 @@ pub struct Session<'a> {
     pub progress: &'a Progress,
     /// Set by a signal handler: stop after the current batch.
     pub stop: &'a AtomicBool,
+}
+
+impl<'a> Session<'a> {
+    /// A session that trains as `plan` says, from `seed`, on `device` (an autodiff device).
+    pub fn of_plan(
+        plan: &'a Plan,
+        seed: u64,
+        device: &'a Device,
+        progress: &'a Progress,
+        stop: &'a AtomicBool,
+    ) -> Self {
+        Session { plan: &plan.train, model_plan: &plan.model, seed, device, progress, stop }
+    }
+}
+
+/// Trains a side model from scratch: a fresh optimiser, no checkpoints, no log.
+pub fn fit_silently<M: Classifier>(model: M, data: &Dataset, s: &Session) -> Result<M, TrainError> {
+    Ok(fit(model, optimizer(s.plan), TrainState::default(), data, s, &mut Silent)?.0)
 }
 
 /// Batches queued ahead of the training thread.
