@@ -66,6 +66,8 @@ fn killed_mid_epoch_then_resumed_equals_uninterrupted() {
     assert_eq!(comparable(a), comparable(b));
     let manifest = sb.json(&run_dir.join("manifest.json"));
     assert_eq!(manifest["status"], "completed");
+    let unkilled = sb.json(&sb.run_dirs_under("full")[0].join("manifest.json"));
+    assert_eq!(manifest["weights_sha256"], unkilled["weights_sha256"], "the same weights, byte for byte");
     assert!(!run_dir.join("lock").exists(), "the lock is released");
     let log = std::fs::read_to_string(run_dir.join("log.jsonl")).unwrap();
     assert!(log.contains("\"event\":\"resumed\""));

@@ -71,8 +71,11 @@ impl Checkpointer {
         let optim_name = format!("optimizer-{generation:06}.bpk");
         let (model_path, optim_path) = (self.dir.join(&model_name), self.dir.join(&optim_name));
         let tmp = self.dir.join(format!(".model-{generation}.tmp"));
+        // `valid` commits the batch-norm statistics' pending update (burn's
+        // running state lags one batch behind what the next step will read),
+        // so a resumed run starts from exactly what training would use next.
         model
-            .clone()
+            .valid()
             .into_record()
             .save(&tmp)
             .map_err(|e| anyhow::anyhow!("writing {}: {e:?}", tmp.display()))?;
