@@ -20,6 +20,7 @@ use crate::data::{self, Split, provenance};
 use crate::device;
 use crate::eval::{self, EvalSetup, examples::Examples};
 use crate::exit::{GateFailed, Interrupted};
+use crate::extraction;
 use crate::hash::sha256_bytes;
 use crate::mce::{self, Baseline};
 use crate::model::{self, AnyModel, Classifier, weights};
@@ -31,7 +32,8 @@ use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
 use crate::run::metrics::{
-    CanaryMetrics, DpMetrics, EpochMetrics, MetricTable, Metrics, PoisonMetrics, PrivacyMetrics, RunInfo,
+    CanaryMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable, Metrics, PoisonMetrics,
+    PrivacyMetrics, RunInfo,
 };
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::dp::DpRun;
@@ -70,6 +72,7 @@ pub fn run(
     if let Some(p) = &plan.train.poison {
         poison::check(p, &split.train, &split.classes)?;
     }
+    extraction::check(&plan.eval.extraction, &split.test)?;
     if let Some(p) = &plan.train.privacy {
         // Refused before a run directory exists: a target ε the schedule cannot meet.
         let planted = plan.train.canaries.as_ref().map_or(0, CanaryPlan::planted_rows);
@@ -407,6 +410,7 @@ struct Measured {
     privacy: Option<PrivacyMetrics>,
     canaries: Option<CanaryMetrics>,
     poison: Option<PoisonMetrics>,
+    extraction: Option<ExtractionMetrics>,
 }
 
 impl Measured {
@@ -417,6 +421,7 @@ impl Measured {
         metrics.privacy = self.privacy.clone();
         metrics.canaries = self.canaries.clone();
         metrics.poison = self.poison.clone();
+        metrics.extraction = self.extraction.clone();
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
@@ -486,6 +491,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         device: autodiff,
         progress,
         stop,
+        soft_targets: None,
     };
     let (trained, state) = train::fit(model, optim, state, &split.train, &session, &mut hooks)?;
     let eval_model = trained.valid().to_device(device);
@@ -544,6 +550,28 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         progress.event(&line);
         measured.poison = Some(metrics);
     }
+    if !plan.eval.extraction.is_empty() {
+        let cx = extraction::Context {
+            plan,
+            test: &split.test,
+            classes: split.classes.len(),
+            device,
+            progress,
+            stop,
+        };
+        let metrics = extraction::evaluate(&eval_model, &plan.eval.extraction, &cx).map_err(|e| match e {
+            // A signal while a surrogate trains stops the run as one during training does.
+            extraction::ExtractionError::Surrogate { source: t @ TrainError::Interrupted { .. }, .. } => {
+                anyhow::Error::new(t)
+            }
+            other => anyhow::Error::new(other),
+        })?;
+        let line = json!({"event": "extraction", "run": dir.id(), "max_fidelity": metrics.max_fidelity,
+            "seconds": metrics.seconds, "apis": metrics.apis});
+        dir.log(&line)?;
+        progress.event(&line);
+        measured.extraction = Some(metrics);
+    }
     Ok((measured, state.epochs))
 }
 
@@ -592,6 +620,7 @@ fn measure<M: Classifier>(
         privacy: None,
         canaries: None,
         poison: None,
+        extraction: None,
     })
 }
 

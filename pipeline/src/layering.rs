@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["batch", "run"],
     &["attack"],
     &["eval", "mce", "train"],
-    &["privacy", "poison"],
+    &["privacy", "poison", "extraction"],
     &["report", "compare"],
     &["experiment"],
     &["cli"],

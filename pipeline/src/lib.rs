@@ -15,6 +15,7 @@ pub mod device;
 pub mod eval;
 pub mod exit;
 pub mod experiment;
+pub mod extraction;
 pub mod guard;
 pub mod hash;
 #[cfg(test)]

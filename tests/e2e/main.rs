@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod device;
 mod dp;
+mod extraction;
 mod harness;
 mod poison;
 mod privacy;

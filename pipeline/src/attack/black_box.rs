@@ -10,11 +10,12 @@ pub mod search;
 use augment::text::edits::WordEdit;
 use burn::prelude::*;
 
+use super::api::{Answer, Api, ApiError};
 use super::{AttackError, AttackResult, AttackTable, epsilon_key};
 use crate::batch::{EvalSetup, featurize_texts};
-use crate::config::{BlackBoxPlan, ModelPlan, TextAttackKind, TextPlan};
+use crate::config::{ApiOutput, BlackBoxPlan, ModelPlan, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
-use crate::model::{Classifier, ReadbackError, readback};
+use crate::model::{Classifier, ReadbackError};
 use crate::progress::Progress;
 pub use search::{Outcome, Strategy, TextAttack};
 
@@ -101,7 +102,8 @@ pub fn summarise(outcomes: &[Outcome]) -> AttackResult {
     }
 }
 
-/// Class probabilities of `texts`, `batch` texts per forward pass.
+/// Class probabilities of `texts`, `batch` texts per forward pass, through
+/// the full-precision API the attacks assume.
 pub fn probabilities<M: Classifier>(
     model: &M,
     texts: &[String],
@@ -109,14 +111,18 @@ pub fn probabilities<M: Classifier>(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>, ReadbackError> {
+    let mut api = Api::new(model, ApiOutput::Probabilities { decimals: None }, None, device);
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
-        let input = featurize_texts(chunk, plan);
-        let probs = burn::tensor::activation::softmax(model.logits(input.to_device(device)), 1);
-        let classes = probs.dims()[1].max(1);
-        let values =
-            readback::values::<f32, 2, burn::tensor::Float>(probs, chunk.len() * classes, "probabilities")?;
-        out.extend(values.chunks(classes).map(<[f32]>::to_vec));
+        let answers = api.ask(&featurize_texts(chunk, plan)).map_err(|e| match e {
+            ApiError::Readback(r) => r,
+            // No budget was set.
+            ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
+        })?;
+        out.extend(answers.into_iter().map(|a| match a {
+            Answer::Probabilities(p) => p,
+            Answer::Labels(_) => unreachable!("a probability API answered with labels"),
+        }));
     }
     Ok(out)
 }
@@ -192,6 +198,7 @@ mod tests {
             attacks: Vec::new(),
             mce_baseline: None,
             privacy: None,
+            extraction: Vec::new(),
         };
         let model_plan = ModelPlan::Text(text_plan());
         let context = augment::text::TextContext::default();

@@ -4,6 +4,7 @@
 //! inputs the attack flips), the mean perturbation size and, for black-box
 //! attacks, the mean number of model queries.
 
+pub mod api;
 pub mod black_box;
 pub mod white_box;
 

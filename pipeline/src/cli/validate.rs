@@ -56,5 +56,23 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
             run.delta
         );
     }
+    crate::extraction::check(&plan.eval.extraction, &split.test)?;
+    for e in &plan.eval.extraction {
+        let pool = match e.queries {
+            config::QueryPool::Test => format!("{} unmeasured test rows", split.test.len() - e.examples),
+            config::QueryPool::Synthetic { seed_rows } => {
+                format!("augmented copies of {seed_rows} unmeasured test rows")
+            }
+        };
+        let budgets: Vec<String> = e.budgets.iter().map(usize::to_string).collect();
+        println!(
+            "  extraction through a {} API: budgets {} from {pool}; {} surrogates of {} steps, measured on {} test rows",
+            e.output.label(),
+            budgets.join(", "),
+            e.budgets.len(),
+            e.steps,
+            e.examples
+        );
+    }
     Ok(())
 }

@@ -77,7 +77,13 @@ fn verdict(key: &str, d: f64) -> &'static str {
     if !is_fraction(key) || d == 0.0 || SETTINGS.contains(&key) {
         return "";
     }
-    let lower = LOWER_IS_BETTER.iter().any(|p| key == *p || (p.ends_with('.') && key.starts_with(p)));
+    // What a thief's copy achieves is lower-is-better; the model's own accuracy is not.
+    let stolen = key.starts_with("extraction.")
+        && (key.ends_with("fidelity")
+            || key.ends_with(".success_rate")
+            || (key.contains(".budgets.") && key.ends_with(".accuracy")));
+    let lower =
+        stolen || LOWER_IS_BETTER.iter().any(|p| key == *p || (p.ends_with('.') && key.starts_with(p)));
     if (d > 0.0) != lower { "better" } else { "worse" }
 }
 
@@ -265,6 +271,12 @@ mod tests {
         assert_eq!(verdict("poison.attack_success_rate", -50.0), "better");
         assert_eq!(verdict("filter.recall", 5.0), "better");
         assert_eq!(verdict("poison.rate", 1.0), "");
+        assert_eq!(verdict("extraction.max_fidelity", -5.0), "better");
+        assert_eq!(verdict("extraction.apis.top-1.budgets.500.accuracy", 3.0), "worse");
+        assert_eq!(verdict("extraction.apis.top-1.victim_accuracy", 3.0), "better");
+        assert_eq!(verdict("extraction.apis.top-1.transfer.0.1.accuracy", 3.0), "better");
+        assert_eq!(verdict("extraction.apis.top-1.transfer.0.1.success_rate", 3.0), "worse");
+        assert_eq!(verdict("extraction.apis.top-1.budgets.500.queries", 3.0), "");
     }
 
     #[test]

@@ -19,8 +19,12 @@ pub enum Format {
 /// Metrics in their own units, by prefix: perturbation sizes, query
 /// counts, exposures in bits, DP-SGD's ε, δ, noise and steps.
 const UNIT_PREFIXES: [&str; 4] = ["attack_mean_norm.", "attack_mean_queries.", "canaries.exposure.", "dp."];
-/// Counts and seconds of the privacy and poisoning sections, by last path segment.
-const UNIT_LEAVES: [&str; 13] = [
+/// Counts and seconds of the privacy, poisoning and extraction sections, by last path segment.
+const UNIT_LEAVES: [&str; 17] = [
+    "queries",
+    "epochs",
+    "examples",
+    "budget",
     "rounds",
     "scored_rows",
     "flagged_rows",
@@ -41,7 +45,8 @@ const UNIT_LEAVES: [&str; 13] = [
 /// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
     let leaf = key.rsplit('.').next().unwrap_or(key);
-    let privacy = ["privacy.", "canaries.", "poison.", "filter."].iter().any(|p| key.starts_with(p));
+    let privacy =
+        ["privacy.", "canaries.", "poison.", "filter.", "extraction."].iter().any(|p| key.starts_with(p));
     !(UNIT_PREFIXES.iter().any(|p| key.starts_with(p)) || (privacy && UNIT_LEAVES.contains(&leaf)))
 }
 
@@ -141,6 +146,9 @@ mod tests {
             "clean_accuracy",
             "poison.attack_success_rate",
             "poison.rate",
+            "extraction.max_fidelity",
+            "extraction.apis.top-1.budgets.500.accuracy",
+            "extraction.apis.top-1.transfer.0.1.success_rate",
         ] {
             assert!(is_fraction(k), "{k}");
         }
@@ -156,6 +164,11 @@ mod tests {
             "dp.steps",
             "poison.poisoned_rows",
             "poison.triggered_test_rows",
+            "extraction.apis.top-1.budgets.500.queries",
+            "extraction.apis.top-1.budgets.500.epochs",
+            "extraction.apis.top-1.transfer.0.1.budget",
+            "extraction.apis.probabilities.examples",
+            "extraction.seconds",
         ] {
             assert!(!is_fraction(k), "{k}");
         }

@@ -494,6 +494,86 @@ pub struct EvalPlan {
     pub mce_baseline: Option<PathBuf>,
     /// Membership inference (`[[eval.privacy]]`), when configured.
     pub privacy: Option<PrivacyPlan>,
+    /// Model extraction (`[[eval.extraction]]`), one entry per API output mode.
+    pub extraction: Vec<ExtractionPlan>,
+}
+
+/// What a prediction API returns for one query (`[[eval.extraction]].output`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ApiOutput {
+    /// The predicted class only.
+    Top1,
+    /// The `k` most likely classes, most likely first, without scores.
+    TopK(usize),
+    /// Every class probability, rounded to `decimals` places when set.
+    Probabilities {
+        /// Decimal places kept; `None` keeps full precision.
+        decimals: Option<u32>,
+    },
+}
+
+impl ApiOutput {
+    /// The name in configs: `top-1`, `top-k`, `probabilities`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ApiOutput::Top1 => "top-1",
+            ApiOutput::TopK(_) => "top-k",
+            ApiOutput::Probabilities { .. } => "probabilities",
+        }
+    }
+
+    /// The key in metrics and reports: `top-1`, `top-3`, `probabilities`,
+    /// `probabilities-2dp`.
+    pub fn label(self) -> String {
+        match self {
+            ApiOutput::Top1 => "top-1".to_owned(),
+            ApiOutput::TopK(k) => format!("top-{k}"),
+            ApiOutput::Probabilities { decimals: None } => "probabilities".to_owned(),
+            ApiOutput::Probabilities { decimals: Some(d) } => format!("probabilities-{d}dp"),
+        }
+    }
+}
+
+/// Where the thief's queries come from (`[[eval.extraction]].queries`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryPool {
+    /// Natural data: test rows not used to measure the surrogate, unlabelled.
+    Test,
+    /// `seed-rows` of those rows, each query one of them under catalog
+    /// augmentations (Knockoff Nets' synthetic queries).
+    Synthetic {
+        /// Distinct natural rows the queries are made from.
+        seed_rows: usize,
+    },
+}
+
+impl QueryPool {
+    /// The name in configs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            QueryPool::Test => "test",
+            QueryPool::Synthetic { .. } => "synthetic",
+        }
+    }
+}
+
+/// One prediction API and the thief who copies the model through it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractionPlan {
+    /// What each answer reveals.
+    pub output: ApiOutput,
+    /// Query budgets, ascending; one surrogate is trained per budget.
+    pub budgets: Vec<usize>,
+    /// Where queries come from.
+    pub queries: QueryPool,
+    /// The first test rows, on which surrogates are measured (never queried).
+    pub examples: usize,
+    /// Surrogate width relative to the victim's layers.
+    pub width: f64,
+    /// Optimiser steps per surrogate, whatever its budget.
+    pub steps: usize,
+    /// L∞ ε of PGD-10 on the largest surrogate, replayed on the victim (images).
+    pub transfer_epsilons: Vec<f64>,
 }
 
 /// A membership-inference attack (`[[eval.privacy]].attack`).

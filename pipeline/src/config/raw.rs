@@ -190,6 +190,23 @@ pub struct RawEval {
     pub privacy: Option<Vec<RawPrivacy>>,
     pub privacy_holdout: Option<f64>,
     pub privacy_examples: Option<i64>,
+    pub extraction: Option<Vec<RawExtraction>>,
+}
+
+/// One `[[eval.extraction]]` entry: a prediction API and the thief who queries it.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawExtraction {
+    pub output: String,
+    pub k: Option<i64>,
+    pub decimals: Option<i64>,
+    pub budgets: Option<Vec<i64>>,
+    pub queries: Option<String>,
+    pub seed_rows: Option<i64>,
+    pub examples: Option<i64>,
+    pub width: Option<f64>,
+    pub steps: Option<i64>,
+    pub transfer_epsilons: Option<Vec<f64>>,
 }
 
 /// One `[[eval.privacy]]` entry: a membership-inference attack.

@@ -218,7 +218,35 @@ fn to_raw(plan: &Plan) -> RawConfig {
             }),
             privacy_holdout: plan.eval.privacy.as_ref().map(|p| p.holdout),
             privacy_examples: plan.eval.privacy.as_ref().map(|p| p.examples as i64),
+            extraction: (!plan.eval.extraction.is_empty())
+                .then(|| plan.eval.extraction.iter().map(|e| extraction(e, plan.data.modality)).collect()),
         }),
+    }
+}
+
+/// Text plans have no transfer ε; an image plan writes its list even when
+/// empty, since an absent key means the default.
+fn extraction(e: &ExtractionPlan, modality: Modality) -> RawExtraction {
+    let (k, decimals) = match e.output {
+        ApiOutput::Top1 => (None, None),
+        ApiOutput::TopK(k) => (Some(k as i64), None),
+        ApiOutput::Probabilities { decimals } => (None, decimals.map(i64::from)),
+    };
+    let seed_rows = match e.queries {
+        QueryPool::Test => None,
+        QueryPool::Synthetic { seed_rows } => Some(seed_rows as i64),
+    };
+    RawExtraction {
+        output: e.output.kind().to_owned(),
+        k,
+        decimals,
+        budgets: Some(e.budgets.iter().map(|&b| b as i64).collect()),
+        queries: Some(e.queries.name().to_owned()),
+        seed_rows,
+        examples: Some(e.examples as i64),
+        width: Some(e.width),
+        steps: Some(e.steps as i64),
+        transfer_epsilons: (modality == Modality::Image).then(|| e.transfer_epsilons.clone()),
     }
 }
 

@@ -363,6 +363,7 @@ mod tests {
             attacks: Vec::new(),
             mce_baseline: None,
             privacy: None,
+            extraction: Vec::new(),
         };
         let context = augment::text::TextContext::default();
         let setup = EvalSetup { eval: &eval, model: &plan, text: &context, seed: 11 };

@@ -232,6 +232,7 @@ mod tests {
             dp: None,
             poison: None,
             filter: None,
+            extraction: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod html;
 mod markdown;
 pub mod markup;
 pub mod sections;
+mod stealing;
 pub mod svg;
 
 use crate::eval::examples::Examples;

@@ -64,11 +64,11 @@ pub struct Document<'a> {
     pub sections: Vec<Section<'a>>,
 }
 
-fn plain(text: impl Into<String>) -> Span {
+pub(super) fn plain(text: impl Into<String>) -> Span {
     Span::Plain(text.into())
 }
 
-fn code(text: impl Into<String>) -> Span {
+pub(super) fn code(text: impl Into<String>) -> Span {
     Span::Code(text.into())
 }
 
@@ -96,6 +96,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     let mut sections = vec![headline(metrics)];
     sections.extend(corruptions(metrics));
     sections.extend(attacks(metrics));
+    sections.extend(super::stealing::section(metrics));
     sections.extend(poisoning(metrics));
     sections.extend(differential_privacy(metrics));
     sections.extend(privacy(metrics));
@@ -129,6 +130,9 @@ fn headline(m: &Metrics) -> Section<'static> {
     }
     if let Some(rate) = m.poison.as_ref().and_then(|p| p.attack_success_rate) {
         rows.push(vec!["poison.attack_success_rate".to_owned(), pct(rate)]);
+    }
+    if let Some(e) = &m.extraction {
+        rows.push(vec!["extraction.max_fidelity".to_owned(), pct(e.max_fidelity)]);
     }
     if let Some(dp) = &m.dp {
         rows.push(vec!["dp.epsilon".to_owned(), format!("{:.3} (δ = {:e})", dp.epsilon, dp.delta)]);

@@ -136,6 +136,70 @@ pub struct Metrics {
     /// The poison filter, when `[train.filter]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterMetrics>,
+    /// Model extraction, when `[[eval.extraction]]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<ExtractionMetrics>,
+}
+
+/// Model extraction: what each API output mode gives a thief.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExtractionMetrics {
+    /// The highest fidelity any API and budget gave a surrogate.
+    pub max_fidelity: f64,
+    /// Wall seconds the evaluation added.
+    pub seconds: f64,
+    /// By API output label (`top-1`, `top-3`, `probabilities`, `probabilities-2dp`).
+    pub apis: BTreeMap<String, ApiMetrics>,
+}
+
+/// One API output mode against its budgets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiMetrics {
+    /// `top-1`, `top-k` or `probabilities`.
+    pub output: String,
+    /// Where the queries came from: `test` or `synthetic`.
+    pub queries: String,
+    /// Test rows the surrogates were measured on (never queried).
+    pub examples: usize,
+    /// The victim's accuracy on those rows.
+    pub victim_accuracy: f64,
+    /// By query budget.
+    pub budgets: BTreeMap<usize, BudgetMetrics>,
+    /// By ε: PGD on the largest budget's surrogate, replayed on the victim (images).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transfer: BTreeMap<String, TransferMetrics>,
+    /// Wall seconds for this API.
+    pub seconds: f64,
+}
+
+/// One surrogate trained from one budget's answers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BudgetMetrics {
+    /// Queries the API answered (never above the budget).
+    pub queries: usize,
+    /// Share of measured rows where the surrogate predicts what the victim does.
+    pub fidelity: f64,
+    /// The surrogate's accuracy on the measured rows.
+    pub accuracy: f64,
+    /// Epochs over the answered queries.
+    pub epochs: usize,
+    /// Wall seconds: queries, training and measurement.
+    pub seconds: f64,
+}
+
+/// Adversarial examples made on a surrogate, sent to the victim.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct TransferMetrics {
+    /// The victim's accuracy on them.
+    pub accuracy: f64,
+    /// Share of rows the victim classified correctly that they flip.
+    pub success_rate: f64,
+    /// The surrogate's own accuracy on them (the white-box attack it ran).
+    pub surrogate_accuracy: f64,
+    /// Rows attacked.
+    pub examples: usize,
+    /// The budget of the surrogate attacked.
+    pub budget: usize,
 }
 
 /// What the poison filter flagged, and how well, when the poison is known.
@@ -299,6 +363,7 @@ impl Metrics {
             dp: None,
             poison: None,
             filter: None,
+            extraction: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

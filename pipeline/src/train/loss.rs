@@ -4,7 +4,7 @@
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::{log_softmax, softmax};
 
 use crate::model::readback::values;
 use crate::model::{Classifier, ModelInput, ReadbackError};
@@ -26,6 +26,20 @@ impl Step {
     ) -> Step {
         let logits = model.logits(input);
         let loss = loss_fn.forward(logits.clone(), targets.clone());
+        Step { logits, targets, loss }
+    }
+
+    /// Forward pass and cross-entropy against soft targets `[n, classes]`
+    /// (rows summing to 1), as a model copy learns from another's answers;
+    /// `targets` (each row's top class) count the correct predictions.
+    pub fn forward_soft<M: Classifier>(
+        model: &M,
+        input: ModelInput,
+        targets: Tensor<1, Int>,
+        soft: Tensor<2>,
+    ) -> Step {
+        let logits = model.logits(input);
+        let loss = (soft * log_softmax(logits.clone(), 1)).sum_dim(1).mean().neg();
         Step { logits, targets, loss }
     }
 

@@ -134,6 +134,30 @@ pub struct Session<'a> {
     pub progress: &'a Progress,
     /// Set by a signal handler: stop after the current batch.
     pub stop: &'a AtomicBool,
+    /// Soft targets to learn instead of the labels (a surrogate learning a
+    /// model's answers); plain steps only.
+    pub soft_targets: Option<&'a SoftTargets>,
+}
+
+/// One target distribution per training row, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoftTargets {
+    /// Classes per row.
+    pub classes: usize,
+    /// `rows × classes` values, each row summing to 1.
+    pub values: Vec<f32>,
+}
+
+impl SoftTargets {
+    /// The targets of `rows`, in order, on `device`.
+    fn batch(&self, rows: &[usize], device: &Device) -> Tensor<2> {
+        let c = self.classes;
+        let mut out = Vec::with_capacity(rows.len() * c);
+        for &r in rows {
+            out.extend_from_slice(&self.values[r * c..(r + 1) * c]);
+        }
+        Tensor::from_data(TensorData::new(out, [rows.len(), c]), device)
+    }
 }
 
 impl<'a> Session<'a> {
@@ -145,7 +169,15 @@ impl<'a> Session<'a> {
         progress: &'a Progress,
         stop: &'a AtomicBool,
     ) -> Self {
-        Session { plan: &plan.train, model_plan: &plan.model, seed, device, progress, stop }
+        Session {
+            plan: &plan.train,
+            model_plan: &plan.model,
+            seed,
+            device,
+            progress,
+            stop,
+            soft_targets: None,
+        }
     }
 }
 
@@ -330,6 +362,13 @@ pub fn fit<M: Classifier>(
     hooks: &mut dyn Hooks<M>,
 ) -> Result<(M, TrainState), TrainError> {
     let plan = s.plan;
+    if s.soft_targets.is_some()
+        && (plan.privacy.is_some() || plan.augmix.is_some() || plan.adversarial.is_some())
+    {
+        return Err(TrainError::Hook(anyhow::anyhow!(
+            "soft targets train with plain steps only, not DP-SGD, AugMix or adversarial training"
+        )));
+    }
     let loss_fn = CrossEntropyLossConfig::new().init(s.device);
     let dp = plan
         .privacy
@@ -409,9 +448,15 @@ pub fn fit<M: Classifier>(
                         model = out.model;
                     }
                     (None, Some(input)) => {
-                        let step = match &plan.augmix {
-                            Some(a) => Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight),
-                            None => Step::forward(&model, &loss_fn, input, targets),
+                        let step = match (&plan.augmix, s.soft_targets) {
+                            (_, Some(soft)) => {
+                                let soft = soft.batch(&host.rows, s.device);
+                                Step::forward_soft(&model, input, targets, soft)
+                            }
+                            (Some(a), None) => {
+                                Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight)
+                            }
+                            (None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
                         pending.push(b, n, step.readings());
                         model = step.update(model.clone(), &mut optim, plan.learning_rate);

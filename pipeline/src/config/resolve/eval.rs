@@ -112,6 +112,17 @@ pub(super) fn resolve_eval(
         }
     };
     let privacy = resolve_privacy(c, raw.privacy, raw.privacy_holdout, raw.privacy_examples)?;
+    let mut extraction: Vec<ExtractionPlan> = Vec::new();
+    for (i, r) in raw.extraction.unwrap_or_default().into_iter().enumerate() {
+        let plan = resolve_extraction(c, &format!("eval.extraction[{i}]"), r, modality)?;
+        if let Some(j) = extraction.iter().position(|e| e.output == plan.output) {
+            return Err(c.err(
+                &format!("eval.extraction[{i}].output"),
+                format!("`{}` is already measured by eval.extraction[{j}]", plan.output.label()),
+            ));
+        }
+        extraction.push(plan);
+    }
     Ok(EvalPlan {
         corruptions,
         corruption_table,
@@ -120,6 +131,99 @@ pub(super) fn resolve_eval(
         attacks,
         mce_baseline,
         privacy,
+        extraction,
+    })
+}
+
+/// Output modes in configs.
+const OUTPUTS: [&str; 3] = ["top-1", "top-k", "probabilities"];
+
+/// One `[[eval.extraction]]` entry. Budgets must fit the query pool, which
+/// is known once the data is loaded (`extraction::check`).
+fn resolve_extraction(
+    c: &Check,
+    key: &str,
+    r: RawExtraction,
+    modality: Modality,
+) -> Result<ExtractionPlan, ConfigError> {
+    let at = |k: &str| format!("{key}.{k}");
+    let output = match r.output.as_str() {
+        "top-1" => ApiOutput::Top1,
+        "top-k" => ApiOutput::TopK(c.usize(&at("k"), r.k, 3, 2, 1_000_000)?),
+        "probabilities" => ApiOutput::Probabilities {
+            decimals: r
+                .decimals
+                .map(|d| c.usize(&at("decimals"), Some(d), 0, 0, 8).map(|d| d as u32))
+                .transpose()?,
+        },
+        other => return Err(c.err(&at("output"), unknown_value("API output", other, &OUTPUTS))),
+    };
+    if output.kind() != "top-k" && r.k.is_some() {
+        return Err(c.err(&at("k"), "only `output = \"top-k\"` returns k labels"));
+    }
+    if output.kind() != "probabilities" && r.decimals.is_some() {
+        return Err(c.err(&at("decimals"), "only `output = \"probabilities\"` returns scores to round"));
+    }
+    let Some(raw_budgets) = r.budgets else {
+        return Err(c.err(&at("budgets"), "list the query budgets to measure, e.g. [500, 2000, 10000]"));
+    };
+    if raw_budgets.is_empty() {
+        return Err(c.err(&at("budgets"), "must list at least one budget"));
+    }
+    let mut budgets = Vec::with_capacity(raw_budgets.len());
+    for (j, b) in raw_budgets.into_iter().enumerate() {
+        let b = c.usize(&format!("{key}.budgets[{j}]"), Some(b), 0, 10, 100_000_000)?;
+        if budgets.last().is_some_and(|&last| b <= last) {
+            return Err(c.err(&format!("{key}.budgets[{j}]"), "budgets must be listed in increasing order"));
+        }
+        budgets.push(b);
+    }
+    let queries = match r.queries.as_deref() {
+        None | Some("test") => {
+            c.refuse_set(
+                key,
+                &[("seed-rows", r.seed_rows.is_some())],
+                "applies to `queries = \"synthetic\"`",
+            )?;
+            QueryPool::Test
+        }
+        Some("synthetic") => {
+            QueryPool::Synthetic { seed_rows: c.usize(&at("seed-rows"), r.seed_rows, 100, 1, 1_000_000)? }
+        }
+        Some(other) => {
+            return Err(c.err(&at("queries"), unknown_value("query pool", other, &["test", "synthetic"])));
+        }
+    };
+    let transfer_epsilons = match (r.transfer_epsilons, modality) {
+        (Some(_), Modality::Text) => {
+            return Err(c.err(
+                &at("transfer-epsilons"),
+                "transfer attacks are PGD on images; text surrogates are measured by fidelity",
+            ));
+        }
+        (None, Modality::Text) => Vec::new(),
+        (None, Modality::Image) => vec![0.1],
+        (Some(list), Modality::Image) => {
+            let mut out = Vec::with_capacity(list.len());
+            for (j, e) in list.into_iter().enumerate() {
+                out.push(c.float(
+                    &format!("{key}.transfer-epsilons[{j}]"),
+                    Some(e),
+                    0.0,
+                    FloatRange::OpenLow(0.0, 1.0),
+                )?);
+            }
+            out
+        }
+    };
+    Ok(ExtractionPlan {
+        output,
+        budgets,
+        queries,
+        examples: c.usize(&at("examples"), r.examples, 1000, 10, i64::MAX)?,
+        width: c.float(&at("width"), r.width, 1.0, FloatRange::OpenLow(0.0, 8.0))?,
+        steps: c.usize(&at("steps"), r.steps, 500, 1, 10_000_000)?,
+        transfer_epsilons,
     })
 }
 
