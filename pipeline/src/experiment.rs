@@ -72,7 +72,8 @@ pub fn run(
     if let Some(p) = &plan.train.poison {
         poison::check(p, &split.train, &split.classes)?;
     }
-    extraction::check(&plan.eval.extraction, &split.test)?;
+    let query_tables = extraction::load_tables(&plan.eval.extraction, &plan.data)?;
+    extraction::check(&plan.eval.extraction, &split.test, &query_tables)?;
     if let Some(p) = &plan.train.privacy {
         // Refused before a run directory exists: a target ε the schedule cannot meet.
         let planted = plan.train.canaries.as_ref().map_or(0, CanaryPlan::planted_rows);
@@ -138,6 +139,7 @@ pub fn run(
         poisoning: poisoning.as_ref(),
         filter: filtered.as_ref().map(|(f, _)| f),
         canaries: canaries.as_deref(),
+        query_tables: &query_tables,
         dir: &dir,
         device: &device,
         progress,
@@ -179,6 +181,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     let poisoning = poison_rows(&plan, &mut split)?;
     let filtered = filter_rows(&plan, &mut split, poisoning.as_ref(), &device, &dir, progress, stop)?;
     let canaries = plant_canaries(&plan, &mut split);
+    let query_tables = extraction::load_tables(&plan.eval.extraction, &plan.data)?;
     manifest.status = RunStatus::Running;
     manifest.error = None;
     manifest.device = device_desc;
@@ -194,6 +197,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         poisoning: poisoning.as_ref(),
         filter: filtered.as_ref().map(|(f, _)| f),
         canaries: canaries.as_deref(),
+        query_tables: &query_tables,
         dir: &dir,
         device: &device,
         progress,
@@ -212,6 +216,8 @@ struct Job<'a> {
     poisoning: Option<&'a poison::Poisoning>,
     filter: Option<&'a poison::filter::Filtered>,
     canaries: Option<&'a [canaries::Canary]>,
+    /// The extraction plans' query tables, in plan order.
+    query_tables: &'a [Option<data::Dataset>],
     dir: &'a RunDir,
     device: &'a Device,
     progress: &'a Progress,
@@ -554,6 +560,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         let cx = extraction::Context {
             plan,
             test: &split.test,
+            tables: job.query_tables,
             classes: split.classes.len(),
             device,
             progress,

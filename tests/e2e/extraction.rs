@@ -107,7 +107,9 @@ fn a_text_model_is_copied_from_synthetic_queries() {
     sb.messages(600, 300);
     let cfg = messages_config("")
         + "[[eval.extraction]]\noutput = \"top-k\"\nk = 2\nqueries = \"synthetic\"\nseed-rows = 60\n\
-           budgets = [400]\nexamples = 200\nsteps = 150\nwidth = 0.5\n";
+           budgets = [400]\nexamples = 200\nsteps = 150\nwidth = 0.5\n\
+           [[eval.extraction]]\noutput = \"top-1\"\nqueries = \"table\"\ntable = \"messages/train.csv\"\n\
+           budgets = [300]\nexamples = 300\nsteps = 150\n";
     let cfg = sb.write("text.toml", cfg);
     let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -122,6 +124,17 @@ fn a_text_model_is_copied_from_synthetic_queries() {
     assert!(api.get("transfer").is_none(), "no PGD on texts: {api}");
     // 400 queries made from 60 messages still teach more than chance (4 classes).
     assert!(api["budgets"]["400"]["fidelity"].as_f64().unwrap() > 0.4, "{api}");
+    // A table of the thief's own: every test row measured, its labels never read.
+    let table = &m["extraction"]["apis"]["top-1"];
+    assert_eq!(
+        (table["queries"].as_str(), table["examples"].as_u64()),
+        (Some("table"), Some(300)),
+        "{table}"
+    );
+    assert!(table["budgets"]["300"]["fidelity"].as_f64().unwrap() > 0.6, "{table}");
+    let manifest = sb.json(&sb.run_dirs()[0].join("manifest.json"));
+    let hashed = manifest["inputs"].as_array().unwrap();
+    assert_eq!(hashed.len(), 3, "train, test and the query table: {manifest}");
 }
 
 #[test]
@@ -140,6 +153,17 @@ fn bad_extraction_keys_name_the_key() {
         // 40 test rows less 20 measured cannot supply 30 queries: refused with the data loaded.
         ("output = \"top-1\"\nbudgets = [30]\nexamples = 20\n", "`eval.extraction[0].budgets[0]`"),
         ("output = \"top-1\"\nbudgets = [10]\nexamples = 40\n", "`eval.extraction[0].examples`"),
+        ("output = \"top-1\"\nbudgets = [10]\nqueries = \"table\"\n", "`eval.extraction[0].table`"),
+        (
+            "output = \"top-1\"\nbudgets = [10]\ntable = \"digits/test.parquet\"\n",
+            "`eval.extraction[0].table`",
+        ),
+        ("output = \"top-1\"\nbudgets = [10]\nqueries = \"table\"\ntable = \"nope.csv\"\n", "does not exist"),
+        // The query table has 40 rows.
+        (
+            "output = \"top-1\"\nbudgets = [41]\nqueries = \"table\"\ntable = \"digits/test.parquet\"\n",
+            "40 rows in its table",
+        ),
     ];
     for (entry, needle) in cases {
         let cfg = sb.write("bad.toml", format!("{base}[[eval.extraction]]\n{entry}"));

@@ -56,12 +56,16 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
             run.delta
         );
     }
-    crate::extraction::check(&plan.eval.extraction, &split.test)?;
-    for e in &plan.eval.extraction {
-        let pool = match e.queries {
+    let tables = crate::extraction::load_tables(&plan.eval.extraction, &plan.data)?;
+    crate::extraction::check(&plan.eval.extraction, &split.test, &tables)?;
+    for (e, table) in plan.eval.extraction.iter().zip(&tables) {
+        let pool = match &e.queries {
             config::QueryPool::Test => format!("{} unmeasured test rows", split.test.len() - e.examples),
             config::QueryPool::Synthetic { seed_rows } => {
                 format!("augmented copies of {seed_rows} unmeasured test rows")
+            }
+            config::QueryPool::Table { path } => {
+                format!("the {} rows of {}", table.as_ref().map_or(0, data::Dataset::len), path.display())
             }
         };
         let budgets: Vec<String> = e.budgets.iter().map(usize::to_string).collect();

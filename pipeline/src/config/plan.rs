@@ -545,6 +545,11 @@ pub enum QueryPool {
         /// Distinct natural rows the queries are made from.
         seed_rows: usize,
     },
+    /// The input column of a table the user gives (labels, if any, unread).
+    Table {
+        /// The table file.
+        path: PathBuf,
+    },
 }
 
 impl QueryPool {
@@ -553,6 +558,7 @@ impl QueryPool {
         match self {
             QueryPool::Test => "test",
             QueryPool::Synthetic { .. } => "synthetic",
+            QueryPool::Table { .. } => "table",
         }
     }
 }

@@ -203,6 +203,7 @@ pub struct RawExtraction {
     pub budgets: Option<Vec<i64>>,
     pub queries: Option<String>,
     pub seed_rows: Option<i64>,
+    pub table: Option<String>,
     pub examples: Option<i64>,
     pub width: Option<f64>,
     pub steps: Option<i64>,

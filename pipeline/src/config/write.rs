@@ -232,9 +232,10 @@ fn extraction(e: &ExtractionPlan, modality: Modality) -> RawExtraction {
         ApiOutput::TopK(k) => (Some(k as i64), None),
         ApiOutput::Probabilities { decimals } => (None, decimals.map(i64::from)),
     };
-    let seed_rows = match e.queries {
-        QueryPool::Test => None,
-        QueryPool::Synthetic { seed_rows } => Some(seed_rows as i64),
+    let (seed_rows, table) = match &e.queries {
+        QueryPool::Test => (None, None),
+        QueryPool::Synthetic { seed_rows } => (Some(*seed_rows as i64), None),
+        QueryPool::Table { path: p } => (None, Some(path(p))),
     };
     RawExtraction {
         output: e.output.kind().to_owned(),
@@ -243,6 +244,7 @@ fn extraction(e: &ExtractionPlan, modality: Modality) -> RawExtraction {
         budgets: Some(e.budgets.iter().map(|&b| b as i64).collect()),
         queries: Some(e.queries.name().to_owned()),
         seed_rows,
+        table,
         examples: Some(e.examples as i64),
         width: Some(e.width),
         steps: Some(e.steps as i64),

@@ -148,17 +148,7 @@ fn read_rows(
     let input_col = table::column(&df, path, &plan.input_column, "data.input-column")?;
     let label_col = table::column(&df, path, &plan.label_column, "data.label-column")?;
     let labels = table::labels(path, label_col)?;
-    let n = labels.len();
-    let (inputs, digest): (Vec<Result<Input, DataError>>, Option<String>) = match plan.modality {
-        Modality::Text => {
-            (table::strings(path, input_col)?.into_iter().map(|r| r.map(Input::Text)).collect(), None)
-        }
-        Modality::Image => {
-            let cells = table::image_cells(path, input_col)?;
-            let (rows, digest) = images::decode_rows(&cells, path, &plan.image);
-            (rows.into_iter().map(|r| r.map(Input::Pixels)).collect(), digest)
-        }
-    };
+    let (inputs, digest) = input_cells(path, input_col, plan)?;
     let (mut kept_labels, mut kept_inputs, mut row_numbers) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (label, input)) in labels.into_iter().zip(inputs).enumerate() {
         match (label, input) {
@@ -175,17 +165,37 @@ fn read_rows(
             }
         }
     }
-    let _ = n;
-    let inputs = match plan.modality {
+    let inputs = assemble(kept_inputs, plan, digest);
+    Ok((Rows { file: path.to_path_buf(), inputs, labels: kept_labels, row_numbers }, df))
+}
+
+/// Each cell's input or why it is bad, and the digest of the image files a
+/// path column names.
+type Cells = (Vec<Result<Input, DataError>>, Option<String>);
+
+/// Every cell of the input column, decoded and checked.
+fn input_cells(path: &Path, col: &polars::prelude::Column, plan: &DataPlan) -> Result<Cells, DataError> {
+    Ok(match plan.modality {
+        Modality::Text => {
+            (table::strings(path, col)?.into_iter().map(|r| r.map(Input::Text)).collect(), None)
+        }
+        Modality::Image => {
+            let cells = table::image_cells(path, col)?;
+            let (rows, digest) = images::decode_rows(&cells, path, &plan.image);
+            (rows.into_iter().map(|r| r.map(Input::Pixels)).collect(), digest)
+        }
+    })
+}
+
+/// Kept rows' inputs as one collection of the plan's modality.
+fn assemble(kept: Vec<Input>, plan: &DataPlan, digest: Option<String>) -> Inputs {
+    match plan.modality {
         Modality::Text => Inputs::Texts(
-            kept_inputs
-                .into_iter()
-                .filter_map(|x| if let Input::Text(t) = x { Some(t) } else { None })
-                .collect(),
+            kept.into_iter().filter_map(|x| if let Input::Text(t) = x { Some(t) } else { None }).collect(),
         ),
         Modality::Image => {
             let mut pixels = Vec::new();
-            for x in kept_inputs {
+            for x in kept {
                 if let Input::Pixels(p) = x {
                     pixels.extend_from_slice(&p);
                 }
@@ -199,8 +209,29 @@ fn read_rows(
                 files_sha256: digest,
             })
         }
-    };
-    Ok((Rows { file: path.to_path_buf(), inputs, labels: kept_labels, row_numbers }, df))
+    }
+}
+
+/// The inputs of a table without labels (an attacker's unlabelled queries):
+/// the data's input column, decoded and checked as the training data is;
+/// labels are 0. Bad rows are skipped only under `on-bad-row = "skip"`.
+pub fn load_inputs(path: &Path, plan: &DataPlan) -> Result<Dataset, DataError> {
+    let df = read_table(path)?;
+    let col = table::column(&df, path, &plan.input_column, "data.input-column")?;
+    let (inputs, digest) = input_cells(path, col, plan)?;
+    let mut kept = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match input {
+            Ok(x) => kept.push(x),
+            Err(e) if !plan.skip_bad_rows => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if kept.is_empty() {
+        return Err(DataError::Empty { file: path.to_path_buf(), what: "the query table".to_owned() });
+    }
+    let labels = vec![0; kept.len()];
+    Ok(Dataset { inputs: assemble(kept, plan, digest), labels })
 }
 
 /// One row's input before assembly.

@@ -68,11 +68,17 @@ fn hash(file: &Path) -> Result<(String, u64), ProvenanceError> {
 /// and refuses tables whose digest differs from a pin in the config.
 pub fn hash_inputs(plan: &Plan, split: &Split) -> Result<Vec<InputFile>, ProvenanceError> {
     let images_of = |file: &Path| split.image_digests.iter().find(|(f, _)| f == file).map(|(_, d)| d.clone());
+    // Query tables of model extraction are inputs too.
+    let queries = plan.eval.extraction.iter().filter_map(|e| match &e.queries {
+        crate::config::QueryPool::Table { path } => Some(path),
+        _ => None,
+    });
     let inputs = plan
         .data
         .source
         .tables()
         .into_iter()
+        .chain(queries)
         .map(|p| {
             let (sha256, bytes) = hash(p)?;
             let path = std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string();

@@ -23,7 +23,8 @@ use crate::attack::api::{Answer, Api, ApiError};
 use crate::attack::white_box;
 use crate::batch::{self, BatchError, EvalSetup, Perturbation};
 use crate::config::{
-    Attack, AttackKind, AugmentPolicy, ExtractionPlan, ImageSpec, ModelPlan, Plan, TrainPlan,
+    Attack, AttackKind, AugmentPolicy, DataPlan, ExtractionPlan, ImageSpec, ModelPlan, Plan, QueryPool,
+    TrainPlan,
 };
 use crate::data::Dataset;
 use crate::model::{self, AnyModel, Classifier, ModelInput, ReadbackError, predict_batch, predicted_classes};
@@ -41,6 +42,14 @@ pub enum ExtractionError {
         key: String,
         /// What does not fit.
         message: String,
+    },
+    /// A query table could not be read.
+    #[error("`{key}`: {source}")]
+    Table {
+        /// The config key.
+        key: String,
+        /// Why.
+        source: Box<crate::data::DataError>,
     },
     /// A batch could not be built.
     #[error(transparent)]
@@ -63,12 +72,55 @@ pub enum ExtractionError {
     },
 }
 
+/// Reads each `queries = "table"` pool (the data's input column), in plan
+/// order; `None` for the other pools.
+pub fn load_tables(
+    plans: &[ExtractionPlan],
+    data: &DataPlan,
+) -> Result<Vec<Option<Dataset>>, ExtractionError> {
+    plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match &p.queries {
+            QueryPool::Table { path } => {
+                crate::data::load_inputs(path, data).map(Some).map_err(|source| ExtractionError::Table {
+                    key: format!("eval.extraction[{i}].table"),
+                    source: Box::new(source),
+                })
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// Where `plan`'s queries come from: its table, or the test rows it does not measure.
+fn source<'a>(
+    plan: &ExtractionPlan,
+    test: &'a Dataset,
+    table: Option<&'a Dataset>,
+) -> Result<queries::Source<'a>, ExtractionError> {
+    match (&plan.queries, table) {
+        (QueryPool::Table { .. }, Some(t)) => Ok(queries::Source { data: t, skip: 0 }),
+        (QueryPool::Table { path }, None) => Err(ExtractionError::Pool {
+            key: "eval.extraction.table".to_owned(),
+            message: format!("{} was not loaded", path.display()),
+        }),
+        _ => Ok(queries::Source { data: test, skip: plan.examples }),
+    }
+}
+
 /// Refuses, before a run directory exists, budgets the query pool cannot
-/// supply and measurement sets the test split cannot hold.
-pub fn check(plans: &[ExtractionPlan], test: &Dataset) -> Result<(), ExtractionError> {
+/// supply and measurement sets the test split cannot hold. `tables` are
+/// [`load_tables`]'s.
+pub fn check(
+    plans: &[ExtractionPlan],
+    test: &Dataset,
+    tables: &[Option<Dataset>],
+) -> Result<(), ExtractionError> {
     for (i, p) in plans.iter().enumerate() {
         let key = |k: &str| format!("eval.extraction[{i}].{k}");
-        if p.examples >= test.len() {
+        let from_test = !matches!(p.queries, QueryPool::Table { .. });
+        if from_test && p.examples >= test.len() {
             return Err(ExtractionError::Pool {
                 key: key("examples"),
                 message: format!(
@@ -78,26 +130,27 @@ pub fn check(plans: &[ExtractionPlan], test: &Dataset) -> Result<(), ExtractionE
                 ),
             });
         }
-        let rest = test.len() - p.examples;
-        match queries::capacity(p, test) {
-            Some(cap) => {
-                if let Some((j, &b)) = p.budgets.iter().enumerate().find(|&(_, &b)| b > cap) {
+        let rows = source(p, test, tables.get(i).and_then(Option::as_ref))?.rows();
+        match p.queries {
+            QueryPool::Synthetic { seed_rows } if seed_rows > rows => {
+                return Err(ExtractionError::Pool {
+                    key: key("seed-rows"),
+                    message: format!("{seed_rows} seed rows, but only {rows} test rows are not measured"),
+                });
+            }
+            QueryPool::Synthetic { .. } => {}
+            QueryPool::Test | QueryPool::Table { .. } => {
+                if let Some((j, &b)) = p.budgets.iter().enumerate().find(|&(_, &b)| b > rows) {
+                    let pool = if from_test {
+                        format!("{rows} test rows (the test set less the {} measured)", p.examples)
+                    } else {
+                        format!("{rows} rows in its table")
+                    };
                     return Err(ExtractionError::Pool {
                         key: format!("eval.extraction[{i}].budgets[{j}]"),
                         message: format!(
-                            "{b} queries, but the pool holds {cap} test rows (the test set less the {} measured); lower the budget or use `queries = \"synthetic\"`",
-                            p.examples
+                            "{b} queries, but the pool holds {pool}; lower the budget or use `queries = \"synthetic\"`"
                         ),
-                    });
-                }
-            }
-            None => {
-                if let crate::config::QueryPool::Synthetic { seed_rows } = p.queries
-                    && seed_rows > rest
-                {
-                    return Err(ExtractionError::Pool {
-                        key: key("seed-rows"),
-                        message: format!("{seed_rows} seed rows, but only {rest} test rows are not measured"),
                     });
                 }
             }
@@ -112,6 +165,8 @@ pub struct Context<'a> {
     pub plan: &'a Plan,
     /// The test split: measured rows and the query pool.
     pub test: &'a Dataset,
+    /// [`load_tables`]'s query tables.
+    pub tables: &'a [Option<Dataset>],
     /// Classes the victim predicts.
     pub classes: usize,
     /// The plain device (inference).
@@ -136,14 +191,15 @@ pub fn evaluate<M: Classifier>(
         seed: cx.plan.seed,
     };
     let mut apis = BTreeMap::new();
-    for plan in plans {
+    for (i, plan) in plans.iter().enumerate() {
         let began = Instant::now();
         let label = plan.output.label();
         let rows = queries::measured(plan, cx.test);
         let truth: Vec<usize> = rows.iter().map(|&r| cx.test.labels[r]).collect();
         let victim_says = predictions(victim, cx.test, &rows, &setup, cx.device)?;
         let largest = plan.budgets.last().copied().unwrap_or(0);
-        let pool = queries::make(plan, cx.test, largest, cx.plan.seed)?;
+        let from = source(plan, cx.test, cx.tables.get(i).and_then(Option::as_ref))?;
+        let pool = queries::make(plan, from, largest, cx.plan.seed)?;
         let mut budgets = BTreeMap::new();
         let mut last: Option<AnyModel> = None;
         for &budget in &plan.budgets {

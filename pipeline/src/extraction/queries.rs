@@ -1,6 +1,7 @@
 //! The thief's queries: test rows the surrogate is never measured on, in a
 //! seeded order, or synthetic ones made from a few of them with catalog
-//! augmentations (Knockoff Nets' natural versus synthetic queries). Every
+//! augmentations (Knockoff Nets' natural versus synthetic queries), or the
+//! rows of a table the user gives. Every
 //! API of a run sees the same queries in the same order, so output modes
 //! are compared on equal terms, and a budget's queries are the first ones.
 
@@ -22,21 +23,28 @@ pub fn measured(plan: &ExtractionPlan, test: &Dataset) -> Vec<usize> {
     (0..plan.examples.min(test.len())).collect()
 }
 
-/// The unlabelled rows queries come from: the rest of the test set, in a
-/// seeded order.
-pub fn pool(plan: &ExtractionPlan, test: &Dataset, seed: u64) -> Vec<usize> {
-    let mut rows: Vec<usize> = (plan.examples.min(test.len())..test.len()).collect();
-    rows.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, 0, "extraction-queries")));
-    rows
+/// Where queries are drawn from: the test set, less its measured rows, or
+/// a query table.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    /// The rows' inputs.
+    pub data: &'a Dataset,
+    /// Leading rows that are never queried (the measured test rows).
+    pub skip: usize,
 }
 
-/// How many queries `plan`'s pool can supply (`None`: as many as asked).
-pub fn capacity(plan: &ExtractionPlan, test: &Dataset) -> Option<usize> {
-    let rest = test.len().saturating_sub(plan.examples);
-    match plan.queries {
-        QueryPool::Test => Some(rest),
-        QueryPool::Synthetic { .. } => None,
+impl Source<'_> {
+    /// Rows that can be queried.
+    pub fn rows(&self) -> usize {
+        self.data.len().saturating_sub(self.skip)
     }
+}
+
+/// The unlabelled rows queries come from, in a seeded order.
+pub fn pool(source: Source, seed: u64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (source.skip.min(source.data.len())..source.data.len()).collect();
+    rows.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, 0, "extraction-queries")));
+    rows
 }
 
 /// The synthetic-query policy of the data's modality: each op applied with
@@ -69,16 +77,19 @@ fn synthetic_policy(data: &Dataset) -> Result<AugmentPolicy, BatchError> {
 
 /// The first `n` queries of `plan`'s pool, as inputs (labels are unknown to
 /// the thief and set to 0 until the API answers).
-pub fn make(plan: &ExtractionPlan, test: &Dataset, n: usize, seed: u64) -> Result<Dataset, BatchError> {
-    let pool = pool(plan, test, seed);
+pub fn make(plan: &ExtractionPlan, source: Source, n: usize, seed: u64) -> Result<Dataset, BatchError> {
+    let pool = pool(source, seed);
     let rows: Vec<usize> = match plan.queries {
-        QueryPool::Test => pool.into_iter().take(n).collect(),
+        QueryPool::Test | QueryPool::Table { .. } => pool.into_iter().take(n).collect(),
         QueryPool::Synthetic { seed_rows } => {
             let seeds = &pool[..seed_rows.min(pool.len())];
+            if seeds.is_empty() {
+                return Ok(source.data.subset(&[]));
+            }
             (0..n).map(|j| seeds[j % seeds.len()]).collect()
         }
     };
-    let mut queries = test.subset(&rows);
+    let mut queries = source.data.subset(&rows);
     queries.labels = vec![0; rows.len()];
     if matches!(plan.queries, QueryPool::Synthetic { .. }) {
         // Query j is seeded by its position: repeats of a seed row differ.

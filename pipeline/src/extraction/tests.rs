@@ -59,29 +59,31 @@ fn queries_never_include_measured_rows_and_budgets_share_a_prefix() {
     let test = texts(50);
     let p = plan(QueryPool::Test, vec![10, 30], 20);
     let measured = queries::measured(&p, &test);
-    let pool = queries::pool(&p, &test, 7);
+    let from = queries::Source { data: &test, skip: 20 };
+    let pool = queries::pool(from, 7);
     assert_eq!(measured, (0..20).collect::<Vec<_>>());
     assert_eq!(pool.len(), 30);
     assert!(pool.iter().all(|r| *r >= 20), "{pool:?}");
-    let small = queries::make(&p, &test, 10, 7).expect("queries");
-    let large = queries::make(&p, &test, 30, 7).expect("queries");
+    let small = queries::make(&p, from, 10, 7).expect("queries");
+    let large = queries::make(&p, from, 30, 7).expect("queries");
     let (Inputs::Texts(a), Inputs::Texts(b)) = (&small.inputs, &large.inputs) else { panic!("texts") };
     assert_eq!(a[..], b[..10], "a smaller budget asks the first queries of a larger one");
     assert!(small.labels.iter().all(|&l| l == 0), "the thief does not see labels");
     // The order depends on the seed.
-    assert_ne!(queries::pool(&p, &test, 8), pool);
+    assert_ne!(queries::pool(from, 8), pool);
 }
 
 #[test]
 fn synthetic_queries_vary_their_few_seed_rows() {
     let test = texts(40);
     let p = plan(QueryPool::Synthetic { seed_rows: 3 }, vec![60], 20);
-    let q = queries::make(&p, &test, 60, 5).expect("queries");
+    let from = queries::Source { data: &test, skip: 20 };
+    let q = queries::make(&p, from, 60, 5).expect("queries");
     let Inputs::Texts(t) = &q.inputs else { panic!("texts") };
     assert_eq!(t.len(), 60);
     let distinct: std::collections::BTreeSet<&String> = t.iter().collect();
     assert!(distinct.len() > 10, "only {} distinct queries from 3 seeds", distinct.len());
-    let again = queries::make(&p, &test, 60, 5).expect("queries");
+    let again = queries::make(&p, from, 60, 5).expect("queries");
     assert_eq!(again.inputs, q.inputs, "seeded");
 }
 
@@ -89,16 +91,21 @@ fn synthetic_queries_vary_their_few_seed_rows() {
 fn the_check_names_the_key_that_does_not_fit() {
     let test = texts(50);
     let ok = plan(QueryPool::Test, vec![10, 30], 20);
-    assert!(check(std::slice::from_ref(&ok), &test).is_ok());
+    assert!(check(std::slice::from_ref(&ok), &test, &[None]).is_ok());
     let over = plan(QueryPool::Test, vec![10, 31], 20);
-    let err = check(&[ok.clone(), over], &test).unwrap_err().to_string();
+    let err = check(&[ok.clone(), over], &test, &[None, None]).unwrap_err().to_string();
     assert!(err.contains("`eval.extraction[1].budgets[1]`") && err.contains("31 queries"), "{err}");
-    let err = check(&[plan(QueryPool::Test, vec![10], 50)], &test).unwrap_err().to_string();
+    let err = check(&[plan(QueryPool::Test, vec![10], 50)], &test, &[None]).unwrap_err().to_string();
     assert!(err.contains("`eval.extraction[0].examples`"), "{err}");
     let synthetic = plan(QueryPool::Synthetic { seed_rows: 31 }, vec![1000], 20);
-    let err = check(&[synthetic], &test).unwrap_err().to_string();
+    let err = check(&[synthetic], &test, &[None]).unwrap_err().to_string();
     assert!(err.contains("`eval.extraction[0].seed-rows`"), "{err}");
-    assert!(check(&[plan(QueryPool::Synthetic { seed_rows: 30 }, vec![1000], 20)], &test).is_ok());
+    assert!(check(&[plan(QueryPool::Synthetic { seed_rows: 30 }, vec![1000], 20)], &test, &[None]).is_ok());
+    // A query table may measure on every test row; its own size bounds the budgets.
+    let table = plan(QueryPool::Table { path: "q.csv".into() }, vec![10, 40], 50);
+    assert!(check(std::slice::from_ref(&table), &test, &[Some(texts(40))]).is_ok());
+    let err = check(&[table], &test, &[Some(texts(39))]).unwrap_err().to_string();
+    assert!(err.contains("`eval.extraction[0].budgets[1]`") && err.contains("39 rows in its table"), "{err}");
 }
 
 #[test]
@@ -120,4 +127,18 @@ fn the_thief_trains_plainly_for_about_the_steps_asked() {
     assert!(t.privacy.is_none() && t.adversarial.is_none() && t.augmix.is_none());
     assert!(matches!(&t.augment, AugmentPolicy::Text(p) if p.is_empty()), "the thief does not augment");
     assert_eq!(surrogate_training(&train, 500, 100_000).epochs, 1);
+}
+
+#[test]
+fn a_query_table_is_queried_whole_and_in_a_seeded_order() {
+    let table = texts(12);
+    let p = plan(QueryPool::Table { path: "q.csv".into() }, vec![12], 5);
+    let q = queries::make(&p, queries::Source { data: &table, skip: 0 }, 12, 3).expect("queries");
+    let (Inputs::Texts(got), Inputs::Texts(all)) = (&q.inputs, &table.inputs) else { panic!("texts") };
+    let mut sorted = got.clone();
+    sorted.sort();
+    let mut want = all.clone();
+    want.sort();
+    assert_eq!(sorted, want, "every row once");
+    assert_ne!(got, all, "shuffled");
 }

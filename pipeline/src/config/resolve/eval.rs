@@ -179,21 +179,26 @@ fn resolve_extraction(
         budgets.push(b);
     }
     let queries = match r.queries.as_deref() {
-        None | Some("test") => {
-            c.refuse_set(
-                key,
-                &[("seed-rows", r.seed_rows.is_some())],
-                "applies to `queries = \"synthetic\"`",
-            )?;
-            QueryPool::Test
-        }
+        None | Some("test") => QueryPool::Test,
         Some("synthetic") => {
             QueryPool::Synthetic { seed_rows: c.usize(&at("seed-rows"), r.seed_rows, 100, 1, 1_000_000)? }
         }
+        Some("table") => match r.table.as_deref() {
+            Some(t) => QueryPool::Table { path: c.path(&at("table"), t)? },
+            None => return Err(c.err(&at("table"), "`queries = \"table\"` needs the table file of queries")),
+        },
         Some(other) => {
-            return Err(c.err(&at("queries"), unknown_value("query pool", other, &["test", "synthetic"])));
+            return Err(
+                c.err(&at("queries"), unknown_value("query pool", other, &["test", "synthetic", "table"]))
+            );
         }
     };
+    if !matches!(queries, QueryPool::Synthetic { .. }) && r.seed_rows.is_some() {
+        return Err(c.err(&at("seed-rows"), "applies to `queries = \"synthetic\"`"));
+    }
+    if !matches!(queries, QueryPool::Table { .. }) && r.table.is_some() {
+        return Err(c.err(&at("table"), "applies to `queries = \"table\"`"));
+    }
     let transfer_epsilons = match (r.transfer_epsilons, modality) {
         (Some(_), Modality::Text) => {
             return Err(c.err(
