@@ -99,6 +99,22 @@ fn a_surrogate_learns_the_model_within_its_budget_and_resumes_equal() {
     // Batch-norm statistics included: the checkpoint holds what the next step reads.
     let weights = |d: &std::path::Path| sb.json(&d.join("manifest.json"))["weights_sha256"].clone();
     assert_eq!(weights(&run_dir), weights(dir));
+
+    // The report's stealing section, compare's rows and the gate reach the figures.
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Stealing: model extraction") && report.contains("probabilities-2dp"),
+        "{report}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Fidelity and copy accuracy against queries"), "no stealing chart");
+    let (a, b) = (dir.to_str().unwrap(), run_dir.to_str().unwrap());
+    let table = sb.temper(&["compare", a, b]);
+    assert!(table.stdout.contains("extraction.apis.top-1.budgets.150.fidelity"), "{}", table.stdout);
+    let gate = sb.temper(&["compare", a, b, "--fail-if", "extraction.max_fidelity > -1"]);
+    assert_eq!(gate.code, 1, "an unchanged fidelity is above -1 point: {}", gate.stderr);
+    let gate = sb.temper(&["compare", a, b, "--fail-if", "extraction.max_fidelity > 0"]);
+    assert_eq!(gate.code, 0, "{}", gate.stderr);
 }
 
 #[test]

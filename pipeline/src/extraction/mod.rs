@@ -276,19 +276,19 @@ fn ask<M: Classifier>(
     Ok(out)
 }
 
-/// The training target each answer gives the thief: a one-hot for a label;
-/// for ranked labels, weights falling linearly with rank (k, k−1, …, 1,
-/// normalised), so the first stays first; probabilities renormalised after
-/// rounding (uniform if every one rounded to zero: the answer said nothing).
+/// The training target each answer gives the thief: a one-hot of the first
+/// label, also for ranked `top-k` labels (putting any mass on the lower ranks
+/// lowered the copy's fidelity: on the bundled messages at 100 queries, 0.89
+/// with none, 0.85 with 10%, 0.69 with weights falling linearly with rank);
+/// probabilities renormalised after rounding (uniform if every one rounded to
+/// zero: the answer said nothing).
 pub fn soft_targets(answers: &[Answer], classes: usize) -> SoftTargets {
     let mut values = vec![0f32; answers.len() * classes];
     for (row, a) in values.chunks_mut(classes).zip(answers) {
         match a {
             Answer::Labels(labels) => {
-                let k = labels.len();
-                let total = (k * (k + 1) / 2) as f32;
-                for (i, &c) in labels.iter().enumerate() {
-                    row[c] = (k - i) as f32 / total;
+                if let Some(&first) = labels.first() {
+                    row[first] = 1.0;
                 }
             }
             Answer::Probabilities(p) => {
