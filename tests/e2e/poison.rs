@@ -147,3 +147,37 @@ fn impossible_poisoning_is_refused_naming_the_key() {
     );
     assert!(!sb.path().join("never").join("tiny-digits").exists(), "no run directory for a refused plan");
 }
+
+#[test]
+fn activation_clustering_flags_the_poisoned_cluster_of_a_heavily_poisoned_class() {
+    let sb = Sandbox::new();
+    sb.digits(800, 200, ImageLayout::ParquetBytes);
+    let cfg = config(
+        &sb,
+        "clustered",
+        "[train.poison]\nrate = 0.04\ntarget = \"7\"\n[train.filter]\nmethod = \"activation_clustering\"\n",
+    );
+    let run = sb.temper(&["train", "--config", &cfg, "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = &sb.run_dirs()[0];
+    let m = sb.json(&dir.join("metrics.json"));
+    let f = &m["filter"];
+    assert_eq!(f["method"], "activation_clustering", "{f}");
+    // 32 poisoned rows, about 29% of class "7" after poisoning: one cluster of
+    // their own. Clean classes can split too (measured: 60 clean rows flagged
+    // with all 32 poisoned), yet precision stays far above chance (4%).
+    let (precision, recall) = (f["precision"].as_f64().unwrap(), f["recall"].as_f64().unwrap());
+    assert!(recall > 0.8 && precision > 0.25, "{f}");
+    let before = f["attack_success_rate_before"].as_f64().unwrap();
+    let after = m["poison"]["attack_success_rate"].as_f64().unwrap();
+    assert!(before > 0.8 && after < before / 2.0, "before {before}, after {after}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("activation clustering, Chen et al. 2018"), "{report}");
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("size-threshold = 0.35") && !config.contains("expected-rate"), "{config}");
+    // Keys of the other method are refused, naming the key.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let bad = sb.write("bad.toml", text.replace("[train.filter]\n", "[train.filter]\nexpected-rate = 0.1\n"));
+    let out = sb.temper(&["validate", bad.to_str().unwrap()]);
+    assert!(out.code == 2 && out.stderr.contains("`train.filter.expected-rate`"), "{}", out.stderr);
+}

@@ -254,22 +254,51 @@ pub struct TrainPlan {
     pub filter: Option<FilterPlan>,
 }
 
-/// Spectral signatures (Tran et al. 2018): a first model is trained on the
-/// data as given, and in each class the rows whose penultimate-layer
-/// features lie furthest along the top singular direction are flagged.
+/// A poison filter: a first model is trained on the data as given, and each
+/// class's rows are judged by their penultimate-layer features.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilterPlan {
-    /// ε, the largest share of one class's rows that may be poisoned (a
-    /// backdoor concentrates its rows in the target class): the filter
-    /// flags 1.5 ε of every class, as the paper does.
-    pub expected_rate: f64,
+    /// How rows are judged.
+    pub method: FilterMethod,
     /// Whether the flagged rows are dropped before the final training
     /// (otherwise they are only reported); by default only when the poison
     /// is simulated.
     pub drop: bool,
     /// Scoring rounds: each trains a model on the rows the earlier rounds
-    /// kept and flags 1.5 ε of each class again.
+    /// kept and flags again.
     pub rounds: usize,
+}
+
+/// `train.filter.method`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FilterMethod {
+    /// Spectral signatures (Tran et al. 2018): in each class, the rows whose
+    /// features lie furthest along the top singular direction.
+    Spectral {
+        /// ε, the largest share of one class's rows that may be poisoned (a
+        /// backdoor concentrates its rows in the target class): the filter
+        /// flags 1.5 ε of every class, as the paper does.
+        expected_rate: f64,
+    },
+    /// Activation clustering (Chen et al. 2018): each class's features,
+    /// reduced to 10 principal components, split by 2-means; the smaller
+    /// cluster is flagged when it is small and the split is clean.
+    ActivationClustering {
+        /// A cluster holding less than this share of its class is suspect.
+        size_threshold: f64,
+        /// The split must have a silhouette score above this.
+        silhouette_threshold: f64,
+    },
+}
+
+impl FilterMethod {
+    /// The name in configs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterMethod::Spectral { .. } => "spectral",
+            FilterMethod::ActivationClustering { .. } => "activation_clustering",
+        }
+    }
 }
 
 /// Simulated data poisoning: an attacker who controls some training rows.

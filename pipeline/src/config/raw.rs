@@ -98,6 +98,8 @@ pub struct RawTrain {
 pub struct RawFilter {
     pub method: Option<String>,
     pub expected_rate: Option<f64>,
+    pub size_threshold: Option<f64>,
+    pub silhouette_threshold: Option<f64>,
     pub drop: Option<bool>,
     pub rounds: Option<i64>,
 }

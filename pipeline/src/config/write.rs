@@ -109,8 +109,21 @@ fn to_raw(plan: &Plan) -> RawConfig {
             checkpoint_minutes: Some(t.checkpoint_minutes),
             poison: t.poison.as_ref().map(poison),
             filter: t.filter.map(|f| RawFilter {
-                method: Some("spectral".to_owned()),
-                expected_rate: Some(f.expected_rate),
+                method: Some(f.method.name().to_owned()),
+                expected_rate: match f.method {
+                    FilterMethod::Spectral { expected_rate } => Some(expected_rate),
+                    FilterMethod::ActivationClustering { .. } => None,
+                },
+                size_threshold: match f.method {
+                    FilterMethod::ActivationClustering { size_threshold, .. } => Some(size_threshold),
+                    FilterMethod::Spectral { .. } => None,
+                },
+                silhouette_threshold: match f.method {
+                    FilterMethod::ActivationClustering { silhouette_threshold, .. } => {
+                        Some(silhouette_threshold)
+                    }
+                    FilterMethod::Spectral { .. } => None,
+                },
                 drop: Some(f.drop),
                 rounds: Some(f.rounds as i64),
             }),

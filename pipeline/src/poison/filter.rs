@@ -1,9 +1,11 @@
-//! Spectral signatures (Tran, Li and Madry 2018): a backdoor leaves a trace
-//! in the learned representation. A first model is trained on the data as
-//! given; within each class, the rows' penultimate-layer features are
-//! centred and each row is scored by its squared projection on the top
-//! singular vector. The 1.5 ε highest-scoring rows of each class are flagged
-//! (ε: the share of poisoned rows the filter is sized for).
+//! Poison filters on a first model's representation: a backdoor leaves a
+//! trace in it. A first model is trained on the data as given; within each
+//! class, the rows' penultimate-layer features are judged by spectral
+//! signatures (Tran, Li and Madry 2018: each row scored by its squared
+//! projection on the top singular vector of the centred features, and the
+//! 1.5 ε highest-scoring rows of each class flagged, ε being the share of
+//! poisoned rows the filter is sized for) or by activation clustering
+//! ([`super::clustering`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
@@ -13,7 +15,7 @@ use burn::prelude::*;
 
 use super::Poisoning;
 use crate::batch::{self, BatchError, EvalSetup, Perturbation};
-use crate::config::{FilterPlan, Plan, PoisonPlan};
+use crate::config::{FilterMethod, FilterPlan, Plan, PoisonPlan};
 use crate::data::Dataset;
 use crate::model::readback::values;
 use crate::model::{self, AnyModel, Classifier, ReadbackError};
@@ -127,15 +129,27 @@ pub fn run(
         if round == 0 {
             asr_before = asr;
         }
-        let round_scores = spectral_scores(&features, &data.labels, cx.classes);
+        let (round_scores, local) = match filter.method {
+            FilterMethod::Spectral { expected_rate } => {
+                let s = spectral_scores(&features, &data.labels, cx.classes);
+                let f = flag(&s, &data.labels, cx.classes, expected_rate);
+                (s, f)
+            }
+            FilterMethod::ActivationClustering { size_threshold, silhouette_threshold } => {
+                let v = super::clustering::activation_clustering(
+                    &features,
+                    &data.labels,
+                    cx.classes,
+                    size_threshold,
+                    silhouette_threshold,
+                );
+                (v.scores, v.flagged)
+            }
+        };
         for (&row, &s) in kept.iter().zip(&round_scores) {
             scores[row] = s;
         }
-        let out: std::collections::BTreeSet<usize> =
-            flag(&round_scores, &data.labels, cx.classes, filter.expected_rate)
-                .into_iter()
-                .map(|i| kept[i])
-                .collect();
+        let out: std::collections::BTreeSet<usize> = local.into_iter().map(|i| kept[i]).collect();
         flagged.extend(out.iter().copied());
         kept.retain(|r| !out.contains(r));
     }
@@ -150,7 +164,7 @@ pub fn run(
         None => (None, None),
     };
     let metrics = FilterMetrics {
-        method: "spectral".to_owned(),
+        method: filter.method.name().to_owned(),
         rounds: filter.rounds,
         scored_rows: train.len(),
         flagged_rows: flagged.len(),

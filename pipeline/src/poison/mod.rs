@@ -6,6 +6,7 @@
 //! it was read. After training, the attack success rate is the share of
 //! test inputs of other classes that the trigger sends to the target class.
 
+pub mod clustering;
 pub mod filter;
 
 use std::fmt::Write as _;

@@ -149,10 +149,17 @@ fn poisoning(m: &Metrics) -> Option<Section<'static>> {
     if let Some(f) = &m.filter {
         let what =
             if f.dropped { "dropped before the final training" } else { "only reported (drop = false)" };
+        let method = if f.method == "activation_clustering" {
+            "activation clustering, Chen et al. 2018): a first model trained on the training rows as given; in \
+             each class, its penultimate-layer features are split in two, and a small, well-separated cluster is \
+             flagged"
+        } else {
+            "spectral signatures, Tran et al. 2018): a first model trained on the training rows as given; in each \
+             class, the rows furthest along the top singular direction of its penultimate-layer features are \
+             flagged"
+        };
         let explain = format!(
-            "Poison filter (spectral signatures, Tran et al. 2018): a first model trained on the training rows as \
-             given; in each class, the rows furthest along the top singular direction of its penultimate-layer \
-             features are flagged. {} of {} rows flagged, {what}; filter.tsv lists every row's score ({:.1} s).",
+            "Poison filter ({method}. {} of {} rows flagged, {what}; filter.tsv lists every row's score ({:.1} s).",
             f.flagged_rows, f.scored_rows, f.seconds
         );
         let mut rows = vec![vec!["flagged rows".to_owned(), f.flagged_rows.to_string()]];

@@ -142,17 +142,55 @@ pub(super) fn resolve_train(
     let filter = match raw.filter {
         None => None,
         Some(f) => {
-            let method = f.method.as_deref().unwrap_or("spectral");
-            if method != "spectral" {
-                return Err(c.err("train.filter.method", unknown_value("filter", method, &["spectral"])));
-            }
+            let method = match f.method.as_deref().unwrap_or("spectral") {
+                "spectral" => {
+                    c.refuse_set(
+                        "train.filter",
+                        &[
+                            ("size-threshold", f.size_threshold.is_some()),
+                            ("silhouette-threshold", f.silhouette_threshold.is_some()),
+                        ],
+                        "applies to `method = \"activation_clustering\"`",
+                    )?;
+                    FilterMethod::Spectral {
+                        expected_rate: c.float(
+                            "train.filter.expected-rate",
+                            f.expected_rate,
+                            0.1,
+                            FloatRange::Open(0.0, 0.5),
+                        )?,
+                    }
+                }
+                "activation_clustering" => {
+                    c.refuse_set(
+                        "train.filter",
+                        &[("expected-rate", f.expected_rate.is_some())],
+                        "applies to `method = \"spectral\"`",
+                    )?;
+                    FilterMethod::ActivationClustering {
+                        size_threshold: c.float(
+                            "train.filter.size-threshold",
+                            f.size_threshold,
+                            0.35,
+                            FloatRange::Open(0.0, 0.5),
+                        )?,
+                        silhouette_threshold: c.float(
+                            "train.filter.silhouette-threshold",
+                            f.silhouette_threshold,
+                            0.1,
+                            FloatRange::OpenHigh(-1.0, 1.0),
+                        )?,
+                    }
+                }
+                other => {
+                    return Err(c.err(
+                        "train.filter.method",
+                        unknown_value("filter", other, &["spectral", "activation_clustering"]),
+                    ));
+                }
+            };
             Some(FilterPlan {
-                expected_rate: c.float(
-                    "train.filter.expected-rate",
-                    f.expected_rate,
-                    0.1,
-                    FloatRange::Open(0.0, 0.5),
-                )?,
+                method,
                 // On real data the filter only reports unless told to drop;
                 // on simulated poison, dropping is the point.
                 drop: f.drop.unwrap_or(poison.is_some()),
