@@ -154,7 +154,14 @@ pub fn run(
 /// same run directory, with the same data order and augmentation stream.
 pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow::Result<Outcome> {
     let dir = RunDir::open(run_dir)?;
-    let _lock = RunLock::acquire(dir.path())?;
+    let lock = RunLock::acquire(dir.path())?;
+    if let Some(dead) = lock.previous() {
+        // The OS released the lock of a killed run: resuming needs no person.
+        let line = json!({"event": "lock_taken_over", "run": dir.id(), "pid": dead.pid, "host": dead.host,
+            "since": dead.since});
+        dir.log(&line)?;
+        progress.event(&line);
+    }
     let mut manifest: Manifest = dir.read_json("manifest.json")?;
     if manifest.status == RunStatus::Completed {
         bail!("{}: the run already completed; nothing to resume", dir.path().display());

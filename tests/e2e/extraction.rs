@@ -92,7 +92,6 @@ fn a_surrogate_learns_the_model_within_its_budget_and_resumes_equal() {
 
     // Killed inside the model's second epoch, then resumed: the same thief, the same copies.
     let run_dir = sb.killed_inside_epoch_two(&cfg, "killed", "tiny-digits");
-    std::fs::remove_file(run_dir.join("lock")).unwrap();
     let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
     assert_eq!(comparable(m)["extraction"], comparable(sb.json(&run_dir.join("metrics.json")))["extraction"]);

@@ -1,9 +1,14 @@
-//! One writer per run directory: a lock file holding the owner's pid and
-//! host. A lock left by a process that no longer runs is reported, never
-//! taken over silently: the user decides whether its work may be reused.
+//! One writer per run directory: an exclusive lock on the `lock` file, held
+//! by the operating system for as long as the holder's file is open. A
+//! killed process (SIGKILL, an OOM kill, a preempted pod) loses its lock with
+//! its life, so a scheduler's retry resumes unattended; a live holder, on
+//! this host or another sharing the storage (flock is carried over NFSv4 as
+//! a POSIX lock), keeps refusing others. The file also names the holder, for
+//! the refusal message and the log of a takeover.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,17 +38,6 @@ pub enum LockError {
         /// Its holder.
         owner: LockOwner,
     },
-    /// The holder is gone: a killed or crashed run.
-    #[error(
-        "{path}: stale lock from process {} on {} (since {}), which is no longer running; if no other job uses this run, delete the lock file and retry",
-        owner.pid, owner.host, owner.since
-    )]
-    Stale {
-        /// The lock file.
-        path: PathBuf,
-        /// Its former holder.
-        owner: LockOwner,
-    },
     /// The lock file could not be read or written.
     #[error("{path}: cannot use the lock file: {message}")]
     Io {
@@ -54,14 +48,14 @@ pub enum LockError {
     },
 }
 
-/// A held lock; released when dropped.
+/// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    /// Holds the lock while open.
+    _file: File,
+    /// The holder before this one, when it died holding the lock.
+    previous: Option<LockOwner>,
 }
 
 impl RunLock {
@@ -69,37 +63,70 @@ impl RunLock {
     pub fn acquire(run_dir: &Path) -> Result<RunLock, LockError> {
         let path = run_dir.join(LOCK_FILE);
         let io = |e: std::io::Error| LockError::Io { path: path.clone(), message: e.to_string() };
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let owner = LockOwner {
-                    pid: std::process::id(),
-                    host: super::manifest::host(),
-                    since: super::manifest::now(),
-                };
-                let text = serde_json::to_string(&owner)
-                    .map_err(|e| LockError::Io { path: path.clone(), message: e.to_string() })?;
-                f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-                Ok(RunLock { path })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path).map_err(io)?;
-                let owner: LockOwner = serde_json::from_str(&text).map_err(|e| LockError::Io {
-                    path: path.clone(),
-                    message: format!("unreadable lock file: {e}"),
-                })?;
-                if owner.host == super::manifest::host() && !alive(owner.pid) {
-                    Err(LockError::Stale { path, owner })
-                } else {
-                    Err(LockError::Held { path, owner })
+        // A holder that releases removes the file; one that opened it just
+        // before may then lock a file no longer at the path: try again.
+        for _ in 0..8 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let owner = read_owner(&mut file).ok_or_else(|| LockError::Io {
+                        path: path.clone(),
+                        message: "held by a process that has not written its name yet".to_owned(),
+                    })?;
+                    return Err(LockError::Held { path, owner });
                 }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(e) => Err(io(e)),
+            let same = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
+            let ours = file.metadata().map_err(io)?;
+            if same != Some((ours.dev(), ours.ino())) {
+                continue;
+            }
+            let previous = read_owner(&mut file);
+            let owner = LockOwner {
+                pid: std::process::id(),
+                host: super::manifest::host(),
+                since: super::manifest::now(),
+            };
+            let text = serde_json::to_string(&owner)
+                .map_err(|e| LockError::Io { path: path.clone(), message: e.to_string() })?;
+            file.set_len(0).map_err(io)?;
+            file.rewind().map_err(io)?;
+            file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+            return Ok(RunLock { path, _file: file, previous });
         }
+        Err(LockError::Io {
+            path,
+            message: "the lock file kept being replaced while it was taken".to_owned(),
+        })
     }
+
+    /// The process that held the lock before and died holding it (a killed
+    /// run), if any: worth a line in the log.
+    pub fn previous(&self) -> Option<&LockOwner> {
+        self.previous.as_ref()
+    }
+}
+
+/// The holder named in the lock file, if it names one.
+fn read_owner(file: &mut File) -> Option<LockOwner> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
+        // Removed while still locked, so no one takes a file about to vanish
+        // without finding out (see `acquire`); closing the file unlocks it.
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -109,21 +136,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_holder_is_refused_and_stale_locks_are_reported() {
+    fn a_live_holder_is_refused_and_a_dead_one_is_taken_over() {
         let dir = tempfile::tempdir().expect("test setup");
         let lock = RunLock::acquire(dir.path()).expect("test setup");
-        assert!(matches!(RunLock::acquire(dir.path()), Err(LockError::Held { .. })));
+        assert!(lock.previous().is_none());
+        let err = RunLock::acquire(dir.path()).unwrap_err();
+        assert!(matches!(&err, LockError::Held { owner, .. } if owner.pid == std::process::id()), "{err}");
         drop(lock);
-        let again = RunLock::acquire(dir.path()).expect("test setup");
-        std::mem::forget(again);
-        // Rewrite the lock as if a dead process held it.
+        assert!(!dir.path().join(LOCK_FILE).exists(), "released locks leave no file");
+        // What a killed holder leaves: its name in a file nobody has locked.
         let dead =
             LockOwner { pid: u32::MAX - 1, host: super::super::manifest::host(), since: "then".into() };
         std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&dead).expect("test setup"))
             .expect("test setup");
-        let err = RunLock::acquire(dir.path()).unwrap_err();
-        assert!(matches!(err, LockError::Stale { .. }), "{err}");
-        assert!(err.to_string().contains("no longer running"));
-        assert!(dir.path().join(LOCK_FILE).exists(), "a stale lock is not removed silently");
+        let taken = RunLock::acquire(dir.path()).expect("a dead holder's lock is free");
+        assert_eq!(taken.previous(), Some(&dead));
+        let text = std::fs::read_to_string(dir.path().join(LOCK_FILE)).expect("lock file");
+        assert!(text.contains(&format!("\"pid\":{}", std::process::id())), "{text}");
     }
 }
