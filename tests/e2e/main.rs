@@ -16,5 +16,6 @@ mod reports;
 mod resume;
 mod robustness;
 mod runs;
+mod sweep;
 mod threads;
 mod untrusted;

@@ -9,6 +9,7 @@ mod eval;
 mod gallery;
 mod list;
 mod runs;
+mod sweep;
 mod synth;
 mod train;
 mod validate;
@@ -53,6 +54,9 @@ enum Command {
     Gallery(gallery::Args),
     /// Training and PGD throughput of a config's image model per device.
     Bench(bench::Args),
+    /// The points of a config's `[sweep]`.
+    #[command(subcommand)]
+    Sweep(sweep::Command),
 }
 
 impl Cli {
@@ -67,6 +71,7 @@ impl Cli {
             Command::Eval(args) => eval::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Runs(cmd) => runs::run(cmd),
+            Command::Sweep(cmd) => sweep::run(cmd),
             Command::DiffData(args) => diff_data::run(args),
             Command::AugmentText(args) => augment_text::run(args),
             Command::Compare(args) => compare::run(args),

@@ -29,6 +29,10 @@ pub struct Args {
     /// No progress bars or human lines; JSON lines on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Which point of the config's `[sweep]` to run: an index, or `auto` for
+    /// the scheduler's array index (`SLURM_ARRAY_TASK_ID`, `JOB_COMPLETION_INDEX`).
+    #[arg(long, value_name = "N|auto", conflicts_with = "resume")]
+    sweep_index: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -72,7 +76,8 @@ fn start(
     stop: &AtomicBool,
 ) -> anyhow::Result<experiment::Outcome> {
     let overrides = config::Overrides { seed: args.seed, epochs: args.epochs, device: args.device.clone() };
-    let plan = config::load_with(config, &overrides)?;
+    let index = args.sweep_index.as_deref().map(super::sweep::index).transpose()?;
+    let plan = config::load_point(config, &overrides, index)?;
     experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop)
 }
 

@@ -9,7 +9,15 @@ use crate::train::dp::DpRun;
 use crate::{config, data};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
-    let plan = config::load(path)?;
+    // A sweep: every point must resolve; the first one's data is checked below.
+    let points = config::sweep_points(path)?;
+    if let Some(points) = &points {
+        for p in points {
+            config::load_point(path, &config::Overrides::default(), Some(p.index))?;
+        }
+        println!("{}: a sweep of {} runs; every one resolves", path.display(), points.len());
+    }
+    let plan = config::load_point(path, &config::Overrides::default(), points.as_ref().map(|_| 0))?;
     let split = data::load(&plan.data, plan.seed)
         .with_context(|| format!("loading the data of {}", path.display()))?;
     println!(

@@ -8,6 +8,7 @@ mod gate;
 mod plan;
 pub mod raw;
 mod resolve;
+pub mod sweep;
 mod write;
 
 use std::path::Path;
@@ -65,13 +66,58 @@ pub fn load(path: &Path) -> Result<Plan, ConfigError> {
 
 /// Reads a config file, applies command-line overrides, and checks the result.
 pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    load_point(path, overrides, None)
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         key: None,
         location: None,
         message: format!("cannot read config: {e}"),
-    })?;
-    parse_with(&text, path, overrides)
+    })
+}
+
+/// The points of a config's `[sweep]`, or `None` when it has none.
+pub fn sweep_points(path: &Path) -> Result<Option<Vec<sweep::Point>>, ConfigError> {
+    sweep::expand(&read(path)?, path)
+}
+
+/// Reads a config file, or point `index` of its `[sweep]`, applies the
+/// overrides, and checks the result. A sweep needs an index; a plain config
+/// refuses one.
+pub fn load_point(path: &Path, overrides: &Overrides, index: Option<usize>) -> Result<Plan, ConfigError> {
+    let text = read(path)?;
+    match (sweep::expand(&text, path)?, index) {
+        (None, None) => parse_with(&text, path, overrides),
+        (None, Some(_)) => {
+            Err(ConfigError::at(path, "sweep", "--sweep-index given, but the config has no [sweep]"))
+        }
+        (Some(points), None) => Err(ConfigError::at(
+            path,
+            "sweep",
+            format!(
+                "the config is a sweep of {} runs; run one with --sweep-index 0..{} (`temper sweep plan` lists them)",
+                points.len(),
+                points.len() - 1
+            ),
+        )),
+        (Some(points), Some(i)) => {
+            let point = points.get(i).ok_or_else(|| {
+                ConfigError::at(
+                    path,
+                    "sweep",
+                    format!("--sweep-index {i} is outside 0..{}", points.len() - 1),
+                )
+            })?;
+            parse_with(&point.text, path, overrides).map_err(|mut e| {
+                // Lines of the generated text would mislead: name the point instead.
+                e.location = None;
+                e.message = format!("sweep point {i} ({}): {}", point.describe(), e.message);
+                e
+            })
+        }
+    }
 }
 
 /// Checks config text as if read from `path` (relative paths resolve
