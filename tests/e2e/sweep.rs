@@ -66,3 +66,69 @@ fn a_bad_value_in_a_sweep_names_its_point_and_key() {
     let out = sb.temper(&["train", "--config", plain.to_str().unwrap(), "--sweep-index", "0"]);
     assert!(out.code == 2 && out.stderr.contains("no [sweep]"), "{}", out.stderr);
 }
+
+#[test]
+fn job_files_run_the_sweep_as_an_array_of_the_schedulers_own() {
+    let sb = Sandbox::new();
+    let cfg = sweep(&sb);
+    let slurm = sb.temper(&["jobs", "--scheduler", "slurm", &cfg, "--cpus", "2", "--memory", "4G"]);
+    assert_eq!(slurm.code, 0, "{}", slurm.stderr);
+    for line in [
+        "#SBATCH --job-name=tiny-messages",
+        "#SBATCH --array=0-3",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --mem=4G",
+    ] {
+        assert!(slurm.stdout.contains(line), "{line} not in {}", slurm.stdout);
+    }
+    assert!(
+        slurm.stdout.contains("--sweep-index auto") && !slurm.stdout.contains("--gres"),
+        "{}",
+        slurm.stdout
+    );
+    // The script itself runs point 1 when Slurm says so.
+    let script = sb.write("job.sh", &slurm.stdout);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_temper")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .current_dir(sb.path())
+        .env("PATH", path)
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dirs = sb.run_dirs();
+    assert_eq!(dirs.len(), 1);
+    assert!(dirs[0].parent().unwrap().ends_with("tiny-messages-1"), "{}", dirs[0].display());
+
+    let k8s = sb.temper(&[
+        "jobs",
+        "--scheduler",
+        "kubernetes",
+        &cfg,
+        "--image",
+        "registry/temper:1",
+        "--gpus",
+        "1",
+    ]);
+    assert_eq!(k8s.code, 0, "{}", k8s.stderr);
+    for line in [
+        "completionMode: Indexed",
+        "completions: 4",
+        "image: \"registry/temper:1\"",
+        "- \"auto\"",
+        "nvidia.com/gpu: 1",
+    ] {
+        assert!(k8s.stdout.contains(line), "{line} not in {}", k8s.stdout);
+    }
+    let no_image = sb.temper(&["jobs", "--scheduler", "kubernetes", &cfg]);
+    assert!(no_image.code != 0 && no_image.stderr.contains("--image"), "{}", no_image.stderr);
+    // What an Indexed Job's pod does: its index picks the point.
+    let pod = sb.temper_with_env(
+        &["train", "--config", &cfg, "--quiet", "--sweep-index", "auto"],
+        &[("JOB_COMPLETION_INDEX", "0")],
+    );
+    assert_eq!(pod.code, 0, "{}", pod.stderr);
+    assert!(sb.run_dirs().iter().any(|d| d.parent().unwrap().ends_with("tiny-messages-0")));
+}

@@ -7,6 +7,7 @@ mod compare;
 mod diff_data;
 mod eval;
 mod gallery;
+mod jobs;
 mod list;
 mod runs;
 mod sweep;
@@ -57,6 +58,8 @@ enum Command {
     /// The points of a config's `[sweep]`.
     #[command(subcommand)]
     Sweep(sweep::Command),
+    /// Write a Slurm array script or a Kubernetes Indexed Job for a config's runs.
+    Jobs(jobs::Args),
 }
 
 impl Cli {
@@ -72,6 +75,7 @@ impl Cli {
             Command::Synth(args) => synth::run(args),
             Command::Runs(cmd) => runs::run(cmd),
             Command::Sweep(cmd) => sweep::run(cmd),
+            Command::Jobs(args) => jobs::run(args),
             Command::DiffData(args) => diff_data::run(args),
             Command::AugmentText(args) => augment_text::run(args),
             Command::Compare(args) => compare::run(args),
