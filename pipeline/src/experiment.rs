@@ -215,6 +215,32 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     finish(&job, &mut manifest)
 }
 
+/// The newest run of `plan` under `out_root` that a retry should resume:
+/// the same resolved config (by SHA-256), not completed, with a checkpoint.
+/// What a scheduler's automatic retry of a killed task needs to find.
+pub fn unfinished(plan: &Plan, out_root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let text = config::to_toml(plan).context("serialising the resolved config")?;
+    let sha = sha256_bytes(text.as_bytes());
+    let Ok(entries) = std::fs::read_dir(out_root.join(&plan.name)) else { return Ok(None) };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "latest") && p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs.into_iter().rev() {
+        let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else { continue };
+        let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { continue };
+        if m.status != RunStatus::Completed
+            && m.config_sha256 == sha
+            && checkpoint::latest(&dir).ok().flatten().is_some()
+        {
+            return Ok(Some(dir));
+        }
+    }
+    Ok(None)
+}
+
 /// Everything one training job works with, fresh or resumed.
 struct Job<'a> {
     plan: &'a Plan,

@@ -153,3 +153,25 @@ fn a_nan_loss_stops_with_epoch_and_batch_and_keeps_the_last_checkpoint() {
     assert_eq!(state["state"]["epoch"], 1, "the epoch-1 checkpoint is kept");
     assert!(!dir.join("metrics.json").exists());
 }
+
+#[test]
+fn a_retried_task_resumes_its_own_unfinished_run() {
+    let sb = Sandbox::new();
+    sb.messages(300, 60);
+    let cfg = sb.write(
+        "retry.toml",
+        messages_config("checkpoint-every = 3\n").replace("batch-size = 32", "batch-size = 16"),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let killed = sb.killed_inside_epoch_two(cfg, "runs", "tiny-messages");
+    // What a scheduler's retry runs: the same command line, with --retry.
+    let retry = sb.temper(&["train", "--config", cfg, "--quiet", "--retry"]);
+    assert_eq!(retry.code, 0, "{}", retry.stderr);
+    assert_eq!(sb.run_dirs(), std::slice::from_ref(&killed), "no new run directory");
+    let log = std::fs::read_to_string(killed.join("log.jsonl")).unwrap();
+    assert!(log.contains("\"event\":\"resumed\"") && log.contains("lock_taken_over"), "{log}");
+    // A finished run is not resumed: a retry after success starts a new one.
+    let again = sb.temper(&["train", "--config", cfg, "--quiet", "--retry"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(sb.run_dirs().len(), 2);
+}

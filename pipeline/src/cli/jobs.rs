@@ -77,7 +77,8 @@ fn command(config: &Path, out: &Path, sweep: bool) -> Vec<String> {
     if sweep {
         c.extend(["--sweep-index".to_owned(), "auto".to_owned()]);
     }
-    c.extend(["--out".to_owned(), out.display().to_string(), "--quiet".to_owned()]);
+    // A retried task resumes its own run.
+    c.extend(["--out".to_owned(), out.display().to_string(), "--retry".to_owned(), "--quiet".to_owned()]);
     c
 }
 

@@ -33,6 +33,11 @@ pub struct Args {
     /// the scheduler's array index (`SLURM_ARRAY_TASK_ID`, `JOB_COMPLETION_INDEX`).
     #[arg(long, value_name = "N|auto", conflicts_with = "resume")]
     sweep_index: Option<String>,
+    /// Resume the newest unfinished run of this exact config under --out
+    /// instead of starting a new one, if there is one: a scheduler's
+    /// automatic retry of a killed task continues its own run.
+    #[arg(long, conflicts_with = "resume")]
+    retry: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -78,6 +83,12 @@ fn start(
     let overrides = config::Overrides { seed: args.seed, epochs: args.epochs, device: args.device.clone() };
     let index = args.sweep_index.as_deref().map(super::sweep::index).transpose()?;
     let plan = config::load_point(config, &overrides, index)?;
+    if args.retry
+        && let Some(dir) = experiment::unfinished(&plan, &args.out)?
+    {
+        progress.say(&format!("retry: resuming the unfinished run {}", dir.display()));
+        return experiment::resume(&dir, progress, stop);
+    }
     experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop)
 }
 
