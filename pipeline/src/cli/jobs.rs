@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (name, tasks) = match &points {
         Some(p) => {
             for point in p {
-                config::load_point(&args.config, &config::Overrides::default(), Some(point.index))?;
+                config::parse_point(point, &args.config, &config::Overrides::default())?;
             }
             let base = p[0].name.trim_end_matches("-0").to_owned();
             (base, Some(p.len()))

@@ -10,14 +10,17 @@ use crate::{config, data};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
     // A sweep: every point must resolve; the first one's data is checked below.
-    let points = config::sweep_points(path)?;
-    if let Some(points) = &points {
-        for p in points {
-            config::load_point(path, &config::Overrides::default(), Some(p.index))?;
+    let plan = match config::sweep_points(path)? {
+        Some(points) => {
+            let plans = points
+                .iter()
+                .map(|p| config::parse_point(p, path, &config::Overrides::default()))
+                .collect::<Result<Vec<_>, _>>()?;
+            println!("{}: a sweep of {} runs; every one resolves", path.display(), points.len());
+            plans.into_iter().next().ok_or_else(|| anyhow::anyhow!("{}: an empty sweep", path.display()))?
         }
-        println!("{}: a sweep of {} runs; every one resolves", path.display(), points.len());
-    }
-    let plan = config::load_point(path, &config::Overrides::default(), points.as_ref().map(|_| 0))?;
+        None => config::load(path)?,
+    };
     let split = data::load(&plan.data, plan.seed)
         .with_context(|| format!("loading the data of {}", path.display()))?;
     println!(

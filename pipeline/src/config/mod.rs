@@ -110,14 +110,19 @@ pub fn load_point(path: &Path, overrides: &Overrides, index: Option<usize>) -> R
                     format!("--sweep-index {i} is outside 0..{}", points.len() - 1),
                 )
             })?;
-            parse_with(&point.text, path, overrides).map_err(|mut e| {
-                // Lines of the generated text would mislead: name the point instead.
-                e.location = None;
-                e.message = format!("sweep point {i} ({}): {}", point.describe(), e.message);
-                e
-            })
+            parse_point(point, path, overrides)
         }
     }
+}
+
+/// Checks one point of the sweep in `path` (from [`sweep_points`]).
+pub fn parse_point(point: &sweep::Point, path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
+    parse_with(&point.text, path, overrides).map_err(|mut e| {
+        // Lines of the generated text would mislead: name the point instead.
+        e.location = None;
+        e.message = format!("sweep point {} ({}): {}", point.index, point.describe(), e.message);
+        e
+    })
 }
 
 /// Checks config text as if read from `path` (relative paths resolve

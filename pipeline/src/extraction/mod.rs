@@ -27,7 +27,8 @@ use crate::config::{
     TrainPlan,
 };
 use crate::data::Dataset;
-use crate::model::{self, AnyModel, Classifier, ModelInput, ReadbackError, predict_batch, predicted_classes};
+use crate::eval;
+use crate::model::{self, AnyModel, Classifier, ModelInput, ReadbackError, predicted_classes};
 use crate::progress::Progress;
 use crate::run::metrics::{ApiMetrics, BudgetMetrics, ExtractionMetrics, TransferMetrics};
 use crate::train::{self, Session, SoftTargets, TrainError};
@@ -57,6 +58,9 @@ pub enum ExtractionError {
     /// Predictions could not be read back.
     #[error(transparent)]
     Readback(#[from] ReadbackError),
+    /// The victim or a surrogate could not be evaluated.
+    #[error(transparent)]
+    Eval(#[from] eval::EvalError),
     /// The API refused a query (a budget overrun would be a bug here).
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -195,8 +199,9 @@ pub fn evaluate<M: Classifier>(
         let began = Instant::now();
         let label = plan.output.label();
         let rows = queries::measured(plan, cx.test);
-        let truth: Vec<usize> = rows.iter().map(|&r| cx.test.labels[r]).collect();
-        let victim_says = predictions(victim, cx.test, &rows, &setup, cx.device)?;
+        let measured = cx.test.subset(&rows);
+        let truth = &measured.labels;
+        let victim_says = eval::predict(victim, &measured, Perturbation::None, &setup, cx.device)?;
         let largest = plan.budgets.last().copied().unwrap_or(0);
         let from = source(plan, cx.test, cx.tables.get(i).and_then(Option::as_ref))?;
         let pool = queries::make(plan, from, largest, cx.plan.seed)?;
@@ -213,15 +218,15 @@ pub fn evaluate<M: Classifier>(
             let soft = soft_targets(&answers, cx.classes);
             let (surrogate, epochs) = steal(plan, &stolen, &soft, budget, cx)?;
             let copy_says = match &surrogate {
-                AnyModel::Cnn(m) => predictions(m, cx.test, &rows, &setup, cx.device)?,
-                AnyModel::Text(m) => predictions(m, cx.test, &rows, &setup, cx.device)?,
+                AnyModel::Cnn(m) => eval::predict(m, &measured, Perturbation::None, &setup, cx.device)?,
+                AnyModel::Text(m) => eval::predict(m, &measured, Perturbation::None, &setup, cx.device)?,
             };
             budgets.insert(
                 budget,
                 BudgetMetrics {
                     queries: api.spent(),
                     fidelity: agreement(&copy_says, &victim_says),
-                    accuracy: agreement(&copy_says, &truth),
+                    accuracy: agreement(&copy_says, truth),
                     epochs,
                     seconds: t.elapsed().as_secs_f64(),
                 },
@@ -246,7 +251,7 @@ pub fn evaluate<M: Classifier>(
                 output: plan.output.kind().to_owned(),
                 queries: plan.queries.name().to_owned(),
                 examples: rows.len(),
-                victim_accuracy: agreement(&victim_says, &truth),
+                victim_accuracy: agreement(&victim_says, truth),
                 budgets,
                 transfer,
                 seconds: began.elapsed().as_secs_f64(),
@@ -305,10 +310,7 @@ pub fn soft_targets(answers: &[Answer], classes: usize) -> SoftTargets {
 /// The share of positions where `a` and `b` agree (fidelity against the
 /// victim's predictions, accuracy against the labels).
 pub fn agreement(a: &[usize], b: &[usize]) -> f64 {
-    if a.is_empty() {
-        return f64::NAN;
-    }
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    if a.is_empty() { f64::NAN } else { eval::accuracy(a, b) }
 }
 
 /// The victim's family at `width` times its layer widths.
@@ -382,22 +384,6 @@ fn steal(
         AnyModel::Text(m) => AnyModel::Text(train::fit_silently(m, stolen, &session).map_err(fail)?.valid()),
     };
     Ok((trained, train_plan.epochs))
-}
-
-/// `model`'s predicted classes for `rows` of `data`, unperturbed.
-fn predictions<M: Classifier>(
-    model: &M,
-    data: &Dataset,
-    rows: &[usize],
-    setup: &EvalSetup,
-    device: &Device,
-) -> Result<Vec<usize>, ExtractionError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
-        out.extend(predict_batch(model, &host.input, device)?);
-    }
-    Ok(out)
 }
 
 /// PGD-10 (L∞, step ε/4, random start) against `surrogate` on `rows`, and

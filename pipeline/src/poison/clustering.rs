@@ -60,7 +60,7 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The rows, centred, projected on their top principal components (power
-/// iteration with deflation from a fixed start: deterministic).
+/// iteration with deflation: deterministic).
 pub fn reduce(rows: &[&[f64]]) -> Vec<Vec<f64>> {
     let width = rows.first().map_or(0, |r| r.len());
     let n = rows.len() as f64;
@@ -72,38 +72,12 @@ pub fn reduce(rows: &[&[f64]]) -> Vec<Vec<f64>> {
     }
     let centred: Vec<Vec<f64>> =
         rows.iter().map(|r| r.iter().zip(&mean).map(|(v, m)| v - m).collect()).collect();
-    let mut gram = vec![0.0; width * width];
-    for row in &centred {
-        for i in 0..width {
-            if row[i] == 0.0 {
-                continue;
-            }
-            for j in 0..width {
-                gram[i * width + j] += row[i] * row[j];
-            }
-        }
-    }
+    let mut gram = super::linalg::gram(&centred, width);
     let mut components = Vec::new();
     for k in 0..DIMS.min(width) {
-        let mut v: Vec<f64> = (0..width).map(|i| 1.0 + ((i + k) % width) as f64 * 1e-3).collect();
-        let mut eigen = 0.0;
-        for _ in 0..300 {
-            let next: Vec<f64> =
-                (0..width).map(|i| (0..width).map(|j| gram[i * width + j] * v[j]).sum()).collect();
-            let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm < 1e-12 {
-                eigen = 0.0;
-                break;
-            }
-            let next: Vec<f64> = next.iter().map(|x| x / norm).collect();
-            let moved: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
-            v = next;
-            eigen = norm;
-            if moved < 1e-10 {
-                break;
-            }
-        }
-        if eigen == 0.0 {
+        let start = (0..width).map(|i| 1.0 + ((i + k) % width) as f64 * 1e-3).collect();
+        let (v, eigen) = super::linalg::top_eigenvector(&gram, width, start);
+        if eigen < 1e-12 {
             break;
         }
         // Deflate: what is left has no variance along v.

@@ -235,36 +235,11 @@ pub fn spectral_scores(features: &[Vec<f64>], labels: &[usize], classes: usize) 
     scores
 }
 
-/// The top right singular vector of the rows of `m` (unit length): power
-/// iteration on mᵀm from a fixed start, so the result is deterministic.
+/// The top right singular vector of the rows of `m` (unit length): the
+/// leading eigenvector of mᵀm.
 fn top_singular_vector(m: &[Vec<f64>], width: usize) -> Vec<f64> {
-    let mut gram = vec![0.0; width * width];
-    for row in m {
-        for i in 0..width {
-            if row[i] == 0.0 {
-                continue;
-            }
-            for j in 0..width {
-                gram[i * width + j] += row[i] * row[j];
-            }
-        }
-    }
-    let mut v: Vec<f64> = (0..width).map(|i| 1.0 + (i as f64) * 1e-3).collect();
-    for _ in 0..500 {
-        let next: Vec<f64> =
-            (0..width).map(|i| (0..width).map(|j| gram[i * width + j] * v[j]).sum()).collect();
-        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm == 0.0 {
-            return vec![0.0; width];
-        }
-        let next: Vec<f64> = next.iter().map(|x| x / norm).collect();
-        let moved: f64 = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
-        v = next;
-        if moved < 1e-12 {
-            break;
-        }
-    }
-    v
+    let start = (0..width).map(|i| 1.0 + (i as f64) * 1e-3).collect();
+    super::linalg::top_eigenvector(&super::linalg::gram(m, width), width, start).0
 }
 
 /// The ⌈1.5 ε n_c⌉ highest-scoring rows of each class, sorted.

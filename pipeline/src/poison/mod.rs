@@ -8,6 +8,7 @@
 
 pub mod clustering;
 pub mod filter;
+mod linalg;
 
 use std::fmt::Write as _;
 
