@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::config::{AugmentPolicy, EvalPlan, ModelPlan, TextPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::HostInput;
-use crate::model::features::featurize;
+use crate::model::features::{Bag, featurize};
 
 /// What evaluation batches are built with besides the model and data; the
 /// attacks and the report's examples use the same, so they see what
@@ -217,34 +217,46 @@ fn build_here(
             let ModelPlan::Text(plan) = model else {
                 return Err(BatchError::Mismatch { what: "an image model", data: "text" });
             };
-            let ids: Vec<Vec<i64>> = rows
+            let bags: Vec<Bag> = rows
                 .par_iter()
                 .map(|&r| {
                     let perturbed = text_row(&texts[r], r, perturb, text_context)?;
                     Ok(featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan))
                 })
                 .collect::<Result<_, BatchError>>()?;
-            token_batch(&ids, 1)
+            token_batch(&bags, 1)
         }
     };
     Ok(HostBatch { input, labels, rows: rows.to_vec() })
 }
 
-/// Feature-id rows padded with 0 to the longest one (and at least
+/// Feature bags padded with id 0, count 0 to the longest one (and at least
 /// `min_width`), as one token batch.
-pub fn token_batch(ids: &[Vec<i64>], min_width: usize) -> HostInput {
-    let len = ids.iter().map(Vec::len).max().unwrap_or(0).max(min_width);
-    let mut flat = vec![0i64; ids.len() * len];
-    for (i, row) in ids.iter().enumerate() {
-        flat[i * len..i * len + row.len()].copy_from_slice(row);
+pub fn token_batch(bags: &[Bag], min_width: usize) -> HostInput {
+    let len = bags.iter().map(Bag::len).max().unwrap_or(0).max(min_width);
+    let mut ids = vec![0i64; bags.len() * len];
+    let mut counts = vec![0f32; bags.len() * len];
+    for (i, bag) in bags.iter().enumerate() {
+        ids[i * len..i * len + bag.len()].copy_from_slice(&bag.ids);
+        counts[i * len..i * len + bag.len()].copy_from_slice(&bag.counts);
     }
-    HostInput::Tokens { ids: flat, shape: [ids.len(), len] }
+    HostInput::Tokens { ids, counts, shape: [bags.len(), len] }
 }
 
 /// The token batch of `texts`, featurised in parallel.
 pub fn featurize_texts(texts: &[String], plan: &TextPlan) -> HostInput {
-    let ids: Vec<Vec<i64>> = texts.par_iter().map(|t| featurize(t, plan)).collect();
-    token_batch(&ids, 1)
+    let bags: Vec<Bag> = texts.par_iter().map(|t| featurize(t, plan)).collect();
+    token_batch(&bags, 1)
+}
+
+/// Bag `i` of a token batch, padding dropped.
+pub fn bag_of(ids: &[i64], counts: &[f32], [_, len]: [usize; 2], i: usize) -> Bag {
+    let row = i * len..(i + 1) * len;
+    let keep: Vec<usize> = (0..len).filter(|&j| ids[row.start + j] != 0).collect();
+    Bag {
+        ids: keep.iter().map(|&j| ids[row.start + j]).collect(),
+        counts: keep.iter().map(|&j| counts[row.start + j]).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -353,6 +365,8 @@ mod tests {
             dropout: 0.0,
             ngram_min: 2,
             ngram_max: 3,
+            word_ngrams: 1,
+            weighting: crate::config::TextWeighting::Mean,
             max_features: 16,
         });
         assert_eq!(
@@ -371,11 +385,17 @@ mod tests {
 
     #[test]
     fn token_rows_are_padded_with_zero_to_the_longest() {
-        let HostInput::Tokens { ids, shape } = token_batch(&[vec![3, 4, 5], vec![7]], 1) else {
+        let bags = [
+            Bag { ids: vec![3, 4, 5], counts: vec![1.0, 2.0, 1.0] },
+            Bag { ids: vec![7], counts: vec![3.0] },
+        ];
+        let HostInput::Tokens { ids, counts, shape } = token_batch(&bags, 1) else { panic!("tokens") };
+        assert_eq!((&ids, shape), (&vec![3, 4, 5, 7, 0, 0], [2, 3]));
+        assert_eq!(counts, [1.0, 2.0, 1.0, 3.0, 0.0, 0.0]);
+        assert_eq!(bag_of(&ids, &counts, shape, 1), bags[1]);
+        let HostInput::Tokens { shape, .. } = token_batch(&[Bag::default(), Bag::default()], 1) else {
             panic!("tokens")
         };
-        assert_eq!((ids, shape), (vec![3, 4, 5, 7, 0, 0], [2, 3]));
-        let HostInput::Tokens { shape, .. } = token_batch(&[vec![], vec![]], 1) else { panic!("tokens") };
         assert_eq!(shape, [2, 1], "never zero wide");
     }
 }

@@ -33,13 +33,16 @@ use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
 use crate::run::metrics::{
     CanaryMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable, Metrics, PoisonMetrics,
-    PrivacyMetrics, RunInfo,
+    PrivacyMetrics, RunInfo, ValidationMetrics,
 };
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::dp::DpRun;
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
 pub use crate::model::weights::WEIGHTS;
+
+/// The rows `train.validation-share` held out of training.
+pub const VALIDATION: &str = "validation.tsv";
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -129,6 +132,13 @@ pub fn run(
     let canaries = plant_canaries(plan, &mut split);
     if let Some(c) = &canaries {
         dir.write_atomic(canaries::CANARIES, canaries::render(c, &split.classes).as_bytes())?;
+    }
+    if let Some(v) = &plan.train.validation {
+        let (_, held) = train::validation_split(&split.train.labels, v.share, plan.seed);
+        dir.write_atomic(
+            VALIDATION,
+            crate::run::rows::render_rows(&split.train, &held, &split.classes).as_bytes(),
+        )?;
     }
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
@@ -388,7 +398,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
     let built = model::build_seeded(&plan.model, &plan.data.image, split.classes.len(), plan.seed, &autodiff);
-    let (measured, training) = match built {
+    let (measured, training, validation) = match built {
         AnyModel::Cnn(m) => train_eval(m, job, &autodiff, manifest)?,
         AnyModel::Text(m) => train_eval(m, job, &autodiff, manifest)?,
     };
@@ -404,6 +414,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         skipped_rows: split.skipped.len(),
     };
     let mut metrics = measured.metrics(info, training, baseline);
+    metrics.validation = validation;
     metrics.dp = dp_metrics(plan, split.train.len(), metrics.training.len())?;
     metrics.filter = job.filter.map(|f| f.metrics.clone());
     dir.write_json("metrics.json", &metrics)?;
@@ -492,6 +503,14 @@ impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
         Ok(self.dir.log(&json!({"event": "batch", "epoch": epoch, "batch": batch, "loss": loss}))?)
     }
 
+    fn save_best(&mut self, model: &M) -> anyhow::Result<()> {
+        self.checkpoints.save_best(model)
+    }
+
+    fn load_best(&mut self, model: M) -> anyhow::Result<M> {
+        checkpoint::load_best(self.dir.path(), model)
+    }
+
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
         self.checkpoints.save(model, optim, state)?;
         let line =
@@ -507,7 +526,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     job: &Job,
     autodiff: &Device,
     manifest: &mut Manifest,
-) -> anyhow::Result<(Measured, Vec<EpochMetrics>)> {
+) -> anyhow::Result<(Measured, Vec<EpochMetrics>, Option<ValidationMetrics>)> {
     let Job { plan, split, dir, device, progress, resume, stop, .. } = *job;
     let optim = train::optimizer(&plan.train);
     let (model, optim, state) = match resume {
@@ -612,7 +631,18 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         progress.event(&line);
         measured.extraction = Some(metrics);
     }
-    Ok((measured, state.epochs))
+    let validation = match (&plan.train.validation, state.best) {
+        (Some(v), Some(best)) => Some(ValidationMetrics {
+            rows: train::validation_split(&split.train.labels, v.share, plan.seed).1.len(),
+            best_epoch: best.epoch,
+            accuracy: best.accuracy,
+            loss: best.loss,
+            epochs_trained: state.epochs.len(),
+            stopped_early: state.stopped_early,
+        }),
+        _ => None,
+    };
+    Ok((measured, state.epochs, validation))
 }
 
 /// Evaluates an evaluation-mode model: clean and corrupted test sets and the

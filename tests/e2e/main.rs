@@ -19,3 +19,4 @@ mod runs;
 mod sweep;
 mod threads;
 mod untrusted;
+mod validation;

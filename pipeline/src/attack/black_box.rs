@@ -145,6 +145,8 @@ mod tests {
             dropout: 0.0,
             ngram_min: 2,
             ngram_max: 3,
+            word_ngrams: 1,
+            weighting: crate::config::TextWeighting::Mean,
             max_features: 512,
         }
     }
@@ -160,7 +162,7 @@ mod tests {
         fn new(device: &Device) -> Self {
             let plan = text_plan();
             let mut weights = vec![0f32; plan.buckets * 2];
-            let refund = featurize("refund", &plan)[0] as usize;
+            let refund = featurize("refund", &plan).ids[0] as usize;
             weights[refund * 2 + 1] = 4.0;
             let mut rows = EmbeddingConfig::new(plan.buckets, 2).init(device);
             rows.weight =
@@ -171,7 +173,7 @@ mod tests {
 
     impl Classifier for RefundModel {
         fn logits(&self, input: ModelInput) -> Tensor<2> {
-            let ModelInput::Tokens(ids) = input else { unreachable!("texts only") };
+            let ModelInput::Tokens { ids, .. } = input else { unreachable!("texts only") };
             let [n, _] = ids.dims();
             let summed: Tensor<2> = self.rows.forward(ids).sum_dim(1).reshape([n, 2]);
             let lead = Tensor::<2>::from_data(TensorData::new(vec![1f32, 0.0], [1, 2]), &summed.device());

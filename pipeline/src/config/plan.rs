@@ -172,22 +172,50 @@ impl Norm {
     }
 }
 
-/// A bag of hashed word and character n-grams (fastText-style).
+/// `model.weighting`: how a text's features add up to its vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextWeighting {
+    /// Sublinear term frequency times inverse document frequency (from the
+    /// training rows), L2-normalised: what a TF-IDF linear model sees.
+    TfIdf,
+    /// The mean of the features' embeddings, each counted as often as it
+    /// occurs (fastText).
+    Mean,
+}
+
+impl TextWeighting {
+    /// Every choice.
+    pub const ALL: [TextWeighting; 2] = [TextWeighting::TfIdf, TextWeighting::Mean];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextWeighting::TfIdf => "tfidf",
+            TextWeighting::Mean => "mean",
+        }
+    }
+}
+
+/// A bag of hashed word and character n-grams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextPlan {
     /// Hash buckets (embedding rows).
     pub buckets: usize,
     /// Embedding width.
     pub embedding_dim: usize,
-    /// Hidden layer width.
+    /// Hidden layer width; 0 for none (a linear model on the bag).
     pub hidden: usize,
     /// Dropout before the classifier.
     pub dropout: f64,
+    /// Longest word n-gram (1: words only).
+    pub word_ngrams: usize,
+    /// How features are weighted.
+    pub weighting: TextWeighting,
     /// Shortest character n-gram.
     pub ngram_min: usize,
     /// Longest character n-gram.
     pub ngram_max: usize,
-    /// Features kept per text (long texts are truncated).
+    /// Distinct features kept per text (later new ones are dropped).
     pub max_features: usize,
 }
 
@@ -240,6 +268,13 @@ pub struct TrainPlan {
     pub checkpoint_every: Option<usize>,
     /// Also checkpoint when this many minutes passed since the last one.
     pub checkpoint_minutes: f64,
+    /// A validation split of the training rows, early stopping and the best
+    /// epoch's weights, when configured.
+    pub validation: Option<ValidationPlan>,
+    /// How the learning rate changes over training.
+    pub schedule: Schedule,
+    /// Per-class weights of the loss.
+    pub class_weights: ClassWeights,
     /// Adversarial training, when configured.
     pub adversarial: Option<AdversarialPlan>,
     /// AugMix with the Jensen-Shannon consistency loss, when configured.
@@ -252,6 +287,62 @@ pub struct TrainPlan {
     pub poison: Option<PoisonPlan>,
     /// A filter for poisoned rows before the final training (`[train.filter]`).
     pub filter: Option<FilterPlan>,
+}
+
+/// `train.validation-share` and `train.patience`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationPlan {
+    /// Share of each class's training rows held out (seeded), never trained on.
+    pub share: f64,
+    /// Stop after this many epochs without a better validation score; `None`
+    /// trains every epoch (and still keeps the best one's weights).
+    pub patience: Option<usize>,
+}
+
+/// `train.lr-schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// The same rate throughout.
+    Constant,
+    /// Cosine decay from the rate to 0 over all `train.epochs`, per batch
+    /// (Loshchilov & Hutter 2017, without restarts).
+    Cosine,
+}
+
+impl Schedule {
+    /// Every choice.
+    pub const ALL: [Schedule; 2] = [Schedule::Constant, Schedule::Cosine];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Constant => "constant",
+            Schedule::Cosine => "cosine",
+        }
+    }
+}
+
+/// `train.class-weights`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassWeights {
+    /// Every example counts the same.
+    None,
+    /// Each class weighs `n / (classes · n_class)` over the rows trained on,
+    /// as scikit-learn's `class_weight="balanced"`.
+    Balanced,
+}
+
+impl ClassWeights {
+    /// Every choice.
+    pub const ALL: [ClassWeights; 2] = [ClassWeights::None, ClassWeights::Balanced];
+
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassWeights::None => "none",
+            ClassWeights::Balanced => "balanced",
+        }
+    }
 }
 
 /// A poison filter: a first model is trained on the data as given, and each

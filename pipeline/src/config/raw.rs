@@ -68,6 +68,8 @@ pub struct RawModel {
     pub ngram_min: Option<i64>,
     pub ngram_max: Option<i64>,
     pub max_features: Option<i64>,
+    pub word_ngrams: Option<i64>,
+    pub weighting: Option<String>,
     pub norm: Option<String>,
 }
 
@@ -84,6 +86,10 @@ pub struct RawTrain {
     pub augment: Option<Vec<RawAugmentStep>>,
     pub checkpoint_every: Option<i64>,
     pub checkpoint_minutes: Option<f64>,
+    pub validation_share: Option<f64>,
+    pub patience: Option<i64>,
+    pub lr_schedule: Option<String>,
+    pub class_weights: Option<String>,
     pub adversarial: Option<RawAdversarial>,
     pub augmix: Option<RawAugmix>,
     pub canaries: Option<RawCanaries>,

@@ -69,10 +69,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 hidden: Some(m.hidden as i64),
                 dropout: Some(m.dropout),
                 buckets: Some(m.buckets as i64),
-                embedding_dim: Some(m.embedding_dim as i64),
+                embedding_dim: (m.hidden > 0).then_some(m.embedding_dim as i64),
                 ngram_min: Some(m.ngram_min as i64),
                 ngram_max: Some(m.ngram_max as i64),
                 max_features: Some(m.max_features as i64),
+                word_ngrams: Some(m.word_ngrams as i64),
+                weighting: Some(m.weighting.name().to_owned()),
                 ..RawModel::default()
             }
         }
@@ -107,6 +109,10 @@ fn to_raw(plan: &Plan) -> RawConfig {
             augment: Some(augment),
             checkpoint_every: t.checkpoint_every.map(|v| v as i64),
             checkpoint_minutes: Some(t.checkpoint_minutes),
+            validation_share: t.validation.map(|v| v.share),
+            patience: t.validation.and_then(|v| v.patience).map(|p| p as i64),
+            lr_schedule: Some(t.schedule.name().to_owned()),
+            class_weights: Some(t.class_weights.name().to_owned()),
             poison: t.poison.as_ref().map(poison),
             filter: t.filter.map(|f| RawFilter {
                 method: Some(f.method.name().to_owned()),

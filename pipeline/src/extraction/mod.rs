@@ -23,8 +23,8 @@ use crate::attack::api::{Answer, Api, ApiError};
 use crate::attack::white_box;
 use crate::batch::{self, BatchError, EvalSetup, Perturbation};
 use crate::config::{
-    Attack, AttackKind, AugmentPolicy, DataPlan, ExtractionPlan, ImageSpec, ModelPlan, Plan, QueryPool,
-    TrainPlan,
+    Attack, AttackKind, AugmentPolicy, ClassWeights, DataPlan, ExtractionPlan, ImageSpec, ModelPlan, Plan,
+    QueryPool, Schedule, TrainPlan,
 };
 use crate::data::Dataset;
 use crate::eval;
@@ -351,6 +351,10 @@ pub fn surrogate_training(train: &TrainPlan, steps: usize, rows: usize) -> Train
         privacy: None,
         poison: None,
         filter: None,
+        // A thief trains a fixed number of steps on all the answers it bought.
+        validation: None,
+        schedule: Schedule::Constant,
+        class_weights: ClassWeights::None,
         ..train.clone()
     }
 }

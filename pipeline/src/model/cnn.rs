@@ -125,21 +125,21 @@ impl Classifier for CnnModel {
         match input {
             ModelInput::Images(x) => self.forward(x),
             // The pipeline pairs models with their modality's batches.
-            ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
+            ModelInput::Tokens { .. } => unreachable!("an image model was given a text batch"),
         }
     }
 
     fn logits_taped(&self, input: ModelInput, tape: &mut Tape) -> Option<Tensor<2>> {
         match input {
             ModelInput::Images(x) => Some(self.forward_taped(x, tape)),
-            ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
+            ModelInput::Tokens { .. } => unreachable!("an image model was given a text batch"),
         }
     }
 
     fn penultimate(&self, input: ModelInput) -> Option<Tensor<2>> {
         match input {
             ModelInput::Images(x) => Some(CnnModel::penultimate(self, x)),
-            ModelInput::Tokens(_) => unreachable!("an image model was given a text batch"),
+            ModelInput::Tokens { .. } => unreachable!("an image model was given a text batch"),
         }
     }
 }

@@ -1,6 +1,10 @@
-//! Text → hashed feature ids: each lower-cased word contributes its own id
-//! and the ids of its character n-grams (with `<` `>` boundary marks), all
-//! hashed into `buckets - 1` rows (row 0 is padding).
+//! Text → a bag of hashed features: each lower-cased word contributes its
+//! own id, optionally the ids of the word n-grams it starts, and the ids of
+//! its character n-grams (with `<` `>` boundary marks), all hashed into
+//! `buckets - 1` rows (row 0 is padding). Each distinct id appears once
+//! with its count, which the model weighs (mean or TF-IDF).
+
+use std::collections::HashMap;
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -14,17 +18,57 @@ fn fnv(prefix: u8, s: &str) -> u64 {
     h
 }
 
-/// The feature ids of one text, at most `plan.max_features`.
-pub fn featurize(text: &str, plan: &TextPlan) -> Vec<i64> {
+/// The distinct feature ids of one text in order of first occurrence, with
+/// how often each occurs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bag {
+    /// Feature ids, each once, in `1..buckets`.
+    pub ids: Vec<i64>,
+    /// Occurrences of each id, at least 1.
+    pub counts: Vec<f32>,
+}
+
+impl Bag {
+    fn add(&mut self, id: i64, at: &mut HashMap<i64, usize>, cap: usize) {
+        match at.get(&id) {
+            Some(&i) => self.counts[i] += 1.0,
+            None if self.ids.len() < cap => {
+                at.insert(id, self.ids.len());
+                self.ids.push(id);
+                self.counts.push(1.0);
+            }
+            None => {}
+        }
+    }
+
+    /// Distinct features.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the text had no features.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// The features of one text, at most `plan.max_features` distinct ones
+/// (features first seen after that are dropped).
+pub fn featurize(text: &str, plan: &TextPlan) -> Bag {
     let rows = (plan.buckets as u64 - 1).max(1);
     let id = |h: u64| (h % rows + 1) as i64;
-    let mut out = Vec::new();
-    for word in text.unicode_words() {
-        if out.len() >= plan.max_features {
-            break;
+    let mut bag = Bag::default();
+    let mut at = HashMap::new();
+    let cap = plan.max_features;
+    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    for (w, lower) in words.iter().enumerate() {
+        bag.add(id(fnv(b'w', lower)), &mut at, cap);
+        for n in 2..=plan.word_ngrams {
+            if w + n > words.len() {
+                break;
+            }
+            bag.add(id(fnv(b'n', &words[w..w + n].join(" "))), &mut at, cap);
         }
-        let lower = word.to_lowercase();
-        out.push(id(fnv(b'w', &lower)));
         let marked = format!("<{lower}>");
         let g: Vec<&str> = marked.graphemes(true).collect();
         for n in plan.ngram_min..=plan.ngram_max {
@@ -32,17 +76,35 @@ pub fn featurize(text: &str, plan: &TextPlan) -> Vec<i64> {
                 break;
             }
             for window in g.windows(n) {
-                out.push(id(fnv(b'c', &window.concat())));
+                bag.add(id(fnv(b'c', &window.concat())), &mut at, cap);
             }
         }
     }
-    out.truncate(plan.max_features);
+    bag
+}
+
+/// Smoothed inverse document frequencies of every bucket over `texts`, as
+/// scikit-learn's `TfidfVectorizer` computes them: `ln((1 + n) / (1 + df)) + 1`;
+/// 0 for the padding row.
+pub fn idf<'a>(texts: impl IntoIterator<Item = &'a str>, plan: &TextPlan) -> Vec<f32> {
+    let mut df = vec![0u32; plan.buckets];
+    let mut n = 0u32;
+    for text in texts {
+        n += 1;
+        for id in featurize(text, plan).ids {
+            df[id as usize] += 1;
+        }
+    }
+    let mut out: Vec<f32> =
+        df.iter().map(|&d| ((1.0 + f64::from(n)) / (1.0 + f64::from(d))).ln() as f32 + 1.0).collect();
+    out[0] = 0.0;
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TextWeighting;
 
     fn plan() -> TextPlan {
         TextPlan {
@@ -52,29 +114,64 @@ mod tests {
             dropout: 0.0,
             ngram_min: 2,
             ngram_max: 4,
+            word_ngrams: 1,
+            weighting: TextWeighting::Mean,
             max_features: 512,
         }
     }
 
     #[test]
-    fn ids_are_in_range_and_deterministic() {
-        let ids = featurize("Free money, claim NOW", &plan());
-        assert!(ids.iter().all(|&i| (1..1 << 15).contains(&i)));
-        assert_eq!(ids, featurize("free MONEY claim now", &plan()));
+    fn ids_are_in_range_distinct_and_deterministic() {
+        let bag = featurize("Free money, claim NOW, free", &plan());
+        assert!(bag.ids.iter().all(|&i| (1..1 << 15).contains(&i)));
+        let mut sorted = bag.ids.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), bag.len());
+        assert_eq!(bag, featurize("free MONEY claim now free", &plan()));
+        // "free" twice: its word id and its n-grams count 2.
+        assert_eq!(bag.counts[0], 2.0);
+        assert_eq!(bag.counts.iter().filter(|&&c| c == 2.0).count(), featurize("free", &plan()).len());
     }
 
     #[test]
     fn a_typo_keeps_most_features() {
-        let a = featurize("refund", &plan());
-        let b = featurize("refumd", &plan());
+        let a = featurize("refund", &plan()).ids;
+        let b = featurize("refumd", &plan()).ids;
         let shared = a.iter().filter(|x| b.contains(x)).count();
         assert!(shared * 5 >= a.len() * 2, "{shared} of {} shared", a.len());
         assert_ne!(a, b);
     }
 
     #[test]
-    fn long_texts_are_truncated() {
-        let long = "word ".repeat(10_000);
-        assert_eq!(featurize(&long, &plan()).len(), 512);
+    fn word_ngrams_add_one_feature_per_pair() {
+        let text = "send the refund";
+        let one = featurize(text, &plan());
+        let two = featurize(text, &TextPlan { word_ngrams: 2, ..plan() });
+        assert_eq!(two.len(), one.len() + 2);
+        assert!(one.ids.iter().all(|i| two.ids.contains(i)));
+    }
+
+    #[test]
+    fn long_texts_keep_the_first_distinct_features() {
+        let long = (0..10_000).map(|i| format!("w{i} ")).collect::<String>();
+        let bag = featurize(&long, &plan());
+        assert_eq!(bag.len(), 512);
+        assert_eq!(bag.ids[..5], featurize(&long[..12], &plan()).ids[..5]);
+    }
+
+    #[test]
+    fn idf_is_smoothed_log_inverse_document_frequency() {
+        let p = plan();
+        let texts = ["spam spam", "ham", "spam eggs"];
+        let idf = idf(texts.iter().copied(), &p);
+        let word = |w: &str| featurize(w, &p).ids[0] as usize;
+        // n = 3 documents; "spam" in 2 (its repeat counts once), "ham" in 1,
+        // an unseen word in 0.
+        let expect = |df: f64| ((4.0 / (1.0 + df)).ln() + 1.0) as f32;
+        assert!((idf[word("spam")] - expect(2.0)).abs() < 1e-6);
+        assert!((idf[word("ham")] - expect(1.0)).abs() < 1e-6);
+        assert!((idf[word("toast")] - expect(0.0)).abs() < 1e-6);
+        assert_eq!(idf[0], 0.0);
     }
 }

@@ -19,13 +19,20 @@ pub use text::TextModel;
 
 use crate::config::{ImageSpec, ModelPlan};
 
-/// A model input on a device.
+/// A model input on a device. One is made per batch and moved, never
+/// stored in bulk, so the size difference of its variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ModelInput {
     /// `[batch, channels, height, width]`, values in [0, 1].
     Images(Tensor<4>),
-    /// `[batch, features]` hashed feature ids, 0 is padding.
-    Tokens(Tensor<2, Int>),
+    /// A batch of feature bags.
+    Tokens {
+        /// `[batch, features]` hashed feature ids, each once per row; 0 is padding.
+        ids: Tensor<2, Int>,
+        /// `[batch, features]` occurrences of each id in its text; 0 for padding.
+        counts: Tensor<2>,
+    },
 }
 
 /// A batch prepared on the host, ready to move to a device.
@@ -38,10 +45,12 @@ pub enum HostInput {
         /// `[n, c, h, w]`.
         shape: [usize; 4],
     },
-    /// Feature ids padded to the longest row with 0.
+    /// Feature bags padded to the longest row with id 0, count 0.
     Tokens {
         /// Ids, `n × len`.
         ids: Vec<i64>,
+        /// Occurrences, `n × len`.
+        counts: Vec<f32>,
         /// `[n, len]`.
         shape: [usize; 2],
     },
@@ -67,9 +76,10 @@ impl HostInput {
             HostInput::Images { pixels, shape } => {
                 ModelInput::Images(Tensor::from_data(TensorData::new(pixels.clone(), *shape), device))
             }
-            HostInput::Tokens { ids, shape } => {
-                ModelInput::Tokens(Tensor::from_data(TensorData::new(ids.clone(), *shape), device))
-            }
+            HostInput::Tokens { ids, counts, shape } => ModelInput::Tokens {
+                ids: Tensor::from_data(TensorData::new(ids.clone(), *shape), device),
+                counts: Tensor::from_data(TensorData::new(counts.clone(), *shape), device),
+            },
         }
     }
 }
@@ -96,9 +106,16 @@ pub trait Classifier: Module + Clone + Send + Sync + 'static {
     fn penultimate(&self, _input: ModelInput) -> Option<Tensor<2>> {
         None
     }
+
+    /// The model with its inverse document frequencies (one per feature
+    /// bucket, from the training rows) set; unchanged for models without.
+    fn with_idf(self, _idf: Vec<f32>) -> Self {
+        self
+    }
 }
 
-/// Builds the model a plan describes.
+/// Builds the model a plan describes (one per run: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum AnyModel {
     /// Image CNN.
     Cnn(CnnModel),

@@ -13,7 +13,7 @@
 //! quantities (Bu et al. 2022's book-keeping), so autodiff never computes the
 //! parameters' own gradients.
 
-use burn::module::ParamId;
+use burn::module::{Param, ParamId};
 use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, GroupNorm, Linear};
 use burn::prelude::*;
@@ -27,6 +27,7 @@ enum Record {
     Conv { input: Tensor<4>, probe: Tensor<4>, kernel: [usize; 2], weight: ParamId, bias: Option<ParamId> },
     Affine { normalized: Tensor<4>, probe: Tensor<4>, gamma: ParamId, beta: ParamId },
     Embedding { ids: Tensor<2, Int>, probe: Tensor<3>, weight: ParamId, rows: usize },
+    Bias { probe: Tensor<2>, param: ParamId },
 }
 
 /// A summed gradient for one parameter, in the parameter's shape.
@@ -124,6 +125,14 @@ impl Tape {
         y + p
     }
 
+    /// `x + bias`, recorded (a bias outside a layer, as a linear text model's).
+    pub fn bias(&mut self, bias: &Param<Tensor<1>>, x: Tensor<2>) -> Tensor<2> {
+        let y = x + bias.val().unsqueeze_dim(0);
+        let p = probe(&y);
+        self.records.push(Record::Bias { probe: p.clone(), param: bias.id });
+        y + p
+    }
+
     /// Norms and clipped sums from the gradients of a backward pass of the
     /// *summed* (not averaged) loss through the taped forward pass.
     pub fn clip(self, grads: &Gradients, max_norm: f64) -> Clipped {
@@ -160,7 +169,7 @@ enum Output {
 impl Record {
     fn output_grad(&self, grads: &Gradients) -> Option<Output> {
         match self {
-            Record::Linear { probe, .. } => probe.grad(grads).map(Output::D2),
+            Record::Linear { probe, .. } | Record::Bias { probe, .. } => probe.grad(grads).map(Output::D2),
             Record::Conv { probe, .. } | Record::Affine { probe, .. } => probe.grad(grads).map(Output::D4),
             Record::Embedding { probe, .. } => probe.grad(grads).map(Output::D3),
         }
@@ -219,6 +228,13 @@ impl Record {
                 };
                 Part::Embedding { ids, g, weight, rows }
             }
+            (Record::Bias { probe, param }, g) => {
+                let g = match g {
+                    Some(Output::D2(g)) => g,
+                    _ => probe.inner().zeros_like(),
+                };
+                Part::Vectors(vec![(param, g)])
+            }
         }
     }
 }
@@ -274,11 +290,10 @@ impl Part {
                 .map(|(_, v)| row_sums(v.clone().square()))
                 .reduce(|a, b| a + b)
                 .expect("two vectors"),
-            Part::Embedding { ids, g, .. } => {
-                // Tokens with the same id add into one row: ‖∇ᵢ‖² = Σ_{s,t: id_s = id_t} ⟨g_s, g_t⟩.
-                let gram = g.clone().matmul(g.clone().swap_dims(1, 2));
-                let same = ids.clone().unsqueeze_dim::<3>(2).equal(ids.clone().unsqueeze_dim::<3>(1)).float();
-                row_sums(gram * same)
+            Part::Embedding { g, .. } => {
+                // A bag holds each id once, and padding's output gradient is
+                // 0 (its weight is 0), so every row gets one token's gradient.
+                row_sums(g.clone().square())
             }
         }
     }

@@ -222,6 +222,8 @@ mod tests {
                 examples_per_second: 100.0,
                 device_busy_share: 1.0,
                 epsilon: None,
+                validation_loss: None,
+                validation_accuracy: None,
             }],
             attack_accuracy: table(&[("fgsm", &[("0.2", 0.1), ("0.05", 0.5), ("0.1", 0.3)])]),
             attack_success_rate: table(&[("fgsm", &[("0.2", 0.9), ("0.05", 0.4), ("0.1", 0.6)])]),
@@ -233,6 +235,7 @@ mod tests {
             poison: None,
             filter: None,
             extraction: None,
+            validation: None,
         }
     }
 

@@ -28,6 +28,12 @@ pub struct EpochMetrics {
     /// Under DP-SGD, the ε spent by the end of this epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
+    /// Under `train.validation-share`, mean cross-entropy on the held-out rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
+    /// Under `train.validation-share`, accuracy on the held-out rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
 }
 
 fn one_round() -> usize {
@@ -139,6 +145,27 @@ pub struct Metrics {
     /// Model extraction, when `[[eval.extraction]]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extraction: Option<ExtractionMetrics>,
+    /// The validation split and the epoch kept, under `train.validation-share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationMetrics>,
+}
+
+/// What the validation split chose.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ValidationMetrics {
+    /// Training rows held out (`validation.tsv` lists them), never trained on.
+    pub rows: usize,
+    /// The epoch whose weights the model has (1-based): the best validation
+    /// accuracy, ties broken by lower loss.
+    pub best_epoch: usize,
+    /// Its validation accuracy.
+    pub accuracy: f64,
+    /// Its mean validation cross-entropy.
+    pub loss: f64,
+    /// Epochs trained.
+    pub epochs_trained: usize,
+    /// Whether `train.patience` stopped training before `train.epochs`.
+    pub stopped_early: bool,
 }
 
 /// Model extraction: what each API output mode gives a thief.
@@ -364,6 +391,7 @@ impl Metrics {
             poison: None,
             filter: None,
             extraction: None,
+            validation: None,
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

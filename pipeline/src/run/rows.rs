@@ -34,6 +34,17 @@ pub fn render(split: &Split) -> String {
     out
 }
 
+/// The TSV text listing `rows` of `data` (row number in the training table
+/// as trained, content hash, label): which rows a validation split held out.
+pub fn render_rows(data: &Dataset, rows: &[usize], classes: &[String]) -> String {
+    let mut out = String::from("row\tsha256_128\tlabel\n");
+    for &r in rows {
+        let label = classes[data.labels[r]].replace(['\t', '\n'], " ");
+        let _ = writeln!(out, "{r}\t{}\t{label}", hash_row(data, r));
+    }
+    out
+}
+
 /// Content hash → labels seen with it, per split, from a run's `rows.tsv`.
 type Rows = BTreeMap<(String, String), BTreeSet<String>>;
 

@@ -12,10 +12,10 @@ use burn::prelude::*;
 
 use crate::attack::black_box::{self, TextAttack, search};
 use crate::attack::white_box;
-use crate::batch::token_batch;
+use crate::batch::{bag_of, token_batch};
 use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
-use crate::model::features::featurize;
+use crate::model::features::{Bag, featurize};
 use crate::model::{Classifier, HostInput, ModelInput, ReadbackError};
 
 /// `input` (on an autodiff device) with its first `ratio · n` images
@@ -77,7 +77,7 @@ pub fn mix_texts<M: Classifier>(
     seed: u64,
     device: &Device,
 ) -> Result<usize, ReadbackError> {
-    let (Inputs::Texts(texts), HostInput::Tokens { ids, shape }) = (&step.data.inputs, &*host) else {
+    let (Inputs::Texts(texts), HostInput::Tokens { ids, counts, shape }) = (&step.data.inputs, &*host) else {
         return Ok(0);
     };
     let [n, len] = *shape;
@@ -103,12 +103,12 @@ pub fn mix_texts<M: Classifier>(
     search::run(&mut attacks, &mut score)?;
     let changed = attacks.iter().filter(|a| a.outcome().changed > 0).count();
     // Rows keep their width unless an edited text has more features.
-    let rows: Vec<Vec<i64>> = (0..n)
+    let rows: Vec<Bag> = (0..n)
         .map(|i| {
             if i < k {
                 featurize(&attacks[i].outcome().text, step.plan)
             } else {
-                ids[i * len..(i + 1) * len].to_vec()
+                bag_of(ids, counts, [n, len], i)
             }
         })
         .collect();
@@ -123,7 +123,7 @@ mod tests {
     use rand::Rng;
 
     use super::*;
-    use crate::config::AttackKind;
+    use crate::config::{AttackKind, TextWeighting};
     use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
     use crate::model::AnyModel;
 
@@ -239,7 +239,9 @@ mod tests {
         assert_eq!(bits(&after), bits(&before));
         // Text batches pass through.
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 0], [2, 2]), &device);
-        let ModelInput::Tokens(out) = mix_images(&model, ModelInput::Tokens(ids), &[0, 1], &pgd(), 1.0, 21)
+        let counts = Tensor::<2>::from_data(TensorData::new(vec![1f32, 1.0, 1.0, 0.0], [2, 2]), &device);
+        let ModelInput::Tokens { ids: out, .. } =
+            mix_images(&model, ModelInput::Tokens { ids, counts }, &[0, 1], &pgd(), 1.0, 21)
         else {
             panic!("a text batch stays a text batch")
         };
@@ -254,6 +256,8 @@ mod tests {
             dropout: 0.0,
             ngram_min: 2,
             ngram_max: 3,
+            word_ngrams: 1,
+            weighting: TextWeighting::Mean,
             max_features: 512,
         }
     }
@@ -280,7 +284,7 @@ mod tests {
 
     impl Classifier for RefundModel {
         fn logits(&self, input: ModelInput) -> Tensor<2> {
-            let ModelInput::Tokens(ids) = input else { unreachable!("texts only") };
+            let ModelInput::Tokens { ids, .. } = input else { unreachable!("texts only") };
             let [n, _] = ids.dims();
             let summed: Tensor<2> = self.rows.forward(ids).sum_dim(1).reshape([n, 2]);
             let lead = Tensor::<2>::from_data(TensorData::new(vec![1f32, 0.0], [1, 2]), &summed.device());
@@ -289,7 +293,7 @@ mod tests {
     }
 
     fn refund_id() -> i64 {
-        featurize("refund", &text_plan())[0]
+        featurize("refund", &text_plan()).ids[0]
     }
 
     /// Six texts of class 1 that all hinge on `refund`.
@@ -315,13 +319,8 @@ mod tests {
 
     /// The token batch of `rows`, in that order, padded with 0 as batches are.
     fn tokens(data: &Dataset, rows: &[usize]) -> HostInput {
-        let ids: Vec<Vec<i64>> = rows.iter().map(|&r| featurize(text(data, r), &text_plan())).collect();
-        let len = ids.iter().map(Vec::len).max().unwrap_or(0);
-        let mut flat = vec![0i64; rows.len() * len];
-        for (i, row) in ids.iter().enumerate() {
-            flat[i * len..i * len + row.len()].copy_from_slice(row);
-        }
-        HostInput::Tokens { ids: flat, shape: [rows.len(), len] }
+        let bags: Vec<Bag> = rows.iter().map(|&r| featurize(text(data, r), &text_plan())).collect();
+        token_batch(&bags, 0)
     }
 
     fn mix(data: &Dataset, rows: &[usize], ratio: f64, host: &mut HostInput) -> usize {
@@ -342,7 +341,7 @@ mod tests {
     }
 
     fn row(host: &HostInput, i: usize) -> &[i64] {
-        let HostInput::Tokens { ids, shape } = host else { unreachable!("tokens") };
+        let HostInput::Tokens { ids, shape, .. } = host else { unreachable!("tokens") };
         &ids[i * shape[1]..(i + 1) * shape[1]]
     }
 
@@ -365,7 +364,7 @@ mod tests {
                 assert!(!new.contains(&refund_id()), "row {i} still has the word the model hinges on");
                 // The edit is of this row's own text: its other words stay.
                 for word in text(&data, r).split(' ').filter(|w| *w != "refund") {
-                    let id = featurize(word, &text_plan())[0];
+                    let id = featurize(word, &text_plan()).ids[0];
                     assert!(new.contains(&id), "row {i} (text {r}) lost the word {word:?}");
                 }
             } else {

@@ -102,6 +102,35 @@ impl Checkpointer {
     }
 }
 
+/// The best validated epoch's weights, inside [`DIR`].
+pub const BEST: &str = "best.bpk";
+
+impl Checkpointer {
+    /// Writes the weights of a new best validated epoch (atomically: a kill
+    /// leaves the previous best or this one). The checkpoint written next
+    /// records which epoch it is; a run killed in between retrains that
+    /// epoch identically and writes the same weights again.
+    pub fn save_best<M: Module>(&mut self, model: &M) -> anyhow::Result<()> {
+        let tmp = self.dir.join(".best.tmp");
+        model
+            .valid()
+            .into_record()
+            .save(&tmp)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e:?}", tmp.display()))?;
+        sync_rename(&tmp, &self.dir.join(BEST))
+    }
+}
+
+/// Loads the weights [`Checkpointer::save_best`] kept into `model`.
+pub fn load_best<M: Module>(run_dir: &Path, model: M) -> anyhow::Result<M> {
+    let path = run_dir.join(DIR).join(BEST);
+    let record =
+        ModuleRecord::load(&path).map_err(|e| anyhow::anyhow!("reading {}: {e:?}", path.display()))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{}: does not fit the model in config.toml: {e:?}", path.display()))
+}
+
 /// Reads the latest checkpoint index of a run, if any.
 pub fn latest(run_dir: &Path) -> anyhow::Result<Option<CheckpointIndex>> {
     let path = run_dir.join(DIR).join("state.json");

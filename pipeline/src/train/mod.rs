@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchError, HostBatch, Perturbation};
 use crate::config::{
-    AdversarialMethod, AdversarialPlan, AugmentPolicy, ModelPlan, Optimizer, Plan, TrainPlan,
+    AdversarialMethod, AdversarialPlan, AugmentPolicy, ClassWeights, ModelPlan, Optimizer, Plan, Schedule,
+    TextWeighting, TrainPlan,
 };
-use crate::data::Dataset;
+use crate::data::{Dataset, Inputs};
+use crate::model::features::idf;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::EpochMetrics;
@@ -93,6 +95,30 @@ pub struct TrainState {
     pub data_wait_seconds: f64,
     /// Finished epochs' metrics.
     pub epochs: Vec<EpochMetrics>,
+    /// The best validated epoch so far, under `train.validation-share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<Best>,
+    /// Whether `train.patience` ended training before `train.epochs`.
+    #[serde(default)]
+    pub stopped_early: bool,
+}
+
+/// A validated epoch's scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Validation accuracy, in [0, 1].
+    pub accuracy: f64,
+    /// Mean validation cross-entropy.
+    pub loss: f64,
+}
+
+impl Best {
+    /// Whether `self` beats `other`: higher accuracy, ties broken by lower loss.
+    fn beats(&self, other: &Best) -> bool {
+        self.accuracy > other.accuracy || (self.accuracy == other.accuracy && self.loss < other.loss)
+    }
 }
 
 /// What training calls back into: per-epoch metrics and checkpoints.
@@ -105,6 +131,16 @@ pub trait Hooks<M> {
     }
     /// Writes a checkpoint of the model, optimiser and state.
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()>;
+    /// Keeps the weights of a new best validated epoch (before the
+    /// checkpoint that records it).
+    fn save_best(&mut self, _model: &M) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// The weights [`Hooks::save_best`] kept, loaded into `model`: needed
+    /// when a resumed run's best epoch came before the restart.
+    fn load_best(&mut self, _model: M) -> anyhow::Result<M> {
+        anyhow::bail!("the best epoch's weights were not kept")
+    }
 }
 
 /// Hooks for side models (privacy references, a poison filter's scoring
@@ -184,6 +220,76 @@ impl<'a> Session<'a> {
 /// Trains a side model from scratch: a fresh optimiser, no checkpoints, no log.
 pub fn fit_silently<M: Classifier>(model: M, data: &Dataset, s: &Session) -> Result<M, TrainError> {
     Ok(fit(model, optimizer(s.plan), TrainState::default(), data, s, &mut Silent)?.0)
+}
+
+/// The training rows and the held-out validation rows (both ascending) of
+/// a table with these labels: `share` of each class's rows, rounded, in an
+/// order drawn from (seed, class) only.
+pub fn validation_split(labels: &[usize], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut held = Vec::new();
+    for c in 0..classes {
+        let mut rows: Vec<usize> = (0..labels.len()).filter(|&r| labels[r] == c).collect();
+        rows.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, c as u64, 0, "validation")));
+        let k = (rows.len() as f64 * share).round() as usize;
+        held.extend_from_slice(&rows[..k.min(rows.len())]);
+    }
+    held.sort_unstable();
+    let mut is_held = vec![false; labels.len()];
+    for &r in &held {
+        is_held[r] = true;
+    }
+    ((0..labels.len()).filter(|&r| !is_held[r]).collect(), held)
+}
+
+/// Per-class loss weights `n / (classes · n_c)` over `labels`; a class
+/// without rows weighs 0 (it never occurs as a target).
+pub fn balanced_weights(labels: &[usize], classes: usize) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    let n = labels.len() as f64;
+    counts.iter().map(|&c| if c == 0 { 0.0 } else { (n / (classes as f64 * c as f64)) as f32 }).collect()
+}
+
+/// The learning rate of batch `b` (0-based) of `epoch` (0-based) with
+/// `batches` per epoch.
+pub fn learning_rate(plan: &TrainPlan, epoch: usize, b: usize, batches: usize) -> f64 {
+    match plan.schedule {
+        Schedule::Constant => plan.learning_rate,
+        Schedule::Cosine => {
+            let done = (epoch as f64 + b as f64 / batches.max(1) as f64) / plan.epochs as f64;
+            plan.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * done).cos())
+        }
+    }
+}
+
+/// Mean cross-entropy and accuracy of `model` on `data`, unweighted, in
+/// evaluation mode on the plain device.
+fn validate<M: Classifier>(model: &M, data: &Dataset, s: &Session) -> Result<Best, TrainError> {
+    let device = s.device.clone().inner();
+    let model = model.valid();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let no_context = augment::text::TextContext::default();
+    let rows: Vec<usize> = (0..data.len()).collect();
+    let (mut loss, mut hits) = (0.0f64, 0usize);
+    for chunk in rows.chunks(256) {
+        let host = batch::build(data, chunk, Perturbation::None, s.model_plan, &no_context)?;
+        let n = chunk.len();
+        let logits = model.logits(host.input.to_device(&device));
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), &device);
+        let mean = crate::model::readback::values::<f32, 1, Float>(
+            loss_fn.forward(logits.clone(), targets),
+            1,
+            "validation loss",
+        )?[0];
+        loss += f64::from(mean) * n as f64;
+        let predicted = crate::model::predicted_classes(logits)?;
+        hits += predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count();
+    }
+    let n = data.len().max(1) as f64;
+    Ok(Best { epoch: 0, accuracy: hits as f64 / n, loss: loss / n })
 }
 
 /// Batches queued ahead of the training thread.
@@ -350,6 +456,18 @@ fn adversarial_input<M: Classifier>(
     }
 }
 
+/// The model with what it learns from the training rows before the first
+/// step: TF-IDF's document frequencies (a resumed run has them in its
+/// checkpoint).
+fn fitted_to<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
+    match (plan, &data.inputs) {
+        (ModelPlan::Text(p), Inputs::Texts(texts)) if p.weighting == TextWeighting::TfIdf => {
+            model.with_idf(idf(texts.iter().map(String::as_str), p))
+        }
+        _ => model,
+    }
+}
+
 /// Trains from `state` to the plan's last epoch. Checkpoints are written at
 /// every epoch end, every `plan.checkpoint_every` batches or
 /// `plan.checkpoint_minutes` minutes, and when a stop is requested.
@@ -369,7 +487,31 @@ pub fn fit<M: Classifier>(
             "soft targets train with plain steps only, not DP-SGD, AugMix or adversarial training"
         )));
     }
-    let loss_fn = CrossEntropyLossConfig::new().init(s.device);
+    // The validation rows are held out of everything training sees.
+    let (held, validation) = match &plan.validation {
+        Some(v) => {
+            if s.soft_targets.is_some() {
+                return Err(TrainError::Hook(anyhow::anyhow!(
+                    "soft targets cannot be combined with a validation split"
+                )));
+            }
+            let (train_rows, held_rows) = validation_split(&data.labels, v.share, s.seed);
+            (Some(data.subset(&train_rows)), Some((v, data.subset(&held_rows))))
+        }
+        None => (None, None),
+    };
+    let data = held.as_ref().unwrap_or(data);
+    if state == TrainState::default() {
+        model = fitted_to(model, data, s.model_plan);
+    }
+    let mut loss_config = CrossEntropyLossConfig::new();
+    if plan.class_weights == ClassWeights::Balanced {
+        // Long enough for every target; only the targets' weights are read.
+        let classes = data.labels.iter().max().map_or(0, |m| m + 1);
+        loss_config = loss_config.with_weights(Some(balanced_weights(&data.labels, classes)));
+    }
+    let loss_fn = loss_config.init(s.device);
+    let mut best_model: Option<M> = None;
     let dp = plan
         .privacy
         .as_ref()
@@ -381,6 +523,12 @@ pub fn fit<M: Classifier>(
     let fault_nan_at = nan_fault();
     let every = Duration::from_secs_f64(plan.checkpoint_minutes * 60.0);
     while state.epoch < plan.epochs {
+        if let (Some((v, _)), Some(best)) = (&validation, state.best)
+            && v.patience.is_some_and(|p| state.epoch - best.epoch >= p)
+        {
+            state.stopped_early = true;
+            break;
+        }
         let epoch = state.epoch;
         let resumed_at = Instant::now();
         let seconds_before = state.seconds;
@@ -433,7 +581,7 @@ pub fn fit<M: Classifier>(
                     (Some(run), input) => {
                         let noise_seed = augment::seed::derive(s.seed, b as u64, epoch as u64, "dp-noise");
                         let batch = input.map(|x| (x, targets));
-                        let lr = plan.learning_rate;
+                        let lr = learning_rate(plan, epoch, b, n_batches);
                         let out = dp::step(
                             model.clone(),
                             batch,
@@ -459,7 +607,8 @@ pub fn fit<M: Classifier>(
                             (None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
                         pending.push(b, n, step.readings());
-                        model = step.update(model.clone(), &mut optim, plan.learning_rate);
+                        let lr = learning_rate(plan, epoch, b, n_batches);
+                        model = step.update(model.clone(), &mut optim, lr);
                     }
                     (None, None) => {}
                 }
@@ -487,7 +636,13 @@ pub fn fit<M: Classifier>(
         });
         bar.finish_and_clear();
         outcome?;
+        let scored = match &validation {
+            Some((_, rows)) => Some(Best { epoch: epoch + 1, ..validate(&model, rows, s)? }),
+            None => None,
+        };
         let metrics = EpochMetrics {
+            validation_loss: scored.map(|b| b.loss),
+            validation_accuracy: scored.map(|b| b.accuracy),
             epsilon: dp.map(|run| run.epsilon_after(epoch + 1)),
             epoch: epoch + 1,
             loss: state.loss_sum / state.seen.max(1) as f64,
@@ -506,7 +661,15 @@ pub fn fit<M: Classifier>(
             metrics.examples_per_second,
             metrics.device_busy_share * 100.0
         ));
-        state = TrainState { epoch: epoch + 1, epochs: state.epochs, ..TrainState::default() };
+        let mut best = state.best;
+        if let Some(now) = scored
+            && best.is_none_or(|b| now.beats(&b))
+        {
+            hooks.save_best(&model)?;
+            best_model = Some(model.clone());
+            best = Some(now);
+        }
+        state = TrainState { epoch: epoch + 1, epochs: state.epochs, best, ..TrainState::default() };
         state.epochs.push(metrics.clone());
         hooks.epoch_done(&metrics)?;
         hooks.checkpoint(&model, &optim, &state)?;
@@ -517,6 +680,23 @@ pub fn fit<M: Classifier>(
         }
     }
     epochs_bar.finish_and_clear();
+    // The best validated epoch's weights, from memory or, when it came
+    // before a restart, from where the hooks kept them.
+    let model = match (state.best, best_model) {
+        (Some(b), _) if b.epoch == state.epoch => model,
+        (Some(_), Some(m)) => m,
+        (Some(_), None) => hooks.load_best(model)?,
+        (None, _) => model,
+    };
+    if let Some(b) = state.best {
+        s.progress.say(&format!(
+            "kept epoch {} (validation accuracy {:.2}%, loss {:.4}){}",
+            b.epoch,
+            b.accuracy * 100.0,
+            b.loss,
+            if state.stopped_early { "; stopped early" } else { "" }
+        ));
+    }
     Ok((model, state))
 }
 
@@ -580,6 +760,61 @@ mod tests {
         pending.push(0, 2, readings(0.5, 1));
         let err = pending.settle(&mut TrainState::default(), 2, Some((3, 1)), &mut seen).unwrap_err();
         assert!(matches!(err, TrainError::NonFinite { epoch: 3, batch: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn the_validation_split_holds_out_each_classs_share_by_seed() {
+        let labels: Vec<usize> = (0..103).map(|i| if i % 10 == 0 { 1 } else { 0 }).collect();
+        let (train, held) = validation_split(&labels, 0.2, 7);
+        // 92 rows of class 0 → 18 held; 11 of class 1 → 2.
+        assert_eq!(held.iter().filter(|&&r| labels[r] == 0).count(), 18);
+        assert_eq!(held.iter().filter(|&&r| labels[r] == 1).count(), 2);
+        let mut all: Vec<usize> = train.iter().chain(&held).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..103).collect::<Vec<_>>(), "a partition");
+        assert!(held.windows(2).all(|w| w[0] < w[1]) && train.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(validation_split(&labels, 0.2, 7), (train.clone(), held.clone()));
+        assert_ne!(validation_split(&labels, 0.2, 8).1, held);
+    }
+
+    #[test]
+    fn balanced_weights_are_n_over_classes_times_count() {
+        let w = balanced_weights(&[0, 0, 0, 1, 2, 2], 4);
+        // n = 6, 4 classes: 6 / (4 · 3), 6 / (4 · 1), 6 / (4 · 2), and 0 for the absent class.
+        assert_eq!(w, [0.5, 1.5, 0.75, 0.0]);
+    }
+
+    #[test]
+    fn the_cosine_schedule_falls_from_the_rate_to_zero_over_all_epochs() {
+        let dir = std::env::temp_dir().join(format!("temper-schedule-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("test setup");
+        for f in ["a.csv", "b.csv"] {
+            std::fs::write(dir.join(f), "text,label\nhi,a\nyo,b\n").expect("test setup");
+        }
+        let plan = crate::config::parse(
+            "[data]\nmodality = \"text\"\ntrain = \"a.csv\"\ntest = \"b.csv\"\n[train]\nepochs = 4\nlearning-rate = 0.1\nlr-schedule = \"cosine\"\n",
+            &dir.join("c.toml"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let plan = plan.expect("config").train;
+        assert!((learning_rate(&plan, 0, 0, 10) - 0.1).abs() < 1e-12);
+        assert!((learning_rate(&plan, 2, 0, 10) - 0.05).abs() < 1e-12, "half way");
+        assert!(
+            (learning_rate(&plan, 3, 5, 10) - 0.1 * 0.5 * (1.0 + (std::f64::consts::PI * 3.5 / 4.0).cos()))
+                .abs()
+                < 1e-12
+        );
+        let constant = TrainPlan { schedule: Schedule::Constant, ..plan };
+        assert_eq!(learning_rate(&constant, 3, 5, 10), 0.1);
+    }
+
+    #[test]
+    fn a_better_epoch_has_higher_accuracy_or_equal_accuracy_and_lower_loss() {
+        let b = |accuracy, loss| Best { epoch: 1, accuracy, loss };
+        assert!(b(0.8, 0.9).beats(&b(0.7, 0.1)));
+        assert!(b(0.8, 0.3).beats(&b(0.8, 0.4)));
+        assert!(!b(0.8, 0.4).beats(&b(0.8, 0.4)));
+        assert!(!b(0.7, 0.1).beats(&b(0.8, 0.9)));
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let train =
         train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text, &data.image)?;
     let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality, &data.image)?;
+    if train.validation.is_some() && eval.privacy.is_some() {
+        return Err(c.err(
+            "train.validation-share",
+            "cannot be combined with [[eval.privacy]] yet: the validation rows are never trained on, so membership inference would count them as members",
+        ));
+    }
     let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;
     let name = raw.name.unwrap_or_else(|| {
         file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".to_owned())

@@ -8,7 +8,8 @@ use crate::suggest::unknown_value;
 
 /// `private`: DP-SGD is on, so the CNN's norm defaults to group norm and
 /// batch norm, which mixes the examples whose gradients are clipped one by
-/// one, is refused.
+/// one, is refused; likewise a text model's weighting defaults to the mean
+/// and TF-IDF, whose statistics come from all training rows, is refused.
 pub(super) fn resolve_model(
     c: &Check,
     raw: RawModel,
@@ -24,6 +25,8 @@ pub(super) fn resolve_model(
                 ("ngram-min", raw.ngram_min.is_some()),
                 ("ngram-max", raw.ngram_max.is_some()),
                 ("max-features", raw.max_features.is_some()),
+                ("word-ngrams", raw.word_ngrams.is_some()),
+                ("weighting", raw.weighting.is_some()),
             ];
             c.refuse_set("model", &text_only, "applies to text models only")?;
             let channels = raw.conv_channels.unwrap_or_else(|| vec![32, 64]);
@@ -72,21 +75,45 @@ pub(super) fn resolve_model(
                 );
             }
             let ngram_min = c.usize("model.ngram-min", raw.ngram_min, 2, 1, 8)?;
-            let ngram_max = c.usize("model.ngram-max", raw.ngram_max, 4, 1, 8)?;
+            let ngram_max = c.usize("model.ngram-max", raw.ngram_max, 5, 1, 8)?;
             if ngram_max < ngram_min {
                 return Err(c.err(
                     "model.ngram-max",
                     format!("must be at least ngram-min ({ngram_min}) (got {ngram_max})"),
                 ));
             }
+            let names: Vec<&str> = TextWeighting::ALL.iter().map(|w| w.name()).collect();
+            let weighting = match raw.weighting.as_deref() {
+                None if private => TextWeighting::Mean,
+                None => TextWeighting::TfIdf,
+                Some(name) => *TextWeighting::ALL
+                    .iter()
+                    .find(|w| w.name() == name)
+                    .ok_or_else(|| c.err("model.weighting", unknown_value("weighting", name, &names)))?,
+            };
+            if private && weighting == TextWeighting::TfIdf {
+                return Err(c.err(
+                    "model.weighting",
+                    "TF-IDF's document frequencies are counted over every training row outside DP-SGD's noise, so they would leak what DP-SGD protects; use \"mean\" (the default under [train.privacy])",
+                ));
+            }
+            let hidden = c.usize("model.hidden", raw.hidden, 0, 0, 65536)?;
+            if hidden == 0 && raw.embedding_dim.is_some() {
+                return Err(c.err(
+                    "model.embedding-dim",
+                    "applies with a hidden layer only (`model.hidden` above 0); a linear text model's rows are one weight per class",
+                ));
+            }
             Ok(ModelPlan::Text(TextPlan {
-                buckets: c.usize("model.buckets", raw.buckets, 1 << 15, 16, 1 << 22)?,
+                buckets: c.usize("model.buckets", raw.buckets, 1 << 18, 16, 1 << 22)?,
                 embedding_dim: c.usize("model.embedding-dim", raw.embedding_dim, 64, 1, 1024)?,
-                hidden: c.usize("model.hidden", raw.hidden, 64, 1, 65536)?,
+                hidden,
                 dropout,
+                word_ngrams: c.usize("model.word-ngrams", raw.word_ngrams, 2, 1, 4)?,
+                weighting,
                 ngram_min,
                 ngram_max,
-                max_features: c.usize("model.max-features", raw.max_features, 512, 1, 100_000)?,
+                max_features: c.usize("model.max-features", raw.max_features, 4096, 1, 100_000)?,
             }))
         }
     }

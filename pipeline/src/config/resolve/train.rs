@@ -198,7 +198,56 @@ pub(super) fn resolve_train(
             })
         }
     };
+    let validation = match raw.validation_share {
+        None => {
+            if raw.patience.is_some() {
+                return Err(c.err(
+                    "train.patience",
+                    "needs `train.validation-share`: early stopping watches a validation split",
+                ));
+            }
+            None
+        }
+        Some(v) => Some(ValidationPlan {
+            share: c.float("train.validation-share", Some(v), 0.1, FloatRange::Open(0.0, 0.5))?,
+            patience: match raw.patience {
+                Some(p) => Some(c.usize("train.patience", Some(p), 3, 1, 100_000)?),
+                None => None,
+            },
+        }),
+    };
+    if validation.is_some() && privacy.is_some() {
+        return Err(c.err(
+            "train.validation-share",
+            "cannot be combined with [train.privacy] yet: the accountant would have to count the held-out rows and the choice of epoch",
+        ));
+    }
+    let names: Vec<&str> = Schedule::ALL.iter().map(|s| s.name()).collect();
+    let schedule = match raw.lr_schedule.as_deref() {
+        None => Schedule::Constant,
+        Some(name) => *Schedule::ALL
+            .iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| c.err("train.lr-schedule", unknown_value("schedule", name, &names)))?,
+    };
+    let names: Vec<&str> = ClassWeights::ALL.iter().map(|s| s.name()).collect();
+    let class_weights = match raw.class_weights.as_deref() {
+        None => ClassWeights::None,
+        Some(name) => *ClassWeights::ALL
+            .iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| c.err("train.class-weights", unknown_value("class weighting", name, &names)))?,
+    };
+    if class_weights != ClassWeights::None && privacy.is_some() {
+        return Err(c.err(
+            "train.class-weights",
+            "cannot be combined with [train.privacy]: DP-SGD clips each example's unweighted gradient",
+        ));
+    }
     Ok(TrainPlan {
+        validation,
+        schedule,
+        class_weights,
         filter,
         poison,
         privacy,

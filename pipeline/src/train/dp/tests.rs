@@ -7,7 +7,7 @@ use burn::prelude::*;
 use rand::Rng;
 
 use super::*;
-use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm, TextPlan};
+use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm, TextPlan, TextWeighting};
 use crate::model::{AnyModel, per_example::Clipped};
 
 const N: usize = 5;
@@ -37,18 +37,21 @@ fn cnn(kernel: usize, norm: Norm, device: &Device) -> crate::model::CnnModel {
     }
 }
 
-fn text(device: &Device) -> crate::model::TextModel {
+fn text(weighting: TextWeighting, hidden: usize, device: &Device) -> crate::model::TextModel {
     let plan = ModelPlan::Text(TextPlan {
         buckets: 40,
         embedding_dim: 3,
-        hidden: 4,
+        hidden,
         dropout: 0.0,
         ngram_min: 2,
         ngram_max: 3,
+        word_ngrams: 1,
+        weighting,
         max_features: 16,
     });
+    let idf: Vec<f32> = (0..40).map(|i| if i == 0 { 0.0 } else { 1.0 + (i % 7) as f32 / 3.0 }).collect();
     match crate::model::build_seeded(&plan, &spec(), 3, 7, device) {
-        AnyModel::Text(m) => m,
+        AnyModel::Text(m) => m.with_idf(idf),
         AnyModel::Cnn(_) => unreachable!("a text plan builds a text model"),
     }
 }
@@ -63,24 +66,39 @@ fn images(device: &Device) -> Vec<Tensor<4>> {
         .collect()
 }
 
-/// Token rows padded with 0, with repeated ids inside a row.
-fn tokens(device: &Device) -> Vec<Tensor<2, Int>> {
+/// Bags padded with 0: each id once per row, as the featuriser makes them.
+fn tokens(device: &Device) -> Vec<(Tensor<2, Int>, Tensor<2>)> {
     let rows: [[i64; 6]; N] = [
-        [1, 5, 5, 9, 0, 0],
-        [2, 2, 2, 3, 4, 0],
+        [1, 5, 17, 9, 0, 0],
+        [2, 5, 1, 3, 4, 0],
         [7, 8, 9, 10, 11, 12],
-        [39, 1, 39, 0, 0, 0],
+        [39, 1, 38, 0, 0, 0],
         [6, 0, 0, 0, 0, 0],
     ];
-    rows.iter().map(|r| Tensor::from_data(TensorData::new(r.to_vec(), [1, 6]), device)).collect()
+    rows.iter()
+        .map(|r| {
+            let counts: Vec<f32> = r
+                .iter()
+                .enumerate()
+                .map(|(j, &id)| if id == 0 { 0.0 } else { 1.0 + (j % 3) as f32 })
+                .collect();
+            (
+                Tensor::from_data(TensorData::new(r.to_vec(), [1, 6]), device),
+                Tensor::from_data(TensorData::new(counts, [1, 6]), device),
+            )
+        })
+        .collect()
 }
 
 fn cat_images(xs: &[Tensor<4>]) -> ModelInput {
     ModelInput::Images(Tensor::cat(xs.to_vec(), 0))
 }
 
-fn cat_tokens(xs: &[Tensor<2, Int>]) -> ModelInput {
-    ModelInput::Tokens(Tensor::cat(xs.to_vec(), 0))
+fn cat_tokens(xs: &[(Tensor<2, Int>, Tensor<2>)]) -> ModelInput {
+    ModelInput::Tokens {
+        ids: Tensor::cat(xs.iter().map(|x| x.0.clone()).collect(), 0),
+        counts: Tensor::cat(xs.iter().map(|x| x.1.clone()).collect(), 0),
+    }
 }
 
 /// Every parameter's gradient of one example's loss, flattened, keyed by id.
@@ -93,7 +111,10 @@ fn example_grads<M: Classifier>(
     struct Collect<'a>(&'a GradientsParams, Vec<(ParamId, Vec<f32>)>);
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let g: Tensor<D> = self.0.get(param.id).expect("every parameter has a gradient");
+            if !param.val().is_require_grad() {
+                return; // a statistic, such as TF-IDF's document frequencies
+            }
+            let g: Tensor<D> = self.0.get(param.id).expect("every trainable parameter has a gradient");
             self.1.push((param.id, g.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")));
         }
     }
@@ -189,14 +210,18 @@ fn cnn_per_example_gradients_equal_one_at_a_time_gradients() {
 #[test]
 fn text_per_example_gradients_equal_one_at_a_time_gradients() {
     let device = crate::device::host().autodiff();
-    let model = text(&device);
-    let xs = tokens(&device);
-    check_against_one_at_a_time(
-        &model,
-        xs.iter().map(|x| ModelInput::Tokens(x.clone())).collect(),
-        cat_tokens(&xs),
-        0.05,
-    );
+    for (weighting, hidden) in
+        [(TextWeighting::Mean, 4), (TextWeighting::TfIdf, 4), (TextWeighting::TfIdf, 0)]
+    {
+        let model = text(weighting, hidden, &device);
+        let xs = tokens(&device);
+        check_against_one_at_a_time(
+            &model,
+            xs.iter().map(|x| ModelInput::Tokens { ids: x.0.clone(), counts: x.1.clone() }).collect(),
+            cat_tokens(&xs),
+            0.05,
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,123 @@
+//! Training that fits its data: a seeded validation split, early stopping,
+//! the best epoch's weights kept, and all of it through kill and resume.
+
+use crate::harness::{Sandbox, messages_config};
+
+/// The linear TF-IDF text model with a validation split and patience 1.
+fn config(extra: &str) -> String {
+    messages_config(&format!("validation-share = 0.2\n{extra}"))
+        .replace("buckets = 4096\nembedding-dim = 16\nhidden = 16\n", "buckets = 4096\nhidden = 0\n")
+        .replace("epochs = 4", "epochs = 8")
+        .replace("learning-rate = 0.01", "learning-rate = 0.05")
+}
+
+#[test]
+fn the_best_validated_epoch_is_kept_and_recorded() {
+    let sb = Sandbox::new();
+    sb.messages(600, 200);
+    let cfg = sb.write("c.toml", config("patience = 1\nclass-weights = \"balanced\"\n"));
+    let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let dir = &sb.run_dirs()[0];
+    let m = sb.json(&dir.join("metrics.json"));
+    let v = &m["validation"];
+    let epochs = m["training"].as_array().unwrap();
+    // The kept epoch is the best one by accuracy, ties by lower loss.
+    let score = |e: &serde_json::Value| {
+        (e["validation_accuracy"].as_f64().unwrap(), -e["validation_loss"].as_f64().unwrap())
+    };
+    let best = epochs.iter().fold(&epochs[0], |a, b| if score(b) > score(a) { b } else { a });
+    assert_eq!(v["best_epoch"], best["epoch"], "{m}");
+    assert_eq!(v["accuracy"], best["validation_accuracy"]);
+    // Patience 1: training stops one epoch after the best, or runs to the end.
+    let (kept, trained) = (v["best_epoch"].as_u64().unwrap(), v["epochs_trained"].as_u64().unwrap());
+    assert_eq!(trained as usize, epochs.len());
+    if v["stopped_early"].as_bool().unwrap() {
+        assert_eq!(trained, kept + 1, "{m}");
+    } else {
+        assert_eq!(trained, 8, "{m}");
+    }
+    // 20% of each class's 600 training rows, listed in validation.tsv.
+    let tsv = std::fs::read_to_string(dir.join("validation.tsv")).unwrap();
+    let rows: Vec<&str> = tsv.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, v["rows"].as_u64().unwrap());
+    assert!((110..=130).contains(&rows.len()), "{} held out", rows.len());
+    assert_eq!(m["run"]["train_examples"], 600, "the table's rows, as read");
+
+    // The kept weights are that epoch's: the same run stopped there by
+    // `--epochs` ends with the same weights, byte for byte.
+    let short = sb.temper(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        "short",
+        "--epochs",
+        &kept.to_string(),
+    ]);
+    assert_eq!(short.code, 0, "{}", short.stderr);
+    let a = sb.json(&dir.join("manifest.json"));
+    let b = sb.json(&sb.run_dirs_under("short")[0].join("manifest.json"));
+    assert_eq!(a["weights_sha256"], b["weights_sha256"]);
+}
+
+#[test]
+fn a_killed_run_with_a_validation_split_resumes_to_the_same_model() {
+    let sb = Sandbox::new();
+    sb.messages(1500, 200);
+    let cfg = sb.write(
+        "c.toml",
+        config("lr-schedule = \"cosine\"\ncheckpoint-every = 5\n")
+            .replace("epochs = 8", "epochs = 3")
+            .replace("batch-size = 32", "batch-size = 16"),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let full = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let run_dir = sb.killed_inside_epoch_two(cfg, "killed", "tiny-messages");
+    let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let a = sb.json(&sb.run_dirs_under("full")[0].join("metrics.json"));
+    let b = sb.json(&run_dir.join("metrics.json"));
+    assert_eq!(a["validation"], b["validation"]);
+    assert_eq!(a["clean_accuracy"], b["clean_accuracy"]);
+    let strip = |v: &serde_json::Value| -> Vec<(serde_json::Value, serde_json::Value)> {
+        v["training"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["loss"].clone(), e["validation_loss"].clone()))
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    let ma = sb.json(&sb.run_dirs_under("full")[0].join("manifest.json"));
+    let mb = sb.json(&run_dir.join("manifest.json"));
+    assert_eq!(ma["weights_sha256"], mb["weights_sha256"], "the same weights, byte for byte");
+}
+
+#[test]
+fn validation_settings_that_cannot_work_are_refused_by_key() {
+    let sb = Sandbox::new();
+    sb.messages(60, 20);
+    for (extra, key) in [
+        ("patience = 2\n", "train.patience"),
+        ("validation-share = 0.7\n", "train.validation-share"),
+        ("lr-schedule = \"linear\"\n", "train.lr-schedule"),
+        ("class-weights = \"inverse\"\n", "train.class-weights"),
+    ] {
+        let cfg = sb.write("c.toml", messages_config(extra));
+        let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
+        assert!(out.stderr.contains(key), "{extra}: {}", out.stderr);
+    }
+    let membership = messages_config("validation-share = 0.1\n") + "[[eval.privacy]]\nattack = \"loss\"\n";
+    let cfg = sb.write("c.toml", membership);
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("train.validation-share") && out.stderr.contains("members"),
+        "{}",
+        out.stderr
+    );
+}
