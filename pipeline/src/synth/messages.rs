@@ -5,7 +5,10 @@
 //! and sign-offs; the class shows in one or two cue words. Some carry a
 //! stray cue from another class and a small share of labels is redrawn, as
 //! in hand-labelled data, so accuracy stays below 100% and damage to a cue
-//! word visibly hurts.
+//! word visibly hurts. As in a real inbox, the classes are not equally
+//! common, cue words come inflected (`refund`, `refunds`, `refunded`) and
+//! some writers make typos: a model that only knows whole words meets forms
+//! it never saw, one that reads characters recognises most of them.
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -78,8 +81,8 @@ pub fn message(class: usize, rng: &mut impl Rng) -> String {
     let mut text = template.to_owned();
     for slot in ["{kw2}", "{kw}"] {
         while text.contains(slot) {
-            let cue = cues.choose(rng).copied().unwrap_or("");
-            text = text.replacen(slot, cue, 1);
+            let cue = inflect(cues.choose(rng).copied().unwrap_or(""), rng);
+            text = text.replacen(slot, &cue, 1);
         }
     }
     parts.push(fill(&text, rng));
@@ -92,12 +95,52 @@ pub fn message(class: usize, rng: &mut impl Rng) -> String {
     if !sign.is_empty() {
         parts.push(sign.to_owned());
     }
-    let text = parts.join(" ");
+    let mut text = parts.join(" ");
+    if rng.random::<f32>() < 0.15 {
+        text = typo(&text, rng);
+    }
     let mut chars = text.chars();
     match chars.next() {
         Some(first) if rng.random::<bool>() => first.to_uppercase().chain(chars).collect(),
         _ => text,
     }
+}
+
+/// Cue words that are also verbs, which writers inflect as verbs.
+const VERBS: &[&str] = &["refund", "charge", "dispatch", "crash", "update", "sync", "upload", "reward"];
+
+/// `word` as written: mostly plain, otherwise plural or, for a verb, past
+/// or progressive.
+fn inflect(word: &str, rng: &mut impl Rng) -> String {
+    let verb = VERBS.contains(&word);
+    match rng.random_range(0..6) {
+        0 if word.ends_with('s') => word.to_owned(),
+        0 if word.ends_with("sh") || word.ends_with("ch") => format!("{word}es"),
+        0 => format!("{word}s"),
+        1 if verb && word.ends_with('e') => format!("{word}d"),
+        1 if verb => format!("{word}ed"),
+        2 if verb => format!("{}ing", word.strip_suffix('e').unwrap_or(word)),
+        _ => word.to_owned(),
+    }
+}
+
+/// One letter of one word of four letters or more dropped, doubled or
+/// swapped with its neighbour, as hurried writers do.
+fn typo(text: &str, rng: &mut impl Rng) -> String {
+    let mut words: Vec<String> = text.split(' ').map(str::to_owned).collect();
+    let long: Vec<usize> = (0..words.len()).filter(|&i| words[i].chars().count() >= 4).collect();
+    let Some(&w) = long.choose(rng) else { return text.to_owned() };
+    let mut chars: Vec<char> = words[w].chars().collect();
+    let at = rng.random_range(1..chars.len() - 1);
+    match rng.random_range(0..3) {
+        0 => {
+            chars.remove(at);
+        }
+        1 => chars.insert(at, chars[at]),
+        _ => chars.swap(at, at + 1),
+    }
+    words[w] = chars.into_iter().collect();
+    words.join(" ")
 }
 
 fn fill(template: &str, rng: &mut impl Rng) -> String {
@@ -124,12 +167,23 @@ fn fill(template: &str, rng: &mut impl Rng) -> String {
     out
 }
 
-/// `n` (class, text) pairs; 2% of labels are redrawn at random.
+/// How common each class is, in [`CLASSES`] order (spam dominates an inbox).
+const SHARES: [f32; 4] = [0.25, 0.2, 0.15, 0.4];
+
+/// `n` (class, text) pairs, classes drawn by [`SHARES`]; 2% of labels are
+/// redrawn at random.
 pub fn generate(n: usize, seed: u64) -> Vec<(usize, String)> {
     let mut rng = seed::rng(seed::derive(seed, 0, 0, "messages"));
     (0..n)
         .map(|_| {
-            let class = rng.random_range(0..CLASSES.len());
+            let mut u = rng.random::<f32>();
+            let class = SHARES
+                .iter()
+                .position(|&p| {
+                    u -= p;
+                    u < 0.0
+                })
+                .unwrap_or(CLASSES.len() - 1);
             let text = message(class, &mut rng);
             let label = if rng.random::<f32>() < 0.02 { rng.random_range(0..CLASSES.len()) } else { class };
             (label, text)
@@ -149,5 +203,30 @@ mod tests {
         for c in 0..4 {
             assert!(a.iter().filter(|(l, _)| *l == c).count() > 20);
         }
+        // Spam, the most common class (40%), outnumbers technical (15%).
+        let a = generate(2000, 3);
+        let count = |c: usize| a.iter().filter(|(l, _)| *l == c).count();
+        assert!(count(3) > 2 * count(2), "{} spam, {} technical", count(3), count(2));
+    }
+
+    #[test]
+    fn cues_are_inflected_and_some_words_misspelt() {
+        let mut rng = seed::rng(5);
+        let mut forms = |w: &str| -> std::collections::BTreeSet<String> {
+            (0..200).map(|_| inflect(w, &mut rng)).collect()
+        };
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(forms("refund"), set(&["refund", "refunds", "refunded", "refunding"]));
+        assert_eq!(forms("charge"), set(&["charge", "charges", "charged", "charging"]));
+        assert_eq!(forms("parcel"), set(&["parcel", "parcels"]));
+        assert_eq!(forms("address"), set(&["address"]));
+        assert_eq!(forms("crash"), set(&["crash", "crashes", "crashed", "crashing"]));
+        for _ in 0..50 {
+            // No doubled letters, so every edit shows.
+            let t = typo("the parcel came late", &mut rng);
+            assert_ne!(t, "the parcel came late");
+            assert!(t.starts_with("the "), "{t}");
+        }
+        assert_eq!(typo("a b c", &mut rng), "a b c", "no word long enough");
     }
 }

@@ -109,7 +109,7 @@ pub(super) fn resolve_model(
                 embedding_dim: c.usize("model.embedding-dim", raw.embedding_dim, 64, 1, 1024)?,
                 hidden,
                 dropout,
-                word_ngrams: c.usize("model.word-ngrams", raw.word_ngrams, 2, 1, 4)?,
+                word_ngrams: c.usize("model.word-ngrams", raw.word_ngrams, 3, 1, 4)?,
                 weighting,
                 ngram_min,
                 ngram_max,
