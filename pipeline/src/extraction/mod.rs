@@ -325,8 +325,11 @@ pub fn surrogate_model(plan: &ModelPlan, width: f64) -> ModelPlan {
         }
         ModelPlan::Text(p) => {
             let mut p = p.clone();
-            p.embedding_dim = scale(p.embedding_dim);
-            p.hidden = scale(p.hidden);
+            // A linear model (hidden 0) stays linear: one weight per class and feature.
+            if p.hidden > 0 {
+                p.embedding_dim = scale(p.embedding_dim);
+                p.hidden = scale(p.hidden);
+            }
             ModelPlan::Text(p)
         }
     }

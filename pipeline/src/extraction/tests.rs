@@ -142,3 +142,24 @@ fn a_query_table_is_queried_whole_and_in_a_seeded_order() {
     assert_eq!(sorted, want, "every row once");
     assert_ne!(got, all, "shuffled");
 }
+
+#[test]
+fn a_linear_text_model_is_copied_by_a_linear_surrogate() {
+    let plan = |hidden| {
+        ModelPlan::Text(crate::config::TextPlan {
+            buckets: 64,
+            embedding_dim: 32,
+            hidden,
+            dropout: 0.0,
+            word_ngrams: 2,
+            weighting: crate::config::TextWeighting::TfIdf,
+            ngram_min: 2,
+            ngram_max: 4,
+            max_features: 16,
+        })
+    };
+    let ModelPlan::Text(linear) = surrogate_model(&plan(0), 0.5) else { unreachable!("text") };
+    assert_eq!((linear.hidden, linear.embedding_dim), (0, 32));
+    let ModelPlan::Text(deep) = surrogate_model(&plan(64), 0.5) else { unreachable!("text") };
+    assert_eq!((deep.hidden, deep.embedding_dim), (32, 16));
+}
