@@ -62,7 +62,9 @@ pub fn featurize(text: &str, plan: &TextPlan) -> Bag {
     let cap = plan.max_features;
     let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
     for (w, lower) in words.iter().enumerate() {
-        bag.add(id(fnv(b'w', lower)), &mut at, cap);
+        if plan.word_ngrams > 0 {
+            bag.add(id(fnv(b'w', lower)), &mut at, cap);
+        }
         for n in 2..=plan.word_ngrams {
             if w + n > words.len() {
                 break;
@@ -150,6 +152,16 @@ mod tests {
         let two = featurize(text, &TextPlan { word_ngrams: 2, ..plan() });
         assert_eq!(two.len(), one.len() + 2);
         assert!(one.ids.iter().all(|i| two.ids.contains(i)));
+    }
+
+    #[test]
+    fn no_word_ngrams_leaves_the_character_ngrams_only() {
+        let words = featurize("send the refund", &plan());
+        let chars = featurize("send the refund", &TextPlan { word_ngrams: 0, ..plan() });
+        assert_eq!(chars.len(), words.len() - 3);
+        for w in ["send", "the", "refund"] {
+            assert!(!chars.ids.contains(&featurize(w, &plan()).ids[0]), "{w}'s word id");
+        }
     }
 
     #[test]

@@ -16,6 +16,24 @@ impl Check<'_> {
         ConfigError::at(self.file, key, message)
     }
 
+    /// One of `all` by its config name (`name`), `default` when unset; an
+    /// unknown name is an error that lists the choices (`what` names them).
+    pub(super) fn choice<T: Copy>(
+        &self,
+        key: &str,
+        what: &str,
+        value: Option<&str>,
+        default: T,
+        all: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<T, ConfigError> {
+        let Some(given) = value else { return Ok(default) };
+        all.iter().copied().find(|&t| name(t) == given).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|&t| name(t)).collect();
+            self.err(key, crate::suggest::unknown_value(what, given, &names))
+        })
+    }
+
     pub(super) fn int(
         &self,
         key: &str,

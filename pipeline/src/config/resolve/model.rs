@@ -4,7 +4,6 @@ use super::check::{Check, FloatRange};
 use crate::config::error::ConfigError;
 use crate::config::plan::*;
 use crate::config::raw::*;
-use crate::suggest::unknown_value;
 
 /// `private`: DP-SGD is on, so the CNN's norm defaults to group norm and
 /// batch norm, which mixes the examples whose gradients are clipped one by
@@ -45,15 +44,9 @@ pub(super) fn resolve_model(
             if kernel_size % 2 == 0 {
                 return Err(c.err("model.kernel-size", format!("must be odd (got {kernel_size})")));
             }
-            let names: Vec<&str> = Norm::ALL.iter().map(|n| n.name()).collect();
-            let norm = match raw.norm.as_deref() {
-                None if private => Norm::Group,
-                None => Norm::Batch,
-                Some(name) => *Norm::ALL
-                    .iter()
-                    .find(|n| n.name() == name)
-                    .ok_or_else(|| c.err("model.norm", unknown_value("norm", name, &names)))?,
-            };
+            let default = if private { Norm::Group } else { Norm::Batch };
+            let norm =
+                c.choice("model.norm", "norm", raw.norm.as_deref(), default, &Norm::ALL, Norm::name)?;
             if private && norm == Norm::Batch {
                 return Err(c.err(
                     "model.norm",
@@ -82,15 +75,15 @@ pub(super) fn resolve_model(
                     format!("must be at least ngram-min ({ngram_min}) (got {ngram_max})"),
                 ));
             }
-            let names: Vec<&str> = TextWeighting::ALL.iter().map(|w| w.name()).collect();
-            let weighting = match raw.weighting.as_deref() {
-                None if private => TextWeighting::Mean,
-                None => TextWeighting::TfIdf,
-                Some(name) => *TextWeighting::ALL
-                    .iter()
-                    .find(|w| w.name() == name)
-                    .ok_or_else(|| c.err("model.weighting", unknown_value("weighting", name, &names)))?,
-            };
+            let default = if private { TextWeighting::Mean } else { TextWeighting::TfIdf };
+            let weighting = c.choice(
+                "model.weighting",
+                "weighting",
+                raw.weighting.as_deref(),
+                default,
+                &TextWeighting::ALL,
+                TextWeighting::name,
+            )?;
             if private && weighting == TextWeighting::TfIdf {
                 return Err(c.err(
                     "model.weighting",
@@ -109,7 +102,7 @@ pub(super) fn resolve_model(
                 embedding_dim: c.usize("model.embedding-dim", raw.embedding_dim, 64, 1, 1024)?,
                 hidden,
                 dropout,
-                word_ngrams: c.usize("model.word-ngrams", raw.word_ngrams, 3, 1, 4)?,
+                word_ngrams: c.usize("model.word-ngrams", raw.word_ngrams, 3, 0, 4)?,
                 weighting,
                 ngram_min,
                 ngram_max,

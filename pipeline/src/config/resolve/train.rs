@@ -222,22 +222,22 @@ pub(super) fn resolve_train(
             "cannot be combined with [train.privacy] yet: the accountant would have to count the held-out rows and the choice of epoch",
         ));
     }
-    let names: Vec<&str> = Schedule::ALL.iter().map(|s| s.name()).collect();
-    let schedule = match raw.lr_schedule.as_deref() {
-        None => Schedule::Constant,
-        Some(name) => *Schedule::ALL
-            .iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| c.err("train.lr-schedule", unknown_value("schedule", name, &names)))?,
-    };
-    let names: Vec<&str> = ClassWeights::ALL.iter().map(|s| s.name()).collect();
-    let class_weights = match raw.class_weights.as_deref() {
-        None => ClassWeights::None,
-        Some(name) => *ClassWeights::ALL
-            .iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| c.err("train.class-weights", unknown_value("class weighting", name, &names)))?,
-    };
+    let schedule = c.choice(
+        "train.lr-schedule",
+        "schedule",
+        raw.lr_schedule.as_deref(),
+        Schedule::Constant,
+        &Schedule::ALL,
+        Schedule::name,
+    )?;
+    let class_weights = c.choice(
+        "train.class-weights",
+        "class weighting",
+        raw.class_weights.as_deref(),
+        ClassWeights::None,
+        &ClassWeights::ALL,
+        ClassWeights::name,
+    )?;
     if class_weights != ClassWeights::None && privacy.is_some() {
         return Err(c.err(
             "train.class-weights",
@@ -323,22 +323,22 @@ fn resolve_poison(
                     )?;
                     let side = i64::from(image.width.min(image.height));
                     let size = c.usize("train.poison.patch-size", raw.patch_size, 3, 1, side)?;
-                    let corner = match raw.position.as_deref() {
-                        None => Corner::BottomRight,
-                        Some(name) => *Corner::ALL.iter().find(|k| k.name() == name).ok_or_else(|| {
-                            let names: Vec<&str> = Corner::ALL.iter().map(|k| k.name()).collect();
-                            c.err("train.poison.position", unknown_value("position", name, &names))
-                        })?,
-                    };
-                    let pattern = match raw.pattern.as_deref() {
-                        None => PatchPattern::Checkerboard,
-                        Some(name) => {
-                            *PatchPattern::ALL.iter().find(|k| k.name() == name).ok_or_else(|| {
-                                let names: Vec<&str> = PatchPattern::ALL.iter().map(|k| k.name()).collect();
-                                c.err("train.poison.pattern", unknown_value("pattern", name, &names))
-                            })?
-                        }
-                    };
+                    let corner = c.choice(
+                        "train.poison.position",
+                        "position",
+                        raw.position.as_deref(),
+                        Corner::BottomRight,
+                        &Corner::ALL,
+                        Corner::name,
+                    )?;
+                    let pattern = c.choice(
+                        "train.poison.pattern",
+                        "pattern",
+                        raw.pattern.as_deref(),
+                        PatchPattern::Checkerboard,
+                        &PatchPattern::ALL,
+                        PatchPattern::name,
+                    )?;
                     let opacity =
                         c.float("train.poison.opacity", raw.opacity, 1.0, FloatRange::OpenLow(0.0, 1.0))?;
                     Trigger::Patch { size: size as u32, corner, pattern, opacity }
