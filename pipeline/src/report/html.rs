@@ -365,6 +365,33 @@ mod tests {
     }
 
     #[test]
+    fn a_validated_run_shows_the_kept_epoch_and_each_epochs_validation_scores() {
+        let mut m = metrics();
+        m.training[0].validation_loss = Some(0.25);
+        m.training[0].validation_accuracy = Some(0.9);
+        m.validation = Some(crate::run::metrics::ValidationMetrics {
+            rows: 120,
+            best_epoch: 1,
+            accuracy: 0.9,
+            loss: 0.25,
+            epochs_trained: 1,
+            stopped_early: false,
+        });
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        let page = page_of(&m, &manifest(), &Examples::default());
+        balanced(&page);
+        for doc in [&md, &page] {
+            assert!(doc.contains("120 training rows were held out"), "{doc}");
+            assert!(doc.contains("the weights of epoch 1 (validation accuracy 90.0%"), "{doc}");
+            assert!(doc.contains("validation accuracy"), "{doc}");
+        }
+        assert!(md.contains("| 1 | 0.5000 | 80.0% | 0.2500 | 90.0% |"), "{md}");
+        // Without a validation split the columns are not there.
+        let plain = crate::report::markdown(&metrics(), &manifest(), &Examples::default());
+        assert!(!plain.contains("validation"), "{plain}");
+    }
+
+    #[test]
     fn a_private_run_states_its_epsilon_in_the_headline_and_per_epoch() {
         let mut m = metrics();
         m.training[0].epsilon = Some(1.25);

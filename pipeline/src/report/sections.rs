@@ -9,7 +9,7 @@ use super::pct;
 use super::svg::LineChart;
 use crate::eval::examples::Examples;
 use crate::run::manifest::Manifest;
-use crate::run::metrics::{EpochMetrics, MetricTable, Metrics};
+use crate::run::metrics::{MetricTable, Metrics};
 
 /// A run of text within a paragraph or list item.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +101,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     sections.extend(differential_privacy(metrics));
     sections.extend(privacy(metrics));
     sections.extend(canaries(metrics));
-    sections.extend(training(&metrics.training));
+    sections.extend(training(metrics));
     if !examples.clean.is_empty() {
         sections.push(Section { title: "Examples", blocks: vec![Block::Examples(examples)] });
     }
@@ -419,26 +419,48 @@ fn by_epsilon(by_eps: &std::collections::BTreeMap<String, f64>) -> Vec<(f64, &St
     rows
 }
 
-fn training(epochs: &[EpochMetrics]) -> Option<Section<'static>> {
+fn training(m: &Metrics) -> Option<Section<'static>> {
+    let epochs = &m.training;
     if epochs.is_empty() {
         return None;
     }
-    let header =
-        ["epoch", "loss", "accuracy", "seconds", "examples/s", "device busy"].map(str::to_owned).to_vec();
+    let validated = m.validation.is_some();
+    let mut header: Vec<String> = ["epoch", "loss", "accuracy"].map(str::to_owned).to_vec();
+    if validated {
+        header.extend(["validation loss", "validation accuracy"].map(str::to_owned));
+    }
+    header.extend(["seconds", "examples/s", "device busy"].map(str::to_owned));
     let rows = epochs
         .iter()
         .map(|e| {
-            vec![
-                e.epoch.to_string(),
-                format!("{:.4}", e.loss),
-                pct(e.accuracy),
+            let mut row = vec![e.epoch.to_string(), format!("{:.4}", e.loss), pct(e.accuracy)];
+            if validated {
+                row.push(e.validation_loss.map_or_else(|| "–".to_owned(), |l| format!("{l:.4}")));
+                row.push(e.validation_accuracy.map_or_else(|| "–".to_owned(), pct));
+            }
+            row.extend([
                 format!("{:.1}", e.seconds),
                 format!("{:.0}", e.examples_per_second),
                 pct(e.device_busy_share),
-            ]
+            ]);
+            row
         })
         .collect();
-    Some(Section { title: "Training", blocks: vec![Block::Table(Table { header, rows })] })
+    let mut blocks = Vec::new();
+    if let Some(v) = &m.validation {
+        blocks.push(Block::Text(vec![plain(format!(
+            "{} training rows were held out for validation (validation.tsv). The model has the weights of \
+             epoch {} (validation accuracy {}, loss {:.4}), the best of {} trained{}.",
+            v.rows,
+            v.best_epoch,
+            pct(v.accuracy),
+            v.loss,
+            v.epochs_trained,
+            if v.stopped_early { "; training stopped early (train.patience)" } else { "" }
+        ))]));
+    }
+    blocks.push(Block::Table(Table { header, rows }));
+    Some(Section { title: "Training", blocks })
 }
 
 fn provenance(m: &Manifest) -> Section<'static> {
