@@ -16,6 +16,8 @@ fn the_best_validated_epoch_is_kept_and_recorded() {
     let sb = Sandbox::new();
     sb.messages(600, 200);
     let cfg = sb.write("c.toml", config("patience = 1\nclass-weights = \"balanced\"\n"));
+    let checked = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
     let out = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dir = &sb.run_dirs()[0];
@@ -42,6 +44,11 @@ fn the_best_validated_epoch_is_kept_and_recorded() {
     let rows: Vec<&str> = tsv.lines().skip(1).collect();
     assert_eq!(rows.len() as u64, v["rows"].as_u64().unwrap());
     assert!((110..=130).contains(&rows.len()), "{} held out", rows.len());
+    let line = format!(
+        "validation: {} training rows held out, the best of up to 8 epochs kept (patience 1)",
+        rows.len()
+    );
+    assert!(checked.stdout.contains(&line), "{}", checked.stdout);
     assert_eq!(m["run"]["train_examples"], 600, "the table's rows, as read");
 
     // The kept weights are that epoch's: the same run stopped there by

@@ -51,6 +51,16 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         );
         trained += rows;
     }
+    if let Some(v) = &plan.train.validation {
+        let (_, held) = crate::train::validation_split(&split.train.labels, v.share, plan.seed);
+        let patience =
+            v.patience.map_or_else(|| "every epoch trained".to_owned(), |p| format!("patience {p}"));
+        println!(
+            "  validation: {} training rows held out, the best of up to {} epochs kept ({patience})",
+            held.len(),
+            plan.train.epochs
+        );
+    }
     if let Some(p) = &plan.train.privacy {
         let run = DpRun::new(p, trained, plan.train.batch_size, plan.train.epochs)?;
         let solved = match p.budget {

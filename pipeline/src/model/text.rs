@@ -231,6 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn the_document_frequencies_are_saved_and_loaded_with_the_weights() {
+        let device = crate::device::host();
+        let idf = vec![0.0, 1.0, 1.0, 2.0, 1.0, 1.5, 1.0, 1.0];
+        let model = TextModel::new(&plan(TextWeighting::TfIdf), 2, &device).with_idf(idf);
+        let bytes = crate::model::weights::save(&model).expect("save");
+        let mut fresh = TextModel::new(&plan(TextWeighting::TfIdf), 2, &device);
+        crate::model::weights::load(&mut fresh, bytes, std::path::Path::new("w")).expect("load");
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![3i64, 5, 0], [1, 3]), &device);
+        let counts = Tensor::<2>::from_data(TensorData::new(vec![1f32, 3.0, 0.0], [1, 3]), &device);
+        let read = |m: &TextModel| -> Vec<f32> {
+            m.weights(&ids, counts.clone()).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")
+        };
+        assert_eq!(read(&fresh), read(&model));
+        assert_ne!(read(&fresh), read(&TextModel::new(&plan(TextWeighting::TfIdf), 2, &device)));
+    }
+
+    #[test]
     fn a_linear_model_starts_at_zero_and_its_logits_are_the_weighted_rows() {
         let device = crate::device::host();
         let model = TextModel::new(&plan(TextWeighting::TfIdf), 3, &device);
