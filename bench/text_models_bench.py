@@ -18,14 +18,13 @@ Markdown table: clean accuracy, accuracy under DeepWordBug and TextBugger
 
 import argparse
 import json
-import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
-import venv
 from pathlib import Path
+
+from _venv import reexec_in
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-sklearn"
@@ -33,14 +32,7 @@ PEERS = ["scikit-learn==1.7.2"]
 
 
 def ensure_venv():
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    if not python.exists():
-        print(f"creating {VENV} and installing {' '.join(PEERS)}", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
-        subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", *PEERS])
-    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+    reexec_in(VENV, PEERS, __file__)
 
 
 def read(path):

@@ -13,12 +13,10 @@ single-thread numbers and the ratios.
 """
 
 import argparse
-import os
-import subprocess
-import sys
 import time
-import venv
 from pathlib import Path
+
+from _venv import reexec_in
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-text"
@@ -28,15 +26,7 @@ SHARE = 0.3  # Temper's severity 3 perturbs 30% of the words
 
 
 def ensure_venv():
-    """Re-executes inside bench/.venv-text, creating it first if needed."""
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    if not python.exists():
-        print(f"creating {VENV} and installing {' '.join(PEERS)}", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
-        subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", *PEERS])
-    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+    reexec_in(VENV, PEERS, __file__)
 
 
 def sentences():

@@ -67,20 +67,28 @@ fn a_bad_value_in_a_sweep_names_its_point_and_key() {
     assert!(out.code == 2 && out.stderr.contains("no [sweep]"), "{}", out.stderr);
 }
 
+/// Fails naming the first of `lines` that `text` lacks.
+fn has_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(text.contains(line), "{line} not in {text}");
+    }
+}
+
 #[test]
 fn job_files_run_the_sweep_as_an_array_of_the_schedulers_own() {
     let sb = Sandbox::new();
     let cfg = sweep(&sb);
     let slurm = sb.temper(&["jobs", "--scheduler", "slurm", &cfg, "--cpus", "2", "--memory", "4G"]);
     assert_eq!(slurm.code, 0, "{}", slurm.stderr);
-    for line in [
-        "#SBATCH --job-name=tiny-messages",
-        "#SBATCH --array=0-3",
-        "#SBATCH --cpus-per-task=2",
-        "#SBATCH --mem=4G",
-    ] {
-        assert!(slurm.stdout.contains(line), "{line} not in {}", slurm.stdout);
-    }
+    has_lines(
+        &slurm.stdout,
+        &[
+            "#SBATCH --job-name=tiny-messages",
+            "#SBATCH --array=0-3",
+            "#SBATCH --cpus-per-task=2",
+            "#SBATCH --mem=4G",
+        ],
+    );
     assert!(
         slurm.stdout.contains("--sweep-index auto") && !slurm.stdout.contains("--gres"),
         "{}",
@@ -113,15 +121,16 @@ fn job_files_run_the_sweep_as_an_array_of_the_schedulers_own() {
         "1",
     ]);
     assert_eq!(k8s.code, 0, "{}", k8s.stderr);
-    for line in [
-        "completionMode: Indexed",
-        "completions: 4",
-        "image: \"registry/temper:1\"",
-        "- \"auto\"",
-        "nvidia.com/gpu: 1",
-    ] {
-        assert!(k8s.stdout.contains(line), "{line} not in {}", k8s.stdout);
-    }
+    has_lines(
+        &k8s.stdout,
+        &[
+            "completionMode: Indexed",
+            "completions: 4",
+            "image: \"registry/temper:1\"",
+            "- \"auto\"",
+            "nvidia.com/gpu: 1",
+        ],
+    );
     let no_image = sb.temper(&["jobs", "--scheduler", "kubernetes", &cfg]);
     assert!(no_image.code != 0 && no_image.stderr.contains("--image"), "{}", no_image.stderr);
     // What an Indexed Job's pod does: its index picks the point.

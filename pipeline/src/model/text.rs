@@ -91,10 +91,16 @@ impl TextModel {
         }
     }
 
-    /// The weighted bag `[n, embedding_dim]`, its embedding lookup recorded on
-    /// `tape` when there is one.
+    /// The weighted bag `[n, embedding_dim or classes]`, its embedding
+    /// lookup recorded on `tape` when there is one. A linear model's dropout
+    /// drops features' weights here (a model with a hidden layer drops
+    /// after it).
     fn bag(&self, ids: Tensor<2, Int>, counts: Tensor<2>, tape: Option<&mut Tape>) -> Tensor<2> {
-        let w: Tensor<3> = self.weights(&ids, counts).unsqueeze_dim(2);
+        let mut w = self.weights(&ids, counts);
+        if self.hidden.is_none() {
+            w = self.dropout.forward(w);
+        }
+        let w: Tensor<3> = w.unsqueeze_dim(2);
         let embedded = match tape {
             Some(tape) => tape.embedding(&self.embedding, ids),
             None => self.embedding.forward(ids),
@@ -110,18 +116,8 @@ impl TextModel {
                 let x = self.act.forward(hidden.forward(self.bag(ids, counts, None)));
                 output.forward(self.dropout.forward(x))
             }
-            _ => self.linear_logits(self.bag_dropped(ids, counts, None)),
+            _ => self.linear_logits(self.bag(ids, counts, None)),
         }
-    }
-
-    /// A linear model's bag with dropout on its features' weights.
-    fn bag_dropped(&self, ids: Tensor<2, Int>, counts: Tensor<2>, tape: Option<&mut Tape>) -> Tensor<2> {
-        let w: Tensor<3> = self.dropout.forward(self.weights(&ids, counts)).unsqueeze_dim(2);
-        let embedded = match tape {
-            Some(tape) => tape.embedding(&self.embedding, ids),
-            None => self.embedding.forward(ids),
-        };
-        (embedded * w).sum_dim(1).squeeze_dim(1)
     }
 
     fn linear_logits(&self, bag: Tensor<2>) -> Tensor<2> {
@@ -150,7 +146,7 @@ impl TextModel {
                 tape.linear(output, self.dropout.forward(x))
             }
             _ => {
-                let bag = self.bag_dropped(ids, counts, Some(tape));
+                let bag = self.bag(ids, counts, Some(tape));
                 match &self.bias {
                     Some(b) => tape.bias(b, bag),
                     None => bag,
