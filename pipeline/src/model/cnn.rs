@@ -27,7 +27,7 @@ pub struct ConvBlock {
 
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.conv.forward(x);
+        let mut x = super::conv::forward(&self.conv, x);
         if let Some(norm) = &self.norm {
             x = norm.forward(x);
         }

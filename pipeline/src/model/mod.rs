@@ -4,6 +4,7 @@
 //! Training, evaluation and attacks are written once against that trait.
 
 mod cnn;
+pub mod conv;
 pub mod features;
 pub mod per_example;
 pub mod readback;

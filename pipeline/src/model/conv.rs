@@ -1,0 +1,477 @@
+//! Temper's own 2-D convolution for the CPU device (burn's flex backend).
+//!
+//! burn-flex has no convolution backward pass of its own: burn builds the
+//! input gradient from a transposed convolution and the weight gradient from
+//! a forward convolution over swapped batch and channel dimensions, whose
+//! batched transposes and badly shaped matrix products (K = batch × pixels,
+//! N = 9) cost more than the convolution itself. Here each pass is an
+//! unfolding of every image into columns (im2col) or its inverse, and
+//! matrix products with good shapes, batched over images:
+//! - forward: `out_n = W · cols_n`, `[C_out, C_in·k·k] × [C_in·k·k, pixels]`,
+//!   which is already NCHW;
+//! - input gradient: `dcols_n = Wᵀ · g_n`, folded back (col2im);
+//! - weight gradient: `Σ_n g_n · cols_nᵀ`, the columns kept from the forward
+//!   pass when the weight is tracked;
+//! - bias gradient: `g` summed over images and pixels.
+//!
+//! Work is split by image and every sum runs in image order, so results do
+//! not depend on the thread count. Other devices, and what this does not
+//! cover (dilation, groups, a convolution without bias, other float types),
+//! run burn's convolution.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::DType;
+use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
+
+type AdFlex = Autodiff<Flex, NoCheckpointing>;
+
+/// Sizes of one convolution over one image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Input channels, height, width.
+    pub input: [usize; 3],
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Vertical and horizontal stride.
+    pub stride: [usize; 2],
+    /// Zero rows above and below, columns left and right.
+    pub padding: [(usize, usize); 2],
+}
+
+impl Geometry {
+    /// Output height and width; `None` when the kernel does not fit.
+    pub fn output(&self) -> Option<[usize; 2]> {
+        let [_, h, w] = self.input;
+        let side = |size: usize, (lo, hi): (usize, usize), k: usize, s: usize| {
+            (size + lo + hi).checked_sub(k).filter(|_| s > 0).map(|span| span / s + 1)
+        };
+        Some([
+            side(h, self.padding[0], self.kernel[0], self.stride[0])?,
+            side(w, self.padding[1], self.kernel[1], self.stride[1])?,
+        ])
+    }
+
+    fn rows(&self) -> usize {
+        self.input[0] * self.kernel[0] * self.kernel[1]
+    }
+
+    fn image(&self) -> usize {
+        self.input.iter().product()
+    }
+}
+
+/// The geometry's output size with its parts, computed once per call.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    g: Geometry,
+    oh: usize,
+    ow: usize,
+}
+
+impl Plan {
+    fn new(g: Geometry) -> Option<Self> {
+        let [oh, ow] = g.output()?;
+        Some(Self { g, oh, ow })
+    }
+
+    fn pixels(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// Input row read by output row `oy` at kernel row `ki`, if not padding.
+    fn source_row(&self, oy: usize, ki: usize) -> Option<usize> {
+        (oy * self.g.stride[0] + ki).checked_sub(self.g.padding[0].0).filter(|&iy| iy < self.g.input[1])
+    }
+
+    /// With stride 1: the output columns `lo..hi` read input columns
+    /// `lo + kj - left ..`, the rest read padding.
+    fn unit_span(&self, kj: usize) -> (usize, usize) {
+        let left = self.g.padding[1].0;
+        let w = self.g.input[2];
+        let lo = left.saturating_sub(kj).min(self.ow);
+        let hi = (w + left).saturating_sub(kj).min(self.ow).max(lo);
+        (lo, hi)
+    }
+
+    /// Input column read by output column `ox` at kernel column `kj`.
+    fn source_col(&self, ox: usize, kj: usize) -> Option<usize> {
+        (ox * self.g.stride[1] + kj).checked_sub(self.g.padding[1].0).filter(|&ix| ix < self.g.input[2])
+    }
+
+    /// Unfolds one image `[C, H, W]` into `cols`, `[C·kh·kw, pixels]`.
+    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        let [_, h, w] = self.g.input;
+        let [kh, kw] = self.g.kernel;
+        for (row, dst) in cols.chunks_exact_mut(self.pixels()).enumerate() {
+            let (ci, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
+            let plane = &x[ci * h * w..(ci + 1) * h * w];
+            for (oy, out) in dst.chunks_exact_mut(self.ow).enumerate() {
+                let Some(iy) = self.source_row(oy, ki) else {
+                    out.fill(0.0);
+                    continue;
+                };
+                let src = &plane[iy * w..(iy + 1) * w];
+                if self.g.stride[1] == 1 {
+                    let (lo, hi) = self.unit_span(kj);
+                    let from = lo + kj - self.g.padding[1].0;
+                    out[..lo].fill(0.0);
+                    out[lo..hi].copy_from_slice(&src[from..from + hi - lo]);
+                    out[hi..].fill(0.0);
+                } else {
+                    for (ox, v) in out.iter_mut().enumerate() {
+                        *v = self.source_col(ox, kj).map_or(0.0, |ix| src[ix]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds `cols`, `[C·kh·kw, pixels]`, back onto the image it unfolds.
+    fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
+        let [_, h, w] = self.g.input;
+        let [kh, kw] = self.g.kernel;
+        for (row, src) in cols.chunks_exact(self.pixels()).enumerate() {
+            let (ci, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
+            let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
+            for (oy, grad) in src.chunks_exact(self.ow).enumerate() {
+                let Some(iy) = self.source_row(oy, ki) else { continue };
+                let dst = &mut plane[iy * w..(iy + 1) * w];
+                if self.g.stride[1] == 1 {
+                    let (lo, hi) = self.unit_span(kj);
+                    let from = lo + kj - self.g.padding[1].0;
+                    for (d, g) in dst[from..from + hi - lo].iter_mut().zip(&grad[lo..hi]) {
+                        *d += g;
+                    }
+                } else {
+                    for (ox, g) in grad.iter().enumerate() {
+                        if let Some(ix) = self.source_col(ox, kj) {
+                            dst[ix] += g;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn floats(t: &FlexTensor) -> FlexTensor {
+    t.to_contiguous()
+}
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor (checked before the convolution)")
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// All images' columns, `[N, C·kh·kw, pixels]`.
+fn unfold(plan: &Plan, x: &FlexTensor, batch: usize) -> FlexTensor {
+    let x = floats(x);
+    let (rows, pixels) = (plan.g.rows(), plan.pixels());
+    let mut cols = vec![0.0f32; batch * rows * pixels];
+    cols.par_chunks_mut(rows * pixels)
+        .zip(slice(&x).par_chunks(plan.g.image()))
+        .for_each(|(dst, src)| plan.im2col(src, dst));
+    tensor(cols, [batch, rows, pixels])
+}
+
+/// The output `[N, C_out, oh, ow]` and the columns it was computed from.
+fn forward_flex(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> (FlexTensor, FlexTensor) {
+    let batch = x.layout().shape()[0];
+    let (co, rows, pixels) = (plan.g.out_channels, plan.g.rows(), plan.pixels());
+    let cols = unfold(plan, x, batch);
+    let w = Flex::float_reshape(floats(w), [1, co, rows].into());
+    let mut out = Flex::float_matmul(w, cols.clone());
+    let bias = floats(b);
+    let bias = slice(&bias);
+    out.storage_mut::<f32>().par_chunks_mut(pixels).enumerate().for_each(|(i, plane)| {
+        let b = bias[i % co];
+        plane.iter_mut().for_each(|v| *v += b);
+    });
+    (Flex::float_reshape(out, [batch, co, plan.oh, plan.ow].into()), cols)
+}
+
+/// `dL/dx` from the output gradient `[N, C_out, pixels]` and the weight.
+fn input_grad(plan: &Plan, grad: &FlexTensor, w: &FlexTensor) -> FlexTensor {
+    let batch = grad.layout().shape()[0];
+    let (co, rows) = (plan.g.out_channels, plan.g.rows());
+    let wt = Flex::float_swap_dims(Flex::float_reshape(floats(w), [1, co, rows].into()), 1, 2);
+    let dcols = floats(&Flex::float_matmul(wt, grad.clone()));
+    let mut dx = vec![0.0f32; batch * plan.g.image()];
+    dx.par_chunks_mut(plan.g.image())
+        .zip(slice(&dcols).par_chunks(rows * plan.pixels()))
+        .for_each(|(dst, src)| plan.col2im(src, dst));
+    let [c, h, w] = plan.g.input;
+    tensor(dx, [batch, c, h, w])
+}
+
+/// `dL/dW`: each image's `g_n · cols_nᵀ`, summed in image order.
+fn weight_grad(plan: &Plan, grad: &FlexTensor, cols: &FlexTensor) -> FlexTensor {
+    let (co, rows) = (plan.g.out_channels, plan.g.rows());
+    let per_image = floats(&Flex::float_matmul(grad.clone(), Flex::float_swap_dims(cols.clone(), 1, 2)));
+    let per_image = slice(&per_image);
+    let size = co * rows;
+    let mut dw = vec![0.0f32; size];
+    dw.par_chunks_mut(rows).enumerate().for_each(|(o, dst)| {
+        for image in per_image.chunks_exact(size) {
+            for (d, g) in dst.iter_mut().zip(&image[o * rows..(o + 1) * rows]) {
+                *d += g;
+            }
+        }
+    });
+    let [c, ..] = plan.g.input;
+    tensor(dw, [co, c, plan.g.kernel[0], plan.g.kernel[1]])
+}
+
+/// `dL/db`: the output gradient summed over images, then pixels.
+fn bias_grad(plan: &Plan, grad: &FlexTensor) -> FlexTensor {
+    let co = plan.g.out_channels;
+    let pixels = plan.pixels();
+    let g = slice(grad);
+    let db = (0..co)
+        .into_par_iter()
+        .map(|o| {
+            g.chunks_exact(co * pixels)
+                .map(|image| image[o * pixels..(o + 1) * pixels].iter().sum::<f32>())
+                .sum()
+        })
+        .collect();
+    tensor(db, [co])
+}
+
+/// What the backward pass keeps: the weight, and the columns when the
+/// weight needs a gradient.
+#[derive(Clone, Debug)]
+struct Saved {
+    plan: Plan,
+    weight: FlexTensor,
+    cols: Option<FlexTensor>,
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let Saved { plan, weight, cols } = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let batch = grad.layout().shape()[0];
+        let grad = floats(&Flex::float_reshape(grad, [batch, plan.g.out_channels, plan.pixels()].into()));
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, input_grad(&plan, &grad, &weight));
+        }
+        if let (Some(node), Some(cols)) = (node_w, cols) {
+            grads.register::<Flex>(node.id, weight_grad(&plan, &grad, &cols));
+        }
+        if let Some(node) = node_b {
+            grads.register::<Flex>(node.id, bias_grad(&plan, &grad));
+        }
+    }
+}
+
+fn forward_autodiff(
+    plan: &Plan,
+    x: FloatTensor<AdFlex>,
+    w: FloatTensor<AdFlex>,
+    b: FloatTensor<AdFlex>,
+) -> FloatTensor<AdFlex> {
+    let guards = [x.node(), w.node(), b.node()];
+    let weight_tracked = w.is_tracked();
+    let (out, cols) = forward_flex(plan, x.primitive(), w.primitive(), b.primitive());
+    match ConvBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let saved =
+                Saved { plan: *plan, weight: w.into_primitive(), cols: weight_tracked.then_some(cols) };
+            prep.finish(saved, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// A convolution with bias, stride and padding, dilation 1, one group: on
+/// the CPU device Temper's own, elsewhere burn's.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geometry: Geometry) -> Tensor<4> {
+    let plan = Plan::new(geometry);
+    let f32s = [x.dtype(), weight.dtype(), bias.dtype()].iter().all(|d| *d == DType::F32);
+    if let (Some(plan), true) = (plan, f32s) {
+        let ad = (
+            x.clone().try_into_primitive::<AdFlex>(),
+            weight.clone().try_into_primitive::<AdFlex>(),
+            bias.clone().try_into_primitive::<AdFlex>(),
+        );
+        if let (Ok(x), Ok(w), Ok(b)) = ad {
+            return Tensor::from_primitive::<AdFlex>(forward_autodiff(&plan, x, w, b));
+        }
+        let plain = (
+            x.clone().try_into_primitive::<Flex>(),
+            weight.clone().try_into_primitive::<Flex>(),
+            bias.clone().try_into_primitive::<Flex>(),
+        );
+        if let (Ok(x), Ok(w), Ok(b)) = plain {
+            return Tensor::from_primitive::<Flex>(forward_flex(&plan, &x, &w, &b).0);
+        }
+    }
+    let options = ConvOptions::new_with_padding(geometry.stride, geometry.padding, [1, 1], 1);
+    burn::tensor::module::conv2d(x, weight, Some(bias), options)
+}
+
+/// Whether [`conv2d`] runs Temper's convolution for tensors on `device`.
+pub fn native_on(device: &Device) -> bool {
+    let probe = Tensor::<1>::zeros([1], device);
+    probe.clone().try_into_primitive::<AdFlex>().is_ok() || probe.try_into_primitive::<Flex>().is_ok()
+}
+
+/// burn's `Same` padding split: the odd pixel goes after (ONNX's rule).
+fn same(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = if out > 0 { ((out - 1) * stride + kernel).saturating_sub(size) } else { 0 };
+    (total / 2, total - total / 2)
+}
+
+/// `conv.forward(x)`, through [`conv2d`] where it applies.
+pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let Some(bias) = &conv.bias else { return conv.forward(x) };
+    if conv.dilation != [1, 1] || conv.groups != 1 {
+        return conv.forward(x);
+    }
+    let [_, c, h, w] = x.dims();
+    let (k, s) = (conv.kernel_size, conv.stride);
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => [same(k[0], s[0], h), same(k[1], s[1], w)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    };
+    let out_channels = conv.weight.shape()[0];
+    let geometry = Geometry { input: [c, h, w], out_channels, kernel: k, stride: s, padding };
+    conv2d(x, conv.weight.val(), bias.val(), geometry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn random(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
+
+    fn close(name: &str, ours: Tensor<4>, theirs: Tensor<4>) {
+        let (a, b) = (
+            ours.into_data().try_to_vec::<f32>().expect("f32"),
+            theirs.into_data().try_to_vec::<f32>().expect("f32"),
+        );
+        assert_eq!(a.len(), b.len(), "{name}: sizes");
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!((x - y).abs() <= 1e-4 * scale, "{name}[{i}]: {x} against burn's {y}");
+        }
+    }
+
+    /// Output and all three gradients against burn's convolution.
+    fn check(seed: u64, batch: usize, g: Geometry) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let device = Device::flex().autodiff();
+        let [c, h, w] = g.input;
+        let [kh, kw] = g.kernel;
+        let x = random(&mut rng, batch * c * h * w);
+        let wt = random(&mut rng, g.out_channels * c * kh * kw);
+        let b = random(&mut rng, g.out_channels);
+        let [oh, ow] = g.output().unwrap();
+        let up = random(&mut rng, batch * g.out_channels * oh * ow);
+        let run = |ours: bool| {
+            let x =
+                Tensor::<4>::from_data(TensorData::new(x.clone(), [batch, c, h, w]), &device).require_grad();
+            let wt =
+                Tensor::<4>::from_data(TensorData::new(wt.clone(), [g.out_channels, c, kh, kw]), &device)
+                    .require_grad();
+            let b =
+                Tensor::<1>::from_data(TensorData::new(b.clone(), [g.out_channels]), &device).require_grad();
+            let out = if ours {
+                conv2d(x.clone(), wt.clone(), b.clone(), g)
+            } else {
+                let options = ConvOptions::new_with_padding(g.stride, g.padding, [1, 1], 1);
+                burn::tensor::module::conv2d(x.clone(), wt.clone(), Some(b.clone()), options)
+            };
+            let up =
+                Tensor::<4>::from_data(TensorData::new(up.clone(), [batch, g.out_channels, oh, ow]), &device);
+            let grads = (out.clone() * up).sum().backward();
+            let db = b.grad(&grads).unwrap().reshape([1, 1, 1, g.out_channels]);
+            (out.inner(), x.grad(&grads).unwrap(), wt.grad(&grads).unwrap(), db)
+        };
+        let (ours, theirs) = (run(true), run(false));
+        let case = format!("seed {seed}, batch {batch}, {g:?}");
+        close(&format!("output ({case})"), ours.0, theirs.0);
+        close(&format!("dx ({case})"), ours.1, theirs.1);
+        close(&format!("dw ({case})"), ours.2, theirs.2);
+        close(&format!("db ({case})"), ours.3, theirs.3);
+    }
+
+    #[test]
+    fn matches_burns_convolution_and_its_gradients() {
+        let shapes = [
+            // The digits CNN's two layers.
+            (3, [1, 28, 28], 8, [3, 3], [1, 1], [(1, 1), (1, 1)]),
+            (2, [6, 14, 14], 5, [3, 3], [1, 1], [(1, 1), (1, 1)]),
+            // Kernels 1 and 5, odd sizes, strides, uneven and no padding.
+            (2, [3, 7, 9], 4, [1, 1], [1, 1], [(0, 0), (0, 0)]),
+            (1, [2, 11, 8], 3, [5, 5], [1, 1], [(2, 2), (2, 2)]),
+            (3, [2, 9, 10], 3, [3, 3], [2, 2], [(1, 1), (1, 1)]),
+            (2, [3, 8, 7], 2, [5, 3], [2, 1], [(0, 1), (2, 0)]),
+            (1, [1, 5, 5], 2, [5, 5], [1, 3], [(0, 0), (0, 0)]),
+            (2, [2, 6, 6], 3, [2, 2], [1, 1], [(0, 1), (0, 1)]),
+        ];
+        for (i, (batch, input, out_channels, kernel, stride, padding)) in shapes.into_iter().enumerate() {
+            check(i as u64, batch, Geometry { input, out_channels, kernel, stride, padding });
+        }
+    }
+
+    #[test]
+    fn the_cpu_device_runs_the_native_convolution() {
+        assert!(native_on(&Device::flex()));
+        assert!(native_on(&Device::flex().autodiff()));
+    }
+
+    #[test]
+    fn an_untracked_weight_still_gives_the_input_gradient() {
+        let device = Device::flex().autodiff();
+        let g = Geometry {
+            input: [2, 6, 6],
+            out_channels: 3,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [(1, 1); 2],
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let x = Tensor::<4>::from_data(TensorData::new(random(&mut rng, 72), [1, 2, 6, 6]), &device)
+            .require_grad();
+        let w = Tensor::<4>::from_data(TensorData::new(random(&mut rng, 54), [3, 2, 3, 3]), &device);
+        let b = Tensor::<1>::zeros([3], &device);
+        let grads = conv2d(x.clone(), w.clone(), b.clone(), g).sum().backward();
+        let theirs = {
+            let x = x.clone().detach().require_grad();
+            let options = ConvOptions::new_with_padding([1, 1], [(1, 1); 2], [1, 1], 1);
+            let grads = burn::tensor::module::conv2d(x.clone(), w, Some(b), options).sum().backward();
+            x.grad(&grads).unwrap()
+        };
+        close("dx", x.grad(&grads).unwrap(), theirs);
+    }
+}
