@@ -22,6 +22,7 @@ pub struct ConvBlock {
     norm: Option<BatchNorm>,
     group: Option<GroupNorm>,
     pool: MaxPool2d,
+    /// Applied with the pool, as one operation (`pool::relu_max_pool`).
     act: Relu,
 }
 
@@ -34,7 +35,7 @@ impl ConvBlock {
         if let Some(group) = &self.group {
             x = group.forward(x);
         }
-        self.pool.forward(self.act.forward(x))
+        super::pool::relu_max_pool(&self.pool, x)
     }
 
     fn forward_taped(&self, x: Tensor<4>, tape: &mut Tape) -> Tensor<4> {
@@ -43,7 +44,7 @@ impl ConvBlock {
         if let Some(group) = &self.group {
             x = tape.group_norm(group, x);
         }
-        self.pool.forward(self.act.forward(x))
+        super::pool::relu_max_pool(&self.pool, x)
     }
 }
 

@@ -7,6 +7,7 @@ mod cnn;
 pub mod conv;
 pub mod features;
 pub mod per_example;
+pub mod pool;
 pub mod readback;
 mod text;
 pub mod weights;
