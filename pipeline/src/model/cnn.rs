@@ -30,7 +30,7 @@ impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = super::conv::forward(&self.conv, x);
         if let Some(norm) = &self.norm {
-            x = norm.forward(x);
+            x = super::norm::batch_norm(norm, x);
         }
         if let Some(group) = &self.group {
             x = group.forward(x);

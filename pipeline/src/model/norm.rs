@@ -1,0 +1,305 @@
+//! Batch normalisation in training, as one differentiable operation for the
+//! CPU device (burn's flex backend).
+//!
+//! burn computes the batch statistics of `[N, C, H, W]` activations by
+//! swapping the batch and channel dimensions and copying the result, twice
+//! forward and twice backward, with a full pass over the activations for each
+//! of about ten element-wise steps. Here each channel is one task that reads
+//! its `N` contiguous planes: one pass for the mean, one for the variance,
+//! one writing the output and the normalised values the backward pass needs,
+//! and in the backward pass one for the two sums and one writing the input
+//! gradient. Sums run in a fixed order in `f64`, so results do not depend on
+//! the thread count.
+//!
+//! The running statistics are updated exactly as burn's `BatchNorm` does
+//! (biased batch variance, `momentum` weight on the new value); inference
+//! and other devices use burn's layer unchanged.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::nn::BatchNorm;
+use burn::prelude::*;
+use burn::tensor::DType;
+use rayon::prelude::*;
+
+type AdFlex = Autodiff<Flex, NoCheckpointing>;
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor (checked before normalising)")
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// `[N, C, H, W]` as `N` images of `C` planes of `plane` values.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    shape: [usize; 4],
+}
+
+impl Layout {
+    fn channels(&self) -> usize {
+        self.shape[1]
+    }
+
+    fn plane(&self) -> usize {
+        self.shape[2] * self.shape[3]
+    }
+
+    /// Values per channel.
+    fn count(&self) -> f64 {
+        (self.shape[0] * self.plane()) as f64
+    }
+
+    /// Channel `c`'s planes, image by image.
+    fn planes<'a>(&self, data: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> {
+        let (p, cp) = (self.plane(), self.channels() * self.plane());
+        data.chunks_exact(cp).map(move |image| &image[c * p..(c + 1) * p])
+    }
+
+    /// Writes `f(c, value)` for every value of each channel, channels in
+    /// parallel.
+    fn map(&self, data: &[f32], f: impl Fn(usize, f32) -> f32 + Sync) -> Vec<f32> {
+        let mut out = vec![0.0f32; data.len()];
+        let p = self.plane();
+        out.par_chunks_mut(p).zip(data.par_chunks(p)).enumerate().for_each(|(i, (o, x))| {
+            let c = i % self.channels();
+            o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(c, x));
+        });
+        out
+    }
+}
+
+/// Per-channel mean and biased variance, two passes in `f64`.
+fn statistics(layout: &Layout, x: &[f32]) -> Vec<(f64, f64)> {
+    (0..layout.channels())
+        .into_par_iter()
+        .map(|c| {
+            let sum: f64 = layout.planes(x, c).map(|p| p.iter().map(|&v| f64::from(v)).sum::<f64>()).sum();
+            let mean = sum / layout.count();
+            let squares: f64 = layout
+                .planes(x, c)
+                .map(|p| p.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>())
+                .sum();
+            (mean, squares / layout.count())
+        })
+        .collect()
+}
+
+/// What the forward pass hands back: output, normalised input, and the
+/// statistics.
+struct Forward {
+    output: FlexTensor,
+    normalized: FlexTensor,
+    mean: Vec<f32>,
+    variance: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+fn forward_flex(
+    layout: &Layout,
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    epsilon: f64,
+) -> Forward {
+    let x = x.to_contiguous();
+    let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
+    let (xs, gs, bs) = (slice(&x), slice(&gamma), slice(&beta));
+    let stats = statistics(layout, xs);
+    let mean: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
+    let variance: Vec<f32> = stats.iter().map(|s| s.1 as f32).collect();
+    let inv_std: Vec<f32> = stats.iter().map(|s| (1.0 / (s.1 + epsilon).sqrt()) as f32).collect();
+    let normalized = layout.map(xs, |c, v| (v - mean[c]) * inv_std[c]);
+    let output = layout.map(&normalized, |c, v| v * gs[c] + bs[c]);
+    Forward {
+        output: tensor(output, layout.shape),
+        normalized: tensor(normalized, layout.shape),
+        mean,
+        variance,
+        inv_std,
+    }
+}
+
+/// Gradients of input, gamma and beta from the output gradient.
+fn backward_flex(
+    layout: &Layout,
+    grad: &FlexTensor,
+    normalized: &FlexTensor,
+    gamma: &[f32],
+    inv_std: &[f32],
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let grad = grad.to_contiguous();
+    let (gs, xhat) = (slice(&grad), slice(normalized));
+    let sums: Vec<(f64, f64)> = (0..layout.channels())
+        .into_par_iter()
+        .map(|c| {
+            layout.planes(gs, c).zip(layout.planes(xhat, c)).fold((0.0, 0.0), |(sg, sgx), (g, x)| {
+                let (a, b) = g.iter().zip(x).fold((0.0f64, 0.0f64), |(a, b), (&g, &x)| {
+                    (a + f64::from(g), b + f64::from(g) * f64::from(x))
+                });
+                (sg + a, sgx + b)
+            })
+        })
+        .collect();
+    let count = layout.count();
+    let mean_g: Vec<f32> = sums.iter().map(|s| (s.0 / count) as f32).collect();
+    let mean_gx: Vec<f32> = sums.iter().map(|s| (s.1 / count) as f32).collect();
+    let scale: Vec<f32> = gamma.iter().zip(inv_std).map(|(g, s)| g * s).collect();
+    let p = layout.plane();
+    let mut dx = vec![0.0f32; gs.len()];
+    dx.par_chunks_mut(p).zip(gs.par_chunks(p).zip(xhat.par_chunks(p))).enumerate().for_each(
+        |(i, (d, (g, x)))| {
+            let c = i % layout.channels();
+            for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
+                *d = scale[c] * (g - mean_g[c] - x * mean_gx[c]);
+            }
+        },
+    );
+    let channels = layout.channels();
+    let dgamma = sums.iter().map(|s| s.1 as f32).collect();
+    let dbeta = sums.iter().map(|s| s.0 as f32).collect();
+    (tensor(dx, layout.shape), tensor(dgamma, [channels]), tensor(dbeta, [channels]))
+}
+
+#[derive(Clone, Debug)]
+struct Saved {
+    layout: Layout,
+    normalized: FlexTensor,
+    gamma: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+#[derive(Debug)]
+struct NormBackward;
+
+impl Backward<Flex, 3> for NormBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let Saved { layout, normalized, gamma, inv_std } = ops.state;
+        let (dx, dgamma, dbeta) = backward_flex(&layout, &grad, &normalized, &gamma, &inv_std);
+        for (node, g) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, g);
+            }
+        }
+    }
+}
+
+/// The normalised output (tracked) and the batch's mean and variance.
+fn train_autodiff(
+    layout: &Layout,
+    x: FloatTensor<AdFlex>,
+    gamma: FloatTensor<AdFlex>,
+    beta: FloatTensor<AdFlex>,
+    epsilon: f64,
+) -> (FloatTensor<AdFlex>, Vec<f32>, Vec<f32>) {
+    let guards = [x.node(), gamma.node(), beta.node()];
+    let f = forward_flex(layout, x.primitive(), gamma.primitive(), beta.primitive(), epsilon);
+    let out = match NormBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let gamma = slice(&gamma.primitive().to_contiguous()).to_vec();
+            prep.finish(
+                Saved { layout: *layout, normalized: f.normalized, gamma, inv_std: f.inv_std },
+                f.output,
+            )
+        }
+        OpsKind::UnTracked(prep) => prep.finish(f.output),
+    };
+    (out, f.mean, f.variance)
+}
+
+/// `norm.forward(x)`, with training-mode statistics on the CPU device
+/// computed by this module.
+pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let training = x.device().is_autodiff() && norm.training.is_enabled();
+    let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
+    let f32s = [x.dtype(), gamma.dtype(), beta.dtype()].iter().all(|d| *d == DType::F32);
+    if !training || !f32s {
+        return norm.forward(x);
+    }
+    let ad = (
+        x.clone().try_into_primitive::<AdFlex>(),
+        gamma.try_into_primitive::<AdFlex>(),
+        beta.try_into_primitive::<AdFlex>(),
+    );
+    let (Ok(xp), Ok(gp), Ok(bp)) = ad else { return norm.forward(x) };
+    let layout = Layout { shape: x.dims() };
+    let device = x.device();
+    let (out, mean, variance) = train_autodiff(&layout, xp, gp, bp, norm.epsilon);
+    let c = layout.channels();
+    let m = norm.momentum;
+    let update = |running: Tensor<1>, batch: Vec<f32>| {
+        let batch = Tensor::<1>::from_data(TensorData::new(batch, [c]), &device);
+        running.to_device(&device).mul_scalar(1.0 - m).add(batch.mul_scalar(m)).detach()
+    };
+    norm.running_mean.update(update(norm.running_mean.value_sync(), mean));
+    norm.running_var.update(update(norm.running_var.value_sync(), variance));
+    Tensor::from_primitive::<AdFlex>(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::BatchNormConfig;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().expect("f32")
+    }
+
+    fn close(name: &str, ours: Vec<f32>, theirs: Vec<f32>) {
+        assert_eq!(ours.len(), theirs.len(), "{name}: sizes");
+        let scale = theirs.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!((a - b).abs() <= 2e-4 * scale, "{name}[{i}]: {a} against burn's {b}");
+        }
+    }
+
+    #[test]
+    fn matches_burns_batch_norm_its_gradients_and_running_statistics() {
+        let device = Device::flex().autodiff();
+        for (seed, shape) in [(1u64, [4usize, 3, 5, 6]), (2, [2, 8, 7, 7]), (3, [5, 2, 1, 3])] {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let n: usize = shape.iter().product();
+            let x: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0f32..3.0)).collect();
+            let up: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            let gamma: Vec<f32> = (0..shape[1]).map(|_| rng.random_range(0.5f32..1.5)).collect();
+            let run = |ours: bool| {
+                let mut norm = BatchNormConfig::new(shape[1]).init(&device);
+                norm.gamma = norm.gamma.map(|_| {
+                    Tensor::from_data(TensorData::new(gamma.clone(), [shape[1]]), &device).require_grad()
+                });
+                let x = Tensor::<4>::from_data(TensorData::new(x.clone(), shape), &device).require_grad();
+                let up = Tensor::<4>::from_data(TensorData::new(up.clone(), shape), &device);
+                let y = if ours { batch_norm(&norm, x.clone()) } else { norm.forward(x.clone()) };
+                let grads = (y.clone() * up).sum().backward();
+                (
+                    values(y.inner()),
+                    values(x.grad(&grads).expect("dx")),
+                    values(norm.gamma.val().grad(&grads).expect("dgamma")),
+                    values(norm.beta.val().grad(&grads).expect("dbeta")),
+                    values(norm.running_mean.value_sync()),
+                    values(norm.running_var.value_sync()),
+                )
+            };
+            let (ours, theirs) = (run(true), run(false));
+            close(&format!("output {shape:?}"), ours.0, theirs.0);
+            close(&format!("dx {shape:?}"), ours.1, theirs.1);
+            close(&format!("dgamma {shape:?}"), ours.2, theirs.2);
+            close(&format!("dbeta {shape:?}"), ours.3, theirs.3);
+            close(&format!("running mean {shape:?}"), ours.4, theirs.4);
+            close(&format!("running variance {shape:?}"), ours.5, theirs.5);
+        }
+    }
+}
