@@ -10,12 +10,13 @@
 //! - forward: `out_n = W · cols_n`, `[C_out, C_in·k·k] × [C_in·k·k, pixels]`,
 //!   which is already NCHW;
 //! - input gradient: `dcols_n = Wᵀ · g_n`, folded back (col2im);
-//! - weight gradient: `Σ_n g_n · cols_nᵀ`, the columns kept from the forward
-//!   pass when the weight is tracked;
+//! - weight gradient: `Σ_n g_n · cols_nᵀ`, the image unfolded again;
 //! - bias gradient: `g` summed over images and pixels.
 //!
-//! Work is split by image and every sum runs in image order, so results do
-//! not depend on the thread count. Other devices, and what this does not
+//! Each image is one task that unfolds it and multiplies while its columns
+//! are in cache (one batch's columns are tens of megabytes, and writing them
+//! out and reading them back cost more than the products). Every sum runs in
+//! image order, so results do not depend on the thread count. Other devices, and what this does not
 //! cover (dilation, groups, a convolution without bias, other float types),
 //! run burn's convolution.
 
@@ -179,63 +180,92 @@ fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// All images' columns, `[N, C·kh·kw, pixels]`.
-fn unfold(plan: &Plan, x: &FlexTensor, batch: usize) -> FlexTensor {
-    let x = floats(x);
-    let (rows, pixels) = (plan.g.rows(), plan.pixels());
-    let mut cols = vec![0.0f32; batch * rows * pixels];
-    cols.par_chunks_mut(rows * pixels)
-        .zip(slice(&x).par_chunks(plan.g.image()))
-        .for_each(|(dst, src)| plan.im2col(src, dst));
-    tensor(cols, [batch, rows, pixels])
+/// The weight as a `[C_out, C·kh·kw]` matrix.
+fn matrix(plan: &Plan, w: &FlexTensor) -> FlexTensor {
+    Flex::float_reshape(floats(w), [plan.g.out_channels, plan.g.rows()].into())
 }
 
-/// The output `[N, C_out, oh, ow]` and the columns it was computed from.
-fn forward_flex(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> (FlexTensor, FlexTensor) {
+/// One image's columns, `[C·kh·kw, pixels]`.
+fn columns(plan: &Plan, image: &[f32]) -> FlexTensor {
+    let mut cols = vec![0.0f32; plan.g.rows() * plan.pixels()];
+    plan.im2col(image, &mut cols);
+    tensor(cols, [plan.g.rows(), plan.pixels()])
+}
+
+/// The output `[N, C_out, oh, ow]`. Each image is unfolded and multiplied
+/// in one task, so its columns are still in cache when they are read.
+fn forward_flex(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> FlexTensor {
+    let (x, bias) = (floats(x), floats(b));
+    let (xs, bias) = (slice(&x), slice(&bias));
     let batch = x.layout().shape()[0];
-    let (co, rows, pixels) = (plan.g.out_channels, plan.g.rows(), plan.pixels());
-    let cols = unfold(plan, x, batch);
-    let w = Flex::float_reshape(floats(w), [1, co, rows].into());
-    let mut out = Flex::float_matmul(w, cols.clone());
-    let bias = floats(b);
-    let bias = slice(&bias);
-    out.storage_mut::<f32>().par_chunks_mut(pixels).enumerate().for_each(|(i, plane)| {
-        let b = bias[i % co];
-        plane.iter_mut().for_each(|v| *v += b);
-    });
-    (Flex::float_reshape(out, [batch, co, plan.oh, plan.ow].into()), cols)
-}
-
-/// `dL/dx` from the output gradient `[N, C_out, pixels]` and the weight.
-fn input_grad(plan: &Plan, grad: &FlexTensor, w: &FlexTensor) -> FlexTensor {
-    let batch = grad.layout().shape()[0];
-    let (co, rows) = (plan.g.out_channels, plan.g.rows());
-    let wt = Flex::float_swap_dims(Flex::float_reshape(floats(w), [1, co, rows].into()), 1, 2);
-    let dcols = floats(&Flex::float_matmul(wt, grad.clone()));
-    let mut dx = vec![0.0f32; batch * plan.g.image()];
-    dx.par_chunks_mut(plan.g.image())
-        .zip(slice(&dcols).par_chunks(rows * plan.pixels()))
-        .for_each(|(dst, src)| plan.col2im(src, dst));
-    let [c, h, w] = plan.g.input;
-    tensor(dx, [batch, c, h, w])
-}
-
-/// `dL/dW`: each image's `g_n · cols_nᵀ`, summed in image order.
-fn weight_grad(plan: &Plan, grad: &FlexTensor, cols: &FlexTensor) -> FlexTensor {
-    let (co, rows) = (plan.g.out_channels, plan.g.rows());
-    let per_image = floats(&Flex::float_matmul(grad.clone(), Flex::float_swap_dims(cols.clone(), 1, 2)));
-    let per_image = slice(&per_image);
-    let size = co * rows;
-    let mut dw = vec![0.0f32; size];
-    dw.par_chunks_mut(rows).enumerate().for_each(|(o, dst)| {
-        for image in per_image.chunks_exact(size) {
-            for (d, g) in dst.iter_mut().zip(&image[o * rows..(o + 1) * rows]) {
-                *d += g;
-            }
+    let (co, pixels) = (plan.g.out_channels, plan.pixels());
+    let w = matrix(plan, w);
+    let mut out = vec![0.0f32; batch * co * pixels];
+    out.par_chunks_mut(co * pixels).zip(xs.par_chunks(plan.g.image())).for_each(|(out, image)| {
+        let y = Flex::float_matmul(w.clone(), columns(plan, image));
+        let planes = out.chunks_exact_mut(pixels).zip(slice(&y).chunks_exact(pixels));
+        for ((dst, src), b) in planes.zip(bias) {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d = s + b);
         }
     });
-    let [c, ..] = plan.g.input;
-    tensor(dw, [co, c, plan.g.kernel[0], plan.g.kernel[1]])
+    tensor(out, [batch, co, plan.oh, plan.ow])
+}
+
+/// One image's share of the backward pass: its input gradient written into
+/// `dx` (`Wᵀ · g_n`, folded back), and its weight gradient `g_n · cols_nᵀ`.
+fn backward_image(
+    plan: &Plan,
+    grad: &[f32],
+    weight: &FlexTensor,
+    image: Option<&[f32]>,
+    dx: Option<&mut [f32]>,
+) -> Option<FlexTensor> {
+    let g = tensor(grad.to_vec(), [plan.g.out_channels, plan.pixels()]);
+    if let Some(dx) = dx {
+        let dcols = Flex::float_matmul(Flex::float_swap_dims(weight.clone(), 0, 1), g.clone());
+        plan.col2im(slice(&floats(&dcols)), dx);
+    }
+    image.map(|image| Flex::float_matmul(g, Flex::float_swap_dims(columns(plan, image), 0, 1)))
+}
+
+/// Input and weight gradients, as the backward pass asks for them. Images
+/// run in parallel; their weight gradients are summed in image order.
+fn input_and_weight_grads(
+    plan: &Plan,
+    grad: &FlexTensor,
+    weight: &FlexTensor,
+    input: Option<&FlexTensor>,
+    want_dx: bool,
+) -> (Option<FlexTensor>, Option<FlexTensor>) {
+    let batch = grad.layout().shape()[0];
+    let (co, rows, pixels) = (plan.g.out_channels, plan.g.rows(), plan.pixels());
+    let weight = matrix(plan, weight);
+    let input = input.map(floats);
+    let images: Vec<Option<&[f32]>> = match &input {
+        Some(x) => slice(x).chunks_exact(plan.g.image()).map(Some).collect(),
+        None => vec![None; batch],
+    };
+    let grads = slice(grad).par_chunks(co * pixels);
+    let mut dx = want_dx.then(|| vec![0.0f32; batch * plan.g.image()]);
+    let partials: Vec<Option<FlexTensor>> = match dx.as_mut() {
+        Some(dx) => (dx.par_chunks_mut(plan.g.image()).zip(grads).zip(images))
+            .map(|((dx, g), image)| backward_image(plan, g, &weight, image, Some(dx)))
+            .collect(),
+        None => grads.zip(images).map(|(g, image)| backward_image(plan, g, &weight, image, None)).collect(),
+    };
+    let dw = input.is_some().then(|| {
+        let partials: Vec<FlexTensor> = partials.into_iter().flatten().map(|p| floats(&p)).collect();
+        let mut dw = vec![0.0f32; co * rows];
+        dw.par_chunks_mut(rows).enumerate().for_each(|(o, dst)| {
+            for p in &partials {
+                dst.iter_mut().zip(&slice(p)[o * rows..(o + 1) * rows]).for_each(|(d, g)| *d += g);
+            }
+        });
+        let [c, ..] = plan.g.input;
+        tensor(dw, [co, c, plan.g.kernel[0], plan.g.kernel[1]])
+    });
+    let [c, h, w] = plan.g.input;
+    (dx.map(|dx| tensor(dx, [batch, c, h, w])), dw)
 }
 
 /// `dL/db`: the output gradient summed over images, then pixels.
@@ -254,13 +284,13 @@ fn bias_grad(plan: &Plan, grad: &FlexTensor) -> FlexTensor {
     tensor(db, [co])
 }
 
-/// What the backward pass keeps: the weight, and the columns when the
-/// weight needs a gradient.
+/// What the backward pass keeps: the weight, and the input when the
+/// weight needs a gradient (its columns are unfolded again, image by image).
 #[derive(Clone, Debug)]
 struct Saved {
     plan: Plan,
     weight: FlexTensor,
-    cols: Option<FlexTensor>,
+    input: Option<FlexTensor>,
 }
 
 #[derive(Debug)]
@@ -271,15 +301,15 @@ impl Backward<Flex, 3> for ConvBackward {
 
     fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
-        let Saved { plan, weight, cols } = ops.state;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let batch = grad.layout().shape()[0];
-        let grad = floats(&Flex::float_reshape(grad, [batch, plan.g.out_channels, plan.pixels()].into()));
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, input_grad(&plan, &grad, &weight));
+        let Saved { plan, weight, input } = ops.state;
+        let grad = floats(&grads.consume::<Flex>(&ops.node));
+        let input = node_w.as_ref().and(input.as_ref());
+        let (dx, dw) = input_and_weight_grads(&plan, &grad, &weight, input, node_x.is_some());
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<Flex>(node.id, dx);
         }
-        if let (Some(node), Some(cols)) = (node_w, cols) {
-            grads.register::<Flex>(node.id, weight_grad(&plan, &grad, &cols));
+        if let (Some(node), Some(dw)) = (node_w, dw) {
+            grads.register::<Flex>(node.id, dw);
         }
         if let Some(node) = node_b {
             grads.register::<Flex>(node.id, bias_grad(&plan, &grad));
@@ -295,12 +325,11 @@ fn forward_autodiff(
 ) -> FloatTensor<AdFlex> {
     let guards = [x.node(), w.node(), b.node()];
     let weight_tracked = w.is_tracked();
-    let (out, cols) = forward_flex(plan, x.primitive(), w.primitive(), b.primitive());
+    let out = forward_flex(plan, x.primitive(), w.primitive(), b.primitive());
     match ConvBackward.prepare::<NoCheckpointing>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let saved =
-                Saved { plan: *plan, weight: w.into_primitive(), cols: weight_tracked.then_some(cols) };
-            prep.finish(saved, out)
+            let input = weight_tracked.then(|| x.into_primitive());
+            prep.finish(Saved { plan: *plan, weight: w.into_primitive(), input }, out)
         }
         OpsKind::UnTracked(prep) => prep.finish(out),
     }
@@ -326,7 +355,7 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geometry: Geomet
             bias.clone().try_into_primitive::<Flex>(),
         );
         if let (Ok(x), Ok(w), Ok(b)) = plain {
-            return Tensor::from_primitive::<Flex>(forward_flex(&plan, &x, &w, &b).0);
+            return Tensor::from_primitive::<Flex>(forward_flex(&plan, &x, &w, &b));
         }
     }
     let options = ConvOptions::new_with_padding(geometry.stride, geometry.padding, [1, 1], 1);
