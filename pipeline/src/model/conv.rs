@@ -338,6 +338,10 @@ fn forward_autodiff(
 /// A convolution with bias, stride and padding, dilation 1, one group: on
 /// the CPU device Temper's own, elsewhere burn's.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geometry: Geometry) -> Tensor<4> {
+    // A frozen model moved to the autodiff device (as white-box attacks use
+    // it) keeps plain parameters; as untracked autodiff tensors they route
+    // here as burn's own convolution would treat them.
+    let (weight, bias) = if x.is_autodiff() { (weight.autodiff(), bias.autodiff()) } else { (weight, bias) };
     let plan = Plan::new(geometry);
     let f32s = [x.dtype(), weight.dtype(), bias.dtype()].iter().all(|d| *d == DType::F32);
     if let (Some(plan), true) = (plan, f32s) {
@@ -477,6 +481,31 @@ mod tests {
     fn the_cpu_device_runs_the_native_convolution() {
         assert!(native_on(&Device::flex()));
         assert!(native_on(&Device::flex().autodiff()));
+    }
+
+    #[test]
+    fn plain_parameters_with_an_autodiff_input_take_the_native_path() {
+        // What `model.valid().to_device(&autodiff).freeze()` hands an attack.
+        let plain = Device::flex();
+        let x = Tensor::<4>::zeros([1, 1, 4, 4], &plain).autodiff().require_grad();
+        let w = Tensor::<4>::ones([2, 1, 3, 3], &plain);
+        let b = Tensor::<1>::zeros([2], &plain);
+        let (w, b) = (w.autodiff(), b.autodiff());
+        assert!(w.clone().try_into_primitive::<AdFlex>().is_ok() && b.try_into_primitive::<AdFlex>().is_ok());
+        let g = Geometry {
+            input: [1, 4, 4],
+            out_channels: 2,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [(1, 1); 2],
+        };
+        let grads =
+            conv2d(x.clone(), Tensor::<4>::ones([2, 1, 3, 3], &plain), Tensor::<1>::zeros([2], &plain), g)
+                .sum()
+                .backward();
+        // Each input pixel feeds as many outputs as kernel taps cover it, times two channels.
+        let dx = x.grad(&grads).expect("dx").into_data().try_to_vec::<f32>().expect("f32");
+        assert_eq!(dx[..4], [8.0, 12.0, 12.0, 8.0]);
     }
 
     #[test]

@@ -62,18 +62,40 @@ impl Layout {
         let (p, cp) = (self.plane(), self.channels() * self.plane());
         data.chunks_exact(cp).map(move |image| &image[c * p..(c + 1) * p])
     }
+}
 
-    /// Writes `f(c, value)` for every value of each channel, channels in
-    /// parallel.
-    fn map(&self, data: &[f32], f: impl Fn(usize, f32) -> f32 + Sync) -> Vec<f32> {
-        let mut out = vec![0.0f32; data.len()];
-        let p = self.plane();
-        out.par_chunks_mut(p).zip(data.par_chunks(p)).enumerate().for_each(|(i, (o, x))| {
-            let c = i % self.channels();
-            o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(c, x));
-        });
-        out
+/// Eight running `f64` sums over `values`, one per lane, added up at the
+/// end: the lanes have no dependency on each other, so the loop runs at the
+/// speed of the adds rather than their latency, in the same order every time.
+fn lane_sum<const K: usize>(values: &[f32], term: impl Fn(f32) -> f64) -> f64 {
+    let mut lanes = [0.0f64; K];
+    let chunks = values.chunks_exact(K);
+    let tail: f64 = chunks.remainder().iter().map(|&v| term(v)).sum();
+    for chunk in chunks {
+        for (l, &v) in lanes.iter_mut().zip(chunk) {
+            *l += term(v);
+        }
     }
+    lanes.iter().sum::<f64>() + tail
+}
+
+/// `Σ g` and `Σ g·x` over two planes, in lanes as [`lane_sum`].
+fn lane_sums(g: &[f32], x: &[f32]) -> (f64, f64) {
+    const K: usize = 8;
+    let (mut a, mut b) = ([0.0f64; K], [0.0f64; K]);
+    let (gc, xc) = (g.chunks_exact(K), x.chunks_exact(K));
+    let tail = gc
+        .remainder()
+        .iter()
+        .zip(xc.remainder())
+        .fold((0.0, 0.0), |(a, b), (&g, &x)| (a + f64::from(g), b + f64::from(g) * f64::from(x)));
+    for (g, x) in gc.zip(xc) {
+        for k in 0..K {
+            a[k] += f64::from(g[k]);
+            b[k] += f64::from(g[k]) * f64::from(x[k]);
+        }
+    }
+    (a.iter().sum::<f64>() + tail.0, b.iter().sum::<f64>() + tail.1)
 }
 
 /// Per-channel mean and biased variance, two passes in `f64`.
@@ -81,12 +103,10 @@ fn statistics(layout: &Layout, x: &[f32]) -> Vec<(f64, f64)> {
     (0..layout.channels())
         .into_par_iter()
         .map(|c| {
-            let sum: f64 = layout.planes(x, c).map(|p| p.iter().map(|&v| f64::from(v)).sum::<f64>()).sum();
+            let sum: f64 = layout.planes(x, c).map(|p| lane_sum::<8>(p, f64::from)).sum();
             let mean = sum / layout.count();
-            let squares: f64 = layout
-                .planes(x, c)
-                .map(|p| p.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>())
-                .sum();
+            let squares: f64 =
+                layout.planes(x, c).map(|p| lane_sum::<8>(p, |v| (f64::from(v) - mean).powi(2))).sum();
             (mean, squares / layout.count())
         })
         .collect()
@@ -116,8 +136,18 @@ fn forward_flex(
     let mean: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
     let variance: Vec<f32> = stats.iter().map(|s| s.1 as f32).collect();
     let inv_std: Vec<f32> = stats.iter().map(|s| (1.0 / (s.1 + epsilon).sqrt()) as f32).collect();
-    let normalized = layout.map(xs, |c, v| (v - mean[c]) * inv_std[c]);
-    let output = layout.map(&normalized, |c, v| v * gs[c] + bs[c]);
+    let mut normalized = vec![0.0f32; xs.len()];
+    let mut output = vec![0.0f32; xs.len()];
+    let p = layout.plane();
+    let planes = normalized.par_chunks_mut(p).zip(output.par_chunks_mut(p)).zip(xs.par_chunks(p));
+    planes.enumerate().for_each(|(i, ((n, o), x))| {
+        let c = i % layout.channels();
+        let (m, s, g, b) = (mean[c], inv_std[c], gs[c], bs[c]);
+        for ((n, o), &x) in n.iter_mut().zip(o.iter_mut()).zip(x) {
+            *n = (x - m) * s;
+            *o = *n * g + b;
+        }
+    });
     Forward {
         output: tensor(output, layout.shape),
         normalized: tensor(normalized, layout.shape),
@@ -141,9 +171,7 @@ fn backward_flex(
         .into_par_iter()
         .map(|c| {
             layout.planes(gs, c).zip(layout.planes(xhat, c)).fold((0.0, 0.0), |(sg, sgx), (g, x)| {
-                let (a, b) = g.iter().zip(x).fold((0.0f64, 0.0f64), |(a, b), (&g, &x)| {
-                    (a + f64::from(g), b + f64::from(g) * f64::from(x))
-                });
+                let (a, b) = lane_sums(g, x);
                 (sg + a, sgx + b)
             })
         })
