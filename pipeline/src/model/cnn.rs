@@ -33,7 +33,7 @@ impl ConvBlock {
             x = super::norm::batch_norm(norm, x);
         }
         if let Some(group) = &self.group {
-            x = group.forward(x);
+            x = super::norm::group_norm(group, x);
         }
         super::pool::relu_max_pool(&self.pool, x)
     }

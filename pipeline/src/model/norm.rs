@@ -1,5 +1,5 @@
-//! Batch normalisation in training, as one differentiable operation for the
-//! CPU device (burn's flex backend).
+//! Batch normalisation in training, and group normalisation, as
+//! differentiable operations for the CPU device (burn's flex backend).
 //!
 //! burn computes the batch statistics of `[N, C, H, W]` activations by
 //! swapping the batch and channel dimensions and copying the result, twice
@@ -13,7 +13,9 @@
 //!
 //! The running statistics are updated exactly as burn's `BatchNorm` does
 //! (biased batch variance, `momentum` weight on the new value); inference
-//! and other devices use burn's layer unchanged.
+//! and other devices use burn's layer unchanged. Group norm (what DP-SGD
+//! trains with) normalises each example's group, a contiguous slice of
+//! `[N, C, H, W]`, in one task; its scale and shift stay burn's tensor ops.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -22,7 +24,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::nn::BatchNorm;
+use burn::nn::{BatchNorm, GroupNorm};
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
@@ -275,10 +277,121 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_primitive::<AdFlex>(out)
 }
 
+/// `[N, C, H, W]` as `N · groups` contiguous slices, each one example's
+/// channels of one group.
+#[derive(Clone, Copy, Debug)]
+struct Groups {
+    shape: [usize; 4],
+    groups: usize,
+}
+
+impl Groups {
+    fn slice_len(&self) -> usize {
+        self.shape[1] / self.groups * self.shape[2] * self.shape[3]
+    }
+}
+
+/// Normalises each slice; returns `x̂` and each slice's `1 / σ`.
+fn normalize_flex(groups: &Groups, x: &FlexTensor, epsilon: f64) -> (FlexTensor, Vec<f32>) {
+    let x = x.to_contiguous();
+    let xs = slice(&x);
+    let len = groups.slice_len();
+    let mut out = vec![0.0f32; xs.len()];
+    let inv_std: Vec<f32> = out
+        .par_chunks_mut(len)
+        .zip(xs.par_chunks(len))
+        .map(|(o, x)| {
+            let mean = lane_sum::<8>(x, f64::from) / len as f64;
+            let var = lane_sum::<8>(x, |v| (f64::from(v) - mean).powi(2)) / len as f64;
+            let inv_std = 1.0 / (var + epsilon).sqrt();
+            let (m, s) = (mean as f32, inv_std as f32);
+            o.iter_mut().zip(x).for_each(|(o, &x)| *o = (x - m) * s);
+            s
+        })
+        .collect();
+    (tensor(out, groups.shape), inv_std)
+}
+
+/// `dL/dx` of [`normalize_flex`] from `dL/dx̂`, slice by slice.
+fn denormalize_grad(
+    groups: &Groups,
+    grad: &FlexTensor,
+    normalized: &FlexTensor,
+    inv_std: &[f32],
+) -> FlexTensor {
+    let grad = grad.to_contiguous();
+    let (gs, xhat) = (slice(&grad), slice(normalized));
+    let len = groups.slice_len();
+    let mut dx = vec![0.0f32; gs.len()];
+    dx.par_chunks_mut(len).zip(gs.par_chunks(len).zip(xhat.par_chunks(len))).zip(inv_std).for_each(
+        |((d, (g, x)), &s)| {
+            let (sg, sgx) = lane_sums(g, x);
+            let (mg, mgx) = ((sg / len as f64) as f32, (sgx / len as f64) as f32);
+            for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
+                *d = s * (g - mg - x * mgx);
+            }
+        },
+    );
+    tensor(dx, groups.shape)
+}
+
+#[derive(Debug)]
+struct GroupBackward;
+
+impl Backward<Flex, 1> for GroupBackward {
+    type State = (Groups, FlexTensor, Vec<f32>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node {
+            let (groups, normalized, inv_std) = ops.state;
+            grads.register::<Flex>(node.id, denormalize_grad(&groups, &grad, &normalized, &inv_std));
+        }
+    }
+}
+
+/// Each example's groups normalised (no scale or shift), on the CPU device;
+/// `None` elsewhere.
+fn normalize_groups(groups: usize, epsilon: f64, x: &Tensor<4>) -> Option<Tensor<4>> {
+    let shape = x.dims();
+    if x.dtype() != DType::F32 || groups == 0 || !shape[1].is_multiple_of(groups) {
+        return None;
+    }
+    let g = Groups { shape, groups };
+    if let Ok(p) = x.clone().try_into_primitive::<AdFlex>() {
+        let guard = p.node();
+        let (out, inv_std) = normalize_flex(&g, p.primitive(), epsilon);
+        let out = match GroupBackward.prepare::<NoCheckpointing>([guard]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((g, out.clone(), inv_std), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        return Some(Tensor::from_primitive::<AdFlex>(out));
+    }
+    let p = x.clone().try_into_primitive::<Flex>().ok()?;
+    Some(Tensor::from_primitive::<Flex>(normalize_flex(&g, &p, epsilon).0))
+}
+
+/// `layer.forward(x)`, with the normalisation on the CPU device computed
+/// by this module (one pass for each statistic and one for the output,
+/// against burn's ten element-wise steps); the scale and shift stay burn's.
+pub fn group_norm(layer: &GroupNorm, x: Tensor<4>) -> Tensor<4> {
+    let Some(normalized) = normalize_groups(layer.num_groups, layer.epsilon, &x) else {
+        return layer.forward(x);
+    };
+    match (&layer.gamma, &layer.beta, layer.affine) {
+        (Some(gamma), Some(beta), true) => {
+            let c = layer.num_channels;
+            normalized * gamma.val().reshape([1, c, 1, 1]) + beta.val().reshape([1, c, 1, 1])
+        }
+        _ => normalized,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::nn::BatchNormConfig;
+    use burn::nn::{BatchNormConfig, GroupNormConfig};
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -291,6 +404,51 @@ mod tests {
         let scale = theirs.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             assert!((a - b).abs() <= 2e-4 * scale, "{name}[{i}]: {a} against burn's {b}");
+        }
+    }
+
+    #[test]
+    fn matches_burns_group_norm_and_its_gradients() {
+        let device = Device::flex().autodiff();
+        for (seed, shape, groups, affine) in
+            [(4u64, [3usize, 8, 5, 6], 4usize, true), (5, [2, 6, 7, 7], 3, false), (6, [4, 4, 1, 2], 4, true)]
+        {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let n: usize = shape.iter().product();
+            let x: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0f32..3.0)).collect();
+            let up: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            let mut layer = GroupNormConfig::new(groups, shape[1]).with_affine(affine).init(&device);
+            if affine {
+                let gamma: Vec<f32> = (0..shape[1]).map(|_| rng.random_range(0.5f32..1.5)).collect();
+                layer.gamma = layer.gamma.map(|p| {
+                    p.map(|_| Tensor::from_data(TensorData::new(gamma, [shape[1]]), &device).require_grad())
+                });
+            }
+            let run = |ours: bool| {
+                let x = Tensor::<4>::from_data(TensorData::new(x.clone(), shape), &device).require_grad();
+                let up = Tensor::<4>::from_data(TensorData::new(up.clone(), shape), &device);
+                let y = if ours { group_norm(&layer, x.clone()) } else { layer.forward(x.clone()) };
+                let grads = (y.clone() * up).sum().backward();
+                let param = |p: &Option<burn::module::Param<Tensor<1>>>| {
+                    p.as_ref().map(|p| values(p.val().grad(&grads).expect("a parameter gradient")))
+                };
+                (
+                    values(y.inner()),
+                    values(x.grad(&grads).expect("dx")),
+                    param(&layer.gamma),
+                    param(&layer.beta),
+                )
+            };
+            let (ours, theirs) = (run(true), run(false));
+            close(&format!("output {shape:?}"), ours.0, theirs.0);
+            close(&format!("dx {shape:?}"), ours.1, theirs.1);
+            assert_eq!(ours.2.is_some(), affine);
+            if let (Some(a), Some(b)) = (ours.2, theirs.2) {
+                close(&format!("dgamma {shape:?}"), a, b);
+            }
+            if let (Some(a), Some(b)) = (ours.3, theirs.3) {
+                close(&format!("dbeta {shape:?}"), a, b);
+            }
         }
     }
 
