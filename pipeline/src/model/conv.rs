@@ -20,6 +20,7 @@
 //! cover (dilation, groups, a convolution without bias, other float types),
 //! run burn's convolution.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -27,7 +28,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -35,7 +35,7 @@ use burn::tensor::DType;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-type AdFlex = Autodiff<Flex, NoCheckpointing>;
+use super::flex::{AdFlex, slice, tensor};
 
 /// Sizes of one convolution over one image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,14 +170,6 @@ impl Plan {
 
 fn floats(t: &FlexTensor) -> FlexTensor {
     t.to_contiguous()
-}
-
-fn slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("a contiguous f32 tensor (checked before the convolution)")
-}
-
-fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
 /// The weight as a `[C_out, C·kh·kw]` matrix.
@@ -366,6 +358,24 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geometry: Geomet
     burn::tensor::module::conv2d(x, weight, Some(bias), options)
 }
 
+/// Each image's columns, `[N, C·kh·kw, pixels]` (rows in `(c, kh, kw)`
+/// order, as `unfold4d` gives them), for a plain tensor on the CPU device:
+/// what per-example weight gradients multiply by. `None` elsewhere.
+pub fn unfold(x: &Tensor<4>, geometry: Geometry) -> Option<Tensor<3>> {
+    let plan = Plan::new(geometry)?;
+    if x.dtype() != DType::F32 || x.dims()[1..] != geometry.input {
+        return None;
+    }
+    let x = floats(&x.clone().try_into_primitive::<Flex>().ok()?);
+    let batch = x.layout().shape()[0];
+    let (rows, pixels) = (plan.g.rows(), plan.pixels());
+    let mut cols = vec![0.0f32; batch * rows * pixels];
+    cols.par_chunks_mut(rows * pixels)
+        .zip(slice(&x).par_chunks(plan.g.image()))
+        .for_each(|(dst, src)| plan.im2col(src, dst));
+    Some(Tensor::from_primitive::<Flex>(tensor(cols, [batch, rows, pixels])))
+}
+
 /// Whether [`conv2d`] runs Temper's convolution for tensors on `device`.
 pub fn native_on(device: &Device) -> bool {
     let probe = Tensor::<1>::zeros([1], device);
@@ -474,6 +484,31 @@ mod tests {
         ];
         for (i, (batch, input, out_channels, kernel, stride, padding)) in shapes.into_iter().enumerate() {
             check(i as u64, batch, Geometry { input, out_channels, kernel, stride, padding });
+        }
+    }
+
+    #[test]
+    fn unfolding_matches_burns_unfold4d() {
+        use burn::tensor::module::unfold4d;
+        use burn::tensor::ops::UnfoldOptions;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(random(&mut rng, 2 * 3 * 5 * 6), [2, 3, 5, 6]),
+            &Device::flex(),
+        );
+        for (kernel, stride, pad) in [([3, 3], [1, 1], 1), ([5, 3], [2, 1], 2), ([1, 1], [1, 1], 0)] {
+            let g = Geometry { input: [3, 5, 6], out_channels: 1, kernel, stride, padding: [(pad, pad); 2] };
+            let ours = unfold(&x, g).expect("the CPU device");
+            let theirs = unfold4d(x.clone(), kernel, UnfoldOptions::new(stride, [pad, pad], [1, 1]));
+            assert_eq!(ours.dims(), theirs.dims());
+            let (a, b) = (
+                ours.into_data().try_to_vec::<f32>().expect("f32"),
+                theirs.into_data().try_to_vec::<f32>().expect("f32"),
+            );
+            assert!(
+                a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6),
+                "kernel {kernel:?}, stride {stride:?}"
+            );
         }
     }
 

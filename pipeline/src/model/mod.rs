@@ -6,6 +6,7 @@
 mod cnn;
 pub mod conv;
 pub mod features;
+mod flex;
 pub mod norm;
 pub mod per_example;
 pub mod pool;

@@ -17,27 +17,19 @@
 //! trains with) normalises each example's group, a contiguous slice of
 //! `[N, C, H, W]`, in one task; its scale and shift stay burn's tensor ops.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::nn::{BatchNorm, GroupNorm};
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-type AdFlex = Autodiff<Flex, NoCheckpointing>;
-
-fn slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("a contiguous f32 tensor (checked before normalising)")
-}
-
-fn tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
-}
+use super::flex::{AdFlex, slice, tensor};
 
 /// `[N, C, H, W]` as `N` images of `C` planes of `plane` values.
 #[derive(Clone, Copy, Debug)]

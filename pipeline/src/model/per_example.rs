@@ -21,6 +21,8 @@ use burn::tensor::module::unfold4d;
 use burn::tensor::ops::{PadMode, UnfoldOptions};
 use burn::tensor::{Gradients, IndexingUpdateOp};
 
+use super::conv::Geometry;
+
 /// One trainable layer as the forward pass saw it.
 enum Record {
     Linear { input: Tensor<2>, probe: Tensor<2>, weight: ParamId, bias: Option<ParamId> },
@@ -196,13 +198,25 @@ impl Record {
                 let [_, c_out, oh, ow] = g.dims();
                 // Stride 1: the padding is what makes the output size.
                 let (pad_h, pad_w) = ((oh + kernel[0] - 1 - h) / 2, (ow + kernel[1] - 1 - w) / 2);
-                let padded = if pad_h + pad_w > 0 {
-                    input.pad((pad_w, pad_w, pad_h, pad_h), PadMode::Constant(0.0))
-                } else {
-                    input
+                let geometry = Geometry {
+                    input: [c_in, h, w],
+                    out_channels: c_out,
+                    kernel,
+                    stride: [1, 1],
+                    padding: [(pad_h, pad_h), (pad_w, pad_w)],
                 };
-                // Explicit padding keeps unfold4d on its copy path, not its one-hot convolution.
-                let unfolded = unfold4d(padded, kernel, UnfoldOptions::new([1, 1], [0, 0], [1, 1]));
+                let unfolded = match super::conv::unfold(&input, geometry) {
+                    Some(unfolded) => unfolded,
+                    None => {
+                        let padded = if pad_h + pad_w > 0 {
+                            input.pad((pad_w, pad_w, pad_h, pad_h), PadMode::Constant(0.0))
+                        } else {
+                            input
+                        };
+                        // Explicit padding keeps unfold4d on its copy path, not its one-hot convolution.
+                        unfold4d(padded, kernel, UnfoldOptions::new([1, 1], [0, 0], [1, 1]))
+                    }
+                };
                 let g = g.reshape([n, c_out, oh * ow]);
                 let per_weight = g.clone().matmul(unfolded.swap_dims(1, 2));
                 let per_bias = g.sum_dim(2).reshape([n, c_out]);

@@ -17,20 +17,20 @@
 
 use std::sync::Arc;
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 
-type AdFlex = Autodiff<Flex, NoCheckpointing>;
+use super::flex::{AdFlex, slice, tensor};
 
 /// A window's position of its output's value, in row-major order; `NONE`
 /// where the output is zero (nothing positive in the window).
@@ -133,7 +133,7 @@ fn window2x2(a: f32, b: f32, c: f32, d: f32) -> (f32, u8) {
 
 fn forward_flex(win: &Window, x: &FlexTensor) -> (FlexTensor, Vec<u8>) {
     let x = x.to_contiguous();
-    let xs = x.as_slice::<f32>().expect("a contiguous f32 tensor (checked before pooling)");
+    let xs = slice(&x);
     let [oh, ow] = win.out();
     let (plane_in, plane_out) = (win.input[2] * win.input[3], oh * ow);
     let mut out = vec![0.0f32; win.planes() * plane_out];
@@ -149,12 +149,12 @@ fn forward_flex(win: &Window, x: &FlexTensor) -> (FlexTensor, Vec<u8>) {
             }
         });
     let [n, c, ..] = win.input;
-    (FlexTensor::from_data(TensorData::new(out, [n, c, oh, ow])), arg)
+    (tensor(out, [n, c, oh, ow]), arg)
 }
 
 fn backward_flex(win: &Window, grad: &FlexTensor, arg: &[u8]) -> FlexTensor {
     let grad = grad.to_contiguous();
-    let gs = grad.as_slice::<f32>().expect("an f32 gradient");
+    let gs = slice(&grad);
     let [oh, ow] = win.out();
     let (plane_in, plane_out) = (win.input[2] * win.input[3], oh * ow);
     let mut dx = vec![0.0f32; win.planes() * plane_in];
@@ -166,7 +166,7 @@ fn backward_flex(win: &Window, grad: &FlexTensor, arg: &[u8]) -> FlexTensor {
                 win.unpool(g, a, d);
             }
         });
-    FlexTensor::from_data(TensorData::new(dx, win.input))
+    tensor(dx, win.input)
 }
 
 #[derive(Debug)]
