@@ -16,9 +16,9 @@
 //! Each image is one task that unfolds it and multiplies while its columns
 //! are in cache (one batch's columns are tens of megabytes, and writing them
 //! out and reading them back cost more than the products). Every sum runs in
-//! image order, so results do not depend on the thread count. Other devices, and what this does not
-//! cover (dilation, groups, a convolution without bias, other float types),
-//! run burn's convolution.
+//! image order, so results do not depend on the thread count. Other
+//! devices, and what this does not cover (dilation, groups, a convolution
+//! without bias, other float types), run burn's convolution.
 
 use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
