@@ -168,13 +168,9 @@ impl Plan {
     }
 }
 
-fn floats(t: &FlexTensor) -> FlexTensor {
-    t.to_contiguous()
-}
-
 /// The weight as a `[C_out, C·kh·kw]` matrix.
 fn matrix(plan: &Plan, w: &FlexTensor) -> FlexTensor {
-    Flex::float_reshape(floats(w), [plan.g.out_channels, plan.g.rows()].into())
+    Flex::float_reshape(w.to_contiguous(), [plan.g.out_channels, plan.g.rows()].into())
 }
 
 /// One image's columns, `[C·kh·kw, pixels]`.
@@ -187,7 +183,7 @@ fn columns(plan: &Plan, image: &[f32]) -> FlexTensor {
 /// The output `[N, C_out, oh, ow]`. Each image is unfolded and multiplied
 /// in one task, so its columns are still in cache when they are read.
 fn forward_flex(plan: &Plan, x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> FlexTensor {
-    let (x, bias) = (floats(x), floats(b));
+    let (x, bias) = (x.to_contiguous(), b.to_contiguous());
     let (xs, bias) = (slice(&x), slice(&bias));
     let batch = x.layout().shape()[0];
     let (co, pixels) = (plan.g.out_channels, plan.pixels());
@@ -215,7 +211,7 @@ fn backward_image(
     let g = tensor(grad.to_vec(), [plan.g.out_channels, plan.pixels()]);
     if let Some(dx) = dx {
         let dcols = Flex::float_matmul(Flex::float_swap_dims(weight.clone(), 0, 1), g.clone());
-        plan.col2im(slice(&floats(&dcols)), dx);
+        plan.col2im(slice(&dcols.to_contiguous()), dx);
     }
     image.map(|image| Flex::float_matmul(g, Flex::float_swap_dims(columns(plan, image), 0, 1)))
 }
@@ -232,7 +228,7 @@ fn input_and_weight_grads(
     let batch = grad.layout().shape()[0];
     let (co, rows, pixels) = (plan.g.out_channels, plan.g.rows(), plan.pixels());
     let weight = matrix(plan, weight);
-    let input = input.map(floats);
+    let input = input.map(FlexTensor::to_contiguous);
     let images: Vec<Option<&[f32]>> = match &input {
         Some(x) => slice(x).chunks_exact(plan.g.image()).map(Some).collect(),
         None => vec![None; batch],
@@ -246,7 +242,7 @@ fn input_and_weight_grads(
         None => grads.zip(images).map(|(g, image)| backward_image(plan, g, &weight, image, None)).collect(),
     };
     let dw = input.is_some().then(|| {
-        let partials: Vec<FlexTensor> = partials.into_iter().flatten().map(|p| floats(&p)).collect();
+        let partials: Vec<FlexTensor> = partials.into_iter().flatten().map(|p| p.to_contiguous()).collect();
         let mut dw = vec![0.0f32; co * rows];
         dw.par_chunks_mut(rows).enumerate().for_each(|(o, dst)| {
             for p in &partials {
@@ -294,7 +290,7 @@ impl Backward<Flex, 3> for ConvBackward {
     fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
         let Saved { plan, weight, input } = ops.state;
-        let grad = floats(&grads.consume::<Flex>(&ops.node));
+        let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
         let input = node_w.as_ref().and(input.as_ref());
         let (dx, dw) = input_and_weight_grads(&plan, &grad, &weight, input, node_x.is_some());
         if let (Some(node), Some(dx)) = (node_x, dx) {
@@ -366,7 +362,7 @@ pub fn unfold(x: &Tensor<4>, geometry: Geometry) -> Option<Tensor<3>> {
     if x.dtype() != DType::F32 || x.dims()[1..] != geometry.input {
         return None;
     }
-    let x = floats(&x.clone().try_into_primitive::<Flex>().ok()?);
+    let x = x.clone().try_into_primitive::<Flex>().ok()?.to_contiguous();
     let batch = x.layout().shape()[0];
     let (rows, pixels) = (plan.g.rows(), plan.pixels());
     let mut cols = vec![0.0f32; batch * rows * pixels];
@@ -374,12 +370,6 @@ pub fn unfold(x: &Tensor<4>, geometry: Geometry) -> Option<Tensor<3>> {
         .zip(slice(&x).par_chunks(plan.g.image()))
         .for_each(|(dst, src)| plan.im2col(src, dst));
     Some(Tensor::from_primitive::<Flex>(tensor(cols, [batch, rows, pixels])))
-}
-
-/// Whether [`conv2d`] runs Temper's convolution for tensors on `device`.
-pub fn native_on(device: &Device) -> bool {
-    let probe = Tensor::<1>::zeros([1], device);
-    probe.clone().try_into_primitive::<AdFlex>().is_ok() || probe.try_into_primitive::<Flex>().is_ok()
 }
 
 /// burn's `Same` padding split: the odd pixel goes after (ONNX's rule).
@@ -438,7 +428,7 @@ mod tests {
         let x = random(&mut rng, batch * c * h * w);
         let wt = random(&mut rng, g.out_channels * c * kh * kw);
         let b = random(&mut rng, g.out_channels);
-        let [oh, ow] = g.output().unwrap();
+        let [oh, ow] = g.output().expect("the kernel fits");
         let up = random(&mut rng, batch * g.out_channels * oh * ow);
         let run = |ours: bool| {
             let x =
@@ -457,8 +447,8 @@ mod tests {
             let up =
                 Tensor::<4>::from_data(TensorData::new(up.clone(), [batch, g.out_channels, oh, ow]), &device);
             let grads = (out.clone() * up).sum().backward();
-            let db = b.grad(&grads).unwrap().reshape([1, 1, 1, g.out_channels]);
-            (out.inner(), x.grad(&grads).unwrap(), wt.grad(&grads).unwrap(), db)
+            let db = b.grad(&grads).expect("db").reshape([1, 1, 1, g.out_channels]);
+            (out.inner(), x.grad(&grads).expect("dx"), wt.grad(&grads).expect("dw"), db)
         };
         let (ours, theirs) = (run(true), run(false));
         let case = format!("seed {seed}, batch {batch}, {g:?}");
@@ -512,6 +502,12 @@ mod tests {
         }
     }
 
+    /// Whether [`conv2d`] runs Temper's convolution for tensors on `device`.
+    fn native_on(device: &Device) -> bool {
+        let probe = Tensor::<1>::zeros([1], device);
+        probe.clone().try_into_primitive::<AdFlex>().is_ok() || probe.try_into_primitive::<Flex>().is_ok()
+    }
+
     #[test]
     fn the_cpu_device_runs_the_native_convolution() {
         assert!(native_on(&Device::flex()));
@@ -563,8 +559,8 @@ mod tests {
             let x = x.clone().detach().require_grad();
             let options = ConvOptions::new_with_padding([1, 1], [(1, 1); 2], [1, 1], 1);
             let grads = burn::tensor::module::conv2d(x.clone(), w, Some(b), options).sum().backward();
-            x.grad(&grads).unwrap()
+            x.grad(&grads).expect("burn's dx")
         };
-        close("dx", x.grad(&grads).unwrap(), theirs);
+        close("dx", x.grad(&grads).expect("dx"), theirs);
     }
 }

@@ -106,6 +106,15 @@ fn statistics(layout: &Layout, x: &[f32]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A normalisation's input gradient over values sharing one mean and
+/// variance: `scale · (g − mean(g) − x̂ · mean(g·x̂))`, `scale` being the
+/// inverse deviation (times gamma for batch norm).
+fn input_grad(dx: &mut [f32], g: &[f32], xhat: &[f32], scale: f32, mean_g: f32, mean_gx: f32) {
+    for ((d, &g), &x) in dx.iter_mut().zip(g).zip(xhat) {
+        *d = scale * (g - mean_g - x * mean_gx);
+    }
+}
+
 /// What the forward pass hands back: output, normalised input, and the
 /// statistics.
 struct Forward {
@@ -179,9 +188,7 @@ fn backward_flex(
     dx.par_chunks_mut(p).zip(gs.par_chunks(p).zip(xhat.par_chunks(p))).enumerate().for_each(
         |(i, (d, (g, x)))| {
             let c = i % layout.channels();
-            for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
-                *d = scale[c] * (g - mean_g[c] - x * mean_gx[c]);
-            }
+            input_grad(d, g, x, scale[c], mean_g[c], mean_gx[c]);
         },
     );
     let channels = layout.channels();
@@ -319,9 +326,7 @@ fn denormalize_grad(
         |((d, (g, x)), &s)| {
             let (sg, sgx) = lane_sums(g, x);
             let (mg, mgx) = ((sg / len as f64) as f32, (sgx / len as f64) as f32);
-            for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
-                *d = s * (g - mg - x * mgx);
-            }
+            input_grad(d, g, x, s, mg, mgx);
         },
     );
     tensor(dx, groups.shape)
