@@ -16,6 +16,7 @@ mod reports;
 mod resume;
 mod robustness;
 mod runs;
+mod shards;
 mod sweep;
 mod threads;
 mod untrusted;

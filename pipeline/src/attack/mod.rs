@@ -167,24 +167,39 @@ fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Result<Vec<usize>, Rea
 /// The configured attacks on an evaluation-mode `model`: white-box ones on
 /// a frozen copy that still passes gradients to its input, black-box ones
 /// on `model` itself.
+///
+/// `keep(attack, ε)` picks the (attack, ε) cells to run: every one for a
+/// whole evaluation, a shard's for a sharded one. Each cell's numbers do
+/// not depend on which others run.
 pub fn run_all<M: Classifier>(
     model: &M,
     test: &Dataset,
     setup: &EvalSetup,
     device: &Device,
     progress: &Progress,
+    keep: &dyn Fn(&str, f64) -> bool,
 ) -> Result<AttackTable, AttackError> {
-    if setup.eval.attacks.is_empty() {
-        return Ok(AttackTable::new());
-    }
-    progress.say("attacking");
     let (mut white, mut black) = (Vec::new(), Vec::new());
     for plan in &setup.eval.attacks {
         match plan {
-            AttackPlan::WhiteBox(p) => white.push(p.clone()),
-            AttackPlan::BlackBox(p) => black.push(p.clone()),
+            AttackPlan::WhiteBox(p) => {
+                let mut p = p.clone();
+                p.epsilons.retain(|&e| keep(p.kind.name(), e));
+                if !p.epsilons.is_empty() {
+                    white.push(p);
+                }
+            }
+            AttackPlan::BlackBox(p) => {
+                if keep(p.kind.name(), p.budget.max_word_share) {
+                    black.push(p.clone());
+                }
+            }
         }
     }
+    if white.is_empty() && black.is_empty() {
+        return Ok(AttackTable::new());
+    }
+    progress.say("attacking");
     let mut table = AttackTable::new();
     if !white.is_empty() {
         let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();

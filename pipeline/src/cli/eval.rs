@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::eval::shard::Shard;
 use crate::experiment;
 use crate::progress::Progress;
 use crate::report::pct;
@@ -17,6 +18,11 @@ pub struct Args {
     /// Run on this device instead of the one the run was trained on.
     #[arg(long)]
     device: Option<String>,
+    /// Evaluate only shard K of N of the evaluation's cells (K from 0, or
+    /// `auto` for the scheduler's array index), into
+    /// `<run>/shards/shard-K-of-N.json`; `temper merge` combines them.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
     /// No human output; JSON lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -24,6 +30,23 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let progress = Progress::new(args.quiet);
+    if let Some(value) = &args.shard {
+        let shard = Shard::parse(value, || super::sweep::index("auto"))?;
+        let done = experiment::evaluate_shard(
+            &args.run,
+            args.config.as_deref(),
+            args.device.as_deref(),
+            shard,
+            &progress,
+        )?;
+        progress.event(&serde_json::json!({"event": "shard_evaluated", "shard": shard.to_string(),
+            "cells": done.result.cells.len(), "path": done.path, "seconds": done.result.seconds}));
+        if !args.quiet {
+            println!("shard {shard}: {} cells evaluated", done.result.cells.len());
+            println!("shard results: {}", done.path.display());
+        }
+        return Ok(());
+    }
     let done =
         experiment::evaluate_saved(&args.run, args.config.as_deref(), args.device.as_deref(), &progress)?;
     let m = &done.metrics;

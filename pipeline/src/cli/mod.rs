@@ -9,6 +9,7 @@ mod eval;
 mod gallery;
 mod jobs;
 mod list;
+mod merge;
 mod runs;
 mod sweep;
 mod synth;
@@ -40,6 +41,8 @@ enum Command {
     List(list::Args),
     /// Re-evaluate a saved run's model, on its own or another config's test set.
     Eval(eval::Args),
+    /// Combine the shards of a sharded evaluation (`temper eval --shard K/N`).
+    Merge(merge::Args),
     /// Write the bundled default datasets (deterministic).
     Synth(synth::Args),
     /// Rows added, removed and relabelled between two runs' datasets.
@@ -72,6 +75,7 @@ impl Cli {
             Command::Validate { config } => validate::run(&config),
             Command::List(args) => list::run(args),
             Command::Eval(args) => eval::run(args),
+            Command::Merge(args) => merge::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Runs(cmd) => runs::run(cmd),
             Command::Sweep(cmd) => sweep::run(cmd),

@@ -3,6 +3,7 @@
 //! attacks (`crate::attack`) and the examples the report shows.
 
 pub mod examples;
+pub mod shard;
 
 use augment::Severity;
 use burn::prelude::*;
@@ -14,6 +15,7 @@ use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predict_batch};
 use crate::progress::Progress;
 use crate::run::metrics::MetricTable;
+use shard::{Cell, Cells};
 
 /// Why a model could not be evaluated.
 #[derive(Debug, thiserror::Error)]
@@ -72,22 +74,42 @@ pub fn accuracy(predictions: &[usize], labels: &[usize]) -> f64 {
     hits as f64 / labels.len().max(1) as f64
 }
 
-/// Clean accuracy and the corruption table. `model` must be in evaluation
-/// mode (`Module::valid`), so dropout and batch statistics are frozen.
+/// Clean accuracy and the corruption table, for the `cells` asked for
+/// (clean accuracy is `None` when its cell is not). `model` must be in
+/// evaluation mode (`Module::valid`), so dropout and batch statistics are
+/// frozen.
 pub fn evaluate<M: Classifier>(
     model: &M,
     test: &Dataset,
     setup: &EvalSetup,
     device: &Device,
     progress: &Progress,
-) -> Result<(f64, MetricTable), EvalError> {
+    cells: &Cells,
+) -> Result<(Option<f64>, MetricTable), EvalError> {
     let plan = setup.eval;
-    let bar = progress.bar((1 + plan.corruptions.len() * 5) as u64, "evaluate");
-    let clean = accuracy(&predict(model, test, Perturbation::None, setup, device)?, &test.labels);
-    bar.inc(1);
+    let corruption =
+        |name: &str, severity: Severity| Cell::Corruption { op: name.to_owned(), severity: severity.level() };
+    let steps = usize::from(cells.has(&Cell::Clean))
+        + plan
+            .corruptions
+            .iter()
+            .flat_map(|&n| Severity::all().map(move |s| (n, s)))
+            .filter(|&(n, s)| cells.has(&corruption(n, s)))
+            .count();
+    let bar = progress.bar(steps as u64, "evaluate");
+    let clean = if cells.has(&Cell::Clean) {
+        let acc = accuracy(&predict(model, test, Perturbation::None, setup, device)?, &test.labels);
+        bar.inc(1);
+        Some(acc)
+    } else {
+        None
+    };
     let mut table = MetricTable::new();
     for &name in &plan.corruptions {
         for severity in Severity::all() {
+            if !cells.has(&corruption(name, severity)) {
+                continue;
+            }
             bar.set_message(format!("{name} severity {severity}"));
             let perturb =
                 Perturbation::Op { name, severity, table: setup.eval.table(name), seed: setup.seed };
@@ -100,13 +122,15 @@ pub fn evaluate<M: Classifier>(
     Ok((clean, table))
 }
 
-/// The configured attacks on an evaluation-mode `model`.
+/// The configured attacks' `cells` on an evaluation-mode `model`.
 pub fn attacks<M: Classifier>(
     model: &M,
     test: &Dataset,
     setup: &EvalSetup,
     device: &Device,
     progress: &Progress,
+    cells: &Cells,
 ) -> Result<AttackTable, EvalError> {
-    Ok(attack::run_all(model, test, setup, device, progress)?)
+    let keep = |attack: &str, epsilon: f64| cells.has(&Cell::attack(attack, epsilon));
+    Ok(attack::run_all(model, test, setup, device, progress, &keep)?)
 }

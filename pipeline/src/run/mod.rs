@@ -118,9 +118,20 @@ impl RunDir {
     pub fn write_eval<T: serde::Serialize>(&self, metrics: &T) -> Result<PathBuf, RunError> {
         let evals = self.file("evals");
         fs::create_dir_all(&evals).map_err(|e| io_err(&evals, e))?;
-        let name = format!("{}.json", timestamp_id(SystemTime::now()));
         let bytes = serde_json::to_vec_pretty(metrics).map_err(|e| io_err(&evals, e))?;
-        write_atomic(&evals.join(name), &bytes)
+        let base = timestamp_id(SystemTime::now());
+        // Two evaluations in one second each keep their file: the name is
+        // reserved by creating it, then filled atomically.
+        for attempt in 1..1000 {
+            let name = if attempt == 1 { format!("{base}.json") } else { format!("{base}-{attempt}.json") };
+            let path = evals.join(name);
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return write_atomic(&path, &bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err(&path, e)),
+            }
+        }
+        Err(io_err(&evals, "could not find a free file name"))
     }
 
     /// Reads and parses a JSON file of the run (`manifest.json`, `classes.json`).

@@ -18,6 +18,7 @@ use crate::compare;
 use crate::config::{self, CanaryPlan, DpBudget, Plan};
 use crate::data::{self, Split, provenance};
 use crate::device;
+use crate::eval::shard::{self, Cells, Shard, ShardResult};
 use crate::eval::{self, EvalSetup, examples::Examples};
 use crate::exit::{GateFailed, Interrupted};
 use crate::extraction;
@@ -32,14 +33,17 @@ use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
 use crate::run::metrics::{
-    CanaryMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable, Metrics, PoisonMetrics,
-    PrivacyMetrics, RunInfo, ValidationMetrics,
+    AttackMetrics, CanaryMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable, Metrics,
+    PoisonMetrics, PrivacyMetrics, RunInfo, ValidationMetrics,
 };
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::dp::DpRun;
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
 pub use crate::model::weights::WEIGHTS;
+pub use shards::{Merged, merge};
+
+mod shards;
 
 /// The rows `train.validation-share` held out of training.
 pub const VALIDATION: &str = "validation.tsv";
@@ -413,7 +417,7 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         test_examples: split.test.len(),
         skipped_rows: split.skipped.len(),
     };
-    let mut metrics = measured.metrics(info, training, baseline);
+    let mut metrics = measured.metrics(info, training, baseline)?;
     metrics.validation = validation;
     metrics.dp = dp_metrics(plan, split.train.len(), metrics.training.len())?;
     metrics.filter = job.filter.map(|f| f.metrics.clone());
@@ -452,7 +456,8 @@ fn table_names(eval: &crate::config::EvalPlan) -> BTreeMap<String, String> {
 
 /// What evaluating one model measured.
 struct Measured {
-    clean: f64,
+    /// `None` when a shard's cells do not include it.
+    clean: Option<f64>,
     tables: BTreeMap<String, String>,
     corruption: MetricTable,
     attacks: AttackTable,
@@ -464,10 +469,20 @@ struct Measured {
 }
 
 impl Measured {
-    fn metrics(&self, info: RunInfo, training: Vec<EpochMetrics>, baseline: Option<&Baseline>) -> Metrics {
-        let mut metrics =
-            Metrics::new(info, self.clean, self.corruption.clone(), attack::tables(&self.attacks), training);
-        metrics.corruption_table = self.tables.clone();
+    fn metrics(
+        &self,
+        info: RunInfo,
+        training: Vec<EpochMetrics>,
+        baseline: Option<&Baseline>,
+    ) -> anyhow::Result<Metrics> {
+        let clean = self.clean.context("internal: metrics of an evaluation without its clean cell")?;
+        let cells = Evaluation {
+            clean,
+            corruption: self.corruption.clone(),
+            attacks: attack::tables(&self.attacks),
+            tables: self.tables.clone(),
+        };
+        let mut metrics = cells.metrics(info, training);
         metrics.privacy = self.privacy.clone();
         metrics.canaries = self.canaries.clone();
         metrics.poison = self.poison.clone();
@@ -475,6 +490,22 @@ impl Measured {
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
+        Ok(metrics)
+    }
+}
+
+/// The evaluation cells' numbers, from one process or merged from shards.
+struct Evaluation {
+    clean: f64,
+    corruption: MetricTable,
+    attacks: AttackMetrics,
+    tables: BTreeMap<String, String>,
+}
+
+impl Evaluation {
+    fn metrics(self, info: RunInfo, training: Vec<EpochMetrics>) -> Metrics {
+        let mut metrics = Metrics::new(info, self.clean, self.corruption, self.attacks, training);
+        metrics.corruption_table = self.tables;
         metrics
     }
 }
@@ -559,7 +590,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     dir.write_json("manifest.json", manifest)?;
     let setup =
         EvalSetup { eval: &plan.eval, model: &plan.model, text: &plan.data.text.context, seed: plan.seed };
-    let mut measured = measure(&eval_model, split, &setup, device, progress, Some(dir))?;
+    let mut measured = measure(&eval_model, split, &setup, device, progress, Some(dir), &Cells::All)?;
     if let (Some(p), Some(held)) = (&plan.eval.privacy, job.held) {
         progress.say("privacy: membership inference");
         let cx = privacy::Context {
@@ -645,9 +676,9 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     Ok((measured, state.epochs, validation))
 }
 
-/// Evaluates an evaluation-mode model: clean and corrupted test sets and the
-/// attacks. For a run (`log` given) each step is logged and the report's
-/// examples are gathered; a re-evaluation writes metrics only.
+/// Evaluates an evaluation-mode model's `cells`: clean and corrupted test
+/// sets and the attacks. For a run (`log` given) each step is logged and
+/// the report's examples are gathered; a re-evaluation writes metrics only.
 fn measure<M: Classifier>(
     model: &M,
     split: &Split,
@@ -655,6 +686,7 @@ fn measure<M: Classifier>(
     device: &Device,
     progress: &Progress,
     log: Option<&RunDir>,
+    cells: &Cells,
 ) -> anyhow::Result<Measured> {
     let emit = |line: serde_json::Value| -> anyhow::Result<()> {
         if let Some(dir) = log {
@@ -666,10 +698,10 @@ fn measure<M: Classifier>(
     let run_id = log.map(|d| d.id().to_owned());
     let started = Instant::now();
     progress.say("evaluating");
-    let (clean, corruption) = eval::evaluate(model, &split.test, setup, device, progress)?;
+    let (clean, corruption) = eval::evaluate(model, &split.test, setup, device, progress, cells)?;
     emit(json!({"event": "evaluated", "run": run_id, "clean_accuracy": clean,
         "mean_corruption_accuracy": Metrics::mean_of(&corruption), "seconds": started.elapsed().as_secs_f64()}))?;
-    let attacks = eval::attacks(model, &split.test, setup, device, progress)?;
+    let attacks = eval::attacks(model, &split.test, setup, device, progress, cells)?;
     for (name, per) in &attacks {
         for (eps, r) in per {
             emit(json!({"event": "attacked", "run": run_id, "attack": name, "epsilon": eps,
@@ -703,6 +735,106 @@ pub struct Evaluated {
     pub metrics: Metrics,
 }
 
+/// A saved run's model with the test set and plan it is evaluated on.
+struct Saved {
+    dir: RunDir,
+    /// The run's own config (its model).
+    saved: Plan,
+    /// The config evaluated: the run's, or the one given.
+    target: Plan,
+    classes: Vec<String>,
+    weights_sha256: String,
+    model: AnyModel,
+    baseline: Option<Baseline>,
+    device: Device,
+    split: Split,
+}
+
+impl Saved {
+    /// Opens `run_dir`'s model (its SHA-256 checked against the manifest)
+    /// and the test set of `config` (default: the run's), on `device`
+    /// (default: the run's).
+    fn open(run_dir: &Path, config: Option<&Path>, device: Option<&str>) -> anyhow::Result<Saved> {
+        let dir = RunDir::open(run_dir)?;
+        let saved = config::load(&dir.file("config.toml"))?;
+        let manifest: Manifest = dir.read_json("manifest.json")?;
+        let classes: Vec<String> = dir.read_json("classes.json")?;
+        let target = match config {
+            Some(path) => {
+                let other = config::load(path)?;
+                if other.data.modality != saved.data.modality {
+                    bail!(
+                        "{}: the run's model is for {} data, the config's data is {}",
+                        path.display(),
+                        saved.data.modality.as_str(),
+                        other.data.modality.as_str()
+                    );
+                }
+                other
+            }
+            None => saved.clone(),
+        };
+        let weights_path = dir.file(WEIGHTS);
+        let bytes =
+            std::fs::read(&weights_path).with_context(|| format!("reading {}", weights_path.display()))?;
+        let weights_sha256 = sha256_bytes(&bytes);
+        if let Some(expected) = &manifest.weights_sha256
+            && weights_sha256 != *expected
+        {
+            bail!(
+                "{}: SHA-256 does not match the manifest; the weights were changed after the run, refusing to load them",
+                weights_path.display()
+            );
+        }
+        let baseline = Baseline::load(&target)?;
+        let device = device::select(device.unwrap_or(&saved.device))?.device;
+        let mut split = data::load(&target.data, target.seed)?;
+        let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
+        split.align_classes(&classes, &table)?;
+        let model = match model::build(&saved.model, &saved.data.image, classes.len(), &device) {
+            AnyModel::Cnn(mut m) => {
+                weights::load(&mut m, bytes, &weights_path)?;
+                AnyModel::Cnn(m.valid())
+            }
+            AnyModel::Text(mut m) => {
+                weights::load(&mut m, bytes, &weights_path)?;
+                AnyModel::Text(m.valid())
+            }
+        };
+        Ok(Saved { dir, saved, target, classes, weights_sha256, model, baseline, device, split })
+    }
+
+    fn setup(&self) -> EvalSetup<'_> {
+        EvalSetup {
+            eval: &self.target.eval,
+            model: &self.saved.model,
+            text: &self.target.data.text.context,
+            seed: self.target.seed,
+        }
+    }
+
+    fn measure(&self, progress: &Progress, cells: &Cells) -> anyhow::Result<Measured> {
+        let setup = self.setup();
+        match &self.model {
+            AnyModel::Cnn(m) => measure(m, &self.split, &setup, &self.device, progress, None, cells),
+            AnyModel::Text(m) => measure(m, &self.split, &setup, &self.device, progress, None, cells),
+        }
+    }
+
+    /// What a re-evaluation's metrics say the run was.
+    fn info(&self) -> RunInfo {
+        RunInfo {
+            name: self.saved.name.clone(),
+            id: self.dir.id().to_owned(),
+            modality: self.saved.data.modality.as_str().to_owned(),
+            classes: self.classes.clone(),
+            train_examples: 0,
+            test_examples: self.split.test.len(),
+            skipped_rows: self.split.skipped.len(),
+        }
+    }
+}
+
 /// Re-evaluates the model saved in `run_dir` on its own test set, or on the
 /// test set and evaluation plan of `config` (same modality), on `device`
 /// (default: the run's). The weights' SHA-256 is checked against the
@@ -713,67 +845,60 @@ pub fn evaluate_saved(
     device: Option<&str>,
     progress: &Progress,
 ) -> anyhow::Result<Evaluated> {
-    let dir = RunDir::open(run_dir)?;
-    let saved = config::load(&dir.file("config.toml"))?;
-    let manifest: Manifest = dir.read_json("manifest.json")?;
-    let classes: Vec<String> = dir.read_json("classes.json")?;
-    let target = match config {
-        Some(path) => {
-            let other = config::load(path)?;
-            if other.data.modality != saved.data.modality {
-                bail!(
-                    "{}: the run's model is for {} data, the config's data is {}",
-                    path.display(),
-                    saved.data.modality.as_str(),
-                    other.data.modality.as_str()
-                );
-            }
-            other
-        }
-        None => saved.clone(),
-    };
-    let weights_path = dir.file(WEIGHTS);
-    let bytes =
-        std::fs::read(&weights_path).with_context(|| format!("reading {}", weights_path.display()))?;
-    if let Some(expected) = &manifest.weights_sha256
-        && sha256_bytes(&bytes) != *expected
-    {
-        bail!(
-            "{}: SHA-256 does not match the manifest; the weights were changed after the run, refusing to load them",
-            weights_path.display()
-        );
-    }
-    let baseline = Baseline::load(&target)?;
-    let device = device::select(device.unwrap_or(&saved.device))?.device;
-    let mut split = data::load(&target.data, target.seed)?;
-    let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
-    split.align_classes(&classes, &table)?;
-    let setup = EvalSetup {
-        eval: &target.eval,
-        model: &saved.model,
-        text: &target.data.text.context,
-        seed: target.seed,
-    };
-    let measured = match model::build(&saved.model, &saved.data.image, classes.len(), &device) {
-        AnyModel::Cnn(mut m) => {
-            weights::load(&mut m, bytes, &weights_path)?;
-            measure(&m.valid(), &split, &setup, &device, progress, None)?
-        }
-        AnyModel::Text(mut m) => {
-            weights::load(&mut m, bytes, &weights_path)?;
-            measure(&m.valid(), &split, &setup, &device, progress, None)?
-        }
-    };
-    let info = RunInfo {
-        name: saved.name.clone(),
-        id: dir.id().to_owned(),
-        modality: saved.data.modality.as_str().to_owned(),
-        classes,
-        train_examples: 0,
-        test_examples: split.test.len(),
-        skipped_rows: split.skipped.len(),
-    };
-    let metrics = measured.metrics(info, Vec::new(), baseline.as_ref());
-    let path = dir.write_eval(&metrics)?;
+    let saved = Saved::open(run_dir, config, device)?;
+    let measured = saved.measure(progress, &Cells::All)?;
+    let metrics = measured.metrics(saved.info(), Vec::new(), saved.baseline.as_ref())?;
+    let path = saved.dir.write_eval(&metrics)?;
     Ok(Evaluated { path, metrics })
+}
+
+/// What [`evaluate_shard`] wrote.
+#[derive(Debug)]
+pub struct ShardDone {
+    /// `<run>/shards/shard-K-of-N.json`.
+    pub path: PathBuf,
+    /// Its results.
+    pub result: ShardResult,
+}
+
+/// Evaluates `shard`'s cells of the re-evaluation [`evaluate_saved`] would
+/// run, into `<run>/shards/shard-K-of-N.json`; `temper merge` combines the
+/// shards. A shard run again replaces its own file only.
+pub fn evaluate_shard(
+    run_dir: &Path,
+    config: Option<&Path>,
+    device: Option<&str>,
+    shard: Shard,
+    progress: &Progress,
+) -> anyhow::Result<ShardDone> {
+    let started = Instant::now();
+    let saved = Saved::open(run_dir, config, device)?;
+    let cells = shard::assign(&saved.target.eval, saved.split.test.len(), shard);
+    let measured = saved.measure(progress, &cells)?;
+    let config_text = config::to_toml(&saved.target).context("serialising the evaluated config")?;
+    let attacks = attack::tables(&measured.attacks);
+    let result = ShardResult {
+        schema_version: shard::SHARD_SCHEMA,
+        shard,
+        weights_sha256: saved.weights_sha256.clone(),
+        config: config
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()),
+        config_sha256: sha256_bytes(config_text.as_bytes()),
+        seed: saved.target.seed,
+        run: saved.info(),
+        corruption_table: measured.tables.clone(),
+        cells: match &cells {
+            Cells::Only(set) => set.iter().cloned().collect(),
+            Cells::All => Vec::new(),
+        },
+        clean_accuracy: measured.clean,
+        corruption_accuracy: measured.corruption.clone(),
+        attack_accuracy: attacks.accuracy,
+        attack_success_rate: attacks.success_rate,
+        attack_mean_norm: attacks.mean_norm,
+        attack_mean_queries: attacks.mean_queries,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let path = shards::write(&saved.dir, &result)?;
+    Ok(ShardDone { path, result })
 }

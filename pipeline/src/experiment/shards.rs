@@ -1,0 +1,194 @@
+//! Shard files of a run directory and `temper merge`: the shards' cells put
+//! together into the metrics one unsharded evaluation would have written,
+//! after checking that every shard evaluated the same weights, config and
+//! seed and that none is missing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::Evaluation;
+use crate::config;
+use crate::eval::shard::{self, Cell, SHARDS, ShardResult};
+use crate::hash::sha256_bytes;
+use crate::mce::{self, Baseline};
+use crate::run::RunDir;
+use crate::run::manifest::Manifest;
+use crate::run::metrics::{AttackMetrics, MetricTable, Metrics};
+
+/// Writes `result` to `<run>/shards/shard-K-of-N.json`, atomically.
+pub(super) fn write(dir: &RunDir, result: &ShardResult) -> anyhow::Result<PathBuf> {
+    let folder = dir.file(SHARDS);
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let bytes = serde_json::to_vec_pretty(result).context("serialising a shard result")?;
+    Ok(crate::run::write_atomic(&folder.join(result.shard.file_name()), &bytes)?)
+}
+
+/// Every shard file of the run, by file name.
+fn read_all(dir: &RunDir) -> anyhow::Result<Vec<(PathBuf, ShardResult)>> {
+    let folder = dir.file(SHARDS);
+    let Ok(entries) = std::fs::read_dir(&folder) else { return Ok(Vec::new()) };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("shard-") && n.ends_with(".json"))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let r: ShardResult = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a shard result", path.display()))?;
+            if path.file_name().and_then(|n| n.to_str()) != Some(r.shard.file_name().as_str()) {
+                bail!("{}: holds shard {}, whose file is {}", path.display(), r.shard, r.shard.file_name());
+            }
+            Ok((path, r))
+        })
+        .collect()
+}
+
+/// What [`merge`] wrote.
+#[derive(Debug)]
+pub struct Merged {
+    /// `<run>/evals/<time>.json`.
+    pub path: PathBuf,
+    /// The merged metrics.
+    pub metrics: Metrics,
+    /// How many shards went in.
+    pub shards: usize,
+}
+
+/// Merges the shards of a re-evaluation of `run_dir` into
+/// `<run>/evals/<time>.json`, byte for byte what `temper eval` without
+/// `--shard` writes for the same weights, config and seed. Refuses shards
+/// of different weights, configs or seeds, or an incomplete set, naming
+/// the difference or the missing shards.
+pub fn merge(run_dir: &Path) -> anyhow::Result<Merged> {
+    let dir = RunDir::open(run_dir)?;
+    let found = read_all(&dir)?;
+    let Some((first_path, first)) = found.first() else {
+        bail!(
+            "{}: no shard results in {}/; run `temper eval --run {} --shard K/N` for each K first",
+            dir.path().display(),
+            SHARDS,
+            dir.path().display()
+        );
+    };
+    for (path, r) in &found[1..] {
+        let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            anyhow::anyhow!(
+                "{} and {}: the shards differ in {what} ({a:?} against {b:?}); remove the stale shard files and evaluate those shards again",
+                first_path.display(),
+                path.display()
+            )
+        };
+        if r.shard.count != first.shard.count {
+            return Err(differs("their number of shards", &first.shard.count, &r.shard.count));
+        }
+        if r.weights_sha256 != first.weights_sha256 {
+            return Err(differs("the weights evaluated (SHA-256)", &first.weights_sha256, &r.weights_sha256));
+        }
+        if r.config != first.config || r.config_sha256 != first.config_sha256 {
+            return Err(differs("the config evaluated", &first.config, &r.config));
+        }
+        if r.seed != first.seed {
+            return Err(differs("seed", &first.seed, &r.seed));
+        }
+        if r.run != first.run || r.corruption_table != first.corruption_table {
+            return Err(differs("the test set evaluated", &first.run.test_examples, &r.run.test_examples));
+        }
+    }
+    let n = first.shard.count;
+    let missing: Vec<String> = (0..n)
+        .filter(|k| !found.iter().any(|(_, r)| r.shard.index == *k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: shard{} {} {} missing; evaluate {} with `temper eval --run {} --shard K/{n}`",
+            dir.path().display(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            if missing.len() == 1 { "it" } else { "them" },
+            dir.path().display()
+        );
+    }
+    let manifest: Manifest = dir.read_json("manifest.json")?;
+    if manifest.weights_sha256.as_deref() != Some(first.weights_sha256.as_str()) {
+        bail!(
+            "{}: the shards evaluated weights with SHA-256 {}, the run's are {}; evaluate the shards again",
+            first_path.display(),
+            first.weights_sha256,
+            manifest.weights_sha256.as_deref().unwrap_or("unrecorded")
+        );
+    }
+    let config_path = first.config.as_ref().map_or_else(|| dir.file("config.toml"), PathBuf::from);
+    let plan = config::load(&config_path)?;
+    let text = config::to_toml(&plan).context("serialising the evaluated config")?;
+    if sha256_bytes(text.as_bytes()) != first.config_sha256 {
+        bail!(
+            "{}: the config changed since the shards were evaluated; evaluate them again",
+            config_path.display()
+        );
+    }
+    let evaluation = combine(&found, &plan.eval, first.run.test_examples)?;
+    let mut metrics = evaluation.metrics(first.run.clone(), Vec::new());
+    if let Some(base) = Baseline::load(&plan)? {
+        mce::apply(&mut metrics, &base);
+    }
+    let path = dir.write_eval(&metrics)?;
+    Ok(Merged { path, metrics, shards: n })
+}
+
+/// The shards' cells as one evaluation, after checking that together they
+/// hold every cell of `eval` once.
+fn combine(
+    found: &[(PathBuf, ShardResult)],
+    eval: &crate::config::EvalPlan,
+    test_rows: usize,
+) -> anyhow::Result<Evaluation> {
+    let mut seen = BTreeSet::new();
+    for (path, r) in found {
+        for cell in &r.cells {
+            if !seen.insert(cell.clone()) {
+                bail!("{}: cell `{cell}` was evaluated by two shards", path.display());
+            }
+        }
+    }
+    let expected: BTreeSet<Cell> = shard::cells(eval, test_rows).into_iter().map(|(c, _)| c).collect();
+    if let Some(cell) = expected.difference(&seen).next() {
+        bail!("no shard evaluated `{cell}`; the shards were made for another plan");
+    }
+    if let Some(cell) = seen.difference(&expected).next() {
+        bail!("a shard evaluated `{cell}`, which the config does not ask for");
+    }
+    let clean =
+        found.iter().find_map(|(_, r)| r.clean_accuracy).context("no shard holds the clean accuracy")?;
+    let union = |pick: fn(&ShardResult) -> &MetricTable| -> MetricTable {
+        let mut t = MetricTable::new();
+        for (_, r) in found {
+            for (name, row) in pick(r) {
+                t.entry(name.clone()).or_default().extend(row.iter().map(|(k, v)| (k.clone(), *v)));
+            }
+        }
+        t
+    };
+    Ok(Evaluation {
+        clean,
+        corruption: union(|r| &r.corruption_accuracy),
+        attacks: AttackMetrics {
+            accuracy: union(|r| &r.attack_accuracy),
+            success_rate: union(|r| &r.attack_success_rate),
+            mean_norm: union(|r| &r.attack_mean_norm),
+            mean_queries: union(|r| &r.attack_mean_queries),
+        },
+        tables: found[0].1.corruption_table.clone(),
+    })
+}

@@ -1,0 +1,116 @@
+//! Sharded evaluation: `temper eval --shard K/N` on a saved model and
+//! `temper merge`, against one unsharded `temper eval`.
+
+use std::path::{Path, PathBuf};
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config, messages_config};
+
+/// The one file of `<dir>/evals/` not in `before`.
+fn new_eval(dir: &Path, before: &[PathBuf]) -> PathBuf {
+    let now: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("evals")).unwrap().flatten().map(|e| e.path()).collect();
+    let fresh: Vec<&PathBuf> = now.iter().filter(|p| !before.contains(p)).collect();
+    assert_eq!(fresh.len(), 1, "one new evaluation in {now:?}");
+    fresh[0].clone()
+}
+
+fn evals(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join("evals"))
+        .map_or_else(|_| Vec::new(), |r| r.flatten().map(|e| e.path()).collect())
+}
+
+/// Evaluates `dir` unsharded, then in `n` shards (the last through the
+/// scheduler's array index), merges them and returns both files' bytes.
+fn unsharded_and_merged(sb: &Sandbox, dir: &Path, n: usize) -> (Vec<u8>, Vec<u8>) {
+    let run = dir.to_str().unwrap();
+    let whole = sb.temper(&["eval", "--run", run, "--quiet"]);
+    assert_eq!(whole.code, 0, "stderr: {}", whole.stderr);
+    let whole = new_eval(dir, &[]);
+    for k in 0..n - 1 {
+        let shard = sb.temper(&["eval", "--run", run, "--shard", &format!("{k}/{n}"), "--quiet"]);
+        assert_eq!(shard.code, 0, "shard {k}: {}", shard.stderr);
+    }
+    let early = sb.temper(&["merge", run]);
+    assert_eq!(early.code, 2, "an incomplete set is refused: {}", early.stdout);
+    assert!(early.stderr.contains(&format!("shard {}/{n} is missing", n - 1)), "{}", early.stderr);
+    let last = sb.temper_with_env(
+        &["eval", "--run", run, "--shard", &format!("auto/{n}"), "--quiet"],
+        &[("SLURM_ARRAY_TASK_ID", &(n - 1).to_string())],
+    );
+    assert_eq!(last.code, 0, "stderr: {}", last.stderr);
+    let before = evals(dir);
+    let merged = sb.temper(&["merge", run]);
+    assert_eq!(merged.code, 0, "stderr: {}", merged.stderr);
+    assert!(merged.stdout.contains(&format!("{n} shards merged")), "{}", merged.stdout);
+    let merged = new_eval(dir, &before);
+    (std::fs::read(whole).unwrap(), std::fs::read(merged).unwrap())
+}
+
+#[test]
+fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
+    let sb = Sandbox::new();
+    sb.digits(300, 100, ImageLayout::ParquetBytes);
+    let attacks = "[[eval.attacks]]\nname = \"fgsm\"\nepsilons = [0.05, 0.1]\nexamples = 40\n\
+                   [[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.1]\nsteps = 3\nexamples = 40\n";
+    let cfg = sb.write(
+        "c.toml",
+        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1")
+            + attacks,
+    );
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let (whole, merged) = unsharded_and_merged(&sb, &dir, 3);
+    assert_eq!(String::from_utf8_lossy(&merged), String::from_utf8_lossy(&whole));
+    let metrics: serde_json::Value = serde_json::from_slice(&merged).unwrap();
+    assert_eq!(metrics["corruption_accuracy"]["rotate"].as_object().unwrap().len(), 5);
+    assert_eq!(metrics["attack_accuracy"]["fgsm"].as_object().unwrap().len(), 2);
+    // Each of the three shards evaluated some cells, none all of them.
+    for k in 0..3 {
+        let shard = sb.json(&dir.join(format!("shards/shard-{k}-of-3.json")));
+        let cells = shard["cells"].as_array().unwrap().len();
+        assert!((1..14).contains(&cells), "shard {k}: {cells} of 14 cells");
+    }
+
+    // A stale shard of another split is named, not merged.
+    let stale = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--shard", "0/2", "--quiet"]);
+    assert_eq!(stale.code, 0, "stderr: {}", stale.stderr);
+    let refused = sb.temper(&["merge", dir.to_str().unwrap()]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("shard-0-of-2.json") && refused.stderr.contains("number of shards"),
+        "{}",
+        refused.stderr
+    );
+    std::fs::remove_file(dir.join("shards/shard-0-of-2.json")).unwrap();
+    // So is a shard of other weights.
+    let path = dir.join("shards/shard-1-of-3.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let sha = sb.json(&path)["weights_sha256"].as_str().unwrap().to_owned();
+    std::fs::write(&path, text.replace(&sha, &"0".repeat(64))).unwrap();
+    let refused = sb.temper(&["merge", dir.to_str().unwrap()]);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("the weights evaluated"), "{}", refused.stderr);
+    // Shard numbers count from 0.
+    let bad = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--shard", "3/3"]);
+    assert_eq!(bad.code, 2, "stderr: {}", bad.stderr);
+    assert!(bad.stderr.contains("K must be below N"), "{}", bad.stderr);
+}
+
+#[test]
+fn merged_text_shards_equal_one_evaluation_byte_for_byte() {
+    let sb = Sandbox::new();
+    sb.messages(300, 40);
+    let attacks = "[[eval.attacks]]\nname = \"deepwordbug\"\nexamples = 20\n\
+                   [[eval.attacks]]\nname = \"textbugger\"\nexamples = 20\nmax-queries = 60\n";
+    let cfg = sb.write("c.toml", messages_config("") + attacks);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let (whole, merged) = unsharded_and_merged(&sb, &dir, 2);
+    assert_eq!(String::from_utf8_lossy(&merged), String::from_utf8_lossy(&whole));
+    let metrics: serde_json::Value = serde_json::from_slice(&merged).unwrap();
+    assert!(metrics["attack_mean_queries"]["textbugger"]["0.2"].is_number(), "{metrics}");
+}
