@@ -18,7 +18,7 @@ TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
 
-.PHONY: all train test data bench bench-model lint fmt compare clean-data deps
+.PHONY: all train test test-slurm data bench bench-model lint fmt compare clean-data deps
 
 all: test
 
@@ -41,6 +41,12 @@ train: $(TEMPER) data
 test:
 	@./scripts/install-deps.sh $(FEATURE_LIST)
 	$(CARGO) test --locked --workspace $(TEST_FEATURES)
+
+## The generated Slurm pipeline on a real single-node Slurm brought up on
+## this machine (installed from Debian's packages when run as root).
+test-slurm:
+	$(CARGO) test --locked --workspace $(TEST_FEATURES) --no-run
+	./scripts/slurm-test.sh $(TEMPER)
 
 ## Throughput tables (release build).
 bench: deps

@@ -10,8 +10,10 @@ use crate::report::pct;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The run directory holding the model.
-    #[arg(long)]
-    run: PathBuf,
+    #[arg(long, required_unless_present = "of")]
+    run: Option<PathBuf>,
+    #[command(flatten)]
+    of: super::merge::Of,
     /// Evaluate on this config's test data and corruptions instead.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -30,10 +32,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let progress = Progress::new(args.quiet);
+    if args.shard.as_deref().is_some_and(|s| s.starts_with("auto/"))
+        && args.of.sweep_index.as_deref() == Some("auto")
+    {
+        anyhow::bail!("--shard auto and --sweep-index auto cannot both take the one array index");
+    }
+    let run = args.of.resolve(args.run.as_deref())?;
     if let Some(value) = &args.shard {
         let shard = Shard::parse(value, || super::sweep::index("auto"))?;
         let done = experiment::evaluate_shard(
-            &args.run,
+            &run,
             args.config.as_deref(),
             args.device.as_deref(),
             shard,
@@ -47,8 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let done =
-        experiment::evaluate_saved(&args.run, args.config.as_deref(), args.device.as_deref(), &progress)?;
+    let done = experiment::evaluate_saved(&run, args.config.as_deref(), args.device.as_deref(), &progress)?;
     let m = &done.metrics;
     progress.event(
         &serde_json::json!({"event": "evaluated", "metrics": done.path, "clean_accuracy": m.clean_accuracy}),

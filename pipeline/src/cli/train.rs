@@ -38,6 +38,10 @@ pub struct Args {
     /// automatic retry of a killed task continues its own run.
     #[arg(long, conflicts_with = "resume")]
     retry: bool,
+    /// Leave the evaluation's cells to N `temper eval --shard K/N` jobs and
+    /// `temper merge` (the run's manifest says `evaluating` until then).
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    eval_shards: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -89,11 +93,20 @@ fn start(
         progress.say(&format!("retry: resuming the unfinished run {}", dir.display()));
         return experiment::resume(&dir, progress, stop);
     }
-    experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop)
+    experiment::run(&plan, &args.out, progress, std::env::args().collect(), stop, args.eval_shards)
 }
 
 fn report(outcome: &experiment::Outcome, progress: &Progress, quiet: bool) {
-    let m = &outcome.metrics;
+    let Some(m) = &outcome.metrics else {
+        let n = outcome.eval_shards.unwrap_or(1);
+        progress.event(&serde_json::json!({"event": "trained", "run_dir": outcome.dir, "eval_shards": n}));
+        if !quiet {
+            println!("trained; the evaluation waits for {n} shards:");
+            println!("  temper eval --run {} --shard K/{n}   (K = 0..{})", outcome.dir.display(), n - 1);
+            println!("  temper merge {}", outcome.dir.display());
+        }
+        return;
+    };
     progress.event(
         &serde_json::json!({"event": "finished", "run_dir": outcome.dir, "clean_accuracy": m.clean_accuracy,
         "mean_corruption_accuracy": m.mean_corruption_accuracy}),

@@ -41,7 +41,7 @@ use crate::train::dp::DpRun;
 use crate::train::{self, Hooks, Session, TrainError, TrainState};
 
 pub use crate::model::weights::WEIGHTS;
-pub use shards::{Merged, merge};
+pub use shards::{Merged, evaluating, merge};
 
 mod shards;
 
@@ -53,11 +53,16 @@ pub const VALIDATION: &str = "validation.tsv";
 pub struct Outcome {
     /// The run directory.
     pub dir: PathBuf,
-    /// Its metrics.
-    pub metrics: Metrics,
+    /// Its metrics; `None` while its evaluation is left to shards.
+    pub metrics: Option<Metrics>,
+    /// Under `--eval-shards N`, N.
+    pub eval_shards: Option<usize>,
 }
 
-/// Trains and evaluates `plan`, writing `out_root/<name>/<run-id>/`.
+/// Trains and evaluates `plan`, writing `out_root/<name>/<run-id>/`. With
+/// `eval_shards`, the evaluation's cells are left to that many `temper eval
+/// --shard K/N` jobs and `temper merge` (the run-level measurements, such
+/// as privacy, are made here).
 ///
 /// Inputs are loaded and checked before the run directory exists, so bad
 /// data leaves nothing behind; a failure after that marks the manifest
@@ -68,7 +73,11 @@ pub fn run(
     progress: &Progress,
     command: Vec<String>,
     stop: &AtomicBool,
+    eval_shards: Option<usize>,
 ) -> anyhow::Result<Outcome> {
+    if eval_shards == Some(0) {
+        bail!("--eval-shards must be at least 1");
+    }
     let started_at = manifest::now();
     let baseline = Baseline::load(plan)?;
     let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
@@ -104,6 +113,7 @@ pub fn run(
         device: device_desc,
         inputs,
         corruption_tables: table_names(&plan.eval),
+        eval_shards,
         weights_sha256: None,
         versions: Versions::current(),
         git_revision: manifest::git_revision(),
@@ -180,6 +190,14 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
     if manifest.status == RunStatus::Completed {
         bail!("{}: the run already completed; nothing to resume", dir.path().display());
     }
+    if manifest.status == RunStatus::Evaluating {
+        bail!(
+            "{}: the run is trained and waits for its evaluation shards; run `temper eval --run {} --shard K/N` for the missing ones, then `temper merge {}`",
+            dir.path().display(),
+            dir.path().display(),
+            dir.path().display()
+        );
+    }
     let index = checkpoint::latest(dir.path())?
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
@@ -245,7 +263,7 @@ pub fn unfinished(plan: &Plan, out_root: &Path) -> anyhow::Result<Option<PathBuf
     for dir in dirs.into_iter().rev() {
         let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else { continue };
         let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { continue };
-        if m.status != RunStatus::Completed
+        if !matches!(m.status, RunStatus::Completed | RunStatus::Evaluating)
             && m.config_sha256 == sha
             && checkpoint::latest(&dir).ok().flatten().is_some()
         {
@@ -367,10 +385,16 @@ fn finish(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Outcome> {
             ))));
         }
     }
-    let metrics = result?;
+    let Some(metrics) = result? else {
+        return Ok(Outcome {
+            dir: dir.path().to_path_buf(),
+            metrics: None,
+            eval_shards: manifest.eval_shards,
+        });
+    };
     check_gate(plan, dir, progress)?;
     dir.mark_latest()?;
-    Ok(Outcome { dir: dir.path().to_path_buf(), metrics })
+    Ok(Outcome { dir: dir.path().to_path_buf(), metrics: Some(metrics), eval_shards: None })
 }
 
 /// Applies the config's gate against its baseline; the run stays written
@@ -397,7 +421,9 @@ fn check_gate(plan: &Plan, dir: &RunDir, progress: &Progress) -> anyhow::Result<
     }
 }
 
-fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metrics> {
+/// The run's metrics and reports; `None` when its evaluation is left to
+/// shards (then `shards/run.json` holds the rest for `temper merge`).
+fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Option<Metrics>> {
     let Job { plan, split, dir, device, baseline, .. } = *job;
     device.seed(plan.seed);
     let autodiff = device.clone().autodiff();
@@ -417,17 +443,47 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Metric
         test_examples: split.test.len(),
         skipped_rows: split.skipped.len(),
     };
-    let mut metrics = measured.metrics(info, training, baseline)?;
-    metrics.validation = validation;
-    metrics.dp = dp_metrics(plan, split.train.len(), metrics.training.len())?;
-    metrics.filter = job.filter.map(|f| f.metrics.clone());
-    dir.write_json("metrics.json", &metrics)?;
+    let epochs = training.len();
+    let parts = RunParts {
+        run: info,
+        training,
+        validation,
+        dp: dp_metrics(plan, split.train.len(), epochs)?,
+        filter: job.filter.map(|f| f.metrics.clone()),
+        privacy: measured.privacy.clone(),
+        canaries: measured.canaries.clone(),
+        poison: measured.poison.clone(),
+        extraction: measured.extraction.clone(),
+    };
+    if let Some(n) = manifest.eval_shards {
+        let weights_sha256 = manifest.weights_sha256.clone().context("internal: weights not recorded")?;
+        shards::write_parts(
+            dir,
+            &shards::Pending { schema_version: shard::SHARD_SCHEMA, shards: n, weights_sha256, parts },
+        )?;
+        manifest.status = RunStatus::Evaluating;
+        dir.write_json("manifest.json", manifest)?;
+        return Ok(None);
+    }
+    let metrics = parts.metrics(measured.evaluation()?, baseline);
+    write_completed(dir, manifest, &metrics, &measured.examples)?;
+    Ok(Some(metrics))
+}
+
+/// Writes a finished run's metrics, reports and `completed` manifest.
+fn write_completed(
+    dir: &RunDir,
+    manifest: &mut Manifest,
+    metrics: &Metrics,
+    examples: &Examples,
+) -> anyhow::Result<()> {
+    dir.write_json("metrics.json", metrics)?;
     manifest.status = RunStatus::Completed;
     manifest.finished_at = Some(manifest::now());
-    dir.write_atomic("report.md", report::markdown(&metrics, manifest, &measured.examples).as_bytes())?;
-    dir.write_atomic("report.html", report::html(&metrics, manifest, &measured.examples).as_bytes())?;
+    dir.write_atomic("report.md", report::markdown(metrics, manifest, examples).as_bytes())?;
+    dir.write_atomic("report.html", report::html(metrics, manifest, examples).as_bytes())?;
     dir.write_json("manifest.json", manifest)?;
-    Ok(metrics)
+    Ok(())
 }
 
 /// DP-SGD's guarantee after `epochs` epochs on `rows` training rows
@@ -469,28 +525,64 @@ struct Measured {
 }
 
 impl Measured {
-    fn metrics(
-        &self,
-        info: RunInfo,
-        training: Vec<EpochMetrics>,
-        baseline: Option<&Baseline>,
-    ) -> anyhow::Result<Metrics> {
-        let clean = self.clean.context("internal: metrics of an evaluation without its clean cell")?;
-        let cells = Evaluation {
-            clean,
+    /// The evaluation cells' numbers; every cell must have run.
+    fn evaluation(&self) -> anyhow::Result<Evaluation> {
+        Ok(Evaluation {
+            clean: self.clean.context("internal: metrics of an evaluation without its clean cell")?,
             corruption: self.corruption.clone(),
             attacks: attack::tables(&self.attacks),
             tables: self.tables.clone(),
-        };
-        let mut metrics = cells.metrics(info, training);
-        metrics.privacy = self.privacy.clone();
-        metrics.canaries = self.canaries.clone();
-        metrics.poison = self.poison.clone();
-        metrics.extraction = self.extraction.clone();
+        })
+    }
+}
+
+/// Everything in a run's metrics but the evaluation cells: what training
+/// and the run-level measurements (privacy, canaries, poisoning,
+/// extraction) produced. A sharded run keeps it in `shards/run.json` until
+/// `temper merge`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RunParts {
+    run: RunInfo,
+    training: Vec<EpochMetrics>,
+    validation: Option<ValidationMetrics>,
+    dp: Option<DpMetrics>,
+    filter: Option<crate::run::metrics::FilterMetrics>,
+    privacy: Option<PrivacyMetrics>,
+    canaries: Option<CanaryMetrics>,
+    poison: Option<PoisonMetrics>,
+    extraction: Option<ExtractionMetrics>,
+}
+
+impl RunParts {
+    /// A re-evaluation's: the run and test set only.
+    fn of_evaluation(run: RunInfo) -> RunParts {
+        RunParts {
+            run,
+            training: Vec::new(),
+            validation: None,
+            dp: None,
+            filter: None,
+            privacy: None,
+            canaries: None,
+            poison: None,
+            extraction: None,
+        }
+    }
+
+    /// The metrics, one process's or merged from shards alike.
+    fn metrics(self, evaluation: Evaluation, baseline: Option<&Baseline>) -> Metrics {
+        let mut metrics = evaluation.metrics(self.run, self.training);
+        metrics.validation = self.validation;
+        metrics.dp = self.dp;
+        metrics.filter = self.filter;
+        metrics.privacy = self.privacy;
+        metrics.canaries = self.canaries;
+        metrics.poison = self.poison;
+        metrics.extraction = self.extraction;
         if let Some(base) = baseline {
             mce::apply(&mut metrics, base);
         }
-        Ok(metrics)
+        metrics
     }
 }
 
@@ -590,7 +682,12 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     dir.write_json("manifest.json", manifest)?;
     let setup =
         EvalSetup { eval: &plan.eval, model: &plan.model, text: &plan.data.text.context, seed: plan.seed };
-    let mut measured = measure(&eval_model, split, &setup, device, progress, Some(dir), &Cells::All)?;
+    // A sharded run's cells are left to `temper eval --shard` jobs.
+    let cells = match manifest.eval_shards {
+        Some(_) => Cells::Only(Default::default()),
+        None => Cells::All,
+    };
+    let mut measured = measure(&eval_model, split, &setup, device, progress, Some(dir), &cells)?;
     if let (Some(p), Some(held)) = (&plan.eval.privacy, job.held) {
         progress.say("privacy: membership inference");
         let cx = privacy::Context {
@@ -709,9 +806,12 @@ fn measure<M: Classifier>(
                 "mean_queries": r.mean_queries, "examples": r.examples, "seconds": r.seconds}))?;
         }
     }
+    // A sharded run's examples are gathered at `temper merge`.
     let examples = match log {
-        Some(_) => eval::examples::gather(model, &split.test, &split.classes, setup, device)?,
-        None => Examples::default(),
+        Some(_) if *cells == Cells::All => {
+            eval::examples::gather(model, &split.test, &split.classes, setup, device)?
+        }
+        _ => Examples::default(),
     };
     Ok(Measured {
         clean,
@@ -821,6 +921,24 @@ impl Saved {
         }
     }
 
+    /// The report's examples, as an unsharded run gathers them.
+    fn examples(&self, plan: &Plan) -> anyhow::Result<Examples> {
+        let setup = self.setup();
+        let (test, classes, device) = (&self.split.test, &self.classes, &self.device);
+        let mut examples = match &self.model {
+            AnyModel::Cnn(m) => eval::examples::gather(m, test, classes, &setup, device)?,
+            AnyModel::Text(m) => eval::examples::gather(m, test, classes, &setup, device)?,
+        };
+        if let Some(p) = &plan.train.poison {
+            let group = match &self.model {
+                AnyModel::Cnn(m) => poison::example_group(m, p, test, classes, &setup, device)?,
+                AnyModel::Text(m) => poison::example_group(m, p, test, classes, &setup, device)?,
+            };
+            examples.groups.extend(group);
+        }
+        Ok(examples)
+    }
+
     /// What a re-evaluation's metrics say the run was.
     fn info(&self) -> RunInfo {
         RunInfo {
@@ -847,7 +965,8 @@ pub fn evaluate_saved(
 ) -> anyhow::Result<Evaluated> {
     let saved = Saved::open(run_dir, config, device)?;
     let measured = saved.measure(progress, &Cells::All)?;
-    let metrics = measured.metrics(saved.info(), Vec::new(), saved.baseline.as_ref())?;
+    let metrics =
+        RunParts::of_evaluation(saved.info()).metrics(measured.evaluation()?, saved.baseline.as_ref());
     let path = saved.dir.write_eval(&metrics)?;
     Ok(Evaluated { path, metrics })
 }

@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::Evaluation;
-use crate::config;
+use serde::{Deserialize, Serialize};
+
+use super::{Evaluation, RunParts, Saved, check_gate, write_completed};
+use crate::config::{self, Plan};
 use crate::eval::shard::{self, Cell, SHARDS, ShardResult};
 use crate::hash::sha256_bytes;
-use crate::mce::{self, Baseline};
+use crate::mce::Baseline;
+use crate::progress::Progress;
 use crate::run::RunDir;
-use crate::run::manifest::Manifest;
+use crate::run::lock::RunLock;
+use crate::run::manifest::{Manifest, RunStatus};
 use crate::run::metrics::{AttackMetrics, MetricTable, Metrics};
 
 /// Writes `result` to `<run>/shards/shard-K-of-N.json`, atomically.
@@ -53,9 +57,59 @@ fn read_all(dir: &RunDir) -> anyhow::Result<Vec<(PathBuf, ShardResult)>> {
         .collect()
 }
 
+/// `shards/run.json`: what a run trained with `--eval-shards N` measured
+/// besides the evaluation cells, kept for `temper merge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Pending {
+    /// [`shard::SHARD_SCHEMA`].
+    pub schema_version: u32,
+    /// The N the run was trained with.
+    pub shards: usize,
+    /// The SHA-256 of the weights trained.
+    pub weights_sha256: String,
+    /// Training and the run-level measurements.
+    pub parts: RunParts,
+}
+
+/// The file of [`Pending`], under [`SHARDS`].
+const PENDING: &str = "run.json";
+
+/// Writes `shards/run.json`, atomically.
+pub(super) fn write_parts(dir: &RunDir, pending: &Pending) -> anyhow::Result<PathBuf> {
+    let folder = dir.file(SHARDS);
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let bytes = serde_json::to_vec_pretty(pending).context("serialising the run's measurements")?;
+    Ok(crate::run::write_atomic(&folder.join(PENDING), &bytes)?)
+}
+
+/// The newest run of `plan` under `out_root` that waits for its evaluation
+/// shards (trained with `--eval-shards`): what an eval or merge job of a
+/// scheduler's pipeline works on.
+pub fn evaluating(plan: &Plan, out_root: &Path) -> anyhow::Result<PathBuf> {
+    let text = config::to_toml(plan).context("serialising the resolved config")?;
+    let sha = sha256_bytes(text.as_bytes());
+    let parent = out_root.join(&plan.name);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&parent)
+        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    for dir in dirs.into_iter().rev() {
+        let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else { continue };
+        let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { continue };
+        if m.status == RunStatus::Evaluating && m.config_sha256 == sha {
+            return Ok(dir);
+        }
+    }
+    bail!(
+        "{}: no run of this config waits for its evaluation shards (a run trained with `temper train --eval-shards N`)",
+        parent.display()
+    )
+}
+
 /// What [`merge`] wrote.
 #[derive(Debug)]
 pub struct Merged {
+    /// `<run>/metrics.json` for a run's own evaluation, else
     /// `<run>/evals/<time>.json`.
     pub path: PathBuf,
     /// The merged metrics.
@@ -64,22 +118,99 @@ pub struct Merged {
     pub shards: usize,
 }
 
-/// Merges the shards of a re-evaluation of `run_dir` into
+/// Merges the shards of `run_dir`'s evaluation. For a run trained with
+/// `--eval-shards` this completes the run: `metrics.json`, the reports
+/// (their examples gathered here), the gate and `latest`, as an unsharded
+/// run writes them. Otherwise the shards are a re-evaluation and go to
 /// `<run>/evals/<time>.json`, byte for byte what `temper eval` without
-/// `--shard` writes for the same weights, config and seed. Refuses shards
-/// of different weights, configs or seeds, or an incomplete set, naming
-/// the difference or the missing shards.
-pub fn merge(run_dir: &Path) -> anyhow::Result<Merged> {
+/// `--shard` writes. Refuses shards of different weights, configs or seeds,
+/// or an incomplete set, naming the difference or the missing shards.
+pub fn merge(run_dir: &Path, progress: &Progress) -> anyhow::Result<Merged> {
     let dir = RunDir::open(run_dir)?;
+    let mut manifest: Manifest = dir.read_json("manifest.json")?;
+    let own = manifest.status == RunStatus::Evaluating;
     let found = read_all(&dir)?;
     let Some((first_path, first)) = found.first() else {
         bail!(
-            "{}: no shard results in {}/; run `temper eval --run {} --shard K/N` for each K first",
+            "{}: no shard results in {}/; run `temper eval --run {} --shard K/{}` for each K first",
             dir.path().display(),
             SHARDS,
-            dir.path().display()
+            dir.path().display(),
+            manifest.eval_shards.map_or_else(|| "N".to_owned(), |n| n.to_string())
         );
     };
+    check_alike(&found)?;
+    let n = first.shard.count;
+    let missing: Vec<String> = (0..n)
+        .filter(|k| !found.iter().any(|(_, r)| r.shard.index == *k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: shard{} {} {} missing; evaluate {} with `temper eval --run {} --shard K/{n}`",
+            dir.path().display(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            if missing.len() == 1 { "it" } else { "them" },
+            dir.path().display()
+        );
+    }
+    if manifest.weights_sha256.as_deref() != Some(first.weights_sha256.as_str()) {
+        bail!(
+            "{}: the shards evaluated weights with SHA-256 {}, the run's are {}; evaluate the shards again",
+            first_path.display(),
+            first.weights_sha256,
+            manifest.weights_sha256.as_deref().unwrap_or("unrecorded")
+        );
+    }
+    if own && let Some(other) = &first.config {
+        bail!(
+            "{}: evaluated {other}, but the run waits for the evaluation of its own config; evaluate its shards without --config",
+            first_path.display()
+        );
+    }
+    let config_path = first.config.as_ref().map_or_else(|| dir.file("config.toml"), PathBuf::from);
+    let plan = config::load(&config_path)?;
+    let text = config::to_toml(&plan).context("serialising the evaluated config")?;
+    if sha256_bytes(text.as_bytes()) != first.config_sha256 {
+        bail!(
+            "{}: the config changed since the shards were evaluated; evaluate them again",
+            config_path.display()
+        );
+    }
+    let evaluation = combine(&found, &plan.eval, first.run.test_examples)?;
+    let baseline = Baseline::load(&plan)?;
+    if !own {
+        let metrics = RunParts::of_evaluation(first.run.clone()).metrics(evaluation, baseline.as_ref());
+        let path = dir.write_eval(&metrics)?;
+        return Ok(Merged { path, metrics, shards: n });
+    }
+    let _lock = RunLock::acquire(dir.path())?;
+    let pending_path = dir.file(SHARDS).join(PENDING);
+    let bytes =
+        std::fs::read(&pending_path).with_context(|| format!("reading {}", pending_path.display()))?;
+    let pending: Pending = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a sharded run's measurements", pending_path.display()))?;
+    if pending.weights_sha256 != first.weights_sha256 {
+        bail!("{}: written for other weights than the shards evaluated", pending_path.display());
+    }
+    let metrics = pending.parts.metrics(evaluation, baseline.as_ref());
+    progress.say("gathering the report's examples");
+    let examples = Saved::open(dir.path(), None, None)?.examples(&plan)?;
+    write_completed(&dir, &mut manifest, &metrics, &examples)?;
+    let line = serde_json::json!({"event": "merged", "run": dir.id(), "shards": n,
+        "clean_accuracy": metrics.clean_accuracy, "mean_corruption_accuracy": metrics.mean_corruption_accuracy});
+    dir.log(&line)?;
+    progress.event(&line);
+    check_gate(&plan, &dir, progress)?;
+    dir.mark_latest()?;
+    Ok(Merged { path: dir.file("metrics.json"), metrics, shards: n })
+}
+
+/// Every shard was made for the same split, weights, config, seed and test set.
+fn check_alike(found: &[(PathBuf, ShardResult)]) -> anyhow::Result<()> {
+    let Some((first_path, first)) = found.first() else { return Ok(()) };
     for (path, r) in &found[1..] {
         let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
             anyhow::anyhow!(
@@ -104,47 +235,7 @@ pub fn merge(run_dir: &Path) -> anyhow::Result<Merged> {
             return Err(differs("the test set evaluated", &first.run.test_examples, &r.run.test_examples));
         }
     }
-    let n = first.shard.count;
-    let missing: Vec<String> = (0..n)
-        .filter(|k| !found.iter().any(|(_, r)| r.shard.index == *k))
-        .map(|k| format!("{k}/{n}"))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{}: shard{} {} {} missing; evaluate {} with `temper eval --run {} --shard K/{n}`",
-            dir.path().display(),
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", "),
-            if missing.len() == 1 { "is" } else { "are" },
-            if missing.len() == 1 { "it" } else { "them" },
-            dir.path().display()
-        );
-    }
-    let manifest: Manifest = dir.read_json("manifest.json")?;
-    if manifest.weights_sha256.as_deref() != Some(first.weights_sha256.as_str()) {
-        bail!(
-            "{}: the shards evaluated weights with SHA-256 {}, the run's are {}; evaluate the shards again",
-            first_path.display(),
-            first.weights_sha256,
-            manifest.weights_sha256.as_deref().unwrap_or("unrecorded")
-        );
-    }
-    let config_path = first.config.as_ref().map_or_else(|| dir.file("config.toml"), PathBuf::from);
-    let plan = config::load(&config_path)?;
-    let text = config::to_toml(&plan).context("serialising the evaluated config")?;
-    if sha256_bytes(text.as_bytes()) != first.config_sha256 {
-        bail!(
-            "{}: the config changed since the shards were evaluated; evaluate them again",
-            config_path.display()
-        );
-    }
-    let evaluation = combine(&found, &plan.eval, first.run.test_examples)?;
-    let mut metrics = evaluation.metrics(first.run.clone(), Vec::new());
-    if let Some(base) = Baseline::load(&plan)? {
-        mce::apply(&mut metrics, &base);
-    }
-    let path = dir.write_eval(&metrics)?;
-    Ok(Merged { path, metrics, shards: n })
+    Ok(())
 }
 
 /// The shards' cells as one evaluation, after checking that together they

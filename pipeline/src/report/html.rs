@@ -260,6 +260,7 @@ mod tests {
                 images_sha256: None,
             }],
             corruption_tables: Default::default(),
+            eval_shards: None,
             weights_sha256: Some("b".repeat(64)),
             versions: Versions { temper: "0.1.0".into(), burn: "0.22.1".into(), polars: "0.55.2".into() },
             git_revision: None,

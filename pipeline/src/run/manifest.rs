@@ -41,6 +41,9 @@ pub enum RunStatus {
     Failed,
     /// Stopped by a signal after writing a checkpoint; resumable.
     Interrupted,
+    /// Trained, with its evaluation left to `temper eval --shard K/N` jobs;
+    /// `temper merge` completes it.
+    Evaluating,
 }
 
 impl RunStatus {
@@ -51,6 +54,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Evaluating => "evaluating",
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct Manifest {
     /// The benchmark parameter table each image corruption uses, by op.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub corruption_tables: std::collections::BTreeMap<String, String>,
+    /// `temper train --eval-shards N`: the evaluation is left to N shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_shards: Option<usize>,
     /// SHA-256 of `model.safetensors`, once written.
     pub weights_sha256: Option<String>,
     /// Crate versions.
@@ -130,7 +137,13 @@ mod tests {
 
     #[test]
     fn status_spells_as_before() {
-        for s in [RunStatus::Running, RunStatus::Completed, RunStatus::Failed, RunStatus::Interrupted] {
+        for s in [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Interrupted,
+            RunStatus::Evaluating,
+        ] {
             assert_eq!(serde_json::to_value(s).expect("json"), serde_json::json!(s.as_str()));
         }
         assert!(serde_json::from_str::<RunStatus>("\"finished\"").is_err());
