@@ -18,7 +18,7 @@ TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
 
-.PHONY: all train test test-slurm data bench bench-model lint fmt compare clean-data deps
+.PHONY: all train test test-slurm test-kubernetes data bench bench-model lint fmt compare clean-data deps
 
 all: test
 
@@ -47,6 +47,12 @@ test:
 test-slurm:
 	$(CARGO) test --locked --workspace $(TEST_FEATURES) --no-run
 	./scripts/slurm-test.sh $(TEMPER)
+
+## The Kubernetes job files against the API schema, and their pods'
+## commands run here index by index (kubernetes-validate in a venv).
+test-kubernetes:
+	$(CARGO) test --locked --workspace $(TEST_FEATURES) --no-run
+	./scripts/kubernetes-test.sh $(TEMPER)
 
 ## Throughput tables (release build).
 bench: deps

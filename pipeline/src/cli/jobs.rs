@@ -40,6 +40,14 @@ pub struct Args {
     /// Kubernetes: the container image that has `temper` on its PATH.
     #[arg(long)]
     image: Option<String>,
+    /// Kubernetes: a PersistentVolumeClaim every pod mounts as the shared
+    /// storage (at --mount-path, default the run root); configs and data
+    /// must be visible in the pods too.
+    #[arg(long, value_name = "CLAIM")]
+    pvc: Option<String>,
+    /// Kubernetes: where pods mount --pvc.
+    #[arg(long, value_name = "PATH", requires = "pvc")]
+    mount_path: Option<PathBuf>,
     /// Three stages instead of one: train (`--eval-shards N`), an array of
     /// N evaluation shards per run, then `temper merge`.
     #[arg(long, value_name = "N")]
@@ -135,7 +143,7 @@ pub fn kubernetes(
     for a in command(config, out, tasks.is_some()) {
         let _ = writeln!(s, "            - {}", yaml(&a));
     }
-    s.push_str(&job_resources(args));
+    s.push_str(&job_resources(args, out));
     s
 }
 
@@ -245,7 +253,7 @@ impl Pipeline<'_> {
             let _ = writeln!(s, "          image: {}", yaml(image));
             s.push_str("          command:\n            - \"sh\"\n            - \"-c\"\n");
             let _ = writeln!(s, "            - {}", yaml(command));
-            s.push_str(&job_resources(a));
+            s.push_str(&job_resources(a, self.out));
         }
         s
     }
@@ -269,8 +277,9 @@ fn job_head(job: &str, n: usize) -> String {
     s
 }
 
-/// A container's environment and resources.
-fn job_resources(args: &Args) -> String {
+/// A container's environment, resources and shared volume (which ends
+/// the pod spec).
+fn job_resources(args: &Args, out: &Path) -> String {
     let mut s = String::from("          env:\n            - name: RAYON_NUM_THREADS\n");
     let _ = writeln!(s, "              value: {}", yaml(&args.cpus.to_string()));
     s.push_str("          resources:\n            requests:\n");
@@ -282,6 +291,13 @@ fn job_resources(args: &Args) -> String {
     );
     if args.gpus > 0 {
         let _ = writeln!(s, "            limits:\n              nvidia.com/gpu: {}", args.gpus);
+    }
+    if let Some(claim) = &args.pvc {
+        let at = args.mount_path.as_deref().unwrap_or(out);
+        s.push_str("          volumeMounts:\n            - name: shared\n");
+        let _ = writeln!(s, "              mountPath: {}", yaml(&at.display().to_string()));
+        s.push_str("      volumes:\n        - name: shared\n          persistentVolumeClaim:\n");
+        let _ = writeln!(s, "            claimName: {}", yaml(claim));
     }
     s
 }
