@@ -162,9 +162,7 @@ fn water_shade(layer: &[u8], w: usize, h: usize) -> Vec<f32> {
     let dist = edge_distance(&edges, w, h, 20.0);
     let dist: Vec<u8> = box3(&dist, w, h).into_iter().map(|v| v.clamp(0.0, 255.0) as u8).collect();
     let equalised = equalize_hist(&dist);
-    let embossed = emboss(&equalised, w, h);
-    let as_float: Vec<f32> = embossed.iter().map(|&v| f32::from(v)).collect();
-    box3(&as_float, w, h).into_iter().map(|v| v.round_ties_even()).collect()
+    box3_levels(&emboss(&equalised, w, h), w, h)
 }
 
 /// OpenCV's default border: reflect without repeating the edge (`dcb|abcd|cba`).
@@ -178,38 +176,62 @@ fn reflect101(i: isize, n: usize) -> usize {
     (if m < n { m } else { period - m }) as usize
 }
 
-/// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders.
+/// Each index's reflect-101 neighbours `[i - 1, i, i + 1]`: the border
+/// arithmetic done once per row and column instead of once per tap.
+fn neighbours(n: usize) -> Vec<[usize; 3]> {
+    (0..n as isize).map(|i| [reflect101(i - 1, n), i as usize, reflect101(i + 1, n)]).collect()
+}
+
+/// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders, summed row by
+/// row as the taps are read.
 fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let (xs, ys) = (neighbours(w), neighbours(h));
     let mut out = vec![0.0f32; src.len()];
-    for y in 0..h {
-        for x in 0..w {
+    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
+        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
+        for (o, cols) in line.iter_mut().zip(&xs) {
             let mut sum = 0.0;
-            for dy in -1..=1isize {
-                let sy = reflect101(y as isize + dy, h);
-                for dx in -1..=1isize {
-                    sum += src[sy * w + reflect101(x as isize + dx, w)];
+            for row in &rows {
+                for &c in cols {
+                    sum += row[c];
                 }
             }
-            out[y * w + x] = sum / 9.0;
+            *o = sum / 9.0;
         }
     }
     out
 }
 
-/// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`.
+/// [`box3`] of whole levels, rounded half to even: in integers, as the
+/// sum of nine levels over nine is never half-way between two.
+fn box3_levels(src: &[u8], w: usize, h: usize) -> Vec<f32> {
+    let (xs, ys) = (neighbours(w), neighbours(h));
+    let mut out = vec![0.0f32; src.len()];
+    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
+        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
+        for (o, cols) in line.iter_mut().zip(&xs) {
+            let sum: u32 = rows.iter().map(|row| cols.iter().map(|&c| u32::from(row[c])).sum::<u32>()).sum();
+            *o = ((2 * sum + 9) / 18) as f32;
+        }
+    }
+    out
+}
+
+/// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`, exact in integers.
 fn emboss(src: &[u8], w: usize, h: usize) -> Vec<u8> {
-    const KERNEL: [[f32; 3]; 3] = [[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]];
+    const KERNEL: [[i32; 3]; 3] = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]];
+    let (xs, ys) = (neighbours(w), neighbours(h));
     let mut out = vec![0u8; src.len()];
-    for y in 0..h {
-        for x in 0..w {
-            let mut sum = 0.0f32;
-            for (ky, krow) in KERNEL.iter().enumerate() {
-                let sy = reflect101(y as isize + ky as isize - 1, h);
-                for (kx, &k) in krow.iter().enumerate() {
-                    sum += k * f32::from(src[sy * w + reflect101(x as isize + kx as isize - 1, w)]);
+    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
+        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
+        for (o, cols) in line.iter_mut().zip(&xs) {
+            let mut sum = 0i32;
+            for (row, krow) in rows.iter().zip(&KERNEL) {
+                for (&c, &k) in cols.iter().zip(krow) {
+                    sum += k * i32::from(row[c]);
                 }
             }
-            out[y * w + x] = sum.round_ties_even().clamp(0.0, 255.0) as u8;
+            *o = sum.clamp(0, 255) as u8;
         }
     }
     out
@@ -363,6 +385,46 @@ mod tests {
                     "{size} px severity {severity}: {changed} changed"
                 );
             }
+        }
+    }
+
+    /// The 3x3 filter as first written: every tap through `reflect101`.
+    fn filter_by_taps(src: &[f32], w: usize, h: usize, kernel: [[f32; 3]; 3]) -> Vec<f32> {
+        let mut out = vec![0.0f32; src.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let mut sum = 0.0;
+                for (dy, krow) in kernel.iter().enumerate() {
+                    let sy = reflect101(y as isize + dy as isize - 1, h);
+                    for (dx, &k) in krow.iter().enumerate() {
+                        sum += k * src[sy * w + reflect101(x as isize + dx as isize - 1, w)];
+                    }
+                }
+                out[y * w + x] = sum;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_3x3_filters_equal_their_tap_by_tap_definitions() {
+        let mut rng = seed::rng(5);
+        for (w, h) in [(1, 1), (2, 3), (7, 5), (33, 17)] {
+            let levels: Vec<u8> = (0..w * h).map(|_| rand::Rng::random::<u8>(&mut rng)).collect();
+            let floats: Vec<f32> = (0..w * h).map(|_| rand::Rng::random::<f32>(&mut rng) * 20.0).collect();
+            let ones = [[1.0f32; 3]; 3];
+            let by_taps: Vec<f32> = filter_by_taps(&floats, w, h, ones).iter().map(|s| s / 9.0).collect();
+            assert_eq!(box3(&floats, w, h), by_taps, "{w}x{h}");
+            let as_float: Vec<f32> = levels.iter().map(|&v| f32::from(v)).collect();
+            let rounded: Vec<f32> =
+                filter_by_taps(&as_float, w, h, ones).iter().map(|s| (s / 9.0).round_ties_even()).collect();
+            assert_eq!(box3_levels(&levels, w, h), rounded, "{w}x{h}");
+            let kernel = [[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]];
+            let embossed: Vec<u8> = filter_by_taps(&as_float, w, h, kernel)
+                .iter()
+                .map(|s| s.round_ties_even().clamp(0.0, 255.0) as u8)
+                .collect();
+            assert_eq!(emboss(&levels, w, h), embossed, "{w}x{h}");
         }
     }
 
