@@ -16,7 +16,18 @@ here=$(realpath "$(dirname "$0")")
 started=$(date +%s)
 venv="${TEMPER_K8S_VENV:-$HOME/.cache/temper-k8s-venv}"
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-    python3 -m venv "$venv"
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+        # Debian's python3 keeps venv in a package of its own.
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "kubernetes-test: python3 cannot create a venv; install python3-venv" >&2
+            exit 1
+        fi
+        timeout 600 apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
     timeout 600 "$venv/bin/pip" install --quiet kubernetes-validate==1.37.0
 fi
 

@@ -12,7 +12,8 @@ if ! command -v sbatch >/dev/null || ! command -v slurmctld >/dev/null || ! comm
         exit 0
     fi
     echo "slurm: installing Slurm from Debian's packages"
-    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y --no-install-recommends \
+    timeout 600 apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
         slurmctld slurmd slurm-client munge >/dev/null
 fi
 
@@ -37,7 +38,7 @@ munged --force --key-file="$conf/munge/munge.key" --socket="$munge_socket" \
     --pid-file="$conf/munge/munged.pid" --log-file="$conf/log/munged.log" --seed-file="$conf/munge/seed"
 pids+=("$(cat "$conf/munge/munged.pid")")
 
-node=$(hostname -s)
+node=$(hostname -s 2>/dev/null || hostname)
 cpus=$(nproc)
 memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
 user=$(id -un)
