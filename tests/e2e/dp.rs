@@ -74,6 +74,37 @@ fn dp_training_spends_its_target_and_resumes_exactly() {
 }
 
 #[test]
+fn dp_with_a_validation_split_accounts_for_the_rows_it_trains_on() {
+    let sb = Sandbox::new();
+    let cfg = private(&sb, "noise-multiplier = 1.0\n");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("checkpoint-every = 3", "checkpoint-every = 3\nvalidation-share = 0.2");
+    let cfg = sb.write("dpv.toml", text);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let m = sb.json(&sb.run_dirs()[0].join("metrics.json"));
+    let (dp, v) = (&m["dp"], &m["validation"]);
+    let held = v["rows"].as_u64().unwrap();
+    assert!((110..=130).contains(&held), "about 20% of each class's rows of 600: {v}");
+    // Poisson sampling over the rows trained on, for each of the 3 epochs
+    // trained whichever one is kept.
+    let trained = 600 - held;
+    assert_eq!(dp["sample_rate"].as_f64().unwrap(), 32.0 / trained as f64, "{dp}");
+    let steps = 3 * trained.div_ceil(32);
+    assert_eq!(dp["steps"], steps, "{dp}");
+    let last_epoch = m["training"][2]["epsilon"].as_f64().unwrap();
+    assert_eq!(dp["epsilon"].as_f64().unwrap(), last_epoch, "the guarantee counts every epoch trained");
+    let validate = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    let rate = format!("sampling rate {:.5}", 32.0 / trained as f64);
+    assert!(
+        validate.stdout.contains(&rate) && validate.stdout.contains(&format!("{steps} steps")),
+        "{rate}: {}",
+        validate.stdout
+    );
+}
+
+#[test]
 fn bad_dp_settings_are_refused_naming_the_key() {
     let sb = Sandbox::new();
     let cases = [

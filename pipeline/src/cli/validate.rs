@@ -53,6 +53,8 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     }
     if let Some(v) = &plan.train.validation {
         let (_, held) = crate::train::validation_split(&split.train.labels, v.share, plan.seed);
+        // Never trained on: DP-SGD samples from the other rows.
+        trained -= held.len();
         let patience =
             v.patience.map_or_else(|| "every epoch trained".to_owned(), |p| format!("patience {p}"));
         println!(

@@ -93,7 +93,15 @@ pub fn run(
     if let Some(p) = &plan.train.privacy {
         // Refused before a run directory exists: a target ε the schedule cannot meet.
         let planted = plan.train.canaries.as_ref().map_or(0, CanaryPlan::planted_rows);
-        DpRun::new(p, split.train.len() + planted, plan.train.batch_size, plan.train.epochs)?;
+        // The validation rows are never trained on (counted here before the
+        // canaries join the table, which training's split sees: close enough
+        // to refuse a target no noise can meet).
+        let validation = plan
+            .train
+            .validation
+            .as_ref()
+            .map_or(0, |v| train::validation_split(&split.train.labels, v.share, plan.seed).1.len());
+        DpRun::new(p, split.train.len() + planted - validation, plan.train.batch_size, plan.train.epochs)?;
     }
     let config_text = config::to_toml(plan).context("serialising the resolved config")?;
     let dir = RunDir::create(out_root, &plan.name)?;
@@ -444,11 +452,13 @@ fn train_and_report(job: &Job, manifest: &mut Manifest) -> anyhow::Result<Option
         skipped_rows: split.skipped.len(),
     };
     let epochs = training.len();
+    // DP-SGD sampled from the rows it trained on, without the validation rows.
+    let trained_rows = split.train.len() - validation.as_ref().map_or(0, |v| v.rows);
     let parts = RunParts {
         run: info,
         training,
+        dp: dp_metrics(plan, trained_rows, epochs)?,
         validation,
-        dp: dp_metrics(plan, split.train.len(), epochs)?,
         filter: job.filter.map(|f| f.metrics.clone()),
         privacy: measured.privacy.clone(),
         canaries: measured.canaries.clone(),
@@ -487,7 +497,9 @@ fn write_completed(
 }
 
 /// DP-SGD's guarantee after `epochs` epochs on `rows` training rows
-/// (canaries included: they are trained on like any row).
+/// (canaries included: they are trained on like any row; validation rows
+/// not). Every epoch trained counts, also after the one a validation split
+/// keeps: the choice among them read every one.
 fn dp_metrics(plan: &Plan, rows: usize, epochs: usize) -> anyhow::Result<Option<DpMetrics>> {
     let Some(p) = &plan.train.privacy else { return Ok(None) };
     let run = DpRun::new(p, rows, plan.train.batch_size, plan.train.epochs)?;

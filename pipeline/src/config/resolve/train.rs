@@ -216,12 +216,6 @@ pub(super) fn resolve_train(
             },
         }),
     };
-    if validation.is_some() && privacy.is_some() {
-        return Err(c.err(
-            "train.validation-share",
-            "cannot be combined with [train.privacy] yet: the accountant would have to count the held-out rows and the choice of epoch",
-        ));
-    }
     let schedule = c.choice(
         "train.lr-schedule",
         "schedule",
