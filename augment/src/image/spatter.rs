@@ -10,7 +10,6 @@
 //! `filter2D`, `blur` with reflect-101 borders), so the splashes have the
 //! reference's strength and look at every size.
 
-use image::{GrayImage, Luma};
 use rand_distr::{Distribution, StandardNormal};
 
 use super::blur::blur_plane_scipy;
@@ -259,11 +258,79 @@ fn equalize_hist(src: &[u8]) -> Vec<u8> {
 /// Euclidean distance from each pixel to the nearest edge, at most `cap`
 /// (everywhere `cap` when there is no edge).
 fn edge_distance(edges: &[bool], w: usize, h: usize, cap: f32) -> Vec<f32> {
-    let marks = GrayImage::from_fn(w as u32, h as u32, |x, y| {
-        Luma([if edges[y as usize * w + x as usize] { 255 } else { 0 }])
-    });
-    let squared = imageproc::distance_transform::euclidean_squared_distance_transform(&marks);
-    squared.as_raw().iter().map(|&d| (d.sqrt() as f32).min(cap)).collect()
+    squared_edge_distance(edges, w, h).into_iter().map(|d| ((d as f64).sqrt() as f32).min(cap)).collect()
+}
+
+/// Exact squared Euclidean distance to the nearest edge (`u64::MAX` with
+/// none), in integers: per column the distance to the nearest edge above
+/// or below, then per row the lower envelope of the parabolas
+/// `(x - q)² + column[q]²` (Felzenszwalb & Huttenlocher's transform, as
+/// imageproc computes it in f64).
+fn squared_edge_distance(edges: &[bool], w: usize, h: usize) -> Vec<u64> {
+    const NONE: u64 = u64::MAX;
+    let mut column = vec![NONE; w * h];
+    for x in 0..w {
+        let mut last: Option<usize> = None;
+        for y in 0..h {
+            if edges[y * w + x] {
+                last = Some(y);
+            }
+            if let Some(e) = last {
+                column[y * w + x] = (y - e) as u64;
+            }
+        }
+        let mut next: Option<usize> = None;
+        for y in (0..h).rev() {
+            if edges[y * w + x] {
+                next = Some(y);
+            }
+            if let Some(e) = next {
+                let d = (e - y) as u64;
+                let at = &mut column[y * w + x];
+                *at = (*at).min(d);
+            }
+        }
+    }
+    let mut out = vec![NONE; w * h];
+    // Parabola apexes and where each starts to be the lowest.
+    let (mut apex, mut from): (Vec<usize>, Vec<f64>) = (Vec::with_capacity(w), Vec::with_capacity(w));
+    for y in 0..h {
+        let f = |q: usize| -> i64 {
+            let c = column[y * w + q];
+            (c * c) as i64
+        };
+        apex.clear();
+        from.clear();
+        for q in (0..w).filter(|&q| column[y * w + q] != NONE) {
+            let mut start = f64::NEG_INFINITY;
+            while let Some(&p) = apex.last() {
+                let (qi, pi) = (q as i64, p as i64);
+                start = ((f(q) + qi * qi) - (f(p) + pi * pi)) as f64 / (2 * (qi - pi)) as f64;
+                if start <= *from.last().unwrap_or(&f64::NEG_INFINITY) {
+                    apex.pop();
+                    from.pop();
+                    start = f64::NEG_INFINITY;
+                } else {
+                    break;
+                }
+            }
+            apex.push(q);
+            from.push(start);
+        }
+        let mut k = 0;
+        for x in 0..w {
+            if apex.is_empty() {
+                break;
+            }
+            while k + 1 < apex.len() && from[k + 1] <= x as f64 {
+                k += 1;
+            }
+            let q = apex[k];
+            let dx = x.abs_diff(q) as u64;
+            out[y * w + x] = dx * dx + (f(q) as u64);
+        }
+    }
+    out
 }
 
 /// `cv2.Canny(x, low, high)`: 3x3 Sobel with replicated borders, L1
@@ -425,6 +492,30 @@ mod tests {
                 .map(|s| s.round_ties_even().clamp(0.0, 255.0) as u8)
                 .collect();
             assert_eq!(emboss(&levels, w, h), embossed, "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn the_distance_transform_equals_imageprocs() {
+        use image::{GrayImage, Luma};
+        let mut rng = seed::rng(3);
+        for (w, h, density) in [
+            (1, 1, 0.5),
+            (9, 1, 0.2),
+            (1, 9, 0.2),
+            (17, 13, 0.05),
+            (40, 31, 0.01),
+            (64, 64, 0.3),
+            (8, 8, 0.0),
+        ] {
+            let edges: Vec<bool> = (0..w * h).map(|_| rand::Rng::random::<f64>(&mut rng) < density).collect();
+            let marks = GrayImage::from_fn(w as u32, h as u32, |x, y| {
+                Luma([if edges[y as usize * w + x as usize] { 255 } else { 0 }])
+            });
+            let theirs = imageproc::distance_transform::euclidean_squared_distance_transform(&marks);
+            let ours = edge_distance(&edges, w, h, 20.0);
+            let expected: Vec<f32> = theirs.as_raw().iter().map(|&d| (d.sqrt() as f32).min(20.0)).collect();
+            assert_eq!(ours, expected, "{w}x{h} at {density}");
         }
     }
 
