@@ -157,6 +157,8 @@ fn a_run_trained_with_eval_shards_is_completed_by_merge_as_one_process_would() {
             sb.temper(&["eval", "--of", &cfg, "--out", "sharded", "--shard", &format!("{k}/3"), "--quiet"]);
         assert_eq!(shard.code, 0, "shard {k}: {}", shard.stderr);
     }
+    let list = sb.temper(&["runs", "list", "--root", "sharded"]);
+    assert!(list.stdout.contains("| evaluating (2 of 3 shards) |"), "{}", list.stdout);
     let early = sb.temper(&["merge", "--of", &cfg, "--out", "sharded"]);
     assert_eq!(early.code, 2);
     assert!(early.stderr.contains("shard 2/3 is missing"), "{}", early.stderr);

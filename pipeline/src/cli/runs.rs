@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::eval::shard::{SHARDS, Shard};
 use crate::report::pct;
 use crate::run::LATEST;
 
@@ -37,9 +38,21 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             let read = |f: &str| -> Option<serde_json::Value> {
                 serde_json::from_slice(&std::fs::read(dir.join(f)).ok()?).ok()
             };
-            let status = read("manifest.json")
-                .and_then(|m| m["status"].as_str().map(str::to_owned))
-                .unwrap_or("?".into());
+            let manifest = read("manifest.json");
+            let mut status =
+                manifest.as_ref().and_then(|m| m["status"].as_str().map(str::to_owned)).unwrap_or("?".into());
+            // A sharded evaluation's progress: the shards written so far.
+            if let Some(n) = manifest.as_ref().and_then(|m| m["eval_shards"].as_u64())
+                && status == "evaluating"
+            {
+                let n = n as usize;
+                let done = (0..n)
+                    .filter(|&k| {
+                        Shard::new(k, n).is_ok_and(|s| dir.join(SHARDS).join(s.file_name()).is_file())
+                    })
+                    .count();
+                status = format!("evaluating ({done} of {n} shards)");
+            }
             let metrics = read("metrics.json");
             let cell = |k: &str| metrics.as_ref().and_then(|m| m[k].as_f64()).map_or("–".to_owned(), pct);
             let mark =
