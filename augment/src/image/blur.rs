@@ -7,7 +7,7 @@
 //! Every filter works row by row on buffers allocated once per call, never
 //! per pixel.
 
-use rand::Rng as _;
+use rand::{Rng as _, RngCore as _};
 
 use super::pixels::clamp_u8;
 use super::{Image, ImageOp};
@@ -419,8 +419,13 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
                     if moved < 1.0 && !rng.random_bool(moved) {
                         continue;
                     }
-                    let dx = rng.random_range(0..2 * d) as isize - d as isize;
-                    let dy = rng.random_range(0..2 * d) as isize - d as isize;
+                    // Both offsets from one draw, each half scaled onto
+                    // [0, 2d) (a bias below 2d / 2^32): half the draws of
+                    // two rejection-sampled ranges, the op's hottest part.
+                    let bits = rng.next_u64();
+                    let span = 2 * d as u64;
+                    let dx = (((bits & 0xffff_ffff) * span) >> 32) as isize - d as isize;
+                    let dy = (((bits >> 32) * span) >> 32) as isize - d as isize;
                     let (nx, ny) = ((x as isize + dx) as usize, (y as isize + dy) as usize);
                     let (a, b) = ((y * w + x) * c, (ny * w + nx) * c);
                     // numpy's `x[h, w], x[h', w'] = x[h', w'], x[h, w]`
@@ -429,7 +434,9 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
                     if c == 1 {
                         data.swap(a, b);
                     } else {
-                        data.copy_within(b..b + c, a);
+                        for k in 0..c {
+                            data[a + k] = data[b + k];
+                        }
                     }
                 }
             }
