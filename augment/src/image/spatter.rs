@@ -181,59 +181,60 @@ fn neighbours(n: usize) -> Vec<[usize; 3]> {
     (0..n as isize).map(|i| [reflect101(i - 1, n), i as usize, reflect101(i + 1, n)]).collect()
 }
 
-/// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders, summed row by
-/// row as the taps are read.
-fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+/// `f` of every pixel's 3x3 neighbourhood: its three rows (above, at,
+/// below) and three column indices, reflect-101 at the borders.
+fn each_3x3<T, O: Copy + Default>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    f: impl Fn(&[&[T]; 3], &[usize; 3]) -> O,
+) -> Vec<O> {
     let (xs, ys) = (neighbours(w), neighbours(h));
-    let mut out = vec![0.0f32; src.len()];
+    let mut out = vec![O::default(); src.len()];
     for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
         let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
         for (o, cols) in line.iter_mut().zip(&xs) {
-            let mut sum = 0.0;
-            for row in &rows {
-                for &c in cols {
-                    sum += row[c];
-                }
-            }
-            *o = sum / 9.0;
+            *o = f(&rows, cols);
         }
     }
     out
+}
+
+/// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders, summed row by
+/// row as the taps are read.
+fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    each_3x3(src, w, h, |rows, cols| {
+        let mut sum = 0.0f32;
+        for row in rows {
+            for &c in cols {
+                sum += row[c];
+            }
+        }
+        sum / 9.0
+    })
 }
 
 /// [`box3`] of whole levels, rounded half to even: in integers, as the
 /// sum of nine levels over nine is never half-way between two.
 fn box3_levels(src: &[u8], w: usize, h: usize) -> Vec<f32> {
-    let (xs, ys) = (neighbours(w), neighbours(h));
-    let mut out = vec![0.0f32; src.len()];
-    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
-        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
-        for (o, cols) in line.iter_mut().zip(&xs) {
-            let sum: u32 = rows.iter().map(|row| cols.iter().map(|&c| u32::from(row[c])).sum::<u32>()).sum();
-            *o = ((2 * sum + 9) / 18) as f32;
-        }
-    }
-    out
+    each_3x3(src, w, h, |rows, cols| {
+        let sum: u32 = rows.iter().map(|row| cols.iter().map(|&c| u32::from(row[c])).sum::<u32>()).sum();
+        ((2 * sum + 9) / 18) as f32
+    })
 }
 
 /// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`, exact in integers.
 fn emboss(src: &[u8], w: usize, h: usize) -> Vec<u8> {
     const KERNEL: [[i32; 3]; 3] = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]];
-    let (xs, ys) = (neighbours(w), neighbours(h));
-    let mut out = vec![0u8; src.len()];
-    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
-        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
-        for (o, cols) in line.iter_mut().zip(&xs) {
-            let mut sum = 0i32;
-            for (row, krow) in rows.iter().zip(&KERNEL) {
-                for (&c, &k) in cols.iter().zip(krow) {
-                    sum += k * i32::from(row[c]);
-                }
+    each_3x3(src, w, h, |rows, cols| {
+        let mut sum = 0i32;
+        for (row, krow) in rows.iter().zip(&KERNEL) {
+            for (&c, &k) in cols.iter().zip(krow) {
+                sum += k * i32::from(row[c]);
             }
-            *o = sum.clamp(0, 255) as u8;
         }
-    }
-    out
+        sum.clamp(0, 255) as u8
+    })
 }
 
 /// `cv2.equalizeHist`: the cumulative histogram from the first occupied
