@@ -172,7 +172,7 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
 /// The cells of `shard`: every cell goes, most expensive first, to the
 /// shard with the least work so far (the lowest index on a tie), so the
 /// split depends on the plan and the test set's size only.
-pub fn assign(eval: &EvalPlan, test_rows: usize, shard: Shard) -> Cells {
+pub fn assign(eval: &EvalPlan, test_rows: usize, shard: Shard) -> BTreeSet<Cell> {
     let all = cells(eval, test_rows);
     let mut order: Vec<usize> = (0..all.len()).collect();
     // Stable: equal costs keep the evaluation's order.
@@ -186,12 +186,12 @@ pub fn assign(eval: &EvalPlan, test_rows: usize, shard: Shard) -> Cells {
             mine.insert(all[i].0.clone());
         }
     }
-    Cells::Only(mine)
+    mine
 }
 
 /// What one shard measured, written to `<run>/shards/shard-K-of-N.json`.
-/// Numbers are written as strings of their shortest exact form, so the
-/// merged metrics are bit for bit what one process would have computed.
+/// Numbers read back bit for bit (serde_json's `float_roundtrip`), so the
+/// merged metrics are what one process would have computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardResult {
     /// [`SHARD_SCHEMA`].
@@ -213,74 +213,19 @@ pub struct ShardResult {
     /// The cells this shard evaluated, in order.
     pub cells: Vec<Cell>,
     /// Clean accuracy, when this shard has that cell.
-    #[serde(with = "exact_option")]
     pub clean_accuracy: Option<f64>,
     /// This shard's corruption cells.
-    #[serde(with = "exact_table")]
     pub corruption_accuracy: MetricTable,
     /// This shard's attack cells: `attack_accuracy`.
-    #[serde(with = "exact_table")]
     pub attack_accuracy: MetricTable,
     /// `attack_success_rate`.
-    #[serde(with = "exact_table")]
     pub attack_success_rate: MetricTable,
     /// `attack_mean_norm`.
-    #[serde(with = "exact_table")]
     pub attack_mean_norm: MetricTable,
     /// `attack_mean_queries`.
-    #[serde(with = "exact_table")]
     pub attack_mean_queries: MetricTable,
     /// Wall seconds of the shard's evaluation.
     pub seconds: f64,
-}
-
-/// A number as the shortest string that reads back to the same bits
-/// (serde_json's default number parser may be one unit in the last place off).
-fn exact(v: f64) -> String {
-    format!("{v:?}")
-}
-
-fn parse_exact<E: serde::de::Error>(s: &str) -> Result<f64, E> {
-    s.parse().map_err(|_| E::custom(format!("`{s}` is not a number")))
-}
-
-mod exact_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        v.map(super::exact).serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Option::<String>::deserialize(d)?.map(|s| super::parse_exact(&s)).transpose()
-    }
-}
-
-mod exact_table {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::run::metrics::MetricTable;
-
-    pub fn serialize<S: Serializer>(t: &MetricTable, s: S) -> Result<S::Ok, S::Error> {
-        let text: BTreeMap<&String, BTreeMap<&String, String>> =
-            t.iter().map(|(k, row)| (k, row.iter().map(|(e, &v)| (e, super::exact(v))).collect())).collect();
-        text.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MetricTable, D::Error> {
-        let text = BTreeMap::<String, BTreeMap<String, String>>::deserialize(d)?;
-        text.into_iter()
-            .map(|(k, row)| {
-                let row =
-                    row.into_iter()
-                        .map(|(e, v)| Ok((e, super::parse_exact(&v)?)))
-                        .collect::<Result<BTreeMap<_, _>, D::Error>>()?;
-                Ok((k, row))
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -309,13 +254,6 @@ mod tests {
         }
     }
 
-    fn only(c: Cells) -> BTreeSet<Cell> {
-        match c {
-            Cells::Only(s) => s,
-            Cells::All => panic!("a shard selects cells"),
-        }
-    }
-
     #[test]
     fn shards_partition_the_cells() {
         let eval = plan(vec!["gaussian_noise", "fog", "contrast"], vec![0.05, 0.1, 0.2]);
@@ -324,7 +262,7 @@ mod tests {
         for n in [1, 2, 3, 7, 40] {
             let mut seen = BTreeSet::new();
             for k in 0..n {
-                for c in only(assign(&eval, 1000, Shard::new(k, n).expect("in range"))) {
+                for c in assign(&eval, 1000, Shard::new(k, n).expect("in range")) {
                     assert!(seen.insert(c.clone()), "{c} in two shards of {n}");
                 }
             }
@@ -339,7 +277,7 @@ mod tests {
         let eval = plan(vec!["gaussian_noise", "fog", "contrast"], vec![0.05, 0.1, 0.2]);
         let cost: BTreeMap<Cell, f64> = cells(&eval, 1000).into_iter().collect();
         let loads: Vec<f64> = (0..3)
-            .map(|k| only(assign(&eval, 1000, Shard { index: k, count: 3 })).iter().map(|c| cost[c]).sum())
+            .map(|k| assign(&eval, 1000, Shard { index: k, count: 3 }).iter().map(|c| cost[c]).sum())
             .collect();
         let total: f64 = cost.values().sum();
         assert_eq!(loads.iter().sum::<f64>(), total);
@@ -349,7 +287,7 @@ mod tests {
         assert!(hi - lo <= 3200.0, "{loads:?}");
         // Each shard gets one of the three expensive attack cells.
         for k in 0..3 {
-            let s = only(assign(&eval, 1000, Shard { index: k, count: 3 }));
+            let s = assign(&eval, 1000, Shard { index: k, count: 3 });
             assert_eq!(s.iter().filter(|c| matches!(c, Cell::Attack { .. })).count(), 1, "shard {k}");
         }
     }

@@ -18,7 +18,7 @@ use crate::compare;
 use crate::config::{self, CanaryPlan, DpBudget, Plan};
 use crate::data::{self, Split, provenance};
 use crate::device;
-use crate::eval::shard::{self, Cells, Shard, ShardResult};
+use crate::eval::shard::{self, Cell, Cells, Shard, ShardResult};
 use crate::eval::{self, EvalSetup, examples::Examples};
 use crate::exit::{GateFailed, Interrupted};
 use crate::extraction;
@@ -256,29 +256,44 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
 }
 
 /// The newest run of `plan` under `out_root` that a retry should resume:
-/// the same resolved config (by SHA-256), not completed, with a checkpoint.
-/// What a scheduler's automatic retry of a killed task needs to find.
+/// the same resolved config, not completed, with a checkpoint. What a
+/// scheduler's automatic retry of a killed task needs to find.
 pub fn unfinished(plan: &Plan, out_root: &Path) -> anyhow::Result<Option<PathBuf>> {
+    Ok(runs_of(plan, out_root)?
+        .into_iter()
+        .find(|(dir, m)| {
+            !matches!(m.status, RunStatus::Completed | RunStatus::Evaluating)
+                && checkpoint::latest(dir).ok().flatten().is_some()
+        })
+        .map(|(dir, _)| dir))
+}
+
+/// The SHA-256 of `plan`'s resolved config, as manifests and shard files
+/// record it.
+fn config_sha256(plan: &Plan) -> anyhow::Result<String> {
     let text = config::to_toml(plan).context("serialising the resolved config")?;
-    let sha = sha256_bytes(text.as_bytes());
-    let Ok(entries) = std::fs::read_dir(out_root.join(&plan.name)) else { return Ok(None) };
+    Ok(sha256_bytes(text.as_bytes()))
+}
+
+/// The run directories under `out_root` made from `plan`'s resolved config
+/// (by SHA-256), newest first, with their manifests.
+fn runs_of(plan: &Plan, out_root: &Path) -> anyhow::Result<Vec<(PathBuf, Manifest)>> {
+    let sha = config_sha256(plan)?;
+    let Ok(entries) = std::fs::read_dir(out_root.join(&plan.name)) else { return Ok(Vec::new()) };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "latest") && p.is_dir())
+        .filter(|p| p.file_name().is_some_and(|n| n != crate::run::LATEST) && p.is_dir())
         .collect();
     dirs.sort();
-    for dir in dirs.into_iter().rev() {
-        let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else { continue };
-        let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { continue };
-        if !matches!(m.status, RunStatus::Completed | RunStatus::Evaluating)
-            && m.config_sha256 == sha
-            && checkpoint::latest(&dir).ok().flatten().is_some()
-        {
-            return Ok(Some(dir));
-        }
-    }
-    Ok(None)
+    Ok(dirs
+        .into_iter()
+        .rev()
+        .filter_map(|dir| {
+            let m: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).ok()?).ok()?;
+            (m.config_sha256 == sha).then_some((dir, m))
+        })
+        .collect())
 }
 
 /// Everything one training job works with, fresh or resumed.
@@ -1004,9 +1019,9 @@ pub fn evaluate_shard(
 ) -> anyhow::Result<ShardDone> {
     let started = Instant::now();
     let saved = Saved::open(run_dir, config, device)?;
-    let cells = shard::assign(&saved.target.eval, saved.split.test.len(), shard);
-    let measured = saved.measure(progress, &cells)?;
-    let config_text = config::to_toml(&saved.target).context("serialising the evaluated config")?;
+    let mine = shard::assign(&saved.target.eval, saved.split.test.len(), shard);
+    let cells: Vec<Cell> = mine.iter().cloned().collect();
+    let measured = saved.measure(progress, &Cells::Only(mine))?;
     let attacks = attack::tables(&measured.attacks);
     let result = ShardResult {
         schema_version: shard::SHARD_SCHEMA,
@@ -1014,14 +1029,11 @@ pub fn evaluate_shard(
         weights_sha256: saved.weights_sha256.clone(),
         config: config
             .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()),
-        config_sha256: sha256_bytes(config_text.as_bytes()),
+        config_sha256: config_sha256(&saved.target)?,
         seed: saved.target.seed,
         run: saved.info(),
         corruption_table: measured.tables.clone(),
-        cells: match &cells {
-            Cells::Only(set) => set.iter().cloned().collect(),
-            Cells::All => Vec::new(),
-        },
+        cells,
         clean_accuracy: measured.clean,
         corruption_accuracy: measured.corruption.clone(),
         attack_accuracy: attacks.accuracy,

@@ -10,10 +10,9 @@ use anyhow::{Context, bail};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Evaluation, RunParts, Saved, check_gate, write_completed};
+use super::{Evaluation, RunParts, Saved, check_gate, config_sha256, runs_of, write_completed};
 use crate::config::{self, Plan};
 use crate::eval::shard::{self, Cell, SHARDS, ShardResult};
-use crate::hash::sha256_bytes;
 use crate::mce::Baseline;
 use crate::progress::Progress;
 use crate::run::RunDir;
@@ -23,10 +22,15 @@ use crate::run::metrics::{AttackMetrics, MetricTable, Metrics};
 
 /// Writes `result` to `<run>/shards/shard-K-of-N.json`, atomically.
 pub(super) fn write(dir: &RunDir, result: &ShardResult) -> anyhow::Result<PathBuf> {
+    write_in_shards(dir, &result.shard.file_name(), result)
+}
+
+/// Writes `value` as pretty JSON to `<run>/shards/<name>`, atomically.
+fn write_in_shards<T: Serialize>(dir: &RunDir, name: &str, value: &T) -> anyhow::Result<PathBuf> {
     let folder = dir.file(SHARDS);
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
-    let bytes = serde_json::to_vec_pretty(result).context("serialising a shard result")?;
-    Ok(crate::run::write_atomic(&folder.join(result.shard.file_name()), &bytes)?)
+    let bytes = serde_json::to_vec_pretty(value).with_context(|| format!("serialising {name}"))?;
+    Ok(crate::run::write_atomic(&folder.join(name), &bytes)?)
 }
 
 /// Every shard file of the run, by file name.
@@ -76,34 +80,20 @@ const PENDING: &str = "run.json";
 
 /// Writes `shards/run.json`, atomically.
 pub(super) fn write_parts(dir: &RunDir, pending: &Pending) -> anyhow::Result<PathBuf> {
-    let folder = dir.file(SHARDS);
-    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
-    let bytes = serde_json::to_vec_pretty(pending).context("serialising the run's measurements")?;
-    Ok(crate::run::write_atomic(&folder.join(PENDING), &bytes)?)
+    write_in_shards(dir, PENDING, pending)
 }
 
 /// The newest run of `plan` under `out_root` that waits for its evaluation
 /// shards (trained with `--eval-shards`): what an eval or merge job of a
 /// scheduler's pipeline works on.
 pub fn evaluating(plan: &Plan, out_root: &Path) -> anyhow::Result<PathBuf> {
-    let text = config::to_toml(plan).context("serialising the resolved config")?;
-    let sha = sha256_bytes(text.as_bytes());
-    let parent = out_root.join(&plan.name);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&parent)
-        .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    for dir in dirs.into_iter().rev() {
-        let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else { continue };
-        let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else { continue };
-        if m.status == RunStatus::Evaluating && m.config_sha256 == sha {
-            return Ok(dir);
-        }
+    match runs_of(plan, out_root)?.into_iter().find(|(_, m)| m.status == RunStatus::Evaluating) {
+        Some((dir, _)) => Ok(dir),
+        None => bail!(
+            "{}: no run of this config waits for its evaluation shards (a run trained with `temper train --eval-shards N`)",
+            out_root.join(&plan.name).display()
+        ),
     }
-    bail!(
-        "{}: no run of this config waits for its evaluation shards (a run trained with `temper train --eval-shards N`)",
-        parent.display()
-    )
 }
 
 /// What [`merge`] wrote.
@@ -172,8 +162,7 @@ pub fn merge(run_dir: &Path, progress: &Progress) -> anyhow::Result<Merged> {
     }
     let config_path = first.config.as_ref().map_or_else(|| dir.file("config.toml"), PathBuf::from);
     let plan = config::load(&config_path)?;
-    let text = config::to_toml(&plan).context("serialising the evaluated config")?;
-    if sha256_bytes(text.as_bytes()) != first.config_sha256 {
+    if config_sha256(&plan)? != first.config_sha256 {
         bail!(
             "{}: the config changed since the shards were evaluated; evaluate them again",
             config_path.display()
