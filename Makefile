@@ -7,9 +7,14 @@ ARGS ?=
 CARGO ?= cargo
 # GPU backends compiled in (comma-separated: wgpu, cuda). wgpu is on by
 # default: it loads Vulkan at run time, so the binary still runs without a
-# GPU, and the tests exercise it on Mesa's software driver. `cuda` downloads
-# an LLVM bundle from GitHub at build time (see README).
+# GPU, and the tests exercise it on Mesa's software driver. `cuda` also
+# loads its driver at run time; it links LLVM, which scripts/cuda-llvm.sh
+# fetches from PyPI (92 MB, once) for the build.
 FEATURES ?= wgpu
+# The CUDA driver API the `cuda` build binds (13.0, drivers 580 and newer);
+# without it cudarc picks the newest it knows, which older drivers lack.
+CUDARC_CUDA_VERSION ?= 13000
+export CUDARC_CUDA_VERSION
 comma := ,
 FEATURE_LIST := $(subst $(comma), ,$(FEATURES))
 BUILD_FEATURES := $(if $(FEATURES),--features "$(FEATURE_LIST)")
@@ -18,12 +23,12 @@ TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
 
-.PHONY: all train test test-slurm test-kubernetes data bench bench-model lint fmt compare clean-data deps
+.PHONY: all train test test-slurm test-kubernetes test-cuda-build data bench bench-model lint fmt compare clean-data deps
 
 all: test
 
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh $(FEATURE_LIST)
 
 $(TEMPER): deps $(shell find pipeline/src augment/src -name '*.rs') Cargo.toml Cargo.lock
 	$(CARGO) build --locked -p temper $(BUILD_FEATURES)
@@ -53,6 +58,12 @@ test-slurm:
 test-kubernetes:
 	$(CARGO) test --locked --workspace $(TEST_FEATURES) --no-run
 	./scripts/kubernetes-test.sh $(TEMPER)
+
+## The CUDA build compiles and links (LLVM from PyPI, no GitHub), and
+## without an NVIDIA driver says so in one line. Same target folder and
+## profile as the tests; only the crates CUDA changes are built again.
+test-cuda-build:
+	./scripts/cuda-build-test.sh
 
 ## Throughput tables (release build).
 bench: deps

@@ -18,6 +18,10 @@ for feature in "$@"; do
     ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
     ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
   fi
+  if [ "$feature" = cuda ]; then
+    # pip fetches the LLVM SDK the CUDA backend links (scripts/cuda-llvm.sh).
+    python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+  fi
 done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,3 +32,10 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 2
   fi
 fi
+
+for feature in "$@"; do
+  # The CUDA backend links LLVM; its build script would download it from GitHub.
+  if [ "$feature" = cuda ]; then
+    "$(dirname "$0")/cuda-llvm.sh"
+  fi
+done

@@ -3,20 +3,39 @@
 //! becomes an error message the caller can attach to a file or setting.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Runs `f`, turning a panic inside it into its message (first line)
 /// instead of a crash with a backtrace on stderr.
+///
+/// When a thread `f` talks to panics (a GPU runtime's server thread that
+/// finds no driver), `f` itself panics only on the closed channel
+/// ("RecvError"); the other thread's message says why, so it is returned
+/// instead.
 pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let caller = std::thread::current().id();
+    let elsewhere: Arc<Mutex<Option<String>>> = Arc::default();
     let hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
+    let seen = Arc::clone(&elsewhere);
+    panic::set_hook(Box::new(move |info| {
+        let mut slot = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if std::thread::current().id() != caller && slot.is_none() {
+            *slot = Some(info.payload_as_str().unwrap_or("the backend panicked").to_owned());
+        }
+    }));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     panic::set_hook(hook);
     result.map_err(|payload| {
-        let text = payload
+        let own = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "the backend panicked".to_owned());
+        let other = elsewhere.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let text = match other {
+            Some(why) if own.contains("RecvError") || own.contains("SendError") => why,
+            _ => own,
+        };
         // Backend panics can span many lines; the first says what failed.
         text.lines().next().unwrap_or_default().trim().to_owned()
     })
@@ -78,5 +97,21 @@ mod tests {
     fn a_panic_becomes_its_first_line() {
         let r: Result<(), String> = quietly(|| panic!("no driver\nbacktrace"));
         assert_eq!(r.unwrap_err(), "no driver");
+    }
+
+    #[test]
+    fn a_helper_thread_panicking_first_gives_the_message() {
+        // The shape of a GPU runtime without its driver: the server thread
+        // panics, the caller then fails on the closed channel.
+        let r: Result<(), String> = quietly(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<u32>();
+            let server = std::thread::spawn(move || {
+                let _keep = tx;
+                panic!("Unable to dynamically load the \"cuda\" shared library\nsearched: libcuda.so");
+            });
+            let _ = server.join();
+            rx.recv().expect("an answer from the server");
+        });
+        assert_eq!(r.unwrap_err(), "Unable to dynamically load the \"cuda\" shared library");
     }
 }

@@ -95,6 +95,58 @@ mod wgpu {
         assert!((0.0..=1.0).contains(&busy), "{busy}");
     }
 
+    /// Bytes under `dir`, all the way down.
+    fn stored_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => stored_bytes(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+    }
+
+    #[test]
+    fn a_gpu_run_says_its_first_batch_time_and_keeps_its_kernel_cache() {
+        let sb = Sandbox::new();
+        let cfg = tiny(&sb, "");
+        let cache = sb.path().join("kernels");
+        let env = [("TEMPER_KERNEL_CACHE", cache.to_str().unwrap())];
+        let run = sb.temper_with_env(&["train", "--config", &cfg, "--device", "wgpu", "--out", "gpu"], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        // Without a terminal the lines for people are JSON events on stderr and in the log.
+        let warm_up = |stderr: &str| -> f64 {
+            let seconds: Vec<f64> = stderr
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|v| v["event"] == "gpu_warm_up")
+                .map(|v| v["seconds"].as_f64().unwrap())
+                .collect();
+            assert_eq!(seconds.len(), 1, "{stderr}");
+            seconds[0]
+        };
+        let cold = warm_up(&run.stderr);
+        let dir = sb.run_dirs_under("gpu").remove(0);
+        let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+        assert_eq!(log.matches("\"gpu_warm_up\"").count(), 1, "{log}");
+        assert!(stored_bytes(&cache) > 0, "nothing was kept in {}", cache.display());
+        // A second process reads the autotune results instead of measuring
+        // again (measured on lavapipe: 67 s, then 6 s, for the digits CNN).
+        let run = sb.temper_with_env(&["train", "--config", &cfg, "--device", "wgpu", "--out", "gpu"], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let warm = warm_up(&run.stderr);
+        assert!(warm < cold / 2.0, "first batch {cold:.1}s with an empty cache, {warm:.1}s with it");
+        // The CPU compiles nothing and keeps no cache.
+        let cpu = sb.path().join("cpu-kernels");
+        let env = [("TEMPER_KERNEL_CACHE", cpu.to_str().unwrap())];
+        let run = sb.temper_with_env(&["train", "--config", &cfg, "--device", "cpu", "--out", "cpu"], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains("gpu_warm_up"), "{}", run.stderr);
+        assert!(!cpu.exists());
+    }
+
     /// Trains `cfg` (written into a fresh sandbox from the tiny config by
     /// `edit`) on the CPU and on wgpu; checks the first 8 batch losses agree
     /// and returns both run directories. Same initial weights and batches:
@@ -163,6 +215,7 @@ mod wgpu {
                 "0",
             ])
             .current_dir(sb.path())
+            .env("TEMPER_KERNEL_CACHE", crate::harness::KERNEL_CACHE)
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("WAYLAND_DISPLAY")
             .output()
@@ -181,6 +234,7 @@ mod wgpu {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
             .args(["train", "--config", &cfg, "--device", "wgpu:99", "--quiet"])
             .current_dir(sb.path())
+            .env("TEMPER_KERNEL_CACHE", crate::harness::KERNEL_CACHE)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

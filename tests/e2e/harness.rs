@@ -10,6 +10,12 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
 }
 
+/// GPU kernels and autotune results of every test run: in the build's
+/// folder, not the user's cache, and shared, so that only the first wgpu
+/// run of a kept build folder pays for autotuning on the software driver
+/// (about a minute per run there).
+pub const KERNEL_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/kernel-cache");
+
 /// What a run of the binary did.
 pub struct Run {
     pub code: i32,
@@ -65,6 +71,7 @@ impl Sandbox {
             .args(args)
             .current_dir(self.path())
             .env("NO_COLOR", "1")
+            .env("TEMPER_KERNEL_CACHE", KERNEL_CACHE)
             .envs(env.iter().copied())
             .output()
             .expect("run temper");

@@ -80,8 +80,9 @@ pub fn run(
     }
     let started_at = manifest::now();
     let baseline = Baseline::load(plan)?;
-    let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
-    progress.say(&format!("loading data for `{}` (device {device_desc})", plan.name));
+    let selected = device::select(&plan.device)?;
+    progress.say(&format!("loading data for `{}` (device {})", plan.name, selected.summary()));
+    let device::Selected { device, description: device_desc, .. } = selected;
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(plan, &split)?;
     let held = hold_out(plan, &mut split);
@@ -651,6 +652,16 @@ impl<M: burn::module::Module> Hooks<M> for RunHooks<'_> {
 
     fn batch_done(&mut self, epoch: usize, batch: usize, loss: f32) -> anyhow::Result<()> {
         Ok(self.dir.log(&json!({"event": "batch", "epoch": epoch, "batch": batch, "loss": loss}))?)
+    }
+
+    fn gpu_warmed_up(&mut self, seconds: f64) -> anyhow::Result<()> {
+        let line = json!({"event": "gpu_warm_up", "run": self.dir.id(), "seconds": seconds});
+        self.dir.log(&line)?;
+        self.progress.event(&line);
+        self.progress.say(&format!(
+            "first batch on the GPU: {seconds:.1}s (its kernels compiled and autotuned; later runs read them from the kernel cache)"
+        ));
+        Ok(())
     }
 
     fn save_best(&mut self, model: &M) -> anyhow::Result<()> {

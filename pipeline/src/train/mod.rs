@@ -129,6 +129,12 @@ pub trait Hooks<M> {
     fn batch_done(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> anyhow::Result<()> {
         Ok(())
     }
+    /// After the first batch a GPU trains in this process, with its time:
+    /// it compiles (or reads from the kernel cache) and autotunes every
+    /// kernel a step launches, which can take minutes.
+    fn gpu_warmed_up(&mut self, _seconds: f64) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Writes a checkpoint of the model, optimiser and state.
     fn checkpoint(&mut self, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()>;
     /// Keeps the weights of a new best validated epoch (before the
@@ -522,6 +528,8 @@ pub fn fit<M: Classifier>(
     let mut last_checkpoint = Instant::now();
     let fault_nan_at = nan_fault();
     let every = Duration::from_secs_f64(plan.checkpoint_minutes * 60.0);
+    // The first batch this call trains on a GPU is timed on its own.
+    let mut warming_up = !crate::device::is_host(s.device);
     while state.epoch < plan.epochs {
         if let (Some((v, _)), Some(best)) = (&validation, state.best)
             && v.patience.is_some_and(|p| state.epoch - best.epoch >= p)
@@ -564,6 +572,7 @@ pub fn fit<M: Classifier>(
                 let Ok(host) = rx.recv() else { break };
                 let mut host = host?;
                 waited += asked.elapsed();
+                let batch_started = Instant::now();
                 state.data_wait_seconds = wait_before + waited.as_secs_f64();
                 let b = state.batch;
                 // Dropout masks depend on (seed, epoch, batch) only.
@@ -613,6 +622,11 @@ pub fn fit<M: Classifier>(
                     (None, None) => {}
                 }
                 state.batch += 1;
+                if std::mem::take(&mut warming_up) {
+                    // Waits for the device: the time is the kernels' compiling and tuning.
+                    pending.settle(&mut state, epoch, fault_nan_at, hooks)?;
+                    hooks.gpu_warmed_up(batch_started.elapsed().as_secs_f64())?;
+                }
                 state.seconds = seconds_before + resumed_at.elapsed().as_secs_f64();
                 bar.inc(1);
                 let stop = s.stop.load(Ordering::SeqCst);

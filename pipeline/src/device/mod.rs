@@ -6,7 +6,10 @@
 //! opened and made to run a kernel before it is accepted, so a missing driver
 //! is one clear error at start-up instead of a panic mid-training.
 
+pub mod kernel_cache;
+
 pub use burn::prelude::Device;
+pub use kernel_cache::KernelCache;
 
 pub use crate::config::device::{ALL_NAMES, Requested, available, check_name, compiled, parse};
 use crate::guard::quietly;
@@ -33,6 +36,26 @@ pub struct Selected {
     pub description: String,
     /// `cpu`, `wgpu` or `cuda`.
     pub backend: &'static str,
+    /// Where a GPU keeps its compiled kernels and autotune results; `None`
+    /// on the CPU.
+    pub kernel_cache: Option<KernelCache>,
+}
+
+impl Selected {
+    /// The device and, for a GPU, where its kernels are cached: one line for
+    /// the log.
+    pub fn summary(&self) -> String {
+        match &self.kernel_cache {
+            Some(cache) => format!("{}; kernel cache {cache}", self.description),
+            None => self.description.clone(),
+        }
+    }
+}
+
+/// Whether `device` (autodiff or not) is the CPU backend, where nothing is
+/// compiled on first use.
+pub fn is_host(device: &Device) -> bool {
+    device.clone().inner() == host()
 }
 
 /// Opens the device a name asks for. `auto` tries CUDA, then a hardware wgpu
@@ -55,7 +78,12 @@ pub fn host() -> Device {
 }
 
 fn cpu() -> Selected {
-    Selected { device: Device::flex(), description: "cpu (burn flex)".to_owned(), backend: "cpu" }
+    Selected {
+        device: Device::flex(),
+        description: "cpu (burn flex)".to_owned(),
+        backend: "cpu",
+        kernel_cache: None,
+    }
 }
 
 fn auto() -> Selected {
@@ -70,10 +98,11 @@ fn auto() -> Selected {
 
 #[cfg(feature = "cuda")]
 fn open_cuda(index: usize) -> Result<Selected, String> {
+    let kernel_cache = Some(kernel_cache::configure());
     let device = Device::cuda(index);
     let name = probe(&device)
         .map_err(|e| format!("could not be initialised ({e}); is an NVIDIA driver installed?"))?;
-    Ok(Selected { device, description: format!("cuda:{index} ({name})"), backend: "cuda" })
+    Ok(Selected { device, description: format!("cuda:{index} ({name})"), backend: "cuda", kernel_cache })
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -91,6 +120,7 @@ fn open_wgpu(index: Option<usize>) -> Result<Selected, String> {
 #[cfg(feature = "wgpu")]
 fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
     use burn::tensor::{DeviceKind, DeviceType};
+    let kernel_cache = Some(kernel_cache::configure());
     let device = match index {
         None => Device::wgpu(DeviceKind::DefaultDevice),
         Some(i) => {
@@ -109,7 +139,7 @@ fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
         Some(i) => format!("wgpu:{i}"),
         None => "wgpu".to_owned(),
     };
-    Ok(Selected { device, description: format!("{label} ({name})"), backend: "wgpu" })
+    Ok(Selected { device, description: format!("{label} ({name})"), backend: "wgpu", kernel_cache })
 }
 
 #[cfg(not(feature = "wgpu"))]
