@@ -31,6 +31,8 @@ fail() {
 [ "$status" = 2 ] || fail "expected exit status 2 without a driver, got $status"
 [ "$(wc -l <"$out/stderr")" = 1 ] || fail "expected one line on stderr"
 grep -q 'device `cuda`' "$out/stderr" || fail "the message does not name the device"
+grep -q 'NVIDIA driver' "$out/stderr" || fail "the message does not say what is missing"
+[ "$(wc -c <"$out/stderr")" -lt 400 ] || fail "the message is longer than one readable line"
 if grep -q -i -E 'unwrap|panicked|RecvError|backtrace' "$out/stderr"; then
   fail "the message leaks a panic"
 fi

@@ -100,9 +100,17 @@ fn auto() -> Selected {
 fn open_cuda(index: usize) -> Result<Selected, String> {
     let kernel_cache = Some(kernel_cache::configure());
     let device = Device::cuda(index);
-    let name = probe(&device)
-        .map_err(|e| format!("could not be initialised ({e}); is an NVIDIA driver installed?"))?;
+    let name = probe(&device).map_err(|e| {
+        format!("could not be initialised ({}); is an NVIDIA driver installed?", without_search_list(&e))
+    })?;
     Ok(Selected { device, description: format!("cuda:{index} ({name})"), backend: "cuda", kernel_cache })
+}
+
+/// A driver loader's message without the thirty-odd library names it tried
+/// (cudarc lists every one), so that the error stays readable.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn without_search_list(message: &str) -> &str {
+    message.split(" - searched for library names").next().unwrap_or(message).trim_end()
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -176,6 +184,14 @@ fn identity(_device: &Device) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loader_message_loses_its_search_list() {
+        let cudarc = "Unable to dynamically load the \"cuda\" shared library - searched for library names: \
+                      [\"libcuda.so\", \"libcuda.so.1\"]. Ensure that `LD_LIBRARY_PATH` has the correct path";
+        assert_eq!(without_search_list(cudarc), "Unable to dynamically load the \"cuda\" shared library");
+        assert_eq!(without_search_list("out of memory"), "out of memory");
+    }
 
     #[test]
     fn cpu_is_always_available() {
