@@ -7,7 +7,8 @@ neither always gets the cooler machine), and prints one table per device:
 training, inference and PGD-10 images/s at each batch size, the median over
 the rounds for each side, and Temper / PyTorch.
 
-Usage: python3 bench/model_bench.py --temper PATH [--device cpu]
+Usage: python3 bench/model_bench.py --temper PATH [--device cpu|cuda]
+       [--temper-device cpu|cuda|wgpu]
        [--batch 64 --batch 128] [--threads N] [--rounds 3] [--steps 20]
 """
 
@@ -45,6 +46,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--temper", required=True)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    # Temper's own device when it differs from PyTorch's: `wgpu` beside
+    # PyTorch's CUDA on a GPU machine.
+    parser.add_argument("--temper-device", choices=["cpu", "cuda", "wgpu"])
     parser.add_argument("--batch", type=int, action="append")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)
@@ -52,7 +56,7 @@ def main():
     args = parser.parse_args()
     batches = args.batch or [64, 128]
     batch_args = [a for b in batches for a in ("--batch", str(b))]
-    temper_device = "cpu" if args.device == "cpu" else "cuda"
+    temper_device = args.temper_device or args.device
     temper_cmd = [args.temper, "bench", "--device", temper_device, "--steps", str(args.steps), *batch_args]
     torch_cmd = [sys.executable, str(HERE / "torch_cnn_bench.py"), "--device", args.device,
                  "--threads", str(args.threads), "--steps", str(args.steps), *batch_args]
@@ -66,7 +70,8 @@ def main():
             got = rows(run(cmd, env))
             (ours if who == "temper" else theirs).append(got)
             print(f"round {r + 1} {who}: {got}", file=sys.stderr, flush=True)
-    print(f"\n{args.device}, {args.threads} threads, median of {args.rounds} interleaved rounds (images/s)\n")
+    print(f"\nTemper on {temper_device}, PyTorch on {args.device}, {args.threads} threads, "
+          f"median of {args.rounds} interleaved rounds (images/s)\n")
     print("| batch | phase | Temper | PyTorch | Temper / PyTorch |")
     print("|---:|---|---:|---:|---:|")
     for b in batches:
