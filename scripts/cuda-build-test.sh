@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 features=wgpu,cuda
 ./scripts/install-deps.sh wgpu cuda
 start=$(date +%s)
-cargo build --locked -p temper --features "$features"
+"${CARGO:-cargo}" build --locked -p temper --features "$features"
 echo "cuda-build-test: built in $(( $(date +%s) - start ))s"
 bin=${CARGO_TARGET_DIR:-target}/debug/temper
 "$bin" list >/dev/null

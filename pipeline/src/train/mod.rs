@@ -129,9 +129,9 @@ pub trait Hooks<M> {
     fn batch_done(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> anyhow::Result<()> {
         Ok(())
     }
-    /// After the first batch a GPU trains in this process, with its time:
-    /// it compiles (or reads from the kernel cache) and autotunes every
-    /// kernel a step launches, which can take minutes.
+    /// After the first batch of a training on a GPU, with its time: it
+    /// compiles (or reads from the kernel cache) and autotunes every kernel
+    /// a step launches, which can take minutes.
     fn gpu_warmed_up(&mut self, _seconds: f64) -> anyhow::Result<()> {
         Ok(())
     }
