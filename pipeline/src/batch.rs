@@ -8,6 +8,7 @@ use crate::config::{AugmentPolicy, EvalPlan, ModelPlan, TextPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::HostInput;
 use crate::model::features::{Bag, featurize};
+use crate::model::lexicon::Lexicon;
 
 /// What evaluation batches are built with besides the model and data; the
 /// attacks and the report's examples use the same, so they see what
@@ -182,16 +183,19 @@ fn eval_seed(seed: u64, r: usize, severity: augment::Severity, name: &str) -> u6
     augment::seed::derive(seed, r as u64, EVAL_EPOCH + u64::from(severity.level()), name)
 }
 
-/// Builds the batch of `rows` of `data` on the data pool ([`crate::pool`]).
-/// `text_context` carries protected spans and tables for text operations.
+/// Builds the batch of `rows` of `data` on the data pool ([`crate::pool`])
+/// for a model of plan `model` whose lexicon ([`crate::model::Classifier::lexicon`])
+/// is `lexicon`. `text_context` carries protected spans and tables for text
+/// operations.
 pub fn build(
     data: &Dataset,
     rows: &[usize],
     perturb: Perturbation,
     model: &ModelPlan,
+    lexicon: Option<&Lexicon>,
     text_context: &TextContext,
 ) -> Result<HostBatch, BatchError> {
-    crate::pool::install(|| build_here(data, rows, perturb, model, text_context))
+    crate::pool::install(|| build_here(data, rows, perturb, model, lexicon, text_context))
 }
 
 fn build_here(
@@ -199,6 +203,7 @@ fn build_here(
     rows: &[usize],
     perturb: Perturbation,
     model: &ModelPlan,
+    lexicon: Option<&Lexicon>,
     text_context: &TextContext,
 ) -> Result<HostBatch, BatchError> {
     let labels = rows.iter().map(|&r| data.labels[r] as i64).collect();
@@ -221,7 +226,7 @@ fn build_here(
                 .par_iter()
                 .map(|&r| {
                     let perturbed = text_row(&texts[r], r, perturb, text_context)?;
-                    Ok(featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan))
+                    Ok(featurize(perturbed.as_deref().unwrap_or(&texts[r]), plan, lexicon))
                 })
                 .collect::<Result<_, BatchError>>()?;
             token_batch(&bags, 1)
@@ -244,8 +249,8 @@ pub fn token_batch(bags: &[Bag], min_width: usize) -> HostInput {
 }
 
 /// The token batch of `texts`, featurised in parallel.
-pub fn featurize_texts(texts: &[String], plan: &TextPlan) -> HostInput {
-    let bags: Vec<Bag> = texts.par_iter().map(|t| featurize(t, plan)).collect();
+pub fn featurize_texts(texts: &[String], plan: &TextPlan, lexicon: Option<&Lexicon>) -> HostInput {
+    let bags: Vec<Bag> = texts.par_iter().map(|t| featurize(t, plan, lexicon)).collect();
     token_batch(&bags, 1)
 }
 
@@ -303,15 +308,16 @@ mod tests {
     fn a_row_gets_the_same_perturbation_in_any_batch_order_and_thread_count() {
         let data = images(6);
         let ctx = TextContext::default();
-        let all = build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), &ctx).expect("batch");
-        let some = build(&data, &[4, 1], noise(7), &cnn(), &ctx).expect("batch");
+        let all = build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), None, &ctx).expect("batch");
+        let some = build(&data, &[4, 1], noise(7), &cnn(), None, &ctx).expect("batch");
         let plane = 64;
         assert_eq!(&pixels(&some)[..plane], &pixels(&all)[4 * plane..5 * plane]);
         assert_eq!(&pixels(&some)[plane..], &pixels(&all)[plane..2 * plane]);
         assert_eq!(some.rows, [4, 1]);
         assert_eq!(some.labels, [0, 1]);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
-        let one = pool.install(|| build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), &ctx)).expect("batch");
+        let one =
+            pool.install(|| build(&data, &[0, 1, 2, 3, 4, 5], noise(7), &cnn(), None, &ctx)).expect("batch");
         assert_eq!(one, all, "one thread gives the same batch");
     }
 
@@ -319,7 +325,7 @@ mod tests {
     fn the_seed_and_the_epoch_change_the_draw() {
         let data = images(2);
         let ctx = TextContext::default();
-        let build_with = |p| build(&data, &[0, 1], p, &cnn(), &ctx).expect("batch");
+        let build_with = |p| build(&data, &[0, 1], p, &cnn(), None, &ctx).expect("batch");
         let clean = build_with(Perturbation::None);
         assert_ne!(pixels(&build_with(noise(7))), pixels(&build_with(noise(8))));
         assert_ne!(pixels(&build_with(noise(7))), pixels(&clean));
@@ -345,12 +351,12 @@ mod tests {
             seed: 1,
         };
         assert_eq!(
-            build(&data, &[0], unknown, &cnn(), &ctx),
+            build(&data, &[0], unknown, &cnn(), None, &ctx),
             Err(BatchError::UnknownOp { name: "typo", modality: "image" })
         );
         let text_policy = AugmentPolicy::Text(Box::default());
         let p = Perturbation::Policy { policy: &text_policy, seed: 1, epoch: 0 };
-        assert!(matches!(build(&data, &[0], p, &cnn(), &ctx), Err(BatchError::Mismatch { .. })));
+        assert!(matches!(build(&data, &[0], p, &cnn(), None, &ctx), Err(BatchError::Mismatch { .. })));
         let texts = Dataset { inputs: Inputs::Texts(vec!["hello there".into()]), labels: vec![0] };
         let blur = Perturbation::Op {
             name: "gaussian_blur",
@@ -368,16 +374,17 @@ mod tests {
             word_ngrams: 1,
             weighting: crate::config::TextWeighting::Mean,
             max_features: 16,
+            word_recognition: false,
         });
         assert_eq!(
-            build(&texts, &[0], blur, &text_plan, &ctx),
+            build(&texts, &[0], blur, &text_plan, None, &ctx),
             Err(BatchError::UnknownOp { name: "gaussian_blur", modality: "text" })
         );
         assert!(matches!(
-            build(&texts, &[0], Perturbation::None, &cnn(), &ctx),
+            build(&texts, &[0], Perturbation::None, &cnn(), None, &ctx),
             Err(BatchError::Mismatch { .. })
         ));
-        let mut host = build(&texts, &[0], Perturbation::None, &text_plan, &ctx).expect("batch");
+        let mut host = build(&texts, &[0], Perturbation::None, &text_plan, None, &ctx).expect("batch");
         assert!(
             add_augmix_views(&mut host, &texts, &[0], Severity::new(1).expect("severity"), 1, 0).is_err()
         );

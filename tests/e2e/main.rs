@@ -21,3 +21,4 @@ mod sweep;
 mod threads;
 mod untrusted;
 mod validation;
+mod word_recognition;

@@ -65,6 +65,12 @@ impl<'a, M: Classifier> Api<'a, M> {
         Api { model, output, budget, spent: 0, device }
     }
 
+    /// The model behind the API: a query is its input, so it is featurised
+    /// the way this model reads texts.
+    pub fn model(&self) -> &'a M {
+        self.model
+    }
+
     /// Queries answered so far.
     pub fn spent(&self) -> usize {
         self.spent

@@ -114,11 +114,12 @@ pub fn probabilities<M: Classifier>(
     let mut api = Api::new(model, ApiOutput::Probabilities { decimals: None }, None, device);
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
-        let answers = api.ask(&featurize_texts(chunk, plan)).map_err(|e| match e {
-            ApiError::Readback(r) => r,
-            // No budget was set.
-            ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
-        })?;
+        let answers =
+            api.ask(&featurize_texts(chunk, plan, model.lexicon().as_deref())).map_err(|e| match e {
+                ApiError::Readback(r) => r,
+                // No budget was set.
+                ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
+            })?;
         out.extend(answers.into_iter().map(|a| match a {
             Answer::Probabilities(p) => p,
             Answer::Labels(_) => unreachable!("a probability API answered with labels"),
@@ -148,6 +149,7 @@ mod tests {
             word_ngrams: 1,
             weighting: crate::config::TextWeighting::Mean,
             max_features: 512,
+            word_recognition: false,
         }
     }
 
@@ -162,7 +164,7 @@ mod tests {
         fn new(device: &Device) -> Self {
             let plan = text_plan();
             let mut weights = vec![0f32; plan.buckets * 2];
-            let refund = featurize("refund", &plan).ids[0] as usize;
+            let refund = featurize("refund", &plan, None).ids[0] as usize;
             weights[refund * 2 + 1] = 4.0;
             let mut rows = EmbeddingConfig::new(plan.buckets, 2).init(device);
             rows.weight =

@@ -126,7 +126,14 @@ pub fn attack_dataset<M: Classifier>(
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
     let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0usize, 0f64);
     for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
-        let host = batch::build(test, chunk, Perturbation::None, setup.model, setup.text)?;
+        let host = batch::build(
+            test,
+            chunk,
+            Perturbation::None,
+            setup.model,
+            model.lexicon().as_deref(),
+            setup.text,
+        )?;
         let crate::model::ModelInput::Images(x) = host.input.to_device(device) else {
             return Err(AttackError::Modality { attack: "white-box attacks", need: "image data" });
         };

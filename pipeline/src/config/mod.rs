@@ -416,6 +416,30 @@ mod tests {
     }
 
     #[test]
+    fn word_recognition_round_trips_and_is_refused_where_it_cannot_apply() {
+        let (_d, cfg) = fixture_dir();
+        let text_plan = |plan: &Plan| match &plan.model {
+            ModelPlan::Text(p) => p.word_recognition,
+            ModelPlan::Cnn(_) => panic!("a text model"),
+        };
+        assert!(!text_plan(&parse(BASE, &cfg).expect("test setup")), "off by default");
+        let plan = parse(&format!("{BASE}[model]\nword-recognition = true\n"), &cfg).expect("test setup");
+        assert!(text_plan(&plan));
+        let written = to_toml(&plan).expect("test setup");
+        assert!(written.contains("word-recognition = true"), "{written}");
+        assert!(text_plan(&parse(&written, &cfg).expect("test setup")));
+        let private = format!(
+            "{BASE}[model]\nword-recognition = true\nweighting = \"mean\"\n[train.privacy]\nepsilon = 1.0\n"
+        );
+        let e = parse(&private, &cfg).expect_err("a lexicon under DP-SGD");
+        assert_eq!(e.key.as_deref(), Some("model.word-recognition"));
+        assert!(e.message.contains("leak what DP-SGD protects"), "{e}");
+        let e = parse(&format!("{IMAGE}[model]\nword-recognition = false\n"), &cfg).expect_err("images");
+        assert_eq!(e.key.as_deref(), Some("model.word-recognition"));
+        assert!(e.message.contains("text models only"), "{e}");
+    }
+
+    #[test]
     fn bad_text_attacks_name_the_key() {
         let (_d, cfg) = fixture_dir();
         let attack = |body: &str| format!("{BASE}[[eval.attacks]]\n{body}\n");

@@ -217,6 +217,10 @@ pub struct TextPlan {
     pub ngram_max: usize,
     /// Distinct features kept per text (later new ones are dropped).
     pub max_features: usize,
+    /// Words the training rows lack are replaced by their most frequent
+    /// training neighbour one edit away before featurising
+    /// ([`crate::model::lexicon`]).
+    pub word_recognition: bool,
 }
 
 /// `[model]` resolved; the variant follows the modality.

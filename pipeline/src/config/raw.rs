@@ -70,6 +70,7 @@ pub struct RawModel {
     pub max_features: Option<i64>,
     pub word_ngrams: Option<i64>,
     pub weighting: Option<String>,
+    pub word_recognition: Option<bool>,
     pub norm: Option<String>,
 }
 

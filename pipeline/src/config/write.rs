@@ -75,6 +75,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 max_features: Some(m.max_features as i64),
                 word_ngrams: Some(m.word_ngrams as i64),
                 weighting: Some(m.weighting.name().to_owned()),
+                word_recognition: Some(m.word_recognition),
                 ..RawModel::default()
             }
         }

@@ -83,14 +83,15 @@ pub fn gather<M: Classifier>(
     if rows.is_empty() {
         return Ok(Examples::default());
     }
-    let clean = batch::build(test, &rows, Perturbation::None, setup.model, setup.text)?;
+    let clean =
+        batch::build(test, &rows, Perturbation::None, setup.model, model.lexicon().as_deref(), setup.text)?;
     let before = predict_batch(model, &clean.input, device)?;
     let g = Gatherer { model, test, classes, setup, device, rows, before };
     let mut out = Examples { clean: g.examples(g.shown(Perturbation::None)?, &g.before), groups: Vec::new() };
     for &name in &setup.eval.corruptions {
         let perturb =
             Perturbation::Op { name, severity: SEVERITY, table: setup.eval.table(name), seed: setup.seed };
-        let host = batch::build(test, &g.rows, perturb, setup.model, setup.text)?;
+        let host = batch::build(test, &g.rows, perturb, setup.model, model.lexicon().as_deref(), setup.text)?;
         let after = predict_batch(model, &host.input, device)?;
         out.groups.push(Group {
             name: name.to_owned(),
@@ -125,9 +126,17 @@ pub fn changed_group<M: Classifier>(
     if rows.is_empty() {
         return Ok(None);
     }
-    let clean = batch::build(test, &rows, Perturbation::None, setup.model, setup.text)?;
+    let clean =
+        batch::build(test, &rows, Perturbation::None, setup.model, model.lexicon().as_deref(), setup.text)?;
     let before = predict_batch(model, &clean.input, device)?;
-    let host = batch::build(changed, &rows, Perturbation::None, setup.model, setup.text)?;
+    let host = batch::build(
+        changed,
+        &rows,
+        Perturbation::None,
+        setup.model,
+        model.lexicon().as_deref(),
+        setup.text,
+    )?;
     let after = predict_batch(model, &host.input, device)?;
     let g = Gatherer { model, test, classes, setup, device, rows, before };
     let shown = match (&changed.inputs, &test.inputs) {

@@ -51,7 +51,8 @@ pub fn predict<M: Classifier>(
         let rows = &rows;
         scope.spawn(move || {
             for chunk in rows.chunks(setup.eval.batch_size) {
-                let host = batch::build(data, chunk, perturb, setup.model, setup.text);
+                let host =
+                    batch::build(data, chunk, perturb, setup.model, model.lexicon().as_deref(), setup.text);
                 let failed = host.is_err();
                 if tx.send(host).is_err() || failed {
                     break;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -24,6 +25,7 @@ use crate::exit::{GateFailed, Interrupted};
 use crate::extraction;
 use crate::hash::sha256_bytes;
 use crate::mce::{self, Baseline};
+use crate::model::lexicon::{LEXICON, Lexicon};
 use crate::model::{self, AnyModel, Classifier, weights};
 use crate::poison;
 use crate::privacy::{self, canaries};
@@ -124,6 +126,7 @@ pub fn run(
         corruption_tables: table_names(&plan.eval),
         eval_shards,
         weights_sha256: None,
+        lexicon_sha256: None,
         versions: Versions::current(),
         git_revision: manifest::git_revision(),
         host: manifest::host(),
@@ -717,6 +720,11 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     let bytes = weights::save(&eval_model)?;
     dir.write_atomic(WEIGHTS, &bytes)?;
     manifest.weights_sha256 = Some(sha256_bytes(&bytes));
+    if let Some(lexicon) = eval_model.lexicon() {
+        let text = lexicon.to_text();
+        dir.write_atomic(LEXICON, text.as_bytes())?;
+        manifest.lexicon_sha256 = Some(sha256_bytes(text.as_bytes()));
+    }
     dir.write_json("manifest.json", manifest)?;
     let setup =
         EvalSetup { eval: &plan.eval, model: &plan.model, text: &plan.data.text.context, seed: plan.seed };
@@ -864,6 +872,27 @@ fn measure<M: Classifier>(
     })
 }
 
+/// A run's word-recognition lexicon, refused unless its SHA-256 is the
+/// manifest's: it changes what the weights read.
+fn saved_lexicon(dir: &RunDir, manifest: &Manifest) -> anyhow::Result<Lexicon> {
+    let path = dir.file(LEXICON);
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!("reading {} (the model recognises words with the training rows' lexicon)", path.display())
+    })?;
+    match &manifest.lexicon_sha256 {
+        Some(expected) if sha256_bytes(&bytes) == *expected => {}
+        Some(_) => bail!(
+            "{}: SHA-256 does not match the manifest; the lexicon was changed after the run, refusing to load it",
+            path.display()
+        ),
+        None => {
+            bail!("{}: the manifest records no lexicon for this run, refusing to load it", path.display())
+        }
+    }
+    let text = String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", path.display()))?;
+    Lexicon::from_text(&text).with_context(|| path.display().to_string())
+}
+
 /// What [`evaluate_saved`] wrote.
 #[derive(Debug)]
 pub struct Evaluated {
@@ -936,6 +965,11 @@ impl Saved {
             }
             AnyModel::Text(mut m) => {
                 weights::load(&mut m, bytes, &weights_path)?;
+                if let config::ModelPlan::Text(p) = &saved.model
+                    && p.word_recognition
+                {
+                    m = m.with_lexicon(Arc::new(saved_lexicon(&dir, &manifest)?));
+                }
                 AnyModel::Text(m.valid())
             }
         };

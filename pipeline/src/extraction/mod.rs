@@ -275,7 +275,9 @@ fn ask<M: Classifier>(
 ) -> Result<Vec<Answer>, ExtractionError> {
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(pool, chunk, Perturbation::None, setup.model, setup.text)?;
+        let lexicon = api.model().lexicon();
+        let host =
+            batch::build(pool, chunk, Perturbation::None, setup.model, lexicon.as_deref(), setup.text)?;
         out.extend(api.ask(&host.input)?);
     }
     Ok(out)
@@ -408,7 +410,8 @@ fn transferred<S: Classifier, V: Classifier>(
     let frozen = surrogate.clone().to_device(&device.clone().autodiff()).freeze();
     let (mut victim_hits, mut copy_hits, mut clean_hits, mut flipped) = (0usize, 0usize, 0usize, 0usize);
     for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
-        let host = batch::build(test, chunk, Perturbation::None, setup.model, setup.text)?;
+        // Images only: no lexicon.
+        let host = batch::build(test, chunk, Perturbation::None, setup.model, None, setup.text)?;
         let ModelInput::Images(x) = host.input.to_device(device) else {
             return Err(BatchError::Mismatch { what: "a transfer attack", data: "text" }.into());
         };

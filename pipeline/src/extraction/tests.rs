@@ -156,6 +156,7 @@ fn a_linear_text_model_is_copied_by_a_linear_surrogate() {
             ngram_min: 2,
             ngram_max: 4,
             max_features: 16,
+            word_recognition: false,
         })
     };
     let ModelPlan::Text(linear) = surrogate_model(&plan(0), 0.5) else { unreachable!("text") };

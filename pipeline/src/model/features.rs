@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::config::TextPlan;
+use crate::model::lexicon::Lexicon;
 
 fn fnv(prefix: u8, s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(prefix);
@@ -53,14 +54,19 @@ impl Bag {
 }
 
 /// The features of one text, at most `plan.max_features` distinct ones
-/// (features first seen after that are dropped).
-pub fn featurize(text: &str, plan: &TextPlan) -> Bag {
+/// (features first seen after that are dropped), its words first put
+/// through the model's `lexicon` when it recognises words.
+pub fn featurize(text: &str, plan: &TextPlan, lexicon: Option<&Lexicon>) -> Bag {
     let rows = (plan.buckets as u64 - 1).max(1);
     let id = |h: u64| (h % rows + 1) as i64;
     let mut bag = Bag::default();
     let mut at = HashMap::new();
     let cap = plan.max_features;
     let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    let words = match lexicon {
+        Some(lexicon) => lexicon.recognise(words),
+        None => words,
+    };
     for (w, lower) in words.iter().enumerate() {
         if plan.word_ngrams > 0 {
             bag.add(id(fnv(b'w', lower)), &mut at, cap);
@@ -87,13 +93,14 @@ pub fn featurize(text: &str, plan: &TextPlan) -> Bag {
 
 /// Smoothed inverse document frequencies of every bucket over `texts`, as
 /// scikit-learn's `TfidfVectorizer` computes them: `ln((1 + n) / (1 + df)) + 1`;
-/// 0 for the padding row.
+/// 0 for the padding row. A lexicon fitted on the same texts knows each of
+/// their words, so word recognition would change none of them.
 pub fn idf<'a>(texts: impl IntoIterator<Item = &'a str>, plan: &TextPlan) -> Vec<f32> {
     let mut df = vec![0u32; plan.buckets];
     let mut n = 0u32;
     for text in texts {
         n += 1;
-        for id in featurize(text, plan).ids {
+        for id in featurize(text, plan, None).ids {
             df[id as usize] += 1;
         }
     }
@@ -119,27 +126,28 @@ mod tests {
             word_ngrams: 1,
             weighting: TextWeighting::Mean,
             max_features: 512,
+            word_recognition: false,
         }
     }
 
     #[test]
     fn ids_are_in_range_distinct_and_deterministic() {
-        let bag = featurize("Free money, claim NOW, free", &plan());
+        let bag = featurize("Free money, claim NOW, free", &plan(), None);
         assert!(bag.ids.iter().all(|&i| (1..1 << 15).contains(&i)));
         let mut sorted = bag.ids.clone();
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), bag.len());
-        assert_eq!(bag, featurize("free MONEY claim now free", &plan()));
+        assert_eq!(bag, featurize("free MONEY claim now free", &plan(), None));
         // "free" twice: its word id and its n-grams count 2.
         assert_eq!(bag.counts[0], 2.0);
-        assert_eq!(bag.counts.iter().filter(|&&c| c == 2.0).count(), featurize("free", &plan()).len());
+        assert_eq!(bag.counts.iter().filter(|&&c| c == 2.0).count(), featurize("free", &plan(), None).len());
     }
 
     #[test]
     fn a_typo_keeps_most_features() {
-        let a = featurize("refund", &plan()).ids;
-        let b = featurize("refumd", &plan()).ids;
+        let a = featurize("refund", &plan(), None).ids;
+        let b = featurize("refumd", &plan(), None).ids;
         let shared = a.iter().filter(|x| b.contains(x)).count();
         assert!(shared * 5 >= a.len() * 2, "{shared} of {} shared", a.len());
         assert_ne!(a, b);
@@ -148,28 +156,39 @@ mod tests {
     #[test]
     fn word_ngrams_add_one_feature_per_pair() {
         let text = "send the refund";
-        let one = featurize(text, &plan());
-        let two = featurize(text, &TextPlan { word_ngrams: 2, ..plan() });
+        let one = featurize(text, &plan(), None);
+        let two = featurize(text, &TextPlan { word_ngrams: 2, ..plan() }, None);
         assert_eq!(two.len(), one.len() + 2);
         assert!(one.ids.iter().all(|i| two.ids.contains(i)));
     }
 
     #[test]
     fn no_word_ngrams_leaves_the_character_ngrams_only() {
-        let words = featurize("send the refund", &plan());
-        let chars = featurize("send the refund", &TextPlan { word_ngrams: 0, ..plan() });
+        let words = featurize("send the refund", &plan(), None);
+        let chars = featurize("send the refund", &TextPlan { word_ngrams: 0, ..plan() }, None);
         assert_eq!(chars.len(), words.len() - 3);
         for w in ["send", "the", "refund"] {
-            assert!(!chars.ids.contains(&featurize(w, &plan()).ids[0]), "{w}'s word id");
+            assert!(!chars.ids.contains(&featurize(w, &plan(), None).ids[0]), "{w}'s word id");
         }
     }
 
     #[test]
     fn long_texts_keep_the_first_distinct_features() {
         let long = (0..10_000).map(|i| format!("w{i} ")).collect::<String>();
-        let bag = featurize(&long, &plan());
+        let bag = featurize(&long, &plan(), None);
         assert_eq!(bag.len(), 512);
-        assert_eq!(bag.ids[..5], featurize(&long[..12], &plan()).ids[..5]);
+        assert_eq!(bag.ids[..5], featurize(&long[..12], &plan(), None).ids[..5]);
+    }
+
+    #[test]
+    fn recognised_words_give_the_clean_texts_features() {
+        let lexicon = Lexicon::fit(["please send the refund today", "the refund was sent"]);
+        let clean = featurize("Please send the refund", &plan(), Some(&lexicon));
+        assert_eq!(clean, featurize("Please send the refund", &plan(), None));
+        for attacked in ["Plaese send the refnud", "Please sned the re fund", "P1ease send teh refund"] {
+            assert_eq!(featurize(attacked, &plan(), Some(&lexicon)), clean, "{attacked}");
+            assert_ne!(featurize(attacked, &plan(), None), clean, "{attacked}");
+        }
     }
 
     #[test]
@@ -177,7 +196,7 @@ mod tests {
         let p = plan();
         let texts = ["spam spam", "ham", "spam eggs"];
         let idf = idf(texts.iter().copied(), &p);
-        let word = |w: &str| featurize(w, &p).ids[0] as usize;
+        let word = |w: &str| featurize(w, &p, None).ids[0] as usize;
         // n = 3 documents; "spam" in 2 (its repeat counts once), "ham" in 1,
         // an unseen word in 0.
         let expect = |df: f64| ((4.0 / (1.0 + df)).ln() + 1.0) as f32;

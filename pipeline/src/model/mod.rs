@@ -7,6 +7,7 @@ mod cnn;
 pub mod conv;
 pub mod features;
 mod flex;
+pub mod lexicon;
 pub mod norm;
 pub mod per_example;
 pub mod pool;
@@ -115,6 +116,18 @@ pub trait Classifier: Module + Clone + Send + Sync + 'static {
     /// bucket, from the training rows) set; unchanged for models without.
     fn with_idf(self, _idf: Vec<f32>) -> Self {
         self
+    }
+
+    /// The model with the lexicon its texts' words are recognised with;
+    /// unchanged for models without word recognition.
+    fn with_lexicon(self, _lexicon: std::sync::Arc<lexicon::Lexicon>) -> Self {
+        self
+    }
+
+    /// The lexicon every text must go through before it is featurised for
+    /// this model ([`features::featurize`]); `None` without word recognition.
+    fn lexicon(&self) -> Option<std::sync::Arc<lexicon::Lexicon>> {
+        None
     }
 }
 

@@ -5,10 +5,13 @@
 //! weights and no hidden layer it is a linear model on the features a
 //! TF-IDF n-gram classifier reads.
 
+use std::sync::Arc;
+
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
+use super::lexicon::Lexicon;
 use super::per_example::Tape;
 use super::{Classifier, ModelInput};
 use crate::config::{TextPlan, TextWeighting};
@@ -28,6 +31,10 @@ pub struct TextModel {
     bias: Option<Param<Tensor<1>>>,
     dropout: Dropout,
     act: Relu,
+    /// The training rows' words, with word recognition; not a weight: it is
+    /// fitted before the first step and saved beside the weights.
+    #[module(skip)]
+    lexicon: Option<Arc<Lexicon>>,
 }
 
 impl TextModel {
@@ -55,6 +62,7 @@ impl TextModel {
             bias: linear.then(|| Param::from_tensor(Tensor::zeros([classes], device))),
             dropout: DropoutConfig::new(plan.dropout).init(),
             act: Relu::new(),
+            lexicon: None,
         }
     }
 
@@ -68,6 +76,17 @@ impl TextModel {
             self.idf = Some(Param::from_tensor(t).set_require_grad(false));
         }
         self
+    }
+
+    /// The model that recognises words with `lexicon`.
+    pub fn with_lexicon(mut self, lexicon: Arc<Lexicon>) -> Self {
+        self.lexicon = Some(lexicon);
+        self
+    }
+
+    /// The lexicon its texts' words go through, with word recognition.
+    pub fn lexicon(&self) -> Option<&Arc<Lexicon>> {
+        self.lexicon.as_ref()
     }
 
     /// Each feature's weight `[n, len]`: TF-IDF with sublinear TF
@@ -181,6 +200,14 @@ impl Classifier for TextModel {
     fn with_idf(self, idf: Vec<f32>) -> Self {
         TextModel::with_idf(self, idf)
     }
+
+    fn with_lexicon(self, lexicon: Arc<Lexicon>) -> Self {
+        TextModel::with_lexicon(self, lexicon)
+    }
+
+    fn lexicon(&self) -> Option<Arc<Lexicon>> {
+        TextModel::lexicon(self).cloned()
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +225,7 @@ mod tests {
             word_ngrams: 1,
             weighting,
             max_features: 16,
+            word_recognition: false,
         }
     }
 

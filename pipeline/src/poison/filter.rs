@@ -199,7 +199,14 @@ fn penultimate<M: Classifier>(
     let rows: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
+        let host = batch::build(
+            data,
+            chunk,
+            Perturbation::None,
+            setup.model,
+            model.lexicon().as_deref(),
+            setup.text,
+        )?;
         let f = model.penultimate(host.input.to_device(device)).ok_or(FilterError::Unsupported)?;
         let [n, width] = f.dims();
         let flat = values::<f32, 2, Float>(f, n * width, "penultimate features")?;

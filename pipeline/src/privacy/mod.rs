@@ -153,7 +153,14 @@ pub(crate) fn for_logits<M: Classifier>(
     mut each: impl FnMut(&[usize], &[f32], usize),
 ) -> Result<(), PrivacyError> {
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(data, chunk, Perturbation::None, setup.model, setup.text)?;
+        let host = batch::build(
+            data,
+            chunk,
+            Perturbation::None,
+            setup.model,
+            model.lexicon().as_deref(),
+            setup.text,
+        )?;
         let logits = model.logits(host.input.to_device(device));
         let [n, classes] = logits.dims();
         each(chunk, &values::<f32, 2, Float>(logits, n * classes, "logits")?, classes);

@@ -262,6 +262,7 @@ mod tests {
             corruption_tables: Default::default(),
             eval_shards: None,
             weights_sha256: Some("b".repeat(64)),
+            lexicon_sha256: None,
             versions: Versions { temper: "0.1.0".into(), burn: "0.22.1".into(), polars: "0.55.2".into() },
             git_revision: None,
             host: "h".into(),

@@ -97,6 +97,10 @@ pub struct Manifest {
     pub eval_shards: Option<usize>,
     /// SHA-256 of `model.safetensors`, once written.
     pub weights_sha256: Option<String>,
+    /// SHA-256 of `lexicon.tsv`, written beside the weights by a text model
+    /// with word recognition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon_sha256: Option<String>,
     /// Crate versions.
     pub versions: Versions,
     /// `git rev-parse HEAD` of the working directory, when it is a checkout.

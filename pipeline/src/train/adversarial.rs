@@ -102,11 +102,12 @@ pub fn mix_texts<M: Classifier>(
     let mut score = |q: &[String]| black_box::probabilities(model, q, step.plan, 256, device);
     search::run(&mut attacks, &mut score)?;
     let changed = attacks.iter().filter(|a| a.outcome().changed > 0).count();
+    let lexicon = model.lexicon();
     // Rows keep their width unless an edited text has more features.
     let rows: Vec<Bag> = (0..n)
         .map(|i| {
             if i < k {
-                featurize(&attacks[i].outcome().text, step.plan)
+                featurize(&attacks[i].outcome().text, step.plan, lexicon.as_deref())
             } else {
                 bag_of(ids, counts, [n, len], i)
             }
@@ -259,6 +260,7 @@ mod tests {
             word_ngrams: 1,
             weighting: TextWeighting::Mean,
             max_features: 512,
+            word_recognition: false,
         }
     }
 
@@ -293,7 +295,7 @@ mod tests {
     }
 
     fn refund_id() -> i64 {
-        featurize("refund", &text_plan()).ids[0]
+        featurize("refund", &text_plan(), None).ids[0]
     }
 
     /// Six texts of class 1 that all hinge on `refund`.
@@ -319,7 +321,7 @@ mod tests {
 
     /// The token batch of `rows`, in that order, padded with 0 as batches are.
     fn tokens(data: &Dataset, rows: &[usize]) -> HostInput {
-        let bags: Vec<Bag> = rows.iter().map(|&r| featurize(text(data, r), &text_plan())).collect();
+        let bags: Vec<Bag> = rows.iter().map(|&r| featurize(text(data, r), &text_plan(), None)).collect();
         token_batch(&bags, 0)
     }
 
@@ -364,7 +366,7 @@ mod tests {
                 assert!(!new.contains(&refund_id()), "row {i} still has the word the model hinges on");
                 // The edit is of this row's own text: its other words stay.
                 for word in text(&data, r).split(' ').filter(|w| *w != "refund") {
-                    let id = featurize(word, &text_plan()).ids[0];
+                    let id = featurize(word, &text_plan(), None).ids[0];
                     assert!(new.contains(&id), "row {i} (text {r}) lost the word {word:?}");
                 }
             } else {

@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod dp;
 pub mod loss;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use crate::config::{
 };
 use crate::data::{Dataset, Inputs};
 use crate::model::features::idf;
+use crate::model::lexicon::Lexicon;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 use crate::progress::Progress;
 use crate::run::metrics::EpochMetrics;
@@ -281,7 +283,14 @@ fn validate<M: Classifier>(model: &M, data: &Dataset, s: &Session) -> Result<Bes
     let rows: Vec<usize> = (0..data.len()).collect();
     let (mut loss, mut hits) = (0.0f64, 0usize);
     for chunk in rows.chunks(256) {
-        let host = batch::build(data, chunk, Perturbation::None, s.model_plan, &no_context)?;
+        let host = batch::build(
+            data,
+            chunk,
+            Perturbation::None,
+            s.model_plan,
+            model.lexicon().as_deref(),
+            &no_context,
+        )?;
         let n = chunk.len();
         let logits = model.logits(host.input.to_device(&device));
         let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), &device);
@@ -399,26 +408,28 @@ fn nan_fault() -> Option<(usize, usize)> {
     Some((e.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
-/// The data thread: builds the epoch's batches from `first` on, in order,
-/// and stops at the first error (sent on) or when training hangs up.
+/// The data thread: builds `batches` (the epoch's, from the first not yet
+/// trained on) in order, and stops at the first error (sent on) or when
+/// training hangs up.
 fn prefetch(
     data: &Dataset,
     batches: &[Vec<usize>],
-    first: usize,
     perturb: Perturbation,
     epoch: usize,
     s: &Session,
+    lexicon: Option<&Lexicon>,
     tx: &std::sync::mpsc::SyncSender<Result<HostBatch, BatchError>>,
 ) {
     // Training perturbations come from the policy, which carries its own context.
     let no_context = augment::text::TextContext::default();
-    for rows in batches.iter().skip(first) {
-        let host = batch::build(data, rows, perturb, s.model_plan, &no_context).and_then(|mut host| {
-            if let Some(a) = &s.plan.augmix {
-                batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
-            }
-            Ok(host)
-        });
+    for rows in batches {
+        let host =
+            batch::build(data, rows, perturb, s.model_plan, lexicon, &no_context).and_then(|mut host| {
+                if let Some(a) = &s.plan.augmix {
+                    batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
+                }
+                Ok(host)
+            });
         let failed = host.is_err();
         if tx.send(host).is_err() || failed {
             break;
@@ -474,6 +485,17 @@ fn fitted_to<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
     }
 }
 
+/// The model with word recognition's lexicon of the training rows `data`,
+/// where its plan asks for one.
+pub fn recognising<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
+    match (plan, &data.inputs) {
+        (ModelPlan::Text(p), Inputs::Texts(texts)) if p.word_recognition => {
+            model.with_lexicon(Arc::new(Lexicon::fit(texts.iter().map(String::as_str))))
+        }
+        _ => model,
+    }
+}
+
 /// Trains from `state` to the plan's last epoch. Checkpoints are written at
 /// every epoch end, every `plan.checkpoint_every` batches or
 /// `plan.checkpoint_minutes` minutes, and when a stop is requested.
@@ -510,6 +532,9 @@ pub fn fit<M: Classifier>(
     if state == TrainState::default() {
         model = fitted_to(model, data, s.model_plan);
     }
+    // Not a weight, so not in a checkpoint: fitted again on resume.
+    model = recognising(model, data, s.model_plan);
+    let lexicon = model.lexicon();
     let mut loss_config = CrossEntropyLossConfig::new();
     if plan.class_weights == ClassWeights::Balanced {
         // Long enough for every target; only the targets' weights are read.
@@ -562,8 +587,11 @@ pub fn fit<M: Classifier>(
         let outcome: Result<(), TrainError> = std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<Result<HostBatch, BatchError>>(PREFETCH);
             let batches = &batches;
+            let lexicon = lexicon.as_deref();
             scope.spawn(move || {
-                crate::pool::install(|| prefetch(data, batches, first, perturb, epoch, s, &tx))
+                crate::pool::install(|| {
+                    prefetch(data, batches.get(first..).unwrap_or(&[]), perturb, epoch, s, lexicon, &tx)
+                })
             });
             let mut waited = Duration::ZERO;
             loop {

@@ -26,6 +26,7 @@ pub(super) fn resolve_model(
                 ("max-features", raw.max_features.is_some()),
                 ("word-ngrams", raw.word_ngrams.is_some()),
                 ("weighting", raw.weighting.is_some()),
+                ("word-recognition", raw.word_recognition.is_some()),
             ];
             c.refuse_set("model", &text_only, "applies to text models only")?;
             let channels = raw.conv_channels.unwrap_or_else(|| vec![32, 64]);
@@ -90,6 +91,13 @@ pub(super) fn resolve_model(
                     "TF-IDF's document frequencies are counted over every training row outside DP-SGD's noise, so they would leak what DP-SGD protects; use \"mean\" (the default under [train.privacy])",
                 ));
             }
+            let word_recognition = raw.word_recognition.unwrap_or(false);
+            if private && word_recognition {
+                return Err(c.err(
+                    "model.word-recognition",
+                    "the lexicon lists every word of the training rows and their counts outside DP-SGD's noise, so it would leak what DP-SGD protects; leave it out under [train.privacy]",
+                ));
+            }
             let hidden = c.usize("model.hidden", raw.hidden, 0, 0, 65536)?;
             if hidden == 0 && raw.embedding_dim.is_some() {
                 return Err(c.err(
@@ -107,6 +115,7 @@ pub(super) fn resolve_model(
                 ngram_min,
                 ngram_max,
                 max_features: c.usize("model.max-features", raw.max_features, 4096, 1, 100_000)?,
+                word_recognition,
             }))
         }
     }

@@ -48,6 +48,7 @@ fn text(weighting: TextWeighting, hidden: usize, device: &Device) -> crate::mode
         word_ngrams: 1,
         weighting,
         max_features: 16,
+        word_recognition: false,
     });
     let idf: Vec<f32> = (0..40).map(|i| if i == 0 { 0.0 } else { 1.0 + (i % 7) as f32 / 3.0 }).collect();
     match crate::model::build_seeded(&plan, &spec(), 3, 7, device) {
