@@ -62,10 +62,9 @@ pub fn featurize(text: &str, plan: &TextPlan, lexicon: Option<&Lexicon>) -> Bag 
     let mut bag = Bag::default();
     let mut at = HashMap::new();
     let cap = plan.max_features;
-    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
-    let words = match lexicon {
-        Some(lexicon) => lexicon.recognise(words),
-        None => words,
+    let words: Vec<String> = match lexicon {
+        Some(lexicon) => lexicon.recognise(text),
+        None => text.unicode_words().map(str::to_lowercase).collect(),
     };
     for (w, lower) in words.iter().enumerate() {
         if plan.word_ngrams > 0 {
@@ -93,14 +92,18 @@ pub fn featurize(text: &str, plan: &TextPlan, lexicon: Option<&Lexicon>) -> Bag 
 
 /// Smoothed inverse document frequencies of every bucket over `texts`, as
 /// scikit-learn's `TfidfVectorizer` computes them: `ln((1 + n) / (1 + df)) + 1`;
-/// 0 for the padding row. A lexicon fitted on the same texts knows each of
-/// their words, so word recognition would change none of them.
-pub fn idf<'a>(texts: impl IntoIterator<Item = &'a str>, plan: &TextPlan) -> Vec<f32> {
+/// 0 for the padding row; `lexicon`: the model's, which the texts go through
+/// as they do in training.
+pub fn idf<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    plan: &TextPlan,
+    lexicon: Option<&Lexicon>,
+) -> Vec<f32> {
     let mut df = vec![0u32; plan.buckets];
     let mut n = 0u32;
     for text in texts {
         n += 1;
-        for id in featurize(text, plan, None).ids {
+        for id in featurize(text, plan, lexicon).ids {
             df[id as usize] += 1;
         }
     }
@@ -195,7 +198,7 @@ mod tests {
     fn idf_is_smoothed_log_inverse_document_frequency() {
         let p = plan();
         let texts = ["spam spam", "ham", "spam eggs"];
-        let idf = idf(texts.iter().copied(), &p);
+        let idf = idf(texts.iter().copied(), &p, None);
         let word = |w: &str| featurize(w, &p, None).ids[0] as usize;
         // n = 3 documents; "spam" in 2 (its repeat counts once), "ham" in 1,
         // an unseen word in 0.
@@ -204,5 +207,17 @@ mod tests {
         assert!((idf[word("ham")] - expect(1.0)).abs() < 1e-6);
         assert!((idf[word("toast")] - expect(0.0)).abs() < 1e-6);
         assert_eq!(idf[0], 0.0);
+    }
+
+    #[test]
+    fn idf_counts_the_texts_as_the_lexicon_recognises_them() {
+        let p = plan();
+        let texts = ["e-mail me", "email me", "call me"];
+        let lexicon = Lexicon::fit(texts);
+        let email = featurize("email", &p, None).ids[0] as usize;
+        let expect = |df: f64| ((4.0 / (1.0 + df)).ln() + 1.0) as f32;
+        // "e-mail" is "e", "mail" to the plain features and "email" once recognised.
+        assert!((idf(texts, &p, None)[email] - expect(1.0)).abs() < 1e-6);
+        assert!((idf(texts, &p, Some(&lexicon))[email] - expect(2.0)).abs() < 1e-6);
     }
 }

@@ -474,12 +474,13 @@ fn adversarial_input<M: Classifier>(
 }
 
 /// The model with what it learns from the training rows before the first
-/// step: TF-IDF's document frequencies (a resumed run has them in its
-/// checkpoint).
+/// step: TF-IDF's document frequencies, counted over the texts as its
+/// lexicon recognises them (a resumed run has them in its checkpoint).
 fn fitted_to<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
     match (plan, &data.inputs) {
         (ModelPlan::Text(p), Inputs::Texts(texts)) if p.weighting == TextWeighting::TfIdf => {
-            model.with_idf(idf(texts.iter().map(String::as_str), p))
+            let lexicon = model.lexicon();
+            model.with_idf(idf(texts.iter().map(String::as_str), p, lexicon.as_deref()))
         }
         _ => model,
     }
@@ -529,12 +530,12 @@ pub fn fit<M: Classifier>(
         None => (None, None),
     };
     let data = held.as_ref().unwrap_or(data);
-    if state == TrainState::default() {
-        model = fitted_to(model, data, s.model_plan);
-    }
     // Not a weight, so not in a checkpoint: fitted again on resume.
     model = recognising(model, data, s.model_plan);
     let lexicon = model.lexicon();
+    if state == TrainState::default() {
+        model = fitted_to(model, data, s.model_plan);
+    }
     let mut loss_config = CrossEntropyLossConfig::new();
     if plan.class_weights == ClassWeights::Balanced {
         // Long enough for every target; only the targets' weights are read.
