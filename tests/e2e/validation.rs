@@ -118,13 +118,53 @@ fn validation_settings_that_cannot_work_are_refused_by_key() {
         assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
         assert!(out.stderr.contains(key), "{extra}: {}", out.stderr);
     }
-    let membership = messages_config("validation-share = 0.1\n") + "[[eval.privacy]]\nattack = \"loss\"\n";
+    let membership = messages_config("validation-share = 0.1\n[train.filter]\ndrop = true\n")
+        + "[[eval.privacy]]\nattack = \"loss\"\n";
     let cfg = sb.write("c.toml", membership);
     let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("train.validation-share") && out.stderr.contains("members"),
+        out.stderr.contains("train.validation-share") && out.stderr.contains("drops rows"),
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn membership_inference_never_counts_a_validation_row_as_a_member() {
+    let sb = Sandbox::new();
+    sb.messages(400, 40);
+    let privacy = "privacy-holdout = 0.2\nprivacy-examples = 100\n[[eval.privacy]]\nattack = \"loss\"\n";
+    let cfg = sb.write("c.toml", messages_config("validation-share = 0.25\n") + privacy);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    // (first column, second column) of a TSV's rows.
+    let rows = |file: &str| -> Vec<(String, usize)> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0].to_owned(), f[1].parse().unwrap_or(usize::MAX))
+            })
+            .collect()
+    };
+    // membership.tsv: role, table row; validation.tsv: row of the training
+    // set, which is the members (the table less its held-out rows) in order.
+    let membership = rows("membership.tsv");
+    let held_out: Vec<usize> =
+        membership.iter().filter(|(role, _)| role.starts_with("non_member")).map(|r| r.1).collect();
+    let members: Vec<usize> = (0..400).filter(|r| !held_out.contains(r)).collect();
+    let validation: Vec<usize> =
+        rows("validation.tsv").iter().map(|(row, _)| members[row.parse::<usize>().unwrap()]).collect();
+    let targets: Vec<usize> =
+        membership.iter().filter(|(role, _)| role == "member_target").map(|r| r.1).collect();
+    assert_eq!(held_out.len(), 80);
+    assert!((75..=85).contains(&validation.len()), "a quarter of 320 members: {}", validation.len());
+    assert_eq!(targets.len(), 80, "as many member targets as non-member ones");
+    assert!(targets.iter().all(|t| members.contains(t) && !validation.contains(t)), "{targets:?}");
+    let metrics = sb.json(&dir.join("metrics.json"));
+    let auc = metrics["privacy"]["attacks"]["loss"]["auc"].as_f64().unwrap_or_else(|| panic!("{metrics}"));
+    assert!((0.0..=1.0).contains(&auc), "{auc}");
 }

@@ -87,7 +87,7 @@ pub fn run(
     let device::Selected { device, description: device_desc, .. } = selected;
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(plan, &split)?;
-    let held = hold_out(plan, &mut split);
+    let mut held = hold_out(plan, &mut split);
     if let Some(p) = &plan.train.poison {
         poison::check(p, &split.train, &split.classes)?;
     }
@@ -143,9 +143,6 @@ pub fn run(
             .say(&format!("skipped {} bad rows (on-bad-row = \"skip\"); see log.jsonl", split.skipped.len()));
     }
     dir.write_atomic(crate::run::rows::ROWS, crate::run::rows::render(&split).as_bytes())?;
-    if let Some(h) = &held {
-        dir.write_atomic(privacy::MEMBERSHIP, h.membership.render(&h.table, &split.classes).as_bytes())?;
-    }
     // Applied after rows.tsv is written: poisoned rows and canaries are not the data as read.
     let poisoning = poison_rows(plan, &mut split)?;
     if let Some(p) = &poisoning {
@@ -159,12 +156,14 @@ pub fn run(
     if let Some(c) = &canaries {
         dir.write_atomic(canaries::CANARIES, canaries::render(c, &split.classes).as_bytes())?;
     }
-    if let Some(v) = &plan.train.validation {
-        let (_, held) = train::validation_split(&split.train.labels, v.share, plan.seed);
+    if let Some(validation) = validation_rows(plan, &split, held.as_mut()) {
         dir.write_atomic(
             VALIDATION,
-            crate::run::rows::render_rows(&split.train, &held, &split.classes).as_bytes(),
+            crate::run::rows::render_rows(&split.train, &validation, &split.classes).as_bytes(),
         )?;
+    }
+    if let Some(h) = &held {
+        dir.write_atomic(privacy::MEMBERSHIP, h.membership.render(&h.table, &split.classes).as_bytes())?;
     }
     dir.write_json("manifest.json", &manifest)?;
     progress.say(&format!("run directory: {}", dir.path().display()));
@@ -228,10 +227,11 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         }
     }
     // The same rows as when the run started: the split depends on the seed and the table only.
-    let held = hold_out(&plan, &mut split);
+    let mut held = hold_out(&plan, &mut split);
     let poisoning = poison_rows(&plan, &mut split)?;
     let filtered = filter_rows(&plan, &mut split, poisoning.as_ref(), &device, &dir, progress, stop)?;
     let canaries = plant_canaries(&plan, &mut split);
+    validation_rows(&plan, &split, held.as_mut());
     let query_tables = extraction::load_tables(&plan.eval.extraction, &plan.data)?;
     manifest.status = RunStatus::Running;
     manifest.error = None;
@@ -333,6 +333,22 @@ fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
     let table = std::mem::replace(&mut split.train, empty);
     split.train = table.subset(&membership.members);
     Some(Held { table, membership })
+}
+
+/// The training rows (of `split.train`, as trained on) that training holds
+/// out for validation, if it does; membership inference leaves them out of
+/// its member targets, since they are never trained on.
+fn validation_rows(plan: &Plan, split: &Split, held: Option<&mut Held>) -> Option<Vec<usize>> {
+    let v = plan.train.validation.as_ref()?;
+    let (_, validation) = train::validation_split(&split.train.labels, v.share, plan.seed);
+    // The training rows are the members in table order, poisoned in place,
+    // then canaries (no member); no filter dropped any (refused).
+    if let (Some(h), Some(p)) = (held, &plan.eval.privacy) {
+        let members = &h.membership.members;
+        let rows = validation.iter().filter_map(|&i| members.get(i).copied()).collect();
+        h.membership.hold_for_validation(rows, p, plan.seed);
+    }
+    Some(validation)
 }
 
 /// Poisons the training set as the plan simulates (the same rows on

@@ -25,6 +25,23 @@ pub struct Membership {
     pub member_targets: Vec<usize>,
     /// The held-out rows attacked.
     pub non_member_targets: Vec<usize>,
+    /// Members training holds out for validation (`train.validation-share`):
+    /// never trained on, so never member targets.
+    pub validation: Vec<usize>,
+}
+
+/// As many targets on each side as `examples` and the smaller side allow,
+/// each side's drawn from (seed, side) only.
+fn targets(members: &[usize], held_out: &[usize], examples: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let per_side = examples.min(held_out.len()).min(members.len());
+    let sample = |rows: &[usize], what: &str| {
+        let mut rows = rows.to_vec();
+        rows.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, 0, what)));
+        rows.truncate(per_side);
+        rows.sort_unstable();
+        rows
+    };
+    (sample(members, "privacy-members"), sample(held_out, "privacy-non-members"))
 }
 
 impl Membership {
@@ -38,17 +55,19 @@ impl Membership {
         let mut members = order[held..].to_vec();
         held_out.sort_unstable();
         members.sort_unstable();
-        let per_side = plan.examples.min(held_out.len()).min(members.len());
-        let sample = |rows: &[usize], what: &str| {
-            let mut rows = rows.to_vec();
-            rows.shuffle(&mut augment::seed::rng(augment::seed::derive(seed, 0, 0, what)));
-            rows.truncate(per_side);
-            rows.sort_unstable();
-            rows
-        };
-        let member_targets = sample(&members, "privacy-members");
-        let non_member_targets = sample(&held_out, "privacy-non-members");
-        Membership { members, held_out, member_targets, non_member_targets }
+        let (member_targets, non_member_targets) = targets(&members, &held_out, plan.examples, seed);
+        Membership { members, held_out, member_targets, non_member_targets, validation: Vec::new() }
+    }
+
+    /// Leaves the members `rows` (sorted), which training holds out for
+    /// validation, out of the member targets: both sides' targets are drawn
+    /// again from the members trained on.
+    pub fn hold_for_validation(&mut self, rows: Vec<usize>, plan: &PrivacyPlan, seed: u64) {
+        let trained: Vec<usize> =
+            self.members.iter().copied().filter(|r| rows.binary_search(r).is_err()).collect();
+        (self.member_targets, self.non_member_targets) =
+            targets(&trained, &self.held_out, plan.examples, seed);
+        self.validation = rows;
     }
 
     /// The rows reference models may train on: every row of the table but
@@ -109,6 +128,27 @@ mod tests {
         let pool = m.reference_pool();
         assert_eq!(pool.len(), 900);
         assert!(pool.iter().all(|r| !m.member_targets.contains(r) && !m.non_member_targets.contains(r)));
+    }
+
+    #[test]
+    fn validation_rows_are_never_member_targets() {
+        let plan = plan(0.2, 50);
+        let plain = Membership::split(1000, &plan, 7);
+        let mut m = plain.clone();
+        // Every member target but one held for validation, and other members.
+        let mut rows: Vec<usize> = plain.member_targets[1..].to_vec();
+        rows.extend(plain.members.iter().step_by(10));
+        rows.sort_unstable();
+        rows.dedup();
+        m.hold_for_validation(rows.clone(), &plan, 7);
+        assert_eq!((m.members.clone(), m.held_out.clone()), (plain.members.clone(), plain.held_out.clone()));
+        assert_eq!(m.validation, rows);
+        assert_eq!((m.member_targets.len(), m.non_member_targets.len()), (50, 50));
+        assert!(m.member_targets.iter().all(|r| m.members.binary_search(r).is_ok()));
+        assert!(m.member_targets.iter().all(|r| rows.binary_search(r).is_err()));
+        assert_eq!(m.non_member_targets, plain.non_member_targets);
+        // Reference models may still train on validation rows: they are in the table.
+        assert_eq!(m.reference_pool().len(), 900);
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub fn resolve(raw: RawConfig, file: &Path) -> Result<Plan, ConfigError> {
     let train =
         train::resolve_train(&c, raw.train.unwrap_or_default(), data.modality, &data.text, &data.image)?;
     let eval = eval::resolve_eval(&c, raw.eval.unwrap_or_default(), data.modality, &data.image)?;
-    if train.validation.is_some() && eval.privacy.is_some() {
+    if train.validation.is_some() && eval.privacy.is_some() && train.filter.as_ref().is_some_and(|f| f.drop) {
         return Err(c.err(
             "train.validation-share",
-            "cannot be combined with [[eval.privacy]] yet: the validation rows are never trained on, so membership inference would count them as members",
+            "cannot be combined with [[eval.privacy]] while [train.filter] drops rows: membership inference must leave the validation rows (never trained on) out of its members, and after the filter's drops they can no longer be told apart",
         ));
     }
     let gate = raw.gate.map(|g| resolve_gate(&c, g)).transpose()?;
