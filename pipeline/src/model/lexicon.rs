@@ -10,6 +10,7 @@
 //! still count).
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -21,11 +22,36 @@ pub const LEXICON: &str = "lexicon.tsv";
 /// from the other side: substituting the digit with every letter.
 const ALPHABET: usize = 64;
 
+/// Unknown words whose neighbour [`Lexicon::nearest`] remembers, at most.
+const MEMO: usize = 1 << 16;
+
 /// The training rows' lower-cased words and how often each occurs.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Default)]
 pub struct Lexicon {
     counts: HashMap<String, u64>,
     alphabet: Vec<char>,
+    /// Neighbours found so far: an attack sends the same text with one word
+    /// changed a few hundred times, so its other unknown words come back.
+    memo: RwLock<HashMap<String, Option<String>>>,
+}
+
+impl Clone for Lexicon {
+    fn clone(&self) -> Self {
+        Lexicon { counts: self.counts.clone(), alphabet: self.alphabet.clone(), memo: RwLock::default() }
+    }
+}
+
+/// Equal words and counts (what is remembered is derived from them).
+impl PartialEq for Lexicon {
+    fn eq(&self, other: &Self) -> bool {
+        self.counts == other.counts && self.alphabet == other.alphabet
+    }
+}
+
+impl std::fmt::Debug for Lexicon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lexicon {{ {} words }}", self.counts.len())
+    }
 }
 
 /// A lexicon file line that is not `word<TAB>count`.
@@ -60,7 +86,7 @@ impl Lexicon {
         let mut alphabet: Vec<(char, u64)> = chars.into_iter().collect();
         alphabet.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let alphabet = alphabet.into_iter().take(ALPHABET).map(|(c, _)| c).collect();
-        Lexicon { counts, alphabet }
+        Lexicon { counts, alphabet, memo: RwLock::default() }
     }
 
     /// Distinct words.
@@ -121,6 +147,20 @@ impl Lexicon {
     /// The most frequent known word one edit from `word` (ties: the
     /// alphabetically first), or `None`.
     pub fn nearest(&self, word: &str) -> Option<String> {
+        // A poisoned lock only means another thread panicked mid-insert of
+        // a derived value: the map is still a valid cache.
+        if let Some(found) = self.memo.read().unwrap_or_else(|e| e.into_inner()).get(word) {
+            return found.clone();
+        }
+        let found = self.search(word);
+        let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
+        if memo.len() < MEMO {
+            memo.insert(word.to_owned(), found.clone());
+        }
+        found
+    }
+
+    fn search(&self, word: &str) -> Option<String> {
         let chars: Vec<char> = word.chars().collect();
         let mut best: Option<(u64, String)> = None;
         let mut buf = String::with_capacity(word.len() + 4);
@@ -249,6 +289,21 @@ mod tests {
         // no edit of a word, and two characters apart.
         assert_eq!(recognised(&lex, "the film-the cast"), "the film the cast");
         assert_eq!(recognised(&lex, "terr  ible"), "terr ible");
+    }
+
+    #[test]
+    fn remembered_neighbours_are_the_ones_searched_for() {
+        let lex = lexicon();
+        let typos = ["terible", "thi", "zzzz", "goo", "b$st"];
+        for typo in typos {
+            assert_eq!(lex.nearest(typo), lex.search(typo), "{typo}");
+        }
+        assert_eq!(lex.memo.read().expect("memo").len(), typos.len());
+        for typo in typos {
+            assert_eq!(lex.nearest(typo), lex.search(typo), "{typo}, remembered");
+        }
+        assert_eq!(lex.clone(), lex);
+        assert!(lex.clone().memo.read().expect("memo").is_empty());
     }
 
     #[test]
