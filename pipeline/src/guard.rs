@@ -3,7 +3,45 @@
 //! becomes an error message the caller can attach to a file or setting.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::thread::ThreadId;
+
+/// What a helper thread's panic said, for one [`quietly`] call.
+type Slot = Arc<Mutex<Option<String>>>;
+
+/// The [`quietly`] calls running now, by the thread that made each. One
+/// process-wide panic hook serves them all: swapping the hook per call
+/// would let two calls on different threads (reading two tables at once)
+/// restore each other's hooks and lose a helper thread's message.
+static SCOPES: Mutex<Vec<(ThreadId, Slot)>> = Mutex::new(Vec::new());
+
+/// Installs the hook once, in front of whatever hook was set before it
+/// (the binary's or the default), which still runs when no call is active.
+fn install_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let scopes = SCOPES.lock().unwrap_or_else(PoisonError::into_inner);
+            if scopes.is_empty() {
+                drop(scopes);
+                return previous(info);
+            }
+            let me = std::thread::current().id();
+            // A caller's own panic is caught and reported by its call.
+            if scopes.iter().any(|(caller, _)| *caller == me) {
+                return;
+            }
+            let text = info.payload_as_str().unwrap_or("the backend panicked");
+            for (_, slot) in scopes.iter() {
+                let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot.is_none() {
+                    *slot = Some(text.to_owned());
+                }
+            }
+        }));
+    });
+}
 
 /// Runs `f`, turning a panic inside it into its message (first line)
 /// instead of a crash with a backtrace on stderr.
@@ -13,18 +51,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// ("RecvError"); the other thread's message says why, so it is returned
 /// instead.
 pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_hook();
     let caller = std::thread::current().id();
-    let elsewhere: Arc<Mutex<Option<String>>> = Arc::default();
-    let hook = panic::take_hook();
-    let seen = Arc::clone(&elsewhere);
-    panic::set_hook(Box::new(move |info| {
-        let mut slot = seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if std::thread::current().id() != caller && slot.is_none() {
-            *slot = Some(info.payload_as_str().unwrap_or("the backend panicked").to_owned());
-        }
-    }));
+    let elsewhere: Slot = Arc::default();
+    SCOPES.lock().unwrap_or_else(PoisonError::into_inner).push((caller, Arc::clone(&elsewhere)));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
-    panic::set_hook(hook);
+    SCOPES.lock().unwrap_or_else(PoisonError::into_inner).retain(|(_, slot)| !Arc::ptr_eq(slot, &elsewhere));
     result.map_err(|payload| {
         let own = payload
             .downcast_ref::<String>()
@@ -113,5 +145,36 @@ mod tests {
             rx.recv().expect("an answer from the server");
         });
         assert_eq!(r.unwrap_err(), "Unable to dynamically load the \"cuda\" shared library");
+    }
+
+    #[test]
+    fn calls_on_many_threads_at_once_each_get_a_helpers_message() {
+        // Tables are read (through `quietly`) on several threads at once;
+        // each call must still see a helper thread's panic, not its RecvError.
+        let calls: Vec<_> = (0..8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let r: Result<(), String> = quietly(|| {
+                            let (tx, rx) = std::sync::mpsc::channel::<u32>();
+                            let server = std::thread::spawn(move || {
+                                let _keep = tx;
+                                panic!("server {i} has no driver");
+                            });
+                            let _ = server.join();
+                            rx.recv().expect("an answer from the server");
+                        });
+                        let message = r.unwrap_err();
+                        assert!(
+                            message.starts_with("server ") && message.ends_with("has no driver"),
+                            "{message}"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for call in calls {
+            call.join().expect("a call thread");
+        }
     }
 }
