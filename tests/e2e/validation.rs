@@ -118,6 +118,11 @@ fn validation_settings_that_cannot_work_are_refused_by_key() {
         assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
         assert!(out.stderr.contains(key), "{extra}: {}", out.stderr);
     }
+    let canaries = messages_config("validation-share = 0.1\n[train.canaries]\ncount = 2\n");
+    let cfg = sb.write("c.toml", canaries);
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("train.validation-share") && out.stderr.contains("canary"), "{}", out.stderr);
     let membership = messages_config("validation-share = 0.1\n[train.filter]\ndrop = true\n")
         + "[[eval.privacy]]\nattack = \"loss\"\n";
     let cfg = sb.write("c.toml", membership);

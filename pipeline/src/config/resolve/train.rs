@@ -208,6 +208,12 @@ pub(super) fn resolve_train(
             }
             None
         }
+        Some(_) if canaries.is_some() => {
+            return Err(c.err(
+                "train.validation-share",
+                "cannot be combined with [train.canaries]: the validation split could hold out a planted canary, which would then be scored as memorised or not without ever being trained on",
+            ));
+        }
         Some(v) => Some(ValidationPlan {
             share: c.float("train.validation-share", Some(v), 0.1, FloatRange::Open(0.0, 0.5))?,
             patience: match raw.patience {
