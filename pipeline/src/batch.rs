@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use crate::config::{AugmentPolicy, EvalPlan, ModelPlan, TextPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
-use crate::model::HostInput;
 use crate::model::features::{Bag, featurize};
 use crate::model::lexicon::Lexicon;
+use crate::model::{Classifier, HostInput};
 
 /// What evaluation batches are built with besides the model and data; the
 /// attacks and the report's examples use the same, so they see what
@@ -23,6 +23,19 @@ pub struct EvalSetup<'a> {
     pub text: &'a TextContext,
     /// Run seed: corrupted test sets depend on it only.
     pub seed: u64,
+}
+
+impl EvalSetup<'_> {
+    /// The unperturbed batch of `rows` of `data` as `model` reads it (its
+    /// lexicon, where it recognises words).
+    pub fn clean_batch<M: Classifier>(
+        &self,
+        data: &Dataset,
+        rows: &[usize],
+        model: &M,
+    ) -> Result<HostBatch, BatchError> {
+        build(data, rows, Perturbation::None, self.model, model.lexicon().as_deref(), self.text)
+    }
 }
 
 /// A perturbation that does not fit the data it was asked to perturb.

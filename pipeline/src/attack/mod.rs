@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{self, BatchError, EvalSetup, Perturbation};
+use crate::batch::{BatchError, EvalSetup};
 pub use crate::config::{Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, TextAttackKind, WhiteBoxPlan};
 use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predicted_classes};
@@ -126,14 +126,7 @@ pub fn attack_dataset<M: Classifier>(
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
     let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0usize, 0f64);
     for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
-        let host = batch::build(
-            test,
-            chunk,
-            Perturbation::None,
-            setup.model,
-            model.lexicon().as_deref(),
-            setup.text,
-        )?;
+        let host = setup.clean_batch(test, chunk, model)?;
         let crate::model::ModelInput::Images(x) = host.input.to_device(device) else {
             return Err(AttackError::Modality { attack: "white-box attacks", need: "image data" });
         };

@@ -83,8 +83,7 @@ pub fn gather<M: Classifier>(
     if rows.is_empty() {
         return Ok(Examples::default());
     }
-    let clean =
-        batch::build(test, &rows, Perturbation::None, setup.model, model.lexicon().as_deref(), setup.text)?;
+    let clean = setup.clean_batch(test, &rows, model)?;
     let before = predict_batch(model, &clean.input, device)?;
     let g = Gatherer { model, test, classes, setup, device, rows, before };
     let mut out = Examples { clean: g.examples(g.shown(Perturbation::None)?, &g.before), groups: Vec::new() };
@@ -126,8 +125,7 @@ pub fn changed_group<M: Classifier>(
     if rows.is_empty() {
         return Ok(None);
     }
-    let clean =
-        batch::build(test, &rows, Perturbation::None, setup.model, model.lexicon().as_deref(), setup.text)?;
+    let clean = setup.clean_batch(test, &rows, model)?;
     let before = predict_batch(model, &clean.input, device)?;
     let host = batch::build(
         changed,

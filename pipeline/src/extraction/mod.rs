@@ -275,9 +275,7 @@ fn ask<M: Classifier>(
 ) -> Result<Vec<Answer>, ExtractionError> {
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let lexicon = api.model().lexicon();
-        let host =
-            batch::build(pool, chunk, Perturbation::None, setup.model, lexicon.as_deref(), setup.text)?;
+        let host = setup.clean_batch(pool, chunk, api.model())?;
         out.extend(api.ask(&host.input)?);
     }
     Ok(out)

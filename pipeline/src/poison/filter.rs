@@ -14,7 +14,7 @@ use std::time::Instant;
 use burn::prelude::*;
 
 use super::Poisoning;
-use crate::batch::{self, BatchError, EvalSetup, Perturbation};
+use crate::batch::{BatchError, EvalSetup};
 use crate::config::{FilterMethod, FilterPlan, Plan, PoisonPlan};
 use crate::data::Dataset;
 use crate::model::readback::values;
@@ -199,14 +199,7 @@ fn penultimate<M: Classifier>(
     let rows: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(
-            data,
-            chunk,
-            Perturbation::None,
-            setup.model,
-            model.lexicon().as_deref(),
-            setup.text,
-        )?;
+        let host = setup.clean_batch(data, chunk, model)?;
         let f = model.penultimate(host.input.to_device(device)).ok_or(FilterError::Unsupported)?;
         let [n, width] = f.dims();
         let flat = values::<f32, 2, Float>(f, n * width, "penultimate features")?;

@@ -21,7 +21,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 
-use crate::batch::{self, BatchError, EvalSetup, Perturbation};
+use crate::batch::{BatchError, EvalSetup};
 use crate::config::{Plan, PrivacyAttackKind, PrivacyPlan};
 use crate::data::Dataset;
 use crate::model::readback::values;
@@ -153,14 +153,7 @@ pub(crate) fn for_logits<M: Classifier>(
     mut each: impl FnMut(&[usize], &[f32], usize),
 ) -> Result<(), PrivacyError> {
     for chunk in rows.chunks(setup.eval.batch_size) {
-        let host = batch::build(
-            data,
-            chunk,
-            Perturbation::None,
-            setup.model,
-            model.lexicon().as_deref(),
-            setup.text,
-        )?;
+        let host = setup.clean_batch(data, chunk, model)?;
         let logits = model.logits(host.input.to_device(device));
         let [n, classes] = logits.dims();
         each(chunk, &values::<f32, 2, Float>(logits, n * classes, "logits")?, classes);
