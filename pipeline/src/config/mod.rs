@@ -416,6 +416,21 @@ mod tests {
     }
 
     #[test]
+    fn adamw_round_trips_with_its_decay_and_refuses_momentum() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{BASE}[train]\noptimizer = \"adamw\"\nweight-decay = 0.3\n"), &cfg)
+            .expect("test setup");
+        assert_eq!((plan.train.optimizer, plan.train.weight_decay), (Optimizer::AdamW, 0.3));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!((again.train.optimizer, again.train.weight_decay), (Optimizer::AdamW, 0.3));
+        let e = parse(&format!("{BASE}[train]\noptimizer = \"adamw\"\nmomentum = 0.9\n"), &cfg)
+            .expect_err("momentum");
+        assert_eq!(e.key.as_deref(), Some("train.momentum"));
+        let e = parse(&format!("{BASE}[train]\noptimizer = \"adamx\"\n"), &cfg).expect_err("unknown");
+        assert!(e.message.contains("adamw"), "{e}");
+    }
+
+    #[test]
     fn word_recognition_round_trips_and_is_refused_where_it_cannot_apply() {
         let (_d, cfg) = fixture_dir();
         let text_plan = |plan: &Plan| match &plan.model {

@@ -237,6 +237,10 @@ pub enum ModelPlan {
 pub enum Optimizer {
     /// Adam with decoupled-free L2 weight decay.
     Adam,
+    /// Adam with decoupled weight decay (Loshchilov & Hutter 2019):
+    /// `train.weight-decay` shrinks the weights directly, outside Adam's
+    /// per-parameter scaling.
+    AdamW,
     /// SGD with momentum.
     Sgd {
         /// Momentum in [0, 1).

@@ -83,6 +83,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
     let t = &plan.train;
     let (optimizer, momentum) = match t.optimizer {
         Optimizer::Adam => ("adam", None),
+        Optimizer::AdamW => ("adamw", None),
         Optimizer::Sgd { momentum } => ("sgd", Some(momentum)),
     };
     let steps = |name: &str, min: augment::Severity, max: augment::Severity, p: f32| RawAugmentStep {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -372,6 +372,7 @@ pub fn optimizer(plan: &TrainPlan) -> ModuleOptimizer {
     let decay = (plan.weight_decay > 0.0).then(|| WeightDecayConfig::new(plan.weight_decay as f32));
     match plan.optimizer {
         Optimizer::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+        Optimizer::AdamW => AdamWConfig::new().with_weight_decay(plan.weight_decay as f32).init(),
         Optimizer::Sgd { momentum } => SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
             .with_weight_decay(decay)

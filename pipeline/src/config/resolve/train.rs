@@ -23,10 +23,20 @@ pub(super) fn resolve_train(
             }
             Optimizer::Adam
         }
+        "adamw" => {
+            if raw.momentum.is_some() {
+                return Err(c.err("train.momentum", "applies to `optimizer = \"sgd\"` only"));
+            }
+            Optimizer::AdamW
+        }
         "sgd" => Optimizer::Sgd {
             momentum: c.float("train.momentum", raw.momentum, 0.9, FloatRange::OpenHigh(0.0, 1.0))?,
         },
-        other => return Err(c.err("train.optimizer", unknown_value("optimizer", other, &["adam", "sgd"]))),
+        other => {
+            return Err(
+                c.err("train.optimizer", unknown_value("optimizer", other, &["adam", "adamw", "sgd"]))
+            );
+        }
     };
     let steps = raw.augment.unwrap_or_default();
     let augment = match modality {
