@@ -131,19 +131,27 @@ mod tests {
         assert_eq!(r.unwrap_err(), "no driver");
     }
 
-    #[test]
-    fn a_helper_thread_panicking_first_gives_the_message() {
-        // The shape of a GPU runtime without its driver: the server thread
-        // panics, the caller then fails on the closed channel.
-        let r: Result<(), String> = quietly(|| {
+    /// [`quietly`] around the shape of a GPU runtime without its driver:
+    /// the server thread panics with `why`, the caller then fails on the
+    /// closed channel.
+    fn without_its_server(why: &str) -> Result<(), String> {
+        let why = why.to_owned();
+        quietly(move || {
             let (tx, rx) = std::sync::mpsc::channel::<u32>();
             let server = std::thread::spawn(move || {
                 let _keep = tx;
-                panic!("Unable to dynamically load the \"cuda\" shared library\nsearched: libcuda.so");
+                panic!("{why}");
             });
             let _ = server.join();
             rx.recv().expect("an answer from the server");
-        });
+        })
+    }
+
+    #[test]
+    fn a_helper_thread_panicking_first_gives_the_message() {
+        let r = without_its_server(
+            "Unable to dynamically load the \"cuda\" shared library\nsearched: libcuda.so",
+        );
         assert_eq!(r.unwrap_err(), "Unable to dynamically load the \"cuda\" shared library");
     }
 
@@ -155,15 +163,7 @@ mod tests {
             .map(|i| {
                 std::thread::spawn(move || {
                     for _ in 0..20 {
-                        let r: Result<(), String> = quietly(|| {
-                            let (tx, rx) = std::sync::mpsc::channel::<u32>();
-                            let server = std::thread::spawn(move || {
-                                let _keep = tx;
-                                panic!("server {i} has no driver");
-                            });
-                            let _ = server.join();
-                            rx.recv().expect("an answer from the server");
-                        });
+                        let r = without_its_server(&format!("server {i} has no driver"));
                         let message = r.unwrap_err();
                         assert!(
                             message.starts_with("server ") && message.ends_with("has no driver"),

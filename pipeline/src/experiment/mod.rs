@@ -345,8 +345,8 @@ fn validation_rows(plan: &Plan, split: &Split, held: Option<&mut Held>) -> Optio
     // then canaries (no member); no filter dropped any (refused).
     if let (Some(h), Some(p)) = (held, &plan.eval.privacy) {
         let members = &h.membership.members;
-        let rows = validation.iter().filter_map(|&i| members.get(i).copied()).collect();
-        h.membership.hold_for_validation(rows, p, plan.seed);
+        let rows: Vec<usize> = validation.iter().filter_map(|&i| members.get(i).copied()).collect();
+        h.membership.hold_for_validation(&rows, p, plan.seed);
     }
     Some(validation)
 }

@@ -22,6 +22,9 @@ pub const LEXICON: &str = "lexicon.tsv";
 /// from the other side: substituting the digit with every letter.
 const ALPHABET: usize = 64;
 
+/// A word of a text: its byte range and its lower-cased form.
+type Word = (usize, usize, String);
+
 /// Unknown words whose neighbour [`Lexicon::nearest`] remembers, at most.
 const MEMO: usize = 1 << 16;
 
@@ -41,10 +44,11 @@ impl Clone for Lexicon {
     }
 }
 
-/// Equal words and counts (what is remembered is derived from them).
+/// Equal words and counts (the alphabet and what is remembered are derived
+/// from them).
 impl PartialEq for Lexicon {
     fn eq(&self, other: &Self) -> bool {
-        self.counts == other.counts && self.alphabet == other.alphabet
+        self.counts == other.counts
     }
 }
 
@@ -112,36 +116,35 @@ impl Lexicon {
     /// each remaining unknown word becomes its most frequent known
     /// neighbour one edit away, if it has one.
     pub fn recognise(&self, text: &str) -> Vec<String> {
-        let tokens: Vec<(usize, &str)> = text.unicode_word_indices().collect();
-        let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+        let mut words: Vec<Word> =
+            text.unicode_word_indices().map(|(at, w)| (at, at + w.len(), w.to_lowercase())).collect();
+        let mut out: Vec<String> = Vec::with_capacity(words.len());
         let mut i = 0;
-        while i < tokens.len() {
-            let (start, word) = tokens[i];
-            let lower = word.to_lowercase();
-            if let Some(&(next_start, next)) = tokens.get(i + 1) {
-                let gap = &text[start + word.len()..next_start];
-                let mut chars = gap.chars();
-                if let (Some(between), None) = (chars.next(), chars.next()) {
-                    let next = next.to_lowercase();
-                    let joined = format!("{lower}{next}");
-                    if (!self.knows(&lower) || !self.knows(&next)) && self.knows(&joined) {
-                        out.push(joined);
-                        i += 2;
-                        continue;
-                    }
-                    if !between.is_whitespace()
-                        && let Some(found) = self.nearest(&format!("{lower}{between}{next}"))
-                    {
-                        out.push(found);
-                        i += 2;
-                        continue;
-                    }
-                }
+        while i < words.len() {
+            if let Some(joined) = words.get(i + 1).and_then(|next| self.joined(text, &words[i], next)) {
+                out.push(joined);
+                i += 2;
+                continue;
             }
-            out.push(if self.knows(&lower) { lower } else { self.nearest(&lower).unwrap_or(lower) });
+            let word = std::mem::take(&mut words[i].2);
+            out.push(if self.knows(&word) { word } else { self.nearest(&word).unwrap_or(word) });
             i += 1;
         }
         out
+    }
+
+    /// Neighbours `a` and `b` as the one word they make, if they are one
+    /// character apart and do (see [`Lexicon::recognise`]).
+    fn joined(&self, text: &str, (_, end, a): &Word, (start, _, b): &Word) -> Option<String> {
+        let mut gap = text[*end..*start].chars();
+        let (Some(between), None) = (gap.next(), gap.next()) else { return None };
+        if !self.knows(a) || !self.knows(b) {
+            let joined = format!("{a}{b}");
+            if self.knows(&joined) {
+                return Some(joined);
+            }
+        }
+        if between.is_whitespace() { None } else { self.nearest(&format!("{a}{between}{b}")) }
     }
 
     /// The most frequent known word one edit from `word` (ties: the

@@ -25,9 +25,6 @@ pub struct Membership {
     pub member_targets: Vec<usize>,
     /// The held-out rows attacked.
     pub non_member_targets: Vec<usize>,
-    /// Members training holds out for validation (`train.validation-share`):
-    /// never trained on, so never member targets.
-    pub validation: Vec<usize>,
 }
 
 /// As many targets on each side as `examples` and the smaller side allow,
@@ -56,18 +53,17 @@ impl Membership {
         held_out.sort_unstable();
         members.sort_unstable();
         let (member_targets, non_member_targets) = targets(&members, &held_out, plan.examples, seed);
-        Membership { members, held_out, member_targets, non_member_targets, validation: Vec::new() }
+        Membership { members, held_out, member_targets, non_member_targets }
     }
 
     /// Leaves the members `rows` (sorted), which training holds out for
     /// validation, out of the member targets: both sides' targets are drawn
     /// again from the members trained on.
-    pub fn hold_for_validation(&mut self, rows: Vec<usize>, plan: &PrivacyPlan, seed: u64) {
+    pub fn hold_for_validation(&mut self, rows: &[usize], plan: &PrivacyPlan, seed: u64) {
         let trained: Vec<usize> =
             self.members.iter().copied().filter(|r| rows.binary_search(r).is_err()).collect();
         (self.member_targets, self.non_member_targets) =
             targets(&trained, &self.held_out, plan.examples, seed);
-        self.validation = rows;
     }
 
     /// The rows reference models may train on: every row of the table but
@@ -140,9 +136,8 @@ mod tests {
         rows.extend(plain.members.iter().step_by(10));
         rows.sort_unstable();
         rows.dedup();
-        m.hold_for_validation(rows.clone(), &plan, 7);
+        m.hold_for_validation(&rows, &plan, 7);
         assert_eq!((m.members.clone(), m.held_out.clone()), (plain.members.clone(), plain.held_out.clone()));
-        assert_eq!(m.validation, rows);
         assert_eq!((m.member_targets.len(), m.non_member_targets.len()), (50, 50));
         assert!(m.member_targets.iter().all(|r| m.members.binary_search(r).is_ok()));
         assert!(m.member_targets.iter().all(|r| rows.binary_search(r).is_err()));

@@ -489,7 +489,7 @@ fn fitted_to<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
 
 /// The model with word recognition's lexicon of the training rows `data`,
 /// where its plan asks for one.
-pub fn recognising<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
+fn recognising<M: Classifier>(model: M, data: &Dataset, plan: &ModelPlan) -> M {
     match (plan, &data.inputs) {
         (ModelPlan::Text(p), Inputs::Texts(texts)) if p.word_recognition => {
             model.with_lexicon(Arc::new(Lexicon::fit(texts.iter().map(String::as_str))))
