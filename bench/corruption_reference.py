@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Reference fixtures for the ImageNet-C / CIFAR-10-C corruptions.
+"""Reference fixtures for the ImageNet-C / Tiny-ImageNet-C / CIFAR-10-C corruptions.
 
 Run through bench/corruption_reference.sh, which creates the pinned venv
 bench/.venv-corruptions and calls this file with its python.
 
 Writes, under augment/tests/fixtures/corruptions/:
-  inputs/{astronaut,coffee,chelsea}_{224,32}.png   the clean inputs
+  inputs/{astronaut,coffee,chelsea}_{224,64,32}.png  the clean inputs
   reference.json                                   statistics of the outputs
 
 Tables:
   imagenet_c  224 px  the 19 functions of imagecorruptions 1.1.2, called as
                       its corrupt() does (a PIL image in, output cast to uint8)
+  tiny_imagenet_c
+              64 px   the same at make_tinyimagenet_c.py's constants
   cifar10_c   32 px   CIFAR-10-C's algorithms and constants from Hendrycks'
                       make_cifar_c.py, re-implemented below on top of
                       imagecorruptions' size-generic helpers
@@ -23,14 +25,16 @@ runs (np.random.seed(s) before run s). Deterministic ops also store the
 output's values at the fixed flat indices `sample_indices[size]` of the
 row-major HxWx3 array.
 
-Usage: corruption_reference.py [--sheets DIR] [--out DIR] [--only OP,...]
+Usage: corruption_reference.py [--sheets DIR] [--out DIR] [--only OP,...] [--tables T,...]
   --sheets DIR  also write one PNG contact sheet per table and op
                 (input, then severities 1..5, seed 0, image astronaut)
   --only OPS    recompute only these ops, keeping the other cases of the
                 existing reference.json
+  --tables T    recompute only these tables (same), e.g. tiny_imagenet_c
 """
 
 import argparse
+import functools
 import importlib
 import io
 import json
@@ -59,12 +63,12 @@ DETERMINISTIC = {
     "gaussian_blur", "defocus_blur", "zoom_blur", "brightness", "contrast",
     "saturate", "pixelate", "jpeg_compression",
 }
-SEEDS = {224: 3, 32: 10}  # seeds per random op, by image size
+SEEDS = {224: 3, 64: 6, 32: 10}  # seeds per random op, by image size
 # Ops whose strength varies much from seed to seed get more: frost draws
 # one of five photographs of very different brightness, and spatter at
 # severity 1 changes few pixels, through a threshold in the tail of a
 # smooth random field (its strength varies by half from seed to seed).
-SEEDS_BY_OP = {"frost": {224: 30, 32: 60}, "spatter": {224: 100, 32: 100}}
+SEEDS_BY_OP = {"frost": {224: 30, 64: 60, 32: 60}, "spatter": {224: 100, 64: 100, 32: 100}}
 N_SAMPLES = 1024
 SAMPLE_SEED = 12345
 SHEET_IMAGE = "astronaut"
@@ -164,6 +168,8 @@ gaussian = ic.gaussian  # the shimmed skimage.filters.gaussian
 # ---------------------------------------------------------------------------
 
 CIFAR = {
+    "size": 32,
+    "frost_scale": 0.2,                                                   # L242
     "gaussian_noise": [0.04, 0.06, 0.08, 0.09, 0.10],                     # L131
     "shot_noise": [500, 250, 100, 75, 50],                                # L138
     "impulse_noise": [0.01, 0.02, 0.03, 0.05, 0.07],                      # L145
@@ -208,6 +214,48 @@ CIFAR = {
                           (32 * 0.1, 32 * 0.03, 32 * 0.03)],              # L384-389
 }
 
+# Tiny-ImageNet-C: make_tinyimagenet_c.py in the same repository and commit
+# runs the same algorithms as make_cifar_c.py at 64 px with these constants
+# ("L" below: lines of that file). Its driver then saved every image as a
+# JPEG of quality 85 (L111); that is storage, not the corruption, and is
+# not reproduced.
+TINY = {
+    "size": 64,
+    "frost_scale": 0.3,                                                   # L360
+    "gaussian_noise": [0.04, 0.08, 0.12, 0.15, 0.18],                     # L249
+    "shot_noise": [250, 100, 50, 30, 15],                                 # L256
+    "impulse_noise": [0.01, 0.02, 0.05, 0.08, 0.14],                      # L263
+    "speckle_noise": [0.15, 0.2, 0.25, 0.3, 0.35],                        # L270
+    "gaussian_blur": [0.5, 0.75, 1, 1.25, 1.5],                           # L277
+    "glass_blur": [(0.1, 1, 1), (0.5, 1, 1), (0.6, 1, 2),
+                   (0.7, 2, 1), (0.9, 2, 2)],                             # L285
+    "defocus_blur": [(0.5, 0.6), (1, 0.1), (1.5, 0.1), (2.5, 0.01), (3, 0.1)],  # L302
+    "motion_blur": [(10, 1), (10, 1.5), (10, 2), (10, 2.5), (12, 3)],     # L316
+    "zoom_blur": CIFAR["zoom_blur"],                                      # L334-335
+    "fog": [(0.4, 3), (0.7, 3), (1, 2.5), (1.5, 2), (2, 1.75)],           # L347
+    "frost": [(1, 0.3), (0.9, 0.4), (0.8, 0.45), (0.75, 0.5), (0.7, 0.55)],  # L356
+    "snow": [(0.1, 0.2, 1, 0.6, 8, 3, 0.8),
+             (0.1, 0.2, 1, 0.5, 10, 4, 0.8),
+             (0.15, 0.3, 1.75, 0.55, 10, 4, 0.7),
+             (0.25, 0.3, 2.25, 0.6, 12, 6, 0.65),
+             (0.3, 0.3, 1.25, 0.65, 14, 12, 0.6)],                        # L369-373
+    "spatter": [(0.62, 0.1, 0.7, 0.7, 0.6, 0),
+                (0.65, 0.1, 0.8, 0.7, 0.6, 0),
+                (0.65, 0.3, 1, 0.69, 0.6, 0),
+                (0.65, 0.1, 0.7, 0.68, 0.6, 1),
+                (0.65, 0.1, 0.5, 0.67, 0.6, 1)],                          # L397-401
+    "contrast": [0.4, 0.3, 0.2, 0.1, 0.05],                               # L452
+    "brightness": [0.1, 0.2, 0.3, 0.4, 0.5],                              # L460
+    "saturate": [(0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (30, 0.2)],        # L471
+    "jpeg_compression": [65, 58, 50, 40, 25],                             # L482
+    "pixelate": [0.9, 0.8, 0.7, 0.6, 0.5],                                # L492
+    "elastic_transform": [(64 * 0, 64 * 0, 64 * 0.08),
+                          (64 * 0.05, 64 * 0.3, 64 * 0.06),
+                          (64 * 0.1, 64 * 0.08, 64 * 0.06),
+                          (64 * 0.1, 64 * 0.03, 64 * 0.03),
+                          (64 * 0.16, 64 * 0.03, 64 * 0.02)],             # L503-507
+}
+
 FROST_DIR = Path(ic.__file__).resolve().parent / "frost"
 FROST_FILES = ["frost1.png", "frost2.png", "frost3.png",
                "frost4.jpg", "frost5.jpg", "frost6.jpg"]
@@ -221,7 +269,7 @@ def _unit(x, dtype=None):
     return np.array(x, dtype=dtype) / 255.0
 
 
-def _cifar_clipped_zoom(img, factor):
+def _small_clipped_zoom(img, factor):
     """make_cifar_c.py L112-122: crop the central ceil(h / factor) square,
     zoom it bilinearly and cut the centre h x h out of the result.
     (imagecorruptions' clipped_zoom keeps the top-left corner instead.)"""
@@ -233,37 +281,37 @@ def _cifar_clipped_zoom(img, factor):
     return zoomed[cut:cut + h, cut:cut + h]
 
 
-def cifar_gaussian_noise(x, severity):  # L130-134
-    scale = CIFAR["gaussian_noise"][severity - 1]
+def small_gaussian_noise(x, severity, t):  # L130-134
+    scale = t["gaussian_noise"][severity - 1]
     v = _unit(x)
     return np.clip(v + np.random.normal(size=v.shape, scale=scale), 0, 1) * 255
 
 
-def cifar_shot_noise(x, severity):  # L137-141
-    lam = CIFAR["shot_noise"][severity - 1]
+def small_shot_noise(x, severity, t):  # L137-141
+    lam = t["shot_noise"][severity - 1]
     v = _unit(x)
     return np.clip(np.random.poisson(v * lam) / lam, 0, 1) * 255
 
 
-def cifar_impulse_noise(x, severity):  # L144-148
-    amount = CIFAR["impulse_noise"][severity - 1]
+def small_impulse_noise(x, severity, t):  # L144-148
+    amount = t["impulse_noise"][severity - 1]
     v = sk.util.random_noise(_unit(x), mode="s&p", amount=amount)
     return np.clip(v, 0, 1) * 255
 
 
-def cifar_speckle_noise(x, severity):  # L151-155
-    scale = CIFAR["speckle_noise"][severity - 1]
+def small_speckle_noise(x, severity, t):  # L151-155
+    scale = t["speckle_noise"][severity - 1]
     v = _unit(x)
     return np.clip(v + v * np.random.normal(size=v.shape, scale=scale), 0, 1) * 255
 
 
-def cifar_gaussian_blur(x, severity):  # L158-162
-    sigma = CIFAR["gaussian_blur"][severity - 1]
+def small_gaussian_blur(x, severity, t):  # L158-162
+    sigma = t["gaussian_blur"][severity - 1]
     return np.clip(gaussian(_unit(x), sigma=sigma, channel_axis=-1), 0, 1) * 255
 
 
-def cifar_glass_blur(x, severity):  # L165-180
-    sigma, delta, iterations = CIFAR["glass_blur"][severity - 1]
+def small_glass_blur(x, severity, t):  # L165-180
+    sigma, delta, iterations = t["glass_blur"][severity - 1]
     img = np.uint8(gaussian(_unit(x), sigma=sigma, channel_axis=-1) * 255)
     rows, cols = img.shape[:2]  # the reference hard-codes 32
     for _ in range(iterations):
@@ -278,16 +326,16 @@ def cifar_glass_blur(x, severity):  # L165-180
     return np.clip(gaussian(img / 255.0, sigma=sigma, channel_axis=-1), 0, 1) * 255
 
 
-def cifar_defocus_blur(x, severity):  # L183-194
-    radius, alias = CIFAR["defocus_blur"][severity - 1]
+def small_defocus_blur(x, severity, t):  # L183-194
+    radius, alias = t["defocus_blur"][severity - 1]
     v = _unit(x)
     kernel = ic.disk(radius=radius, alias_blur=alias)  # same as L34-46
     planes = [cv2.filter2D(v[:, :, ch], -1, kernel) for ch in range(3)]
     return np.clip(np.stack(planes, axis=2), 0, 1) * 255
 
 
-def cifar_motion_blur(x, severity):  # L197-212
-    radius, sigma = CIFAR["motion_blur"][severity - 1]
+def small_motion_blur(x, severity, t):  # L197-212
+    radius, sigma = t["motion_blur"][severity - 1]
     angle = np.random.uniform(-45, 45)
     # DEVIATION: the reference runs ImageMagick's MotionBlurImage through Wand
     # and decodes its 8-bit PNG; here imagecorruptions' numpy emulation of it,
@@ -296,47 +344,50 @@ def cifar_motion_blur(x, severity):  # L197-212
     return np.clip(np.round(out), 0, 255)
 
 
-def cifar_zoom_blur(x, severity):  # L215-225
-    factors = np.arange(*CIFAR["zoom_blur"][severity - 1])
+def small_zoom_blur(x, severity, t):  # L215-225
+    factors = np.arange(*t["zoom_blur"][severity - 1])
     v = _unit(x).astype(np.float32)
     acc = np.zeros_like(v)
     for factor in factors:
-        acc += _cifar_clipped_zoom(v, factor)
+        acc += _small_clipped_zoom(v, factor)
     return np.clip((v + acc) / (len(factors) + 1), 0, 1) * 255
 
 
-def cifar_fog(x, severity):  # L228-234
-    strength, decay = CIFAR["fog"][severity - 1]
+def small_fog(x, severity, t):  # L228-234
+    strength, decay = t["fog"][severity - 1]
     v = _unit(x)
     peak = v.max()
-    # make_cifar_c's plasma_fractal (L63) defaults to mapsize=32
-    v += strength * ic.plasma_fractal(mapsize=32, wibbledecay=decay)[:32, :32][..., np.newaxis]
+    # make_cifar_c's plasma_fractal (L63) defaults to mapsize=32, Tiny's to 64
+    n = t["size"]
+    v += strength * ic.plasma_fractal(mapsize=n, wibbledecay=decay)[:n, :n][..., np.newaxis]
     return np.clip(v * peak / (peak + strength), 0, 1) * 255
 
 
-def _frost_photo(idx):
-    if idx not in _frost_cache:
+def _frost_photo(idx, scale):
+    if (idx, scale) not in _frost_cache:
         photo = cv2.imread(str(FROST_DIR / FROST_FILES[idx]))
-        # L242: the photos are shrunk to a fifth (bilinear) before cropping
-        _frost_cache[idx] = cv2.resize(photo, (0, 0), fx=0.2, fy=0.2)
-    return _frost_cache[idx]
+        # L242: the photos are shrunk (bilinear) before cropping, to a fifth
+        # for CIFAR-10-C and to 0.3 for Tiny-ImageNet-C
+        _frost_cache[(idx, scale)] = cv2.resize(photo, (0, 0), fx=scale, fy=scale)
+    return _frost_cache[(idx, scale)]
 
 
-def cifar_frost(x, severity):  # L237-247
-    w_img, w_frost = CIFAR["frost"][severity - 1]
+def small_frost(x, severity, t):  # L237-247
+    w_img, w_frost = t["frost"][severity - 1]
     idx = np.random.randint(5)  # L239: randint(5), so frost6.jpg is never used
-    photo = _frost_photo(idx)
-    top = np.random.randint(0, photo.shape[0] - 32)
-    left = np.random.randint(0, photo.shape[1] - 32)
-    crop = photo[top:top + 32, left:left + 32][..., ::-1]  # BGR -> RGB
+    photo = _frost_photo(idx, t["frost_scale"])
+    n = t["size"]
+    top = np.random.randint(0, photo.shape[0] - n)
+    left = np.random.randint(0, photo.shape[1] - n)
+    crop = photo[top:top + n, left:left + n][..., ::-1]  # BGR -> RGB
     return np.clip(w_img * np.array(x) + w_frost * crop, 0, 255)
 
 
-def cifar_snow(x, severity):  # L250-275
-    loc, scale, factor, thresh, radius, sigma, keep = CIFAR["snow"][severity - 1]
+def small_snow(x, severity, t):  # L250-275
+    loc, scale, factor, thresh, radius, sigma, keep = t["snow"][severity - 1]
     v = _unit(x, np.float32)
     flakes = np.random.normal(size=v.shape[:2], loc=loc, scale=scale)
-    flakes = _cifar_clipped_zoom(flakes[..., np.newaxis], factor)
+    flakes = _small_clipped_zoom(flakes[..., np.newaxis], factor)
     flakes[flakes < thresh] = 0
     # L263: the layer goes to ImageMagick as an 8-bit gray PNG (truncated)
     flakes8 = (np.clip(flakes.squeeze(), 0, 1) * 255).astype(np.uint8)
@@ -350,8 +401,8 @@ def cifar_snow(x, severity):  # L250-275
     return np.clip(v + flakes + np.rot90(flakes, k=2), 0, 1) * 255
 
 
-def cifar_spatter(x, severity):  # L278-330
-    loc, scale, sigma, thresh, strength, mud = CIFAR["spatter"][severity - 1]
+def small_spatter(x, severity, t):  # L278-330
+    loc, scale, sigma, thresh, strength, mud = t["spatter"][severity - 1]
     v = _unit(x, np.float32)
     liquid = np.random.normal(size=v.shape[:2], loc=loc, scale=scale)
     liquid = gaussian(liquid, sigma=sigma)
@@ -380,41 +431,41 @@ def cifar_spatter(x, severity):  # L278-330
     return np.clip(v + brown, 0, 1) * 255
 
 
-def cifar_contrast(x, severity):  # L333-338
-    k = CIFAR["contrast"][severity - 1]
+def small_contrast(x, severity, t):  # L333-338
+    k = t["contrast"][severity - 1]
     v = _unit(x)
     mean = v.mean(axis=(0, 1), keepdims=True)
     return np.clip((v - mean) * k + mean, 0, 1) * 255
 
 
-def cifar_brightness(x, severity):  # L341-349
-    shift = CIFAR["brightness"][severity - 1]
+def small_brightness(x, severity, t):  # L341-349
+    shift = t["brightness"][severity - 1]
     hsv = sk.color.rgb2hsv(_unit(x))
     hsv[:, :, 2] = np.clip(hsv[:, :, 2] + shift, 0, 1)
     return np.clip(sk.color.hsv2rgb(hsv), 0, 1) * 255
 
 
-def cifar_saturate(x, severity):  # L352-360
-    mul, add = CIFAR["saturate"][severity - 1]
+def small_saturate(x, severity, t):  # L352-360
+    mul, add = t["saturate"][severity - 1]
     hsv = sk.color.rgb2hsv(_unit(x))
     hsv[:, :, 1] = np.clip(hsv[:, :, 1] * mul + add, 0, 1)
     return np.clip(sk.color.hsv2rgb(hsv), 0, 1) * 255
 
 
-def cifar_jpeg_compression(x, severity):  # L363-370
+def small_jpeg_compression(x, severity, t):  # L363-370
     buf = io.BytesIO()
-    x.save(buf, "JPEG", quality=CIFAR["jpeg_compression"][severity - 1])
+    x.save(buf, "JPEG", quality=t["jpeg_compression"][severity - 1])
     return Image.open(buf)
 
 
-def cifar_pixelate(x, severity):  # L373-379: BOX down, BOX back up
-    k = CIFAR["pixelate"][severity - 1]
+def small_pixelate(x, severity, t):  # L373-379: BOX down, BOX back up
+    k = t["pixelate"][severity - 1]
     w, h = x.size  # the reference hard-codes 32
     return x.resize((int(w * k), int(h * k)), Image.BOX).resize((w, h), Image.BOX)
 
 
-def cifar_elastic_transform(x, severity):  # L383-413
-    alpha, sigma, jitter = CIFAR["elastic_transform"][severity - 1]
+def small_elastic_transform(x, severity, t):  # L383-413
+    alpha, sigma, jitter = t["elastic_transform"][severity - 1]
     v = _unit(x, np.float32)
     rows, cols, chans = v.shape
     # random affine: jitter three points around the centre
@@ -437,9 +488,17 @@ def cifar_elastic_transform(x, severity):  # L383-413
     return np.clip(out, 0, 1) * 255
 
 
-CIFAR_FUNCS = {op: globals()["cifar_" + op] for op in OPS}
+def small_table(t):
+    """The small-image functions bound to one table's constants."""
+    return {op: functools.partial(globals()["small_" + op], t=t) for op in OPS}
+
+
 IMAGENET_FUNCS = {op: imagecorruptions.corruption_dict[op] for op in OPS}
-TABLES = [("imagenet_c", 224, IMAGENET_FUNCS), ("cifar10_c", 32, CIFAR_FUNCS)]
+TABLES = [
+    ("imagenet_c", 224, IMAGENET_FUNCS),
+    ("tiny_imagenet_c", 64, small_table(TINY)),
+    ("cifar10_c", 32, small_table(CIFAR)),
+]
 
 
 # ---------------------------------------------------------------------------
@@ -447,7 +506,7 @@ TABLES = [("imagenet_c", 224, IMAGENET_FUNCS), ("cifar10_c", 32, CIFAR_FUNCS)]
 # ---------------------------------------------------------------------------
 
 def make_inputs():
-    """skimage.data photos, centre-cropped square, LANCZOS to 224, BOX to 32."""
+    """skimage.data photos, centre-cropped square, LANCZOS to 224, BOX to 64 and 32."""
     from skimage import data
     inputs = {}
     for name in IMAGES:
@@ -460,6 +519,7 @@ def make_inputs():
         im32 = im224.resize((32, 32), Image.BOX)
         inputs[(name, 224)] = np.array(im224)
         inputs[(name, 32)] = np.array(im32)
+        inputs[(name, 64)] = np.array(im224.resize((64, 64), Image.BOX))
     return inputs
 
 
@@ -477,7 +537,7 @@ def run_once(fn, img, severity, seed):
     np.random.seed(seed)
     out, nans = to_stored_uint8(fn(Image.fromarray(img), severity))
     if out.shape != img.shape:
-        raise RuntimeError(f"{fn.__name__}: output shape {out.shape} != {img.shape}")
+        raise RuntimeError(f"{getattr(fn, 'func', fn).__name__}: output shape {out.shape} != {img.shape}")
     return out, nans
 
 
@@ -517,10 +577,15 @@ def main():
     ap.add_argument("--out", metavar="DIR", default=str(FIXTURES),
                     help=f"fixture directory (default {FIXTURES.relative_to(ROOT)})")
     ap.add_argument("--only", metavar="OPS", help="comma-separated ops to recompute")
+    ap.add_argument("--tables", metavar="TABLES", help="comma-separated tables to recompute")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
     if only and not only <= set(OPS):
         raise SystemExit(f"unknown ops: {sorted(only - set(OPS))}")
+    table_names = [t for t, _, _ in TABLES]
+    tables = set(args.tables.split(",")) if args.tables else None
+    if tables and not tables <= set(table_names):
+        raise SystemExit(f"unknown tables: {sorted(tables - set(table_names))}")
 
     t_start = time.time()
     out_dir = Path(args.out)
@@ -537,7 +602,7 @@ def main():
             raise RuntimeError(f"{p} does not round-trip")
 
     sample_indices = {}
-    for size in (224, 32):
+    for size in (224, 64, 32):
         rng = np.random.default_rng(SAMPLE_SEED)
         idx = rng.choice(size * size * 3, size=N_SAMPLES, replace=False)
         sample_indices[size] = np.sort(idx)
@@ -546,7 +611,7 @@ def main():
     total_nans = 0
     for table, size, funcs in TABLES:
         for op in OPS:
-            if only and op not in only:
+            if (only and op not in only) or (tables and table not in tables):
                 continue
             t_op = time.time()
             fn = funcs[op]
@@ -610,8 +675,9 @@ def main():
         "cases": cases,
     }
     path = out_dir / "reference.json"
-    if only:
-        kept = [c for c in json.loads(path.read_text())["cases"] if c["op"] not in only]
+    if only or tables:
+        kept = [c for c in json.loads(path.read_text())["cases"]
+                if (only and c["op"] not in only) or (tables and c["table"] not in tables)]
         order = {(t, op): i for i, (t, op) in enumerate((t, op) for t, _, _ in TABLES for op in OPS)}
         doc["cases"] = sorted(kept + cases, key=lambda c: (order[(c["table"], c["op"])], c["severity"]))
     dump_json(doc, path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates augment/tests/fixtures/corruptions/ (reference.json and inputs/)
 # from the reference corruption implementations: imagecorruptions 1.1.2 for
-# ImageNet-C, and CIFAR-10-C's make_cifar_c.py constants re-implemented in
+# ImageNet-C, and the constants of make_tinyimagenet_c.py (Tiny-ImageNet-C)
+# and make_cifar_c.py (CIFAR-10-C) re-implemented in
 # bench/corruption_reference.py on top of imagecorruptions' helpers.
 #
 # Creates bench/.venv-corruptions on first run (pinned versions below; only

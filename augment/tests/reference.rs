@@ -2,8 +2,8 @@
 //!
 //! `fixtures/corruptions/reference.json` was made by
 //! `bench/corruption_reference.sh` from Hendrycks & Dietterich's code
-//! (imagecorruptions 1.1.2 for ImageNet-C at 224 px, `make_cifar_c.py`'s
-//! tables at 32 px) on three photographs: for every op, table and severity,
+//! (imagecorruptions 1.1.2 for ImageNet-C at 224 px, `make_tinyimagenet_c.py`'s
+//! tables at 64 px, `make_cifar_c.py`'s at 32 px) on three photographs: for every op, table and severity,
 //! the mean absolute change the reference makes to each image (over several
 //! seeds for the random ops), and for the deterministic ops its output
 //! bytes at 1,024 fixed positions.
