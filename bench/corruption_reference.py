@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference fixtures for the ImageNet-C / Tiny-ImageNet-C / CIFAR-10-C corruptions.
+"""Reference fixtures for the ImageNet-C, Tiny-ImageNet-C, CIFAR-10-C and MNIST-C corruptions.
 
 Run through bench/corruption_reference.sh, which creates the pinned venv
 bench/.venv-corruptions and calls this file with its python.
@@ -16,6 +16,9 @@ Tables:
   cifar10_c   32 px   CIFAR-10-C's algorithms and constants from Hendrycks'
                       make_cifar_c.py, re-implemented below on top of
                       imagecorruptions' size-generic helpers
+  mnist_c     28 px   MNIST-C's corruptions.py (Mu & Gilmer), re-implemented
+                      below, on three gray digits (inputs/digit*_28.png,
+                      committed, not generated)
 
 Per (table, image, op, severity 1..5) the output is converted the way the
 benchmarks stored it, np.uint8(np.clip(out, 0, 255)) (truncation), and
@@ -27,7 +30,7 @@ row-major HxWx3 array.
 
 Usage: corruption_reference.py [--sheets DIR] [--out DIR] [--only OP,...] [--tables T,...]
   --sheets DIR  also write one PNG contact sheet per table and op
-                (input, then severities 1..5, seed 0, image astronaut)
+                (input, then each severity, seed 0, the table's first image)
   --only OPS    recompute only these ops, keeping the other cases of the
                 existing reference.json
   --tables T    recompute only these tables (same), e.g. tiny_imagenet_c
@@ -63,15 +66,14 @@ DETERMINISTIC = {
     "gaussian_blur", "defocus_blur", "zoom_blur", "brightness", "contrast",
     "saturate", "pixelate", "jpeg_compression",
 }
-SEEDS = {224: 3, 64: 6, 32: 10}  # seeds per random op, by image size
+SEEDS = {224: 3, 64: 6, 32: 10, 28: 20}  # seeds per random op, by image size
 # Ops whose strength varies much from seed to seed get more: frost draws
 # one of five photographs of very different brightness, and spatter at
 # severity 1 changes few pixels, through a threshold in the tail of a
 # smooth random field (its strength varies by half from seed to seed).
-SEEDS_BY_OP = {"frost": {224: 30, 64: 60, 32: 60}, "spatter": {224: 100, 64: 100, 32: 100}}
+SEEDS_BY_OP = {"frost": {224: 30, 64: 60, 32: 60}, "spatter": {224: 100, 64: 100, 32: 100, 28: 100}}
 N_SAMPLES = 1024
 SAMPLE_SEED = 12345
-SHEET_IMAGE = "astronaut"
 
 
 # ---------------------------------------------------------------------------
@@ -149,6 +151,8 @@ apply_shims()
 import cv2  # noqa: E402
 import skimage as sk  # noqa: E402
 import skimage.color  # noqa: E402,F401
+import skimage.feature  # noqa: E402,F401
+import skimage.transform  # noqa: E402,F401
 from PIL import Image  # noqa: E402
 from scipy.ndimage import map_coordinates, zoom as scizoom  # noqa: E402
 
@@ -502,6 +506,232 @@ TABLES = [
 
 
 # ---------------------------------------------------------------------------
+# MNIST-C. Algorithms and constants follow corruptions.py in
+# github.com/google-research/mnist-c (commit bba57e4); "M123" below is a
+# line of that file. Written anew; imagecorruptions' plasma_fractal (the
+# same diamond-square code) and _motion_blur are used where corruptions.py
+# computes the same thing. Inputs are 28x28 gray digits (PIL mode L).
+# MNIST-C's dataset uses one severity per corruption (`PUBLISHED`); ops with
+# a five-level list are checked at all five levels, the four without a
+# severity (stripe, dotted_line, zigzag, canny_edges) at Temper's severity 3.
+# ---------------------------------------------------------------------------
+
+MNIST = {
+    "shot_noise": [60, 25, 12, 5, 3],                                     # M224
+    "impulse_noise": [0.03, 0.06, 0.09, 0.17, 0.27],                      # M232
+    # (sigma, max_delta, iterations)
+    "glass_blur": [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)],  # M267
+    # (radius, sigma) of ImageMagick's MotionBlurImage
+    "motion_blur": [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)],       # M297
+    "shear": [0.2, 0.4, 0.6, 0.8, 1.0],                                   # M512
+    "rotate": [0.2, 0.4, 0.6, 0.8, 1.0],                                  # M533
+    "scale": [1 / 0.9, 1 / 0.8, 1 / 0.7, 1 / 0.6, 1 / 0.5],               # M553
+    "translate": [1, 2, 3, 4, 5],                                         # M570
+    "brightness": [0.1, 0.2, 0.3, 0.4, 0.5],                              # M423
+    # (strength, wibble decay)
+    "fog": [(1.5, 2), (2.0, 2), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)],      # M328
+    # (loc, scale, sigma, threshold, mud sigma, unused)
+    "spatter": [(0.65, 0.3, 4, 0.69, 0.6, 0),
+                (0.65, 0.3, 3, 0.68, 0.6, 0),
+                (0.65, 0.3, 2, 0.68, 0.5, 0),
+                (0.65, 0.3, 1, 0.65, 1.5, 1),
+                (0.67, 0.4, 1, 0.65, 1.5, 1)],                            # M389-393
+}
+# The severity each corruption's published dataset uses (the default
+# argument of its function in corruptions.py).
+PUBLISHED = {
+    "shot_noise": 5, "impulse_noise": 4, "glass_blur": 1, "motion_blur": 1,
+    "shear": 2, "scale": 3, "rotate": 2, "brightness": 5, "translate": 3,
+    "fog": 5, "spatter": 4,
+}
+MNIST_OPS = [
+    "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear",
+    "scale", "rotate", "brightness", "translate", "stripe", "fog", "spatter",
+    "dotted_line", "zigzag", "canny_edges",
+]
+MNIST_UNGRADED_SEVERITY = 3
+MNIST_DETERMINISTIC = {"scale", "brightness", "stripe", "canny_edges"}
+DIGITS = ["digit2", "digit4", "digit8"]
+
+
+def mnist_shot_noise(x, severity):  # M223-228
+    lam = MNIST["shot_noise"][severity - 1]
+    v = _unit(x)
+    return np.clip(np.random.poisson(v * lam) / float(lam), 0, 1) * 255
+
+
+def mnist_impulse_noise(x, severity):  # M231-236
+    amount = MNIST["impulse_noise"][severity - 1]
+    return np.clip(sk.util.random_noise(_unit(x), mode="s&p", amount=amount), 0, 1) * 255
+
+
+def mnist_glass_blur(x, severity):  # M265-282
+    sigma, delta, iterations = MNIST["glass_blur"][severity - 1]
+    # gaussian(..., multichannel=True) on a 2-D image: the last axis is
+    # taken for channels, so this blurs along the rows' axis 0 only.
+    img = np.uint8(gaussian(_unit(x), sigma=sigma, channel_axis=-1) * 255)
+    for _ in range(iterations):
+        for h in range(28 - delta, delta, -1):
+            for w in range(28 - delta, delta, -1):
+                if np.random.choice([True, False], 1)[0]:
+                    dx, dy = np.random.randint(-delta, delta, size=(2,))
+                    hp, wp = h + dy, w + dx
+                    # scalars on a 2-D array: a real swap
+                    img[h, w], img[hp, wp] = img[hp, wp], img[h, w]
+    return np.clip(gaussian(img / 255.0, sigma=sigma, channel_axis=-1), 0, 1) * 255
+
+
+def mnist_motion_blur(x, severity):  # M296-308
+    radius, sigma = MNIST["motion_blur"][severity - 1]
+    angle = np.random.uniform(-45, 45)
+    # DEVIATION, as for CIFAR-10-C: imagecorruptions' numpy emulation of
+    # ImageMagick's MotionBlurImage, rounded to 8 bits like Wand's PNG.
+    out = ic._motion_blur(np.array(x).astype(np.float32), radius=radius, sigma=sigma, angle=angle)
+    return np.clip(np.round(out), 0, 255)
+
+
+def _mnist_warp(x, **affine):
+    """M511-580: an affine map about the centre (13.5, 13.5), applied with
+    skimage's warp as the inverse map (bilinear, zero outside)."""
+    aff = sk.transform.AffineTransform(**affine)
+    a1, a2 = aff.params[0, :2]
+    b1, b2 = aff.params[1, :2]
+    aff = sk.transform.AffineTransform(translation=[13.5 * (1 - a1 - a2), 13.5 * (1 - b1 - b2)], **affine)
+    return np.clip(sk.transform.warp(_unit(x), inverse_map=aff), 0, 1) * 255
+
+
+def mnist_shear(x, severity):  # M511-529
+    c = MNIST["shear"][severity - 1] * np.random.choice([-1, 1], 1)[0]
+    # MNIST-C was made with scikit-image 0.15, whose AffineTransform(shear=c)
+    # is [[1, -sin c], [0, cos c]]; 0.20 changed it to [[1, -tan c], [0, 1]].
+    a1, a2, b1, b2 = 1.0, -np.sin(c), 0.0, np.cos(c)
+    m = np.array([[a1, a2, 13.5 * (1 - a1 - a2)], [b1, b2, 13.5 * (1 - b1 - b2)], [0, 0, 1]])
+    return np.clip(sk.transform.warp(_unit(x), inverse_map=sk.transform.AffineTransform(matrix=m)), 0, 1) * 255
+
+
+def mnist_rotate(x, severity):  # M532-549
+    c = MNIST["rotate"][severity - 1] * np.random.choice([-1, 1], 1)[0]
+    return _mnist_warp(x, rotation=c)
+
+
+def mnist_scale(x, severity):  # M552-566
+    c = MNIST["scale"][severity - 1]
+    return _mnist_warp(x, scale=(c, c))
+
+
+def mnist_translate(x, severity):  # M569-579
+    c = MNIST["translate"][severity - 1]
+    bit = np.random.choice([-1, 1], 2)
+    aff = sk.transform.AffineTransform(translation=[c * bit[0], c * bit[1]])
+    return np.clip(sk.transform.warp(_unit(x), inverse_map=aff), 0, 1) * 255
+
+
+def mnist_brightness(x, severity):  # M422-433
+    shift = MNIST["brightness"][severity - 1]
+    hsv = sk.color.rgb2hsv(sk.color.gray2rgb(_unit(x)))
+    hsv[:, :, 2] = np.clip(hsv[:, :, 2] + shift, 0, 1)
+    return np.clip(sk.color.rgb2gray(sk.color.hsv2rgb(hsv)), 0, 1) * 255
+
+
+def mnist_fog(x, severity):  # M327-334
+    strength, decay = MNIST["fog"][severity - 1]
+    v = _unit(x)
+    peak = v.max()
+    v = v + strength * ic.plasma_fractal(mapsize=256, wibbledecay=decay)[:28, :28]
+    return np.clip(v * peak / (peak + strength), 0, 1) * 255
+
+
+def mnist_spatter(x, severity):  # M388-410: mud at every severity
+    loc, scale, sigma, thresh, mud_sigma, _ = MNIST["spatter"][severity - 1]
+    v = _unit(x, np.float32)
+    liquid = gaussian(np.random.normal(size=v.shape, loc=loc, scale=scale), sigma=sigma)
+    liquid[liquid < thresh] = 0
+    m = gaussian(np.where(liquid > thresh, 1, 0).astype(np.float32), sigma=mud_sigma)
+    m[m < 0.8] = 0
+    colour = 63 / 255.0 * np.ones_like(v) * m
+    v *= 1 - m
+    return np.clip(v + colour, 0, 1) * 255
+
+
+def mnist_stripe(x, severity):  # M657-661
+    v = np.array(x).astype(np.float32)
+    v[:, :7] = 255.0 - v[:, :7]
+    v[:, 21:] = 255.0 - v[:, 21:]
+    return v
+
+
+def _line_from_points(c0, r0, c1, r1):  # M185-207
+    if c1 == c0:
+        return np.zeros((28, 28))
+    cc, rr = np.meshgrid(np.linspace(0, 27, 28), np.linspace(0, 27, 28), sparse=True)
+    m = (r1 - r0) / (c1 - c0)
+    dist = np.clip(np.abs(rr - (m * (cc - c0) + r0)), 0, 2.3 - 1e-10)
+    line = np.clip(np.log(1 - dist / 2.3) + 1, 0, 1)
+    line[:, :int(np.floor(c0))] = 0
+    line[:, int(np.ceil(c1)):] = 0
+    return np.clip(line, 0, 1)
+
+
+def mnist_dotted_line(x, severity):  # M593-606
+    v = _unit(x)
+    r0, r1 = np.random.randint(low=0, high=27, size=2)
+    line = _line_from_points(0, r0, 27, r1)
+    idx = np.arange(0, 30, 2)
+    off = True
+    for i in range(1, len(idx)):
+        if off:
+            line[:, idx[i - 1]:idx[i]] = 0
+        off = not off
+    return np.clip(v + line, 0, 1) * 255
+
+
+def mnist_zigzag(x, severity):  # M609-649
+    v = _unit(x)
+    a = b = 2.0
+    c0, c1 = 2, 25
+    r0 = np.random.randint(low=0, high=27)
+    r1 = r0 + np.random.randint(low=-5, high=5)
+    theta = np.arctan((r1 - r0) / (c1 - c0))
+    d = (c1 - c0) / np.cos(theta)
+    points = [(0, 0)]
+    for i in range(int((d - a) // (2 * a)) + 1):
+        r_i = (-1) ** i * b
+        points.append(((2 * i + 1) * a, r_i))
+    max_c = (2 * a) * (d // (2 * a))
+    if d != max_c:
+        points.append((d, r_i / (2 * (d - max_c))))
+    points = np.array(points).T
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cs, rs = rot.dot(points)
+    cs += c0
+    rs += r0
+    for i in range(1, len(cs)):
+        v = np.clip(v + _line_from_points(cs[i - 1], rs[i - 1], cs[i], rs[i]), 0, 1)
+    return v * 255
+
+
+def mnist_canny_edges(x, severity):  # M664-667
+    return sk.feature.canny(_unit(x)).astype(np.float32) * 255
+
+
+MNIST_FUNCS = {op: globals()["mnist_" + op] for op in MNIST_OPS}
+
+
+def mnist_severities(op):
+    return range(1, 6) if op in MNIST else [MNIST_UNGRADED_SEVERITY]
+
+
+TABLES.append(("mnist_c", 28, MNIST_FUNCS))
+
+
+def table_cases(table):
+    """(ops, images, deterministic ops, severities of an op) of a table."""
+    if table == "mnist_c":
+        return MNIST_OPS, DIGITS, MNIST_DETERMINISTIC, mnist_severities
+    return OPS, IMAGES, DETERMINISTIC, lambda op: range(1, 6)
+
+
+# ---------------------------------------------------------------------------
 # Inputs, running, statistics
 # ---------------------------------------------------------------------------
 
@@ -520,6 +750,11 @@ def make_inputs():
         inputs[(name, 224)] = np.array(im224)
         inputs[(name, 32)] = np.array(im32)
         inputs[(name, 64)] = np.array(im224.resize((64, 64), Image.BOX))
+    # MNIST-C: three of the project's own generated digits, committed once
+    # (`temper synth --layout csv --train 20 --test 10 --seed 7`, test rows
+    # 1, 2 and 5), 28x28 gray.
+    for name in DIGITS:
+        inputs[(name, 28)] = np.array(Image.open(FIXTURES / "inputs" / f"{name}_28.png").convert("L"))
     return inputs
 
 
@@ -580,8 +815,8 @@ def main():
     ap.add_argument("--tables", metavar="TABLES", help="comma-separated tables to recompute")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
-    if only and not only <= set(OPS):
-        raise SystemExit(f"unknown ops: {sorted(only - set(OPS))}")
+    if only and not only <= set(OPS) | set(MNIST_OPS):
+        raise SystemExit(f"unknown ops: {sorted(only - set(OPS) - set(MNIST_OPS))}")
     table_names = [t for t, _, _ in TABLES]
     tables = set(args.tables.split(",")) if args.tables else None
     if tables and not tables <= set(table_names):
@@ -596,6 +831,8 @@ def main():
 
     inputs = make_inputs()
     for (name, size), img in inputs.items():
+        if size == 28:
+            continue  # committed, not generated
         p = out_dir / "inputs" / f"{name}_{size}.png"
         Image.fromarray(img).save(p, optimize=True)
         if not np.array_equal(np.array(Image.open(p).convert("RGB")), img):
@@ -606,21 +843,23 @@ def main():
         rng = np.random.default_rng(SAMPLE_SEED)
         idx = rng.choice(size * size * 3, size=N_SAMPLES, replace=False)
         sample_indices[size] = np.sort(idx)
+    sample_indices[28] = np.arange(28 * 28)  # gray digits: every pixel
 
     cases = []
     total_nans = 0
     for table, size, funcs in TABLES:
-        for op in OPS:
+        ops, images, deterministic, severities = table_cases(table)
+        for op in ops:
             if (only and op not in only) or (tables and table not in tables):
                 continue
             t_op = time.time()
             fn = funcs[op]
-            det = op in DETERMINISTIC
+            det = op in deterministic
             n_seeds = 1 if det else SEEDS_BY_OP.get(op, SEEDS)[size]
             per_sev = []
             sheet_outs = []
-            for severity in range(1, 6):
-                for name in IMAGES:
+            for severity in severities(op):
+                for name in images:
                     img = inputs[(name, size)]
                     base = img.astype(np.int16)
                     abs_means, means = [], []
@@ -650,11 +889,11 @@ def main():
                     else:
                         case["mean_abs_change_sd"] = r4(np.std(abs_means, ddof=1))
                     cases.append(case)
-                    if name == SHEET_IMAGE:
+                    if name == images[0]:
                         sheet_outs.append(first)
-                per_sev.append(np.mean([c["mean_abs_change"] for c in cases[-len(IMAGES):]]))
+                per_sev.append(np.mean([c["mean_abs_change"] for c in cases[-len(images):]]))
             if sheets:
-                contact_sheet(inputs[(SHEET_IMAGE, size)], sheet_outs,
+                contact_sheet(inputs[(images[0], size)], sheet_outs,
                               1 if size >= 128 else 4).save(sheets / f"{table}_{op}.png")
             print(f"[{table:10s} {size:3d}px] {op:18s} {time.time() - t_op:7.1f}s  "
                   f"mean |change| s1..s5: " + " ".join(f"{v:6.2f}" for v in per_sev), flush=True)
@@ -678,7 +917,7 @@ def main():
     if only or tables:
         kept = [c for c in json.loads(path.read_text())["cases"]
                 if (only and c["op"] not in only) or (tables and c["table"] not in tables)]
-        order = {(t, op): i for i, (t, op) in enumerate((t, op) for t, _, _ in TABLES for op in OPS)}
+        order = {(t, op): i for i, (t, op) in enumerate((t, op) for t, _, _ in TABLES for op in table_cases(t)[0])}
         doc["cases"] = sorted(kept + cases, key=lambda c: (order[(c["table"], c["op"])], c["severity"]))
     dump_json(doc, path)
     json.loads(path.read_text())  # must parse

@@ -3,10 +3,11 @@
 //! `fixtures/corruptions/reference.json` was made by
 //! `bench/corruption_reference.sh` from Hendrycks & Dietterich's code
 //! (imagecorruptions 1.1.2 for ImageNet-C at 224 px, `make_tinyimagenet_c.py`'s
-//! tables at 64 px, `make_cifar_c.py`'s at 32 px) on three photographs: for every op, table and severity,
+//! tables at 64 px, `make_cifar_c.py`'s at 32 px) on three photographs, and
+//! MNIST-C's `corruptions.py` on three 28 px gray digits: for every op, table and severity,
 //! the mean absolute change the reference makes to each image (over several
 //! seeds for the random ops), and for the deterministic ops its output
-//! bytes at 1,024 fixed positions.
+//! bytes at 1,024 fixed positions (every pixel of a 28 px digit).
 //!
 //! Two checks, as the benchmarks define faithfulness: every op is within
 //! 0.8-1.25 of the reference's strength at every severity (summed over the
@@ -29,10 +30,18 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corruptions")
 }
 
+/// An input as stored: gray digits stay one channel, photographs are RGB.
 fn load(name: &str, size: u64) -> Image {
     let path = fixtures().join(format!("inputs/{name}_{size}.png"));
-    let rgb = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
-    Image::new(rgb.width(), rgb.height(), 3, rgb.into_raw()).expect("valid image")
+    match image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        image::DynamicImage::ImageLuma8(gray) => {
+            Image::new(gray.width(), gray.height(), 1, gray.into_raw()).expect("valid image")
+        }
+        other => {
+            let rgb = other.to_rgb8();
+            Image::new(rgb.width(), rgb.height(), 3, rgb.into_raw()).expect("valid image")
+        }
+    }
 }
 
 fn mean_abs_change(a: &Image, b: &Image) -> f64 {

@@ -406,8 +406,13 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
     let sigma = s.get("sigma_px");
     let d = s.count("max_delta_px").max(1);
     let moved = f64::from(s.get("moved_share"));
+    // MNIST-C blurs its 2-D gray digits with scikit-image 0.15's
+    // `gaussian(x, multichannel=True)`, which takes the last axis for
+    // channels: down the columns only.
+    let columns_only = s.table == Table::MnistC && img.channels() == 1;
     // The reference truncates the first blur to bytes.
-    let mut out = gaussian_blur_truncated(img, sigma);
+    let mut out =
+        if columns_only { column_blur(img, sigma, true) } else { gaussian_blur_truncated(img, sigma) };
     let (w, h, c) = out.dims();
     if w > 2 * d && h > 2 * d {
         let data = out.as_bytes_mut();
@@ -442,7 +447,16 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
             }
         }
     }
-    gaussian_blur(&out, sigma)
+    if columns_only { column_blur(&out, sigma, false) } else { gaussian_blur(&out, sigma) }
+}
+
+/// A Gaussian blur down the columns only (clamped borders), floored to
+/// bytes when `floor` (as `np.uint8(...)` stores) or rounded.
+fn column_blur(img: &Image, sigma: f32, floor: bool) -> Image {
+    let (w, h, c) = img.dims();
+    let blurred = separable(img.as_bytes(), w, h, c, &[1.0], &gaussian_kernel(sigma));
+    let store = |v: f32| if floor { (v + 1e-3).clamp(0.0, 255.0) as u8 } else { clamp_u8(v) };
+    img.with_bytes(blurred.iter().map(|&v| store(v)).collect())
 }
 
 /// [`gaussian_blur`] floored rather than rounded to bytes, as

@@ -3,7 +3,8 @@
 //! shades it: Canny edges of the liquid layer, the distance to them
 //! (truncated at 20 px, box-blurred, histogram-equalised), embossed and
 //! blurred again, times the layer; mud (4-5) covers the image where the
-//! blurred wet mask is above 0.8.
+//! blurred wet mask is above 0.8. MNIST-C's spatter is gray mud at every
+//! severity.
 //!
 //! The steps follow OpenCV's functions as the reference calls them
 //! (`Canny` with an L1 gradient, `distanceTransform`, `equalizeHist`,
@@ -43,6 +44,10 @@ const IMAGENET: [[f32; 5]; 6] = [
     [0.0, 0.0, 0.0, 1.0, 1.0],
 ];
 
+/// ImageNet-C's numbers with mud at every severity: MNIST-C's `spatter`
+/// takes the table but always covers with mud.
+const MNIST: [[f32; 5]; 6] = [IMAGENET[0], IMAGENET[1], IMAGENET[2], IMAGENET[3], IMAGENET[4], [1.0; 5]];
+
 /// Liquid mean, sd and blur; the threshold; water intensity or mud blur;
 /// whether it is mud; the mud's colour (MNIST-C's is gray 63).
 const SPATTER_TABLES: &[TableParams] = &[
@@ -75,7 +80,7 @@ const SPATTER_TABLES: &[TableParams] = &[
             BROWN,
         ),
     ),
-    TableParams::at(Table::MnistC, &rows(IMAGENET, [63.0; 3]), 4),
+    TableParams::at(Table::MnistC, &rows(MNIST, [63.0; 3]), 4),
 ];
 
 /// `spatter`: water or mud splashes from blurred, thresholded noise.
