@@ -360,6 +360,15 @@ fn disk_blur(img: &Image, radius: f32) -> Image {
     if r == 0 {
         return img.clone();
     }
+    crate::simd::wide(
+        #[inline(always)]
+        || disk_blur_wide(img, radius, r),
+    )
+}
+
+/// [`disk_blur`] of a disk of `r` whole pixels, inlined into its AVX2 build.
+#[inline(always)]
+fn disk_blur_wide(img: &Image, radius: f32, r: usize) -> Image {
     let (w, h, c) = img.dims();
     let src = img.as_bytes();
     // Half-width of the disk in row dy: the largest dx with dx² + dy² <= r².
@@ -475,14 +484,43 @@ fn gaussian_blur_truncated(img: &Image, sigma: f32) -> Image {
 pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) -> Image {
     let streak = Streak::new(radius, sigma, angle_deg);
     let (w, h, c) = img.dims();
+    let reach_x = streak.taps.iter().map(|t| t.1.unsigned_abs()).max().unwrap_or(0);
+    let reach_y = streak.taps.iter().map(|t| t.2.unsigned_abs()).max().unwrap_or(0);
     crate::simd::wide(
         #[inline(always)]
         || {
-            // The source as floats once, not once per tap.
-            let src: Vec<f32> = img.as_bytes().iter().map(|&v| f32::from(v)).collect();
+            // The source as floats once, its edges replicated by the taps'
+            // reach: every tap then reads whole rows as plain slices, with
+            // no clamping inside the loops (the same products in the same
+            // order as reading the clamped source).
+            let (stride, pstride) = (w * c, (w + 2 * reach_x) * c);
+            let src = img.as_bytes();
+            let mut padded = vec![0.0f32; (h + 2 * reach_y) * pstride];
+            for (py, prow) in padded.chunks_exact_mut(pstride).enumerate() {
+                let sy = py.saturating_sub(reach_y).min(h - 1);
+                let srow = &src[sy * stride..(sy + 1) * stride];
+                let (left, rest) = prow.split_at_mut(reach_x * c);
+                let (middle, right) = rest.split_at_mut(stride);
+                for (p, &v) in middle.iter_mut().zip(srow) {
+                    *p = f32::from(v);
+                }
+                for (l, r) in left.chunks_exact_mut(c).zip(right.chunks_exact_mut(c)) {
+                    for ch in 0..c {
+                        l[ch] = f32::from(srow[ch]);
+                        r[ch] = f32::from(srow[stride - c + ch]);
+                    }
+                }
+            }
             let mut acc = vec![0.0f32; src.len()];
             for &(weight, dx, dy) in &streak.taps {
-                accumulate_shifted(&src, w, h, c, dx, dy, weight, &mut acc);
+                let x0 = (reach_x as isize + dx) as usize * c;
+                for (y, arow) in acc.chunks_exact_mut(stride).enumerate() {
+                    let py = (y as isize + reach_y as isize + dy) as usize;
+                    let srow = &padded[py * pstride + x0..][..stride];
+                    for (a, &v) in arow.iter_mut().zip(srow) {
+                        *a += weight * v;
+                    }
+                }
             }
             img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
         },
@@ -577,46 +615,6 @@ fn readers(s: usize, d: isize, n: usize) -> std::ops::Range<usize> {
     let hi = if s == n - 1 { n - 1 } else { s - d };
     let (lo, hi) = (lo.max(0), hi.min(n - 1));
     if lo > hi { 0..0 } else { lo as usize..hi as usize + 1 }
-}
-
-/// `acc += weight * src(x + dx, y + dy)`, edges replicated.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub(crate) fn accumulate_shifted<T: Copy + Into<f32>>(
-    src: &[T],
-    w: usize,
-    h: usize,
-    c: usize,
-    dx: isize,
-    dy: isize,
-    weight: f32,
-    acc: &mut [f32],
-) {
-    let stride = w * c;
-    let wi = w as isize;
-    let x0 = (-dx).clamp(0, wi) as usize;
-    let x1 = (wi - dx).clamp(0, wi) as usize;
-    for (y, arow) in acc.chunks_exact_mut(stride).enumerate() {
-        let sy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
-        let srow = &src[sy * stride..(sy + 1) * stride];
-        if x0 < x1 {
-            let shift = (x0 as isize + dx) as usize * c;
-            for (a, &s) in arow[x0 * c..x1 * c].iter_mut().zip(&srow[shift..shift + (x1 - x0) * c]) {
-                *a += weight * s.into();
-            }
-        }
-        let (left, right) = (&srow[..c], &srow[stride - c..]);
-        for x in 0..x0.min(w) {
-            for ch in 0..c {
-                arow[x * c + ch] += weight * left[ch].into();
-            }
-        }
-        for x in x1.max(x0)..w {
-            for ch in 0..c {
-                arow[x * c + ch] += weight * right[ch].into();
-            }
-        }
-    }
 }
 
 /// Zoom blur: the mean of the image and its centre zooms by each factor,
@@ -809,13 +807,37 @@ mod tests {
     }
 
     #[test]
-    fn shifted_accumulation_replicates_edges() {
-        let src = [1u8, 2, 3];
-        let mut acc = [0.0f32; 3];
-        accumulate_shifted(&src, 3, 1, 1, 2, 0, 1.0, &mut acc);
-        assert_eq!(acc, [3.0, 3.0, 3.0]);
-        let mut acc = [0.0f32; 3];
-        accumulate_shifted(&src, 3, 1, 1, -1, 0, 1.0, &mut acc);
-        assert_eq!(acc, [1.0, 1.0, 2.0]);
+    fn motion_blur_equals_the_clamped_tap_by_tap_sum() {
+        // The definition: each output adds weight · source(x + dx, y + dy),
+        // coordinates clamped to the image, tap by tap in order.
+        let mut rng = crate::seed::rng(5);
+        for (w, h, c, radius, sigma, angle) in [
+            (28, 28, 1, 15.0, 8.0, 33.0),
+            (9, 5, 3, 10.0, 3.0, -170.0),
+            (3, 1, 1, 6.0, 2.0, 0.0),
+            (40, 23, 3, 15.0, 12.0, 95.0),
+            (7, 11, 1, 20.0, 15.0, -45.0),
+        ] {
+            let data: Vec<u8> = (0..w * h * c).map(|_| rand::Rng::random::<u8>(&mut rng)).collect();
+            let img = Image::new(w as u32, h as u32, c as u8, data.clone()).expect("valid");
+            let mut acc = vec![0.0f32; data.len()];
+            for &(weight, dx, dy) in &Streak::new(radius, sigma, angle).taps {
+                for y in 0..h {
+                    let sy = (y as isize + dy).clamp(0, h as isize - 1) as usize;
+                    for x in 0..w {
+                        let sx = (x as isize + dx).clamp(0, w as isize - 1) as usize;
+                        for ch in 0..c {
+                            acc[(y * w + x) * c + ch] += weight * f32::from(data[(sy * w + sx) * c + ch]);
+                        }
+                    }
+                }
+            }
+            let expected: Vec<u8> = acc.iter().map(|&v| clamp_u8(v)).collect();
+            assert_eq!(
+                motion_blur(&img, radius, sigma, angle).as_bytes(),
+                &expected[..],
+                "{w}x{h}x{c} at {angle}"
+            );
+        }
     }
 }

@@ -263,77 +263,66 @@ fn equalize_hist(src: &[u8]) -> Vec<u8> {
 
 /// Euclidean distance from each pixel to the nearest edge, at most `cap`
 /// (everywhere `cap` when there is no edge).
+///
+/// Distances beyond the cap are never needed exactly, so each pixel looks
+/// only `ceil(cap)` pixels either way along its row, at column distances
+/// capped one above that: exact up to the cap, and whole-row vector passes
+/// in place of Felzenszwalb & Huttenlocher's lower envelope, whose
+/// branches and divisions were 40% of spatter's time at 224 px.
 fn edge_distance(edges: &[bool], w: usize, h: usize, cap: f32) -> Vec<f32> {
-    squared_edge_distance(edges, w, h).into_iter().map(|d| ((d as f64).sqrt() as f32).min(cap)).collect()
+    crate::simd::wide(
+        #[inline(always)]
+        || edge_distance_wide(edges, w, h, cap),
+    )
 }
 
-/// Exact squared Euclidean distance to the nearest edge (`u64::MAX` with
-/// none), in integers: per column the distance to the nearest edge above
-/// or below, then per row the lower envelope of the parabolas
-/// `(x - q)² + column[q]²` (Felzenszwalb & Huttenlocher's transform, as
-/// imageproc computes it in f64).
-fn squared_edge_distance(edges: &[bool], w: usize, h: usize) -> Vec<u64> {
-    const NONE: u64 = u64::MAX;
-    let mut column = vec![NONE; w * h];
-    for x in 0..w {
-        let mut last: Option<usize> = None;
-        for y in 0..h {
-            if edges[y * w + x] {
-                last = Some(y);
-            }
-            if let Some(e) = last {
-                column[y * w + x] = (y - e) as u64;
-            }
-        }
-        let mut next: Option<usize> = None;
-        for y in (0..h).rev() {
-            if edges[y * w + x] {
-                next = Some(y);
-            }
-            if let Some(e) = next {
-                let d = (e - y) as u64;
-                let at = &mut column[y * w + x];
-                *at = (*at).min(d);
+/// [`edge_distance`], inlined into its AVX2 build.
+#[inline(always)]
+fn edge_distance_wide(edges: &[bool], w: usize, h: usize, cap: f32) -> Vec<f32> {
+    let reach = cap.max(0.0).ceil() as usize;
+    let far = reach as u32 + 1;
+    // Per column, the distance to the nearest edge above, then below, at
+    // most `far`.
+    let mut column = vec![far; w * h];
+    for y in 0..h {
+        let (done, rest) = column.split_at_mut(y * w);
+        let row = &mut rest[..w];
+        let marks = &edges[y * w..(y + 1) * w];
+        match y.checked_sub(1) {
+            None => row.iter_mut().zip(marks).for_each(|(c, &e)| *c = if e { 0 } else { far }),
+            Some(up) => {
+                for ((c, &e), &a) in row.iter_mut().zip(marks).zip(&done[up * w..]) {
+                    *c = if e { 0 } else { (a + 1).min(far) };
+                }
             }
         }
     }
-    let mut out = vec![NONE; w * h];
-    // Parabola apexes and where each starts to be the lowest.
-    let (mut apex, mut from): (Vec<usize>, Vec<f64>) = (Vec::with_capacity(w), Vec::with_capacity(w));
-    for y in 0..h {
-        let f = |q: usize| -> i64 {
-            let c = column[y * w + q];
-            (c * c) as i64
-        };
-        apex.clear();
-        from.clear();
-        for q in (0..w).filter(|&q| column[y * w + q] != NONE) {
-            let mut start = f64::NEG_INFINITY;
-            while let Some(&p) = apex.last() {
-                let (qi, pi) = (q as i64, p as i64);
-                start = ((f(q) + qi * qi) - (f(p) + pi * pi)) as f64 / (2 * (qi - pi)) as f64;
-                if start <= *from.last().unwrap_or(&f64::NEG_INFINITY) {
-                    apex.pop();
-                    from.pop();
-                    start = f64::NEG_INFINITY;
-                } else {
-                    break;
-                }
-            }
-            apex.push(q);
-            from.push(start);
+    for y in (0..h.saturating_sub(1)).rev() {
+        let (head, tail) = column.split_at_mut((y + 1) * w);
+        for (c, &b) in head[y * w..].iter_mut().zip(&tail[..w]) {
+            *c = (*c).min(b + 1);
         }
-        let mut k = 0;
-        for x in 0..w {
-            if apex.is_empty() {
-                break;
+    }
+    // Per row, the least `dq² + column[x + dq]²` over |dq| <= reach; the
+    // row is padded with `far`, which no distance within the cap uses.
+    let far2 = far * far;
+    let lookup: Vec<f32> = (0..=far2).map(|d2| ((f64::from(d2)).sqrt() as f32).min(cap)).collect();
+    let mut padded = vec![far2; w + 2 * reach];
+    let mut best = vec![0u32; w];
+    let mut out = vec![cap; w * h];
+    for (orow, crow) in out.chunks_exact_mut(w).zip(column.chunks_exact(w)) {
+        for (p, &c) in padded[reach..reach + w].iter_mut().zip(crow) {
+            *p = c * c;
+        }
+        best.fill(far2);
+        for k in 0..=2 * reach {
+            let dq = k.abs_diff(reach) as u32;
+            for (b, &p) in best.iter_mut().zip(&padded[k..k + w]) {
+                *b = (*b).min(p + dq * dq);
             }
-            while k + 1 < apex.len() && from[k + 1] <= x as f64 {
-                k += 1;
-            }
-            let q = apex[k];
-            let dx = x.abs_diff(q) as u64;
-            out[y * w + x] = dx * dx + (f(q) as u64);
+        }
+        for (o, &d2) in orow.iter_mut().zip(&best) {
+            *o = lookup[d2 as usize];
         }
     }
     out
@@ -513,6 +502,10 @@ mod tests {
             (40, 31, 0.01),
             (64, 64, 0.3),
             (8, 8, 0.0),
+            // Sparse enough that many distances pass the cap of 20.
+            (120, 90, 0.0005),
+            (224, 64, 0.002),
+            (50, 50, 1.0),
         ] {
             let edges: Vec<bool> = (0..w * h).map(|_| rand::Rng::random::<f64>(&mut rng) < density).collect();
             let marks = GrayImage::from_fn(w as u32, h as u32, |x, y| {
