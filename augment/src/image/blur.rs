@@ -179,6 +179,16 @@ pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
 /// pairs the taps on either side of the centre (the kernel is symmetric) and
 /// works on whole rows, in blocks the compiler keeps in vector registers.
 pub(crate) fn gaussian_blur(img: &Image, sigma: f32) -> Image {
+    crate::simd::wide(
+        #[inline(always)]
+        || gaussian_blur_wide(img, sigma),
+    )
+}
+
+/// [`gaussian_blur`], inlined into its AVX2 build (a block is then four
+/// 256-bit registers instead of eight 128-bit ones).
+#[inline(always)]
+fn gaussian_blur_wide(img: &Image, sigma: f32) -> Image {
     let kernel = gaussian_kernel(sigma);
     let (w, h, c) = img.dims();
     let q = fixed_kernel(&kernel);
@@ -257,6 +267,7 @@ const NARROW_BLOCK: usize = 16;
 /// 255 in 1/128ths, for every whole block of `out` (callers size it in
 /// blocks). Inputs hold at most 255 · 128 >> shift, so no sum
 /// overflows 16 bits.
+#[inline(always)]
 fn symmetric_pass<'a, const SHIFT: u32, const BLOCK: usize>(
     out: &mut [u16],
     centre: &[u16],
@@ -381,12 +392,8 @@ fn disk_blur_wide(img: &Image, radius: f32, r: usize) -> Image {
     let pstride = (w + 2 * r + 1) * c;
     let mut prefix = vec![0u32; h * pstride];
     for (row, p) in src.chunks_exact(stride).zip(prefix.chunks_exact_mut(pstride)) {
-        for px in 0..w + 2 * r {
-            let sx = px.saturating_sub(r).min(w - 1);
-            for ch in 0..c {
-                p[(px + 1) * c + ch] = p[px * c + ch] + u32::from(row[sx * c + ch]);
-            }
-        }
+        // Images are gray or RGB.
+        if c == 1 { row_prefix::<1>(row, p, r) } else { row_prefix::<3>(row, p, r) }
     }
     // Each disk row adds a box sum, the difference of two prefix slices: a
     // flat loop over the whole output row.
@@ -409,6 +416,22 @@ fn disk_blur_wide(img: &Image, radius: f32, r: usize) -> Image {
         }
     }
     img.with_bytes(out)
+}
+
+/// One row's prefix sums for [`disk_blur`], `C` channels: the running sums
+/// stay in registers (reading each back from the slice it was just stored
+/// to chained every addition through a store and a load).
+#[inline(always)]
+fn row_prefix<const C: usize>(row: &[u8], p: &mut [u32], r: usize) {
+    let mut run = [0u32; C];
+    let (first, last) = (&row[..C], &row[row.len() - C..]);
+    let pixels = std::iter::repeat_n(first, r).chain(row.chunks_exact(C)).chain(std::iter::repeat_n(last, r));
+    for (slot, px) in p[C..].chunks_exact_mut(C).zip(pixels) {
+        for (total, &v) in run.iter_mut().zip(px) {
+            *total += u32::from(v);
+        }
+        slot.copy_from_slice(&run);
+    }
 }
 
 fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
@@ -768,6 +791,38 @@ mod tests {
         let b = disk_blur(&img, 1.0).into_bytes();
         assert_eq!([b[12], b[7], b[11], b[13], b[17]], [51; 5]);
         assert_eq!([b[6], b[8], b[16], b[18]], [0; 4]);
+    }
+
+    #[test]
+    fn the_disk_blur_is_the_mean_over_the_disk_with_edges_replicated() {
+        let mut rng = crate::seed::rng(8);
+        for (w, h, c, radius) in [(31, 17, 3, 6.0), (12, 20, 1, 3.0), (9, 7, 1, 2.5), (5, 3, 3, 4.0)] {
+            let data: Vec<u8> = (0..w * h * c).map(|_| rand::Rng::random::<u8>(&mut rng)).collect();
+            let img = Image::new(w as u32, h as u32, c as u8, data.clone()).expect("valid");
+            let r = radius as isize;
+            let offsets: Vec<(isize, isize)> = (-r..=r)
+                .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
+                .filter(|&(dx, dy)| ((dx * dx + dy * dy) as f32) <= radius * radius)
+                .collect();
+            let inv = 1.0 / offsets.len() as f32;
+            let mut expected = vec![0u8; data.len()];
+            for y in 0..h as isize {
+                for x in 0..w as isize {
+                    for ch in 0..c {
+                        let sum: u32 = offsets
+                            .iter()
+                            .map(|&(dx, dy)| {
+                                let sx = (x + dx).clamp(0, w as isize - 1) as usize;
+                                let sy = (y + dy).clamp(0, h as isize - 1) as usize;
+                                u32::from(data[(sy * w + sx) * c + ch])
+                            })
+                            .sum();
+                        expected[(y as usize * w + x as usize) * c + ch] = clamp_u8(sum as f32 * inv);
+                    }
+                }
+            }
+            assert_eq!(disk_blur(&img, radius).as_bytes(), &expected[..], "{w}x{h}x{c} radius {radius}");
+        }
     }
 
     #[test]
