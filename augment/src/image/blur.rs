@@ -534,18 +534,25 @@ pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) 
                     }
                 }
             }
-            let mut acc = vec![0.0f32; src.len()];
-            for &(weight, dx, dy) in &streak.taps {
-                let x0 = (reach_x as isize + dx) as usize * c;
-                for (y, arow) in acc.chunks_exact_mut(stride).enumerate() {
+            // Row by row, every tap in order: the accumulator row stays in
+            // L1 while the taps read the rows around it.
+            let mut out = vec![0u8; src.len()];
+            let mut acc = vec![0.0f32; stride];
+            for (y, orow) in out.chunks_exact_mut(stride).enumerate() {
+                acc.fill(0.0);
+                for &(weight, dx, dy) in &streak.taps {
+                    let x0 = (reach_x as isize + dx) as usize * c;
                     let py = (y as isize + reach_y as isize + dy) as usize;
                     let srow = &padded[py * pstride + x0..][..stride];
-                    for (a, &v) in arow.iter_mut().zip(srow) {
+                    for (a, &v) in acc.iter_mut().zip(srow) {
                         *a += weight * v;
                     }
                 }
+                for (o, &a) in orow.iter_mut().zip(&acc) {
+                    *o = clamp_u8(a);
+                }
             }
-            img.with_bytes(acc.iter().map(|&v| clamp_u8(v)).collect())
+            img.with_bytes(out)
         },
     )
 }
