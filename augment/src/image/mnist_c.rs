@@ -70,12 +70,13 @@ fn stripe(img: &Image, band_at_28: f32) -> Image {
     let (w, _, c) = img.dims();
     let band = ((band_at_28 * w as f32 / 28.0).round() as usize).min(w);
     let mut out = img.clone();
+    // The two bands, each once (they cannot overlap: at most 11 of 28).
+    let (left, right) = (band.min(w / 2) * c, (w - band.min(w / 2)) * c);
     for row in out.as_bytes_mut().chunks_exact_mut(w * c) {
-        for (x, px) in row.chunks_exact_mut(c).enumerate() {
-            if x < band || x >= w - band {
-                px.iter_mut().for_each(|v| *v = 255 - *v);
-            }
-        }
+        let (head, rest) = row.split_at_mut(left);
+        let tail = &mut rest[right - left..];
+        head.iter_mut().for_each(|v| *v = 255 - *v);
+        tail.iter_mut().for_each(|v| *v = 255 - *v);
     }
     out
 }
@@ -117,14 +118,18 @@ impl Layer {
         }
         let slope = (r1 - r0) / (c1 - c0);
         let (first, end) = (c0.floor(), c1.ceil());
+        let sy = self.scale.1;
         for x in 0..self.w {
             let c = Self::at(x, self.scale.0);
             if c < first || c >= end || !keep(c) {
                 continue;
             }
             let centre = slope * (c - c0) + r0;
-            for y in 0..self.h {
-                let d = (Self::at(y, self.scale.1) - centre).abs();
+            // Only the rows within `width` of the line can be lit.
+            let top = (((centre - width + 0.5) * sy - 0.5).floor().max(0.0) as usize).min(self.h);
+            let bottom = (((centre + width + 0.5) * sy - 0.5).ceil().max(0.0) as usize + 1).min(self.h);
+            for y in top..bottom {
+                let d = (Self::at(y, sy) - centre).abs();
                 if d >= width {
                     continue;
                 }
@@ -292,32 +297,60 @@ fn reflect(i: isize, n: usize) -> usize {
 
 /// `scipy.ndimage.gaussian_filter` (truncated at 4 sigma) with zero
 /// padding, divided by the same filter of an all-ones image: each pass
-/// divides by the weights that fell inside the image.
+/// divides by the weights that fell inside the image, which depend only on
+/// the position along the pass. Both passes add whole shifted rows tap by
+/// tap, in the taps' order.
 fn normalised_gaussian(plane: &[f64], w: usize, h: usize, sigma: f64) -> Vec<f64> {
-    let radius = (4.0 * sigma + 0.5) as isize;
-    let mut weights: Vec<f64> =
-        (-radius..=radius).map(|k| (-0.5 * (k * k) as f64 / (sigma * sigma)).exp()).collect();
+    let radius = (4.0 * sigma + 0.5) as usize;
+    let mut weights: Vec<f64> = (0..=2 * radius)
+        .map(|k| (-0.5 * (k.abs_diff(radius).pow(2)) as f64 / (sigma * sigma)).exp())
+        .collect();
     let total: f64 = weights.iter().sum();
     weights.iter_mut().for_each(|v| *v /= total);
-    let pass = |src: &[f64], len: usize, lines: usize, stride: usize, step: usize| {
-        let mut out = vec![0.0f64; src.len()];
-        for line in 0..lines {
-            for i in 0..len as isize {
-                let (mut sum, mut inside) = (0.0, 0.0);
-                for (k, &wk) in (-radius..=radius).zip(&weights) {
-                    let j = i + k;
-                    if (0..len as isize).contains(&j) {
-                        sum += wk * src[line * stride + j as usize * step];
-                        inside += wk;
+    let inside = |len: usize| -> Vec<f64> {
+        (0..len)
+            .map(|i| {
+                let mut sum = 0.0;
+                for (k, &wk) in weights.iter().enumerate() {
+                    if (radius..len + radius).contains(&(i + k)) {
+                        sum += wk;
                     }
                 }
-                out[line * stride + i as usize * step] = sum / inside;
-            }
-        }
-        out
+                sum
+            })
+            .collect()
     };
-    let rows = pass(plane, w, h, w, 1);
-    pass(&rows, h, w, 1, w)
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            let across = inside(w);
+            let mut rows = vec![0.0f64; w * h];
+            let mut padded = vec![0.0f64; w + 2 * radius];
+            for (src, out) in plane.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+                padded[radius..radius + w].copy_from_slice(src);
+                for (k, &wk) in weights.iter().enumerate() {
+                    for (o, &v) in out.iter_mut().zip(&padded[k..k + w]) {
+                        *o += wk * v;
+                    }
+                }
+                for (o, &n) in out.iter_mut().zip(&across) {
+                    *o /= n;
+                }
+            }
+            let down = inside(h);
+            let mut out = vec![0.0f64; w * h];
+            for (y, orow) in out.chunks_exact_mut(w).enumerate() {
+                for (k, &wk) in weights.iter().enumerate() {
+                    let Some(sy) = (y + k).checked_sub(radius).filter(|&sy| sy < h) else { continue };
+                    for (o, &v) in orow.iter_mut().zip(&rows[sy * w..(sy + 1) * w]) {
+                        *o += wk * v;
+                    }
+                }
+                orow.iter_mut().for_each(|o| *o /= down[y]);
+            }
+            out
+        },
+    )
 }
 
 fn canny_edges(img: &Image, blend: f32, sigma: f32) -> Image {
