@@ -327,6 +327,22 @@ pub(crate) fn separable<T: Copy + Into<f32>>(
     kx: &[f32],
     ky: &[f32],
 ) -> Vec<f32> {
+    crate::simd::wide(
+        #[inline(always)]
+        || separable_wide(src, w, h, c, kx, ky),
+    )
+}
+
+/// [`separable`], inlined into its AVX2 build.
+#[inline(always)]
+fn separable_wide<T: Copy + Into<f32>>(
+    src: &[T],
+    w: usize,
+    h: usize,
+    c: usize,
+    kx: &[f32],
+    ky: &[f32],
+) -> Vec<f32> {
     let stride = w * c;
     let mut tmp = vec![0.0f32; src.len()];
     let rx = kx.len() / 2;
