@@ -696,6 +696,11 @@ fn displacement(w: usize, h: usize, sigma: f32, alpha: f32, rng: &mut Rng) -> Ve
     let noise: Vec<f32> = (0..gw * gh).map(|_| rng.random_range(-1.0f32..=1.0)).collect();
     let coarse = blur_plane(&noise, gw, gh, sigma / factor as f32);
     let gain = alpha / factor as f32;
+    if factor == 1 {
+        // The grid is the image's (plus a column and a row never read):
+        // each blend below would take one grid value with weight 1.
+        return coarse.chunks_exact(gw).take(h).flat_map(|row| row[..w].iter().map(|&v| gain * v)).collect();
+    }
     let mut field = vec![0.0f32; w * h];
     for y in 0..h {
         let gy = y as f32 / factor as f32;
