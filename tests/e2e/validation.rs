@@ -172,4 +172,20 @@ fn membership_inference_never_counts_a_validation_row_as_a_member() {
     let metrics = sb.json(&dir.join("metrics.json"));
     let auc = metrics["privacy"]["attacks"]["loss"]["auc"].as_f64().unwrap_or_else(|| panic!("{metrics}"));
     assert!((0.0..=1.0).contains(&auc), "{auc}");
+    // `temper validate` says what the run did: the validation share of the
+    // members, not of the whole table.
+    let validate = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    let expected = [
+        format!(
+            "membership inference: 80 training rows held out as non-members, {} trained on; 80 of each side attacked",
+            320 - validation.len()
+        ),
+        format!("validation: {} training rows held out", validation.len()),
+    ];
+    assert!(
+        expected.iter().all(|line| validate.stdout.contains(line)),
+        "{expected:?} in {}",
+        validate.stdout
+    );
 }

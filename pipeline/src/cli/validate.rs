@@ -32,14 +32,16 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         split.classes.len(),
         split.classes.join(", ")
     );
+    // As the run holds them out: members, then validation over those.
+    let held = crate::experiment::held_out(&plan, split.clone())
+        .with_context(|| format!("poisoning the data of {}", path.display()))?;
     let mut trained = split.train.len();
-    if let Some(p) = &plan.eval.privacy {
-        let m = crate::privacy::Membership::split(split.train.len(), p, plan.seed);
+    if let Some(m) = &held.membership {
         trained = m.members.len();
         println!(
             "  membership inference: {} training rows held out as non-members, {} trained on; {} of each side attacked",
             m.held_out.len(),
-            m.members.len(),
+            m.members.len() - held.validation.as_ref().map_or(0, Vec::len),
             m.member_targets.len()
         );
     }
@@ -51,8 +53,7 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         );
         trained += rows;
     }
-    if let Some(v) = &plan.train.validation {
-        let (_, held) = crate::train::validation_split(&split.train.labels, v.share, plan.seed);
+    if let (Some(v), Some(held)) = (&plan.train.validation, &held.validation) {
         // Never trained on: DP-SGD samples from the other rows.
         trained -= held.len();
         let patience =

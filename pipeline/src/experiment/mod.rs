@@ -335,6 +335,26 @@ fn hold_out(plan: &Plan, split: &mut Split) -> Option<Held> {
     Some(Held { table, membership })
 }
 
+/// Who a run of `plan` would hold out of training: the membership split
+/// (its targets as the run draws them) and the validation rows.
+pub struct HeldOut {
+    /// Members and non-members, with the targets the attack measures.
+    pub membership: Option<privacy::Membership>,
+    /// Rows of the training set as trained on (the members, poisoned).
+    pub validation: Option<Vec<usize>>,
+}
+
+/// [`HeldOut`] computed the way a run computes it (members, then poisoning,
+/// then validation over what is left), for `temper validate`. The filter
+/// is not run: it cannot drop rows beside a validation split or membership
+/// inference (refused), and it needs a trained model.
+pub fn held_out(plan: &Plan, mut split: Split) -> Result<HeldOut, poison::PoisonError> {
+    let mut held = hold_out(plan, &mut split);
+    poison_rows(plan, &mut split)?;
+    let validation = validation_rows(plan, &split, held.as_mut());
+    Ok(HeldOut { membership: held.map(|h| h.membership), validation })
+}
+
 /// The training rows (of `split.train`, as trained on) that training holds
 /// out for validation, if it does; membership inference leaves them out of
 /// its member targets, since they are never trained on.
