@@ -180,27 +180,32 @@ fn reflect101(i: isize, n: usize) -> usize {
     (if m < n { m } else { period - m }) as usize
 }
 
-/// Each index's reflect-101 neighbours `[i - 1, i, i + 1]`: the border
-/// arithmetic done once per row and column instead of once per tap.
-fn neighbours(n: usize) -> Vec<[usize; 3]> {
-    (0..n as isize).map(|i| [reflect101(i - 1, n), i as usize, reflect101(i + 1, n)]).collect()
-}
-
-/// `f` of every pixel's 3x3 neighbourhood: its three rows (above, at,
-/// below) and three column indices, reflect-101 at the borders.
-fn each_3x3<T, O: Copy + Default>(
+/// `f` of every output row and the three source rows around it (above,
+/// at, below; reflect-101), each padded by its reflect-101 neighbour on
+/// either side, so the three taps of a row are the slices `[k..k + w]`.
+/// Filters then run as whole-row operations.
+#[inline(always)]
+fn rows_3x3<T: Copy + Default, O: Copy + Default>(
     src: &[T],
     w: usize,
     h: usize,
-    f: impl Fn(&[&[T]; 3], &[usize; 3]) -> O,
+    mut f: impl FnMut(&mut [O], [&[T]; 3]),
 ) -> Vec<O> {
-    let (xs, ys) = (neighbours(w), neighbours(h));
+    // Every source row padded once.
+    let pw = w + 2;
+    let mut padded = vec![T::default(); h * pw];
+    for (row, prow) in src.chunks_exact(w).zip(padded.chunks_exact_mut(pw)) {
+        prow[1..=w].copy_from_slice(row);
+        prow[0] = row[reflect101(-1, w)];
+        prow[w + 1] = row[reflect101(w as isize, w)];
+    }
     let mut out = vec![O::default(); src.len()];
-    for (line, rows) in out.chunks_exact_mut(w).zip(&ys) {
-        let rows = rows.map(|sy| &src[sy * w..sy * w + w]);
-        for (o, cols) in line.iter_mut().zip(&xs) {
-            *o = f(&rows, cols);
-        }
+    for (y, line) in out.chunks_exact_mut(w).enumerate() {
+        let at = |dy: isize| {
+            let sy = reflect101(y as isize + dy, h);
+            &padded[sy * pw..(sy + 1) * pw]
+        };
+        f(line, [at(-1), at(0), at(1)]);
     }
     out
 }
@@ -208,38 +213,70 @@ fn each_3x3<T, O: Copy + Default>(
 /// `cv2.blur(x, (3, 3))`: the 3x3 mean, reflect-101 borders, summed row by
 /// row as the taps are read.
 fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    each_3x3(src, w, h, |rows, cols| {
-        let mut sum = 0.0f32;
-        for row in rows {
-            for &c in cols {
-                sum += row[c];
-            }
-        }
-        sum / 9.0
-    })
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            rows_3x3(src, w, h, |line, rows| {
+                line.fill(0.0);
+                for row in rows {
+                    for k in 0..3 {
+                        for (o, &v) in line.iter_mut().zip(&row[k..k + w]) {
+                            *o += v;
+                        }
+                    }
+                }
+                line.iter_mut().for_each(|o| *o /= 9.0);
+            })
+        },
+    )
 }
 
 /// [`box3`] of whole levels, rounded half to even: in integers, as the
 /// sum of nine levels over nine is never half-way between two.
 fn box3_levels(src: &[u8], w: usize, h: usize) -> Vec<f32> {
-    each_3x3(src, w, h, |rows, cols| {
-        let sum: u32 = rows.iter().map(|row| cols.iter().map(|&c| u32::from(row[c])).sum::<u32>()).sum();
-        ((2 * sum + 9) / 18) as f32
-    })
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            let mut sum = vec![0u32; w];
+            rows_3x3(src, w, h, |line: &mut [f32], rows| {
+                sum.fill(0);
+                for row in rows {
+                    for k in 0..3 {
+                        for (o, &v) in sum.iter_mut().zip(&row[k..k + w]) {
+                            *o += u32::from(v);
+                        }
+                    }
+                }
+                for (o, &s) in line.iter_mut().zip(&sum) {
+                    *o = ((2 * s + 9) / 18) as f32;
+                }
+            })
+        },
+    )
 }
 
 /// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`, exact in integers.
 fn emboss(src: &[u8], w: usize, h: usize) -> Vec<u8> {
     const KERNEL: [[i32; 3]; 3] = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]];
-    each_3x3(src, w, h, |rows, cols| {
-        let mut sum = 0i32;
-        for (row, krow) in rows.iter().zip(&KERNEL) {
-            for (&c, &k) in cols.iter().zip(krow) {
-                sum += k * i32::from(row[c]);
-            }
-        }
-        sum.clamp(0, 255) as u8
-    })
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            let mut sum = vec![0i32; w];
+            rows_3x3(src, w, h, |line: &mut [u8], rows| {
+                sum.fill(0);
+                for (row, krow) in rows.iter().zip(&KERNEL) {
+                    for (k, &weight) in krow.iter().enumerate().filter(|&(_, &wt)| wt != 0) {
+                        for (o, &v) in sum.iter_mut().zip(&row[k..k + w]) {
+                            *o += weight * i32::from(v);
+                        }
+                    }
+                }
+                for (o, &s) in line.iter_mut().zip(&sum) {
+                    *o = s.clamp(0, 255) as u8;
+                }
+            })
+        },
+    )
 }
 
 /// `cv2.equalizeHist`: the cumulative histogram from the first occupied
