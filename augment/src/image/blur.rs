@@ -459,8 +459,7 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
     // channels: down the columns only.
     let columns_only = s.table == Table::MnistC && img.channels() == 1;
     // The reference truncates the first blur to bytes.
-    let mut out =
-        if columns_only { column_blur(img, sigma, true) } else { gaussian_blur_truncated(img, sigma) };
+    let mut out = float_blur(img, sigma, columns_only, true);
     let (w, h, c) = out.dims();
     if w > 2 * d && h > 2 * d {
         let data = out.as_bytes_mut();
@@ -495,26 +494,20 @@ fn glass_blur(img: &Image, s: Setting, rng: &mut Rng) -> Image {
             }
         }
     }
-    if columns_only { column_blur(&out, sigma, false) } else { gaussian_blur(&out, sigma) }
+    if columns_only { float_blur(&out, sigma, true, false) } else { gaussian_blur(&out, sigma) }
 }
 
-/// A Gaussian blur down the columns only (clamped borders), floored to
-/// bytes when `floor` (as `np.uint8(...)` stores) or rounded.
-fn column_blur(img: &Image, sigma: f32, floor: bool) -> Image {
-    let (w, h, c) = img.dims();
-    let blurred = separable(img.as_bytes(), w, h, c, &[1.0], &gaussian_kernel(sigma));
-    let store = |v: f32| if floor { (v + 1e-3).clamp(0.0, 255.0) as u8 } else { clamp_u8(v) };
-    img.with_bytes(blurred.iter().map(|&v| store(v)).collect())
-}
-
-/// [`gaussian_blur`] floored rather than rounded to bytes, as
-/// `np.uint8(gaussian(x) * 255)` does.
-fn gaussian_blur_truncated(img: &Image, sigma: f32) -> Image {
+/// A Gaussian blur in floats (clamped borders), down the columns only when
+/// `columns_only`, floored to bytes when `floor` (as `np.uint8(gaussian(x))`
+/// stores) or rounded.
+fn float_blur(img: &Image, sigma: f32, columns_only: bool, floor: bool) -> Image {
     let (w, h, c) = img.dims();
     let kernel = gaussian_kernel(sigma);
-    let blurred = separable(img.as_bytes(), w, h, c, &kernel, &kernel);
+    let across: &[f32] = if columns_only { &[1.0] } else { &kernel };
+    let blurred = separable(img.as_bytes(), w, h, c, across, &kernel);
     // The epsilon keeps a flat 255 at 255 despite f32 weight sums below 1.
-    img.with_bytes(blurred.iter().map(|&v| (v + 1e-3).clamp(0.0, 255.0) as u8).collect())
+    let store = |v: f32| if floor { (v + 1e-3).clamp(0.0, 255.0) as u8 } else { clamp_u8(v) };
+    img.with_bytes(blurred.iter().map(|&v| store(v)).collect())
 }
 
 /// Motion blur: taps `i = 0..n` along the angle, weighted by a Gaussian in
@@ -523,8 +516,7 @@ fn gaussian_blur_truncated(img: &Image, sigma: f32) -> Image {
 pub(crate) fn motion_blur(img: &Image, radius: f32, sigma: f32, angle_deg: f32) -> Image {
     let streak = Streak::new(radius, sigma, angle_deg);
     let (w, h, c) = img.dims();
-    let reach_x = streak.taps.iter().map(|t| t.1.unsigned_abs()).max().unwrap_or(0);
-    let reach_y = streak.taps.iter().map(|t| t.2.unsigned_abs()).max().unwrap_or(0);
+    let (reach_x, reach_y) = streak.reach();
     crate::simd::wide(
         #[inline(always)]
         || {
@@ -596,6 +588,14 @@ impl Streak {
             .collect();
         Streak { taps }
     }
+
+    /// The farthest any tap reads along x and along y, in pixels.
+    fn reach(&self) -> (usize, usize) {
+        let far = |d: fn(&(f32, isize, isize)) -> isize| {
+            self.taps.iter().map(|t| d(t).unsigned_abs()).max().unwrap_or(0)
+        };
+        (far(|t| t.1), far(|t| t.2))
+    }
 }
 
 /// [`motion_blur`] of a one-channel layer that is mostly zero (snow's
@@ -613,8 +613,8 @@ pub(crate) fn motion_blur_sparse(
     let streak = Streak::new(radius, sigma, angle_deg);
     // Lit pixels that every tap moves to exactly one output, away from
     // the replicated edges, go by a flat offset; the rest by `readers`.
-    let reach_x = streak.taps.iter().map(|t| t.1.unsigned_abs()).max().unwrap_or(0) + 1;
-    let reach_y = streak.taps.iter().map(|t| t.2.unsigned_abs()).max().unwrap_or(0) + 1;
+    let (reach_x, reach_y) = streak.reach();
+    let (reach_x, reach_y) = (reach_x + 1, reach_y + 1);
     let inside = |x: usize, y: usize| {
         (reach_x..w.saturating_sub(reach_x)).contains(&x) && (reach_y..h.saturating_sub(reach_y)).contains(&y)
     };

@@ -68,10 +68,11 @@ fn unit(img: &Image) -> f32 {
 
 fn stripe(img: &Image, band_at_28: f32) -> Image {
     let (w, _, c) = img.dims();
-    let band = ((band_at_28 * w as f32 / 28.0).round() as usize).min(w);
+    // At most half the width each, so the two bands never overlap (the
+    // tables go up to 11 of 28).
+    let band = ((band_at_28 * w as f32 / 28.0).round() as usize).min(w / 2);
     let mut out = img.clone();
-    // The two bands, each once (they cannot overlap: at most 11 of 28).
-    let (left, right) = (band.min(w / 2) * c, (w - band.min(w / 2)) * c);
+    let (left, right) = (band * c, (w - band) * c);
     for row in out.as_bytes_mut().chunks_exact_mut(w * c) {
         let (head, rest) = row.split_at_mut(left);
         let tail = &mut rest[right - left..];

@@ -180,10 +180,10 @@ fn reflect101(i: isize, n: usize) -> usize {
     (if m < n { m } else { period - m }) as usize
 }
 
-/// `f` of every output row and the three source rows around it (above,
-/// at, below; reflect-101), each padded by its reflect-101 neighbour on
-/// either side, so the three taps of a row are the slices `[k..k + w]`.
-/// Filters then run as whole-row operations.
+/// `f` of every output row (all zeros) and the three source rows around it
+/// (above, at, below; reflect-101), each padded by its reflect-101
+/// neighbour on either side, so the three taps of a row are the slices
+/// `[k..k + w]`. Filters then run as whole-row operations.
 #[inline(always)]
 fn rows_3x3<T: Copy + Default, O: Copy + Default>(
     src: &[T],
@@ -217,7 +217,6 @@ fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
         #[inline(always)]
         || {
             rows_3x3(src, w, h, |line, rows| {
-                line.fill(0.0);
                 for row in rows {
                     for k in 0..3 {
                         for (o, &v) in line.iter_mut().zip(&row[k..k + w]) {
@@ -234,45 +233,30 @@ fn box3(src: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// [`box3`] of whole levels, rounded half to even: in integers, as the
 /// sum of nine levels over nine is never half-way between two.
 fn box3_levels(src: &[u8], w: usize, h: usize) -> Vec<f32> {
-    crate::simd::wide(
-        #[inline(always)]
-        || {
-            let mut sum = vec![0u32; w];
-            rows_3x3(src, w, h, |line: &mut [f32], rows| {
-                sum.fill(0);
-                for row in rows {
-                    for k in 0..3 {
-                        for (o, &v) in sum.iter_mut().zip(&row[k..k + w]) {
-                            *o += u32::from(v);
-                        }
-                    }
-                }
-                for (o, &s) in line.iter_mut().zip(&sum) {
-                    *o = ((2 * s + 9) / 18) as f32;
-                }
-            })
-        },
-    )
+    sums_3x3(src, w, h, [[1; 3]; 3]).into_iter().map(|s| ((2 * s + 9) / 18) as f32).collect()
 }
 
 /// `cv2.filter2D(x, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])`, exact in integers.
 fn emboss(src: &[u8], w: usize, h: usize) -> Vec<u8> {
-    const KERNEL: [[i32; 3]; 3] = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]];
+    sums_3x3(src, w, h, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
+        .into_iter()
+        .map(|s| s.clamp(0, 255) as u8)
+        .collect()
+}
+
+/// The integer `kernel`-weighted 3x3 sum of every pixel, reflect-101
+/// borders, as whole-row operations (zero taps skipped).
+fn sums_3x3(src: &[u8], w: usize, h: usize, kernel: [[i32; 3]; 3]) -> Vec<i32> {
     crate::simd::wide(
         #[inline(always)]
         || {
-            let mut sum = vec![0i32; w];
-            rows_3x3(src, w, h, |line: &mut [u8], rows| {
-                sum.fill(0);
-                for (row, krow) in rows.iter().zip(&KERNEL) {
+            rows_3x3(src, w, h, |line: &mut [i32], rows| {
+                for (row, krow) in rows.iter().zip(&kernel) {
                     for (k, &weight) in krow.iter().enumerate().filter(|&(_, &wt)| wt != 0) {
-                        for (o, &v) in sum.iter_mut().zip(&row[k..k + w]) {
+                        for (o, &v) in line.iter_mut().zip(&row[k..k + w]) {
                             *o += weight * i32::from(v);
                         }
                     }
-                }
-                for (o, &s) in line.iter_mut().zip(&sum) {
-                    *o = s.clamp(0, 255) as u8;
                 }
             })
         },
