@@ -2,7 +2,7 @@
 # Packs a GPU build of temper for a lent GPU machine, which has no Rust
 # toolchain and takes at most 64 MiB of carried files: the dev-profile binary
 # of `make test-cuda-build` (dependencies at opt-level 3, so no separate
-# release build is needed), stripped and xz-compressed (208 MB -> 44.5 MB for
+# release build is needed), stripped and xz-compressed (223 MB -> 46.3 MB for
 # wgpu + cuda). Writes target/gpu/temper.xz; carry `target/gpu` and run
 # bench/gpu/run.sh there.
 set -euo pipefail
