@@ -5,7 +5,8 @@ CONFIG ?= configs/digits.toml
 DEVICE ?=
 ARGS ?=
 CARGO ?= cargo
-# GPU backends compiled in (comma-separated: wgpu, cuda). wgpu is on by
+# GPU backends compiled in (comma-separated: wgpu, webgpu, cuda; webgpu is
+# wgpu with WGSL kernels on Vulkan too, README "Devices"). wgpu is on by
 # default: it loads Vulkan at run time, so the binary still runs without a
 # GPU, and the tests exercise it on Mesa's software driver. `cuda` also
 # loads its driver at run time; it links LLVM, which scripts/cuda-llvm.sh

@@ -8,12 +8,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
-# Arguments: the GPU features being built (wgpu, cuda).
+# Arguments: the GPU features being built (wgpu, webgpu, cuda).
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 for feature in "$@"; do
-  if [ "$feature" = wgpu ]; then
+  if [ "$feature" = wgpu ] || [ "$feature" = webgpu ]; then
     # The wgpu tests run on Mesa's software Vulkan driver where there is no GPU.
     ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
     ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # On a lent GPU machine (see bench/gpu/pack.sh): unpacks temper, then
 # measures training, inference and PGD-10 throughput of the digits CNN with
-# Temper on CUDA and on wgpu beside PyTorch on CUDA, interleaved
+# Temper on CUDA and on wgpu (SPIR-V kernels; and WGSL ones where pack.sh
+# packed the `webgpu` build) beside PyTorch on CUDA, interleaved
 # (bench/model_bench.py), at batch 128 and 512. Tables go to stdout and to
 # $OUT (or bench/gpu/out). DEVICE=cpu runs the same on the CPU (to try the
-# script where there is no GPU).
+# script where there is no GPU). Before the benchmarks, bench/gpu/parity.py
+# checks that CUDA and wgpu train as the CPU does ($OUT/parity.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-bench/gpu/out}
@@ -20,9 +22,35 @@ else
 fi
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } | tee "$out/gpu.txt"
 export TEMPER_KERNEL_CACHE=$PWD/target/gpu/kernels
+webgpu_cache=$PWD/target/gpu/kernels-webgpu
+webgpu=
+if [ -e target/gpu/temper-webgpu.xz ] && [ "$device" = cuda ]; then
+  xz -dc target/gpu/temper-webgpu.xz >target/gpu/temper-webgpu-run
+  chmod +x target/gpu/temper-webgpu-run
+  webgpu=target/gpu/temper-webgpu-run
+fi
 temper_devices=("$device")
 [ "$device" = cuda ] && temper_devices+=(wgpu)
+# First, that the GPU devices train as the CPU does (bench/gpu/parity.py);
+# a disagreement is reported at the end, after the benchmarks.
+parity=0
+if [ "$device" = cuda ]; then
+  "$python" bench/gpu/parity.py --temper "$bin" --device cuda --device wgpu --work target/gpu/parity \
+    | tee "$out/parity.md" || parity=1
+  if [ -n "$webgpu" ]; then
+    TEMPER_KERNEL_CACHE=$webgpu_cache "$python" bench/gpu/parity.py --temper "$webgpu" --device wgpu \
+      --label webgpu --work target/gpu/parity | tee -a "$out/parity.md" || parity=1
+  fi
+fi
 for td in "${temper_devices[@]}"; do
   "$python" bench/model_bench.py --temper "$bin" --device "$device" --temper-device "$td" \
     --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" | tee "$out/model-$td.md"
 done
+# The WGSL build (pack.sh with WEBGPU=1) on the same adapter, with its own
+# kernel cache folder, so that neither build reads the other's files.
+if [ -n "$webgpu" ]; then
+  TEMPER_KERNEL_CACHE=$webgpu_cache \
+    "$python" bench/model_bench.py --temper "$webgpu" --device "$device" --temper-device wgpu \
+    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" | tee "$out/model-wgpu-wgsl.md"
+fi
+[ "$parity" = 0 ] || { echo "run: a GPU device disagreed with the CPU ($out/parity.md)" >&2; exit 1; }

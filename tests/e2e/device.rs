@@ -1,7 +1,7 @@
 //! Device choice: backends left out of the build, devices that fail to
-//! start, `auto`, and (with the `wgpu` feature) training on wgpu with parity
-//! against the CPU backend. Without a GPU, wgpu runs on Mesa's software
-//! Vulkan driver (lavapipe), which `make test` installs.
+//! start, `auto`, and (with the `wgpu` or `webgpu` feature) training on
+//! wgpu with parity against the CPU backend. Without a GPU, wgpu runs on
+//! Mesa's software Vulkan driver (lavapipe), which `make test` installs.
 
 use temper::synth::ImageLayout;
 
@@ -59,7 +59,7 @@ fn auto_never_picks_a_software_adapter_and_the_manifest_says_what_ran() {
     }
 }
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "webgpu")]
 mod wgpu {
     use std::path::{Path, PathBuf};
 
@@ -85,6 +85,10 @@ mod wgpu {
         let manifest = sb.json(&dir.join("manifest.json"));
         let device = manifest["device"].as_str().unwrap();
         assert!(device.starts_with("wgpu (") && device.len() > "wgpu ()".len(), "{device}");
+        // On Vulkan (lavapipe here) the build decides the kernels' language:
+        // SPIR-V with `wgpu`, WGSL with `webgpu` alone.
+        let language = if cfg!(feature = "wgpu") { ", SPIR-V)" } else { ", WGSL)" };
+        assert!(device.ends_with(language), "{device}");
         let losses = batch_losses(dir);
         assert_eq!(losses.len(), 16, "512 examples in batches of 32");
         let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;

@@ -23,7 +23,7 @@ pub fn compiled() -> Vec<&'static str> {
     if cfg!(feature = "cuda") {
         names.push("cuda");
     }
-    if cfg!(feature = "wgpu") {
+    if cfg!(feature = "webgpu") {
         names.push("wgpu");
     }
     names.push("cpu");
@@ -63,7 +63,7 @@ pub fn parse(name: &str) -> Result<Requested, String> {
 pub fn check_name(name: &str) -> Result<Requested, String> {
     let requested = parse(name)?;
     let missing = match requested {
-        Requested::Wgpu(_) if !cfg!(feature = "wgpu") => Some("wgpu"),
+        Requested::Wgpu(_) if !cfg!(feature = "webgpu") => Some("wgpu"),
         Requested::Cuda(_) if !cfg!(feature = "cuda") => Some("cuda"),
         _ => None,
     };

@@ -5,6 +5,9 @@
 //! config's `device` key or `--device` picks one at run time. A GPU device is
 //! opened and made to run a kernel before it is accepted, so a missing driver
 //! is one clear error at start-up instead of a panic mid-training.
+//!
+//! `webgpu` is on in every build with the wgpu backend (`wgpu` adds SPIR-V
+//! to it), so the wgpu code is compiled under that feature.
 
 pub mod kernel_cache;
 
@@ -120,12 +123,12 @@ fn open_cuda(_index: usize) -> Result<Selected, String> {
 
 /// Opens a wgpu device without the driver noise of adapter probing
 /// ([`crate::guard::filter_driver_noise`]).
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "webgpu")]
 fn open_wgpu(index: Option<usize>) -> Result<Selected, String> {
     crate::guard::filter_driver_noise(|| open_wgpu_here(index))
 }
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "webgpu")]
 fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
     use burn::tensor::{DeviceKind, DeviceType};
     let kernel_cache = Some(kernel_cache::configure());
@@ -150,14 +153,14 @@ fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
     Ok(Selected { device, description: format!("{label} ({name})"), backend: "wgpu", kernel_cache })
 }
 
-#[cfg(not(feature = "wgpu"))]
+#[cfg(not(feature = "webgpu"))]
 fn open_wgpu(_index: Option<usize>) -> Result<Selected, String> {
     Err("is not compiled into this build".to_owned())
 }
 
 /// Runs one small kernel on `device` and names its adapter; `software` is
 /// appended for an adapter that is not a physical card.
-#[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "webgpu", feature = "cuda")), allow(dead_code))]
 fn probe(device: &Device) -> Result<String, String> {
     quietly(|| {
         let x = Tensor::<1>::from_floats([1.0, 2.0], device);
@@ -167,16 +170,45 @@ fn probe(device: &Device) -> Result<String, String> {
     })
 }
 
-#[cfg(any(feature = "wgpu", feature = "cuda"))]
+#[cfg(any(feature = "webgpu", feature = "cuda"))]
 fn identity(device: &Device) -> String {
-    match device.identity() {
+    let name = match device.identity() {
         Some(id) if id.physical.is_some() => id.name,
         Some(id) => format!("{}, software", id.name),
         None => "unknown adapter".to_owned(),
+    };
+    match shader_language(runtime_name(device)) {
+        Some(language) => format!("{name}, {language}"),
+        None => name,
     }
 }
 
-#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+/// cubecl's name for the runtime that serves `device` (`wgpu<spirv>`,
+/// `wgpu<wgsl>`, `cuda`); `None` off cubecl.
+#[cfg(any(feature = "webgpu", feature = "cuda"))]
+fn runtime_name(device: &Device) -> Option<&'static str> {
+    match device.clone().inner().as_dispatch() {
+        burn_dispatch::DispatchDevice::Cube(cube) => Some(cube.client().name()),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The language a wgpu runtime compiles kernels to: which one ran is decided
+/// by the build (`wgpu` or `webgpu`) and by the driver (SPIR-V needs
+/// Vulkan extensions some lack), and the two differ in speed, so a run
+/// records it. `None` for CUDA, which has one.
+#[cfg_attr(not(any(feature = "webgpu", feature = "cuda")), allow(dead_code))]
+fn shader_language(runtime: Option<&str>) -> Option<&'static str> {
+    match runtime? {
+        "wgpu<spirv>" => Some("SPIR-V"),
+        "wgpu<wgsl>" => Some("WGSL"),
+        "wgpu<msl>" => Some("MSL"),
+        _ => None,
+    }
+}
+
+#[cfg(not(any(feature = "webgpu", feature = "cuda")))]
 fn identity(_device: &Device) -> String {
     "cpu".to_owned()
 }
@@ -191,6 +223,14 @@ mod tests {
                       [\"libcuda.so\", \"libcuda.so.1\"]. Ensure that `LD_LIBRARY_PATH` has the correct path";
         assert_eq!(without_search_list(cudarc), "Unable to dynamically load the \"cuda\" shared library");
         assert_eq!(without_search_list("out of memory"), "out of memory");
+    }
+
+    #[test]
+    fn wgpu_runtimes_name_their_shader_language() {
+        assert_eq!(shader_language(Some("wgpu<spirv>")), Some("SPIR-V"));
+        assert_eq!(shader_language(Some("wgpu<wgsl>")), Some("WGSL"));
+        assert_eq!(shader_language(Some("cuda")), None);
+        assert_eq!(shader_language(None), None);
     }
 
     #[test]
