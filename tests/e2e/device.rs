@@ -41,6 +41,16 @@ fn a_misspelt_device_in_a_config_names_the_key_and_the_choices() {
 }
 
 #[test]
+fn bench_refuses_an_unknown_device_before_reading_its_config() {
+    let sb = Sandbox::new();
+    let run = sb.temper(&["bench", "--config", "missing.toml", "--device", "cpu", "--device", "gpu"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("device `gpu`"), "{}", run.stderr);
+    assert!(run.stderr.contains("available in this build: "), "{}", run.stderr);
+    assert!(!run.stderr.contains("missing.toml"), "the config was read first: {}", run.stderr);
+}
+
+#[test]
 fn auto_never_picks_a_software_adapter_and_the_manifest_says_what_ran() {
     let sb = Sandbox::new();
     let cfg = tiny(&sb, "device = \"auto\"\n");
