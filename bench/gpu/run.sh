@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # On a lent GPU machine (see bench/gpu/pack.sh): unpacks temper, then
 # measures training, inference and PGD-10 throughput of the digits CNN with
-# Temper on CUDA and on wgpu (SPIR-V kernels; and WGSL ones where pack.sh
-# packed the `webgpu` build) beside PyTorch on CUDA, interleaved
+# Temper on CUDA and on wgpu (SPIR-V kernels), or with pack.sh's WEBGPU=1 on
+# wgpu with SPIR-V and with WGSL kernels, beside PyTorch on CUDA, interleaved
 # (bench/model_bench.py), at batch 128 and 512. Tables go to stdout and to
 # $OUT (or bench/gpu/out). DEVICE=cpu runs the same on the CPU (to try the
 # script where there is no GPU). Before the benchmarks, bench/gpu/parity.py
-# checks that CUDA and wgpu train as the CPU does ($OUT/parity.md).
+# checks that Temper's GPU devices train as the CPU does ($OUT/parity.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-bench/gpu/out}
@@ -29,13 +29,22 @@ if [ -e target/gpu/temper-webgpu.xz ] && [ "$device" = cuda ]; then
   chmod +x target/gpu/temper-webgpu-run
   webgpu=target/gpu/temper-webgpu-run
 fi
-temper_devices=("$device")
-[ "$device" = cuda ] && temper_devices+=(wgpu)
+# The binary's GPU backends, from its refusal of an unknown device.
+backends=$("$bin" bench --device none 2>&1 | grep -o 'available in this build: .*' || true)
+temper_devices=()
+if [ "$device" = cuda ]; then
+  case "$backends" in *cuda*) temper_devices+=(cuda) ;; esac
+  case "$backends" in *wgpu*) temper_devices+=(wgpu) ;; esac
+else
+  temper_devices+=("$device")
+fi
 # First, that the GPU devices train as the CPU does (bench/gpu/parity.py);
 # a disagreement is reported at the end, after the benchmarks.
 parity=0
 if [ "$device" = cuda ]; then
-  "$python" bench/gpu/parity.py --temper "$bin" --device cuda --device wgpu --work target/gpu/parity \
+  parity_devices=()
+  for td in "${temper_devices[@]}"; do parity_devices+=(--device "$td"); done
+  "$python" bench/gpu/parity.py --temper "$bin" "${parity_devices[@]}" --work target/gpu/parity \
     | tee "$out/parity.md" || parity=1
   if [ -n "$webgpu" ]; then
     TEMPER_KERNEL_CACHE=$webgpu_cache "$python" bench/gpu/parity.py --temper "$webgpu" --device wgpu \
