@@ -13,10 +13,14 @@ out=${OUT:-bench/gpu/out}
 mkdir -p "$out" target/gpu
 device=${DEVICE:-cuda}
 python=${PYTHON:-python3}
+# target/gpu/<name>.xz -> the path of the runnable binary.
+unpack() {
+  xz -dc "target/gpu/$1.xz" >"target/gpu/$1-run"
+  chmod +x "target/gpu/$1-run"
+  echo "target/gpu/$1-run"
+}
 if [ -e target/gpu/temper.xz ]; then
-  xz -dc target/gpu/temper.xz >target/gpu/temper-run
-  chmod +x target/gpu/temper-run
-  bin=target/gpu/temper-run
+  bin=$(unpack temper)
 else
   bin=${TEMPER:?"no target/gpu/temper.xz and no TEMPER set"}
 fi
@@ -25,9 +29,7 @@ export TEMPER_KERNEL_CACHE=$PWD/target/gpu/kernels
 webgpu_cache=$PWD/target/gpu/kernels-webgpu
 webgpu=
 if [ -e target/gpu/temper-webgpu.xz ] && [ "$device" = cuda ]; then
-  xz -dc target/gpu/temper-webgpu.xz >target/gpu/temper-webgpu-run
-  chmod +x target/gpu/temper-webgpu-run
-  webgpu=target/gpu/temper-webgpu-run
+  webgpu=$(unpack temper-webgpu)
 fi
 # The binary's GPU backends, from its refusal of an unknown device.
 backends=$("$bin" bench --device none 2>&1 | grep -o 'available in this build: .*' || true)

@@ -50,11 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // A misspelt device, or one this build lacks, is refused before the
     // config and its data are read.
     for name in &args.devices {
-        device::check_name(name).map_err(|reason| device::DeviceError {
-            requested: name.clone(),
-            reason,
-            available: device::available(),
-        })?;
+        device::check(name)?;
     }
     let plan = config::load(&args.config)?;
     let ModelPlan::Cnn(_) = &plan.model else {

@@ -61,12 +61,22 @@ pub fn is_host(device: &Device) -> bool {
     device.clone().inner() == host()
 }
 
+/// Checks a device name without opening it ([`check_name`]), as the error
+/// [`select`] gives.
+pub fn check(name: &str) -> Result<Requested, DeviceError> {
+    check_name(name).map_err(|reason| DeviceError {
+        requested: name.to_owned(),
+        reason,
+        available: available(),
+    })
+}
+
 /// Opens the device a name asks for. `auto` tries CUDA, then a hardware wgpu
 /// adapter, then the CPU; a software adapter (lavapipe, llvmpipe) is never
 /// chosen by `auto` because burn's CPU backend is faster than it.
 pub fn select(name: &str) -> Result<Selected, DeviceError> {
     let fail = |reason: String| DeviceError { requested: name.to_owned(), reason, available: available() };
-    match check_name(name).map_err(fail)? {
+    match check(name)? {
         Requested::Cpu => Ok(cpu()),
         Requested::Auto => Ok(auto()),
         Requested::Wgpu(index) => open_wgpu(index).map_err(fail),
