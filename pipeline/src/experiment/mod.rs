@@ -731,7 +731,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
     let optim = train::optimizer(&plan.train);
     let (model, optim, state) = match resume {
         Some(index) => {
-            let (m, o) = checkpoint::restore(dir.path(), index, model, optim)?;
+            let (m, o) = checkpoint::restore(dir.path(), index, model, optim, device)?;
             progress.say(&format!(
                 "resuming at epoch {}, batch {}",
                 index.state.epoch + 1,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
+use burn::prelude::Device;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
@@ -142,12 +143,17 @@ pub fn latest(run_dir: &Path) -> anyhow::Result<Option<CheckpointIndex>> {
 }
 
 /// Loads a checkpoint into a freshly built model and optimiser, checking
-/// both files against the digests in the index.
+/// both files against the digests in the index. The optimiser's state is
+/// put on `device`, the one training runs on: burn's own loader puts it on
+/// its default device (CUDA or wgpu in a GPU build), which fails on a
+/// machine without that driver and starts a GPU a CPU run does not use
+/// (vendor/burn-optim/PATCHED.md).
 pub fn restore<M: Module>(
     run_dir: &Path,
     index: &CheckpointIndex,
     model: M,
     optim: ModuleOptimizer,
+    device: &Device,
 ) -> anyhow::Result<(M, ModuleOptimizer)> {
     let dir = run_dir.join(DIR);
     for (name, sha) in [(&index.model, &index.model_sha256), (&index.optimizer, &index.optimizer_sha256)] {
@@ -167,7 +173,7 @@ pub fn restore<M: Module>(
         anyhow::anyhow!("{}: does not fit the model in config.toml: {e:?}", dir.join(&index.model).display())
     })?;
     let optim = optim
-        .load(dir.join(&index.optimizer))
+        .load_on(dir.join(&index.optimizer), device)
         .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", dir.join(&index.optimizer).display()))?;
     Ok((model, optim))
 }
