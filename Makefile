@@ -20,7 +20,8 @@ comma := ,
 FEATURE_LIST := $(subst $(comma), ,$(FEATURES))
 BUILD_FEATURES := $(if $(FEATURES),--features "$(FEATURE_LIST)")
 TEST_FEATURES := $(if $(FEATURES),--features "$(foreach f,$(FEATURE_LIST),temper/$(f))")
-# Shared by `make train` and `make test`: one dev-profile build serves both.
+# Shared by `make train` and `make test`: one dev-profile build serves both
+# (scripts/check-shared-build.sh, in `make lint`, keeps it so).
 TEMPER := $(or $(CARGO_TARGET_DIR),target)/debug/temper
 DATA := data/generated/digits/train.parquet data/generated/messages/train.csv
 
@@ -77,6 +78,7 @@ bench-model: $(TEMPER)
 
 lint: deps
 	$(CARGO) fmt --all -- --check
+	./scripts/check-shared-build.sh $(FEATURE_LIST)
 	$(CARGO) clippy --locked --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 fmt:
