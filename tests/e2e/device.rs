@@ -30,6 +30,30 @@ fn a_backend_not_compiled_in_names_the_feature_to_build_it_with() {
     assert!(sb.run_dirs().is_empty(), "no run directory for a refused device");
 }
 
+// A CUDA build trains on the card where there is one; where there is none
+// (CI) it says so in one line, without the loader's panic, and leaves no run.
+#[cfg(feature = "cuda")]
+#[test]
+fn a_cuda_build_trains_on_the_card_or_says_in_one_line_that_there_is_no_driver() {
+    let sb = Sandbox::new();
+    let cfg = tiny(&sb, "");
+    let run = sb.temper(&["train", "--config", &cfg, "--device", "cuda", "--quiet"]);
+    if run.code == 0 {
+        let manifest = sb.json(&sb.run_dirs()[0].join("manifest.json"));
+        assert!(manifest["device"].as_str().unwrap().starts_with("cuda:0 ("), "{}", manifest["device"]);
+        return;
+    }
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(lines[0].contains("device `cuda`") && lines[0].contains("NVIDIA driver"), "{}", lines[0]);
+    assert!(lines[0].len() < 400, "{}", lines[0]);
+    for leak in ["unwrap", "panicked", "RecvError", "searched for library names"] {
+        assert!(!lines[0].contains(leak), "{}", lines[0]);
+    }
+    assert!(sb.run_dirs().is_empty(), "no run directory for a device that did not start");
+}
+
 #[test]
 fn a_misspelt_device_in_a_config_names_the_key_and_the_choices() {
     let sb = Sandbox::new();

@@ -32,7 +32,11 @@ pub fn compiled() -> Vec<&'static str> {
 
 /// Backends a config may name in this build, for messages.
 pub fn available() -> String {
-    let mut names = compiled();
+    available_in(&compiled())
+}
+
+fn available_in(compiled: &[&str]) -> String {
+    let mut names = compiled.to_vec();
     names.push("auto");
     names.join(", ")
 }
@@ -61,19 +65,25 @@ pub fn parse(name: &str) -> Result<Requested, String> {
 /// Checks a device name: spelled right and compiled into this build. Whether
 /// it initialises is only known when it is opened ([`select`]).
 pub fn check_name(name: &str) -> Result<Requested, String> {
+    check_name_in(name, &compiled())
+}
+
+/// [`check_name`] for a build with the backends `compiled`: the refusal is
+/// tested whatever this build has.
+fn check_name_in(name: &str, compiled: &[&str]) -> Result<Requested, String> {
     let requested = parse(name)?;
-    let missing = match requested {
-        Requested::Wgpu(_) if !cfg!(feature = "webgpu") => Some("wgpu"),
-        Requested::Cuda(_) if !cfg!(feature = "cuda") => Some("cuda"),
-        _ => None,
+    let backend = match requested {
+        Requested::Wgpu(_) => Some("wgpu"),
+        Requested::Cuda(_) => Some("cuda"),
+        Requested::Cpu | Requested::Auto => None,
     };
-    match missing {
-        Some(feature) => Err(format!(
+    match backend {
+        Some(feature) if !compiled.contains(&feature) => Err(format!(
             "is not compiled into this build; rebuild with `cargo build --release --features {feature}` \
              (or `make train FEATURES={feature}`); available: {}",
-            available()
+            available_in(compiled)
         )),
-        None => Ok(requested),
+        _ => Ok(requested),
     }
 }
 
@@ -96,16 +106,23 @@ mod tests {
 
     #[test]
     fn a_backend_left_out_of_the_build_says_how_to_build_it() {
-        for (name, feature) in [("cuda:0", "cuda"), ("wgpu", "wgpu")] {
-            let compiled_in = compiled().contains(&feature);
-            match check_name(name) {
-                Ok(_) => assert!(compiled_in, "{name} accepted without its feature"),
-                Err(e) => {
-                    assert!(!compiled_in, "{name} refused although compiled in: {e}");
-                    assert!(e.contains(&format!("--features {feature}")), "{e}");
-                    assert!(e.contains("cpu"), "{e}");
-                }
-            }
+        let cpu_only = ["cpu"];
+        for (name, feature) in [("cuda:0", "cuda"), ("wgpu", "wgpu"), ("wgpu:1", "wgpu")] {
+            let e = check_name_in(name, &cpu_only).unwrap_err();
+            assert!(e.contains(&format!("--features {feature}")), "{e}");
+            assert!(e.contains("available: cpu, auto"), "{e}");
+            assert_eq!(check_name_in(name, &[feature, "cpu"]).map(|_| ()), Ok(()), "{name}");
         }
+        assert_eq!(check_name_in("cuda:2", &["cuda", "wgpu", "cpu"]), Ok(Requested::Cuda(2)));
+        assert_eq!(check_name_in("cpu", &cpu_only), Ok(Requested::Cpu));
+        assert_eq!(check_name_in("auto", &cpu_only), Ok(Requested::Auto));
+        assert!(check_name_in("gpu", &cpu_only).unwrap_err().contains("device"));
+    }
+
+    #[test]
+    fn this_build_accepts_exactly_its_backends() {
+        assert_eq!(check_name("cuda").is_ok(), cfg!(feature = "cuda"));
+        assert_eq!(check_name("wgpu").is_ok(), cfg!(feature = "webgpu"));
+        assert_eq!(compiled().contains(&"wgpu"), cfg!(feature = "webgpu"));
     }
 }
