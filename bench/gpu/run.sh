@@ -25,6 +25,30 @@ else
   bin=${TEMPER:?"no target/gpu/temper.xz and no TEMPER set"}
 fi
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } | tee "$out/gpu.txt"
+# burn's CUDA kernels are compiled by LLVM, which links exp and log from the
+# CUDA toolkit's libdevice.10.bc, looked for under $CUDA_PATH or
+# /usr/local/cuda, /opt/cuda, /usr/lib/cuda, /usr. A machine with a driver
+# and PyTorch but no toolkit has one in its Python packages (triton's, or
+# nvidia-cuda-nvcc's): give it the layout LLVM looks for.
+has_libdevice() { [ -f "$1/nvvm/libdevice/libdevice.10.bc" ]; }
+root=
+if [ "$device" = cuda ] && ! { [ -n "${CUDA_PATH:-}" ] && has_libdevice "$CUDA_PATH"; }; then
+  for r in /usr/local/cuda /opt/cuda /usr/lib/cuda /usr; do
+    if has_libdevice "$r"; then root=$r; break; fi
+  done
+  if [ -z "$root" ]; then
+    bc=$(ls /usr/local/cuda-*/nvvm/libdevice/libdevice.10.bc 2>/dev/null | head -1 || true)
+    [ -n "$bc" ] || bc=$("$python" -c 'import glob, site
+roots = site.getsitepackages() + [site.getusersitepackages()]
+print(next((p for r in roots for p in glob.glob(r + "/**/libdevice.10.bc", recursive=True)), ""))' 2>/dev/null || true)
+    if [ -n "$bc" ]; then
+      mkdir -p target/gpu/cuda-root/nvvm/libdevice
+      ln -sf "$bc" target/gpu/cuda-root/nvvm/libdevice/libdevice.10.bc
+      export CUDA_PATH=$PWD/target/gpu/cuda-root
+    fi
+  fi
+fi
+[ "$device" != cuda ] || echo "libdevice: $(ls "${CUDA_PATH:-$root}/nvvm/libdevice/libdevice.10.bc" 2>/dev/null || echo "not found (CUDA kernels with exp or log will fail)")" | tee -a "$out/gpu.txt"
 export TEMPER_KERNEL_CACHE=$PWD/target/gpu/kernels
 webgpu_cache=$PWD/target/gpu/kernels-webgpu
 webgpu=

@@ -113,10 +113,23 @@ fn auto() -> Selected {
 fn open_cuda(index: usize) -> Result<Selected, String> {
     let kernel_cache = Some(kernel_cache::configure());
     let device = Device::cuda(index);
-    let name = probe(&device).map_err(|e| {
-        format!("could not be initialised ({}); is an NVIDIA driver installed?", without_search_list(&e))
-    })?;
+    let name = probe(&device).map_err(|e| cuda_failure(&e))?;
     Ok(Selected { device, description: format!("cuda:{index} ({name})"), backend: "cuda", kernel_cache })
+}
+
+/// Why CUDA could not run a kernel, with what to do about it: a missing
+/// driver, or (with a driver) a missing libdevice, which the CUDA toolkit
+/// has and the driver alone does not.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn cuda_failure(message: &str) -> String {
+    if message.contains("libdevice") {
+        "could not compile a kernel: the CUDA toolkit's math library (nvvm/libdevice/libdevice.10.bc) \
+         was not found under $CUDA_PATH, /usr/local/cuda, /opt/cuda, /usr/lib/cuda or /usr; set CUDA_PATH \
+         to a CUDA toolkit"
+            .to_owned()
+    } else {
+        format!("could not be initialised ({}); is an NVIDIA driver installed?", without_search_list(message))
+    }
 }
 
 /// A driver loader's message without the thirty-odd library names it tried
@@ -169,13 +182,17 @@ fn open_wgpu(_index: Option<usize>) -> Result<Selected, String> {
 }
 
 /// Runs one small kernel on `device` and names its adapter; `software` is
-/// appended for an adapter that is not a physical card.
+/// appended for an adapter that is not a physical card. The kernel calls
+/// `exp`, as every softmax does: CUDA's compiler links it from the CUDA
+/// toolkit's libdevice, and a machine without one must fail here, not in
+/// the first batch.
 #[cfg_attr(not(any(feature = "webgpu", feature = "cuda")), allow(dead_code))]
 fn probe(device: &Device) -> Result<String, String> {
     quietly(|| {
         let x = Tensor::<1>::from_floats([1.0, 2.0], device);
-        let sum: f32 = (x.clone() * x).sum().into_scalar();
-        assert!((sum - 5.0).abs() < 1e-6, "a test kernel computed {sum} instead of 5");
+        let sum: f32 = (x.clone() * x).exp().sum().into_scalar();
+        let want = 1f32.exp() + 4f32.exp();
+        assert!((sum - want).abs() < 1e-4 * want, "a test kernel computed {sum} instead of {want}");
         identity(device)
     })
 }
@@ -233,6 +250,25 @@ mod tests {
                       [\"libcuda.so\", \"libcuda.so.1\"]. Ensure that `LD_LIBRARY_PATH` has the correct path";
         assert_eq!(without_search_list(cudarc), "Unable to dynamically load the \"cuda\" shared library");
         assert_eq!(without_search_list("out of memory"), "out of memory");
+    }
+
+    #[test]
+    fn a_cuda_failure_says_what_is_missing() {
+        let no_driver = cuda_failure(
+            "Unable to dynamically load the \"cuda\" shared library - searched for library names: [\"libcuda.so\"]",
+        );
+        assert!(no_driver.contains("NVIDIA driver") && !no_driver.contains("searched"), "{no_driver}");
+        // cubecl-llvm's message when the toolkit is missing, as its panic carries it.
+        let no_toolkit = cuda_failure(
+            "called `Result::unwrap()` on an `Err` value: \"libdevice.10.bc was not found: the kernel calls a math function",
+        );
+        assert!(no_toolkit.contains("CUDA_PATH") && no_toolkit.contains("libdevice.10.bc"), "{no_toolkit}");
+        assert!(!no_toolkit.contains("unwrap"), "{no_toolkit}");
+    }
+
+    #[test]
+    fn the_probe_runs_a_kernel_with_exp_on_the_cpu() {
+        assert!(probe(&host()).is_ok());
     }
 
     #[test]
