@@ -24,14 +24,14 @@ fi
 # features; that is not what this looks for).
 resolve() {
   "${CARGO:-cargo}" tree --locked "$@" --prefix none -f '{p}|{f}' \
-    | grep -v '(\*)$' | sed -e 's/ (\/[^)]*)//' -e 's/ (proc-macro)//' | sort -u \
+    | grep -v '(\*)$' | sed -e 's/ (\/[^)]*)//' -e 's/ (proc-macro)//' | sort -u -t '|' -k1,1 -k2,2 \
     | awk -F'|' '$1 == key { sets = sets " [" $2 "]"; next }
                  { if (key != "") print key "|" sets; key = $1; sets = "[" $2 "]" }
                  END { if (key != "") print key "|" sets }'
 }
 train=$(resolve "${train_args[@]}")
 test=$(resolve "${test_args[@]}")
-diverged=$(join -t '|' <(echo "$train") <(echo "$test") \
+diverged=$(join --check-order -t '|' <(echo "$train") <(echo "$test") \
   | awk -F'|' '$2 != $3 { print "  " $1 ": " $2 " for make train, " $3 " for make test" }')
 if [ -n "$diverged" ]; then
   echo "check-shared-build: make train and make test (features: ${features:-none}) would build these crates twice:" >&2
