@@ -62,10 +62,10 @@ test-kubernetes:
 	./scripts/kubernetes-test.sh $(TEMPER)
 
 ## The CUDA build compiles and links (LLVM from PyPI, no GitHub), and
-## without an NVIDIA driver says so in one line. Same target folder and
-## profile as the tests: after `make test FEATURES=wgpu,cuda` (as CI runs
-## it) nothing is compiled again; after the default tests, the crates CUDA
-## changes (cubecl and burn) are.
+## without an NVIDIA driver says so in one line (its e2e test). Same target
+## folder and profile as the tests: after `make test FEATURES=wgpu,cuda` (as
+## CI runs it) nothing is compiled again; after the default tests, the
+## crates CUDA changes (cubecl and burn) are.
 test-cuda-build:
 	./scripts/cuda-build-test.sh
 
