@@ -26,13 +26,28 @@ PHASES = ["train", "inference", "PGD-10"]
 
 
 def rows(text):
-    """{batch: [train, inference, pgd]} from a benchmark's markdown table."""
+    """{batch: [train, inference, pgd]} from a benchmark's first markdown
+    table (`temper bench` follows it with kernel launch counts on a GPU)."""
     out = {}
-    for line in text.splitlines():
+    for line in first_table(text).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 5 and re.fullmatch(r"\d+", cells[1]):
             out[int(cells[1])] = [float(c) for c in cells[2:]]
     return out
+
+
+def first_table(text):
+    """The lines up to the first blank one after a table has begun."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.startswith("|")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return "\n".join(lines[:end])
+
+
+def after_first_table(text):
+    """What `temper bench` prints after its throughput table: on a GPU, the
+    kernels each step launches (the same in every round)."""
+    return text[len(first_table(text)):].strip()
 
 
 def run(cmd, env=None):
@@ -53,21 +68,28 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
+    # On a GPU: list the N kernels Temper's training step launches most.
+    parser.add_argument("--kernels", type=int, default=0)
     args = parser.parse_args()
     batches = args.batch or [64, 128]
     batch_args = [a for b in batches for a in ("--batch", str(b))]
     temper_device = args.temper_device or args.device
-    temper_cmd = [args.temper, "bench", "--device", temper_device, "--steps", str(args.steps), *batch_args]
+    temper_cmd = [args.temper, "bench", "--device", temper_device, "--steps", str(args.steps),
+                  "--kernels", str(args.kernels), *batch_args]
     torch_cmd = [sys.executable, str(HERE / "torch_cnn_bench.py"), "--device", args.device,
                  "--threads", str(args.threads), "--steps", str(args.steps), *batch_args]
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
     ours, theirs = [], []
+    launches = ""
     for r in range(args.rounds):
         order = [("temper", temper_cmd), ("torch", torch_cmd)]
         if r % 2:
             order.reverse()
         for who, cmd in order:
-            got = rows(run(cmd, env))
+            text = run(cmd, env)
+            got = rows(text)
+            if who == "temper":
+                launches = after_first_table(text)
             (ours if who == "temper" else theirs).append(got)
             print(f"round {r + 1} {who}: {got}", file=sys.stderr, flush=True)
     print(f"\nTemper on {temper_device}, PyTorch on {args.device}, {args.threads} threads, "
@@ -79,6 +101,8 @@ def main():
             a = statistics.median(run_[b][i] for run_ in ours)
             p = statistics.median(run_[b][i] for run_ in theirs)
             print(f"| {b} | {phase} | {a:.0f} | {p:.0f} | {a / p:.2f}x |")
+    if launches:
+        print(f"\nTemper's last round:\n\n{launches}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 # measures training, inference and PGD-10 throughput of the digits CNN with
 # Temper on CUDA and on wgpu (SPIR-V kernels), or with pack.sh's WEBGPU=1 on
 # wgpu with SPIR-V and with WGSL kernels, beside PyTorch on CUDA, interleaved
-# (bench/model_bench.py), at batch 128 and 512. Tables go to stdout and to
+# (bench/model_bench.py), at batch 128 and 512, with Temper's kernel launches
+# and kernel time per step and the 25 kernels it launches most (`temper
+# bench --kernels`). Tables go to stdout and to
 # $OUT (or bench/gpu/out). DEVICE=cpu runs the same on the CPU (to try the
 # script where there is no GPU). Before the benchmarks, bench/gpu/parity.py
 # checks that Temper's GPU devices train as the CPU does ($OUT/parity.md).
@@ -79,13 +81,13 @@ if [ "$device" = cuda ]; then
 fi
 for td in "${temper_devices[@]}"; do
   "$python" bench/model_bench.py --temper "$bin" --device "$device" --temper-device "$td" \
-    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" | tee "$out/model-$td.md"
+    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 | tee "$out/model-$td.md"
 done
 # The WGSL build (pack.sh with WEBGPU=1) on the same adapter, with its own
 # kernel cache folder, so that neither build reads the other's files.
 if [ -n "$webgpu" ]; then
   TEMPER_KERNEL_CACHE=$webgpu_cache \
     "$python" bench/model_bench.py --temper "$webgpu" --device "$device" --temper-device wgpu \
-    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" | tee "$out/model-wgpu-wgsl.md"
+    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 | tee "$out/model-wgpu-wgsl.md"
 fi
 [ "$parity" = 0 ] || { echo "run: a GPU device disagreed with the CPU ($out/parity.md)" >&2; exit 1; }

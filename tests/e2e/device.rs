@@ -265,6 +265,65 @@ mod wgpu {
         assert!(String::from_utf8_lossy(&out.stdout).contains("| wgpu ("), "the row was measured on wgpu");
     }
 
+    /// The cells of the first table row that starts with `prefix`.
+    fn row<'a>(stdout: &'a str, prefix: &str) -> Vec<&'a str> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {stdout}"));
+        line.trim_matches('|').split('|').map(str::trim).collect()
+    }
+
+    #[test]
+    fn bench_counts_the_kernels_a_gpu_step_launches_and_none_on_the_cpu() {
+        let sb = Sandbox::new();
+        let cfg = tiny(&sb, "");
+        let run = sb.temper(&[
+            "bench",
+            "--config",
+            &cfg,
+            "--device",
+            "cpu",
+            "--device",
+            "wgpu",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--pgd-steps",
+            "2",
+            "--attack-batches",
+            "1",
+            "--kernels",
+            "3",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (throughput, launches) = run.stdout.split_once("Kernel launches").expect("a launch table");
+        assert!(throughput.contains("| cpu (burn flex) | 4 |"), "{}", run.stdout);
+        // Only the GPU row has launch figures.
+        assert!(!launches.contains("| cpu"), "{}", run.stdout);
+        let cells = row(launches, "| wgpu (");
+        let per: Vec<f64> = cells[2..5].iter().map(|c| c.parse().unwrap()).collect();
+        let (train, inference, pgd) = (per[0], per[1], per[2]);
+        // A training step runs the forward pass and more (backward, update);
+        // a PGD-2 batch runs forward and input-gradient passes twice.
+        assert!(inference >= 1.0 && train > inference && pgd > inference, "{cells:?}");
+        // The step's kernels were timed: some time, named as the device's
+        // or the host's, beside the step's whole time.
+        let kernel_ms: f64 = cells[5].trim_end_matches(" (host-timed)").parse().unwrap();
+        let step_ms: f64 = cells[6].parse().unwrap();
+        assert!(kernel_ms > 0.0 && step_ms > 0.0, "{cells:?}");
+        let (_, listed) = launches.split_once("Most launched per training step").expect("a kernel list");
+        let kernels: Vec<f64> = listed
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| kernel"))
+            .map(|l| l.trim_matches('|').split('|').nth(1).unwrap().trim().parse().unwrap())
+            .collect();
+        assert_eq!(kernels.len(), 3, "{listed}");
+        assert!(kernels.windows(2).all(|w| w[0] >= w[1]) && kernels[2] > 0.0, "{listed}");
+        assert!(kernels.iter().sum::<f64>() <= train, "{listed}");
+    }
+
     #[test]
     fn a_wgpu_device_that_cannot_start_is_one_clear_error() {
         let sb = Sandbox::new();

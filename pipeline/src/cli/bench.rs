@@ -1,6 +1,8 @@
 //! `temper bench`: training and PGD throughput of a config's image model on
 //! each device asked for, on synthetic batches (no data loading), so devices
-//! and machines can be compared with the same binary.
+//! and machines can be compared with the same binary. On a GPU it also
+//! counts the kernels each step launches ([`device::launches`]): at these
+//! model sizes a GPU step's time is mostly the host cost of its launches.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,7 +14,8 @@ use rand::Rng;
 
 use crate::attack::{Attack, AttackKind, white_box};
 use crate::config::{self, ModelPlan};
-use crate::model::{self, AnyModel, ModelInput};
+use crate::device::launches::{self, Launches};
+use crate::model::{self, AnyModel, CnnModel, ModelInput};
 use crate::{device, train};
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +38,9 @@ pub struct Args {
     /// Timed attack batches per row, after one warm-up batch.
     #[arg(long, default_value_t = 3)]
     attack_batches: usize,
+    /// On a GPU, also list the N kernels a training step launches most.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    kernels: usize,
 }
 
 /// One measured row.
@@ -44,6 +50,20 @@ struct Row {
     train: f64,
     inference: f64,
     pgd: Option<f64>,
+    /// Kernels launched on a GPU: per training step, inference batch and
+    /// attack batch, and the training steps' by kernel.
+    launches: Option<RowLaunches>,
+}
+
+struct RowLaunches {
+    train: f64,
+    inference: f64,
+    pgd: Option<f64>,
+    train_by_kernel: Launches,
+    steps: usize,
+    /// Milliseconds a training step spent in kernels, and whether the
+    /// device timed them (else the host did, submission included).
+    kernel_ms: Option<(f64, bool)>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -64,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("| device | batch | train images/s | inference images/s | PGD-{} images/s |", args.pgd_steps);
     println!("|---|---|---|---|---|");
+    let mut rows = Vec::new();
     for name in &args.devices {
         let selected = device::select(name)?;
         for &batch in &args.batches {
@@ -73,9 +94,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "| {} | {} | {:.0} | {:.0} | {} |",
                 row.device, row.batch, row.train, row.inference, pgd
             );
+            rows.push(row);
         }
     }
+    print_launches(&rows, &args);
     Ok(())
+}
+
+/// The launch table, for the rows measured on a GPU (none on the CPU).
+fn print_launches(rows: &[Row], args: &Args) {
+    let gpu: Vec<_> = rows.iter().filter_map(|r| Some((r, r.launches.as_ref()?))).collect();
+    if gpu.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "Kernel launches (mean per training step, inference batch and PGD-{} batch), and a training step's \
+         time in kernels (each timed alone) beside its whole time:",
+        args.pgd_steps
+    );
+    println!();
+    println!(
+        "| device | batch | per train step | per inference batch | per PGD-{} batch | kernel ms per train step | train step ms |",
+        args.pgd_steps
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (row, l) in &gpu {
+        let pgd = l.pgd.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+        let kernel = match l.kernel_ms {
+            Some((ms, true)) => format!("{ms:.2}"),
+            Some((ms, false)) => format!("{ms:.2} (host-timed)"),
+            None => "-".to_owned(),
+        };
+        let step_ms = 1e3 * row.batch as f64 / row.train;
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {} | {kernel} | {step_ms:.2} |",
+            row.device, row.batch, l.train, l.inference, pgd
+        );
+    }
+    if args.kernels == 0 {
+        return;
+    }
+    for (row, l) in &gpu {
+        println!();
+        println!("Most launched per training step, {} at batch {}:", row.device, row.batch);
+        println!();
+        println!("| kernel | per step |");
+        println!("|---|---|");
+        for (kernel, n) in l.train_by_kernel.ranked().into_iter().take(args.kernels) {
+            println!("| {kernel} | {:.1} |", n as f64 / l.steps as f64);
+        }
+    }
 }
 
 fn measure(
@@ -100,35 +169,57 @@ fn measure(
     let loss_fn = CrossEntropyLossConfig::new().init(&autodiff);
     let x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), shape), &autodiff);
     let y = || Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), &autodiff);
-    let mut started = Instant::now();
     let mut readings = train::Readings::default();
-    for i in 0..3 + args.steps {
-        if i == 3 {
-            readings.read()?;
-            started = Instant::now();
-        }
-        // As in training: the batch is copied to the device, and the losses
-        // and correct counts are read back every `READ_EVERY` steps.
+    // As in training: the batch is copied to the device, and the losses and
+    // correct counts are read back every `READ_EVERY` steps.
+    let mut step = |model: CnnModel, readings: &mut train::Readings| -> anyhow::Result<_> {
         let step = train::Step::forward(&model, &loss_fn, ModelInput::Images(x()), y());
         readings.push(step.readings());
         if readings.len() >= train::READ_EVERY {
             readings.read()?;
         }
-        model = step.update(model, &mut optim, plan.train.learning_rate);
+        Ok(step.update(model, &mut optim, plan.train.learning_rate))
+    };
+    for _ in 0..3 {
+        model = step(model, &mut readings)?;
     }
     readings.read()?;
+    let started = Instant::now();
+    let (model, train_launches) = launches::count(|| -> anyhow::Result<_> {
+        for _ in 0..args.steps {
+            model = step(model, &mut readings)?;
+        }
+        readings.read()?;
+        Ok(model)
+    });
+    let mut model = model?;
     let train = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
+    // Then a few steps with each kernel timed alone (slower, so apart from
+    // the throughput): the device's share of a step's time.
+    let timed_steps = args.steps.min(5);
+    let (timed, kernel_time) = launches::time(|| -> anyhow::Result<_> {
+        for _ in 0..timed_steps {
+            model = step(model, &mut readings)?;
+        }
+        readings.read()?;
+        Ok(model)
+    });
+    let model = timed?;
     // Inference as evaluation runs it: the evaluation-mode model on the
     // plain device, predictions read back per batch.
     let frozen = model.valid().to_device(device);
     let host = crate::model::HostInput::Images { pixels: pixels.clone(), shape };
-    let mut started = Instant::now();
-    for i in 0..3 + args.steps {
-        if i == 3 {
-            started = Instant::now();
-        }
+    for _ in 0..3 {
         crate::model::predict_batch(&frozen, &host, device)?;
     }
+    let started = Instant::now();
+    let (predicted, inference_launches) = launches::count(|| -> anyhow::Result<()> {
+        for _ in 0..args.steps {
+            crate::model::predict_batch(&frozen, &host, device)?;
+        }
+        Ok(())
+    });
+    predicted?;
     let inference = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
     let pgd = (args.pgd_steps > 0).then(|| {
         let frozen = model.valid().to_device(&autodiff).freeze();
@@ -142,15 +233,29 @@ fn measure(
         };
         let plain_x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), shape), device);
         let plain_y = || Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), device);
-        let mut started = Instant::now();
-        for i in 0..1 + args.attack_batches {
-            if i == 1 {
-                started = Instant::now();
-            }
+        let attack_batch = |i: usize| {
             let adv = white_box::perturb(&frozen, plain_x(), plain_y(), &attack, i as u64);
             let _: f32 = adv.sum().into_scalar();
-        }
-        (batch * args.attack_batches) as f64 / started.elapsed().as_secs_f64()
+        };
+        attack_batch(0);
+        let started = Instant::now();
+        let ((), launched) = launches::count(|| (1..=args.attack_batches).for_each(attack_batch));
+        let rate = (batch * args.attack_batches) as f64 / started.elapsed().as_secs_f64();
+        (rate, launched)
     });
-    Ok(Row { device: selected.description.clone(), batch, train, inference, pgd })
+    let (pgd, pgd_launches) = pgd.unzip();
+    let per = |l: &Launches, n: usize| l.total() as f64 / n as f64;
+    // On the CPU backend nothing is launched: no launch figures.
+    let launches = match (train_launches, inference_launches) {
+        (Some(t), Some(i)) if !device::is_host(device) => Some(RowLaunches {
+            train: per(&t, args.steps),
+            inference: per(&i, args.steps),
+            pgd: pgd_launches.flatten().map(|p| per(&p, args.attack_batches)),
+            train_by_kernel: t,
+            steps: args.steps,
+            kernel_ms: kernel_time.map(|k| (k.total.as_secs_f64() * 1e3 / timed_steps as f64, k.on_device)),
+        }),
+        _ => None,
+    };
+    Ok(Row { device: selected.description.clone(), batch, train, inference, pgd, launches })
 }

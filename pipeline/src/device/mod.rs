@@ -10,6 +10,7 @@
 //! to it), so the wgpu code is compiled under that feature.
 
 pub mod kernel_cache;
+pub mod launches;
 
 pub use burn::prelude::Device;
 pub use kernel_cache::KernelCache;
