@@ -89,6 +89,8 @@ def main():
             text = run(cmd, env)
             got = rows(text)
             if who == "temper":
+                if not launches and after_first_table(text):
+                    print(after_first_table(text), file=sys.stderr, flush=True)
                 launches = after_first_table(text)
             (ours if who == "temper" else theirs).append(got)
             print(f"round {r + 1} {who}: {got}", file=sys.stderr, flush=True)

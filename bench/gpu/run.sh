@@ -79,15 +79,17 @@ if [ "$device" = cuda ]; then
       --label webgpu --work target/gpu/parity | tee -a "$out/parity.md" || parity=1
   fi
 fi
+# Each round's figures as they come (model_bench.py's stderr), so that a run
+# cut short by the machine's time limit still brings back what it measured.
 for td in "${temper_devices[@]}"; do
   "$python" bench/model_bench.py --temper "$bin" --device "$device" --temper-device "$td" \
-    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 | tee "$out/model-$td.md"
+    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 2> >(tee -a "$out/rounds.log" >&2) | tee "$out/model-$td.md"
 done
 # The WGSL build (pack.sh with WEBGPU=1) on the same adapter, with its own
 # kernel cache folder, so that neither build reads the other's files.
 if [ -n "$webgpu" ]; then
   TEMPER_KERNEL_CACHE=$webgpu_cache \
     "$python" bench/model_bench.py --temper "$webgpu" --device "$device" --temper-device wgpu \
-    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 | tee "$out/model-wgpu-wgsl.md"
+    --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 2> >(tee -a "$out/rounds.log" >&2) | tee "$out/model-wgpu-wgsl.md"
 fi
 [ "$parity" = 0 ] || { echo "run: a GPU device disagreed with the CPU ($out/parity.md)" >&2; exit 1; }

@@ -194,9 +194,10 @@ fn measure(
     });
     let mut model = model?;
     let train = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
-    // Then a few steps with each kernel timed alone (slower, so apart from
-    // the throughput): the device's share of a step's time.
-    let timed_steps = args.steps.min(5);
+    // Then, on a GPU, a few steps with each kernel timed alone (slower, so
+    // apart from the throughput): the device's share of a step's time.
+    let gpu = !device::is_host(device);
+    let timed_steps = if gpu { args.steps.min(5) } else { 0 };
     let (timed, kernel_time) = launches::time(|| -> anyhow::Result<_> {
         for _ in 0..timed_steps {
             model = step(model, &mut readings)?;
@@ -247,7 +248,7 @@ fn measure(
     let per = |l: &Launches, n: usize| l.total() as f64 / n as f64;
     // On the CPU backend nothing is launched: no launch figures.
     let launches = match (train_launches, inference_launches) {
-        (Some(t), Some(i)) if !device::is_host(device) => Some(RowLaunches {
+        (Some(t), Some(i)) if gpu => Some(RowLaunches {
             train: per(&t, args.steps),
             inference: per(&i, args.steps),
             pgd: pgd_launches.flatten().map(|p| per(&p, args.attack_batches)),
