@@ -82,12 +82,14 @@ fi
 # Each round's figures as they come (model_bench.py's stderr), so that a run
 # cut short by the machine's time limit still brings back what it measured.
 for td in "${temper_devices[@]}"; do
+  echo "## Temper on $td, PyTorch on $device" >>"$out/rounds.log"
   "$python" bench/model_bench.py --temper "$bin" --device "$device" --temper-device "$td" \
     --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 2> >(tee -a "$out/rounds.log" >&2) | tee "$out/model-$td.md"
 done
 # The WGSL build (pack.sh with WEBGPU=1) on the same adapter, with its own
 # kernel cache folder, so that neither build reads the other's files.
 if [ -n "$webgpu" ]; then
+  echo "## Temper's WGSL build on wgpu, PyTorch on $device" >>"$out/rounds.log"
   TEMPER_KERNEL_CACHE=$webgpu_cache \
     "$python" bench/model_bench.py --temper "$webgpu" --device "$device" --temper-device wgpu \
     --batch 128 --batch 512 --rounds "${ROUNDS:-3}" --steps "${STEPS:-20}" --kernels 25 2> >(tee -a "$out/rounds.log" >&2) | tee "$out/model-wgpu-wgsl.md"
