@@ -89,9 +89,10 @@ def main():
             text = run(cmd, env)
             got = rows(text)
             if who == "temper":
-                if not launches and after_first_table(text):
-                    print(after_first_table(text), file=sys.stderr, flush=True)
-                launches = after_first_table(text)
+                extra = after_first_table(text)
+                if extra and not launches:
+                    print(extra, file=sys.stderr, flush=True)
+                launches = extra
             (ours if who == "temper" else theirs).append(got)
             print(f"round {r + 1} {who}: {got}", file=sys.stderr, flush=True)
     print(f"\nTemper on {temper_device}, PyTorch on {args.device}, {args.threads} threads, "

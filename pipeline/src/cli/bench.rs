@@ -56,7 +56,6 @@ struct Row {
 }
 
 struct RowLaunches {
-    train: f64,
     inference: f64,
     pgd: Option<f64>,
     train_by_kernel: Launches,
@@ -64,6 +63,12 @@ struct RowLaunches {
     /// Milliseconds a training step spent in kernels, and whether the
     /// device timed them (else the host did, submission included).
     kernel_ms: Option<(f64, bool)>,
+}
+
+impl RowLaunches {
+    fn per_train_step(&self) -> f64 {
+        self.train_by_kernel.total() as f64 / self.steps as f64
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -129,7 +134,11 @@ fn print_launches(rows: &[Row], args: &Args) {
         let step_ms = 1e3 * row.batch as f64 / row.train;
         println!(
             "| {} | {} | {:.1} | {:.1} | {} | {kernel} | {step_ms:.2} |",
-            row.device, row.batch, l.train, l.inference, pgd
+            row.device,
+            row.batch,
+            l.per_train_step(),
+            l.inference,
+            pgd
         );
     }
     if args.kernels == 0 {
@@ -249,7 +258,6 @@ fn measure(
     // On the CPU backend nothing is launched: no launch figures.
     let launches = match (train_launches, inference_launches) {
         (Some(t), Some(i)) if gpu => Some(RowLaunches {
-            train: per(&t, args.steps),
             inference: per(&i, args.steps),
             pgd: pgd_launches.flatten().map(|p| per(&p, args.attack_batches)),
             train_by_kernel: t,
