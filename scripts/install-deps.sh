@@ -17,6 +17,9 @@ for feature in "$@"; do
     # The wgpu tests run on Mesa's software Vulkan driver where there is no GPU.
     ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
     ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+    # And on Mesa's software OpenGL (EGL), which wgpu falls back to without
+    # a Vulkan driver: a test checks the run then says so.
+    ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa\.so\.0' || need+=(libegl-mesa0)
   fi
   if [ "$feature" = cuda ]; then
     # pip fetches the LLVM SDK the CUDA backend links (scripts/cuda-llvm.sh).

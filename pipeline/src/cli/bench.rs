@@ -1,8 +1,9 @@
 //! `temper bench`: training and PGD throughput of a config's image model on
 //! each device asked for, on synthetic batches (no data loading), so devices
 //! and machines can be compared with the same binary. On a GPU it also
-//! counts the kernels each step launches ([`device::launches`]): at these
-//! model sizes a GPU step's time is mostly the host cost of its launches.
+//! counts the kernels each step launches and times them
+//! ([`device::launches`]), which says whether the host's launches or the
+//! kernels set a step's pace, and which kernels.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use rand::Rng;
 
 use crate::attack::{Attack, AttackKind, white_box};
 use crate::config::{self, ModelPlan};
-use crate::device::launches::{self, Launches};
+use crate::device::launches::{self, KernelTime, Launches};
 use crate::model::{self, AnyModel, CnnModel, ModelInput};
 use crate::{device, train};
 
@@ -60,15 +61,58 @@ struct RowLaunches {
     pgd: Option<f64>,
     train_by_kernel: Launches,
     steps: usize,
-    /// Milliseconds a training step spent in kernels, and whether the
-    /// device timed them (else the host did, submission included).
-    kernel_ms: Option<(f64, bool)>,
+    /// The kernels of `timed_steps` further training steps, each timed
+    /// alone.
+    kernel_time: Option<KernelTime>,
+    timed_steps: usize,
 }
 
 impl RowLaunches {
     fn per_train_step(&self) -> f64 {
         self.train_by_kernel.total() as f64 / self.steps as f64
     }
+
+    /// Milliseconds a training step spent in kernels.
+    fn kernel_ms(&self) -> Option<f64> {
+        let time = self.kernel_time.as_ref().filter(|_| self.timed_steps > 0)?;
+        Some(time.total.as_secs_f64() * 1e3 / self.timed_steps as f64)
+    }
+}
+
+/// One kernel of a training step: launches and, where the step's kernels
+/// were timed, milliseconds, both per step.
+#[derive(Debug, PartialEq)]
+struct KernelRow {
+    name: String,
+    per_step: f64,
+    ms_per_step: Option<f64>,
+}
+
+/// A training step's kernels, the costliest first: by time where they were
+/// timed (what a device-bound step is made of), else by launches (what a
+/// launch-bound one is). The counted and the timed steps are different
+/// steps of the same work, so a kernel seen in only one of them is kept,
+/// with nothing for the other.
+fn kernel_rows(l: &RowLaunches) -> Vec<KernelRow> {
+    let timed = l.kernel_time.as_ref().filter(|_| l.timed_steps > 0);
+    let mut names: Vec<&String> = l.train_by_kernel.by_kernel.keys().collect();
+    if let Some(t) = timed {
+        names.extend(t.by_kernel.keys().filter(|k| !l.train_by_kernel.by_kernel.contains_key(*k)));
+    }
+    let mut rows: Vec<KernelRow> = names
+        .into_iter()
+        .map(|name| KernelRow {
+            name: name.clone(),
+            per_step: l.train_by_kernel.by_kernel.get(name).copied().unwrap_or(0) as f64 / l.steps as f64,
+            ms_per_step: timed
+                .map(|t| t.by_kernel.get(name).map_or(0.0, |d| d.as_secs_f64() * 1e3 / l.timed_steps as f64)),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let time = b.ms_per_step.unwrap_or(0.0).total_cmp(&a.ms_per_step.unwrap_or(0.0));
+        time.then(b.per_step.total_cmp(&a.per_step)).then(a.name.cmp(&b.name))
+    });
+    rows
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -126,10 +170,10 @@ fn print_launches(rows: &[Row], args: &Args) {
     println!("|---|---|---|---|---|---|---|");
     for (row, l) in &gpu {
         let pgd = l.pgd.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
-        let kernel = match l.kernel_ms {
-            Some((ms, true)) => format!("{ms:.2}"),
-            Some((ms, false)) => format!("{ms:.2} (host-timed)"),
-            None => "-".to_owned(),
+        let kernel = match (l.kernel_ms(), &l.kernel_time) {
+            (Some(ms), Some(t)) if t.on_device => format!("{ms:.2}"),
+            (Some(ms), _) => format!("{ms:.2} (host-timed)"),
+            (None, _) => "-".to_owned(),
         };
         let step_ms = 1e3 * row.batch as f64 / row.train;
         println!(
@@ -145,13 +189,30 @@ fn print_launches(rows: &[Row], args: &Args) {
         return;
     }
     for (row, l) in &gpu {
+        let rows = kernel_rows(l);
+        let total_ms = l.kernel_ms();
         println!();
-        println!("Most launched per training step, {} at batch {}:", row.device, row.batch);
+        match total_ms {
+            Some(_) => println!(
+                "Kernels of a training step, {} at batch {}, the most time first (each timed alone):",
+                row.device, row.batch
+            ),
+            None => println!(
+                "Kernels of a training step, {} at batch {}, the most launched first:",
+                row.device, row.batch
+            ),
+        }
         println!();
-        println!("| kernel | per step |");
-        println!("|---|---|");
-        for (kernel, n) in l.train_by_kernel.ranked().into_iter().take(args.kernels) {
-            println!("| {kernel} | {:.1} |", n as f64 / l.steps as f64);
+        println!("| kernel | launches per step | ms per step | share of kernel time |");
+        println!("|---|---|---|---|");
+        for k in rows.iter().take(args.kernels) {
+            let (ms, share) = match (k.ms_per_step, total_ms) {
+                (Some(ms), Some(total)) if total > 0.0 => {
+                    (format!("{ms:.3}"), format!("{:.1}%", 100.0 * ms / total))
+                }
+                _ => ("-".to_owned(), "-".to_owned()),
+            };
+            println!("| {} | {:.1} | {ms} | {share} |", k.name, k.per_step);
         }
     }
 }
@@ -262,9 +323,68 @@ fn measure(
             pgd: pgd_launches.flatten().map(|p| per(&p, args.attack_batches)),
             train_by_kernel: t,
             steps: args.steps,
-            kernel_ms: kernel_time.map(|k| (k.total.as_secs_f64() * 1e3 / timed_steps as f64, k.on_device)),
+            kernel_time,
+            timed_steps,
         }),
         _ => None,
     };
     Ok(Row { device: selected.description.clone(), batch, train, inference, pgd, launches })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn launches(
+        steps: usize,
+        counts: &[(&str, usize)],
+        timed: Option<(usize, &[(&str, u64)])>,
+    ) -> RowLaunches {
+        let kernel_time = timed.map(|(_, times)| {
+            let by_kernel: std::collections::BTreeMap<_, _> =
+                times.iter().map(|(k, us)| (k.to_string(), Duration::from_micros(*us))).collect();
+            KernelTime { total: by_kernel.values().sum(), kernels: times.len(), by_kernel, on_device: true }
+        });
+        RowLaunches {
+            inference: 1.0,
+            pgd: None,
+            train_by_kernel: Launches {
+                by_kernel: counts.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            },
+            steps,
+            kernel_time,
+            timed_steps: timed.map_or(0, |(n, _)| n),
+        }
+    }
+
+    #[test]
+    fn timed_kernels_rank_by_time_and_keep_their_launch_counts() {
+        // Two counted steps, and two timed steps in which the rarely launched
+        // convolution took most of the time.
+        let l = launches(
+            2,
+            &[("Elemwise", 20), ("Conv", 2), ("Reduce", 8)],
+            Some((2, &[("Elemwise", 1_000), ("Conv", 6_000), ("Reduce", 1_000), ("Copy", 400)])),
+        );
+        let rows = kernel_rows(&l);
+        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+        // Equal times: more launches first.
+        assert_eq!(names, ["Conv", "Elemwise", "Reduce", "Copy"]);
+        assert_eq!(rows[0], KernelRow { name: "Conv".into(), per_step: 1.0, ms_per_step: Some(3.0) });
+        assert_eq!(rows[1].per_step, 10.0);
+        // Timed but not seen while counting: kept, with no launches.
+        assert_eq!(rows[3], KernelRow { name: "Copy".into(), per_step: 0.0, ms_per_step: Some(0.2) });
+        assert_eq!(l.kernel_ms(), Some(4.2));
+    }
+
+    #[test]
+    fn untimed_kernels_rank_by_launches_then_name() {
+        let l = launches(4, &[("b", 8), ("a", 8), ("c", 20)], None);
+        let rows = kernel_rows(&l);
+        let ranked: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.per_step, r.ms_per_step)).collect();
+        assert_eq!(ranked, [("c", 5.0, None), ("a", 2.0, None), ("b", 2.0, None)]);
+        assert_eq!(l.kernel_ms(), None);
+    }
 }

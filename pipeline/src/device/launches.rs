@@ -1,11 +1,13 @@
-//! Counting the GPU kernels a piece of work launches.
+//! Counting and timing the GPU kernels a piece of work launches.
 //!
-//! On a GPU every launch costs host time (binding, encoding, submitting)
-//! whatever the kernel computes, and at this project's model sizes that
-//! cost, not arithmetic, sets a training step's time: the H200 trained at
-//! the same speed at batch 128 and 512. How many kernels a step launches is
-//! therefore the number that fusion shrinks and that a change to the step
-//! can be judged by, on any adapter, Mesa's software one included.
+//! A GPU step's time is set either by the host, which pays for every launch
+//! (binding, encoding, submitting) whatever the kernel computes, or by the
+//! kernels themselves. The first shows as a step time that does not grow
+//! with the batch and kernel time well below it, and is cut by launching
+//! fewer kernels (fusion); the second as kernel time close to the step's,
+//! and is cut by faster kernels for the few that take most of it. So both
+//! are measured: how many kernels a step launches, on any adapter (Mesa's
+//! software one included), and how long each kind ran.
 //!
 //! cubecl tells an installed observer of every launch, on the thread that
 //! issues it, before it is submitted; the observer is process-wide, so a
@@ -31,20 +33,16 @@ impl Launches {
     pub fn total(&self) -> usize {
         self.by_kernel.values().sum()
     }
-
-    /// The kernels, most launched first (ties by name).
-    pub fn ranked(&self) -> Vec<(&str, usize)> {
-        let mut ranked: Vec<_> = self.by_kernel.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        ranked
-    }
 }
 
 /// How long the kernels of a piece of work ran, each timed alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelTime {
     /// Their durations added up.
     pub total: Duration,
+    /// The same by kernel, by short name as [`Launches`] names them: which
+    /// kernels a device-bound step spends its time in.
+    pub by_kernel: BTreeMap<String, Duration>,
     /// Kernels timed.
     pub kernels: usize,
     /// Whether every duration came from the device's own timestamps; where
@@ -110,8 +108,13 @@ mod imp {
         (out, Some(launches))
     }
 
-    /// Durations as cubecl reads them back.
-    struct Clock(Mutex<KernelTime>);
+    /// Summed durations and launches, by the kernel's full static name.
+    type Durations = HashMap<&'static str, (Duration, usize)>;
+
+    /// Durations as cubecl reads them back, and whether any came from the
+    /// host's clock.
+    #[derive(Default)]
+    struct Clock(Mutex<(Durations, bool)>);
 
     impl LaunchObserver for Clock {
         fn launched(&self, _kernel: &'static str) {}
@@ -120,21 +123,33 @@ mod imp {
             TimingRequest::Resolved
         }
 
-        fn timed(&self, _kernel: &'static str, duration: Duration, method: TimingMethod) {
-            let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            t.total += duration;
-            t.kernels += 1;
-            t.on_device &= method == TimingMethod::Device;
+        fn timed(&self, kernel: &'static str, duration: Duration, method: TimingMethod) {
+            let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let (by_kernel, host_timed) = &mut *guard;
+            let (sum, n) = by_kernel.entry(kernel).or_default();
+            *sum += duration;
+            *n += 1;
+            *host_timed |= method != TimingMethod::Device;
         }
     }
 
     pub fn time<R>(work: impl FnOnce() -> R) -> (R, Option<KernelTime>) {
-        let zero = KernelTime { total: Duration::ZERO, kernels: 0, on_device: true };
-        let clock = Arc::new(Clock(Mutex::new(zero)));
+        let clock = Arc::new(Clock::default());
         let watching = LaunchObservation::new(clock.clone());
         let out = work();
         drop(watching);
-        let timed = *clock.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (seen, host_timed) = std::mem::take(&mut *clock.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut timed = KernelTime {
+            total: Duration::ZERO,
+            by_kernel: Default::default(),
+            kernels: 0,
+            on_device: !host_timed,
+        };
+        for (kernel, (sum, n)) in seen {
+            *timed.by_kernel.entry(short_name(kernel).to_owned()).or_default() += sum;
+            timed.total += sum;
+            timed.kernels += n;
+        }
         (out, Some(timed))
     }
 }
@@ -161,14 +176,5 @@ mod tests {
         assert_eq!(short_name("burn_cubecl::kernel::matmul::MatmulKernel<f32, u32>"), "MatmulKernel");
         assert_eq!(short_name("ElemwiseFuse"), "ElemwiseFuse");
         assert_eq!(short_name("a::b::Reduce< f32 >"), "Reduce");
-    }
-
-    #[test]
-    fn launches_rank_by_count_then_name() {
-        let launches = Launches {
-            by_kernel: [("b".to_owned(), 2), ("a".to_owned(), 2), ("c".to_owned(), 5)].into_iter().collect(),
-        };
-        assert_eq!(launches.total(), 9);
-        assert_eq!(launches.ranked(), vec![("c", 5), ("a", 2), ("b", 2)]);
     }
 }

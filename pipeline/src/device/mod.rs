@@ -167,14 +167,66 @@ fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
             })?
         }
     };
-    let name = probe(&device).map_err(|e| {
-        format!("could not be initialised ({e}); is a Vulkan driver installed (e.g. Debian's mesa-vulkan-drivers)?")
-    })?;
+    let failed = |e: String| {
+        format!(
+            "could not be initialised ({e}); is a Vulkan driver installed (e.g. Debian's mesa-vulkan-drivers)?"
+        )
+    };
+    let api = graphics_api(&device).map_err(failed)?;
+    let name = probe(&device).map_err(failed)?;
     let label = match index {
         Some(i) => format!("wgpu:{i}"),
         None => "wgpu".to_owned(),
     };
-    Ok(Selected { device, description: format!("{label} ({name})"), backend: "wgpu", kernel_cache })
+    Ok(Selected { device, description: format!("{label} ({name}, {api})"), backend: "wgpu", kernel_cache })
+}
+
+/// Brings up a wgpu device's runtime (which its first tensor would do
+/// otherwise, with the same options) to learn the graphics API wgpu settled
+/// on: Vulkan where it has an adapter, else DirectX 12 or OpenGL, and a
+/// GPU box whose Vulkan install is broken trains through OpenGL without
+/// failing. The shader language alone does not say which ran (WGSL is also
+/// what Vulkan gets in a `webgpu` build, or without SPIR-V's extensions),
+/// and OpenGL is the slow path, so the run's description names it.
+/// A runtime comes up once per process: the API is kept for later calls.
+#[cfg(feature = "webgpu")]
+fn graphics_api(device: &Device) -> Result<&'static str, String> {
+    use burn_dispatch::DispatchDevice;
+    use burn_dispatch::devices::CubeDevice;
+    use burn_dispatch::devices::wgpu::{AutoGraphicsApi, RuntimeOptions, try_init_setup};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    static OPENED: Mutex<Option<HashMap<String, &'static str>>> = Mutex::new(None);
+    let DispatchDevice::Cube(CubeDevice::Wgpu(wgpu_device)) = device.clone().inner().as_dispatch().clone()
+    else {
+        return Err(format!("{device:?} is not a wgpu device"));
+    };
+    let key = format!("{wgpu_device:?}");
+    let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
+    let opened = opened.get_or_insert_with(HashMap::new);
+    if let Some(api) = opened.get(&key) {
+        return Ok(api);
+    }
+    let options = RuntimeOptions::try_default().map_err(|e| e.to_string())?;
+    let setup =
+        quietly(|| try_init_setup::<AutoGraphicsApi>(&wgpu_device, options))?.map_err(|e| e.to_string())?;
+    let api = api_name(setup.backend.to_str());
+    opened.insert(key, api);
+    Ok(api)
+}
+
+/// How a run names wgpu's graphics API (wgpu's own short name in).
+#[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
+fn api_name(wgpu: &str) -> &'static str {
+    match wgpu {
+        "vulkan" => "Vulkan",
+        "metal" => "Metal",
+        "dx12" => "DirectX 12",
+        "gl" => "OpenGL",
+        "webgpu" => "WebGPU",
+        _ => "unknown graphics API",
+    }
 }
 
 #[cfg(not(feature = "webgpu"))]
@@ -278,6 +330,14 @@ mod tests {
         assert_eq!(shader_language(Some("wgpu<wgsl>")), Some("WGSL"));
         assert_eq!(shader_language(Some("cuda")), None);
         assert_eq!(shader_language(None), None);
+    }
+
+    #[test]
+    fn graphics_apis_have_their_usual_names() {
+        assert_eq!(api_name("vulkan"), "Vulkan");
+        assert_eq!(api_name("gl"), "OpenGL");
+        assert_eq!(api_name("dx12"), "DirectX 12");
+        assert_eq!(api_name("noop"), "unknown graphics API");
     }
 
     #[test]
