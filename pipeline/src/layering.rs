@@ -4,7 +4,6 @@
 //! backend. Read from the sources, so a new edge fails `cargo test`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Every top-level module by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
@@ -97,7 +96,7 @@ fn named_modules(code: &str) -> Vec<String> {
 
 /// `module → (named module → first file naming it)` for the crate's sources.
 fn graph() -> BTreeMap<String, BTreeMap<String, String>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = crate::manifest_dir().join("src");
     let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
@@ -158,7 +157,7 @@ fn the_scan_sees_grouped_and_inline_paths() {
 
 #[test]
 fn only_device_names_a_concrete_backend() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = crate::manifest_dir().join("src");
     let mut found = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {

@@ -31,3 +31,14 @@ pub mod run;
 pub mod suggest;
 pub mod synth;
 pub mod train;
+
+/// This package's folder as Cargo gives it to the running test, and only
+/// failing that as it was when the test was compiled: a test binary built in
+/// another checkout sharing the target folder (Cargo does not rebuild it when
+/// only the path differs) must read this checkout's files.
+#[cfg(test)]
+pub(crate) fn manifest_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}

@@ -163,7 +163,7 @@ fn image_larger_than_the_pixel_limit() {
 fn corrupt_parquet_page_is_an_error_not_a_crash() {
     let sb = Sandbox::new();
     let bytes =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures/corrupt-page.parquet"))
+        std::fs::read(crate::harness::manifest_dir().join("../tests/e2e/fixtures/corrupt-page.parquet"))
             .expect("fixture");
     sb.write("t.parquet", bytes);
     let cfg = "[data]\nmodality = \"image\"\npath = \"t.parquet\"\ntest-fraction = 0.5\ninput-column = \"image\"\nwidth = 8\nheight = 8\n";

@@ -45,7 +45,7 @@ fn validate_checks_config_and_data_without_training() {
 
 #[test]
 fn every_bundled_config_parses() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let root = crate::harness::manifest_dir().join("../configs");
     let mut n = 0;
     for entry in std::fs::read_dir(&root).unwrap().flatten() {
         let path = entry.path();

@@ -10,6 +10,15 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
 }
 
+/// This package's folder as Cargo gives it to the running test, and only
+/// failing that as it was when the test was compiled: a test binary built in
+/// another checkout sharing the target folder (Cargo does not rebuild it when
+/// only the path differs) must read this checkout's files.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// GPU kernels and autotune results of every test run: in the build's
 /// folder, not the user's cache, and shared, so that only the first wgpu
 /// run of a kept build folder pays for autotuning on the software driver

@@ -504,7 +504,7 @@ mod tests {
             std::fs::write(&p, "").expect("test setup");
         }
         std::fs::create_dir_all(dir.path().join("configs")).expect("test setup");
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let root = crate::manifest_dir().join("../configs");
         let mut seen = 0;
         for entry in std::fs::read_dir(&root).expect("configs/") {
             let path = entry.expect("entry").path();
