@@ -333,17 +333,26 @@ mod wgpu {
         assert!(throughput.contains("| cpu (burn flex) | 4 |"), "{}", run.stdout);
         // Only the GPU row has launch figures.
         assert!(!launches.contains("| cpu"), "{}", run.stdout);
-        let cells = row(launches, "| wgpu (");
-        let per: Vec<f64> = cells[2..5].iter().map(|c| c.parse().unwrap()).collect();
-        let (train, inference, pgd) = (per[0], per[1], per[2]);
+        // Per phase: kernels launched, their time (each timed alone, by the
+        // device or the host's clock) and the phase's whole time.
+        let phase = |name: &str| -> (f64, f64, f64) {
+            let line = launches
+                .lines()
+                .find(|l| l.starts_with("| wgpu (") && l.contains(&format!("| {name} |")))
+                .unwrap_or_else(|| panic!("no {name} row in {launches}"));
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let number = |c: &str| c.trim_end_matches(" (host-timed)").parse::<f64>().unwrap();
+            (number(cells[3]), number(cells[4]), number(cells[5]))
+        };
+        let (train, kernel_ms, step_ms) = phase("train step");
+        let (inference, inference_kernel_ms, inference_ms) = phase("inference batch");
+        let (pgd, pgd_kernel_ms, pgd_ms) = phase("PGD-2 batch");
         // A training step runs the forward pass and more (backward, update);
         // a PGD-2 batch runs forward and input-gradient passes twice.
-        assert!(inference >= 1.0 && train > inference && pgd > inference, "{cells:?}");
-        // The step's kernels were timed: some time, named as the device's
-        // or the host's, beside the step's whole time.
-        let kernel_ms: f64 = cells[5].trim_end_matches(" (host-timed)").parse().unwrap();
-        let step_ms: f64 = cells[6].parse().unwrap();
-        assert!(kernel_ms > 0.0 && step_ms > 0.0, "{cells:?}");
+        assert!(inference >= 1.0 && train > inference && pgd > inference, "{launches}");
+        for ms in [kernel_ms, step_ms, inference_kernel_ms, inference_ms, pgd_kernel_ms, pgd_ms] {
+            assert!(ms > 0.0, "{launches}");
+        }
         // The three kernels that took most of that time, with their launches.
         let (_, listed) = launches.split_once("Kernels of a training step").expect("a kernel list");
         assert!(listed.contains("the most time first"), "{listed}");

@@ -61,21 +61,41 @@ struct RowLaunches {
     pgd: Option<f64>,
     train_by_kernel: Launches,
     steps: usize,
-    /// The kernels of `timed_steps` further training steps, each timed
-    /// alone.
-    kernel_time: Option<KernelTime>,
-    timed_steps: usize,
+    /// Further training steps, inference batches and one attack batch with
+    /// their kernels timed.
+    train_time: Timed,
+    inference_time: Timed,
+    pgd_time: Option<Timed>,
 }
 
 impl RowLaunches {
     fn per_train_step(&self) -> f64 {
         self.train_by_kernel.total() as f64 / self.steps as f64
     }
+}
 
-    /// Milliseconds a training step spent in kernels.
-    fn kernel_ms(&self) -> Option<f64> {
-        let time = self.kernel_time.as_ref().filter(|_| self.timed_steps > 0)?;
-        Some(time.total.as_secs_f64() * 1e3 / self.timed_steps as f64)
+/// The kernels of `runs` runs of one phase (a training step, an inference
+/// or attack batch), each kernel timed alone.
+struct Timed {
+    time: Option<KernelTime>,
+    runs: usize,
+}
+
+impl Timed {
+    /// Milliseconds one run spent in kernels.
+    fn ms(&self) -> Option<f64> {
+        let time = self.time.as_ref().filter(|_| self.runs > 0)?;
+        Some(time.total.as_secs_f64() * 1e3 / self.runs as f64)
+    }
+
+    /// The table cell: the milliseconds, marked where the host's clock
+    /// timed them (submission included).
+    fn cell(&self) -> String {
+        match (self.ms(), &self.time) {
+            (Some(ms), Some(t)) if t.on_device => format!("{ms:.2}"),
+            (Some(ms), _) => format!("{ms:.2} (host-timed)"),
+            (None, _) => "-".to_owned(),
+        }
     }
 }
 
@@ -94,7 +114,7 @@ struct KernelRow {
 /// steps of the same work, so a kernel seen in only one of them is kept,
 /// with nothing for the other.
 fn kernel_rows(l: &RowLaunches) -> Vec<KernelRow> {
-    let timed = l.kernel_time.as_ref().filter(|_| l.timed_steps > 0);
+    let timed = l.train_time.time.as_ref().filter(|_| l.train_time.runs > 0);
     let mut names: Vec<&String> = l.train_by_kernel.by_kernel.keys().collect();
     if let Some(t) = timed {
         names.extend(t.by_kernel.keys().filter(|k| !l.train_by_kernel.by_kernel.contains_key(*k)));
@@ -104,8 +124,9 @@ fn kernel_rows(l: &RowLaunches) -> Vec<KernelRow> {
         .map(|name| KernelRow {
             name: name.clone(),
             per_step: l.train_by_kernel.by_kernel.get(name).copied().unwrap_or(0) as f64 / l.steps as f64,
-            ms_per_step: timed
-                .map(|t| t.by_kernel.get(name).map_or(0.0, |d| d.as_secs_f64() * 1e3 / l.timed_steps as f64)),
+            ms_per_step: timed.map(|t| {
+                t.by_kernel.get(name).map_or(0.0, |d| d.as_secs_f64() * 1e3 / l.train_time.runs as f64)
+            }),
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -158,39 +179,37 @@ fn print_launches(rows: &[Row], args: &Args) {
     }
     println!();
     println!(
-        "Kernel launches (mean per training step, inference batch and PGD-{} batch), and a training step's \
-         time in kernels (each timed alone) beside its whole time:",
+        "Kernel launches per training step, inference batch and PGD-{} batch (mean over the measured ones), \
+         and their time in kernels (each kernel timed alone, in further runs) beside their whole time:",
         args.pgd_steps
     );
     println!();
-    println!(
-        "| device | batch | per train step | per inference batch | per PGD-{} batch | kernel ms per train step | train step ms |",
-        args.pgd_steps
-    );
-    println!("|---|---|---|---|---|---|---|");
+    println!("| device | batch | phase | kernels launched | kernel ms | whole ms |");
+    println!("|---|---|---|---|---|---|");
     for (row, l) in &gpu {
-        let pgd = l.pgd.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
-        let kernel = match (l.kernel_ms(), &l.kernel_time) {
-            (Some(ms), Some(t)) if t.on_device => format!("{ms:.2}"),
-            (Some(ms), _) => format!("{ms:.2} (host-timed)"),
-            (None, _) => "-".to_owned(),
-        };
-        let step_ms = 1e3 * row.batch as f64 / row.train;
-        println!(
-            "| {} | {} | {:.1} | {:.1} | {} | {kernel} | {step_ms:.2} |",
-            row.device,
-            row.batch,
-            l.per_train_step(),
-            l.inference,
-            pgd
-        );
+        let ms = |rate: f64| format!("{:.2}", 1e3 * row.batch as f64 / rate);
+        let mut phases = vec![
+            ("train step".to_owned(), l.per_train_step(), &l.train_time, ms(row.train)),
+            ("inference batch".to_owned(), l.inference, &l.inference_time, ms(row.inference)),
+        ];
+        if let (Some(launched), Some(time), Some(rate)) = (l.pgd, &l.pgd_time, row.pgd) {
+            phases.push((format!("PGD-{} batch", args.pgd_steps), launched, time, ms(rate)));
+        }
+        for (phase, launched, time, whole) in phases {
+            println!(
+                "| {} | {} | {phase} | {launched:.1} | {} | {whole} |",
+                row.device,
+                row.batch,
+                time.cell()
+            );
+        }
     }
     if args.kernels == 0 {
         return;
     }
     for (row, l) in &gpu {
         let rows = kernel_rows(l);
-        let total_ms = l.kernel_ms();
+        let total_ms = l.train_time.ms();
         println!();
         match total_ms {
             Some(_) => println!(
@@ -276,6 +295,7 @@ fn measure(
         Ok(model)
     });
     let model = timed?;
+    let train_time = Timed { time: kernel_time, runs: timed_steps };
     // Inference as evaluation runs it: the evaluation-mode model on the
     // plain device, predictions read back per batch.
     let frozen = model.valid().to_device(device);
@@ -292,6 +312,14 @@ fn measure(
     });
     predicted?;
     let inference = (batch * args.steps) as f64 / started.elapsed().as_secs_f64();
+    let (timed, time) = launches::time(|| -> anyhow::Result<()> {
+        for _ in 0..timed_steps {
+            crate::model::predict_batch(&frozen, &host, device)?;
+        }
+        Ok(())
+    });
+    timed?;
+    let inference_time = Timed { time, runs: timed_steps };
     let pgd = (args.pgd_steps > 0).then(|| {
         let frozen = model.valid().to_device(&autodiff).freeze();
         let attack = Attack {
@@ -312,9 +340,12 @@ fn measure(
         let started = Instant::now();
         let ((), launched) = launches::count(|| (1..=args.attack_batches).for_each(attack_batch));
         let rate = (batch * args.attack_batches) as f64 / started.elapsed().as_secs_f64();
-        (rate, launched)
+        let runs = usize::from(gpu);
+        let ((), time) = launches::time(|| (0..runs).for_each(|i| attack_batch(args.attack_batches + 1 + i)));
+        (rate, (launched, Timed { time, runs }))
     });
     let (pgd, pgd_launches) = pgd.unzip();
+    let (pgd_launches, pgd_time) = pgd_launches.unzip();
     let per = |l: &Launches, n: usize| l.total() as f64 / n as f64;
     // On the CPU backend nothing is launched: no launch figures.
     let launches = match (train_launches, inference_launches) {
@@ -323,8 +354,9 @@ fn measure(
             pgd: pgd_launches.flatten().map(|p| per(&p, args.attack_batches)),
             train_by_kernel: t,
             steps: args.steps,
-            kernel_time,
-            timed_steps,
+            train_time,
+            inference_time,
+            pgd_time,
         }),
         _ => None,
     };
@@ -354,8 +386,9 @@ mod tests {
                 by_kernel: counts.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             },
             steps,
-            kernel_time,
-            timed_steps: timed.map_or(0, |(n, _)| n),
+            train_time: Timed { time: kernel_time, runs: timed.map_or(0, |(n, _)| n) },
+            inference_time: Timed { time: None, runs: 0 },
+            pgd_time: None,
         }
     }
 
@@ -376,7 +409,8 @@ mod tests {
         assert_eq!(rows[1].per_step, 10.0);
         // Timed but not seen while counting: kept, with no launches.
         assert_eq!(rows[3], KernelRow { name: "Copy".into(), per_step: 0.0, ms_per_step: Some(0.2) });
-        assert_eq!(l.kernel_ms(), Some(4.2));
+        assert_eq!(l.train_time.ms(), Some(4.2));
+        assert_eq!(l.train_time.cell(), "4.20");
     }
 
     #[test]
@@ -385,6 +419,7 @@ mod tests {
         let rows = kernel_rows(&l);
         let ranked: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.per_step, r.ms_per_step)).collect();
         assert_eq!(ranked, [("c", 5.0, None), ("a", 2.0, None), ("b", 2.0, None)]);
-        assert_eq!(l.kernel_ms(), None);
+        assert_eq!(l.train_time.ms(), None);
+        assert_eq!(l.train_time.cell(), "-");
     }
 }
