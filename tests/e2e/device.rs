@@ -235,25 +235,19 @@ mod wgpu {
         assert_eq!(eps(&cpu), eps(&gpu));
     }
 
+    /// `temper bench` arguments for the least work that opens wgpu and
+    /// prints its row: one training step on a batch of 4, no attack.
+    fn one_wgpu_step(cfg: &str) -> [&str; 11] {
+        ["bench", "--config", cfg, "--device", "wgpu", "--batch", "4", "--steps", "1", "--pgd-steps", "0"]
+    }
+
     #[test]
     fn opening_wgpu_without_a_display_prints_no_driver_noise() {
         let sb = Sandbox::new();
         let cfg = tiny(&sb, "");
         // As on a server or in CI: no session directory, no Wayland display.
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
-            .args([
-                "bench",
-                "--config",
-                &cfg,
-                "--device",
-                "wgpu",
-                "--batch",
-                "4",
-                "--steps",
-                "1",
-                "--pgd-steps",
-                "0",
-            ])
+            .args(one_wgpu_step(&cfg))
             .current_dir(sb.path())
             .env("TEMPER_KERNEL_CACHE", crate::harness::KERNEL_CACHE)
             .env_remove("XDG_RUNTIME_DIR")
@@ -276,19 +270,7 @@ mod wgpu {
         // language alone (WGSL) would not tell OpenGL from Vulkan.
         let nowhere = "/nonexistent/vulkan_icd.json";
         let run = sb.temper_with_env(
-            &[
-                "bench",
-                "--config",
-                &cfg,
-                "--device",
-                "wgpu",
-                "--batch",
-                "2",
-                "--steps",
-                "1",
-                "--pgd-steps",
-                "0",
-            ],
+            &one_wgpu_step(&cfg),
             &[("VK_ICD_FILENAMES", nowhere), ("VK_DRIVER_FILES", nowhere)],
         );
         assert_eq!(run.code, 0, "{}", run.stderr);
