@@ -194,17 +194,16 @@ fn graphics_api(device: &Device) -> Result<&'static str, String> {
     use burn_dispatch::DispatchDevice;
     use burn_dispatch::devices::CubeDevice;
     use burn_dispatch::devices::wgpu::{AutoGraphicsApi, RuntimeOptions, try_init_setup};
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
-    static OPENED: Mutex<Option<HashMap<String, &'static str>>> = Mutex::new(None);
+    static OPENED: Mutex<BTreeMap<String, &'static str>> = Mutex::new(BTreeMap::new());
     let DispatchDevice::Cube(CubeDevice::Wgpu(wgpu_device)) = device.clone().inner().as_dispatch().clone()
     else {
         return Err(format!("{device:?} is not a wgpu device"));
     };
     let key = format!("{wgpu_device:?}");
     let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
-    let opened = opened.get_or_insert_with(HashMap::new);
     if let Some(api) = opened.get(&key) {
         return Ok(api);
     }
