@@ -276,6 +276,13 @@ mod wgpu {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let cells = row(&run.stdout, "| wgpu (");
         assert!(cells[0].ends_with(", WGSL, OpenGL)"), "{cells:?}");
+        // And says so before it measures, with what to do about it.
+        assert!(
+            run.stderr.contains("warning: wgpu found no Vulkan adapter and runs on OpenGL"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("Vulkan driver"), "{}", run.stderr);
     }
 
     /// The cells of the first table row that starts with `prefix`.

@@ -157,6 +157,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for name in &args.devices {
         let selected = device::select(name)?;
+        if let Some(warning) = &selected.warning {
+            eprintln!("warning: {warning}");
+        }
         for &batch in &args.batches {
             let row = measure(&plan, &selected, batch, &args)?;
             let pgd = row.pgd.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));

@@ -43,6 +43,9 @@ pub struct Selected {
     /// Where a GPU keeps its compiled kernels and autotune results; `None`
     /// on the CPU.
     pub kernel_cache: Option<KernelCache>,
+    /// What the person running it should hear about the device before the
+    /// run starts (wgpu fell back to OpenGL); the run goes on.
+    pub warning: Option<String>,
 }
 
 impl Selected {
@@ -97,6 +100,7 @@ fn cpu() -> Selected {
         description: "cpu (burn flex)".to_owned(),
         backend: "cpu",
         kernel_cache: None,
+        warning: None,
     }
 }
 
@@ -115,7 +119,13 @@ fn open_cuda(index: usize) -> Result<Selected, String> {
     let kernel_cache = Some(kernel_cache::configure());
     let device = Device::cuda(index);
     let name = probe(&device).map_err(|e| cuda_failure(&e))?;
-    Ok(Selected { device, description: format!("cuda:{index} ({name})"), backend: "cuda", kernel_cache })
+    Ok(Selected {
+        device,
+        description: format!("cuda:{index} ({name})"),
+        backend: "cuda",
+        kernel_cache,
+        warning: None,
+    })
 }
 
 /// Why CUDA could not run a kernel, with what to do about it: a missing
@@ -178,8 +188,20 @@ fn open_wgpu_here(index: Option<usize>) -> Result<Selected, String> {
         Some(i) => format!("wgpu:{i}"),
         None => "wgpu".to_owned(),
     };
-    Ok(Selected { device, description: format!("{label} ({name}, {api})"), backend: "wgpu", kernel_cache })
+    Ok(Selected {
+        device,
+        description: format!("{label} ({name}, {api})"),
+        backend: "wgpu",
+        kernel_cache,
+        warning: (api == "OpenGL").then(|| OPENGL.to_owned()),
+    })
 }
+
+/// Why a wgpu run on OpenGL is worth a word: wgpu takes it without failing
+/// when it finds no Vulkan adapter, and it is wgpu's slowest path.
+#[cfg_attr(not(feature = "webgpu"), allow(dead_code))]
+const OPENGL: &str = "wgpu found no Vulkan adapter and runs on OpenGL, its slowest path; install the \
+                      GPU's Vulkan driver, or choose another device (--device cuda or cpu)";
 
 /// Brings up a wgpu device's runtime (which its first tensor would do
 /// otherwise, with the same options) to learn the graphics API wgpu settled

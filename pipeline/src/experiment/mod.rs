@@ -83,6 +83,7 @@ pub fn run(
     let started_at = manifest::now();
     let baseline = Baseline::load(plan)?;
     let selected = device::select(&plan.device)?;
+    warn_about(&selected, progress);
     progress.say(&format!("loading data for `{}` (device {})", plan.name, selected.summary()));
     let device::Selected { device, description: device_desc, .. } = selected;
     let mut split = data::load(&plan.data, plan.seed)?;
@@ -185,6 +186,17 @@ pub fn run(
     finish(&job, &mut manifest)
 }
 
+/// Tells the person running it what they should know about the device
+/// (a JSON event on stderr for log collectors, a line on a terminal); the
+/// manifest's device description records the same.
+fn warn_about(selected: &device::Selected, progress: &Progress) {
+    if let Some(warning) = &selected.warning {
+        progress
+            .event(&json!({"event": "device_warning", "device": selected.description, "warning": warning}));
+        progress.say(&format!("warning: {warning}"));
+    }
+}
+
 /// Continues a killed or interrupted run from its last checkpoint, in the
 /// same run directory, with the same data order and augmentation stream.
 pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow::Result<Outcome> {
@@ -213,7 +225,9 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
     let baseline = Baseline::load(&plan)?;
-    let device::Selected { device, description: device_desc, .. } = device::select(&plan.device)?;
+    let selected = device::select(&plan.device)?;
+    warn_about(&selected, progress);
+    let device::Selected { device, description: device_desc, .. } = selected;
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
@@ -957,7 +971,12 @@ impl Saved {
     /// Opens `run_dir`'s model (its SHA-256 checked against the manifest)
     /// and the test set of `config` (default: the run's), on `device`
     /// (default: the run's).
-    fn open(run_dir: &Path, config: Option<&Path>, device: Option<&str>) -> anyhow::Result<Saved> {
+    fn open(
+        run_dir: &Path,
+        config: Option<&Path>,
+        device: Option<&str>,
+        progress: &Progress,
+    ) -> anyhow::Result<Saved> {
         let dir = RunDir::open(run_dir)?;
         let saved = config::load(&dir.file("config.toml"))?;
         let manifest: Manifest = dir.read_json("manifest.json")?;
@@ -990,7 +1009,9 @@ impl Saved {
             );
         }
         let baseline = Baseline::load(&target)?;
-        let device = device::select(device.unwrap_or(&saved.device))?.device;
+        let selected = device::select(device.unwrap_or(&saved.device))?;
+        warn_about(&selected, progress);
+        let device = selected.device;
         let mut split = data::load(&target.data, target.seed)?;
         let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
         split.align_classes(&classes, &table)?;
@@ -1071,7 +1092,7 @@ pub fn evaluate_saved(
     device: Option<&str>,
     progress: &Progress,
 ) -> anyhow::Result<Evaluated> {
-    let saved = Saved::open(run_dir, config, device)?;
+    let saved = Saved::open(run_dir, config, device, progress)?;
     let measured = saved.measure(progress, &Cells::All)?;
     let metrics =
         RunParts::of_evaluation(saved.info()).metrics(measured.evaluation()?, saved.baseline.as_ref());
@@ -1099,7 +1120,7 @@ pub fn evaluate_shard(
     progress: &Progress,
 ) -> anyhow::Result<ShardDone> {
     let started = Instant::now();
-    let saved = Saved::open(run_dir, config, device)?;
+    let saved = Saved::open(run_dir, config, device, progress)?;
     let mine = shard::assign(&saved.target.eval, saved.split.test.len(), shard);
     let cells: Vec<Cell> = mine.iter().cloned().collect();
     let measured = saved.measure(progress, &Cells::Only(mine))?;

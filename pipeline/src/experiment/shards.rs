@@ -186,7 +186,7 @@ pub fn merge(run_dir: &Path, progress: &Progress) -> anyhow::Result<Merged> {
     }
     let metrics = pending.parts.metrics(evaluation, baseline.as_ref());
     progress.say("gathering the report's examples");
-    let examples = Saved::open(dir.path(), None, None)?.examples(&plan)?;
+    let examples = Saved::open(dir.path(), None, None, progress)?.examples(&plan)?;
     write_completed(&dir, &mut manifest, &metrics, &examples)?;
     let line = serde_json::json!({"event": "merged", "run": dir.id(), "shards": n,
         "clean_accuracy": metrics.clean_accuracy, "mean_corruption_accuracy": metrics.mean_corruption_accuracy});
