@@ -38,17 +38,20 @@ impl Launches {
 /// How long the kernels of a piece of work ran, each timed alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelTime {
-    /// Their durations added up.
-    pub total: Duration,
-    /// The same by kernel, by short name as [`Launches`] names them: which
-    /// kernels a device-bound step spends its time in.
+    /// Their durations added up by kernel, by short name as [`Launches`]
+    /// names them: which kernels a device-bound step spends its time in.
     pub by_kernel: BTreeMap<String, Duration>,
-    /// Kernels timed.
-    pub kernels: usize,
     /// Whether every duration came from the device's own timestamps; where
     /// a backend has none it times the host around a blocking submit, which
     /// adds the submission's cost to each kernel.
     pub on_device: bool,
+}
+
+impl KernelTime {
+    /// All the kernels' time.
+    pub fn total(&self) -> Duration {
+        self.by_kernel.values().sum()
+    }
 }
 
 /// The short name cubecl's profiling log uses: `a::b::Kernel<T>` → `Kernel`.
@@ -108,8 +111,8 @@ mod imp {
         (out, Some(launches))
     }
 
-    /// Summed durations and launches, by the kernel's full static name.
-    type Durations = HashMap<&'static str, (Duration, usize)>;
+    /// Summed durations by the kernel's full static name.
+    type Durations = HashMap<&'static str, Duration>;
 
     /// Durations as cubecl reads them back, and whether any came from the
     /// host's clock.
@@ -126,9 +129,7 @@ mod imp {
         fn timed(&self, kernel: &'static str, duration: Duration, method: TimingMethod) {
             let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
             let (by_kernel, host_timed) = &mut *guard;
-            let (sum, n) = by_kernel.entry(kernel).or_default();
-            *sum += duration;
-            *n += 1;
+            *by_kernel.entry(kernel).or_default() += duration;
             *host_timed |= method != TimingMethod::Device;
         }
     }
@@ -139,16 +140,9 @@ mod imp {
         let out = work();
         drop(watching);
         let (seen, host_timed) = std::mem::take(&mut *clock.0.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut timed = KernelTime {
-            total: Duration::ZERO,
-            by_kernel: Default::default(),
-            kernels: 0,
-            on_device: !host_timed,
-        };
-        for (kernel, (sum, n)) in seen {
+        let mut timed = KernelTime { by_kernel: Default::default(), on_device: !host_timed };
+        for (kernel, sum) in seen {
             *timed.by_kernel.entry(short_name(kernel).to_owned()).or_default() += sum;
-            timed.total += sum;
-            timed.kernels += n;
         }
         (out, Some(timed))
     }

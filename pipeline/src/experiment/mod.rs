@@ -82,8 +82,7 @@ pub fn run(
     }
     let started_at = manifest::now();
     let baseline = Baseline::load(plan)?;
-    let selected = device::select(&plan.device)?;
-    warn_about(&selected, progress);
+    let selected = select_device(&plan.device, progress)?;
     progress.say(&format!("loading data for `{}` (device {})", plan.name, selected.summary()));
     let device::Selected { device, description: device_desc, .. } = selected;
     let mut split = data::load(&plan.data, plan.seed)?;
@@ -186,15 +185,17 @@ pub fn run(
     finish(&job, &mut manifest)
 }
 
-/// Tells the person running it what they should know about the device
-/// (a JSON event on stderr for log collectors, a line on a terminal); the
-/// manifest's device description records the same.
-fn warn_about(selected: &device::Selected, progress: &Progress) {
+/// Opens the device `name` asks for and tells the person running it what
+/// they should know about it (a JSON event on stderr for log collectors, a
+/// line on a terminal); the manifest's device description records the same.
+fn select_device(name: &str, progress: &Progress) -> Result<device::Selected, device::DeviceError> {
+    let selected = device::select(name)?;
     if let Some(warning) = &selected.warning {
         progress
             .event(&json!({"event": "device_warning", "device": selected.description, "warning": warning}));
         progress.say(&format!("warning: {warning}"));
     }
+    Ok(selected)
 }
 
 /// Continues a killed or interrupted run from its last checkpoint, in the
@@ -225,9 +226,7 @@ pub fn resume(run_dir: &Path, progress: &Progress, stop: &AtomicBool) -> anyhow:
         .ok_or_else(|| anyhow::anyhow!("{}: no checkpoint to resume from", dir.path().display()))?;
     let plan = config::load(&dir.file("config.toml"))?;
     let baseline = Baseline::load(&plan)?;
-    let selected = device::select(&plan.device)?;
-    warn_about(&selected, progress);
-    let device::Selected { device, description: device_desc, .. } = selected;
+    let device::Selected { device, description: device_desc, .. } = select_device(&plan.device, progress)?;
     let mut split = data::load(&plan.data, plan.seed)?;
     let inputs = provenance::hash_inputs(&plan, &split)?;
     for (now, then) in inputs.iter().zip(&manifest.inputs) {
@@ -1009,9 +1008,7 @@ impl Saved {
             );
         }
         let baseline = Baseline::load(&target)?;
-        let selected = device::select(device.unwrap_or(&saved.device))?;
-        warn_about(&selected, progress);
-        let device = selected.device;
+        let device = select_device(device.unwrap_or(&saved.device), progress)?.device;
         let mut split = data::load(&target.data, target.seed)?;
         let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
         split.align_classes(&classes, &table)?;
