@@ -1,6 +1,8 @@
 //! Attacks at evaluation time, through `temper train` and `temper eval`.
 
-use crate::harness::{Sandbox, messages_config};
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config, messages_config};
 
 #[test]
 fn text_attacks_write_their_metrics_and_replay_under_eval() {
@@ -42,6 +44,51 @@ fn text_attacks_write_their_metrics_and_replay_under_eval() {
 
     // Re-evaluating the saved model replays the same attacks.
     let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
+    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
+    let again = sb.json(&evals[0].path());
+    for table in ["attack_accuracy", "attack_success_rate", "attack_mean_norm", "attack_mean_queries"] {
+        assert_eq!(again[table], metrics[table], "{table}");
+    }
+}
+
+#[test]
+fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
+    let sb = Sandbox::new();
+    sb.digits(256, 64, ImageLayout::ParquetBytes);
+    let attacks =
+        "[[eval.attacks]]\nname = \"square\"\nepsilons = [0.1, 0.3]\nmax-queries = 100\nexamples = 64\n";
+    let cfg =
+        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1");
+    let cfg = sb.write("c.toml", cfg + attacks);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let metrics = sb.json(&dir.join("metrics.json"));
+    let clean = metrics["clean_accuracy"].as_f64().unwrap();
+    let get = |table: &str, eps: &str| {
+        metrics[table]["square"][eps].as_f64().unwrap_or_else(|| panic!("{table}.square.{eps} in {metrics}"))
+    };
+    for (eps, radius) in [("0.1", 0.1), ("0.3", 0.3)] {
+        let (accuracy, success) = (get("attack_accuracy", eps), get("attack_success_rate", eps));
+        // The attack covers the whole test set, so it can only lower its accuracy.
+        assert!(accuracy <= clean + 1e-9, "ε {eps}: {accuracy} under attack, {clean} clean");
+        assert!((accuracy - clean * (1.0 - success)).abs() < 1e-9, "ε {eps}: {accuracy} {clean} {success}");
+        let norm = get("attack_mean_norm", eps);
+        assert!(norm > 0.0 && norm <= radius + 1e-6, "ε {eps}: mean L∞ {norm}");
+        let queries = get("attack_mean_queries", eps);
+        assert!((1.0..=100.0).contains(&queries), "ε {eps}: mean queries {queries}");
+    }
+    // A wider ball breaks at least as much, in fewer queries.
+    assert!(get("attack_accuracy", "0.3") <= get("attack_accuracy", "0.1"), "{metrics}");
+    assert!(get("attack_mean_queries", "0.3") < get("attack_mean_queries", "0.1"), "{metrics}");
+    assert!(get("attack_success_rate", "0.3") > 0.5, "ε 0.3 flips most digits: {metrics}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| square | 0.1 |") && report.contains("mean queries"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(">square<br>"), "gallery row: {html}");
+
+    let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--device", "cpu", "--quiet"]);
     assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
     let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
     let again = sb.json(&evals[0].path());

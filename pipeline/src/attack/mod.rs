@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod black_box;
+pub mod square;
 pub mod white_box;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchError, EvalSetup};
-pub use crate::config::{Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, TextAttackKind, WhiteBoxPlan};
+pub use crate::config::{
+    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, SquarePlan, TextAttackKind, WhiteBoxPlan,
+};
 use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predicted_classes};
 use crate::progress::Progress;
@@ -166,7 +169,7 @@ fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Result<Vec<usize>, Rea
 
 /// The configured attacks on an evaluation-mode `model`: white-box ones on
 /// a frozen copy that still passes gradients to its input, black-box ones
-/// on `model` itself.
+/// (text edits, the Square Attack) on `model` itself.
 ///
 /// `keep(attack, ε)` picks the (attack, ε) cells to run: every one for a
 /// whole evaluation, a shard's for a sharded one. Each cell's numbers do
@@ -179,7 +182,7 @@ pub fn run_all<M: Classifier>(
     progress: &Progress,
     keep: &dyn Fn(&str, f64) -> bool,
 ) -> Result<AttackTable, AttackError> {
-    let (mut white, mut black) = (Vec::new(), Vec::new());
+    let (mut white, mut black, mut square) = (Vec::new(), Vec::new(), Vec::new());
     for plan in &setup.eval.attacks {
         match plan {
             AttackPlan::WhiteBox(p) => {
@@ -194,9 +197,16 @@ pub fn run_all<M: Classifier>(
                     black.push(p.clone());
                 }
             }
+            AttackPlan::Square(p) => {
+                let mut p = p.clone();
+                p.epsilons.retain(|&e| keep(SquarePlan::NAME, e));
+                if !p.epsilons.is_empty() {
+                    square.push(p);
+                }
+            }
         }
     }
-    if white.is_empty() && black.is_empty() {
+    if white.is_empty() && black.is_empty() && square.is_empty() {
         return Ok(AttackTable::new());
     }
     progress.say("attacking");
@@ -207,6 +217,9 @@ pub fn run_all<M: Classifier>(
     }
     if !black.is_empty() {
         table.extend(black_box::evaluate(model, test, setup, &black, device, progress)?);
+    }
+    if !square.is_empty() {
+        table.extend(square::evaluate(model, test, setup, &square, device, progress)?);
     }
     Ok(table)
 }

@@ -129,6 +129,8 @@ pub enum AttackPlan {
     WhiteBox(WhiteBoxPlan),
     /// An edit attack on texts.
     BlackBox(BlackBoxPlan),
+    /// The Square Attack on images: random search on the model's scores.
+    Square(SquarePlan),
 }
 
 impl AttackPlan {
@@ -137,8 +139,29 @@ impl AttackPlan {
         match self {
             AttackPlan::WhiteBox(p) => p.kind.name(),
             AttackPlan::BlackBox(p) => p.kind.name(),
+            AttackPlan::Square(_) => SquarePlan::NAME,
         }
     }
+}
+
+/// A `square` `[[eval.attacks]]` entry, resolved: the L∞ Square Attack
+/// (Andriushchenko et al. 2020), which queries the model's scores only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SquarePlan {
+    /// L∞ radii on the [0, 1] pixel scale.
+    pub epsilons: Vec<f64>,
+    /// Most images sent to the model per test row, the clean one included.
+    pub max_queries: usize,
+    /// Share of the pixels the first squares cover; later ones shrink on
+    /// the paper's schedule.
+    pub p_init: f64,
+    /// How many test rows are attacked (the first ones, in file order).
+    pub examples: usize,
+}
+
+impl SquarePlan {
+    /// The config and metrics name.
+    pub const NAME: &'static str = "square";
 }
 
 /// A white-box `[[eval.attacks]]` entry, resolved.

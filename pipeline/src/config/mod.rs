@@ -13,7 +13,9 @@ mod write;
 
 use std::path::Path;
 
-pub use attack::{Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, TextAttackKind, WhiteBoxPlan};
+pub use attack::{
+    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, SquarePlan, TextAttackKind, WhiteBoxPlan,
+};
 pub use error::ConfigError;
 pub use gate::{Comparison, Gate, GateError};
 pub use plan::*;
@@ -392,6 +394,53 @@ mod tests {
         assert!(e.message.contains("text"), "{}", e.message);
         let twice = format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\n[[eval.attacks]]\nname = \"fgsm\"\n");
         assert!(parse(&twice, &cfg).unwrap_err().message.contains("twice"));
+    }
+
+    #[test]
+    fn the_square_attack_resolves_with_autoattacks_defaults_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let text = format!(
+            "{IMAGE}[[eval.attacks]]\nname = \"square\"\n\
+             [[eval.attacks]]\nname = \"pgd_linf\"\n"
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [AttackPlan::Square(sq), AttackPlan::WhiteBox(_)] = &plan.eval.attacks[..] else {
+            panic!("square, then PGD")
+        };
+        assert_eq!(sq.epsilons, vec![0.05, 0.1, 0.2]);
+        assert_eq!((sq.max_queries, sq.p_init, sq.examples), (5000, 0.8, 1000));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        let set = format!(
+            "{IMAGE}[[eval.attacks]]\nname = \"square\"\nepsilons = [0.3]\nmax-queries = 50\np-init = 0.1\nexamples = 9\n"
+        );
+        let plan = parse(&set, &cfg).expect("test setup");
+        let [AttackPlan::Square(sq)] = &plan.eval.attacks[..] else { panic!("one square attack") };
+        assert_eq!((sq.epsilons.clone(), sq.max_queries, sq.p_init, sq.examples), (vec![0.3], 50, 0.1, 9));
+    }
+
+    #[test]
+    fn the_square_attack_refuses_other_attacks_keys_and_text_data() {
+        let (_d, cfg) = fixture_dir();
+        let square = |extra: &str| format!("{IMAGE}[[eval.attacks]]\nname = \"square\"\n{extra}");
+        for (extra, key) in [
+            ("steps = 5\n", "eval.attacks[0].steps"),
+            ("max-word-share = 0.2\n", "eval.attacks[0].max-word-share"),
+            ("p-init = 0\n", "eval.attacks[0].p-init"),
+            ("p-init = 1.5\n", "eval.attacks[0].p-init"),
+            ("max-queries = 1\n", "eval.attacks[0].max-queries"),
+            ("epsilons = [2.0]\n", "eval.attacks[0].epsilons[0]"),
+        ] {
+            let e = parse(&square(extra), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);
+        }
+        let e = parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"pgd_linf\"\np-init = 0.5\n"), &cfg)
+            .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].p-init"));
+        assert!(e.message.contains("square"), "{}", e.message);
+        let e = parse(&format!("{BASE}[[eval.attacks]]\nname = \"square\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].name"));
+        assert!(e.message.contains("image attack"), "{}", e.message);
     }
 
     #[test]

@@ -240,5 +240,6 @@ pub struct RawAttack {
     pub restarts: Option<i64>,
     pub max_word_share: Option<f64>,
     pub max_queries: Option<i64>,
+    pub p_init: Option<f64>,
     pub examples: Option<i64>,
 }

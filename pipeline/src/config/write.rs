@@ -1,7 +1,7 @@
 //! Plan → TOML: the resolved config saved in every run directory, with
 //! every default spelled out and absolute paths, so it re-runs as is.
 
-use super::attack::{AttackKind, AttackPlan};
+use super::attack::{AttackKind, AttackPlan, SquarePlan};
 use super::plan::*;
 use super::raw::*;
 
@@ -221,6 +221,14 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             name: a.kind.name().to_owned(),
                             max_word_share: Some(a.budget.max_word_share),
                             max_queries: Some(a.budget.max_queries as i64),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
+                        AttackPlan::Square(a) => RawAttack {
+                            name: SquarePlan::NAME.to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            max_queries: Some(a.max_queries as i64),
+                            p_init: Some(a.p_init),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },

@@ -13,9 +13,9 @@ use burn::prelude::*;
 
 use super::{EvalError, EvalSetup};
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::{AttackError, epsilon_key, white_box};
+use crate::attack::{AttackError, epsilon_key, square, white_box};
 use crate::batch::{self, HostBatch, Perturbation};
-use crate::config::{AttackPlan, BlackBoxPlan, ModelPlan, WhiteBoxPlan};
+use crate::config::{AttackPlan, BlackBoxPlan, ModelPlan, SquarePlan, WhiteBoxPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::{Classifier, HostInput, ModelInput, predict_batch, readback};
 
@@ -102,6 +102,7 @@ pub fn gather<M: Classifier>(
         let group = match plan {
             AttackPlan::WhiteBox(p) => g.white_box(p, &clean)?,
             AttackPlan::BlackBox(p) => g.black_box(p)?,
+            AttackPlan::Square(p) => g.square(p)?,
         };
         out.groups.push(group);
     }
@@ -238,6 +239,30 @@ impl<M: Classifier> Gatherer<'_, M> {
             .collect::<Result<_, _>>()?;
         Ok(Group {
             name: plan.kind.name().to_owned(),
+            setting: format!("ε = {}", epsilon_key(eps)),
+            examples: self.examples(shown, &after),
+        })
+    }
+
+    /// The Square Attack at its middle ε on the shown rows, seeded per row
+    /// as in evaluation.
+    fn square(&self, plan: &SquarePlan) -> Result<Group, EvalError> {
+        let Inputs::Images(set) = &self.test.inputs else {
+            return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" }.into());
+        };
+        let eps = middle(&plan.epsilons).unwrap_or(0.0);
+        let (_, attacked, _) =
+            square::attack_rows(self.model, self.test, self.setup, plan, eps, &self.rows, self.device)?;
+        let after = predict_batch(self.model, &attacked, self.device)?;
+        let HostInput::Images { pixels, shape: [_, c, h, w] } = attacked else {
+            return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" }.into());
+        };
+        let shown = pixels
+            .chunks_exact(c * h * w)
+            .map(|chw| image(set, hwc_bytes(chw, c, h * w)))
+            .collect::<Result<_, _>>()?;
+        Ok(Group {
+            name: SquarePlan::NAME.to_owned(),
             setting: format!("ε = {}", epsilon_key(eps)),
             examples: self.examples(shown, &after),
         })

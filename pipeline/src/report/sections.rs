@@ -384,8 +384,13 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
         code("pgd_l2"),
         plain(
             ") of the applied perturbation on the [0, 1] pixel scale; for text attacks ε is the largest share \
-             of words that may change and the norm the mean share that did. Queries: mean texts sent to the \
-             model per input (black-box attacks).",
+             of words that may change and the norm the mean share that did. Queries: mean inputs sent to the \
+             model per attacked row, the clean one included (black-box attacks). ",
+        ),
+        code("square"),
+        plain(
+            " reads only the model's scores, never its gradients: where it breaks more inputs than PGD at the \
+             same ε, the model's gradients are masked and PGD's figure overstates its robustness.",
         ),
     ];
     let header =

@@ -377,6 +377,7 @@ fn resolve_attack(
     let names: Vec<&str> = AttackKind::ALL
         .iter()
         .map(|k| k.name())
+        .chain([SquarePlan::NAME])
         .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
         .collect();
     if !names.contains(&raw.name.as_str()) {
@@ -384,6 +385,19 @@ fn resolve_attack(
     }
     if earlier.iter().any(|p| p.name() == raw.name) {
         return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", raw.name)));
+    }
+    if raw.name == SquarePlan::NAME {
+        if modality != Modality::Image {
+            return Err(c.err(
+                &format!("{key}.name"),
+                "`square` is an image attack (it perturbs pixels); this config's data is text",
+            ));
+        }
+        return Ok(AttackPlan::Square(resolve_square(c, key, raw)?));
+    }
+    if raw.p_init.is_some() {
+        let why = format!("applies to `square` only, not `{}`", raw.name);
+        c.refuse_set(key, &[("p-init", true)], &why)?;
     }
     let plan = match (AttackKind::find(&raw.name), TextAttackKind::find(&raw.name), modality) {
         (Some(kind), _, Modality::Image) => AttackPlan::WhiteBox(resolve_white_box(c, key, kind, raw)?),
@@ -462,6 +476,46 @@ fn resolve_white_box(
         )?,
         random_start: raw.random_start.unwrap_or(true),
         restarts: c.usize(&format!("{key}.restarts"), raw.restarts, 1, 1, 100)?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}
+
+/// AutoAttack's standard Square Attack: 5,000 queries, squares covering
+/// 80% of the image at first (Croce & Hein 2020; the authors' MNIST setting).
+const SQUARE_QUERIES: i64 = 5000;
+const SQUARE_P_INIT: f64 = 0.8;
+
+fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, ConfigError> {
+    let others = [
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+        ("max-word-share", raw.max_word_share.is_some()),
+    ];
+    c.refuse_set(key, &others, "does not apply to `square` (keys: epsilons, max-queries, p-init, examples)")?;
+    let epsilons = match raw.epsilons {
+        None => LINF_EPSILONS.to_vec(),
+        Some(list) => {
+            if list.is_empty() {
+                return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
+            }
+            for (j, &e) in list.iter().enumerate() {
+                c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, 1.0))?;
+            }
+            list
+        }
+    };
+    Ok(SquarePlan {
+        epsilons,
+        // The clean query and the first (striped) guess come before any square.
+        max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, SQUARE_QUERIES, 2, 1_000_000)?,
+        p_init: c.float(
+            &format!("{key}.p-init"),
+            raw.p_init,
+            SQUARE_P_INIT,
+            FloatRange::OpenLow(0.0, 1.0),
+        )?,
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
     })
 }

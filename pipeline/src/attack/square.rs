@@ -1,0 +1,567 @@
+//! The Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020),
+//! L∞: random search on the model's scores, no gradients.
+//!
+//! PGD follows the model's input gradient, so a model whose gradient is
+//! masked (zero, noisy or misleading: quantised inputs, saturated layers,
+//! randomness) looks robust to it without being so. A gradient-free attack
+//! at the same ε tells the two apart, which is why AutoAttack runs this one
+//! beside its gradient attacks: when `square` breaks more inputs than
+//! `pgd_linf`, PGD's figure overstates the robustness.
+//!
+//! Each row starts from vertical stripes of ±ε (one sign per column and
+//! channel), then proposes one square window at a time, filled with ±ε per
+//! channel, and keeps it when the margin `z_y − max_{k≠y} z_k` of the
+//! logits drops; the windows shrink on the paper's schedule
+//! ([`p_selection`]). This is the margin of the log-probabilities too, so
+//! an API that returns probabilities gives an attacker the same search. A
+//! row stops when it is misclassified or its query budget is spent; each
+//! row draws from its own seeded generator, so its result does not depend
+//! on the batch it is in.
+
+use burn::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::{AttackError, AttackResult, AttackTable, epsilon_key};
+use crate::batch::EvalSetup;
+use crate::batch::HostBatch;
+use crate::config::SquarePlan;
+use crate::data::Dataset;
+use crate::model::readback::values;
+use crate::model::{Classifier, HostInput, predicted_classes};
+use crate::progress::Progress;
+
+/// The share of the image each square covers at iteration `it` of
+/// `n_iters`: the reference implementation's piecewise-constant schedule,
+/// written for 10,000 iterations and rescaled to the budget.
+pub fn p_selection(p_init: f64, it: usize, n_iters: usize) -> f64 {
+    let it = (it as f64 / n_iters as f64 * 10_000.0) as usize;
+    let halvings = match it {
+        11..=50 => 1,
+        51..=200 => 2,
+        201..=500 => 3,
+        501..=1000 => 4,
+        1001..=2000 => 5,
+        2001..=4000 => 6,
+        4001..=6000 => 7,
+        6001..=8000 => 8,
+        8001..=10_000 => 9,
+        _ => 0,
+    };
+    p_init / f64::from(1u32 << halvings)
+}
+
+/// The side of a square covering share `p` of an `h × w` image: the
+/// reference's `round(sqrt(p · h · w))`, halves to even as NumPy rounds,
+/// at least 1 and at most one less than the shorter side (so a square
+/// never covers a whole side).
+pub fn square_side(p: f64, h: usize, w: usize) -> usize {
+    let s = (p * (h * w) as f64).sqrt().round_ties_even() as usize;
+    s.max(1).min(h.min(w).saturating_sub(1).max(1))
+}
+
+/// `z_y − max_{k≠y} z_k`: negative once another class wins.
+fn margin(logits: &[f32], label: usize) -> f32 {
+    let other =
+        logits.iter().enumerate().filter(|(k, _)| *k != label).map(|(_, z)| *z).fold(f32::MIN, f32::max);
+    logits[label] - other
+}
+
+/// The first highest score, as `argmax` picks it.
+fn argmax(logits: &[f32]) -> usize {
+    logits.iter().enumerate().fold((0, f32::MIN), |best, (k, &z)| if z > best.1 { (k, z) } else { best }).0
+}
+
+/// One row's search.
+pub struct SquareRow {
+    clean: Vec<f32>,
+    best: Vec<f32>,
+    label: usize,
+    best_margin: f32,
+    queries: usize,
+    /// Still searching: classified correctly so far, budget left.
+    active: bool,
+    /// The query in flight: `None` before the clean one.
+    proposal: Option<Vec<f32>>,
+    /// Whether the clean image has been scored.
+    scored_clean: bool,
+    rng: Xoshiro256PlusPlus,
+}
+
+/// The image's shape and the attack's settings, shared by every row.
+#[derive(Debug, Clone, Copy)]
+pub struct Geometry {
+    /// Channels, height, width.
+    pub chw: [usize; 3],
+    /// L∞ radius.
+    pub epsilon: f32,
+    /// Queries per row, the clean one included.
+    pub max_queries: usize,
+    /// The schedule's first share.
+    pub p_init: f64,
+}
+
+impl Geometry {
+    fn clip(&self, clean: f32, delta: f32) -> f32 {
+        (clean + delta).clamp(0.0, 1.0)
+    }
+
+    /// The reference's iterations after the clean query (the striped start
+    /// is the first), over which [`p_selection`] is scaled.
+    fn iterations(&self) -> usize {
+        self.max_queries - 1
+    }
+}
+
+impl SquareRow {
+    /// A row to attack: `clean` is its `c·h·w` pixels.
+    pub fn new(clean: Vec<f32>, label: usize, seed: u64) -> SquareRow {
+        SquareRow {
+            best: clean.clone(),
+            clean,
+            label,
+            best_margin: f32::INFINITY,
+            queries: 0,
+            active: true,
+            proposal: None,
+            scored_clean: false,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+        }
+    }
+
+    /// The image to score next: the clean one, then the striped start, then
+    /// one square at a time.
+    fn propose(&mut self, g: &Geometry) -> &[f32] {
+        let next = if !self.scored_clean {
+            self.clean.clone()
+        } else if self.queries == 1 {
+            self.stripes(g)
+        } else {
+            self.square(g)
+        };
+        self.proposal.insert(next)
+    }
+
+    /// `clip(x + δ)` with `δ` one ±ε per channel and column.
+    fn stripes(&mut self, g: &Geometry) -> Vec<f32> {
+        let [c, h, w] = g.chw;
+        let mut out = self.clean.clone();
+        for ch in 0..c {
+            for col in 0..w {
+                let delta = if self.rng.random::<bool>() { g.epsilon } else { -g.epsilon };
+                for row in 0..h {
+                    let i = (ch * h + row) * w + col;
+                    out[i] = g.clip(self.clean[i], delta);
+                }
+            }
+        }
+        out
+    }
+
+    /// The best image so far with one window redrawn, as the reference does:
+    /// the window's perturbation is set to ±ε per channel until it changes
+    /// the image somewhere (a draw equal to what is there would waste the
+    /// query).
+    fn square(&mut self, g: &Geometry) -> Vec<f32> {
+        let [c, h, w] = g.chw;
+        // The reference's iteration index: 0 for the first square.
+        let it = self.queries - 2;
+        let s = square_side(p_selection(g.p_init, it, g.iterations()), h, w);
+        let top = if h > s { self.rng.random_range(0..h - s) } else { 0 };
+        let left = if w > s { self.rng.random_range(0..w - s) } else { 0 };
+        let window = |ch: usize| {
+            (top..(top + s).min(h))
+                .flat_map(move |r| (left..(left + s).min(w)).map(move |col| (ch * h + r) * w + col))
+        };
+        let mut deltas: Vec<f32> = self.best.iter().zip(&self.clean).map(|(b, x)| b - x).collect();
+        // Equal draws have probability 2^-c each: 64 tries never all repeat.
+        for _ in 0..64 {
+            let unchanged = (0..c)
+                .all(|ch| window(ch).all(|i| (g.clip(self.clean[i], deltas[i]) - self.best[i]).abs() < 1e-7));
+            if !unchanged {
+                break;
+            }
+            for ch in 0..c {
+                let delta = if self.rng.random::<bool>() { g.epsilon } else { -g.epsilon };
+                for i in window(ch) {
+                    deltas[i] = delta;
+                }
+            }
+        }
+        self.clean.iter().zip(&deltas).map(|(x, d)| g.clip(*x, *d)).collect()
+    }
+
+    /// Takes the scores of the proposal.
+    fn observe(&mut self, logits: &[f32], g: &Geometry) {
+        let Some(proposal) = self.proposal.take() else { return };
+        self.queries += 1;
+        let m = margin(logits, self.label);
+        let wrong = argmax(logits) != self.label;
+        if !self.scored_clean {
+            // A misclassified row is not attacked (it costs its one query).
+            self.scored_clean = true;
+            self.best_margin = m;
+            self.active = !wrong;
+            return;
+        }
+        // The striped start is taken whatever its margin, as the reference does.
+        if self.queries == 2 || m < self.best_margin {
+            self.best = proposal;
+            self.best_margin = m;
+            self.active = !wrong;
+        }
+        if self.queries >= g.max_queries {
+            self.active = false;
+        }
+    }
+
+    /// The row's image after the search, and the queries it took.
+    pub fn outcome(&self) -> (&[f32], usize) {
+        (&self.best, self.queries)
+    }
+}
+
+/// Logits, one vector per image, for `n` images of `c·h·w` pixels.
+pub type Scores<'a> = dyn FnMut(&[f32], usize) -> Result<Vec<Vec<f32>>, AttackError> + 'a;
+
+/// Runs the searches of `rows` to the end, each round scoring every active
+/// row's proposal in one call of `score`.
+pub fn run(rows: &mut [SquareRow], g: &Geometry, score: &mut Scores) -> Result<(), AttackError> {
+    loop {
+        let active: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].active).collect();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Vec::with_capacity(active.len() * g.chw.iter().product::<usize>());
+        for &i in &active {
+            batch.extend_from_slice(rows[i].propose(g));
+        }
+        let logits = score(&batch, active.len())?;
+        for (&i, z) in active.iter().zip(&logits) {
+            rows[i].observe(z, g);
+        }
+    }
+}
+
+/// The model's logits for `n` images of shape `chw`, one vector per image.
+fn logits<M: Classifier>(
+    model: &M,
+    pixels: &[f32],
+    n: usize,
+    chw: [usize; 3],
+    device: &Device,
+) -> Result<Vec<Vec<f32>>, AttackError> {
+    let [c, h, w] = chw;
+    let input = HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] };
+    let z = model.logits(input.to_device(device));
+    let classes = z.dims()[1];
+    let flat = values::<f32, 2, burn::tensor::Float>(z, n * classes, "logits")?;
+    Ok(flat.chunks_exact(classes.max(1)).map(<[f32]>::to_vec).collect())
+}
+
+/// Runs every planned Square Attack on `model` (evaluation mode, plain device).
+pub fn evaluate<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    plans: &[SquarePlan],
+    device: &Device,
+    progress: &Progress,
+) -> Result<AttackTable, AttackError> {
+    let total: usize = plans.iter().map(|p| p.examples.min(test.len()) * p.epsilons.len()).sum();
+    let bar = progress.bar(total as u64, "attack");
+    let mut table = AttackTable::new();
+    for plan in plans {
+        for &eps in &plan.epsilons {
+            bar.set_message(format!("{} ε={eps}", SquarePlan::NAME));
+            let result = attack_dataset(model, test, setup, plan, eps, device, &mut |n| bar.inc(n as u64))?;
+            table.entry(SquarePlan::NAME.to_owned()).or_default().insert(epsilon_key(eps), result);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(table)
+}
+
+/// Rows `rows` of `test` as the model reads them, their final images under
+/// the attack at `eps`, and each row's search.
+pub fn attack_rows<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    plan: &SquarePlan,
+    eps: f64,
+    rows: &[usize],
+    device: &Device,
+) -> Result<(HostBatch, HostInput, Vec<SquareRow>), AttackError> {
+    let host = setup.clean_batch(test, rows, model)?;
+    let HostInput::Images { pixels, shape } = &host.input else {
+        return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" });
+    };
+    let [_, c, h, w] = *shape;
+    let g =
+        Geometry { chw: [c, h, w], epsilon: eps as f32, max_queries: plan.max_queries, p_init: plan.p_init };
+    let mut searches: Vec<SquareRow> = rows
+        .iter()
+        .zip(pixels.chunks_exact(c * h * w))
+        .zip(&host.labels)
+        .map(|((&r, x), &label)| {
+            let seed = augment::seed::derive(setup.seed, r as u64, eps.to_bits(), SquarePlan::NAME);
+            SquareRow::new(x.to_vec(), label as usize, seed)
+        })
+        .collect();
+    run(&mut searches, &g, &mut |x, n| logits(model, x, n, g.chw, device))?;
+    let finals = searches.iter().flat_map(|s| s.outcome().0.iter().copied()).collect();
+    let attacked = HostInput::Images { pixels: finals, shape: *shape };
+    Ok((host, attacked, searches))
+}
+
+fn attack_dataset<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    plan: &SquarePlan,
+    eps: f64,
+    device: &Device,
+    done: &mut dyn FnMut(usize),
+) -> Result<AttackResult, AttackError> {
+    let started = std::time::Instant::now();
+    let rows: Vec<usize> = (0..test.len().min(plan.examples)).collect();
+    let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum, mut queries) =
+        (0usize, 0usize, 0usize, 0f64, 0usize);
+    for chunk in rows.chunks(setup.eval.batch_size.max(1)) {
+        let (clean, attacked, searches) = attack_rows(model, test, setup, plan, eps, chunk, device)?;
+        // What the model predicts on the final images, as every attack reports.
+        let before = predicted_classes(model.logits(clean.input.to_device(device)))?;
+        let after = predicted_classes(model.logits(attacked.to_device(device)))?;
+        for (((b, a), &label), search) in before.iter().zip(&after).zip(&clean.labels).zip(&searches) {
+            let label = label as usize;
+            clean_correct += usize::from(*b == label);
+            adv_correct += usize::from(*a == label);
+            flipped += usize::from(*b == label && *a != label);
+            let (image, q) = search.outcome();
+            queries += q;
+            norm_sum +=
+                f64::from(image.iter().zip(&search.clean).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max));
+        }
+        done(chunk.len());
+    }
+    let n = rows.len().max(1) as f64;
+    Ok(AttackResult {
+        accuracy: adv_correct as f64 / n,
+        success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
+        mean_norm: norm_sum / n,
+        mean_queries: Some(queries as f64 / n),
+        examples: rows.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::prelude::Module;
+
+    use super::*;
+    use crate::attack::{Attack, AttackKind, white_box};
+    use crate::model::ModelInput;
+
+    #[test]
+    fn the_schedule_is_the_reference_implementations() {
+        // (it, n_iters, p) from the reference's `p_selection(0.8, it, n_iters)`.
+        let reference = [
+            (0, 10000, 0.8),
+            (10, 10000, 0.8),
+            (11, 10000, 0.4),
+            (50, 10000, 0.4),
+            (51, 10000, 0.2),
+            (200, 10000, 0.2),
+            (201, 10000, 0.1),
+            (500, 10000, 0.1),
+            (501, 10000, 0.05),
+            (1000, 10000, 0.05),
+            (1001, 10000, 0.025),
+            (2000, 10000, 0.025),
+            (2001, 10000, 0.0125),
+            (4001, 10000, 0.00625),
+            (6001, 10000, 0.003125),
+            (8001, 10000, 0.0015625),
+            (9999, 10000, 0.0015625),
+            (1, 1000, 0.8),
+            (2, 1000, 0.4),
+            (3, 7, 0.00625),
+            (4998, 4999, 0.0015625),
+            (29, 999, 0.1),
+        ];
+        for (it, n, p) in reference {
+            assert_eq!(p_selection(0.8, it, n), p, "it {it} of {n}");
+        }
+    }
+
+    #[test]
+    fn square_sides_round_as_the_reference_does() {
+        // (p, h, w, side) from the reference's `min(max(int(round(sqrt(p·h·w))), 1), h − 1)`.
+        let reference = [
+            (0.8, 28, 28, 25),
+            (0.05, 28, 28, 6),
+            (0.0015625, 28, 28, 1),
+            (1.0, 28, 28, 27),
+            (0.8, 32, 32, 29),
+        ];
+        for (p, h, w, side) in reference {
+            assert_eq!(square_side(p, h, w), side, "p {p} on {h}x{w}");
+        }
+        // Halves round to even, as NumPy's round does: 2.5 → 2, 3.5 → 4.
+        assert_eq!((square_side(0.25, 5, 5), square_side(0.49, 5, 5)), (2, 4));
+        // A wide image's square fits its shorter side.
+        assert_eq!(square_side(0.5, 4, 30), 3);
+    }
+
+    /// Scores `W·x` for 3 classes over `[2, 5, 6]` images.
+    struct Linear3 {
+        weights: Vec<f32>,
+    }
+
+    const CHW: [usize; 3] = [2, 5, 6];
+    const PIXELS: usize = 60;
+
+    impl Linear3 {
+        fn new(seed: u64) -> Linear3 {
+            let mut rng = augment::seed::rng(seed);
+            Linear3 { weights: (0..3 * PIXELS).map(|_| rng.random_range(-1.0f32..1.0)).collect() }
+        }
+
+        fn scores(&self, x: &[f32]) -> Vec<f32> {
+            self.weights.chunks_exact(PIXELS).map(|w| w.iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+        }
+    }
+
+    fn images(n: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut rng = augment::seed::rng(seed);
+        (0..n).map(|_| (0..PIXELS).map(|_| rng.random_range(0.0f32..1.0)).collect()).collect()
+    }
+
+    fn search(model: &Linear3, rows: &mut [SquareRow], g: &Geometry, proposals: &mut Vec<Vec<f32>>) {
+        let mut score = |x: &[f32], n: usize| -> Result<Vec<Vec<f32>>, AttackError> {
+            assert_eq!(x.len(), n * PIXELS);
+            proposals.extend(x.chunks_exact(PIXELS).map(<[f32]>::to_vec));
+            Ok(x.chunks_exact(PIXELS).map(|row| model.scores(row)).collect())
+        };
+        run(rows, g, &mut score).expect("scores");
+    }
+
+    #[test]
+    fn searches_stay_in_the_ball_stop_when_fooled_and_keep_to_their_budget() {
+        let model = Linear3::new(1);
+        let clean = images(12, 2);
+        // Each row's true class, except the last two, which the model gets wrong.
+        let labels: Vec<usize> = clean
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let top = argmax(&model.scores(x));
+                if i >= 10 { (top + 1) % 3 } else { top }
+            })
+            .collect();
+        let g = Geometry { chw: CHW, epsilon: 0.1, max_queries: 60, p_init: 0.8 };
+        let mut rows: Vec<SquareRow> = clean
+            .iter()
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
+            .collect();
+        let mut proposals = Vec::new();
+        search(&model, &mut rows, &g, &mut proposals);
+        assert!(proposals.iter().flatten().all(|p| (0.0..=1.0).contains(p)), "a proposal left [0, 1]");
+        let mut fooled = 0;
+        for (i, row) in rows.iter().enumerate() {
+            let (image, queries) = row.outcome();
+            let linf = image.iter().zip(&clean[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(linf <= 0.1 + 1e-6, "row {i}: L∞ {linf}");
+            if i >= 10 {
+                assert_eq!((queries, image), (1, &clean[i][..]), "a misclassified row is not attacked");
+                continue;
+            }
+            assert!((2..=60).contains(&queries), "row {i}: {queries} queries");
+            let wrong = argmax(&model.scores(image)) != labels[i];
+            // A row stops early only because it is fooled.
+            assert!(wrong || queries == 60, "row {i} stopped at {queries} queries unfooled");
+            fooled += usize::from(wrong);
+        }
+        assert!(
+            fooled >= 5,
+            "ε = 0.1 over 60 pixels should fool most rows of a random linear model: {fooled}"
+        );
+        // Each row's margin only falls: the best image of each search beats its clean one.
+        for (i, row) in rows.iter().enumerate().take(10) {
+            assert!(row.best_margin < margin(&model.scores(&clean[i]), labels[i]), "row {i}");
+        }
+    }
+
+    #[test]
+    fn a_rows_search_does_not_depend_on_the_rows_beside_it() {
+        let model = Linear3::new(3);
+        let clean = images(6, 4);
+        let labels: Vec<usize> = clean.iter().map(|x| argmax(&model.scores(x))).collect();
+        let g = Geometry { chw: CHW, epsilon: 0.05, max_queries: 40, p_init: 0.3 };
+        let row = |i: usize| SquareRow::new(clean[i].clone(), labels[i], 100 + i as u64);
+        let mut together: Vec<SquareRow> = (0..6).map(row).collect();
+        search(&model, &mut together, &g, &mut Vec::new());
+        for (i, beside) in together.iter().enumerate() {
+            let mut alone = vec![row(i)];
+            search(&model, &mut alone, &g, &mut Vec::new());
+            assert_eq!(alone[0].outcome(), beside.outcome(), "row {i}");
+        }
+    }
+
+    /// Logits of its input rounded to quarters: the input gradient is zero
+    /// everywhere (masked), the model is not robust.
+    #[derive(Module, Debug)]
+    struct Quantized {
+        linear: Linear,
+    }
+
+    impl Classifier for Quantized {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Images(x) = input else { unreachable!("images only") };
+            self.linear.forward((x * 4.0).round().div_scalar(4.0).flatten(1, 3))
+        }
+    }
+
+    #[test]
+    fn a_masked_gradient_stops_pgd_but_not_the_square_attack() {
+        let device = Device::flex();
+        device.seed(5);
+        let model = Quantized { linear: LinearConfig::new(PIXELS, 3).init(&device) };
+        let n = 16;
+        let pixels: Vec<f32> = images(n, 6).concat();
+        let [c, h, w] = CHW;
+        let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [n, c, h, w]), &device);
+        // The labels are the model's own answers: clean accuracy is 100%.
+        let labels = predicted_classes(model.logits(ModelInput::Images(x.clone()))).expect("predictions");
+        let accuracy = |pred: Vec<usize>| pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        let eps = 0.3;
+        let pgd = Attack::new(AttackKind::PgdLinf, eps, 20, 0.25, false, 1);
+        let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
+        let y = Tensor::<1, Int>::from_data(
+            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
+            &device,
+        );
+        let adv = white_box::perturb(&frozen, x.clone(), y, &pgd, 1);
+        let under_pgd =
+            accuracy(predicted_classes(model.logits(ModelInput::Images(adv))).expect("predictions"));
+        assert_eq!(under_pgd, n, "PGD has no gradient to follow");
+        let g = Geometry { chw: CHW, epsilon: eps as f32, max_queries: 200, p_init: 0.8 };
+        let mut rows: Vec<SquareRow> = pixels
+            .chunks_exact(PIXELS)
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (x, &y))| SquareRow::new(x.to_vec(), y, i as u64))
+            .collect();
+        run(&mut rows, &g, &mut |x, k| logits(&model, x, k, CHW, &device)).expect("scores");
+        let finals: Vec<f32> = rows.iter().flat_map(|r| r.outcome().0.to_vec()).collect();
+        let adv = Tensor::<4>::from_data(TensorData::new(finals, [n, c, h, w]), &device);
+        let under_square =
+            accuracy(predicted_classes(model.logits(ModelInput::Images(adv))).expect("predictions"));
+        assert!(under_square * 2 < n, "the Square Attack left {under_square} of {n} rows correct");
+    }
+}
