@@ -321,6 +321,29 @@ mod tests {
     }
 
     #[test]
+    fn a_square_attack_well_below_pgd_is_reported_as_masked_gradients() {
+        let mut m = metrics();
+        m.attack_accuracy = table(&[
+            ("pgd_linf", &[("0.05", 0.95), ("0.1", 0.80), ("0.2", 0.30)]),
+            ("square", &[("0.05", 0.945), ("0.1", 0.41), ("0.3", 0.01)]),
+        ]);
+        let found = crate::report::sections::masked_gradients(&m);
+        // Half a point below PGD at 0.05 is within noise; 0.3 has no PGD figure.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("ε 0.1") && found[0].contains("41.0%") && found[0].contains("80.0%"),
+            "{found:?}"
+        );
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        assert!(md.contains("gradients look masked"), "{md}");
+        m.attack_accuracy.remove("pgd_linf");
+        assert!(
+            crate::report::sections::masked_gradients(&m).is_empty(),
+            "no PGD figure, nothing to compare"
+        );
+    }
+
+    #[test]
     fn sections_without_data_are_left_out() {
         let mut m = metrics();
         m.corruption_accuracy.clear();

@@ -409,10 +409,34 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
             ]);
         }
     }
-    Some(Section {
-        title: "Accuracy under attack",
-        blocks: vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })],
-    })
+    let mut blocks = vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })];
+    blocks.extend(masked_gradients(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
+    Some(Section { title: "Accuracy under attack", blocks })
+}
+
+/// One sentence per ε at which the gradient-free Square Attack left at
+/// least a point less accuracy than PGD (L∞): PGD's figure there overstates
+/// the robustness, the usual sign of masked gradients.
+pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
+    let (Some(square), Some(pgd)) = (m.attack_accuracy.get("square"), m.attack_accuracy.get("pgd_linf"))
+    else {
+        return Vec::new();
+    };
+    by_epsilon(square)
+        .into_iter()
+        .filter_map(|(_, eps, sq)| {
+            let pg = *pgd.get(eps)?;
+            (sq <= pg - 0.01).then(|| {
+                format!(
+                    "At ε {eps} the Square Attack, which never reads gradients, left {} correct against PGD's {}: \
+                     the model's gradients look masked, and PGD's figure overstates its robustness; the lower \
+                     one is the better estimate.",
+                    pct(sq),
+                    pct(pg)
+                )
+            })
+        })
+        .collect()
 }
 
 /// An attack's ε entries in increasing order; keys that are not numbers

@@ -418,6 +418,24 @@ fn resolve_attack(
     Ok(plan)
 }
 
+/// An attack's radii, `default` where the config gives none; each in (0, `max`].
+fn radii(
+    c: &Check,
+    key: &str,
+    given: Option<Vec<f64>>,
+    default: &[f64],
+    max: f64,
+) -> Result<Vec<f64>, ConfigError> {
+    let Some(list) = given else { return Ok(default.to_vec()) };
+    if list.is_empty() {
+        return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
+    }
+    for (j, &e) in list.iter().enumerate() {
+        c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, max))?;
+    }
+    Ok(list)
+}
+
 /// Refuses keys that belong to the other family of attacks.
 fn only_for(
     c: &Check,
@@ -448,20 +466,8 @@ fn resolve_white_box(
         let why = "applies to PGD only: `fgsm` is one step of size ε from the clean input";
         c.refuse_set(key, &pgd_keys, why)?;
     }
-    let epsilons = match raw.epsilons {
-        None if kind.is_l2() => L2_EPSILONS.to_vec(),
-        None => LINF_EPSILONS.to_vec(),
-        Some(list) => {
-            if list.is_empty() {
-                return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
-            }
-            for (j, &e) in list.iter().enumerate() {
-                let max = kind.max_epsilon();
-                c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, max))?;
-            }
-            list
-        }
-    };
+    let default = if kind.is_l2() { &L2_EPSILONS } else { &LINF_EPSILONS };
+    let epsilons = radii(c, key, raw.epsilons, default, kind.max_epsilon())?;
     let steps = c.usize(&format!("{key}.steps"), raw.steps, 10, 1, 10_000)?;
     Ok(WhiteBoxPlan {
         kind,
@@ -494,20 +500,8 @@ fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, Co
         ("max-word-share", raw.max_word_share.is_some()),
     ];
     c.refuse_set(key, &others, "does not apply to `square` (keys: epsilons, max-queries, p-init, examples)")?;
-    let epsilons = match raw.epsilons {
-        None => LINF_EPSILONS.to_vec(),
-        Some(list) => {
-            if list.is_empty() {
-                return Err(c.err(&format!("{key}.epsilons"), "must list at least one radius"));
-            }
-            for (j, &e) in list.iter().enumerate() {
-                c.float(&format!("{key}.epsilons[{j}]"), Some(e), 0.0, FloatRange::OpenLow(0.0, 1.0))?;
-            }
-            list
-        }
-    };
     Ok(SquarePlan {
-        epsilons,
+        epsilons: radii(c, key, raw.epsilons, &LINF_EPSILONS, 1.0)?,
         // The clean query and the first (striped) guess come before any square.
         max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, SQUARE_QUERIES, 2, 1_000_000)?,
         p_init: c.float(
