@@ -199,7 +199,8 @@ pub fn run_all<M: Classifier>(
             }
             AttackPlan::Square(p) => {
                 let mut p = p.clone();
-                p.epsilons.retain(|&e| keep(SquarePlan::NAME, e));
+                let name = p.name();
+                p.epsilons.retain(|&e| keep(&name, e));
                 if !p.epsilons.is_empty() {
                     square.push(p);
                 }

@@ -17,15 +17,21 @@
 //! row stops when it is misclassified or its query budget is spent; each
 //! row draws from its own seeded generator, so its result does not depend
 //! on the batch it is in.
+//!
+//! With `decimals` the attacker reads what an API that rounds its class
+//! probabilities returns, and searches on `p_y − max_{k≠y} p_k` of that:
+//! rounding flattens the margin the search follows, which is how much that
+//! output hardening slows a query attacker down.
 
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::api::{Answer, Api, ApiError};
 use super::{AttackError, AttackResult, AttackTable, epsilon_key};
 use crate::batch::EvalSetup;
 use crate::batch::HostBatch;
-use crate::config::SquarePlan;
+use crate::config::{ApiOutput, SquarePlan};
 use crate::data::Dataset;
 use crate::model::readback::values;
 use crate::model::{Classifier, HostInput, predicted_classes};
@@ -259,6 +265,30 @@ fn logits<M: Classifier>(
     Ok(flat.chunks_exact(classes.max(1)).map(<[f32]>::to_vec).collect())
 }
 
+/// The class probabilities an API rounding them returns for `n` images:
+/// the attacker's margin is then `p_y − max_{k≠y} p_k` of what it reads.
+fn probabilities<M: Classifier>(
+    api: &mut Api<M>,
+    pixels: &[f32],
+    n: usize,
+    chw: [usize; 3],
+) -> Result<Vec<Vec<f32>>, AttackError> {
+    let [c, h, w] = chw;
+    let input = HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] };
+    let answers = api.ask(&input).map_err(|e| match e {
+        ApiError::Readback(r) => r,
+        // No budget was set.
+        ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
+    })?;
+    Ok(answers
+        .into_iter()
+        .map(|a| match a {
+            Answer::Probabilities(p) => p,
+            Answer::Labels(_) => unreachable!("a probability API answered with labels"),
+        })
+        .collect())
+}
+
 /// Runs every planned Square Attack on `model` (evaluation mode, plain device).
 pub fn evaluate<M: Classifier>(
     model: &M,
@@ -273,9 +303,9 @@ pub fn evaluate<M: Classifier>(
     let mut table = AttackTable::new();
     for plan in plans {
         for &eps in &plan.epsilons {
-            bar.set_message(format!("{} ε={eps}", SquarePlan::NAME));
+            bar.set_message(format!("{} ε={eps}", plan.name()));
             let result = attack_dataset(model, test, setup, plan, eps, device, &mut |n| bar.inc(n as u64))?;
-            table.entry(SquarePlan::NAME.to_owned()).or_default().insert(epsilon_key(eps), result);
+            table.entry(plan.name()).or_default().insert(epsilon_key(eps), result);
         }
     }
     bar.finish_and_clear();
@@ -300,16 +330,23 @@ pub fn attack_rows<M: Classifier>(
     let [_, c, h, w] = *shape;
     let g =
         Geometry { chw: [c, h, w], epsilon: eps as f32, max_queries: plan.max_queries, p_init: plan.p_init };
+    let name = plan.name();
     let mut searches: Vec<SquareRow> = rows
         .iter()
         .zip(pixels.chunks_exact(c * h * w))
         .zip(&host.labels)
         .map(|((&r, x), &label)| {
-            let seed = augment::seed::derive(setup.seed, r as u64, eps.to_bits(), SquarePlan::NAME);
+            let seed = augment::seed::derive(setup.seed, r as u64, eps.to_bits(), &name);
             SquareRow::new(x.to_vec(), label as usize, seed)
         })
         .collect();
-    run(&mut searches, &g, &mut |x, n| logits(model, x, n, g.chw, device))?;
+    match plan.decimals {
+        None => run(&mut searches, &g, &mut |x, n| logits(model, x, n, g.chw, device))?,
+        Some(d) => {
+            let mut api = Api::new(model, ApiOutput::Probabilities { decimals: Some(d) }, None, device);
+            run(&mut searches, &g, &mut |x, n| probabilities(&mut api, x, n, g.chw))?
+        }
+    }
     let finals = searches.iter().flat_map(|s| s.outcome().0.iter().copied()).collect();
     let attacked = HostInput::Images { pixels: finals, shape: *shape };
     Ok((host, attacked, searches))

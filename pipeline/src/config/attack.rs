@@ -134,12 +134,12 @@ pub enum AttackPlan {
 }
 
 impl AttackPlan {
-    /// The config and metrics name.
-    pub fn name(&self) -> &'static str {
+    /// The metrics name.
+    pub fn name(&self) -> String {
         match self {
-            AttackPlan::WhiteBox(p) => p.kind.name(),
-            AttackPlan::BlackBox(p) => p.kind.name(),
-            AttackPlan::Square(_) => SquarePlan::NAME,
+            AttackPlan::WhiteBox(p) => p.kind.name().to_owned(),
+            AttackPlan::BlackBox(p) => p.kind.name().to_owned(),
+            AttackPlan::Square(p) => p.name(),
         }
     }
 }
@@ -155,13 +155,26 @@ pub struct SquarePlan {
     /// Share of the pixels the first squares cover; later ones shrink on
     /// the paper's schedule.
     pub p_init: f64,
+    /// What the attacker reads: `None`, the model's logits (the reference
+    /// setting); `Some(d)`, class probabilities rounded to `d` decimals, as
+    /// an API hardened that way returns them.
+    pub decimals: Option<u32>,
     /// How many test rows are attacked (the first ones, in file order).
     pub examples: usize,
 }
 
 impl SquarePlan {
-    /// The config and metrics name.
+    /// The config name.
     pub const NAME: &'static str = "square";
+
+    /// The metrics name: `square` on logits, `square-2dp` on probabilities
+    /// rounded to 2 decimals (extraction's label for that output).
+    pub fn name(&self) -> String {
+        match self.decimals {
+            None => Self::NAME.to_owned(),
+            Some(d) => format!("{}-{d}dp", Self::NAME),
+        }
+    }
 }
 
 /// A white-box `[[eval.attacks]]` entry, resolved.

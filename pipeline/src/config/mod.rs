@@ -417,6 +417,28 @@ mod tests {
         let plan = parse(&set, &cfg).expect("test setup");
         let [AttackPlan::Square(sq)] = &plan.eval.attacks[..] else { panic!("one square attack") };
         assert_eq!((sq.epsilons.clone(), sq.max_queries, sq.p_init, sq.examples), (vec![0.3], 50, 0.1, 9));
+        assert_eq!((sq.decimals, sq.name()), (None, "square".to_owned()));
+    }
+
+    #[test]
+    fn a_square_attack_on_rounded_probabilities_is_its_own_attack() {
+        let (_d, cfg) = fixture_dir();
+        let square = |extra: &str| format!("[[eval.attacks]]\nname = \"square\"\n{extra}");
+        let text = format!("{IMAGE}{}{}{}", square(""), square("decimals = 2\n"), square("decimals = 0\n"));
+        let plan = parse(&text, &cfg).expect("test setup");
+        let names: Vec<String> = plan.eval.attacks.iter().map(AttackPlan::name).collect();
+        assert_eq!(names, ["square", "square-2dp", "square-0dp"]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        let twice = format!("{IMAGE}{}{}", square("decimals = 1\n"), square("decimals = 1\n"));
+        let e = parse(&twice, &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[1].name"));
+        assert!(e.message.contains("`square-1dp` is listed twice"), "{}", e.message);
+        let e = parse(&format!("{IMAGE}{}", square("decimals = 9\n")), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].decimals"));
+        let e =
+            parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"fgsm\"\ndecimals = 1\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].decimals"));
     }
 
     #[test]

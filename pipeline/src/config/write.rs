@@ -229,6 +229,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             epsilons: Some(a.epsilons.clone()),
                             max_queries: Some(a.max_queries as i64),
                             p_init: Some(a.p_init),
+                            decimals: a.decimals.map(i64::from),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },

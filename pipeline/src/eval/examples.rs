@@ -262,7 +262,7 @@ impl<M: Classifier> Gatherer<'_, M> {
             .map(|chw| image(set, hwc_bytes(chw, c, h * w)))
             .collect::<Result<_, _>>()?;
         Ok(Group {
-            name: SquarePlan::NAME.to_owned(),
+            name: plan.name(),
             setting: format!("ε = {}", epsilon_key(eps)),
             examples: self.examples(shown, &after),
         })

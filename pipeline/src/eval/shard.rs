@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::epsilon_key;
-use crate::config::{AttackPlan, EvalPlan, SquarePlan};
+use crate::config::{AttackPlan, EvalPlan};
 use crate::run::metrics::{MetricTable, RunInfo};
 
 /// Version of the shard file layout.
@@ -167,7 +167,7 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
             AttackPlan::Square(p) => {
                 let n = p.examples.min(test_rows) as f64;
                 let passes = (p.max_queries as f64 / 2.0).max(1.0);
-                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(SquarePlan::NAME, e), n * passes)));
+                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(&p.name(), e), n * passes)));
             }
         }
     }

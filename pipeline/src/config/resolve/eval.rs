@@ -383,9 +383,19 @@ fn resolve_attack(
     if !names.contains(&raw.name.as_str()) {
         return Err(c.err(&format!("{key}.name"), unknown_value("attack", &raw.name, &names)));
     }
-    if earlier.iter().any(|p| p.name() == raw.name) {
-        return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", raw.name)));
+    let plan = resolve_named(c, key, raw, modality)?;
+    if earlier.iter().any(|p| p.name() == plan.name()) {
+        return Err(c.err(&format!("{key}.name"), format!("`{}` is listed twice", plan.name())));
     }
+    Ok(plan)
+}
+
+fn resolve_named(
+    c: &Check,
+    key: &str,
+    raw: RawAttack,
+    modality: Modality,
+) -> Result<AttackPlan, ConfigError> {
     if raw.name == SquarePlan::NAME {
         if modality != Modality::Image {
             return Err(c.err(
@@ -395,10 +405,8 @@ fn resolve_attack(
         }
         return Ok(AttackPlan::Square(resolve_square(c, key, raw)?));
     }
-    if raw.p_init.is_some() {
-        let why = format!("applies to `square` only, not `{}`", raw.name);
-        c.refuse_set(key, &[("p-init", true)], &why)?;
-    }
+    let why = format!("applies to `square` only, not `{}`", raw.name);
+    c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
     let plan = match (AttackKind::find(&raw.name), TextAttackKind::find(&raw.name), modality) {
         (Some(kind), _, Modality::Image) => AttackPlan::WhiteBox(resolve_white_box(c, key, kind, raw)?),
         (_, Some(kind), Modality::Text) => AttackPlan::BlackBox(resolve_black_box(c, key, kind, raw)?),
@@ -499,7 +507,11 @@ fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, Co
         ("restarts", raw.restarts.is_some()),
         ("max-word-share", raw.max_word_share.is_some()),
     ];
-    c.refuse_set(key, &others, "does not apply to `square` (keys: epsilons, max-queries, p-init, examples)")?;
+    c.refuse_set(
+        key,
+        &others,
+        "does not apply to `square` (keys: epsilons, max-queries, p-init, decimals, examples)",
+    )?;
     Ok(SquarePlan {
         epsilons: radii(c, key, raw.epsilons, &LINF_EPSILONS, 1.0)?,
         // The clean query and the first (striped) guess come before any square.
@@ -510,6 +522,10 @@ fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, Co
             SQUARE_P_INIT,
             FloatRange::OpenLow(0.0, 1.0),
         )?,
+        decimals: raw
+            .decimals
+            .map(|d| c.usize(&format!("{key}.decimals"), Some(d), 0, 0, 8).map(|d| d as u32))
+            .transpose()?,
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
     })
 }
