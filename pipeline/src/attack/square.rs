@@ -290,6 +290,8 @@ fn probabilities<M: Classifier>(
 }
 
 /// Runs every planned Square Attack on `model` (evaluation mode, plain device).
+/// The progress bar counts queries, a row's unspent budget when it stops:
+/// a robust model spends the whole budget on each row, for minutes.
 pub fn evaluate<M: Classifier>(
     model: &M,
     test: &Dataset,
@@ -298,7 +300,8 @@ pub fn evaluate<M: Classifier>(
     device: &Device,
     progress: &Progress,
 ) -> Result<AttackTable, AttackError> {
-    let total: usize = plans.iter().map(|p| p.examples.min(test.len()) * p.epsilons.len()).sum();
+    let total: usize =
+        plans.iter().map(|p| p.examples.min(test.len()) * p.epsilons.len() * p.max_queries).sum();
     let bar = progress.bar(total as u64, "attack");
     let mut table = AttackTable::new();
     for plan in plans {
@@ -313,7 +316,9 @@ pub fn evaluate<M: Classifier>(
 }
 
 /// Rows `rows` of `test` as the model reads them, their final images under
-/// the attack at `eps`, and each row's search.
+/// the attack at `eps`, and each row's search; `queried(n)` hears of each
+/// round's `n` queries.
+#[allow(clippy::too_many_arguments)]
 pub fn attack_rows<M: Classifier>(
     model: &M,
     test: &Dataset,
@@ -322,6 +327,7 @@ pub fn attack_rows<M: Classifier>(
     eps: f64,
     rows: &[usize],
     device: &Device,
+    queried: &mut dyn FnMut(usize),
 ) -> Result<(HostBatch, HostInput, Vec<SquareRow>), AttackError> {
     let host = setup.clean_batch(test, rows, model)?;
     let HostInput::Images { pixels, shape } = &host.input else {
@@ -341,10 +347,16 @@ pub fn attack_rows<M: Classifier>(
         })
         .collect();
     match plan.decimals {
-        None => run(&mut searches, &g, &mut |x, n| logits(model, x, n, g.chw, device))?,
+        None => run(&mut searches, &g, &mut |x, n| {
+            queried(n);
+            logits(model, x, n, g.chw, device)
+        })?,
         Some(d) => {
             let mut api = Api::new(model, ApiOutput::Probabilities { decimals: Some(d) }, None, device);
-            run(&mut searches, &g, &mut |x, n| probabilities(&mut api, x, n, g.chw))?
+            run(&mut searches, &g, &mut |x, n| {
+                queried(n);
+                probabilities(&mut api, x, n, g.chw)
+            })?
         }
     }
     let finals = searches.iter().flat_map(|s| s.outcome().0.iter().copied()).collect();
@@ -366,7 +378,12 @@ fn attack_dataset<M: Classifier>(
     let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum, mut queries) =
         (0usize, 0usize, 0usize, 0f64, 0usize);
     for chunk in rows.chunks(setup.eval.batch_size.max(1)) {
-        let (clean, attacked, searches) = attack_rows(model, test, setup, plan, eps, chunk, device)?;
+        let mut spent = 0;
+        let (clean, attacked, searches) =
+            attack_rows(model, test, setup, plan, eps, chunk, device, &mut |n| {
+                spent += n;
+                done(n);
+            })?;
         // What the model predicts on the final images, as every attack reports.
         let before = predicted_classes(model.logits(clean.input.to_device(device)))?;
         let after = predicted_classes(model.logits(attacked.to_device(device)))?;
@@ -380,7 +397,8 @@ fn attack_dataset<M: Classifier>(
             norm_sum +=
                 f64::from(image.iter().zip(&search.clean).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max));
         }
-        done(chunk.len());
+        // The budgets the rows did not spend.
+        done((chunk.len() * plan.max_queries).saturating_sub(spent));
     }
     let n = rows.len().max(1) as f64;
     Ok(AttackResult {

@@ -251,8 +251,16 @@ impl<M: Classifier> Gatherer<'_, M> {
             return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" }.into());
         };
         let eps = middle(&plan.epsilons).unwrap_or(0.0);
-        let (_, attacked, _) =
-            square::attack_rows(self.model, self.test, self.setup, plan, eps, &self.rows, self.device)?;
+        let (_, attacked, _) = square::attack_rows(
+            self.model,
+            self.test,
+            self.setup,
+            plan,
+            eps,
+            &self.rows,
+            self.device,
+            &mut |_| {},
+        )?;
         let after = predict_batch(self.model, &attacked, self.device)?;
         let HostInput::Images { pixels, shape: [_, c, h, w] } = attacked else {
             return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" }.into());
