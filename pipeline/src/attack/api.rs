@@ -76,6 +76,22 @@ impl<'a, M: Classifier> Api<'a, M> {
         self.spent
     }
 
+    /// The class probabilities of every query of `input`, from an API built
+    /// without a budget to answer with them, as the attacks build theirs.
+    pub fn probabilities(&mut self, input: &HostInput) -> Result<Vec<Vec<f32>>, ReadbackError> {
+        let answers = self.ask(input).map_err(|e| match e {
+            ApiError::Readback(r) => r,
+            ApiError::Budget { .. } => unreachable!("an attack's API has no budget to refuse a query"),
+        })?;
+        Ok(answers
+            .into_iter()
+            .map(|a| match a {
+                Answer::Probabilities(p) => p,
+                Answer::Labels(_) => unreachable!("an attack's API answers with probabilities"),
+            })
+            .collect())
+    }
+
     /// Answers every query of `input`, or none when they would exceed the budget.
     pub fn ask(&mut self, input: &HostInput) -> Result<Vec<Answer>, ApiError> {
         let asked = input.len();

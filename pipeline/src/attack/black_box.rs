@@ -10,7 +10,7 @@ pub mod search;
 use augment::text::edits::WordEdit;
 use burn::prelude::*;
 
-use super::api::{Answer, Api, ApiError};
+use super::api::Api;
 use super::{AttackError, AttackResult, AttackTable, epsilon_key};
 use crate::batch::{EvalSetup, featurize_texts};
 use crate::config::{ApiOutput, BlackBoxPlan, ModelPlan, TextAttackKind, TextPlan};
@@ -114,16 +114,7 @@ pub fn probabilities<M: Classifier>(
     let mut api = Api::new(model, ApiOutput::Probabilities { decimals: None }, None, device);
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(batch.max(1)) {
-        let answers =
-            api.ask(&featurize_texts(chunk, plan, model.lexicon().as_deref())).map_err(|e| match e {
-                ApiError::Readback(r) => r,
-                // No budget was set.
-                ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
-            })?;
-        out.extend(answers.into_iter().map(|a| match a {
-            Answer::Probabilities(p) => p,
-            Answer::Labels(_) => unreachable!("a probability API answered with labels"),
-        }));
+        out.extend(api.probabilities(&featurize_texts(chunk, plan, model.lexicon().as_deref()))?);
     }
     Ok(out)
 }

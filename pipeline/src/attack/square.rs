@@ -27,7 +27,7 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::api::{Answer, Api, ApiError};
+use super::api::Api;
 use super::{AttackError, AttackResult, AttackTable, epsilon_key};
 use crate::batch::EvalSetup;
 use crate::batch::HostBatch;
@@ -275,18 +275,7 @@ fn probabilities<M: Classifier>(
 ) -> Result<Vec<Vec<f32>>, AttackError> {
     let [c, h, w] = chw;
     let input = HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] };
-    let answers = api.ask(&input).map_err(|e| match e {
-        ApiError::Readback(r) => r,
-        // No budget was set.
-        ApiError::Budget { .. } => unreachable!("an unbounded API refused a query"),
-    })?;
-    Ok(answers
-        .into_iter()
-        .map(|a| match a {
-            Answer::Probabilities(p) => p,
-            Answer::Labels(_) => unreachable!("a probability API answered with labels"),
-        })
-        .collect())
+    Ok(api.probabilities(&input)?)
 }
 
 /// Runs every planned Square Attack on `model` (evaluation mode, plain device).
