@@ -7,6 +7,7 @@ mod cnn;
 pub mod conv;
 pub mod features;
 mod flex;
+mod gpu_norm;
 pub mod lexicon;
 pub mod norm;
 pub mod per_example;

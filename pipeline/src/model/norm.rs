@@ -13,7 +13,8 @@
 //!
 //! The running statistics are updated exactly as burn's `BatchNorm` does
 //! (biased batch variance, `momentum` weight on the new value); inference
-//! and other devices use burn's layer unchanged. Group norm (what DP-SGD
+//! uses burn's layer unchanged, and the GPU devices train through
+//! `gpu_norm` (burn's statistics are wrong there for long channels). Group norm (what DP-SGD
 //! trains with) normalises each example's group, a contiguous slice of
 //! `[N, C, H, W]`, in one task; its scale and shift stay burn's tensor ops.
 
@@ -247,8 +248,8 @@ fn train_autodiff(
     (out, f.mean, f.variance)
 }
 
-/// `norm.forward(x)`, with training-mode statistics on the CPU device
-/// computed by this module.
+/// `norm.forward(x)`, with training-mode statistics computed by this
+/// module on the CPU device and by `gpu_norm` on the GPU devices.
 pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let training = x.device().is_autodiff() && norm.training.is_enabled();
     let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
@@ -261,7 +262,13 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         gamma.try_into_primitive::<AdFlex>(),
         beta.try_into_primitive::<AdFlex>(),
     );
-    let (Ok(xp), Ok(gp), Ok(bp)) = ad else { return norm.forward(x) };
+    let (Ok(xp), Ok(gp), Ok(bp)) = ad else {
+        #[cfg(feature = "gpu")]
+        if let Some(out) = super::gpu_norm::try_train::<burn::backend::Cube>(norm, &x) {
+            return out;
+        }
+        return norm.forward(x);
+    };
     let layout = Layout { shape: x.dims() };
     let device = x.device();
     let (out, mean, variance) = train_autodiff(&layout, xp, gp, bp, norm.epsilon);
