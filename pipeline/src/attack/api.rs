@@ -25,7 +25,7 @@ impl Answer {
     pub fn top(&self) -> usize {
         match self {
             Answer::Labels(l) => l.first().copied().unwrap_or(0),
-            Answer::Probabilities(p) => ranked(p).first().copied().unwrap_or(0),
+            Answer::Probabilities(p) => crate::model::readback::argmax(p),
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::batch::EvalSetup;
 use crate::batch::HostBatch;
 use crate::config::{ApiOutput, SquarePlan};
 use crate::data::Dataset;
-use crate::model::readback::values;
+use crate::model::readback::{argmax, values};
 use crate::model::{Classifier, HostInput, predicted_classes};
 use crate::progress::Progress;
 
@@ -73,11 +73,6 @@ fn margin(logits: &[f32], label: usize) -> f32 {
     logits[label] - other
 }
 
-/// The first highest score, as `argmax` picks it.
-fn argmax(logits: &[f32]) -> usize {
-    logits.iter().enumerate().fold((0, f32::MIN), |best, (k, &z)| if z > best.1 { (k, z) } else { best }).0
-}
-
 /// One row's search.
 pub struct SquareRow {
     clean: Vec<f32>,
@@ -87,10 +82,8 @@ pub struct SquareRow {
     queries: usize,
     /// Still searching: classified correctly so far, budget left.
     active: bool,
-    /// The query in flight: `None` before the clean one.
+    /// The image in flight, scored by the next [`SquareRow::observe`].
     proposal: Option<Vec<f32>>,
-    /// Whether the clean image has been scored.
-    scored_clean: bool,
     rng: Xoshiro256PlusPlus,
 }
 
@@ -130,7 +123,6 @@ impl SquareRow {
             queries: 0,
             active: true,
             proposal: None,
-            scored_clean: false,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
         }
     }
@@ -138,7 +130,7 @@ impl SquareRow {
     /// The image to score next: the clean one, then the striped start, then
     /// one square at a time.
     fn propose(&mut self, g: &Geometry) -> &[f32] {
-        let next = if !self.scored_clean {
+        let next = if self.queries == 0 {
             self.clean.clone()
         } else if self.queries == 1 {
             self.stripes(g)
@@ -203,9 +195,8 @@ impl SquareRow {
         self.queries += 1;
         let m = margin(logits, self.label);
         let wrong = argmax(logits) != self.label;
-        if !self.scored_clean {
+        if self.queries == 1 {
             // A misclassified row is not attacked (it costs its one query).
-            self.scored_clean = true;
             self.best_margin = m;
             self.active = !wrong;
             return;
@@ -249,33 +240,22 @@ pub fn run(rows: &mut [SquareRow], g: &Geometry, score: &mut Scores) -> Result<(
     }
 }
 
-/// The model's logits for `n` images of shape `chw`, one vector per image.
+/// `n` images of shape `chw` as a host batch.
+fn images(pixels: &[f32], n: usize, [c, h, w]: [usize; 3]) -> HostInput {
+    HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] }
+}
+
+/// The model's logits for `input`, one vector per image.
 fn logits<M: Classifier>(
     model: &M,
-    pixels: &[f32],
-    n: usize,
-    chw: [usize; 3],
+    input: &HostInput,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>, AttackError> {
-    let [c, h, w] = chw;
-    let input = HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] };
+    let n = input.len();
     let z = model.logits(input.to_device(device));
     let classes = z.dims()[1];
     let flat = values::<f32, 2, burn::tensor::Float>(z, n * classes, "logits")?;
     Ok(flat.chunks_exact(classes.max(1)).map(<[f32]>::to_vec).collect())
-}
-
-/// The class probabilities an API rounding them returns for `n` images:
-/// the attacker's margin is then `p_y − max_{k≠y} p_k` of what it reads.
-fn probabilities<M: Classifier>(
-    api: &mut Api<M>,
-    pixels: &[f32],
-    n: usize,
-    chw: [usize; 3],
-) -> Result<Vec<Vec<f32>>, AttackError> {
-    let [c, h, w] = chw;
-    let input = HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] };
-    Ok(api.probabilities(&input)?)
 }
 
 /// Runs every planned Square Attack on `model` (evaluation mode, plain device).
@@ -338,13 +318,14 @@ pub fn attack_rows<M: Classifier>(
     match plan.decimals {
         None => run(&mut searches, &g, &mut |x, n| {
             queried(n);
-            logits(model, x, n, g.chw, device)
+            logits(model, &images(x, n, g.chw), device)
         })?,
         Some(d) => {
+            // The attacker's margin is then `p_y − max_{k≠y} p_k` of what it reads.
             let mut api = Api::new(model, ApiOutput::Probabilities { decimals: Some(d) }, None, device);
             run(&mut searches, &g, &mut |x, n| {
                 queried(n);
-                probabilities(&mut api, x, n, g.chw)
+                Ok(api.probabilities(&images(x, n, g.chw))?)
             })?
         }
     }
@@ -368,11 +349,7 @@ fn attack_dataset<M: Classifier>(
         (0usize, 0usize, 0usize, 0f64, 0usize);
     for chunk in rows.chunks(setup.eval.batch_size.max(1)) {
         let mut spent = 0;
-        let (clean, attacked, searches) =
-            attack_rows(model, test, setup, plan, eps, chunk, device, &mut |n| {
-                spent += n;
-                done(n);
-            })?;
+        let (clean, attacked, searches) = attack_rows(model, test, setup, plan, eps, chunk, device, done)?;
         // What the model predicts on the final images, as every attack reports.
         let before = predicted_classes(model.logits(clean.input.to_device(device)))?;
         let after = predicted_classes(model.logits(attacked.to_device(device)))?;
@@ -382,12 +359,13 @@ fn attack_dataset<M: Classifier>(
             adv_correct += usize::from(*a == label);
             flipped += usize::from(*b == label && *a != label);
             let (image, q) = search.outcome();
-            queries += q;
+            spent += q;
             norm_sum +=
                 f64::from(image.iter().zip(&search.clean).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max));
         }
         // The budgets the rows did not spend.
         done((chunk.len() * plan.max_queries).saturating_sub(spent));
+        queries += spent;
     }
     let n = rows.len().max(1) as f64;
     Ok(AttackResult {
@@ -479,7 +457,7 @@ mod tests {
         }
     }
 
-    fn images(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    fn random_images(n: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = augment::seed::rng(seed);
         (0..n).map(|_| (0..PIXELS).map(|_| rng.random_range(0.0f32..1.0)).collect()).collect()
     }
@@ -496,7 +474,7 @@ mod tests {
     #[test]
     fn searches_stay_in_the_ball_stop_when_fooled_and_keep_to_their_budget() {
         let model = Linear3::new(1);
-        let clean = images(12, 2);
+        let clean = random_images(12, 2);
         // Each row's true class, except the last two, which the model gets wrong.
         let labels: Vec<usize> = clean
             .iter()
@@ -544,7 +522,7 @@ mod tests {
     #[test]
     fn a_rows_search_does_not_depend_on_the_rows_beside_it() {
         let model = Linear3::new(3);
-        let clean = images(6, 4);
+        let clean = random_images(6, 4);
         let labels: Vec<usize> = clean.iter().map(|x| argmax(&model.scores(x))).collect();
         let g = Geometry { chw: CHW, epsilon: 0.05, max_queries: 40, p_init: 0.3 };
         let row = |i: usize| SquareRow::new(clean[i].clone(), labels[i], 100 + i as u64);
@@ -577,7 +555,7 @@ mod tests {
         device.seed(5);
         let model = Quantized { linear: LinearConfig::new(PIXELS, 3).init(&device) };
         let n = 16;
-        let pixels: Vec<f32> = images(n, 6).concat();
+        let pixels: Vec<f32> = random_images(n, 6).concat();
         let [c, h, w] = CHW;
         let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [n, c, h, w]), &device);
         // The labels are the model's own answers: clean accuracy is 100%.
@@ -601,7 +579,7 @@ mod tests {
             .enumerate()
             .map(|(i, (x, &y))| SquareRow::new(x.to_vec(), y, i as u64))
             .collect();
-        run(&mut rows, &g, &mut |x, k| logits(&model, x, k, CHW, &device)).expect("scores");
+        run(&mut rows, &g, &mut |x, k| logits(&model, &images(x, k, CHW), &device)).expect("scores");
         let finals: Vec<f32> = rows.iter().flat_map(|r| r.outcome().0.to_vec()).collect();
         let adv = Tensor::<4>::from_data(TensorData::new(finals, [n, c, h, w]), &device);
         let under_square =

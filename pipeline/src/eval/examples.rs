@@ -306,7 +306,7 @@ impl<M: Classifier> Gatherer<'_, M> {
             |q: &[String]| black_box::probabilities(self.model, q, text_plan, batch_size, self.device);
         search::run(&mut attacks, &mut score)?;
         let finals: Vec<String> = attacks.iter().map(|a| a.outcome().text).collect();
-        let after: Vec<usize> = score(&finals)?.iter().map(|p| argmax(p)).collect();
+        let after: Vec<usize> = score(&finals)?.iter().map(|p| readback::argmax(p)).collect();
         let shown = self
             .rows
             .iter()
@@ -326,10 +326,6 @@ fn middle(epsilons: &[f64]) -> Option<f64> {
     let mut sorted = epsilons.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len() / 2).copied()
-}
-
-fn argmax(p: &[f32]) -> usize {
-    p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map_or(0, |(i, _)| i)
 }
 
 /// CHW floats in [0, 1] → HWC bytes.

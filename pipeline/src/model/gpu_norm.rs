@@ -168,14 +168,8 @@ where
     let gp = norm.gamma.val().try_into_primitive::<Autodiff<B>>().ok()?;
     let bp = norm.beta.val().try_into_primitive::<Autodiff<B>>().ok()?;
     let (output, mean, variance) = train_autodiff::<B>(xp, gp, bp, norm.epsilon);
-    let device = x.device();
-    let m = norm.momentum;
-    let update = |running: Tensor<1>, batch: FloatTensor<B>| {
-        let batch = Tensor::<1>::from_primitive::<B>(batch).autodiff();
-        running.to_device(&device).mul_scalar(1.0 - m).add(batch.mul_scalar(m)).detach()
-    };
-    norm.running_mean.update(update(norm.running_mean.value_sync(), mean));
-    norm.running_var.update(update(norm.running_var.value_sync(), variance));
+    let on_device = |batch: FloatTensor<B>| Tensor::<1>::from_primitive::<B>(batch).autodiff();
+    super::norm::update_running(norm, on_device(mean), on_device(variance));
     Some(Tensor::from_primitive::<Autodiff<B>>(output))
 }
 

@@ -273,14 +273,21 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let device = x.device();
     let (out, mean, variance) = train_autodiff(&layout, xp, gp, bp, norm.epsilon);
     let c = layout.channels();
+    let on_device = |batch: Vec<f32>| Tensor::<1>::from_data(TensorData::new(batch, [c]), &device);
+    update_running(norm, on_device(mean), on_device(variance));
+    Tensor::from_primitive::<AdFlex>(out)
+}
+
+/// Moves the running statistics towards a batch's mean and biased variance
+/// (`[C]`, on the training device) as burn's `BatchNorm` does: `momentum`
+/// weight on the new value.
+pub(super) fn update_running(norm: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
     let m = norm.momentum;
-    let update = |running: Tensor<1>, batch: Vec<f32>| {
-        let batch = Tensor::<1>::from_data(TensorData::new(batch, [c]), &device);
-        running.to_device(&device).mul_scalar(1.0 - m).add(batch.mul_scalar(m)).detach()
+    let update = |running: Tensor<1>, batch: Tensor<1>| {
+        running.to_device(&batch.device()).mul_scalar(1.0 - m).add(batch.mul_scalar(m)).detach()
     };
     norm.running_mean.update(update(norm.running_mean.value_sync(), mean));
     norm.running_var.update(update(norm.running_var.value_sync(), variance));
-    Tensor::from_primitive::<AdFlex>(out)
 }
 
 /// `[N, C, H, W]` as `N · groups` contiguous slices, each one example's

@@ -40,6 +40,12 @@ pub fn predicted_classes(logits: Tensor<2>) -> Result<Vec<usize>, ReadbackError>
     Ok(ids.into_iter().map(|p| p as usize).collect())
 }
 
+/// The index of the highest of `scores` read back to the host (the lowest
+/// index among equal ones), as [`predicted_classes`] picks on the device.
+pub fn argmax(scores: &[f32]) -> usize {
+    scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map_or(0, |(i, _)| i)
+}
+
 /// The predicted class of each example of a host batch, on `device`.
 pub fn predict_batch<M: Classifier>(
     model: &M,
