@@ -102,3 +102,52 @@ fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
         assert_eq!(again[table], metrics[table], "{table}");
     }
 }
+
+#[test]
+fn hopskipjump_reads_labels_only_and_reports_each_radius_of_one_search() {
+    let sb = Sandbox::new();
+    sb.digits(256, 64, ImageLayout::ParquetBytes);
+    let attacks = "[[eval.attacks]]\nname = \"hsja_linf\"\nepsilons = [0.1, 0.3]\nmax-queries = 300\nexamples = 32\n\
+                   [[eval.attacks]]\nname = \"hsja_l2\"\nepsilons = [3.0]\nmax-queries = 300\nexamples = 32\n";
+    let cfg =
+        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1");
+    let cfg = sb.write("c.toml", cfg + attacks);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let metrics = sb.json(&dir.join("metrics.json"));
+    // The clean accuracy of the 32 attacked rows bounds the attack's.
+    let get = |table: &str, name: &str, eps: &str| {
+        metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
+    };
+    for (name, eps, radius) in [("hsja_linf", "0.1", 0.1), ("hsja_linf", "0.3", 0.3), ("hsja_l2", "3", 3.0)] {
+        let (accuracy, success) = (get("attack_accuracy", name, eps), get("attack_success_rate", name, eps));
+        assert!((0.0..=1.0).contains(&accuracy) && (0.0..=1.0).contains(&success), "{name} ε {eps}");
+        let norm = get("attack_mean_norm", name, eps);
+        // Rows left alone count 0.
+        assert!((0.0..=radius + 1e-6).contains(&norm), "{name} ε {eps}: mean distance {norm}");
+        let queries = get("attack_mean_queries", name, eps);
+        assert!((1.0..=300.0).contains(&queries), "{name} ε {eps}: mean queries {queries}");
+    }
+    // One search serves both radii: the wider one is reached no later, by
+    // every row, and breaks at least as many.
+    let linf = |table: &str, eps: &str| get(table, "hsja_linf", eps);
+    assert!(linf("attack_accuracy", "0.3") <= linf("attack_accuracy", "0.1"), "{metrics}");
+    assert!(linf("attack_mean_queries", "0.3") <= linf("attack_mean_queries", "0.1"), "{metrics}");
+    assert!(
+        linf("attack_success_rate", "0.3") > 0.5,
+        "ε 0.3 flips most digits through labels alone: {metrics}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| hsja_linf | 0.1 |") && report.contains("| hsja_l2 | 3 |"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(">hsja_linf<br>") && html.contains(">hsja_l2<br>"), "gallery rows: {html}");
+
+    let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--device", "cpu", "--quiet"]);
+    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
+    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
+    let again = sb.json(&evals[0].path());
+    for table in ["attack_accuracy", "attack_success_rate", "attack_mean_norm", "attack_mean_queries"] {
+        assert_eq!(again[table], metrics[table], "{table}");
+    }
+}

@@ -79,17 +79,28 @@ impl<'a, M: Classifier> Api<'a, M> {
     /// The class probabilities of every query of `input`, from an API built
     /// without a budget to answer with them, as the attacks build theirs.
     pub fn probabilities(&mut self, input: &HostInput) -> Result<Vec<Vec<f32>>, ReadbackError> {
-        let answers = self.ask(input).map_err(|e| match e {
-            ApiError::Readback(r) => r,
-            ApiError::Budget { .. } => unreachable!("an attack's API has no budget to refuse a query"),
-        })?;
-        Ok(answers
+        Ok(self
+            .unbudgeted(input)?
             .into_iter()
             .map(|a| match a {
                 Answer::Probabilities(p) => p,
                 Answer::Labels(_) => unreachable!("an attack's API answers with probabilities"),
             })
             .collect())
+    }
+
+    /// The class each query of `input` is answered with, from an API built
+    /// without a budget, as the label-only attacks build theirs.
+    pub fn top_labels(&mut self, input: &HostInput) -> Result<Vec<usize>, ReadbackError> {
+        Ok(self.unbudgeted(input)?.iter().map(Answer::top).collect())
+    }
+
+    /// [`Api::ask`] for an API an attack built without a budget.
+    fn unbudgeted(&mut self, input: &HostInput) -> Result<Vec<Answer>, ReadbackError> {
+        self.ask(input).map_err(|e| match e {
+            ApiError::Readback(r) => r,
+            ApiError::Budget { .. } => unreachable!("an attack's API has no budget to refuse a query"),
+        })
     }
 
     /// Answers every query of `input`, or none when they would exceed the budget.

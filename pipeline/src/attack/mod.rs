@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod black_box;
+pub mod hsja;
 pub mod square;
 pub mod white_box;
 
@@ -16,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchError, EvalSetup};
 pub use crate::config::{
-    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, SquarePlan, TextAttackKind, WhiteBoxPlan,
+    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan, TextAttackKind,
+    WhiteBoxPlan,
 };
 use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predicted_classes};
@@ -169,7 +171,7 @@ fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Result<Vec<usize>, Rea
 
 /// The configured attacks on an evaluation-mode `model`: white-box ones on
 /// a frozen copy that still passes gradients to its input, black-box ones
-/// (text edits, the Square Attack) on `model` itself.
+/// (text edits, the Square Attack, HopSkipJump) on `model` itself.
 ///
 /// `keep(attack, ε)` picks the (attack, ε) cells to run: every one for a
 /// whole evaluation, a shard's for a sharded one. Each cell's numbers do
@@ -182,7 +184,7 @@ pub fn run_all<M: Classifier>(
     progress: &Progress,
     keep: &dyn Fn(&str, f64) -> bool,
 ) -> Result<AttackTable, AttackError> {
-    let (mut white, mut black, mut square) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut white, mut black, mut square, mut hsja) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for plan in &setup.eval.attacks {
         match plan {
             AttackPlan::WhiteBox(p) => {
@@ -205,9 +207,16 @@ pub fn run_all<M: Classifier>(
                     square.push(p);
                 }
             }
+            AttackPlan::Hsja(p) => {
+                let mut p = p.clone();
+                p.epsilons.retain(|&e| keep(p.norm.hsja_name(), e));
+                if !p.epsilons.is_empty() {
+                    hsja.push(p);
+                }
+            }
         }
     }
-    if white.is_empty() && black.is_empty() && square.is_empty() {
+    if white.is_empty() && black.is_empty() && square.is_empty() && hsja.is_empty() {
         return Ok(AttackTable::new());
     }
     progress.say("attacking");
@@ -221,6 +230,9 @@ pub fn run_all<M: Classifier>(
     }
     if !square.is_empty() {
         table.extend(square::evaluate(model, test, setup, &square, device, progress)?);
+    }
+    if !hsja.is_empty() {
+        table.extend(hsja::evaluate(model, test, setup, &hsja, device, progress)?);
     }
     Ok(table)
 }

@@ -131,6 +131,8 @@ pub enum AttackPlan {
     BlackBox(BlackBoxPlan),
     /// The Square Attack on images: random search on the model's scores.
     Square(SquarePlan),
+    /// HopSkipJumpAttack on images: a search on the predicted label alone.
+    Hsja(HsjaPlan),
 }
 
 impl AttackPlan {
@@ -140,8 +142,55 @@ impl AttackPlan {
             AttackPlan::WhiteBox(p) => p.kind.name().to_owned(),
             AttackPlan::BlackBox(p) => p.kind.name().to_owned(),
             AttackPlan::Square(p) => p.name(),
+            AttackPlan::Hsja(p) => p.norm.hsja_name().to_owned(),
         }
     }
+}
+
+/// The norm a minimum-distance attack measures its distances in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distance {
+    /// Euclidean.
+    L2,
+    /// Largest change of any pixel.
+    Linf,
+}
+
+impl Distance {
+    /// Both, in the order attacks are listed.
+    pub const ALL: [Distance; 2] = [Distance::L2, Distance::Linf];
+
+    /// The HopSkipJumpAttack in this norm, as configs and metrics name it.
+    pub fn hsja_name(self) -> &'static str {
+        match self {
+            Distance::L2 => "hsja_l2",
+            Distance::Linf => "hsja_linf",
+        }
+    }
+
+    /// The distance between two images of the same size.
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
+        let d = a.iter().zip(b).map(|(x, y)| x - y);
+        match self {
+            Distance::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
+            Distance::Linf => d.map(f32::abs).fold(0.0, f32::max),
+        }
+    }
+}
+
+/// An `hsja_l2` or `hsja_linf` `[[eval.attacks]]` entry, resolved:
+/// HopSkipJumpAttack (Chen, Jordan & Wainwright 2020), which reads only the
+/// model's predicted label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HsjaPlan {
+    /// The norm of the radii and of the search.
+    pub norm: Distance,
+    /// Radii on the [0, 1] pixel scale; one search per row serves them all.
+    pub epsilons: Vec<f64>,
+    /// Most images sent to the model per test row, the clean one included.
+    pub max_queries: usize,
+    /// How many test rows are attacked (the first ones, in file order).
+    pub examples: usize,
 }
 
 /// A `square` `[[eval.attacks]]` entry, resolved: the L∞ Square Attack

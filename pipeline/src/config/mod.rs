@@ -14,7 +14,8 @@ mod write;
 use std::path::Path;
 
 pub use attack::{
-    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, SquarePlan, TextAttackKind, WhiteBoxPlan,
+    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan, TextAttackKind,
+    WhiteBoxPlan,
 };
 pub use error::ConfigError;
 pub use gate::{Comparison, Gate, GateError};
@@ -461,6 +462,48 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("eval.attacks[0].p-init"));
         assert!(e.message.contains("square"), "{}", e.message);
         let e = parse(&format!("{BASE}[[eval.attacks]]\nname = \"square\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].name"));
+        assert!(e.message.contains("image attack"), "{}", e.message);
+    }
+
+    #[test]
+    fn hopskipjump_resolves_per_norm_refuses_other_keys_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let hsja = |name: &str, extra: &str| format!("[[eval.attacks]]\nname = \"{name}\"\n{extra}");
+        let text = format!(
+            "{IMAGE}{}{}",
+            hsja("hsja_l2", ""),
+            hsja("hsja_linf", "max-queries = 300\nexamples = 7\n")
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [AttackPlan::Hsja(l2), AttackPlan::Hsja(linf)] = &plan.eval.attacks[..] else {
+            panic!("two HopSkipJump attacks")
+        };
+        assert_eq!(
+            (l2.norm, l2.epsilons.clone(), l2.max_queries, l2.examples),
+            (Distance::L2, vec![0.5, 1.0, 2.0], 5000, 1000)
+        );
+        assert_eq!(
+            (linf.norm, linf.epsilons.clone(), linf.max_queries, linf.examples),
+            (Distance::Linf, vec![0.05, 0.1, 0.2], 300, 7)
+        );
+        let names: Vec<String> = plan.eval.attacks.iter().map(AttackPlan::name).collect();
+        assert_eq!(names, ["hsja_l2", "hsja_linf"]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        for (extra, key) in [
+            ("steps = 5\n", "eval.attacks[0].steps"),
+            ("p-init = 0.5\n", "eval.attacks[0].p-init"),
+            ("decimals = 1\n", "eval.attacks[0].decimals"),
+            ("max-queries = 2\n", "eval.attacks[0].max-queries"),
+            ("epsilons = [1.5]\n", "eval.attacks[0].epsilons[0]"),
+        ] {
+            let e = parse(&format!("{IMAGE}{}", hsja("hsja_linf", extra)), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);
+        }
+        // An L2 radius may exceed 1.
+        assert!(parse(&format!("{IMAGE}{}", hsja("hsja_l2", "epsilons = [1.5]\n")), &cfg).is_ok());
+        let e = parse(&format!("{BASE}{}", hsja("hsja_l2", "")), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("eval.attacks[0].name"));
         assert!(e.message.contains("image attack"), "{}", e.message);
     }

@@ -233,6 +233,13 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },
+                        AttackPlan::Hsja(a) => RawAttack {
+                            name: a.norm.hsja_name().to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            max_queries: Some(a.max_queries as i64),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
                     })
                     .collect()
             }),

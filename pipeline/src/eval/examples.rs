@@ -13,9 +13,9 @@ use burn::prelude::*;
 
 use super::{EvalError, EvalSetup};
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::{AttackError, epsilon_key, square, white_box};
+use crate::attack::{AttackError, epsilon_key, hsja, square, white_box};
 use crate::batch::{self, HostBatch, Perturbation};
-use crate::config::{AttackPlan, BlackBoxPlan, ModelPlan, SquarePlan, WhiteBoxPlan};
+use crate::config::{AttackPlan, BlackBoxPlan, HsjaPlan, ModelPlan, SquarePlan, WhiteBoxPlan};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::{Classifier, HostInput, ModelInput, predict_batch, readback};
 
@@ -103,6 +103,7 @@ pub fn gather<M: Classifier>(
             AttackPlan::WhiteBox(p) => g.white_box(p, &clean)?,
             AttackPlan::BlackBox(p) => g.black_box(p)?,
             AttackPlan::Square(p) => g.square(p)?,
+            AttackPlan::Hsja(p) => g.hsja(p)?,
         };
         out.groups.push(group);
     }
@@ -230,18 +231,7 @@ impl<M: Classifier> Gatherer<'_, M> {
             "adversarial images",
         )?;
         let host = HostInput::Images { pixels, shape: *shape };
-        let after = predict_batch(self.model, &host, self.device)?;
-        let HostInput::Images { pixels, .. } = host else { return Err(not_images().into()) };
-        let [_, c, h, w] = *shape;
-        let shown = pixels
-            .chunks_exact(c * h * w)
-            .map(|chw| image(set, hwc_bytes(chw, c, h * w)))
-            .collect::<Result<_, _>>()?;
-        Ok(Group {
-            name: plan.kind.name().to_owned(),
-            setting: format!("ε = {}", epsilon_key(eps)),
-            examples: self.examples(shown, &after),
-        })
+        self.attacked_group(set, plan.kind.name().to_owned(), eps, &host)
     }
 
     /// The Square Attack at its middle ε on the shown rows, seeded per row
@@ -261,16 +251,42 @@ impl<M: Classifier> Gatherer<'_, M> {
             self.device,
             &mut |_| {},
         )?;
-        let after = predict_batch(self.model, &attacked, self.device)?;
+        self.attacked_group(set, plan.name(), eps, &attacked)
+    }
+
+    /// HopSkipJumpAttack's perturbation within its middle ε on the shown
+    /// rows (the clean image where none was found), seeded per row as in
+    /// evaluation.
+    fn hsja(&self, plan: &HsjaPlan) -> Result<Group, EvalError> {
+        let Inputs::Images(set) = &self.test.inputs else {
+            return Err(AttackError::Modality { attack: "HopSkipJumpAttack", need: "image data" }.into());
+        };
+        let eps = middle(&plan.epsilons).unwrap_or(0.0);
+        // Searched for that radius alone, the rows stop once within it.
+        let at = HsjaPlan { epsilons: vec![eps], ..plan.clone() };
+        let (_, shape, searches) =
+            hsja::attack_rows(self.model, self.test, self.setup, &at, &self.rows, self.device, &mut |_| {})?;
+        self.attacked_group(set, plan.norm.hsja_name().to_owned(), eps, &hsja::attacked(&searches, 0, shape))
+    }
+
+    /// The group of the shown rows as an image attack at `eps` left them.
+    fn attacked_group(
+        &self,
+        set: &ImageSet,
+        name: String,
+        eps: f64,
+        attacked: &HostInput,
+    ) -> Result<Group, EvalError> {
+        let after = predict_batch(self.model, attacked, self.device)?;
         let HostInput::Images { pixels, shape: [_, c, h, w] } = attacked else {
-            return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" }.into());
+            return Err(AttackError::Modality { attack: "image attacks", need: "image data" }.into());
         };
         let shown = pixels
             .chunks_exact(c * h * w)
-            .map(|chw| image(set, hwc_bytes(chw, c, h * w)))
+            .map(|chw| image(set, hwc_bytes(chw, *c, h * w)))
             .collect::<Result<_, _>>()?;
         Ok(Group {
-            name: plan.name(),
+            name,
             setting: format!("ε = {}", epsilon_key(eps)),
             examples: self.examples(shown, &after),
         })

@@ -169,6 +169,13 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
                 let passes = (p.max_queries as f64 / 2.0).max(1.0);
                 out.extend(p.epsilons.iter().map(|&e| (Cell::attack(&p.name(), e), n * passes)));
             }
+            AttackPlan::Hsja(p) => {
+                let n = p.examples.min(test_rows) as f64;
+                // Each cell runs the whole search when alone on its shard;
+                // rows broken at its radius stop early.
+                let passes = (p.max_queries as f64 / 2.0).max(1.0);
+                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(p.norm.hsja_name(), e), n * passes)));
+            }
         }
     }
     out

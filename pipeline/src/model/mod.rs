@@ -7,6 +7,9 @@ mod cnn;
 pub mod conv;
 pub mod features;
 mod flex;
+// Generic over the backend and tested against burn's layer on the CPU one;
+// only builds with a GPU device train through it.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 mod gpu_norm;
 pub mod lexicon;
 pub mod norm;

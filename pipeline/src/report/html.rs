@@ -344,6 +344,26 @@ mod tests {
     }
 
     #[test]
+    fn hopskipjump_below_pgd_of_its_norm_is_reported_as_masked_gradients() {
+        let mut m = metrics();
+        m.attack_accuracy = table(&[
+            ("pgd_l2", &[("1", 0.70)]),
+            ("pgd_linf", &[("0.1", 0.50)]),
+            ("hsja_l2", &[("1", 0.52)]),
+            // Above PGD-L∞: nothing to say.
+            ("hsja_linf", &[("0.1", 0.60)]),
+        ]);
+        let found = crate::report::sections::masked_gradients(&m);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("HopSkipJump")
+                && found[0].contains("52.0%")
+                && found[0].contains("pgd_l2's 70.0%"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn sections_without_data_are_left_out() {
         let mut m = metrics();
         m.corruption_accuracy.clear();

@@ -414,29 +414,35 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
     Some(Section { title: "Accuracy under attack", blocks })
 }
 
-/// One sentence per ε at which the gradient-free Square Attack left at
-/// least a point less accuracy than PGD (L∞): PGD's figure there overstates
-/// the robustness, the usual sign of masked gradients.
+/// The gradient-free attacks and the PGD of the same norm each checks.
+const GRADIENT_FREE: [(&str, &str, &str); 3] = [
+    ("square", "pgd_linf", "the Square Attack, which never reads gradients,"),
+    ("hsja_linf", "pgd_linf", "HopSkipJump, which reads only the predicted label,"),
+    ("hsja_l2", "pgd_l2", "HopSkipJump, which reads only the predicted label,"),
+];
+
+/// One sentence per ε at which a gradient-free attack left at least a
+/// point less accuracy than PGD in the same norm: PGD's figure there
+/// overstates the robustness, the usual sign of masked gradients.
 pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
-    let (Some(square), Some(pgd)) = (m.attack_accuracy.get("square"), m.attack_accuracy.get("pgd_linf"))
-    else {
-        return Vec::new();
-    };
-    by_epsilon(square)
-        .into_iter()
-        .filter_map(|(_, eps, sq)| {
+    let mut out = Vec::new();
+    for (free, pgd_name, who) in GRADIENT_FREE {
+        let (Some(free), Some(pgd)) = (m.attack_accuracy.get(free), m.attack_accuracy.get(pgd_name)) else {
+            continue;
+        };
+        out.extend(by_epsilon(free).into_iter().filter_map(|(_, eps, fr)| {
             let pg = *pgd.get(eps)?;
-            (sq <= pg - 0.01).then(|| {
+            (fr <= pg - 0.01).then(|| {
                 format!(
-                    "At ε {eps} the Square Attack, which never reads gradients, left {} correct against PGD's {}: \
-                     the model's gradients look masked, and PGD's figure overstates its robustness; the lower \
-                     one is the better estimate.",
-                    pct(sq),
+                    "At ε {eps} {who} left {} correct against {pgd_name}'s {}: the model's gradients look \
+                     masked, and PGD's figure overstates its robustness; the lower one is the better estimate.",
+                    pct(fr),
                     pct(pg)
                 )
             })
-        })
-        .collect()
+        }));
+    }
+    out
 }
 
 /// An attack's ε entries in increasing order; keys that are not numbers

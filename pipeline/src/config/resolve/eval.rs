@@ -378,6 +378,7 @@ fn resolve_attack(
         .iter()
         .map(|k| k.name())
         .chain([SquarePlan::NAME])
+        .chain(Distance::ALL.iter().map(|n| n.hsja_name()))
         .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
         .collect();
     if !names.contains(&raw.name.as_str()) {
@@ -407,6 +408,15 @@ fn resolve_named(
     }
     let why = format!("applies to `square` only, not `{}`", raw.name);
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
+    if let Some(norm) = Distance::ALL.into_iter().find(|n| n.hsja_name() == raw.name) {
+        if modality != Modality::Image {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is an image attack (it perturbs pixels); this config's data is text", raw.name),
+            ));
+        }
+        return Ok(AttackPlan::Hsja(resolve_hsja(c, key, norm, raw)?));
+    }
     let plan = match (AttackKind::find(&raw.name), TextAttackKind::find(&raw.name), modality) {
         (Some(kind), _, Modality::Image) => AttackPlan::WhiteBox(resolve_white_box(c, key, kind, raw)?),
         (_, Some(kind), Modality::Text) => AttackPlan::BlackBox(resolve_black_box(c, key, kind, raw)?),
@@ -526,6 +536,36 @@ fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, Co
             .decimals
             .map(|d| c.usize(&format!("{key}.decimals"), Some(d), 0, 0, 8).map(|d| d as u32))
             .transpose()?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}
+
+/// HopSkipJumpAttack's default budget is `square`'s, so the score-based
+/// and the label-only attacker compare at one budget.
+const HSJA_QUERIES: i64 = 5000;
+
+fn resolve_hsja(c: &Check, key: &str, norm: Distance, raw: RawAttack) -> Result<HsjaPlan, ConfigError> {
+    let others = [
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+        ("max-word-share", raw.max_word_share.is_some()),
+    ];
+    c.refuse_set(
+        key,
+        &others,
+        &format!("does not apply to `{}` (keys: epsilons, max-queries, examples)", raw.name),
+    )?;
+    let (default, max) = match norm {
+        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
+        Distance::Linf => (&LINF_EPSILONS, 1.0),
+    };
+    Ok(HsjaPlan {
+        norm,
+        epsilons: radii(c, key, raw.epsilons, default, max)?,
+        // The clean query, one random start and one step at least.
+        max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, HSJA_QUERIES, 3, 1_000_000)?,
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
     })
 }
