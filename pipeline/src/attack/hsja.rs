@@ -19,7 +19,12 @@
 //! of the current distance over `√t`, halved until it stays misclassified.
 //! The random start draws uniform noise until one image is misclassified
 //! (at most 100 draws, as ART does) and blends it towards the clean image
-//! by bisection to 0.001.
+//! by bisection to 0.001. A model may give all noise one class (a digits
+//! CNN calls it one digit), which leaves the rows of that class without a
+//! start; those try, in a seeded order, up to 100 of the attacker's own
+//! images of other classes (the test set's first 100 rows), as a targeted
+//! decision-based attack starts from an image of its target class, and keep
+//! the closest blend of the first 5 that are misclassified.
 //!
 //! Rows search in lock step, every round asking the model about all rows'
 //! images in one call; each row draws from its own seeded generator, so its
@@ -28,6 +33,7 @@
 //! about: a smaller one would change no figure.
 
 use burn::prelude::*;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -50,6 +56,11 @@ const GAMMA: f64 = 1.0;
 const START_TRIES: usize = 100;
 /// The random start's blend is bisected to this share.
 const BLEND_TOLERANCE: f64 = 0.001;
+/// Test rows an attacker starts from where no noise image is misclassified.
+const START_POOL: usize = 100;
+/// Misclassified images of other classes a row without a noise start
+/// blends towards its clean image, keeping the closest.
+const IMAGE_STARTS: usize = 5;
 /// Halvings before a step is given up: by then it is far below the
 /// resolution of an f32 pixel.
 const MAX_HALVINGS: usize = 40;
@@ -305,9 +316,14 @@ fn bisect(
     decide: &mut Decide,
 ) -> Result<Vec<(usize, Vec<f32>, f64)>, AttackError> {
     loop {
+        // A row may bisect several candidates at once; its budget bounds them all.
+        let mut left: Vec<usize> = rows.iter().map(|r| r.budget_left(g)).collect();
         let open: Vec<usize> = (0..items.len())
             .filter(|&k| {
-                items[k].high - items[k].low > items[k].threshold && rows[items[k].row].budget_left(g) > 0
+                let b = &items[k];
+                let go = b.high - b.low > b.threshold && left[b.row] > 0;
+                left[b.row] -= usize::from(go);
+                go
             })
             .collect();
         if open.is_empty() {
@@ -341,8 +357,14 @@ fn bisect(
         .collect())
 }
 
-/// Runs the searches of `rows` to the end.
-pub fn run(rows: &mut [HsjaRow], g: &Geometry, decide: &mut Decide) -> Result<(), AttackError> {
+/// Runs the searches of `rows` to the end, starting where noise fails
+/// from `starts`.
+pub fn run(
+    rows: &mut [HsjaRow],
+    g: &Geometry,
+    starts: &Starts,
+    decide: &mut Decide,
+) -> Result<(), AttackError> {
     // A misclassified row is not attacked; it costs its one query.
     let asks: Vec<(usize, Vec<f32>)> =
         (0..rows.len()).filter(|&i| rows[i].active).map(|i| (i, rows[i].clean.clone())).collect();
@@ -350,7 +372,7 @@ pub fn run(rows: &mut [HsjaRow], g: &Geometry, decide: &mut Decide) -> Result<()
     for ((i, _), fooled) in asks.iter().zip(&answers) {
         rows[*i].active = !fooled[0];
     }
-    start(rows, g, decide)?;
+    start(rows, g, starts, decide)?;
     for t in 1.. {
         let active: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].active).collect();
         if active.is_empty() {
@@ -361,14 +383,23 @@ pub fn run(rows: &mut [HsjaRow], g: &Geometry, decide: &mut Decide) -> Result<()
     Ok(())
 }
 
-/// The random start: noise until misclassified, blended towards the clean
-/// image, then bisected to the boundary.
-fn start(rows: &mut [HsjaRow], g: &Geometry, decide: &mut Decide) -> Result<(), AttackError> {
-    let mut noise: Vec<Option<Vec<f32>>> = vec![None; rows.len()];
+/// Images of known classes an attacker holds, to start from where noise
+/// fails: each row tries those of other classes than its own.
+pub type Starts = [(Vec<f32>, usize)];
+
+/// The random start: noise until misclassified, else one of `starts`,
+/// blended towards the clean image, then bisected to the boundary.
+fn start(
+    rows: &mut [HsjaRow],
+    g: &Geometry,
+    starts: &Starts,
+    decide: &mut Decide,
+) -> Result<(), AttackError> {
+    let mut found: Vec<Vec<Vec<f32>>> = vec![Vec::new(); rows.len()];
     for _ in 0..START_TRIES {
         let mut asks = Vec::new();
         for (i, row) in rows.iter_mut().enumerate() {
-            if row.active && noise[i].is_none() && row.budget_left(g) > 0 {
+            if row.active && found[i].is_empty() && row.budget_left(g) > 0 {
                 asks.push((i, (0..g.len).map(|_| row.rng.random::<f32>()).collect::<Vec<f32>>()));
             }
         }
@@ -378,20 +409,70 @@ fn start(rows: &mut [HsjaRow], g: &Geometry, decide: &mut Decide) -> Result<(), 
         let answers = round(rows, &asks, g.len, decide)?;
         for ((i, x), fooled) in asks.into_iter().zip(answers) {
             if fooled[0] {
-                noise[i] = Some(x);
+                found[i].push(x);
+            }
+        }
+    }
+    // A model may give all noise one class, and the rows of that class then
+    // need an image the model gives another. Those lie farther off than
+    // blended noise, so a row keeps the closest of a few.
+    let mut order: Vec<Vec<usize>> = rows
+        .iter_mut()
+        .zip(&found)
+        .map(|(row, f)| {
+            if !f.is_empty() {
+                return Vec::new();
+            }
+            let mut o: Vec<usize> = (0..starts.len()).filter(|&k| starts[k].1 != row.label).collect();
+            o.shuffle(&mut row.rng);
+            o.truncate(START_TRIES);
+            o.reverse();
+            o
+        })
+        .collect();
+    loop {
+        let mut asks = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            if row.active
+                && found[i].len() < IMAGE_STARTS
+                && row.budget_left(g) > 0
+                && let Some(k) = order[i].pop()
+            {
+                asks.push((i, starts[k].0.clone()));
+            }
+        }
+        if asks.is_empty() {
+            break;
+        }
+        let answers = round(rows, &asks, g.len, decide)?;
+        for ((i, x), fooled) in asks.into_iter().zip(answers) {
+            if fooled[0] {
+                found[i].push(x);
             }
         }
     }
     let mut blends = Vec::new();
-    for (i, found) in noise.into_iter().enumerate() {
-        match found {
-            Some(x) if rows[i].active => blends.push(Bisection::start(i, x)),
-            // No noise image fooled the model: nothing is found at any radius.
-            _ => rows[i].active = false,
+    for (i, candidates) in found.into_iter().enumerate() {
+        if candidates.is_empty() || !rows[i].active {
+            // Nothing fooled the model: nothing is found at any radius.
+            rows[i].active = false;
+        }
+        if rows[i].active {
+            blends.extend(candidates.into_iter().map(|x| Bisection::start(i, x)));
         }
     }
-    let starts = bisect(rows, blends, g, decide)?;
-    let items = starts.into_iter().map(|(i, p, _)| Bisection::boundary(i, p, &rows[i].clean, g)).collect();
+    let mut closest: Vec<Option<(f32, Vec<f32>)>> = vec![None; rows.len()];
+    for (i, p, _) in bisect(rows, blends, g, decide)? {
+        let d = g.norm.distance(&p, &rows[i].clean);
+        if closest[i].as_ref().is_none_or(|(best, _)| d < *best) {
+            closest[i] = Some((d, p));
+        }
+    }
+    let items = closest
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|(_, p)| Bisection::boundary(i, p, &rows[i].clean, g)))
+        .collect();
     for (i, point, before) in bisect(rows, items, g, decide)? {
         rows[i].arrive(point, before, g);
         rows[i].active &= rows[i].budget_left(g) > 0;
@@ -550,10 +631,19 @@ pub fn attack_rows<M: Classifier>(
             HsjaRow::new(x.to_vec(), label as usize, seed, g.epsilons.len())
         })
         .collect();
+    // The attacker's own labelled images, to start from where noise fails:
+    // the test set's first rows, the same for every chunk.
+    let pool_rows: Vec<usize> = (0..test.len().min(START_POOL)).collect();
+    let pool = setup.clean_batch(test, &pool_rows, model)?;
+    let HostInput::Images { pixels: pool_pixels, .. } = &pool.input else {
+        return Err(AttackError::Modality { attack: "HopSkipJumpAttack", need: "image data" });
+    };
+    let starts: Vec<(Vec<f32>, usize)> =
+        pool_pixels.chunks_exact(len).zip(&pool.labels).map(|(x, &l)| (x.to_vec(), l as usize)).collect();
     // The attacker reads what an API that answers with its top class returns.
     let mut api = Api::new(model, ApiOutput::Top1, None, device);
     let batch = setup.eval.batch_size.max(1) * len;
-    run(&mut searches, &g, &mut |x, n| {
+    run(&mut searches, &g, &starts, &mut |x, n| {
         queried(n);
         let mut classes = Vec::with_capacity(n);
         for chunk in x.chunks(batch) {
@@ -711,7 +801,7 @@ mod tests {
             asked.extend_from_slice(x);
             Ok(x.chunks_exact(LEN).map(|row| model.class(row)).collect())
         };
-        run(rows, g, &mut decide).expect("decisions");
+        run(rows, g, &[], &mut decide).expect("decisions");
     }
 
     /// The least distance found over the least possible, per row, with a
@@ -790,6 +880,30 @@ mod tests {
                 assert_eq!(row.queries(), expected, "row {i}: every radius reached: {all}");
             }
         }
+    }
+
+    #[test]
+    fn where_no_noise_fools_the_model_a_row_starts_from_an_image_of_another_class() {
+        // Class 1 for dark images only: uniform noise (mean 0.5) never fools it.
+        let dark = |x: &[f32]| usize::from(x.iter().sum::<f32>() < 0.2 * LEN as f32);
+        let clean = vec![0.5f32; LEN];
+        let g = Geometry { norm: Distance::Linf, len: LEN, max_queries: 1000, epsilons: vec![0.45] };
+        let mut decide = |x: &[f32], _: usize| -> Result<Vec<usize>, AttackError> {
+            Ok(x.chunks_exact(LEN).map(dark).collect())
+        };
+        let mut alone = vec![HsjaRow::new(clean.clone(), 0, 7, 1)];
+        run(&mut alone, &g, &[], &mut decide).expect("decisions");
+        assert_eq!(alone[0].queries(), 1 + START_TRIES, "the clean query and every noise draw");
+        assert_eq!(alone[0].outcome(0).0, &clean[..], "nothing found");
+        // An image of the row's own class is never tried; the dark one is.
+        let starts = vec![(vec![0.9f32; LEN], 0), (vec![0.05f32; LEN], 1)];
+        let mut row = vec![HsjaRow::new(clean.clone(), 0, 7, 1)];
+        run(&mut row, &g, &starts, &mut decide).expect("decisions");
+        let (image, _) = row[0].outcome(0);
+        assert_eq!(dark(image), 1, "the row is broken");
+        // The least L∞ change darkens every pixel to 0.2: 0.3 away.
+        let d = Distance::Linf.distance(image, &clean);
+        assert!((0.3..0.45).contains(&d), "L∞ {d}");
     }
 
     #[test]
