@@ -34,7 +34,15 @@ fn text_attacks_write_their_metrics_and_replay_under_eval() {
         flipped += success;
     }
     assert!(flipped > 0.0, "neither attack flipped anything: {metrics}");
+    // A row survives the worst case only if both attacks left it correct.
+    let worst = metrics["attack_worst_case_accuracy"]["words"]["0.2"].as_f64().unwrap();
+    let least = ["deepwordbug", "textbugger"]
+        .iter()
+        .map(|a| metrics["attack_accuracy"][a]["0.2"].as_f64().unwrap())
+        .fold(1.0, f64::min);
+    assert!(worst <= least, "worst case {worst}, least {least}");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Worst case at a word share of 0.2"), "{report}");
     assert!(report.contains("| deepwordbug | 0.2 |") && report.contains("mean queries"), "{report}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(">deepwordbug<br>") && html.contains(">textbugger<br>"), "gallery rows: {html}");

@@ -71,6 +71,12 @@ fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
     assert_eq!(metrics["attack_accuracy"]["fgsm"].as_object().unwrap().len(), 2);
     assert_eq!(metrics["attack_mean_queries"]["square"].as_object().unwrap().len(), 2);
     assert_eq!(metrics["attack_mean_queries"]["hsja_linf"].as_object().unwrap().len(), 2);
+    // The worst case joins attacks that ran on different shards: at ε 0.1
+    // over the 20 rows all four attacked, so no higher than HopSkipJump's
+    // figure on those rows.
+    let worst = metrics["attack_worst_case_accuracy"]["linf"]["0.1"].as_f64().unwrap();
+    assert!(worst <= metrics["attack_accuracy"]["hsja_linf"]["0.1"].as_f64().unwrap(), "{metrics}");
+    assert!(metrics["attack_worst_case_accuracy"]["linf"].get("0.05").is_none(), "fgsm alone at 0.05");
     // Each of the three shards evaluated some cells, none all of them.
     for k in 0..3 {
         let shard = sb.json(&dir.join(format!("shards/shard-{k}-of-3.json")));

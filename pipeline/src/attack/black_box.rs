@@ -98,6 +98,7 @@ pub fn summarise(outcomes: &[Outcome]) -> AttackResult {
         mean_norm: outcomes.iter().map(share).sum::<f64>() / n,
         mean_queries: Some(outcomes.iter().map(|o| o.queries as f64).sum::<f64>() / n),
         examples: outcomes.len(),
+        correct: outcomes.iter().map(|o| o.adversarial_correct).collect(),
         seconds: 0.0,
     }
 }
@@ -200,7 +201,7 @@ mod tests {
         let setup = EvalSetup { eval: &eval, model: &model_plan, text: &context, seed: 11 };
         let plan = BlackBoxPlan { kind, budget, examples: 100 };
         let table = evaluate(model, &test, &setup, &[plan], device, &Progress::silent()).expect("attack");
-        table[kind.name()][&epsilon_key(budget.max_word_share)]
+        table[kind.name()][&epsilon_key(budget.max_word_share)].clone()
     }
 
     #[test]

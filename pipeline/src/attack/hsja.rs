@@ -673,8 +673,12 @@ fn attack_dataset<M: Classifier>(
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(plan.examples)).collect();
     let radii = plan.epsilons.len();
-    let (mut adv_correct, mut flipped, mut norm_sum, mut queries) =
-        (vec![0usize; radii], vec![0usize; radii], vec![0f64; radii], vec![0usize; radii]);
+    let (mut correct, mut flipped, mut norm_sum, mut queries) = (
+        vec![Vec::with_capacity(rows.len()); radii],
+        vec![0usize; radii],
+        vec![0f64; radii],
+        vec![0usize; radii],
+    );
     let mut clean_correct = 0usize;
     for chunk in rows.chunks(ROWS_AT_ONCE) {
         let (clean, shape, searches) = attack_rows(model, test, setup, plan, chunk, device, done)?;
@@ -685,7 +689,7 @@ fn attack_dataset<M: Classifier>(
             // What the model predicts on the final images, as every attack reports.
             let after = predicted_classes(model.logits(attacked(&searches, k, shape).to_device(device)))?;
             for (((b, a), l), search) in before.iter().zip(&after).zip(&labels).zip(&searches) {
-                adv_correct[k] += usize::from(a == l);
+                correct[k].push(a == l);
                 flipped[k] += usize::from(b == l && a != l);
                 let (image, q) = search.outcome(k);
                 norm_sum[k] += f64::from(plan.norm.distance(image, &search.clean));
@@ -697,13 +701,16 @@ fn attack_dataset<M: Classifier>(
     let n = rows.len().max(1) as f64;
     // One search served every radius: each is charged an equal share of it.
     let seconds = started.elapsed().as_secs_f64() / radii.max(1) as f64;
-    Ok((0..radii)
-        .map(|k| AttackResult {
-            accuracy: adv_correct[k] as f64 / n,
+    Ok(correct
+        .into_iter()
+        .enumerate()
+        .map(|(k, correct)| AttackResult {
+            accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
             success_rate: if clean_correct == 0 { 0.0 } else { flipped[k] as f64 / clean_correct as f64 },
             mean_norm: norm_sum[k] / n,
             mean_queries: Some(queries[k] as f64 / n),
             examples: rows.len(),
+            correct,
             seconds,
         })
         .collect())

@@ -23,7 +23,7 @@ pub use crate::config::{
 use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predicted_classes};
 use crate::progress::Progress;
-use crate::run::metrics::{AttackMetrics, MetricTable};
+use crate::run::metrics::{AttackMetrics, MetricTable, RowTable};
 
 /// Why an attack could not be measured.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub fn epsilon_key(epsilon: f64) -> String {
 }
 
 /// The numbers one attack at one ε produced.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttackResult {
     /// Accuracy on the attacked inputs.
     pub accuracy: f64,
@@ -65,6 +65,11 @@ pub struct AttackResult {
     pub mean_queries: Option<f64>,
     /// Inputs attacked.
     pub examples: usize,
+    /// Whether each attacked row (the first `examples`, in file order) is
+    /// still classified correctly: a row survives the worst case only if
+    /// it survives every attack of its threat model.
+    #[serde(skip)]
+    pub correct: Vec<bool>,
     /// Wall seconds.
     pub seconds: f64,
 }
@@ -90,7 +95,58 @@ pub fn tables(table: &AttackTable) -> AttackMetrics {
         success_rate: pick(|r| Some(r.success_rate)),
         mean_norm: pick(|r| Some(r.mean_norm)),
         mean_queries: pick(|r| r.mean_queries),
+        rows_correct: table
+            .iter()
+            .map(|(a, per)| {
+                let row = per
+                    .iter()
+                    .map(|(e, r)| (e.clone(), r.correct.iter().map(|&c| if c { '1' } else { '0' }).collect()))
+                    .collect();
+                (a.clone(), row)
+            })
+            .collect(),
     }
+}
+
+/// The threat model an attack's ε belongs to: `linf` and `l2` radii on
+/// the pixel scale, `words` the share of a text's words changed.
+pub fn threat(attack: &str) -> Option<&'static str> {
+    let norm = |l2: bool| if l2 { "l2" } else { "linf" };
+    if let Some(kind) = AttackKind::find(attack) {
+        return Some(norm(kind.is_l2()));
+    }
+    if let Some(d) = Distance::ALL.into_iter().find(|d| d.hsja_name() == attack) {
+        return Some(norm(d == Distance::L2));
+    }
+    if attack == SquarePlan::NAME || attack.strip_prefix(SquarePlan::NAME).is_some_and(|r| r.starts_with('-'))
+    {
+        return Some("linf");
+    }
+    TextAttackKind::find(attack).map(|_| "words")
+}
+
+/// The worst case per row, as AutoAttack reports robustness: for each
+/// threat model and ε that two or more attacks measured, the share of rows
+/// that every one of them left correct, over the rows all of them attacked
+/// (the first ones, in file order).
+pub fn worst_case(rows: &RowTable) -> MetricTable {
+    let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (attack, per) in rows {
+        let Some(t) = threat(attack) else { continue };
+        for (eps, bits) in per {
+            groups.entry((t, eps.as_str())).or_default().push(bits.as_str());
+        }
+    }
+    let mut out = MetricTable::new();
+    for ((t, eps), list) in groups {
+        let n = list.iter().map(|b| b.len()).min().unwrap_or(0);
+        if list.len() < 2 || n == 0 {
+            continue;
+        }
+        let held = (0..n).filter(|&i| list.iter().all(|b| b.as_bytes()[i] == b'1')).count();
+        out.entry(t.to_owned()).or_default().insert(eps.to_owned(), held as f64 / n as f64);
+    }
+    out
 }
 
 /// Runs every planned white-box attack. `model` is frozen on the autodiff
@@ -129,7 +185,8 @@ pub fn attack_dataset<M: Classifier>(
 ) -> Result<AttackResult, AttackError> {
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
-    let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0usize, 0f64);
+    let (mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0f64);
+    let mut correct = Vec::with_capacity(rows.len());
     for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
         let host = setup.clean_batch(test, chunk, model)?;
         let crate::model::ModelInput::Images(x) = host.input.to_device(device) else {
@@ -150,17 +207,18 @@ pub fn attack_dataset<M: Classifier>(
         for ((c, a), &label) in clean.iter().zip(&attacked).zip(&host.labels) {
             let label = label as usize;
             clean_correct += usize::from(*c == label);
-            adv_correct += usize::from(*a == label);
+            correct.push(*a == label);
             flipped += usize::from(*c == label && *a != label);
         }
     }
     let n = rows.len().max(1) as f64;
     Ok(AttackResult {
-        accuracy: adv_correct as f64 / n,
+        accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
         success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
         mean_norm: norm_sum / n,
         mean_queries: None,
         examples: rows.len(),
+        correct,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -248,8 +306,43 @@ mod tests {
             mean_norm: 0.1,
             mean_queries: queries,
             examples: 4,
+            correct: Vec::new(),
             seconds: 1.0,
         }
+    }
+
+    #[test]
+    fn the_worst_case_breaks_a_row_any_attack_of_its_threat_model_broke() {
+        let bits = |pairs: &[(&str, &str, &str)]| -> RowTable {
+            let mut t = RowTable::new();
+            for (a, e, b) in pairs {
+                t.entry((*a).to_owned()).or_default().insert((*e).to_owned(), (*b).to_owned());
+            }
+            t
+        };
+        let rows = bits(&[
+            ("pgd_linf", "0.1", "1101"),
+            ("square", "0.1", "1011"),
+            // A rounded-score search is L∞ too; it attacked the first three rows only.
+            ("square-1dp", "0.1", "110"),
+            ("hsja_linf", "0.2", "1111"),
+            ("pgd_linf", "0.2", "0111"),
+            // Alone at its ε and norm: no worst case.
+            ("pgd_l2", "1", "0000"),
+            ("deepwordbug", "0.2", "10"),
+            ("textbugger", "0.2", "11"),
+        ]);
+        let w = worst_case(&rows);
+        // Rows 0 to 2: only row 0 survives all three L∞ attacks at 0.1.
+        assert_eq!(w["linf"]["0.1"], 1.0 / 3.0);
+        assert_eq!(w["linf"]["0.2"], 0.75);
+        assert_eq!(w["words"]["0.2"], 0.5);
+        assert!(!w.contains_key("l2"), "{w:?}");
+        assert_eq!(
+            (threat("fgsm"), threat("hsja_l2"), threat("square-2dp")),
+            (Some("linf"), Some("l2"), Some("linf"))
+        );
+        assert_eq!((threat("squares"), threat("membership")), (None, None));
     }
 
     #[test]

@@ -345,8 +345,8 @@ fn attack_dataset<M: Classifier>(
 ) -> Result<AttackResult, AttackError> {
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(plan.examples)).collect();
-    let (mut adv_correct, mut clean_correct, mut flipped, mut norm_sum, mut queries) =
-        (0usize, 0usize, 0usize, 0f64, 0usize);
+    let (mut clean_correct, mut flipped, mut norm_sum, mut queries) = (0usize, 0usize, 0f64, 0usize);
+    let mut correct = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(setup.eval.batch_size.max(1)) {
         let mut spent = 0;
         let (clean, attacked, searches) = attack_rows(model, test, setup, plan, eps, chunk, device, done)?;
@@ -356,7 +356,7 @@ fn attack_dataset<M: Classifier>(
         for (((b, a), &label), search) in before.iter().zip(&after).zip(&clean.labels).zip(&searches) {
             let label = label as usize;
             clean_correct += usize::from(*b == label);
-            adv_correct += usize::from(*a == label);
+            correct.push(*a == label);
             flipped += usize::from(*b == label && *a != label);
             let (image, q) = search.outcome();
             spent += q;
@@ -369,11 +369,12 @@ fn attack_dataset<M: Classifier>(
     }
     let n = rows.len().max(1) as f64;
     Ok(AttackResult {
-        accuracy: adv_correct as f64 / n,
+        accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
         success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
         mean_norm: norm_sum / n,
         mean_queries: Some(queries as f64 / n),
         examples: rows.len(),
+        correct,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::epsilon_key;
 use crate::config::{AttackPlan, EvalPlan};
-use crate::run::metrics::{MetricTable, RunInfo};
+use crate::run::metrics::{MetricTable, RowTable, RunInfo};
 
 /// Version of the shard file layout.
-pub const SHARD_SCHEMA: u32 = 1;
+pub const SHARD_SCHEMA: u32 = 2;
 /// The folder of a run directory holding shard results.
 pub const SHARDS: &str = "shards";
 
@@ -236,6 +236,9 @@ pub struct ShardResult {
     pub attack_mean_norm: MetricTable,
     /// `attack_mean_queries`.
     pub attack_mean_queries: MetricTable,
+    /// Each attack cell's per-row outcomes, so the merge can take the worst
+    /// case over attacks that ran on different shards.
+    pub attack_rows_correct: RowTable,
     /// Wall seconds of the shard's evaluation.
     pub seconds: f64,
 }
@@ -336,6 +339,7 @@ mod tests {
             attack_success_rate: MetricTable::new(),
             attack_mean_norm: table,
             attack_mean_queries: MetricTable::new(),
+            attack_rows_correct: RowTable::new(),
             seconds: 0.5,
         };
         let back: ShardResult =

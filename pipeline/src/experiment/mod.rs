@@ -676,7 +676,9 @@ struct Evaluation {
 
 impl Evaluation {
     fn metrics(self, info: RunInfo, training: Vec<EpochMetrics>) -> Metrics {
+        let worst = attack::worst_case(&self.attacks.rows_correct);
         let mut metrics = Metrics::new(info, self.clean, self.corruption, self.attacks, training);
+        metrics.attack_worst_case_accuracy = worst;
         metrics.corruption_table = self.tables;
         metrics
     }
@@ -1139,6 +1141,7 @@ pub fn evaluate_shard(
         attack_success_rate: attacks.success_rate,
         attack_mean_norm: attacks.mean_norm,
         attack_mean_queries: attacks.mean_queries,
+        attack_rows_correct: attacks.rows_correct,
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = shards::write(&saved.dir, &result)?;

@@ -19,6 +19,7 @@ use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{Manifest, RunStatus};
 use crate::run::metrics::{AttackMetrics, MetricTable, Metrics};
+use std::collections::BTreeMap;
 
 /// Writes `result` to `<run>/shards/shard-K-of-N.json`, atomically.
 pub(super) fn write(dir: &RunDir, result: &ShardResult) -> anyhow::Result<PathBuf> {
@@ -227,6 +228,21 @@ fn check_alike(found: &[(PathBuf, ShardResult)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The union of one table of every shard; cells do not overlap (the split
+/// gives each to one shard).
+fn union_of<V: Clone>(
+    found: &[(PathBuf, ShardResult)],
+    pick: fn(&ShardResult) -> &BTreeMap<String, BTreeMap<String, V>>,
+) -> BTreeMap<String, BTreeMap<String, V>> {
+    let mut t: BTreeMap<String, BTreeMap<String, V>> = BTreeMap::new();
+    for (_, r) in found {
+        for (name, row) in pick(r) {
+            t.entry(name.clone()).or_default().extend(row.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    t
+}
+
 /// The shards' cells as one evaluation, after checking that together they
 /// hold every cell of `eval` once.
 fn combine(
@@ -251,15 +267,7 @@ fn combine(
     }
     let clean =
         found.iter().find_map(|(_, r)| r.clean_accuracy).context("no shard holds the clean accuracy")?;
-    let union = |pick: fn(&ShardResult) -> &MetricTable| -> MetricTable {
-        let mut t = MetricTable::new();
-        for (_, r) in found {
-            for (name, row) in pick(r) {
-                t.entry(name.clone()).or_default().extend(row.iter().map(|(k, v)| (k.clone(), *v)));
-            }
-        }
-        t
-    };
+    let union = |pick: fn(&ShardResult) -> &MetricTable| -> MetricTable { union_of(found, pick) };
     Ok(Evaluation {
         clean,
         corruption: union(|r| &r.corruption_accuracy),
@@ -268,6 +276,7 @@ fn combine(
             success_rate: union(|r| &r.attack_success_rate),
             mean_norm: union(|r| &r.attack_mean_norm),
             mean_queries: union(|r| &r.attack_mean_queries),
+            rows_correct: union_of(found, |r| &r.attack_rows_correct),
         },
         tables: found[0].1.corruption_table.clone(),
     })

@@ -229,6 +229,7 @@ mod tests {
             attack_success_rate: table(&[("fgsm", &[("0.2", 0.9), ("0.05", 0.4), ("0.1", 0.6)])]),
             attack_mean_norm: table(&[("fgsm", &[("0.2", 0.2), ("0.05", 0.05), ("0.1", 0.1)])]),
             attack_mean_queries: MetricTable::new(),
+            attack_worst_case_accuracy: MetricTable::new(),
             privacy: None,
             canaries: None,
             dp: None,
@@ -341,6 +342,23 @@ mod tests {
             crate::report::sections::masked_gradients(&m).is_empty(),
             "no PGD figure, nothing to compare"
         );
+    }
+
+    #[test]
+    fn the_worst_case_names_the_attacks_it_takes() {
+        let mut m = metrics();
+        m.attack_accuracy =
+            table(&[("pgd_linf", &[("0.1", 0.20)]), ("square", &[("0.1", 0.25)]), ("pgd_l2", &[("1", 0.5)])]);
+        m.attack_worst_case_accuracy = table(&[("linf", &[("0.1", 0.125)])]);
+        let lines = crate::report::sections::worst_cases(&m);
+        assert_eq!(
+            lines,
+            [
+                "Worst case at L∞ ε 0.1, a row counted as broken when any of pgd_linf, square broke it: 12.5% correct."
+            ]
+        );
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        assert!(md.contains("Worst case at L∞ ε 0.1"), "{md}");
     }
 
     #[test]

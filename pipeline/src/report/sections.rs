@@ -124,6 +124,11 @@ fn headline(m: &Metrics) -> Section<'static> {
             rows.push(vec![format!("attack_accuracy {attack} ε={key}"), pct(acc)]);
         }
     }
+    for (threat, by_eps) in &m.attack_worst_case_accuracy {
+        for (_, key, acc) in by_epsilon(by_eps) {
+            rows.push(vec![format!("attack_worst_case_accuracy {threat} ε={key}"), pct(acc)]);
+        }
+    }
     if let Some(p) = &m.privacy {
         rows.push(vec!["privacy.mia_auc".to_owned(), format!("{:.3}", p.mia_auc)]);
         rows.push(vec!["privacy.mia_tpr_at_01pct_fpr".to_owned(), pct(p.mia_tpr_at_01pct_fpr)]);
@@ -410,8 +415,36 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
         }
     }
     let mut blocks = vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })];
+    blocks.extend(worst_cases(m).into_iter().map(|line| Block::Text(vec![plain(line)])));
     blocks.extend(masked_gradients(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
     Some(Section { title: "Accuracy under attack", blocks })
+}
+
+/// One sentence per threat model and ε with a worst case: the attacks it
+/// takes and what they left together.
+pub(super) fn worst_cases(m: &Metrics) -> Vec<String> {
+    let mut out = Vec::new();
+    for (threat, per) in &m.attack_worst_case_accuracy {
+        let scale = match threat.as_str() {
+            "linf" => "L∞ ε",
+            "l2" => "L2 ε",
+            _ => "a word share of",
+        };
+        for (_, eps, acc) in by_epsilon(per) {
+            let attacks: Vec<&str> = m
+                .attack_accuracy
+                .iter()
+                .filter(|(a, by)| crate::attack::threat(a) == Some(threat.as_str()) && by.contains_key(eps))
+                .map(|(a, _)| a.as_str())
+                .collect();
+            out.push(format!(
+                "Worst case at {scale} {eps}, a row counted as broken when any of {} broke it: {} correct.",
+                attacks.join(", "),
+                pct(acc)
+            ));
+        }
+    }
+    out
 }
 
 /// The gradient-free attacks and the PGD of the same norm each checks.

@@ -68,7 +68,11 @@ pub struct RunInfo {
 /// severity ("1".."5"), or an attack's measure per ε.
 pub type MetricTable = BTreeMap<String, BTreeMap<String, f64>>;
 
-/// The four attack tables of [`Metrics`], built by `crate::attack`.
+/// Per attack, then per ε, one character a row: `1` where the row is still
+/// classified correctly under the attack, `0` where it broke.
+pub type RowTable = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The attack tables of [`Metrics`], built by `crate::attack`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AttackMetrics {
     /// `attack_accuracy`.
@@ -79,6 +83,8 @@ pub struct AttackMetrics {
     pub mean_norm: MetricTable,
     /// `attack_mean_queries`: attacks that query the model only.
     pub mean_queries: MetricTable,
+    /// Each attack's per-row outcomes, for the worst case over attacks.
+    pub rows_correct: RowTable,
 }
 
 /// Everything a run measured. Accuracies are fractions in [0, 1].
@@ -127,6 +133,11 @@ pub struct Metrics {
     /// black-box attacks only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_mean_queries: MetricTable,
+    /// `attack_worst_case_accuracy[threat][epsilon]`: the share of rows
+    /// every attack of a threat model (`linf`, `l2`, `words`) left correct,
+    /// where two or more measured it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_worst_case_accuracy: MetricTable,
     /// Membership inference, when `[[eval.privacy]]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyMetrics>,
@@ -385,6 +396,7 @@ impl Metrics {
             attack_success_rate: attacks.success_rate,
             attack_mean_norm: attacks.mean_norm,
             attack_mean_queries: attacks.mean_queries,
+            attack_worst_case_accuracy: MetricTable::new(),
             privacy: None,
             canaries: None,
             dp: None,
