@@ -103,6 +103,18 @@ fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
     let refused = sb.temper(&["merge", dir.to_str().unwrap()]);
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("the weights evaluated"), "{}", refused.stderr);
+    // So is a shard of the layout before per-row outcomes.
+    let mut old: serde_json::Value = sb.json(&path);
+    old["schema_version"] = 1.into();
+    old.as_object_mut().unwrap().remove("attack_rows_correct");
+    std::fs::write(&path, old.to_string()).unwrap();
+    let refused = sb.temper(&["merge", dir.to_str().unwrap()]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("shard-1-of-3.json: shard schema 1, this Temper reads 2"),
+        "{}",
+        refused.stderr
+    );
     // Shard numbers count from 0.
     let bad = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--shard", "3/3"]);
     assert_eq!(bad.code, 2, "stderr: {}", bad.stderr);

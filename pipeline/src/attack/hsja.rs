@@ -387,6 +387,38 @@ pub fn run(
 /// fails: each row tries those of other classes than its own.
 pub type Starts = [(Vec<f32>, usize)];
 
+/// Rounds of one image per searching row, `next(row index, row, starts
+/// found so far)` offering it, until no row is offered one; the images the
+/// model misclassifies join the row's `found`.
+fn offer(
+    rows: &mut [HsjaRow],
+    found: &mut [Vec<Vec<f32>>],
+    g: &Geometry,
+    decide: &mut Decide,
+    mut next: impl FnMut(usize, &mut HsjaRow, usize) -> Option<Vec<f32>>,
+) -> Result<(), AttackError> {
+    loop {
+        let mut asks = Vec::new();
+        for (i, row) in rows.iter_mut().enumerate() {
+            if row.active
+                && row.budget_left(g) > 0
+                && let Some(x) = next(i, row, found[i].len())
+            {
+                asks.push((i, x));
+            }
+        }
+        if asks.is_empty() {
+            return Ok(());
+        }
+        let answers = round(rows, &asks, g.len, decide)?;
+        for ((i, x), fooled) in asks.into_iter().zip(answers) {
+            if fooled[0] {
+                found[i].push(x);
+            }
+        }
+    }
+}
+
 /// The random start: noise until misclassified, else one of `starts`,
 /// blended towards the clean image, then bisected to the boundary.
 fn start(
@@ -396,23 +428,13 @@ fn start(
     decide: &mut Decide,
 ) -> Result<(), AttackError> {
     let mut found: Vec<Vec<Vec<f32>>> = vec![Vec::new(); rows.len()];
-    for _ in 0..START_TRIES {
-        let mut asks = Vec::new();
-        for (i, row) in rows.iter_mut().enumerate() {
-            if row.active && found[i].is_empty() && row.budget_left(g) > 0 {
-                asks.push((i, (0..g.len).map(|_| row.rng.random::<f32>()).collect::<Vec<f32>>()));
-            }
-        }
-        if asks.is_empty() {
-            break;
-        }
-        let answers = round(rows, &asks, g.len, decide)?;
-        for ((i, x), fooled) in asks.into_iter().zip(answers) {
-            if fooled[0] {
-                found[i].push(x);
-            }
-        }
-    }
+    let mut draws = vec![0usize; rows.len()];
+    offer(rows, &mut found, g, decide, |i, row, found| {
+        (found == 0 && draws[i] < START_TRIES).then(|| {
+            draws[i] += 1;
+            (0..g.len).map(|_| row.rng.random::<f32>()).collect()
+        })
+    })?;
     // A model may give all noise one class, and the rows of that class then
     // need an image the model gives another. Those lie farther off than
     // blended noise, so a row keeps the closest of a few.
@@ -430,27 +452,9 @@ fn start(
             o
         })
         .collect();
-    loop {
-        let mut asks = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            if row.active
-                && found[i].len() < IMAGE_STARTS
-                && row.budget_left(g) > 0
-                && let Some(k) = order[i].pop()
-            {
-                asks.push((i, starts[k].0.clone()));
-            }
-        }
-        if asks.is_empty() {
-            break;
-        }
-        let answers = round(rows, &asks, g.len, decide)?;
-        for ((i, x), fooled) in asks.into_iter().zip(answers) {
-            if fooled[0] {
-                found[i].push(x);
-            }
-        }
-    }
+    offer(rows, &mut found, g, decide, |i, _, found| {
+        if found < IMAGE_STARTS { order[i].pop().map(|k| starts[k].0.clone()) } else { None }
+    })?;
     let mut blends = Vec::new();
     for (i, candidates) in found.into_iter().enumerate() {
         if candidates.is_empty() || !rows[i].active {

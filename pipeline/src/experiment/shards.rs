@@ -52,6 +52,21 @@ fn read_all(dir: &RunDir) -> anyhow::Result<Vec<(PathBuf, ShardResult)>> {
         .into_iter()
         .map(|path| {
             let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            // The version first, so a shard of another layout is named as such.
+            #[derive(Deserialize)]
+            struct Version {
+                schema_version: u32,
+            }
+            let version: Version = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a shard result", path.display()))?;
+            if version.schema_version != shard::SHARD_SCHEMA {
+                bail!(
+                    "{}: shard schema {}, this Temper reads {}; evaluate that shard again",
+                    path.display(),
+                    version.schema_version,
+                    shard::SHARD_SCHEMA
+                );
+            }
             let r: ShardResult = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a shard result", path.display()))?;
             if path.file_name().and_then(|n| n.to_str()) != Some(r.shard.file_name().as_str()) {

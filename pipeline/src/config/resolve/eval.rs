@@ -504,19 +504,24 @@ fn resolve_white_box(
     })
 }
 
+/// The PGD and text-attack keys a query attack on images refuses.
+fn not_for_queries(raw: &RawAttack) -> [(&'static str, bool); 5] {
+    [
+        ("steps", raw.steps.is_some()),
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+        ("max-word-share", raw.max_word_share.is_some()),
+    ]
+}
+
 /// AutoAttack's standard Square Attack: 5,000 queries, squares covering
 /// 80% of the image at first (Croce & Hein 2020; the authors' MNIST setting).
 const SQUARE_QUERIES: i64 = 5000;
 const SQUARE_P_INIT: f64 = 0.8;
 
 fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, ConfigError> {
-    let others = [
-        ("steps", raw.steps.is_some()),
-        ("step-size", raw.step_size.is_some()),
-        ("random-start", raw.random_start.is_some()),
-        ("restarts", raw.restarts.is_some()),
-        ("max-word-share", raw.max_word_share.is_some()),
-    ];
+    let others = not_for_queries(&raw);
     c.refuse_set(
         key,
         &others,
@@ -545,13 +550,7 @@ fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, Co
 const HSJA_QUERIES: i64 = 5000;
 
 fn resolve_hsja(c: &Check, key: &str, norm: Distance, raw: RawAttack) -> Result<HsjaPlan, ConfigError> {
-    let others = [
-        ("steps", raw.steps.is_some()),
-        ("step-size", raw.step_size.is_some()),
-        ("random-start", raw.random_start.is_some()),
-        ("restarts", raw.restarts.is_some()),
-        ("max-word-share", raw.max_word_share.is_some()),
-    ];
+    let others = not_for_queries(&raw);
     c.refuse_set(
         key,
         &others,
