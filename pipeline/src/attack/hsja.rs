@@ -52,7 +52,7 @@ const INIT_PROBES: f64 = 100.0;
 const MAX_PROBES: usize = 10_000;
 /// The bisection's precision relative to the dimension.
 const GAMMA: f64 = 1.0;
-/// Noise images drawn for a start before the row is given up.
+/// Noise images drawn for a start, and images of other classes tried after.
 const START_TRIES: usize = 100;
 /// The random start's blend is bisected to this share.
 const BLEND_TOLERANCE: f64 = 0.001;
