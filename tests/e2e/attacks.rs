@@ -4,6 +4,25 @@ use temper::synth::ImageLayout;
 
 use crate::harness::{Sandbox, digits_config, messages_config};
 
+/// Re-evaluating the saved model (with `args`) replays the same attack
+/// figures, the worst case included.
+fn replays_under_eval(sb: &Sandbox, dir: &std::path::Path, metrics: &serde_json::Value, args: &[&str]) {
+    let run = dir.to_str().unwrap();
+    let eval = sb.temper(&[&["eval", "--run", run, "--quiet"], args].concat());
+    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
+    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
+    let again = sb.json(&evals[0].path());
+    for table in [
+        "attack_accuracy",
+        "attack_success_rate",
+        "attack_mean_norm",
+        "attack_mean_queries",
+        "attack_worst_case_accuracy",
+    ] {
+        assert_eq!(again[table], metrics[table], "{table}");
+    }
+}
+
 #[test]
 fn text_attacks_write_their_metrics_and_replay_under_eval() {
     let sb = Sandbox::new();
@@ -51,13 +70,7 @@ fn text_attacks_write_their_metrics_and_replay_under_eval() {
     assert_eq!(log.lines().filter(|l| l.contains("\"event\":\"attacked\"")).count(), 2);
 
     // Re-evaluating the saved model replays the same attacks.
-    let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--quiet"]);
-    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
-    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
-    let again = sb.json(&evals[0].path());
-    for table in ["attack_accuracy", "attack_success_rate", "attack_mean_norm", "attack_mean_queries"] {
-        assert_eq!(again[table], metrics[table], "{table}");
-    }
+    replays_under_eval(&sb, &dir, &metrics, &[]);
 }
 
 #[test]
@@ -102,13 +115,7 @@ fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(">square<br>") && html.contains(">square-0dp<br>"), "gallery rows: {html}");
 
-    let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--device", "cpu", "--quiet"]);
-    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
-    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
-    let again = sb.json(&evals[0].path());
-    for table in ["attack_accuracy", "attack_success_rate", "attack_mean_norm", "attack_mean_queries"] {
-        assert_eq!(again[table], metrics[table], "{table}");
-    }
+    replays_under_eval(&sb, &dir, &metrics, &["--device", "cpu"]);
 }
 
 #[test]
@@ -151,11 +158,5 @@ fn hopskipjump_reads_labels_only_and_reports_each_radius_of_one_search() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(">hsja_linf<br>") && html.contains(">hsja_l2<br>"), "gallery rows: {html}");
 
-    let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--device", "cpu", "--quiet"]);
-    assert_eq!(eval.code, 0, "stderr: {}", eval.stderr);
-    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
-    let again = sb.json(&evals[0].path());
-    for table in ["attack_accuracy", "attack_success_rate", "attack_mean_norm", "attack_mean_queries"] {
-        assert_eq!(again[table], metrics[table], "{table}");
-    }
+    replays_under_eval(&sb, &dir, &metrics, &["--device", "cpu"]);
 }
