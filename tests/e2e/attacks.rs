@@ -4,6 +4,20 @@ use temper::synth::ImageLayout;
 
 use crate::harness::{Sandbox, digits_config, messages_config};
 
+/// A one-epoch digits run on the CPU with `attacks` appended to its config:
+/// its directory and metrics.
+fn digits_run_with(sb: &Sandbox, attacks: &str) -> (std::path::PathBuf, serde_json::Value) {
+    sb.digits(256, 64, ImageLayout::ParquetBytes);
+    let cfg =
+        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1");
+    let cfg = sb.write("c.toml", cfg + attacks);
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let metrics = sb.json(&dir.join("metrics.json"));
+    (dir, metrics)
+}
+
 /// Re-evaluating the saved model (with `args`) replays the same attack
 /// figures, the worst case included.
 fn replays_under_eval(sb: &Sandbox, dir: &std::path::Path, metrics: &serde_json::Value, args: &[&str]) {
@@ -76,17 +90,10 @@ fn text_attacks_write_their_metrics_and_replay_under_eval() {
 #[test]
 fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
     let sb = Sandbox::new();
-    sb.digits(256, 64, ImageLayout::ParquetBytes);
     let attacks = "[[eval.attacks]]\nname = \"square\"\nepsilons = [0.1, 0.3]\nmax-queries = 100\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"square\"\nepsilons = [0.3]\nmax-queries = 100\nexamples = 64\n\
                    decimals = 0\n";
-    let cfg =
-        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1");
-    let cfg = sb.write("c.toml", cfg + attacks);
-    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
-    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
-    let dir = sb.run_dirs()[0].clone();
-    let metrics = sb.json(&dir.join("metrics.json"));
+    let (dir, metrics) = digits_run_with(&sb, attacks);
     let clean = metrics["clean_accuracy"].as_f64().unwrap();
     let get = |table: &str, eps: &str| {
         metrics[table]["square"][eps].as_f64().unwrap_or_else(|| panic!("{table}.square.{eps} in {metrics}"))
@@ -121,17 +128,9 @@ fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
 #[test]
 fn hopskipjump_reads_labels_only_and_reports_each_radius_of_one_search() {
     let sb = Sandbox::new();
-    sb.digits(256, 64, ImageLayout::ParquetBytes);
     let attacks = "[[eval.attacks]]\nname = \"hsja_linf\"\nepsilons = [0.1, 0.3]\nmax-queries = 300\nexamples = 32\n\
                    [[eval.attacks]]\nname = \"hsja_l2\"\nepsilons = [3.0]\nmax-queries = 300\nexamples = 32\n";
-    let cfg =
-        digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1");
-    let cfg = sb.write("c.toml", cfg + attacks);
-    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
-    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
-    let dir = sb.run_dirs()[0].clone();
-    let metrics = sb.json(&dir.join("metrics.json"));
-    // The clean accuracy of the 32 attacked rows bounds the attack's.
+    let (dir, metrics) = digits_run_with(&sb, attacks);
     let get = |table: &str, name: &str, eps: &str| {
         metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
     };

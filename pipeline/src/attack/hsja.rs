@@ -39,7 +39,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::api::Api;
-use super::{AttackError, AttackResult, AttackTable, epsilon_key};
+use super::{AttackError, AttackResult, AttackTable, epsilon_key, images};
 use crate::batch::{EvalSetup, HostBatch};
 use crate::config::{ApiOutput, Distance, HsjaPlan};
 use crate::data::Dataset;
@@ -457,12 +457,11 @@ fn start(
     })?;
     let mut blends = Vec::new();
     for (i, candidates) in found.into_iter().enumerate() {
-        if candidates.is_empty() || !rows[i].active {
+        if rows[i].active && !candidates.is_empty() {
+            blends.extend(candidates.into_iter().map(|x| Bisection::start(i, x)));
+        } else {
             // Nothing fooled the model: nothing is found at any radius.
             rows[i].active = false;
-        }
-        if rows[i].active {
-            blends.extend(candidates.into_iter().map(|x| Bisection::start(i, x)));
         }
     }
     let mut closest: Vec<Option<(f32, Vec<f32>)>> = vec![None; rows.len()];
@@ -571,11 +570,6 @@ fn iterate(
     Ok(())
 }
 
-/// `n` images of shape `chw` as a host batch.
-fn images(pixels: &[f32], n: usize, [c, h, w]: [usize; 3]) -> HostInput {
-    HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] }
-}
-
 /// Runs every planned HopSkipJumpAttack on `model` (evaluation mode, plain
 /// device). The progress bar counts queries.
 pub fn evaluate<M: Classifier>(
@@ -600,15 +594,33 @@ pub fn evaluate<M: Classifier>(
     Ok(table)
 }
 
+/// The attacker's own labelled images, to start from where noise fails:
+/// the test set's first rows, the same for every row attacked.
+pub fn start_pool<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+) -> Result<Vec<(Vec<f32>, usize)>, AttackError> {
+    let rows: Vec<usize> = (0..test.len().min(START_POOL)).collect();
+    let pool = setup.clean_batch(test, &rows, model)?;
+    let HostInput::Images { pixels, shape: [_, c, h, w] } = &pool.input else {
+        return Err(AttackError::Modality { attack: "HopSkipJumpAttack", need: "image data" });
+    };
+    Ok(pixels.chunks_exact(c * h * w).zip(&pool.labels).map(|(x, &l)| (x.to_vec(), l as usize)).collect())
+}
+
 /// Rows `rows` of `test` as the model reads them, their shape, and each
-/// row's search over all of `plan`'s radii; `queried(n)` hears of each
-/// round's `n` queries.
+/// row's search over all of `plan`'s radii, starting where noise fails
+/// from `starts` ([`start_pool`]); `queried(n)` hears of each round's `n`
+/// queries.
+#[allow(clippy::too_many_arguments)]
 pub fn attack_rows<M: Classifier>(
     model: &M,
     test: &Dataset,
     setup: &EvalSetup,
     plan: &HsjaPlan,
     rows: &[usize],
+    starts: &Starts,
     device: &Device,
     queried: &mut dyn FnMut(usize),
 ) -> Result<(HostBatch, [usize; 4], Vec<HsjaRow>), AttackError> {
@@ -635,19 +647,10 @@ pub fn attack_rows<M: Classifier>(
             HsjaRow::new(x.to_vec(), label as usize, seed, g.epsilons.len())
         })
         .collect();
-    // The attacker's own labelled images, to start from where noise fails:
-    // the test set's first rows, the same for every chunk.
-    let pool_rows: Vec<usize> = (0..test.len().min(START_POOL)).collect();
-    let pool = setup.clean_batch(test, &pool_rows, model)?;
-    let HostInput::Images { pixels: pool_pixels, .. } = &pool.input else {
-        return Err(AttackError::Modality { attack: "HopSkipJumpAttack", need: "image data" });
-    };
-    let starts: Vec<(Vec<f32>, usize)> =
-        pool_pixels.chunks_exact(len).zip(&pool.labels).map(|(x, &l)| (x.to_vec(), l as usize)).collect();
     // The attacker reads what an API that answers with its top class returns.
     let mut api = Api::new(model, ApiOutput::Top1, None, device);
     let batch = setup.eval.batch_size.max(1) * len;
-    run(&mut searches, &g, &starts, &mut |x, n| {
+    run(&mut searches, &g, starts, &mut |x, n| {
         queried(n);
         let mut classes = Vec::with_capacity(n);
         for chunk in x.chunks(batch) {
@@ -684,8 +687,9 @@ fn attack_dataset<M: Classifier>(
         vec![0usize; radii],
     );
     let mut clean_correct = 0usize;
+    let starts = start_pool(model, test, setup)?;
     for chunk in rows.chunks(ROWS_AT_ONCE) {
-        let (clean, shape, searches) = attack_rows(model, test, setup, plan, chunk, device, done)?;
+        let (clean, shape, searches) = attack_rows(model, test, setup, plan, chunk, &starts, device, done)?;
         let before = predicted_classes(model.logits(clean.input.to_device(device)))?;
         let labels: Vec<usize> = clean.labels.iter().map(|&l| l as usize).collect();
         clean_correct += before.iter().zip(&labels).filter(|(b, l)| b == l).count();

@@ -44,6 +44,11 @@ pub enum AttackError {
     },
 }
 
+/// `n` images of shape `chw` as a host batch, for the query attacks.
+pub(crate) fn images(pixels: &[f32], n: usize, [c, h, w]: [usize; 3]) -> crate::model::HostInput {
+    crate::model::HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] }
+}
+
 /// ε as written in metric keys: `0.1`, `0.05`.
 pub fn epsilon_key(epsilon: f64) -> String {
     format!("{epsilon}")

@@ -28,10 +28,10 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::api::Api;
-use super::{AttackError, AttackResult, AttackTable, epsilon_key};
+use super::{AttackError, AttackResult, AttackTable, epsilon_key, images};
 use crate::batch::EvalSetup;
 use crate::batch::HostBatch;
-use crate::config::{ApiOutput, SquarePlan};
+use crate::config::{ApiOutput, Distance, SquarePlan};
 use crate::data::Dataset;
 use crate::model::readback::{argmax, values};
 use crate::model::{Classifier, HostInput, predicted_classes};
@@ -240,11 +240,6 @@ pub fn run(rows: &mut [SquareRow], g: &Geometry, score: &mut Scores) -> Result<(
     }
 }
 
-/// `n` images of shape `chw` as a host batch.
-fn images(pixels: &[f32], n: usize, [c, h, w]: [usize; 3]) -> HostInput {
-    HostInput::Images { pixels: pixels.to_vec(), shape: [n, c, h, w] }
-}
-
 /// The model's logits for `input`, one vector per image.
 fn logits<M: Classifier>(
     model: &M,
@@ -360,8 +355,7 @@ fn attack_dataset<M: Classifier>(
             flipped += usize::from(*b == label && *a != label);
             let (image, q) = search.outcome();
             spent += q;
-            norm_sum +=
-                f64::from(image.iter().zip(&search.clean).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max));
+            norm_sum += f64::from(Distance::Linf.distance(image, &search.clean));
         }
         // The budgets the rows did not spend.
         done((chunk.len() * plan.max_queries).saturating_sub(spent));

@@ -264,8 +264,17 @@ impl<M: Classifier> Gatherer<'_, M> {
         let eps = middle(&plan.epsilons).unwrap_or(0.0);
         // Searched for that radius alone, the rows stop once within it.
         let at = HsjaPlan { epsilons: vec![eps], ..plan.clone() };
-        let (_, shape, searches) =
-            hsja::attack_rows(self.model, self.test, self.setup, &at, &self.rows, self.device, &mut |_| {})?;
+        let starts = hsja::start_pool(self.model, self.test, self.setup)?;
+        let (_, shape, searches) = hsja::attack_rows(
+            self.model,
+            self.test,
+            self.setup,
+            &at,
+            &self.rows,
+            &starts,
+            self.device,
+            &mut |_| {},
+        )?;
         self.attacked_group(set, plan.norm.hsja_name().to_owned(), eps, &hsja::attacked(&searches, 0, shape))
     }
 

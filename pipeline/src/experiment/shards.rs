@@ -3,7 +3,7 @@
 //! after checking that every shard evaluated the same weights, config and
 //! seed and that none is missing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -18,8 +18,7 @@ use crate::progress::Progress;
 use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{Manifest, RunStatus};
-use crate::run::metrics::{AttackMetrics, MetricTable, Metrics};
-use std::collections::BTreeMap;
+use crate::run::metrics::{AttackMetrics, Metrics};
 
 /// Writes `result` to `<run>/shards/shard-K-of-N.json`, atomically.
 pub(super) fn write(dir: &RunDir, result: &ShardResult) -> anyhow::Result<PathBuf> {
@@ -282,15 +281,14 @@ fn combine(
     }
     let clean =
         found.iter().find_map(|(_, r)| r.clean_accuracy).context("no shard holds the clean accuracy")?;
-    let union = |pick: fn(&ShardResult) -> &MetricTable| -> MetricTable { union_of(found, pick) };
     Ok(Evaluation {
         clean,
-        corruption: union(|r| &r.corruption_accuracy),
+        corruption: union_of(found, |r| &r.corruption_accuracy),
         attacks: AttackMetrics {
-            accuracy: union(|r| &r.attack_accuracy),
-            success_rate: union(|r| &r.attack_success_rate),
-            mean_norm: union(|r| &r.attack_mean_norm),
-            mean_queries: union(|r| &r.attack_mean_queries),
+            accuracy: union_of(found, |r| &r.attack_accuracy),
+            success_rate: union_of(found, |r| &r.attack_success_rate),
+            mean_norm: union_of(found, |r| &r.attack_mean_norm),
+            mean_queries: union_of(found, |r| &r.attack_mean_queries),
             rows_correct: union_of(found, |r| &r.attack_rows_correct),
         },
         tables: found[0].1.corruption_table.clone(),
