@@ -126,6 +126,49 @@ fn the_square_attack_writes_its_metrics_and_replays_under_eval() {
 }
 
 #[test]
+fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
+    let sb = Sandbox::new();
+    let attacks = "[[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.05, 0.1]\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05, 0.1]\nsteps = 20\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_dlr_linf\"\nepsilons = [0.05]\nsteps = 20\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_ce_l2\"\nepsilons = [1.0]\nsteps = 20\nexamples = 64\n";
+    let (dir, metrics) = digits_run_with(&sb, attacks);
+    let get = |table: &str, name: &str, eps: &str| {
+        metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
+    };
+    let clean = metrics["clean_accuracy"].as_f64().unwrap();
+    for (name, eps, radius) in [
+        ("apgd_ce_linf", "0.05", 0.05),
+        ("apgd_ce_linf", "0.1", 0.1),
+        ("apgd_dlr_linf", "0.05", 0.05),
+        ("apgd_ce_l2", "1", 1.0),
+    ] {
+        let accuracy = get("attack_accuracy", name, eps);
+        assert!(accuracy <= clean + 1e-9, "{name} ε {eps}: {accuracy} under attack, {clean} clean");
+        let norm = get("attack_mean_norm", name, eps);
+        assert!(norm > 0.0 && norm <= radius + 1e-6, "{name} ε {eps}: mean norm {norm}");
+        assert!(metrics["attack_mean_queries"].get(name).is_none(), "a gradient attack counts no queries");
+    }
+    // The stronger search: never fewer broken rows than PGD-10 here.
+    for eps in ["0.05", "0.1"] {
+        let (apgd, pgd) =
+            (get("attack_accuracy", "apgd_ce_linf", eps), get("attack_accuracy", "pgd_linf", eps));
+        assert!(apgd <= pgd, "ε {eps}: Auto-PGD {apgd}, PGD {pgd}");
+    }
+    // The worst case takes all three L∞ attacks at 0.05, and the L2 one alone is no group.
+    let worst = metrics["attack_worst_case_accuracy"]["linf"]["0.05"].as_f64().unwrap();
+    let each = ["pgd_linf", "apgd_ce_linf", "apgd_dlr_linf"].map(|a| get("attack_accuracy", a, "0.05"));
+    assert!(each.iter().all(|&a| worst <= a + 1e-9), "worst {worst} against {each:?}");
+    assert!(metrics["attack_worst_case_accuracy"].get("l2").is_none(), "{metrics}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| apgd_dlr_linf | 0.05 |") && report.contains("| apgd_ce_l2 | 1 |"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(">apgd_ce_linf<br>"), "gallery rows: {html}");
+
+    replays_under_eval(&sb, &dir, &metrics, &["--device", "cpu"]);
+}
+
+#[test]
 fn hopskipjump_reads_labels_only_and_reports_each_radius_of_one_search() {
     let sb = Sandbox::new();
     let attacks = "[[eval.attacks]]\nname = \"hsja_linf\"\nepsilons = [0.1, 0.3]\nmax-queries = 300\nexamples = 32\n\

@@ -4,6 +4,7 @@
 //! inputs the attack flips), the mean perturbation size and, for black-box
 //! attacks, the mean number of model queries.
 
+pub mod apgd;
 pub mod api;
 pub mod black_box;
 pub mod hsja;
@@ -34,6 +35,20 @@ pub enum AttackError {
     /// A batch could not be built.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// An attack whose loss needs more classes than the model has.
+    #[error(
+        "`{attack}` needs at least {need} classes (the DLR loss divides by the gap between the \
+         highest and the third-highest logit); this model has {classes}: use the cross-entropy \
+         Auto-PGD (`apgd_ce_linf`, `apgd_ce_l2`) instead"
+    )]
+    TooFewClasses {
+        /// The attack's name.
+        attack: &'static str,
+        /// The classes it needs.
+        need: usize,
+        /// The classes the model has.
+        classes: usize,
+    },
     /// An attack given the other modality's data or model (resolution rules this out).
     #[error("{attack} need {need}")]
     Modality {
@@ -154,6 +169,23 @@ pub fn worst_case(rows: &RowTable) -> MetricTable {
     out
 }
 
+/// Refuses attacks whose loss the model's `classes` cannot give: checked
+/// when the data is loaded, before any training.
+pub fn check_classes(plans: &[AttackPlan], classes: usize) -> Result<(), AttackError> {
+    for plan in plans {
+        if let AttackPlan::WhiteBox(p) = plan
+            && classes < p.kind.min_classes()
+        {
+            return Err(AttackError::TooFewClasses {
+                attack: p.kind.name(),
+                need: p.kind.min_classes(),
+                classes,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Runs every planned white-box attack. `model` is frozen on the autodiff
 /// version of `device`.
 pub fn evaluate<M: Classifier>(
@@ -200,7 +232,7 @@ pub fn attack_dataset<M: Classifier>(
         let n = host.labels.len();
         let y = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), device);
         let seed = augment::seed::derive(setup.seed, b as u64, attack.epsilon.to_bits(), attack.kind.name());
-        let adv = white_box::perturb(model, x.clone(), y, attack, seed);
+        let adv = white_box::perturb(model, x.clone(), y, attack, seed)?;
         let norms = if attack.kind.is_l2() {
             white_box::per_example_l2(adv.clone() - x.clone())
         } else {
@@ -314,6 +346,29 @@ mod tests {
             correct: Vec::new(),
             seconds: 1.0,
         }
+    }
+
+    #[test]
+    fn dlr_is_refused_for_two_classes_and_cross_entropy_is_not() {
+        let plan = |name: &str| {
+            AttackPlan::WhiteBox(WhiteBoxPlan {
+                kind: AttackKind::find(name).expect("known attack"),
+                epsilons: vec![0.1],
+                steps: 10,
+                step_size: 0.25,
+                random_start: true,
+                restarts: 1,
+                examples: 10,
+            })
+        };
+        let ce = [plan("pgd_linf"), plan("apgd_ce_linf"), plan("apgd_ce_l2")];
+        assert!(check_classes(&ce, 2).is_ok());
+        let with_dlr = [plan("apgd_ce_linf"), plan("apgd_dlr_l2")];
+        let e = check_classes(&with_dlr, 2).expect_err("DLR needs a third class").to_string();
+        assert!(e.contains("`apgd_dlr_l2` needs at least 3 classes") && e.contains("has 2"), "{e}");
+        assert!(check_classes(&with_dlr, 3).is_ok());
+        // Auto-PGD's threat model follows its norm.
+        assert_eq!((threat("apgd_dlr_linf"), threat("apgd_ce_l2")), (Some("linf"), Some("l2")));
     }
 
     #[test]

@@ -563,7 +563,7 @@ mod tests {
             TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
             &device,
         );
-        let adv = white_box::perturb(&frozen, x.clone(), y, &pgd, 1);
+        let adv = white_box::perturb(&frozen, x.clone(), y, &pgd, 1).expect("pgd");
         let under_pgd =
             accuracy(predicted_classes(model.logits(ModelInput::Images(adv))).expect("predictions"));
         assert_eq!(under_pgd, n, "PGD has no gradient to follow");

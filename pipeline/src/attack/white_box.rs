@@ -1,5 +1,6 @@
-//! Gradient attacks on images: FGSM (Goodfellow et al. 2015) and PGD under
-//! L∞ and L2 (Madry et al. 2018), on the [0, 1] pixel scale.
+//! Gradient attacks on images: FGSM (Goodfellow et al. 2015), PGD under
+//! L∞ and L2 (Madry et al. 2018) and Auto-PGD (`apgd`), on the [0, 1]
+//! pixel scale.
 //!
 //! The model must be frozen (`Module::freeze`) on an autodiff device: batch
 //! norm uses its running statistics and dropout is off, as in evaluation, yet
@@ -11,8 +12,9 @@ use burn::prelude::*;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::apgd;
 use crate::config::{Attack, AttackKind};
-use crate::model::{Classifier, ModelInput};
+use crate::model::{Classifier, ModelInput, ReadbackError};
 
 /// Adversarial versions of the images `x` (plain tensor, values in [0, 1])
 /// with true classes `y`. `seed` draws the random starts.
@@ -25,28 +27,31 @@ pub fn perturb<M: Classifier>(
     y: Tensor<1, Int>,
     attack: &Attack,
     seed: u64,
-) -> Tensor<4> {
+) -> Result<Tensor<4>, ReadbackError> {
     let eps = attack.epsilon as f32;
     if eps <= 0.0 {
-        return x;
+        return Ok(x);
     }
-    match attack.kind {
-        AttackKind::Fgsm => {
-            let g = input_gradient(model, x.clone(), y);
-            (x + g.sign() * eps).clamp(0.0, 1.0)
+    let once = |seed: u64| -> Result<Tensor<4>, ReadbackError> {
+        match attack.kind {
+            AttackKind::Fgsm => unreachable!("FGSM has no restarts"),
+            AttackKind::PgdLinf | AttackKind::PgdL2 => Ok(pgd(model, x.clone(), y.clone(), attack, seed)),
+            AttackKind::Apgd { .. } => apgd::run(model, x.clone(), y.clone(), attack, seed),
         }
-        AttackKind::PgdLinf | AttackKind::PgdL2 => {
-            let mut best = pgd(model, x.clone(), y.clone(), attack, seed);
-            for restart in 1..attack.restarts.max(1) {
-                let candidate = pgd(model, x.clone(), y.clone(), attack, seed.wrapping_add(restart as u64));
-                // Keep the first adversarial that fools the model; where none
-                // does yet, take the new try.
-                let fooled = fooled_mask(model, best.clone(), y.clone());
-                best = best.clone() * fooled.clone() + candidate * (fooled.neg() + 1.0);
-            }
-            best
-        }
+    };
+    if attack.kind == AttackKind::Fgsm {
+        let g = input_gradient(model, x.clone(), y);
+        return Ok((x + g.sign() * eps).clamp(0.0, 1.0));
     }
+    let mut best = once(seed)?;
+    for restart in 1..attack.restarts.max(1) {
+        let candidate = once(seed.wrapping_add(restart as u64))?;
+        // Keep the first adversarial that fools the model; where none
+        // does yet, take the new try.
+        let fooled = fooled_mask(model, best.clone(), y.clone());
+        best = best.clone() * fooled.clone() + candidate * (fooled.neg() + 1.0);
+    }
+    Ok(best)
 }
 
 fn pgd<M: Classifier>(model: &M, x: Tensor<4>, y: Tensor<1, Int>, attack: &Attack, seed: u64) -> Tensor<4> {
@@ -176,7 +181,7 @@ mod tests {
             random_start: false,
             restarts: 1,
         };
-        let adv = to_vec(perturb(&model, x.clone(), y.clone(), &attack, 1));
+        let adv = to_vec(perturb(&model, x.clone(), y.clone(), &attack, 1).expect("perturb"));
         // ∂CE/∂x = Wᵀ(softmax(Wx + b) − onehot(y)); FGSM adds ε·sign of it.
         let w: Vec<f32> = model.linear.weight.val().inner().into_data().try_to_vec::<f32>().expect("w"); // [12, 3]
         let b: Vec<f32> = model
@@ -219,7 +224,7 @@ mod tests {
                 random_start: true,
                 restarts: 2,
             };
-            let adv = perturb(&model, x.clone(), y, &attack, 9);
+            let adv = perturb(&model, x.clone(), y, &attack, 9).expect("perturb");
             let delta = adv.clone() - x;
             let norms = if kind.is_l2() { per_example_l2(delta) } else { per_example_linf(delta) };
             for n in to_vec(norms) {
@@ -246,7 +251,7 @@ mod tests {
             random_start: false,
             restarts: 1,
         };
-        let adv = perturb(&model, x.clone(), y.clone(), &pgd, 1);
+        let adv = perturb(&model, x.clone(), y.clone(), &pgd, 1).expect("perturb");
         let random = x.clone() + random_start(&x, 0.1, false, 5);
         assert!(loss(adv) > loss(random.clamp(0.0, 1.0)) + 1e-3);
     }

@@ -327,7 +327,7 @@ fn measure(
     });
     timed?;
     let inference_time = Timed { time, runs: timed_steps };
-    let pgd = (args.pgd_steps > 0).then(|| {
+    let pgd = (args.pgd_steps > 0).then(|| -> anyhow::Result<_> {
         let frozen = model.valid().to_device(&autodiff).freeze();
         let attack = Attack {
             kind: AttackKind::PgdLinf,
@@ -339,18 +339,23 @@ fn measure(
         };
         let plain_x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), shape), device);
         let plain_y = || Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), device);
-        let attack_batch = |i: usize| {
-            let adv = white_box::perturb(&frozen, plain_x(), plain_y(), &attack, i as u64);
+        let attack_batch = |i: usize| -> anyhow::Result<()> {
+            let adv = white_box::perturb(&frozen, plain_x(), plain_y(), &attack, i as u64)?;
             let _: f32 = adv.sum().into_scalar();
+            Ok(())
         };
-        attack_batch(0);
+        attack_batch(0)?;
         let started = Instant::now();
-        let ((), launched) = launches::count(|| (1..=args.attack_batches).for_each(attack_batch));
+        let (done, launched) = launches::count(|| (1..=args.attack_batches).try_for_each(attack_batch));
+        done?;
         let rate = (batch * args.attack_batches) as f64 / started.elapsed().as_secs_f64();
         let runs = usize::from(gpu);
-        let ((), time) = launches::time(|| (0..runs).for_each(|i| attack_batch(args.attack_batches + 1 + i)));
-        (rate, (launched, Timed { time, runs }))
+        let (done, time) =
+            launches::time(|| (0..runs).try_for_each(|i| attack_batch(args.attack_batches + 1 + i)));
+        done?;
+        Ok((rate, (launched, Timed { time, runs })))
     });
+    let pgd = pgd.transpose()?;
     let (pgd, pgd_launches) = pgd.unzip();
     let (pgd_launches, pgd_time) = pgd_launches.unzip();
     let per = |l: &Launches, n: usize| l.total() as f64 / n as f64;

@@ -11,18 +11,53 @@ pub enum AttackKind {
     PgdLinf,
     /// Projected gradient descent in the L2 ball.
     PgdL2,
+    /// Auto-PGD (Croce & Hein 2020): PGD with momentum that sets its own
+    /// step size, AutoAttack's gradient attack.
+    Apgd {
+        /// The loss it climbs.
+        loss: ApgdLoss,
+        /// The ball it searches.
+        norm: Distance,
+    },
+}
+
+/// The loss Auto-PGD climbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApgdLoss {
+    /// Cross-entropy.
+    CrossEntropy,
+    /// The difference of logits ratio: `−(z_y − max_{i≠y} z_i) / (z_π1 − z_π3)`,
+    /// unchanged by shifting or scaling the logits, so a model whose
+    /// softmax saturates cannot flatten it the way it flattens cross-entropy.
+    Dlr,
 }
 
 impl AttackKind {
     /// Every white-box attack, by config name.
-    pub const ALL: [AttackKind; 3] = [AttackKind::Fgsm, AttackKind::PgdLinf, AttackKind::PgdL2];
+    pub const ALL: [AttackKind; 7] = [
+        AttackKind::Fgsm,
+        AttackKind::PgdLinf,
+        AttackKind::PgdL2,
+        AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf },
+        AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::Linf },
+        AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::L2 },
+        AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::L2 },
+    ];
+
+    /// The ones adversarial training may use: one step or a fixed-step PGD.
+    pub const TRAINING: [AttackKind; 3] = [AttackKind::Fgsm, AttackKind::PgdLinf, AttackKind::PgdL2];
 
     /// The config and metrics name.
     pub fn name(self) -> &'static str {
+        use {ApgdLoss::*, Distance::*};
         match self {
             AttackKind::Fgsm => "fgsm",
             AttackKind::PgdLinf => "pgd_linf",
             AttackKind::PgdL2 => "pgd_l2",
+            AttackKind::Apgd { loss: CrossEntropy, norm: Linf } => "apgd_ce_linf",
+            AttackKind::Apgd { loss: Dlr, norm: Linf } => "apgd_dlr_linf",
+            AttackKind::Apgd { loss: CrossEntropy, norm: L2 } => "apgd_ce_l2",
+            AttackKind::Apgd { loss: Dlr, norm: L2 } => "apgd_dlr_l2",
         }
     }
 
@@ -31,9 +66,16 @@ impl AttackKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The norm perturbations are measured in: L2 for `pgd_l2`, L∞ otherwise.
+    /// The norm perturbations are measured in: L2 for `pgd_l2` and the L2
+    /// Auto-PGDs, L∞ otherwise.
     pub fn is_l2(self) -> bool {
-        self == AttackKind::PgdL2
+        matches!(self, AttackKind::PgdL2 | AttackKind::Apgd { norm: Distance::L2, .. })
+    }
+
+    /// The classes the attack's loss needs: DLR divides by the gap between
+    /// the first and the third logit.
+    pub fn min_classes(self) -> usize {
+        if matches!(self, AttackKind::Apgd { loss: ApgdLoss::Dlr, .. }) { 3 } else { 2 }
     }
 
     /// The largest radius a config may ask for, on the [0, 1] pixel scale.
@@ -71,8 +113,29 @@ impl Attack {
         random_start: bool,
         restarts: usize,
     ) -> Attack {
-        if kind == AttackKind::Fgsm {
-            return Attack { kind, epsilon, steps: 1, step_size: epsilon, random_start: false, restarts: 1 };
+        match kind {
+            AttackKind::Fgsm => {
+                return Attack {
+                    kind,
+                    epsilon,
+                    steps: 1,
+                    step_size: epsilon,
+                    random_start: false,
+                    restarts: 1,
+                };
+            }
+            // Auto-PGD's first step is 2ε from a random start (the reference's).
+            AttackKind::Apgd { .. } => {
+                return Attack {
+                    kind,
+                    epsilon,
+                    steps,
+                    step_size: 2.0 * epsilon,
+                    random_start: true,
+                    restarts,
+                };
+            }
+            AttackKind::PgdLinf | AttackKind::PgdL2 => {}
         }
         Attack { kind, epsilon, steps, step_size: step_share * epsilon, random_start, restarts }
     }
@@ -235,9 +298,9 @@ pub struct WhiteBoxPlan {
     pub epsilons: Vec<f64>,
     /// PGD steps.
     pub steps: usize,
-    /// PGD step size as a share of ε.
+    /// PGD step size as a share of ε (Auto-PGD sets its own).
     pub step_size: f64,
-    /// PGD random start.
+    /// PGD random start (Auto-PGD always starts at a random point).
     pub random_start: bool,
     /// PGD restarts.
     pub restarts: usize,

@@ -14,8 +14,8 @@ mod write;
 use std::path::Path;
 
 pub use attack::{
-    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan, TextAttackKind,
-    WhiteBoxPlan,
+    ApgdLoss, Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan,
+    TextAttackKind, WhiteBoxPlan,
 };
 pub use error::ConfigError;
 pub use gate::{Comparison, Gate, GateError};
@@ -506,6 +506,57 @@ mod tests {
         let e = parse(&format!("{BASE}{}", hsja("hsja_l2", "")), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("eval.attacks[0].name"));
         assert!(e.message.contains("image attack"), "{}", e.message);
+    }
+
+    #[test]
+    fn auto_pgd_resolves_with_autoattacks_defaults_refuses_pgd_keys_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let apgd = |name: &str, extra: &str| format!("[[eval.attacks]]\nname = \"{name}\"\n{extra}");
+        let text = format!(
+            "{IMAGE}{}{}{}{}",
+            apgd("apgd_ce_linf", ""),
+            apgd("apgd_dlr_linf", "steps = 20\nrestarts = 2\nepsilons = [0.1]\n"),
+            apgd("apgd_ce_l2", ""),
+            apgd("apgd_dlr_l2", "examples = 9\n"),
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [
+            AttackPlan::WhiteBox(ce),
+            AttackPlan::WhiteBox(dlr),
+            AttackPlan::WhiteBox(ce2),
+            AttackPlan::WhiteBox(dlr2),
+        ] = &plan.eval.attacks[..]
+        else {
+            panic!("four white-box attacks")
+        };
+        assert_eq!(ce.kind, AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf });
+        assert_eq!((ce.epsilons.clone(), ce.steps, ce.restarts), (vec![0.05, 0.1, 0.2], 100, 1));
+        assert_eq!((dlr.epsilons.clone(), dlr.steps, dlr.restarts), (vec![0.1], 20, 2));
+        assert_eq!((ce2.epsilons.clone(), ce2.kind.is_l2()), (vec![0.5, 1.0, 2.0], true));
+        assert_eq!((dlr2.kind.min_classes(), dlr2.examples), (3, 9));
+        // The first step is 2ε from a random start, whatever PGD's defaults.
+        let at = dlr.at(0.1);
+        assert!((at.step_size - 0.2).abs() < 1e-12 && at.random_start);
+        let names: Vec<String> = plan.eval.attacks.iter().map(AttackPlan::name).collect();
+        assert_eq!(names, ["apgd_ce_linf", "apgd_dlr_linf", "apgd_ce_l2", "apgd_dlr_l2"]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        for (extra, key, message) in [
+            ("step-size = 0.1\n", "eval.attacks[0].step-size", "sets its own step size"),
+            ("random-start = false\n", "eval.attacks[0].random-start", "random point"),
+            ("max-queries = 10\n", "eval.attacks[0].max-queries", "text attacks"),
+            ("steps = 0\n", "eval.attacks[0].steps", "between 1"),
+        ] {
+            let e = parse(&format!("{IMAGE}{}", apgd("apgd_ce_linf", extra)), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);
+            assert!(e.message.contains(message), "{extra}: {}", e.message);
+        }
+        let e = parse(&format!("{BASE}{}", apgd("apgd_dlr_linf", "")), &cfg).unwrap_err();
+        assert!(e.message.contains("white-box image attack"), "{}", e.message);
+        // An evaluation attack, not a training one.
+        let e = parse(&format!("{IMAGE}[train.adversarial]\nattack = \"apgd_ce_linf\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.attack"));
+        assert!(e.message.contains("evaluation attack") && e.message.contains("pgd_linf"), "{}", e.message);
     }
 
     #[test]

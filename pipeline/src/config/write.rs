@@ -207,6 +207,14 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },
+                        AttackPlan::WhiteBox(a) if matches!(a.kind, AttackKind::Apgd { .. }) => RawAttack {
+                            name: a.kind.name().to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            steps: Some(a.steps as i64),
+                            restarts: Some(a.restarts as i64),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
                         AttackPlan::WhiteBox(a) => RawAttack {
                             name: a.kind.name().to_owned(),
                             epsilons: Some(a.epsilons.clone()),

@@ -224,7 +224,7 @@ impl<M: Classifier> Gatherer<'_, M> {
         let y = Tensor::<1, Int>::from_data(TensorData::new(clean.labels.clone(), [n]), self.device);
         let frozen = self.model.clone().to_device(&self.device.clone().autodiff()).freeze();
         let seed = augment::seed::derive(self.setup.seed, 0, eps.to_bits(), plan.kind.name());
-        let adv = white_box::perturb(&frozen, x, y, &plan.at(eps), seed);
+        let adv = white_box::perturb(&frozen, x, y, &plan.at(eps), seed)?;
         let pixels = readback::values::<f32, 4, burn::tensor::Float>(
             adv,
             shape.iter().product(),

@@ -91,6 +91,7 @@ pub fn run(
     if let Some(p) = &plan.train.poison {
         poison::check(p, &split.train, &split.classes)?;
     }
+    attack::check_classes(&plan.eval.attacks, split.classes.len())?;
     let query_tables = extraction::load_tables(&plan.eval.extraction, &plan.data)?;
     extraction::check(&plan.eval.extraction, &split.test, &query_tables)?;
     if let Some(p) = &plan.train.privacy {
@@ -1014,6 +1015,7 @@ impl Saved {
         let mut split = data::load(&target.data, target.seed)?;
         let table = target.data.source.tables().last().map(|p| p.to_path_buf()).unwrap_or_default();
         split.align_classes(&classes, &table)?;
+        attack::check_classes(&target.eval.attacks, classes.len())?;
         let model = match model::build(&saved.model, &saved.data.image, classes.len(), &device) {
             AnyModel::Cnn(mut m) => {
                 weights::load(&mut m, bytes, &weights_path)?;

@@ -416,7 +416,7 @@ fn transferred<S: Classifier, V: Classifier>(
         let n = host.labels.len();
         let y = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), device);
         let seed = augment::seed::derive(setup.seed, b as u64, epsilon.to_bits(), "extraction-transfer");
-        let adv = white_box::perturb(&frozen, x.clone(), y, &attack, seed);
+        let adv = white_box::perturb(&frozen, x.clone(), y, &attack, seed)?;
         let clean = predicted_classes(victim.logits(ModelInput::Images(x)))?;
         let on_victim = predicted_classes(victim.logits(ModelInput::Images(adv.clone())))?;
         let on_copy = predicted_classes(surrogate.logits(ModelInput::Images(adv)))?;

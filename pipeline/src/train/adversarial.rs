@@ -27,21 +27,21 @@ pub fn mix_images<M: Classifier>(
     attack: &Attack,
     ratio: f64,
     seed: u64,
-) -> ModelInput {
-    let ModelInput::Images(x) = input else { return input };
+) -> Result<ModelInput, ReadbackError> {
+    let ModelInput::Images(x) = input else { return Ok(input) };
     let n = labels.len();
     let k = share(n, ratio);
     if k == 0 {
-        return ModelInput::Images(x);
+        return Ok(ModelInput::Images(x));
     }
     let plain = x.inner();
     let device = plain.device();
     let head = plain.clone().slice(0..k);
     let y = Tensor::<1, Int>::from_data(TensorData::new(labels[..k].to_vec(), [k]), &device);
     let frozen = model.clone().freeze();
-    let adversarial = white_box::perturb(&frozen, head, y, attack, seed);
+    let adversarial = white_box::perturb(&frozen, head, y, attack, seed)?;
     let mixed = if k == n { adversarial } else { Tensor::cat(vec![adversarial, plain.slice(k..n)], 0) };
-    ModelInput::Images(mixed.autodiff())
+    Ok(ModelInput::Images(mixed.autodiff()))
 }
 
 /// Rows replaced in a batch of `n`.
@@ -194,7 +194,8 @@ mod tests {
         // round(ratio · 8): 0.3 → 2.4 → 2, 0.3125 → 2.5 → 3, 0.5 → 4, 1 → 8.
         for (ratio, k) in [(0.3, 2), (0.3125, 3), (0.5, 4), (0.9, 7), (1.0, 8)] {
             let (before, input, labels) = batch(&device);
-            let (after, dims) = pixels_of(mix_images(&model, input, &labels, &pgd(), ratio, 21));
+            let (after, dims) =
+                pixels_of(mix_images(&model, input, &labels, &pgd(), ratio, 21).expect("mix"));
             assert_eq!(dims, [N, 1, 8, 8], "ratio {ratio}");
             for i in 0..N {
                 let (a, b) = (&after[i * per..(i + 1) * per], &before[i * per..(i + 1) * per]);
@@ -217,14 +218,14 @@ mod tests {
         let device = crate::device::host().autodiff();
         let model = cnn(&device);
         let (before, input, labels) = batch(&device);
-        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.5, 21));
+        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.5, 21).expect("mix"));
         let head = Tensor::<4>::from_data(
             TensorData::new(before[..4 * 64].to_vec(), [4, 1, 8, 8]),
             &crate::device::host(),
         );
         let y =
             Tensor::<1, Int>::from_data(TensorData::new(labels[..4].to_vec(), [4]), &crate::device::host());
-        let expected = white_box::perturb(&model.clone().freeze(), head, y, &pgd(), 21);
+        let expected = white_box::perturb(&model.clone().freeze(), head, y, &pgd(), 21).expect("pgd");
         let expected = expected.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
         assert_eq!(&after[..4 * 64], &expected[..]);
     }
@@ -235,14 +236,14 @@ mod tests {
         let model = cnn(&device);
         // round(0.05 · 8) = 0.
         let (before, input, labels) = batch(&device);
-        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.05, 21));
+        let (after, _) = pixels_of(mix_images(&model, input, &labels, &pgd(), 0.05, 21).expect("mix"));
         let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&after), bits(&before));
         // Text batches pass through.
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 0], [2, 2]), &device);
         let counts = Tensor::<2>::from_data(TensorData::new(vec![1f32, 1.0, 1.0, 0.0], [2, 2]), &device);
         let ModelInput::Tokens { ids: out, .. } =
-            mix_images(&model, ModelInput::Tokens { ids, counts }, &[0, 1], &pgd(), 1.0, 21)
+            mix_images(&model, ModelInput::Tokens { ids, counts }, &[0, 1], &pgd(), 1.0, 21).expect("mix")
         else {
             panic!("a text batch stays a text batch")
         };

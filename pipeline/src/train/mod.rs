@@ -466,7 +466,7 @@ fn adversarial_input<M: Classifier>(
         }
         (AdversarialMethod::Gradient(attack), _) => {
             let input = host.input.to_device(s.device);
-            Ok(adversarial::mix_images(model, input, &host.labels, attack, adv.ratio, seed))
+            Ok(adversarial::mix_images(model, input, &host.labels, attack, adv.ratio, seed)?)
         }
         (AdversarialMethod::Edits { .. }, _) => {
             Err(BatchError::Mismatch { what: "text adversarial training", data: "image" }.into())

@@ -367,6 +367,9 @@ fn resolve_tables(
 const LINF_EPSILONS: [f64; 3] = [0.05, 0.1, 0.2];
 const L2_EPSILONS: [f64; 3] = [0.5, 1.0, 2.0];
 
+/// AutoAttack's Auto-PGD iterations (Croce & Hein 2020, the standard version).
+const APGD_STEPS: i64 = 100;
+
 fn resolve_attack(
     c: &Check,
     key: &str,
@@ -484,9 +487,20 @@ fn resolve_white_box(
         let why = "applies to PGD only: `fgsm` is one step of size ε from the clean input";
         c.refuse_set(key, &pgd_keys, why)?;
     }
+    let apgd = matches!(kind, AttackKind::Apgd { .. });
+    if apgd {
+        let pgd_keys = [("step-size", raw.step_size.is_some()), ("random-start", raw.random_start.is_some())];
+        let why = format!(
+            "does not apply to `{}`: Auto-PGD starts at a random point and sets its own step size \
+             (keys: epsilons, steps, restarts, examples)",
+            raw.name
+        );
+        c.refuse_set(key, &pgd_keys, &why)?;
+    }
     let default = if kind.is_l2() { &L2_EPSILONS } else { &LINF_EPSILONS };
     let epsilons = radii(c, key, raw.epsilons, default, kind.max_epsilon())?;
-    let steps = c.usize(&format!("{key}.steps"), raw.steps, 10, 1, 10_000)?;
+    // AutoAttack runs Auto-PGD for 100 iterations; PGD's default is 10.
+    let steps = c.usize(&format!("{key}.steps"), raw.steps, if apgd { APGD_STEPS } else { 10 }, 1, 10_000)?;
     Ok(WhiteBoxPlan {
         kind,
         epsilons,

@@ -416,10 +416,19 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
     let text_only =
         [("max-word-share", raw.max_word_share.is_some()), ("max-queries", raw.max_queries.is_some())];
     c.refuse_set("train.adversarial", &text_only, "applies to text models only")?;
-    let names: Vec<&str> = AttackKind::ALL.iter().map(|k| k.name()).collect();
+    let names: Vec<&str> = AttackKind::TRAINING.iter().map(|k| k.name()).collect();
     let name = raw.attack.as_deref().unwrap_or("pgd_linf");
     let kind = AttackKind::find(name)
         .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("attack", name, &names)))?;
+    if !AttackKind::TRAINING.contains(&kind) {
+        return Err(c.err(
+            "train.adversarial.attack",
+            format!(
+                "`{name}` is an evaluation attack (a hundred steps a batch); train with one of {}",
+                names.join(", ")
+            ),
+        ));
+    }
     if kind == AttackKind::Fgsm {
         let pgd_keys = [
             ("steps", raw.steps.is_some()),

@@ -1,0 +1,530 @@
+//! Auto-PGD (Croce & Hein, "Reliable evaluation of adversarial robustness
+//! with an ensemble of diverse parameter-free attacks", ICML 2020), the
+//! gradient attack of AutoAttack.
+//!
+//! PGD with a fixed step either overshoots or crawls, and reports a model
+//! robust that a better-tuned attack breaks. Auto-PGD starts with a step of
+//! 2ε, adds momentum, and halves each row's step (going back to that row's
+//! best point) at checkpoints where its loss stopped rising. It climbs
+//! cross-entropy or the DLR loss, which is unchanged by shifting or scaling
+//! the logits and so is not flattened by a saturated softmax.
+//!
+//! The constants, the checkpoint schedule and the two conditions are the
+//! reference implementation's (`autoattack/autopgd_base.py`). One
+//! deliberate difference: the first window's first comparison is with the
+//! start point's loss, as the paper writes it, where the reference compares
+//! with zero (an unfilled slot of its loss history).
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::white_box::per_example_l2;
+use crate::config::{ApgdLoss, Attack, AttackKind};
+use crate::model::readback::values;
+use crate::model::{Classifier, ModelInput, ReadbackError};
+
+/// Weight of the new step against the last one (α in the paper).
+const MOMENTUM: f32 = 0.75;
+
+/// Share of the iterations since the last checkpoint that must have raised
+/// the loss for the step to stay (ρ in the paper).
+const RISING_SHARE: f64 = 0.75;
+
+/// The checkpoints of `steps` iterations: after which iteration (from 0)
+/// each row's step is checked, and how many iterations that check looks
+/// back over. The first comes after 22% of the run; each window is 3% of
+/// the run shorter than the last, but never under 6% (the paper's
+/// `p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)`, in whole iterations as
+/// the reference counts them).
+pub fn checkpoints(steps: usize) -> Vec<(usize, usize)> {
+    let share = |s: f64| ((s * steps as f64) as usize).max(1);
+    let (shrink, shortest) = (share(0.03), share(0.06));
+    let mut window = share(0.22);
+    let mut at = window - 1;
+    let mut out = Vec::new();
+    while at < steps {
+        out.push((at, window));
+        window = window.saturating_sub(shrink).max(shortest);
+        at += window;
+    }
+    out
+}
+
+/// One row's step size and the loss history its checks read.
+#[derive(Debug, Clone)]
+pub struct StepControl {
+    /// The current step, in the attack's norm.
+    pub step: f32,
+    start: f32,
+    losses: Vec<f32>,
+    best: f32,
+    best_at_check: f32,
+    halved_at_check: bool,
+}
+
+impl StepControl {
+    /// A row whose start point has loss `start`.
+    pub fn new(step: f32, start: f32) -> StepControl {
+        // `halved_at_check` starts true, so the first checkpoint cannot
+        // call the run stalled before it had a window to improve in.
+        StepControl {
+            step,
+            start,
+            losses: Vec::new(),
+            best: start,
+            best_at_check: start,
+            halved_at_check: true,
+        }
+    }
+
+    /// Records the loss after the next iteration; true when it is the
+    /// row's highest so far (the point to return to).
+    pub fn record(&mut self, loss: f32) -> bool {
+        self.losses.push(loss);
+        let best = loss > self.best;
+        if best {
+            self.best = loss;
+        }
+        best
+    }
+
+    /// The check at a checkpoint looking back over `window` iterations:
+    /// halves the step, and says so, when at most ρ of them raised the
+    /// loss (condition 1) or when the step was not halved at the last check
+    /// and the best loss has not risen since (condition 2).
+    pub fn check(&mut self, window: usize) -> bool {
+        let last = self.losses.len();
+        let rises = (last.saturating_sub(window)..last)
+            .filter(|&i| self.losses[i] > if i == 0 { self.start } else { self.losses[i - 1] })
+            .count();
+        let oscillating = rises as f64 <= window as f64 * RISING_SHARE;
+        let stalled = !self.halved_at_check && self.best_at_check >= self.best;
+        let halve = oscillating || stalled;
+        self.halved_at_check = halve;
+        self.best_at_check = self.best;
+        if halve {
+            self.step /= 2.0;
+        }
+        halve
+    }
+}
+
+/// What the model says at one point of the search, per row.
+struct Probe {
+    /// ∇ₓ of the summed loss.
+    gradient: Tensor<4>,
+    losses: Vec<f32>,
+    fooled: Vec<bool>,
+}
+
+/// One run of Auto-PGD from a random start drawn from `seed`: per row, the
+/// last point the model misclassified, or the point of highest loss where
+/// none was found.
+///
+/// # Shapes
+/// `x`: `[n, c, h, w]`, `y`: `[n]` → `[n, c, h, w]`
+pub fn run<M: Classifier>(
+    model: &M,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    attack: &Attack,
+    seed: u64,
+) -> Result<Tensor<4>, ReadbackError> {
+    let AttackKind::Apgd { loss, .. } = attack.kind else {
+        unreachable!("white_box::perturb sends only Auto-PGD here")
+    };
+    let eps = attack.epsilon as f32;
+    let l2 = attack.kind.is_l2();
+    let n = y.dims()[0];
+    let labels: Vec<usize> =
+        values::<i64, 1, Int>(y, n, "attack labels")?.into_iter().map(|l| l as usize).collect();
+    let device = x.device();
+    let project = |p: Tensor<4>| -> Tensor<4> {
+        let delta = p - x.clone();
+        let delta = if l2 {
+            let norm = per_example_l2(delta.clone());
+            delta * (norm.recip() * eps).clamp_max(1.0)
+        } else {
+            delta.clamp(-eps, eps)
+        };
+        (x.clone() + delta).clamp(0.0, 1.0)
+    };
+    let mut current = (x.clone() + start(&x, eps, l2, seed)).clamp(0.0, 1.0);
+    let first = probe(model, current.clone(), &labels, loss)?;
+    let mut rows: Vec<StepControl> =
+        first.losses.iter().map(|&l| StepControl::new(attack.step_size as f32, l)).collect();
+    let mut fooled = first.fooled.clone();
+    let (mut best, mut best_gradient, mut last_fooled) =
+        (current.clone(), first.gradient.clone(), current.clone());
+    let mut gradient = first.gradient;
+    let mut previous = current.clone();
+    let mut checks = checkpoints(attack.steps).into_iter().peekable();
+    for i in 0..attack.steps {
+        let momentum = current.clone() - previous;
+        previous = current.clone();
+        let weight = if i == 0 { 1.0 } else { MOMENTUM };
+        let step = column(rows.iter().map(|r| r.step), &device);
+        let direction =
+            if l2 { gradient.clone() / (per_example_l2(gradient) + 1e-12) } else { gradient.sign() };
+        let z = project(current.clone() + direction * step);
+        let next = project(current.clone() + (z - current.clone()) * weight + momentum * (1.0 - weight));
+        let at = probe(model, next.clone(), &labels, loss)?;
+        let improved: Vec<bool> = rows.iter_mut().zip(&at.losses).map(|(r, &l)| r.record(l)).collect();
+        best = select(&improved, next.clone(), best);
+        best_gradient = select(&improved, at.gradient.clone(), best_gradient);
+        last_fooled = select(&at.fooled, next.clone(), last_fooled);
+        fooled.iter_mut().zip(&at.fooled).for_each(|(f, &now)| *f |= now);
+        current = next;
+        gradient = at.gradient;
+        if let Some((_, window)) = checks.next_if(|&(after, _)| after == i) {
+            let halved: Vec<bool> = rows.iter_mut().map(|r| r.check(window)).collect();
+            if halved.contains(&true) {
+                current = select(&halved, best.clone(), current);
+                gradient = select(&halved, best_gradient.clone(), gradient);
+            }
+        }
+    }
+    Ok(select(&fooled, last_fooled, best))
+}
+
+/// The loss per row, whether the model misclassifies it, and the gradient
+/// of the summed loss at `x`.
+fn probe<M: Classifier>(
+    model: &M,
+    x: Tensor<4>,
+    labels: &[usize],
+    loss: ApgdLoss,
+) -> Result<Probe, ReadbackError> {
+    let device = x.device();
+    let n = labels.len();
+    let input = x.clone().detach().autodiff().require_grad();
+    let logits = model.logits(ModelInput::Images(input.clone()));
+    let classes = logits.dims()[1];
+    let host = values::<f32, 2, Float>(logits.clone().inner(), n * classes, "attack logits")?;
+    let index = |ids: Vec<usize>| -> Tensor<2, Int> {
+        let ids: Vec<i64> = ids.into_iter().map(|i| i as i64).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [n, 1]), &device).autodiff()
+    };
+    let true_class = index(labels.to_vec());
+    let per_row = match loss {
+        ApgdLoss::CrossEntropy => log_softmax(logits, 1).gather(1, true_class).neg(),
+        ApgdLoss::Dlr => {
+            let ranks: Vec<([usize; 3], usize)> =
+                host.chunks(classes).zip(labels).map(|(z, &y)| ranked(z, y)).collect();
+            let pick = |f: fn(&([usize; 3], usize)) -> usize| index(ranks.iter().map(f).collect());
+            let z = |ids: Tensor<2, Int>| logits.clone().gather(1, ids);
+            let margin = z(true_class) - z(pick(|r| r.1));
+            margin.neg() / (z(pick(|r| r.0[0])) - z(pick(|r| r.0[2])) + 1e-12)
+        }
+    };
+    let gradient = match input.grad(&per_row.clone().sum().backward()) {
+        Some(g) => g,
+        // No path from the input to the loss (a constant model): no direction.
+        None => x.zeros_like(),
+    };
+    let losses = values::<f32, 2, Float>(per_row.inner(), n, "attack losses")?;
+    let fooled =
+        host.chunks(classes).zip(labels).map(|(z, &y)| crate::model::readback::argmax(z) != y).collect();
+    Ok(Probe { gradient, losses, fooled })
+}
+
+/// The three highest classes of `z`, highest first, and the highest class
+/// other than `y`.
+fn ranked(z: &[f32], y: usize) -> ([usize; 3], usize) {
+    let mut order: Vec<usize> = (0..z.len()).collect();
+    order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
+    let other = if order[0] == y { order[1] } else { order[0] };
+    ([order[0], order[1], order[2]], other)
+}
+
+/// `a` where `pick` holds, `b` elsewhere, row by row.
+fn select(pick: &[bool], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+    let m = column(pick.iter().map(|&p| if p { 1.0 } else { 0.0 }), &a.device());
+    a * m.clone() + b * (m.neg() + 1.0)
+}
+
+/// One value per row, shaped to broadcast over images.
+fn column(values: impl Iterator<Item = f32>, device: &Device) -> Tensor<4> {
+    let v: Vec<f32> = values.collect();
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [n, 1, 1, 1]), device)
+}
+
+/// The reference's start: a random point on the ball's surface (L2), or a
+/// uniform draw scaled so its largest coordinate is ε (L∞).
+fn start(x: &Tensor<4>, eps: f32, l2: bool, seed: u64) -> Tensor<4> {
+    let dims = x.dims();
+    let [n, c, h, w] = dims;
+    let per = c * h * w;
+    let mut rng = augment::seed::rng(seed);
+    let mut out = Vec::with_capacity(n * per);
+    for _ in 0..n {
+        let t: Vec<f32> = if l2 {
+            (0..per).map(|_| StandardNormal.sample(&mut rng)).collect()
+        } else {
+            (0..per).map(|_| rng.random_range(-1.0f32..=1.0)).collect()
+        };
+        let norm = if l2 {
+            t.iter().map(|v| v * v).sum::<f32>().sqrt()
+        } else {
+            t.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+        };
+        out.extend(t.iter().map(|v| v / norm.max(1e-12) * eps));
+    }
+    Tensor::from_data(TensorData::new(out, dims), &x.device())
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+    use burn::nn::{Linear, LinearConfig};
+
+    use super::*;
+    use crate::config::Distance;
+
+    /// Logits = W·flatten(x) + b: whether a row can be misclassified within
+    /// ε has a closed form for it.
+    #[derive(Module, Debug)]
+    struct LinearModel {
+        linear: Linear,
+    }
+
+    impl Classifier for LinearModel {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Images(x) = input else { unreachable!("images only") };
+            self.linear.forward(x.flatten(1, 3))
+        }
+    }
+
+    fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+    }
+
+    fn labels(ys: &[usize], device: &Device) -> Tensor<1, Int> {
+        let v: Vec<i64> = ys.iter().map(|&y| y as i64).collect();
+        Tensor::from_data(TensorData::new(v, [ys.len()]), device)
+    }
+
+    fn apgd(loss: ApgdLoss, norm: Distance, epsilon: f64, steps: usize) -> Attack {
+        Attack::new(AttackKind::Apgd { loss, norm }, epsilon, steps, 0.0, true, 1)
+    }
+
+    #[test]
+    fn checkpoints_follow_the_papers_schedule() {
+        // p₀ = 0, p₁ = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06);
+        // checkpoint j comes after ⌈p_j · N⌉ iterations.
+        let mut p = vec![0.0f64, 0.22];
+        while p[p.len() - 1] <= 1.0 {
+            let (a, b) = (p[p.len() - 2], p[p.len() - 1]);
+            p.push(b + (b - a - 0.03).max(0.06));
+        }
+        let paper: Vec<usize> =
+            p[1..].iter().map(|x| (x * 100.0 - 1e-9).ceil() as usize).filter(|&w| w <= 100).collect();
+        let ours = checkpoints(100);
+        assert_eq!(ours.iter().map(|&(at, _)| at + 1).collect::<Vec<_>>(), paper);
+        assert_eq!(paper, vec![22, 41, 57, 70, 80, 87, 93, 99]);
+        // Each window is the span since the last checkpoint.
+        let mut last = 0;
+        for &(at, window) in &ours {
+            assert_eq!(window, at + 1 - last);
+            last = at + 1;
+        }
+        // Short runs still check: the reference's floors of one iteration.
+        assert_eq!(checkpoints(4), vec![(0, 1), (1, 1), (2, 1), (3, 1)]);
+        assert!(checkpoints(1).len() == 1);
+    }
+
+    #[test]
+    fn the_step_halves_only_when_the_loss_stops_rising() {
+        // Rising every iteration: the step stays.
+        let mut rising = StepControl::new(0.2, 0.0);
+        for i in 1..=5 {
+            rising.record(i as f32);
+        }
+        assert!(!rising.check(5));
+        assert_eq!(rising.step, 0.2);
+        // Three rises in five (under ρ = 0.75): condition 1 halves it.
+        let mut oscillating = StepControl::new(0.2, 0.0);
+        for l in [1.0, 0.5, 2.0, 1.5, 3.0] {
+            oscillating.record(l);
+        }
+        assert!(oscillating.check(5));
+        assert_eq!(oscillating.step, 0.1);
+        // Four of five is above ρ·5 = 3.75: kept.
+        let mut mostly = StepControl::new(0.2, 0.0);
+        for l in [1.0, 2.0, 1.5, 3.0, 4.0] {
+            mostly.record(l);
+        }
+        assert!(!mostly.check(5));
+        // The first window's first comparison is with the start's loss.
+        let mut from_start = StepControl::new(0.2, 10.0);
+        for l in [1.0, 2.0, 3.0, 4.0] {
+            from_start.record(l);
+        }
+        // 1.0 is below the start's 10.0: three rises of four, at ρ·4 = 3, so
+        // halved (against zero, as the reference compares, four: kept).
+        assert!(from_start.check(4));
+        assert_eq!(from_start.step, 0.1);
+    }
+
+    #[test]
+    fn a_stalled_best_halves_the_step_at_the_second_check_not_the_first() {
+        let mut row = StepControl::new(0.2, 5.0);
+        // Rising, but never above the start: no new best.
+        for l in [1.0, 2.0, 3.0, 4.0] {
+            assert!(!row.record(l));
+        }
+        assert!(!row.check(3), "the first check cannot call the run stalled");
+        for l in [4.1, 4.2, 4.3] {
+            row.record(l);
+        }
+        assert!(row.check(3), "no new best since a check that kept the step");
+        assert_eq!(row.step, 0.1);
+        // Just halved: condition 2 waits for the next window.
+        for l in [4.4, 4.5, 4.6] {
+            row.record(l);
+        }
+        assert!(!row.check(3));
+    }
+
+    /// A model whose logits are its four pixels.
+    fn identity(device: &Device) -> LinearModel {
+        let ad = device.clone().autodiff();
+        let mut linear = LinearConfig::new(4, 4).with_bias(false).init(&ad);
+        let eye: Vec<f32> = (0..16).map(|i| if i % 5 == 0 { 1.0 } else { 0.0 }).collect();
+        linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(eye, [4, 4]), &ad));
+        LinearModel { linear }.freeze()
+    }
+
+    #[test]
+    fn dlr_and_its_gradient_match_the_closed_form() {
+        let cpu = Device::flex();
+        let model = identity(&cpu);
+        let z = [0.9f32, 0.5, 0.3, 0.1];
+        let x = Tensor::<4>::from_data(TensorData::new([z, z].concat(), [2, 1, 1, 4]), &cpu);
+        let p = probe(&model, x, &[1, 0], ApgdLoss::Dlr).expect("probe");
+        // y = 1: −(z₁ − z₀)/(z₀ − z₂); y = 0: −(z₀ − z₁)/(z₀ − z₂).
+        assert!((p.losses[0] - 0.4 / 0.6).abs() < 1e-5, "{:?}", p.losses);
+        assert!((p.losses[1] + 0.4 / 0.6).abs() < 1e-5, "{:?}", p.losses);
+        assert_eq!(p.fooled, vec![true, false]);
+        // f = (z₀ − z₁)/(z₀ − z₂) for y = 1: ∂f/∂z₀ = (z₁ − z₂)/(z₀ − z₂)²,
+        // ∂f/∂z₁ = −1/(z₀ − z₂), ∂f/∂z₂ = (z₀ − z₁)/(z₀ − z₂)², ∂f/∂z₃ = 0.
+        let g = floats(p.gradient);
+        let expected = [0.2 / 0.36, -1.0 / 0.6, 0.4 / 0.36, 0.0];
+        for (got, want) in g[..4].iter().zip(expected) {
+            assert!((got - want).abs() < 1e-4, "{g:?}");
+        }
+        // Cross-entropy for comparison: log Σ eᶻ − z_y.
+        let x = Tensor::<4>::from_data(TensorData::new(z.to_vec(), [1, 1, 1, 4]), &cpu);
+        let ce = probe(&model, x, &[2], ApgdLoss::CrossEntropy).expect("probe");
+        let lse = z.iter().map(|v| v.exp()).sum::<f32>().ln();
+        assert!((ce.losses[0] - (lse - z[2])).abs() < 1e-5);
+    }
+
+    /// Three classes over 12 pixels, rows well inside the pixel range.
+    fn linear_setup(seed: u64, rows: usize) -> (LinearModel, Vec<f32>, Vec<usize>, Device) {
+        let cpu = Device::flex();
+        cpu.seed(seed);
+        let model = LinearModel { linear: LinearConfig::new(12, 3).init(&cpu.clone().autodiff()) }.freeze();
+        let mut rng = augment::seed::rng(seed);
+        let pixels: Vec<f32> = (0..rows * 12).map(|_| rng.random_range(0.35..0.65)).collect();
+        let ys: Vec<usize> = (0..rows).map(|i| i % 3).collect();
+        (model, pixels, ys, cpu)
+    }
+
+    fn weights(model: &LinearModel) -> (Vec<f32>, Vec<f32>) {
+        let w = floats(model.linear.weight.val().inner()); // [12, 3]
+        let b = floats(model.linear.bias.as_ref().expect("bias").val().inner());
+        (w, b)
+    }
+
+    /// The largest `z_k − z_y` any perturbation within ε reaches, with the
+    /// per-class direction `a = w_k − w_y`: L∞ in the pixel box, or L2
+    /// (the box does not bind: rows are 0.35 from either end, ε ≤ 0.3).
+    fn best_margin(model: &LinearModel, x: &[f32], y: usize, eps: f32, norm: Distance) -> f32 {
+        let (w, b) = weights(model);
+        let z = |k: usize| b[k] + (0..12).map(|j| x[j] * w[j * 3 + k]).sum::<f32>();
+        (0..3)
+            .filter(|&k| k != y)
+            .map(|k| {
+                let a: Vec<f32> = (0..12).map(|j| w[j * 3 + k] - w[j * 3 + y]).collect();
+                let reach = match norm {
+                    Distance::Linf => (0..12)
+                        .map(|j| (a[j] * (-eps).max(-x[j])).max(a[j] * eps.min(1.0 - x[j])))
+                        .sum::<f32>(),
+                    Distance::L2 => eps * a.iter().map(|v| v * v).sum::<f32>().sqrt(),
+                };
+                z(k) - z(y) + reach
+            })
+            .fold(f32::MIN, f32::max)
+    }
+
+    #[test]
+    fn on_a_linear_model_it_breaks_every_row_that_can_be_broken() {
+        for (norm, radii) in [(Distance::Linf, [0.02, 0.05, 0.1]), (Distance::L2, [0.1, 0.2, 0.3])] {
+            for loss in [ApgdLoss::CrossEntropy, ApgdLoss::Dlr] {
+                let (model, pixels, ys, cpu) = linear_setup(5, 48);
+                let (mut breakable, mut surely) = (0, 0);
+                for eps in radii {
+                    let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [48, 1, 3, 4]), &cpu);
+                    let adv = run(&model, x.clone(), labels(&ys, &cpu), &apgd(loss, norm, eps, 50), 3)
+                        .expect("apgd");
+                    let delta = floats(adv.clone() - x);
+                    let out = floats(adv.clone());
+                    let logits = floats(model.logits(ModelInput::Images(adv.autodiff())).inner());
+                    for (i, &y) in ys.iter().enumerate() {
+                        let d = &delta[i * 12..(i + 1) * 12];
+                        let size = match norm {
+                            Distance::Linf => d.iter().fold(0.0f32, |m, v| m.max(v.abs())),
+                            Distance::L2 => d.iter().map(|v| v * v).sum::<f32>().sqrt(),
+                        };
+                        assert!(size <= eps as f32 + 1e-5, "{norm:?} row {i}: {size} > {eps}");
+                        assert!(out[i * 12..(i + 1) * 12].iter().all(|p| (0.0..=1.0).contains(p)));
+                        let broken = crate::model::readback::argmax(&logits[i * 3..(i + 1) * 3]) != y;
+                        let row = &pixels[i * 12..(i + 1) * 12];
+                        let margin = best_margin(&model, row, y, eps as f32, norm);
+                        breakable += usize::from(margin > 0.0);
+                        // Rows breakable with room to spare must be broken.
+                        if best_margin(&model, row, y, 0.9 * eps as f32, norm) > 0.0 {
+                            surely += 1;
+                            assert!(
+                                broken,
+                                "{norm:?} {loss:?} ε {eps}: row {i} can be broken (margin {margin})"
+                            );
+                        }
+                        assert!(!broken || margin > -1e-4, "row {i} broken beyond what ε allows");
+                    }
+                }
+                // The radii span rows that can and cannot be broken.
+                assert!(
+                    surely > 10 && breakable < 3 * 48 - 10,
+                    "{norm:?}: {surely} sure, {breakable} of 144"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn starts_lie_on_the_balls_surface_and_runs_repeat() {
+        let (model, pixels, ys, cpu) = linear_setup(9, 6);
+        let x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), [6, 1, 3, 4]), &cpu);
+        for (l2, eps) in [(false, 0.03f32), (true, 0.4)] {
+            let t = floats(start(&x(), eps, l2, 1));
+            for row in t.chunks(12) {
+                let size = if l2 {
+                    row.iter().map(|v| v * v).sum::<f32>().sqrt()
+                } else {
+                    row.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+                };
+                assert!((size - eps).abs() < 1e-5, "l2 {l2}: {size}");
+            }
+            assert_eq!(t, floats(start(&x(), eps, l2, 1)));
+            assert_ne!(t, floats(start(&x(), eps, l2, 2)));
+        }
+        let attack = apgd(ApgdLoss::Dlr, Distance::Linf, 0.01, 5);
+        let go = |seed| floats(run(&model, x(), labels(&ys, &cpu), &attack, seed).expect("apgd"));
+        assert_eq!(go(1), go(1));
+    }
+}
