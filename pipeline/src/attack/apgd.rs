@@ -10,10 +10,11 @@
 //! the logits and so is not flattened by a saturated softmax.
 //!
 //! The constants, the checkpoint schedule and the two conditions are the
-//! reference implementation's (`autoattack/autopgd_base.py`). One
-//! deliberate difference: the first window's first comparison is with the
-//! start point's loss, as the paper writes it, where the reference compares
-//! with zero (an unfilled slot of its loss history).
+//! reference implementation's (`autoattack/autopgd_base.py`), down to its
+//! comparison of the first iteration's loss with zero (an unfilled slot of
+//! its loss history; the paper writes the start point's loss), so that
+//! Temper's figures are AutoAttack's: a test replays a run of the
+//! reference (through torchattacks, which packages it) to its numbers.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -57,7 +58,6 @@ pub fn checkpoints(steps: usize) -> Vec<(usize, usize)> {
 pub struct StepControl {
     /// The current step, in the attack's norm.
     pub step: f32,
-    start: f32,
     losses: Vec<f32>,
     best: f32,
     best_at_check: f32,
@@ -69,14 +69,7 @@ impl StepControl {
     pub fn new(step: f32, start: f32) -> StepControl {
         // `halved_at_check` starts true, so the first checkpoint cannot
         // call the run stalled before it had a window to improve in.
-        StepControl {
-            step,
-            start,
-            losses: Vec::new(),
-            best: start,
-            best_at_check: start,
-            halved_at_check: true,
-        }
+        StepControl { step, losses: Vec::new(), best: start, best_at_check: start, halved_at_check: true }
     }
 
     /// Records the loss after the next iteration; true when it is the
@@ -97,7 +90,8 @@ impl StepControl {
     pub fn check(&mut self, window: usize) -> bool {
         let last = self.losses.len();
         let rises = (last.saturating_sub(window)..last)
-            .filter(|&i| self.losses[i] > if i == 0 { self.start } else { self.losses[i - 1] })
+            // The reference's history before the first iteration reads zero.
+            .filter(|&i| self.losses[i] > if i == 0 { 0.0 } else { self.losses[i - 1] })
             .count();
         let oscillating = rises as f64 <= window as f64 * RISING_SHARE;
         let stalled = !self.halved_at_check && self.best_at_check >= self.best;
@@ -132,6 +126,19 @@ pub fn run<M: Classifier>(
     attack: &Attack,
     seed: u64,
 ) -> Result<Tensor<4>, ReadbackError> {
+    let start = start(&x, attack.epsilon as f32, attack.kind.is_l2(), seed);
+    search(model, x, y, attack, start)
+}
+
+/// Auto-PGD from `x + offset` (clamped to the pixel range): the reference's
+/// `attack_single_run` after its random draw.
+pub fn search<M: Classifier>(
+    model: &M,
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    attack: &Attack,
+    offset: Tensor<4>,
+) -> Result<Tensor<4>, ReadbackError> {
     let AttackKind::Apgd { loss, .. } = attack.kind else {
         unreachable!("white_box::perturb sends only Auto-PGD here")
     };
@@ -151,7 +158,7 @@ pub fn run<M: Classifier>(
         };
         (x.clone() + delta).clamp(0.0, 1.0)
     };
-    let mut current = (x.clone() + start(&x, eps, l2, seed)).clamp(0.0, 1.0);
+    let mut current = (x.clone() + offset).clamp(0.0, 1.0);
     let first = probe(model, current.clone(), &labels, loss)?;
     let mut rows: Vec<StepControl> =
         first.losses.iter().map(|&l| StepControl::new(attack.step_size as f32, l)).collect();
@@ -358,15 +365,20 @@ mod tests {
             mostly.record(l);
         }
         assert!(!mostly.check(5));
-        // The first window's first comparison is with the start's loss.
+        // The first iteration compares with zero, as the reference's history
+        // does, not with the start's loss: four rises of four, kept, though
+        // 1.0 is below the start's 10.0.
         let mut from_start = StepControl::new(0.2, 10.0);
         for l in [1.0, 2.0, 3.0, 4.0] {
             from_start.record(l);
         }
-        // 1.0 is below the start's 10.0: three rises of four, at ρ·4 = 3, so
-        // halved (against zero, as the reference compares, four: kept).
-        assert!(from_start.check(4));
-        assert_eq!(from_start.step, 0.1);
+        assert!(!from_start.check(4));
+        // A negative first loss (DLR on a correct row) is no rise.
+        let mut negative = StepControl::new(0.2, -1.0);
+        for l in [-0.5, -0.4, -0.3, -0.2] {
+            negative.record(l);
+        }
+        assert!(negative.check(4), "three rises of four is ρ·4: halved");
     }
 
     #[test]
@@ -526,5 +538,99 @@ mod tests {
         let attack = apgd(ApgdLoss::Dlr, Distance::Linf, 0.01, 5);
         let go = |seed| floats(run(&model, x(), labels(&ys, &cpu), &attack, seed).expect("apgd"));
         assert_eq!(go(1), go(1));
+    }
+
+    /// `w2·tanh(w1·x + b1) + b2`, the reference fixture's network.
+    #[derive(Module, Debug)]
+    struct TanhNet {
+        hidden: Linear,
+        out: Linear,
+    }
+
+    impl Classifier for TanhNet {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Images(x) = input else { unreachable!("images only") };
+            self.out.forward(burn::tensor::activation::tanh(self.hidden.forward(x.flatten(1, 3))))
+        }
+    }
+
+    #[test]
+    fn replays_the_reference_implementation_to_its_numbers() {
+        // bench/apgd_reference.sh: the reference Auto-PGD from its own random
+        // start on a fixed network; Temper searches from the same start.
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/apgd_reference.json")).expect("fixture");
+        let list = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array().expect("list").iter().map(|f| f.as_f64().expect("number") as f32).collect()
+        };
+        let cpu = Device::flex();
+        let ad = cpu.clone().autodiff();
+        let matrix = |key: &str, dims: [usize; 2]| {
+            Param::from_tensor(Tensor::<2>::from_data(TensorData::new(list(&fixture[key]), dims), &ad))
+        };
+        let vector = |key: &str| {
+            let v = list(&fixture[key]);
+            let n = v.len();
+            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), &ad))
+        };
+        let mut hidden = LinearConfig::new(12, 16).init(&ad);
+        let mut out = LinearConfig::new(16, 4).init(&ad);
+        hidden.weight = matrix("w1", [12, 16]);
+        hidden.bias = Some(vector("b1"));
+        out.weight = matrix("w2", [16, 4]);
+        out.bias = Some(vector("b2"));
+        let model = TanhNet { hidden, out }.freeze();
+        let shape = [10, 1, 3, 4];
+        let x = Tensor::<4>::from_data(TensorData::new(list(&fixture["x"]), shape), &cpu);
+        let ys: Vec<usize> =
+            fixture["y"].as_array().expect("y").iter().map(|v| v.as_u64().expect("label") as usize).collect();
+        for case in fixture["cases"].as_array().expect("cases") {
+            let norm = if case["norm"] == "L2" { Distance::L2 } else { Distance::Linf };
+            let loss = if case["loss"] == "dlr" { ApgdLoss::Dlr } else { ApgdLoss::CrossEntropy };
+            let (eps, steps) = (case["epsilon"].as_f64().expect("ε"), case["steps"].as_u64().expect("steps"));
+            let offset = Tensor::<4>::from_data(TensorData::new(list(&case["offset"]), shape), &cpu);
+            let attack = apgd(loss, norm, eps, steps as usize);
+            let found = search(&model, x.clone(), labels(&ys, &cpu), &attack, offset).expect("apgd");
+            let probe = probe(&model, found.clone(), &ys, loss).expect("probe");
+            let robust: Vec<bool> =
+                case["robust"].as_array().expect("robust").iter().map(|b| b == true).collect();
+            let fooled: Vec<bool> = robust.iter().map(|r| !r).collect();
+            assert_eq!(probe.fooled, fooled, "{norm:?} {loss:?}: which rows broke");
+            // Where a row held, the returned point is its best, at the
+            // reference's best loss; where it broke, the last point that did.
+            let best = list(&case["loss_best"]);
+            for (i, &held) in robust.iter().enumerate() {
+                if held {
+                    let (ours, theirs) = (probe.losses[i], best[i]);
+                    assert!(
+                        (ours - theirs).abs() <= 1e-4 * theirs.abs().max(1.0),
+                        "{norm:?} {loss:?} row {i}: {ours} {theirs}"
+                    );
+                }
+            }
+            // Pixel for pixel the same point, within float32 rounding carried
+            // through 20 steps (L2 steps mix every pixel through the norm:
+            // 1e-4, 0.04% of ε; L∞ 1e-5), save where the loss is flat in that
+            // pixel (|∂L/∂x| < 1e-4, converged onto): there torch's and burn's
+            // rounding can give the gradient's sign either way, and the last
+            // small steps differ by at most a step.
+            let gradient = floats(probe.gradient);
+            let (ours, theirs) = (floats(found), list(&case["result"]));
+            let tolerance = if norm == Distance::L2 { 1e-4 } else { 1e-5 };
+            let mut flat = 0;
+            for (j, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                if (a - b).abs() > tolerance {
+                    flat += 1;
+                    assert!(
+                        gradient[j].abs() < 1e-4 && (a - b).abs() < 1e-3,
+                        "{norm:?} {loss:?} row {} pixel {}: {a} against {b}, ∂L/∂x {}",
+                        j / 12,
+                        j % 12,
+                        gradient[j]
+                    );
+                }
+            }
+            assert!(flat <= 2, "{norm:?} {loss:?}: {flat} pixels differ");
+        }
     }
 }
