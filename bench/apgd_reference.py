@@ -1,7 +1,8 @@
 """Writes pipeline/tests/fixtures/apgd_reference.json: runs of the reference
-Auto-PGD (Croce & Hein 2020; `attack_single_run` as torchattacks 3.5.1
-packages fra31/auto-attack's) on a fixed small tanh network, for
-`attack::apgd`'s test to replay to the same numbers.
+Auto-PGD and its targeted version APGD-T (Croce & Hein 2020;
+`attack_single_run` as torchattacks 3.5.1 packages fra31/auto-attack's) on
+a fixed small tanh network, for `attack::apgd`'s test to replay to the same
+numbers.
 
 The start is the reference's own draw (`torch.rand`/`torch.randn` from a
 fixed generator), recorded as the offset from the clean image, so Temper
@@ -17,9 +18,23 @@ import numpy as np
 import torch
 from torch import nn
 from torchattacks.attacks.apgd import APGD
+from torchattacks.attacks.apgdt import APGDT
 
 D, HIDDEN, CLASSES, ROWS, STEPS = 12, 16, 4, 10, 20
-CASES = [("Linf", "ce", 0.06), ("Linf", "dlr", 0.06), ("L2", "ce", 0.25), ("L2", "dlr", 0.25)]
+# (norm, loss, ε, target rank): APGD-T aims at the class the clean image
+# ranks 2nd, 3rd, ... (one `attack_single_run` per target).
+CASES = [
+    ("Linf", "ce", 0.06, None),
+    ("Linf", "dlr", 0.06, None),
+    ("L2", "ce", 0.25, None),
+    ("L2", "dlr", 0.25, None),
+    ("Linf", "dlr-targeted", 0.06, 2),
+    ("Linf", "dlr-targeted", 0.06, 3),
+]
+# No L2 APGD-T: torchattacks 3.5.1's APGDT steps every row of an L2 batch
+# by the first row's step size (`step_size[0]`), where fra31/auto-attack's
+# (whose targeted attack shares its untargeted `attack_single_run`) steps
+# each row by its own; the L2 untargeted cases cover that code.
 
 
 def network(rng: np.random.RandomState) -> nn.Sequential:
@@ -43,8 +58,12 @@ def main() -> None:
     # The network's own labels: every row starts correctly classified.
     y = net(x).argmax(1)
     cases = []
-    for norm, loss, eps in CASES:
-        atk = APGD(net, norm=norm, eps=eps, steps=STEPS, n_restarts=1, seed=0, loss=loss)
+    for norm, loss, eps, rank in CASES:
+        if rank is None:
+            atk = APGD(net, norm=norm, eps=eps, steps=STEPS, n_restarts=1, seed=0, loss=loss)
+        else:
+            atk = APGDT(net, norm=norm, eps=eps, steps=STEPS, n_restarts=1, seed=0, n_classes=CLASSES)
+            atk.target_class = rank
         draws = []
         real_rand, real_randn = torch.rand, torch.randn
         gen = torch.Generator().manual_seed(11)
@@ -76,15 +95,16 @@ def main() -> None:
                 "loss": loss,
                 "epsilon": eps,
                 "steps": STEPS,
+                "target_rank": rank,
                 "offset": floats(offset),
                 "robust": [bool(a) for a in acc.tolist()],
                 "loss_best": floats(loss_best),
                 "result": floats(out),
             }
         )
-        print(f"{norm} {loss} ε {eps}: {int(acc.sum())} of {ROWS} rows still correct", file=sys.stderr)
+        print(f"{norm} {loss} {rank} ε {eps}: {int(acc.sum())} of {ROWS} rows still correct", file=sys.stderr)
     fixture = {
-        "source": "torchattacks 3.5.1 APGD.attack_single_run (fra31/auto-attack's Auto-PGD), torch 2.9.1",
+        "source": "torchattacks 3.5.1 APGD and APGDT attack_single_run (fra31/auto-attack's), torch 2.9.1",
         "shape": [ROWS, 1, 3, 4],
         "x": floats(x),
         "y": [int(v) for v in y.tolist()],

@@ -131,7 +131,8 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
     let attacks = "[[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.05, 0.1]\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05, 0.1]\nsteps = 20\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_dlr_linf\"\nepsilons = [0.05]\nsteps = 20\nexamples = 64\n\
-                   [[eval.attacks]]\nname = \"apgd_ce_l2\"\nepsilons = [1.0]\nsteps = 20\nexamples = 64\n";
+                   [[eval.attacks]]\nname = \"apgd_ce_l2\"\nepsilons = [1.0]\nsteps = 20\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
     let (dir, metrics) = digits_run_with(&sb, attacks);
     let get = |table: &str, name: &str, eps: &str| {
         metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
@@ -141,6 +142,7 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
         ("apgd_ce_linf", "0.05", 0.05),
         ("apgd_ce_linf", "0.1", 0.1),
         ("apgd_dlr_linf", "0.05", 0.05),
+        ("apgd_t_linf", "0.05", 0.05),
         ("apgd_ce_l2", "1", 1.0),
     ] {
         let accuracy = get("attack_accuracy", name, eps);
@@ -157,7 +159,8 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
     }
     // The worst case takes all three L∞ attacks at 0.05, and the L2 one alone is no group.
     let worst = metrics["attack_worst_case_accuracy"]["linf"]["0.05"].as_f64().unwrap();
-    let each = ["pgd_linf", "apgd_ce_linf", "apgd_dlr_linf"].map(|a| get("attack_accuracy", a, "0.05"));
+    let each = ["pgd_linf", "apgd_ce_linf", "apgd_dlr_linf", "apgd_t_linf"]
+        .map(|a| get("attack_accuracy", a, "0.05"));
     assert!(each.iter().all(|&a| worst <= a + 1e-9), "worst {worst} against {each:?}");
     assert!(metrics["attack_worst_case_accuracy"].get("l2").is_none(), "{metrics}");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();

@@ -224,3 +224,13 @@ fn a_bad_data_thread_count_is_refused_before_any_work() {
     assert!(run.stderr.contains("TEMPER_DATA_THREADS") && run.stderr.contains("`zero`"), "{}", run.stderr);
     assert!(sb.run_dirs().is_empty(), "a run directory was left behind: {:?}", sb.run_dirs());
 }
+
+#[test]
+fn a_targeted_attack_aiming_past_the_wrong_classes_is_refused_before_training() {
+    let sb = Sandbox::new();
+    sb.digits(30, 10, ImageLayout::CsvPaths);
+    let cfg = digits_config("digits/train.csv", "digits/test.csv", "")
+        + "[[eval.attacks]]\nname = \"apgd_t_linf\"\ntargets = 10\n";
+    // Ten digit classes: nine wrong ones to aim at.
+    fails_with(&sb, &cfg, &["`apgd_t_linf` cannot aim at 10 classes", "10, so 9 wrong ones"]);
+}

@@ -113,40 +113,102 @@ struct Probe {
     fooled: Vec<bool>,
 }
 
-/// One run of Auto-PGD from a random start drawn from `seed`: per row, the
-/// last point the model misclassified, or the point of highest loss where
-/// none was found.
+/// AutoAttack's classes to aim at, for a model of more than 9 + 1 classes.
+const TARGETS: usize = 9;
+
+/// Auto-PGD on a batch, as the reference's `perturb` runs it: rows the
+/// model already misclassifies are left alone; each restart, and for the
+/// targeted attack each target class in turn (the model's second most
+/// likely class at the clean image, then the third, ...), searches only
+/// the rows no earlier search broke. A row comes back as the last point
+/// that fooled the model, or, where none did, its first search's point of
+/// highest loss.
 ///
 /// # Shapes
 /// `x`: `[n, c, h, w]`, `y`: `[n]` → `[n, c, h, w]`
-pub fn run<M: Classifier>(
+pub fn perturb<M: Classifier>(
     model: &M,
     x: Tensor<4>,
     y: Tensor<1, Int>,
     attack: &Attack,
     seed: u64,
 ) -> Result<Tensor<4>, ReadbackError> {
-    let start = start(&x, attack.epsilon as f32, attack.kind.is_l2(), seed);
-    search(model, x, y, attack, start)
+    let n = y.dims()[0];
+    let labels: Vec<usize> =
+        values::<i64, 1, Int>(y, n, "attack labels")?.into_iter().map(|l| l as usize).collect();
+    let clean = model.logits(ModelInput::Images(x.clone().autodiff())).inner();
+    let classes = clean.dims()[1];
+    let clean = values::<f32, 2, Float>(clean, n * classes, "attack logits")?;
+    let ranking: Vec<Vec<usize>> = clean.chunks(classes).map(order).collect();
+    // Targeted: aim at the k-th most likely class, k = 2, 3, ...
+    let aims: Vec<Option<usize>> = if attack.kind.is_targeted() {
+        (1..=attack.targets.unwrap_or(TARGETS).min(classes - 1)).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut broken: Vec<bool> = ranking.iter().zip(&labels).map(|(r, &y)| r[0] != y).collect();
+    let mut searched = vec![false; n];
+    let mut out = x.clone();
+    for (round, aim) in aims.iter().enumerate() {
+        for restart in 0..attack.restarts.max(1) {
+            let rows: Vec<usize> = (0..n).filter(|&i| !broken[i]).collect();
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            let ids = Tensor::<1, Int>::from_data(
+                TensorData::new(rows.iter().map(|&i| i as i64).collect::<Vec<_>>(), [rows.len()]),
+                &x.device(),
+            );
+            let part = x.clone().select(0, ids);
+            let part_labels: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
+            let targets: Option<Vec<usize>> = aim.map(|k| rows.iter().map(|&i| ranking[i][k]).collect());
+            let draw = seed.wrapping_add((round * attack.restarts.max(1) + restart) as u64);
+            let offset = start(&part, attack.epsilon as f32, attack.kind.is_l2(), draw);
+            let (found, fooled) = search(model, part, &part_labels, targets.as_deref(), attack, offset)?;
+            let take: Vec<bool> = rows.iter().zip(&fooled).map(|(&i, &f)| f || !searched[i]).collect();
+            out = replace_rows(out, &rows, &take, found);
+            for (&i, &f) in rows.iter().zip(&fooled) {
+                broken[i] |= f;
+                searched[i] = true;
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// Auto-PGD from `x + offset` (clamped to the pixel range): the reference's
-/// `attack_single_run` after its random draw.
+/// `into` with row `rows[j]` replaced by row `j` of `from` where `take[j]`:
+/// a gather, so the rows are copied exactly.
+fn replace_rows(into: Tensor<4>, rows: &[usize], take: &[bool], from: Tensor<4>) -> Tensor<4> {
+    let n = into.dims()[0];
+    let mut pick: Vec<i64> = (0..n as i64).collect();
+    for (j, (&row, &t)) in rows.iter().zip(take).enumerate() {
+        if t {
+            pick[row] = (n + j) as i64;
+        }
+    }
+    let device = into.device();
+    let ids = Tensor::<1, Int>::from_data(TensorData::new(pick, [n]), &device);
+    Tensor::cat(vec![into, from], 0).select(0, ids)
+}
+
+/// One search from `x + offset` (clamped to the pixel range), the
+/// reference's `attack_single_run` after its random draw: per row, the
+/// last point the model misclassified, or the point of highest loss where
+/// none was found, and whether any point fooled it. `targets`, one class
+/// per row, for the targeted loss.
 pub fn search<M: Classifier>(
     model: &M,
     x: Tensor<4>,
-    y: Tensor<1, Int>,
+    labels: &[usize],
+    targets: Option<&[usize]>,
     attack: &Attack,
     offset: Tensor<4>,
-) -> Result<Tensor<4>, ReadbackError> {
+) -> Result<(Tensor<4>, Vec<bool>), ReadbackError> {
     let AttackKind::Apgd { loss, .. } = attack.kind else {
         unreachable!("white_box::perturb sends only Auto-PGD here")
     };
     let eps = attack.epsilon as f32;
     let l2 = attack.kind.is_l2();
-    let n = y.dims()[0];
-    let labels: Vec<usize> =
-        values::<i64, 1, Int>(y, n, "attack labels")?.into_iter().map(|l| l as usize).collect();
     let device = x.device();
     let project = |p: Tensor<4>| -> Tensor<4> {
         let delta = p - x.clone();
@@ -159,7 +221,7 @@ pub fn search<M: Classifier>(
         (x.clone() + delta).clamp(0.0, 1.0)
     };
     let mut current = (x.clone() + offset).clamp(0.0, 1.0);
-    let first = probe(model, current.clone(), &labels, loss)?;
+    let first = probe(model, current.clone(), labels, targets, loss)?;
     let mut rows: Vec<StepControl> =
         first.losses.iter().map(|&l| StepControl::new(attack.step_size as f32, l)).collect();
     let mut fooled = first.fooled.clone();
@@ -177,7 +239,7 @@ pub fn search<M: Classifier>(
             if l2 { gradient.clone() / (per_example_l2(gradient) + 1e-12) } else { gradient.sign() };
         let z = project(current.clone() + direction * step);
         let next = project(current.clone() + (z - current.clone()) * weight + momentum * (1.0 - weight));
-        let at = probe(model, next.clone(), &labels, loss)?;
+        let at = probe(model, next.clone(), labels, targets, loss)?;
         let improved: Vec<bool> = rows.iter_mut().zip(&at.losses).map(|(r, &l)| r.record(l)).collect();
         best = select(&improved, next.clone(), best);
         best_gradient = select(&improved, at.gradient.clone(), best_gradient);
@@ -193,7 +255,7 @@ pub fn search<M: Classifier>(
             }
         }
     }
-    Ok(select(&fooled, last_fooled, best))
+    Ok((select(&fooled, last_fooled, best), fooled))
 }
 
 /// The loss per row, whether the model misclassifies it, and the gradient
@@ -202,6 +264,7 @@ fn probe<M: Classifier>(
     model: &M,
     x: Tensor<4>,
     labels: &[usize],
+    targets: Option<&[usize]>,
     loss: ApgdLoss,
 ) -> Result<Probe, ReadbackError> {
     let device = x.device();
@@ -217,13 +280,21 @@ fn probe<M: Classifier>(
     let true_class = index(labels.to_vec());
     let per_row = match loss {
         ApgdLoss::CrossEntropy => log_softmax(logits, 1).gather(1, true_class).neg(),
-        ApgdLoss::Dlr => {
-            let ranks: Vec<([usize; 3], usize)> =
-                host.chunks(classes).zip(labels).map(|(z, &y)| ranked(z, y)).collect();
-            let pick = |f: fn(&([usize; 3], usize)) -> usize| index(ranks.iter().map(f).collect());
+        ApgdLoss::Dlr | ApgdLoss::TargetedDlr => {
+            let ranks: Vec<Vec<usize>> = host.chunks(classes).map(order).collect();
+            let pick = |f: &dyn Fn(usize, &[usize]) -> usize| {
+                index(ranks.iter().enumerate().map(|(i, r)| f(i, r)).collect())
+            };
             let z = |ids: Tensor<2, Int>| logits.clone().gather(1, ids);
-            let margin = z(true_class) - z(pick(|r| r.1));
-            margin.neg() / (z(pick(|r| r.0[0])) - z(pick(|r| r.0[2])) + 1e-12)
+            if loss == ApgdLoss::Dlr {
+                // The highest class other than the true one.
+                let other = pick(&|i, r| if r[0] == labels[i] { r[1] } else { r[0] });
+                (z(true_class) - z(other)).neg() / (z(pick(&|_, r| r[0])) - z(pick(&|_, r| r[2])) + 1e-12)
+            } else {
+                let Some(targets) = targets else { unreachable!("the targeted loss is given its targets") };
+                let spread = z(pick(&|_, r| r[0])) - (z(pick(&|_, r| r[2])) + z(pick(&|_, r| r[3]))) * 0.5;
+                (z(true_class) - z(pick(&|i, _| targets[i]))).neg() / (spread + 1e-12)
+            }
         }
     };
     let gradient = match input.grad(&per_row.clone().sum().backward()) {
@@ -237,13 +308,11 @@ fn probe<M: Classifier>(
     Ok(Probe { gradient, losses, fooled })
 }
 
-/// The three highest classes of `z`, highest first, and the highest class
-/// other than `y`.
-fn ranked(z: &[f32], y: usize) -> ([usize; 3], usize) {
+/// The classes of `z`, highest first (the lower index first among equals).
+fn order(z: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..z.len()).collect();
     order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
-    let other = if order[0] == y { order[1] } else { order[0] };
-    ([order[0], order[1], order[2]], other)
+    order
 }
 
 /// `a` where `pick` holds, `b` elsewhere, row by row.
@@ -416,7 +485,7 @@ mod tests {
         let model = identity(&cpu);
         let z = [0.9f32, 0.5, 0.3, 0.1];
         let x = Tensor::<4>::from_data(TensorData::new([z, z].concat(), [2, 1, 1, 4]), &cpu);
-        let p = probe(&model, x, &[1, 0], ApgdLoss::Dlr).expect("probe");
+        let p = probe(&model, x, &[1, 0], None, ApgdLoss::Dlr).expect("probe");
         // y = 1: −(z₁ − z₀)/(z₀ − z₂); y = 0: −(z₀ − z₁)/(z₀ − z₂).
         assert!((p.losses[0] - 0.4 / 0.6).abs() < 1e-5, "{:?}", p.losses);
         assert!((p.losses[1] + 0.4 / 0.6).abs() < 1e-5, "{:?}", p.losses);
@@ -430,24 +499,39 @@ mod tests {
         }
         // Cross-entropy for comparison: log Σ eᶻ − z_y.
         let x = Tensor::<4>::from_data(TensorData::new(z.to_vec(), [1, 1, 1, 4]), &cpu);
-        let ce = probe(&model, x, &[2], ApgdLoss::CrossEntropy).expect("probe");
+        let ce = probe(&model, x.clone(), &[2], None, ApgdLoss::CrossEntropy).expect("probe");
         let lse = z.iter().map(|v| v.exp()).sum::<f32>().ln();
         assert!((ce.losses[0] - (lse - z[2])).abs() < 1e-5);
+        // Targeted at class 2 from class 0: −(z₀ − z₂)/(z₀ − (z₂ + z₃)/2).
+        let t = probe(&model, x, &[0], Some(&[2]), ApgdLoss::TargetedDlr).expect("probe");
+        assert!((t.losses[0] + 0.6 / 0.7).abs() < 1e-5, "{:?}", t.losses);
+        let g = floats(t.gradient);
+        // f = (z₂ − z₀)/s, s = z₀ − (z₂ + z₃)/2: ∂f/∂z₀ = −1/s − (z₂ − z₀)/s²,
+        // ∂f/∂z₂ = 1/s + (z₂ − z₀)/(2s²), ∂f/∂z₃ = (z₂ − z₀)/(2s²), ∂f/∂z₁ = 0.
+        let (num, s2) = (-0.6f32, 0.7f32);
+        let expected =
+            [-1.0 / s2 - num / (s2 * s2), 0.0, 1.0 / s2 + num / (2.0 * s2 * s2), num / (2.0 * s2 * s2)];
+        for (got, want) in g.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-4, "{g:?}");
+        }
     }
 
-    /// Three classes over 12 pixels, rows well inside the pixel range.
+    /// Four classes over 12 pixels, rows well inside the pixel range, each
+    /// labelled with the model's own prediction (so every row starts correct).
     fn linear_setup(seed: u64, rows: usize) -> (LinearModel, Vec<f32>, Vec<usize>, Device) {
         let cpu = Device::flex();
         cpu.seed(seed);
-        let model = LinearModel { linear: LinearConfig::new(12, 3).init(&cpu.clone().autodiff()) }.freeze();
+        let model = LinearModel { linear: LinearConfig::new(12, 4).init(&cpu.clone().autodiff()) }.freeze();
         let mut rng = augment::seed::rng(seed);
         let pixels: Vec<f32> = (0..rows * 12).map(|_| rng.random_range(0.35..0.65)).collect();
-        let ys: Vec<usize> = (0..rows).map(|i| i % 3).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [rows, 1, 3, 4]), &cpu);
+        let z = floats(model.logits(ModelInput::Images(x.autodiff())).inner());
+        let ys: Vec<usize> = z.chunks(4).map(crate::model::readback::argmax).collect();
         (model, pixels, ys, cpu)
     }
 
     fn weights(model: &LinearModel) -> (Vec<f32>, Vec<f32>) {
-        let w = floats(model.linear.weight.val().inner()); // [12, 3]
+        let w = floats(model.linear.weight.val().inner()); // [12, 4]
         let b = floats(model.linear.bias.as_ref().expect("bias").val().inner());
         (w, b)
     }
@@ -457,11 +541,11 @@ mod tests {
     /// (the box does not bind: rows are 0.35 from either end, ε ≤ 0.3).
     fn best_margin(model: &LinearModel, x: &[f32], y: usize, eps: f32, norm: Distance) -> f32 {
         let (w, b) = weights(model);
-        let z = |k: usize| b[k] + (0..12).map(|j| x[j] * w[j * 3 + k]).sum::<f32>();
-        (0..3)
+        let z = |k: usize| b[k] + (0..12).map(|j| x[j] * w[j * 4 + k]).sum::<f32>();
+        (0..4)
             .filter(|&k| k != y)
             .map(|k| {
-                let a: Vec<f32> = (0..12).map(|j| w[j * 3 + k] - w[j * 3 + y]).collect();
+                let a: Vec<f32> = (0..12).map(|j| w[j * 4 + k] - w[j * 4 + y]).collect();
                 let reach = match norm {
                     Distance::Linf => (0..12)
                         .map(|j| (a[j] * (-eps).max(-x[j])).max(a[j] * eps.min(1.0 - x[j])))
@@ -475,13 +559,13 @@ mod tests {
 
     #[test]
     fn on_a_linear_model_it_breaks_every_row_that_can_be_broken() {
-        for (norm, radii) in [(Distance::Linf, [0.02, 0.05, 0.1]), (Distance::L2, [0.1, 0.2, 0.3])] {
-            for loss in [ApgdLoss::CrossEntropy, ApgdLoss::Dlr] {
+        for (norm, radii) in [(Distance::Linf, [0.005, 0.01, 0.02]), (Distance::L2, [0.02, 0.05, 0.1])] {
+            for loss in [ApgdLoss::CrossEntropy, ApgdLoss::Dlr, ApgdLoss::TargetedDlr] {
                 let (model, pixels, ys, cpu) = linear_setup(5, 48);
-                let (mut breakable, mut surely) = (0, 0);
+                let (mut breakable, mut surely, mut missed) = (0, 0, Vec::new());
                 for eps in radii {
                     let x = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [48, 1, 3, 4]), &cpu);
-                    let adv = run(&model, x.clone(), labels(&ys, &cpu), &apgd(loss, norm, eps, 50), 3)
+                    let adv = perturb(&model, x.clone(), labels(&ys, &cpu), &apgd(loss, norm, eps, 50), 3)
                         .expect("apgd");
                     let delta = floats(adv.clone() - x);
                     let out = floats(adv.clone());
@@ -494,26 +578,40 @@ mod tests {
                         };
                         assert!(size <= eps as f32 + 1e-5, "{norm:?} row {i}: {size} > {eps}");
                         assert!(out[i * 12..(i + 1) * 12].iter().all(|p| (0.0..=1.0).contains(p)));
-                        let broken = crate::model::readback::argmax(&logits[i * 3..(i + 1) * 3]) != y;
+                        let broken = crate::model::readback::argmax(&logits[i * 4..(i + 1) * 4]) != y;
                         let row = &pixels[i * 12..(i + 1) * 12];
                         let margin = best_margin(&model, row, y, eps as f32, norm);
                         breakable += usize::from(margin > 0.0);
                         // Rows breakable with room to spare must be broken.
                         if best_margin(&model, row, y, 0.9 * eps as f32, norm) > 0.0 {
                             surely += 1;
-                            assert!(
-                                broken,
-                                "{norm:?} {loss:?} ε {eps}: row {i} can be broken (margin {margin})"
-                            );
+                            if !broken {
+                                missed.push((eps, i, margin));
+                            }
                         }
                         assert!(!broken || margin > -1e-4, "row {i} broken beyond what ε allows");
                     }
                 }
                 // The radii span rows that can and cannot be broken.
                 assert!(
-                    surely > 10 && breakable < 3 * 48 - 10,
+                    surely > 40 && breakable < 3 * 48 - 40,
                     "{norm:?}: {surely} sure, {breakable} of 144"
                 );
+                // The DLR losses follow one wrong class to its best vertex and
+                // break every row that can be broken with room to spare;
+                // cross-entropy climbs toward a mix of the wrong classes and
+                // misses some (9 of 47 under L∞ here, 1 of 65 under L2).
+                if loss == ApgdLoss::CrossEntropy {
+                    assert!(
+                        missed.len() * 4 <= surely,
+                        "{norm:?}: cross-entropy missed {missed:?} of {surely}"
+                    );
+                    if norm == Distance::Linf {
+                        assert!(missed.len() >= 3, "{norm:?}: cross-entropy missed only {missed:?}");
+                    }
+                } else {
+                    assert!(missed.is_empty(), "{norm:?} {loss:?}: missed (ε, row, margin) {missed:?}");
+                }
             }
         }
     }
@@ -536,7 +634,7 @@ mod tests {
             assert_ne!(t, floats(start(&x(), eps, l2, 2)));
         }
         let attack = apgd(ApgdLoss::Dlr, Distance::Linf, 0.01, 5);
-        let go = |seed| floats(run(&model, x(), labels(&ys, &cpu), &attack, seed).expect("apgd"));
+        let go = |seed| floats(perturb(&model, x(), labels(&ys, &cpu), &attack, seed).expect("apgd"));
         assert_eq!(go(1), go(1));
     }
 
@@ -586,16 +684,27 @@ mod tests {
             fixture["y"].as_array().expect("y").iter().map(|v| v.as_u64().expect("label") as usize).collect();
         for case in fixture["cases"].as_array().expect("cases") {
             let norm = if case["norm"] == "L2" { Distance::L2 } else { Distance::Linf };
-            let loss = if case["loss"] == "dlr" { ApgdLoss::Dlr } else { ApgdLoss::CrossEntropy };
+            let loss = match case["loss"].as_str() {
+                Some("dlr") => ApgdLoss::Dlr,
+                Some("dlr-targeted") => ApgdLoss::TargetedDlr,
+                _ => ApgdLoss::CrossEntropy,
+            };
+            // APGD-T aims at the class the clean image ranks `target_rank`-th.
+            let targets: Option<Vec<usize>> = case["target_rank"].as_u64().map(|k| {
+                let z = floats(model.logits(ModelInput::Images(x.clone().autodiff())).inner());
+                z.chunks(4).map(|row| order(row)[k as usize - 1]).collect()
+            });
             let (eps, steps) = (case["epsilon"].as_f64().expect("ε"), case["steps"].as_u64().expect("steps"));
             let offset = Tensor::<4>::from_data(TensorData::new(list(&case["offset"]), shape), &cpu);
             let attack = apgd(loss, norm, eps, steps as usize);
-            let found = search(&model, x.clone(), labels(&ys, &cpu), &attack, offset).expect("apgd");
-            let probe = probe(&model, found.clone(), &ys, loss).expect("probe");
+            let (found, broke) =
+                search(&model, x.clone(), &ys, targets.as_deref(), &attack, offset).expect("apgd");
+            let probe = probe(&model, found.clone(), &ys, targets.as_deref(), loss).expect("probe");
             let robust: Vec<bool> =
                 case["robust"].as_array().expect("robust").iter().map(|b| b == true).collect();
             let fooled: Vec<bool> = robust.iter().map(|r| !r).collect();
-            assert_eq!(probe.fooled, fooled, "{norm:?} {loss:?}: which rows broke");
+            assert_eq!(broke, fooled, "{norm:?} {loss:?}: which rows broke");
+            assert_eq!(probe.fooled, fooled, "{norm:?} {loss:?}: the points returned");
             // Where a row held, the returned point is its best, at the
             // reference's best loss; where it broke, the last point that did.
             let best = list(&case["loss_best"]);

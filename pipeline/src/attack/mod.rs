@@ -37,15 +37,29 @@ pub enum AttackError {
     Batch(#[from] BatchError),
     /// An attack whose loss needs more classes than the model has.
     #[error(
-        "`{attack}` needs at least {need} classes (the DLR loss divides by the gap between the \
-         highest and the third-highest logit); this model has {classes}: use the cross-entropy \
-         Auto-PGD (`apgd_ce_linf`, `apgd_ce_l2`) instead"
+        "`{attack}` needs at least {need} classes (its DLR loss divides by the gap between the \
+         highest logit and the third-highest, or the third and fourth); this model has {classes}: \
+         use the cross-entropy Auto-PGD (`apgd_ce_linf`, `apgd_ce_l2`) instead"
     )]
     TooFewClasses {
         /// The attack's name.
         attack: &'static str,
         /// The classes it needs.
         need: usize,
+        /// The classes the model has.
+        classes: usize,
+    },
+    /// A targeted attack asked to aim at more classes than there are wrong ones.
+    #[error(
+        "`{attack}` cannot aim at {targets} classes: this model has {classes}, so {wrong} wrong ones \
+         (lower `targets`, or leave it out to aim at every wrong class up to 9)",
+        wrong = classes - 1
+    )]
+    TooManyTargets {
+        /// The attack's name.
+        attack: &'static str,
+        /// The `targets` asked for.
+        targets: usize,
         /// The classes the model has.
         classes: usize,
     },
@@ -173,14 +187,18 @@ pub fn worst_case(rows: &RowTable) -> MetricTable {
 /// when the data is loaded, before any training.
 pub fn check_classes(plans: &[AttackPlan], classes: usize) -> Result<(), AttackError> {
     for plan in plans {
-        if let AttackPlan::WhiteBox(p) = plan
-            && classes < p.kind.min_classes()
-        {
+        let AttackPlan::WhiteBox(p) = plan else { continue };
+        if classes < p.kind.min_classes() {
             return Err(AttackError::TooFewClasses {
                 attack: p.kind.name(),
                 need: p.kind.min_classes(),
                 classes,
             });
+        }
+        if let Some(targets) = p.targets
+            && targets >= classes
+        {
+            return Err(AttackError::TooManyTargets { attack: p.kind.name(), targets, classes });
         }
     }
     Ok(())
@@ -358,6 +376,7 @@ mod tests {
                 step_size: 0.25,
                 random_start: true,
                 restarts: 1,
+                targets: None,
                 examples: 10,
             })
         };
@@ -367,6 +386,13 @@ mod tests {
         let e = check_classes(&with_dlr, 2).expect_err("DLR needs a third class").to_string();
         assert!(e.contains("`apgd_dlr_l2` needs at least 3 classes") && e.contains("has 2"), "{e}");
         assert!(check_classes(&with_dlr, 3).is_ok());
+        let e = check_classes(&[plan("apgd_t_linf")], 3).expect_err("four classes").to_string();
+        assert!(e.contains("`apgd_t_linf` needs at least 4 classes"), "{e}");
+        let AttackPlan::WhiteBox(aimed) = plan("apgd_t_l2") else { unreachable!() };
+        let aimed = AttackPlan::WhiteBox(WhiteBoxPlan { targets: Some(5), ..aimed });
+        assert!(check_classes(std::slice::from_ref(&aimed), 6).is_ok());
+        let e = check_classes(&[aimed], 5).expect_err("four wrong classes").to_string();
+        assert!(e.contains("cannot aim at 5 classes") && e.contains("4 wrong ones"), "{e}");
         // Auto-PGD's threat model follows its norm.
         assert_eq!((threat("apgd_dlr_linf"), threat("apgd_ce_l2")), (Some("linf"), Some("l2")));
     }

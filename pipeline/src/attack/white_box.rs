@@ -32,20 +32,17 @@ pub fn perturb<M: Classifier>(
     if eps <= 0.0 {
         return Ok(x);
     }
-    let once = |seed: u64| -> Result<Tensor<4>, ReadbackError> {
-        match attack.kind {
-            AttackKind::Fgsm => unreachable!("FGSM has no restarts"),
-            AttackKind::PgdLinf | AttackKind::PgdL2 => Ok(pgd(model, x.clone(), y.clone(), attack, seed)),
-            AttackKind::Apgd { .. } => apgd::run(model, x.clone(), y.clone(), attack, seed),
+    match attack.kind {
+        AttackKind::Fgsm => {
+            let g = input_gradient(model, x.clone(), y);
+            return Ok((x + g.sign() * eps).clamp(0.0, 1.0));
         }
-    };
-    if attack.kind == AttackKind::Fgsm {
-        let g = input_gradient(model, x.clone(), y);
-        return Ok((x + g.sign() * eps).clamp(0.0, 1.0));
+        AttackKind::Apgd { .. } => return apgd::perturb(model, x, y, attack, seed),
+        AttackKind::PgdLinf | AttackKind::PgdL2 => {}
     }
-    let mut best = once(seed)?;
+    let mut best = pgd(model, x.clone(), y.clone(), attack, seed);
     for restart in 1..attack.restarts.max(1) {
-        let candidate = once(seed.wrapping_add(restart as u64))?;
+        let candidate = pgd(model, x.clone(), y.clone(), attack, seed.wrapping_add(restart as u64));
         // Keep the first adversarial that fools the model; where none
         // does yet, take the new try.
         let fooled = fooled_mask(model, best.clone(), y.clone());
@@ -180,6 +177,7 @@ mod tests {
             step_size: eps,
             random_start: false,
             restarts: 1,
+            targets: None,
         };
         let adv = to_vec(perturb(&model, x.clone(), y.clone(), &attack, 1).expect("perturb"));
         // ∂CE/∂x = Wᵀ(softmax(Wx + b) − onehot(y)); FGSM adds ε·sign of it.
@@ -223,6 +221,7 @@ mod tests {
                 step_size: eps / 2.0,
                 random_start: true,
                 restarts: 2,
+                targets: None,
             };
             let adv = perturb(&model, x.clone(), y, &attack, 9).expect("perturb");
             let delta = adv.clone() - x;
@@ -250,6 +249,7 @@ mod tests {
             step_size: 0.025,
             random_start: false,
             restarts: 1,
+            targets: None,
         };
         let adv = perturb(&model, x.clone(), y.clone(), &pgd, 1).expect("perturb");
         let random = x.clone() + random_start(&x, 0.1, false, 5);

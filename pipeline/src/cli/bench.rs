@@ -336,6 +336,7 @@ fn measure(
             step_size: 0.025,
             random_start: true,
             restarts: 1,
+            targets: None,
         };
         let plain_x = || Tensor::<4>::from_data(TensorData::new(pixels.clone(), shape), device);
         let plain_y = || Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [batch]), device);

@@ -23,6 +23,8 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     };
     let split = data::load(&plan.data, plan.seed)
         .with_context(|| format!("loading the data of {}", path.display()))?;
+    crate::attack::check_classes(&plan.eval.attacks, split.classes.len())
+        .with_context(|| format!("{}: `eval.attacks` against the data's classes", path.display()))?;
     println!(
         "{}: ok ({} data, {} training and {} test examples, {} classes: {})",
         path.display(),

@@ -30,11 +30,15 @@ pub enum ApgdLoss {
     /// unchanged by shifting or scaling the logits, so a model whose
     /// softmax saturates cannot flatten it the way it flattens cross-entropy.
     Dlr,
+    /// The targeted DLR, `−(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2)`, aimed
+    /// in turn at each of the classes the model ranks next after the top
+    /// one (AutoAttack's APGD-T).
+    TargetedDlr,
 }
 
 impl AttackKind {
     /// Every white-box attack, by config name.
-    pub const ALL: [AttackKind; 7] = [
+    pub const ALL: [AttackKind; 9] = [
         AttackKind::Fgsm,
         AttackKind::PgdLinf,
         AttackKind::PgdL2,
@@ -42,6 +46,8 @@ impl AttackKind {
         AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::Linf },
         AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::L2 },
         AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::L2 },
+        AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf },
+        AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::L2 },
     ];
 
     /// The ones adversarial training may use: one step or a fixed-step PGD.
@@ -58,6 +64,8 @@ impl AttackKind {
             AttackKind::Apgd { loss: Dlr, norm: Linf } => "apgd_dlr_linf",
             AttackKind::Apgd { loss: CrossEntropy, norm: L2 } => "apgd_ce_l2",
             AttackKind::Apgd { loss: Dlr, norm: L2 } => "apgd_dlr_l2",
+            AttackKind::Apgd { loss: TargetedDlr, norm: Linf } => "apgd_t_linf",
+            AttackKind::Apgd { loss: TargetedDlr, norm: L2 } => "apgd_t_l2",
         }
     }
 
@@ -73,9 +81,19 @@ impl AttackKind {
     }
 
     /// The classes the attack's loss needs: DLR divides by the gap between
-    /// the first and the third logit.
+    /// the first and the third logit, the targeted DLR by the gap between
+    /// the first and the mean of the third and fourth.
     pub fn min_classes(self) -> usize {
-        if matches!(self, AttackKind::Apgd { loss: ApgdLoss::Dlr, .. }) { 3 } else { 2 }
+        match self {
+            AttackKind::Apgd { loss: ApgdLoss::Dlr, .. } => 3,
+            AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. } => 4,
+            _ => 2,
+        }
+    }
+
+    /// Whether the attack aims at chosen wrong classes.
+    pub fn is_targeted(self) -> bool {
+        matches!(self, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. })
     }
 
     /// The largest radius a config may ask for, on the [0, 1] pixel scale.
@@ -99,6 +117,10 @@ pub struct Attack {
     pub random_start: bool,
     /// Independent random starts; an example counts as broken if any breaks it.
     pub restarts: usize,
+    /// Targeted attacks: how many classes to aim at, the model's next most
+    /// likely first; `None`, AutoAttack's 9 or every other class where there
+    /// are fewer.
+    pub targets: Option<usize>,
 }
 
 impl Attack {
@@ -122,6 +144,7 @@ impl Attack {
                     step_size: epsilon,
                     random_start: false,
                     restarts: 1,
+                    targets: None,
                 };
             }
             // Auto-PGD's first step is 2ε from a random start (the reference's).
@@ -133,11 +156,20 @@ impl Attack {
                     step_size: 2.0 * epsilon,
                     random_start: true,
                     restarts,
+                    targets: None,
                 };
             }
             AttackKind::PgdLinf | AttackKind::PgdL2 => {}
         }
-        Attack { kind, epsilon, steps, step_size: step_share * epsilon, random_start, restarts }
+        Attack {
+            kind,
+            epsilon,
+            steps,
+            step_size: step_share * epsilon,
+            random_start,
+            restarts,
+            targets: None,
+        }
     }
 }
 
@@ -304,6 +336,9 @@ pub struct WhiteBoxPlan {
     pub random_start: bool,
     /// PGD restarts.
     pub restarts: usize,
+    /// `apgd_t_*`: the classes to aim at (`None`: AutoAttack's 9, or every
+    /// other class where there are fewer).
+    pub targets: Option<usize>,
     /// How many test rows are attacked (the first ones, in file order).
     pub examples: usize,
 }
@@ -311,7 +346,10 @@ pub struct WhiteBoxPlan {
 impl WhiteBoxPlan {
     /// The attack at one ε.
     pub fn at(&self, epsilon: f64) -> Attack {
-        Attack::new(self.kind, epsilon, self.steps, self.step_size, self.random_start, self.restarts)
+        Attack {
+            targets: self.targets,
+            ..Attack::new(self.kind, epsilon, self.steps, self.step_size, self.random_start, self.restarts)
+        }
     }
 }
 

@@ -513,11 +513,13 @@ mod tests {
         let (_d, cfg) = fixture_dir();
         let apgd = |name: &str, extra: &str| format!("[[eval.attacks]]\nname = \"{name}\"\n{extra}");
         let text = format!(
-            "{IMAGE}{}{}{}{}",
+            "{IMAGE}{}{}{}{}{}{}",
             apgd("apgd_ce_linf", ""),
             apgd("apgd_dlr_linf", "steps = 20\nrestarts = 2\nepsilons = [0.1]\n"),
             apgd("apgd_ce_l2", ""),
             apgd("apgd_dlr_l2", "examples = 9\n"),
+            apgd("apgd_t_linf", "targets = 3\n"),
+            apgd("apgd_t_l2", ""),
         );
         let plan = parse(&text, &cfg).expect("test setup");
         let [
@@ -525,10 +527,15 @@ mod tests {
             AttackPlan::WhiteBox(dlr),
             AttackPlan::WhiteBox(ce2),
             AttackPlan::WhiteBox(dlr2),
+            AttackPlan::WhiteBox(t),
+            AttackPlan::WhiteBox(t2),
         ] = &plan.eval.attacks[..]
         else {
-            panic!("four white-box attacks")
+            panic!("six white-box attacks")
         };
+        assert_eq!((t.targets, t.kind.min_classes(), t.kind.is_targeted()), (Some(3), 4, true));
+        assert_eq!((t2.targets, t2.kind.is_l2(), t2.steps), (None, true, 100));
+        assert_eq!(t.at(0.1).targets, Some(3));
         assert_eq!(ce.kind, AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf });
         assert_eq!((ce.epsilons.clone(), ce.steps, ce.restarts), (vec![0.05, 0.1, 0.2], 100, 1));
         assert_eq!((dlr.epsilons.clone(), dlr.steps, dlr.restarts), (vec![0.1], 20, 2));
@@ -538,7 +545,10 @@ mod tests {
         let at = dlr.at(0.1);
         assert!((at.step_size - 0.2).abs() < 1e-12 && at.random_start);
         let names: Vec<String> = plan.eval.attacks.iter().map(AttackPlan::name).collect();
-        assert_eq!(names, ["apgd_ce_linf", "apgd_dlr_linf", "apgd_ce_l2", "apgd_dlr_l2"]);
+        assert_eq!(
+            names,
+            ["apgd_ce_linf", "apgd_dlr_linf", "apgd_ce_l2", "apgd_dlr_l2", "apgd_t_linf", "apgd_t_l2"]
+        );
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!(again.eval.attacks, plan.eval.attacks);
         for (extra, key, message) in [
@@ -546,6 +556,7 @@ mod tests {
             ("random-start = false\n", "eval.attacks[0].random-start", "random point"),
             ("max-queries = 10\n", "eval.attacks[0].max-queries", "text attacks"),
             ("steps = 0\n", "eval.attacks[0].steps", "between 1"),
+            ("targets = 3\n", "eval.attacks[0].targets", "apgd_t_linf"),
         ] {
             let e = parse(&format!("{IMAGE}{}", apgd("apgd_ce_linf", extra)), &cfg).unwrap_err();
             assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);

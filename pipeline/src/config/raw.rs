@@ -242,5 +242,6 @@ pub struct RawAttack {
     pub max_queries: Option<i64>,
     pub p_init: Option<f64>,
     pub decimals: Option<i64>,
+    pub targets: Option<i64>,
     pub examples: Option<i64>,
 }

@@ -212,6 +212,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             epsilons: Some(a.epsilons.clone()),
                             steps: Some(a.steps as i64),
                             restarts: Some(a.restarts as i64),
+                            targets: a.targets.map(|t| t as i64),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },

@@ -261,6 +261,7 @@ mod tests {
                 step_size: 0.25,
                 random_start: true,
                 restarts: 1,
+                targets: None,
                 examples: 100,
             })],
             mce_baseline: None,

@@ -382,6 +382,36 @@ mod tests {
     }
 
     #[test]
+    fn auto_pgd_below_pgd_says_pgd_stops_short_and_moves_the_masking_check() {
+        let mut m = metrics();
+        m.attack_accuracy = table(&[
+            ("pgd_linf", &[("0.05", 0.28), ("0.1", 0.02)]),
+            ("apgd_ce_linf", &[("0.05", 0.19), ("0.1", 0.015)]),
+            ("apgd_t_linf", &[("0.05", 0.21)]),
+            // Below PGD but not below Auto-PGD: no masking, only a weak PGD.
+            ("square", &[("0.05", 0.26)]),
+            ("pgd_l2", &[("1", 0.10)]),
+            ("apgd_dlr_l2", &[("1", 0.095)]),
+        ]);
+        let found = crate::report::sections::weak_pgd(&m);
+        // Half a point at L∞ 0.1 and L2 1 is within noise.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("ε 0.05 Auto-PGD (apgd_ce_linf) left 19.0%")
+                && found[0].contains("pgd_linf's 28.0%"),
+            "{found:?}"
+        );
+        assert!(crate::report::sections::masked_gradients(&m).is_empty());
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        assert!(md.contains("fixed-step PGD stops short"), "{md}");
+        // Below every gradient attack of its norm, the Square Attack names the strongest.
+        m.attack_accuracy.insert("square".to_owned(), [("0.05".to_owned(), 0.15)].into_iter().collect());
+        let masked = crate::report::sections::masked_gradients(&m);
+        assert_eq!(masked.len(), 1, "{masked:?}");
+        assert!(masked[0].contains("15.0%") && masked[0].contains("apgd_ce_linf's 19.0%"), "{masked:?}");
+    }
+
+    #[test]
     fn sections_without_data_are_left_out() {
         let mut m = metrics();
         m.corruption_accuracy.clear();

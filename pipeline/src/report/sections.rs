@@ -416,6 +416,7 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
     }
     let mut blocks = vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })];
     blocks.extend(worst_cases(m).into_iter().map(|line| Block::Text(vec![plain(line)])));
+    blocks.extend(weak_pgd(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
     blocks.extend(masked_gradients(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
     Some(Section { title: "Accuracy under attack", blocks })
 }
@@ -447,33 +448,76 @@ pub(super) fn worst_cases(m: &Metrics) -> Vec<String> {
     out
 }
 
-/// The gradient-free attacks and the PGD of the same norm each checks.
-const GRADIENT_FREE: [(&str, &str, &str); 3] = [
-    ("square", "pgd_linf", "the Square Attack, which never reads gradients,"),
-    ("hsja_linf", "pgd_linf", "HopSkipJump, which reads only the predicted label,"),
-    ("hsja_l2", "pgd_l2", "HopSkipJump, which reads only the predicted label,"),
+/// The gradient-free attacks, whether each is L2 (else L∞), and who they are.
+const GRADIENT_FREE: [(&str, bool, &str); 3] = [
+    ("square", false, "the Square Attack, which never reads gradients,"),
+    ("hsja_linf", false, "HopSkipJump, which reads only the predicted label,"),
+    ("hsja_l2", true, "HopSkipJump, which reads only the predicted label,"),
 ];
 
+/// The gradient attack of the norm (`fgsm`, `pgd_*`, `apgd_*`) that left
+/// the fewest rows correct at `eps`, and that share.
+fn strongest_gradient<'m>(m: &'m Metrics, l2: bool, eps: &str) -> Option<(&'m str, f64)> {
+    m.attack_accuracy
+        .iter()
+        .filter(|(a, _)| crate::config::AttackKind::find(a).is_some_and(|k| k.is_l2() == l2))
+        .filter_map(|(a, by)| Some((a.as_str(), *by.get(eps)?)))
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+}
+
 /// One sentence per ε at which a gradient-free attack left at least a
-/// point less accuracy than PGD in the same norm: PGD's figure there
-/// overstates the robustness, the usual sign of masked gradients.
+/// point less accuracy than every gradient attack of its norm: their
+/// figures there overstate the robustness, the usual sign of masked
+/// gradients. (Where only a stronger gradient attack is needed, that
+/// attack itself shows it, and `weak_pgd` says so.)
 pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
     let mut out = Vec::new();
-    for (free, pgd_name, who) in GRADIENT_FREE {
-        let (Some(free), Some(pgd)) = (m.attack_accuracy.get(free), m.attack_accuracy.get(pgd_name)) else {
-            continue;
-        };
+    for (free, l2, who) in GRADIENT_FREE {
+        let Some(free) = m.attack_accuracy.get(free) else { continue };
         out.extend(by_epsilon(free).into_iter().filter_map(|(_, eps, fr)| {
-            let pg = *pgd.get(eps)?;
-            (fr <= pg - 0.01).then(|| {
+            let (name, best) = strongest_gradient(m, l2, eps)?;
+            (fr <= best - 0.01).then(|| {
                 format!(
-                    "At ε {eps} {who} left {} correct against {pgd_name}'s {}: the model's gradients look \
-                     masked, and PGD's figure overstates its robustness; the lower one is the better estimate.",
+                    "At ε {eps} {who} left {} correct against {name}'s {}: the model's gradients look \
+                     masked, and the gradient attacks' figures overstate its robustness; the lower one is the \
+                     better estimate.",
                     pct(fr),
-                    pct(pg)
+                    pct(best)
                 )
             })
         }));
+    }
+    out
+}
+
+/// One sentence per norm and ε at which an Auto-PGD left at least a point
+/// less accuracy than fixed-step PGD: PGD stopped short of what the model
+/// allows, so a gate on its figure would pass a model that is less robust.
+pub(super) fn weak_pgd(m: &Metrics) -> Vec<String> {
+    use crate::config::AttackKind;
+    let mut out = Vec::new();
+    for pgd_kind in [AttackKind::PgdLinf, AttackKind::PgdL2] {
+        let Some(pgd) = m.attack_accuracy.get(pgd_kind.name()) else { continue };
+        for (_, eps, pg) in by_epsilon(pgd) {
+            let auto = m
+                .attack_accuracy
+                .iter()
+                .filter(|(a, _)| {
+                    AttackKind::find(a).is_some_and(|k| {
+                        matches!(k, AttackKind::Apgd { .. }) && k.is_l2() == pgd_kind.is_l2()
+                    })
+                })
+                .filter_map(|(a, by)| Some((a.as_str(), *by.get(eps)?)))
+                .min_by(|x, y| x.1.total_cmp(&y.1));
+            let Some((name, ap)) = auto.filter(|&(_, ap)| ap <= pg - 0.01) else { continue };
+            out.push(format!(
+                "At ε {eps} Auto-PGD ({name}) left {} correct against {}'s {}: fixed-step PGD stops short \
+                 on this model and its figure overstates the robustness; gate on {name} or the worst case.",
+                pct(ap),
+                pgd_kind.name(),
+                pct(pg)
+            ));
+        }
     }
     out
 }

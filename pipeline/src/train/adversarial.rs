@@ -177,6 +177,7 @@ mod tests {
             step_size: EPS / 2.0,
             random_start: true,
             restarts: 1,
+            targets: None,
         }
     }
 

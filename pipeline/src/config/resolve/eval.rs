@@ -411,6 +411,11 @@ fn resolve_named(
     }
     let why = format!("applies to `square` only, not `{}`", raw.name);
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
+    if !AttackKind::find(&raw.name).is_some_and(AttackKind::is_targeted) {
+        let why =
+            format!("applies to the targeted Auto-PGD (`apgd_t_linf`, `apgd_t_l2`) only, not `{}`", raw.name);
+        c.refuse_set(key, &[("targets", raw.targets.is_some())], &why)?;
+    }
     if let Some(norm) = Distance::ALL.into_iter().find(|n| n.hsja_name() == raw.name) {
         if modality != Modality::Image {
             return Err(c.err(
@@ -514,6 +519,8 @@ fn resolve_white_box(
         )?,
         random_start: raw.random_start.unwrap_or(true),
         restarts: c.usize(&format!("{key}.restarts"), raw.restarts, 1, 1, 100)?,
+        // Checked against the model's classes when the data is loaded.
+        targets: raw.targets.map(|t| c.usize(&format!("{key}.targets"), Some(t), 9, 1, 1000)).transpose()?,
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
     })
 }
