@@ -124,6 +124,9 @@ const TARGETS: usize = 9;
 /// that fooled the model, or, where none did, its first search's point of
 /// highest loss.
 ///
+/// The rows are picked and put back on the host, so a row no search moved
+/// comes back bit for bit as it went in.
+///
 /// # Shapes
 /// `x`: `[n, c, h, w]`, `y`: `[n]` → `[n, c, h, w]`
 pub fn perturb<M: Classifier>(
@@ -148,47 +151,37 @@ pub fn perturb<M: Classifier>(
     };
     let mut broken: Vec<bool> = ranking.iter().zip(&labels).map(|(r, &y)| r[0] != y).collect();
     let mut searched = vec![false; n];
-    let mut out = x.clone();
+    let dims = x.dims();
+    let per = dims[1] * dims[2] * dims[3];
+    let device = x.device();
+    let pixels = values::<f32, 4, Float>(x, n * per, "attack images")?;
+    let mut out = pixels.clone();
     for (round, aim) in aims.iter().enumerate() {
         for restart in 0..attack.restarts.max(1) {
             let rows: Vec<usize> = (0..n).filter(|&i| !broken[i]).collect();
             if rows.is_empty() {
-                return Ok(out);
+                break;
             }
-            let ids = Tensor::<1, Int>::from_data(
-                TensorData::new(rows.iter().map(|&i| i as i64).collect::<Vec<_>>(), [rows.len()]),
-                &x.device(),
-            );
-            let part = x.clone().select(0, ids);
+            let k = rows.len();
+            let part: Vec<f32> =
+                rows.iter().flat_map(|&i| pixels[i * per..(i + 1) * per].iter().copied()).collect();
+            let part = Tensor::<4>::from_data(TensorData::new(part, [k, dims[1], dims[2], dims[3]]), &device);
             let part_labels: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
             let targets: Option<Vec<usize>> = aim.map(|k| rows.iter().map(|&i| ranking[i][k]).collect());
             let draw = seed.wrapping_add((round * attack.restarts.max(1) + restart) as u64);
             let offset = start(&part, attack.epsilon as f32, attack.kind.is_l2(), draw);
             let (found, fooled) = search(model, part, &part_labels, targets.as_deref(), attack, offset)?;
-            let take: Vec<bool> = rows.iter().zip(&fooled).map(|(&i, &f)| f || !searched[i]).collect();
-            out = replace_rows(out, &rows, &take, found);
-            for (&i, &f) in rows.iter().zip(&fooled) {
+            let found = values::<f32, 4, Float>(found, k * per, "adversarial images")?;
+            for (j, (&i, &f)) in rows.iter().zip(&fooled).enumerate() {
+                if f || !searched[i] {
+                    out[i * per..(i + 1) * per].copy_from_slice(&found[j * per..(j + 1) * per]);
+                }
                 broken[i] |= f;
                 searched[i] = true;
             }
         }
     }
-    Ok(out)
-}
-
-/// `into` with row `rows[j]` replaced by row `j` of `from` where `take[j]`:
-/// a gather, so the rows are copied exactly.
-fn replace_rows(into: Tensor<4>, rows: &[usize], take: &[bool], from: Tensor<4>) -> Tensor<4> {
-    let n = into.dims()[0];
-    let mut pick: Vec<i64> = (0..n as i64).collect();
-    for (j, (&row, &t)) in rows.iter().zip(take).enumerate() {
-        if t {
-            pick[row] = (n + j) as i64;
-        }
-    }
-    let device = into.device();
-    let ids = Tensor::<1, Int>::from_data(TensorData::new(pick, [n]), &device);
-    Tensor::cat(vec![into, from], 0).select(0, ids)
+    Ok(Tensor::from_data(TensorData::new(out, dims), &device))
 }
 
 /// One search from `x + offset` (clamped to the pixel range), the
