@@ -236,32 +236,27 @@ mod wgpu {
     }
 
     #[test]
-    fn gradient_attacks_on_wgpu_agree_with_the_cpu_or_are_refused() {
+    fn gradient_attacks_on_wgpu_agree_with_the_cpu() {
         let sb = Sandbox::new();
         // The one-epoch model misclassifies most rows, which Auto-PGD leaves
-        // alone: a row put back wrong shows in the mean norm.
-        let attacks = "[[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.03]\nsteps = 10\nexamples = 128\n\
-                       [[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.03]\nexamples = 128\n";
+        // alone: a row put back wrong shows in the mean norm. Before the
+        // input gradient was laid out row-major, PGD here returned images
+        // 0.6-1.0 from the clean ones (refused since: outside the ε-ball).
+        let attacks = "[[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.03]\nexamples = 128\n\
+                       [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.03]\nsteps = 10\nexamples = 128\n";
         let cfg = std::fs::read_to_string(tiny(&sb, "")).unwrap() + attacks;
         let cfg = sb.write("attacks.toml", cfg);
         let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--quiet"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let dir = sb.run_dirs().remove(0);
         let eval = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--device", "wgpu", "--quiet"]);
-        let evals = || std::fs::read_dir(dir.join("evals")).map_or(0, |d| d.flatten().count());
-        if eval.code != 0 {
-            // Measured on lavapipe: PGD's images come back 0.6-1.0 from the
-            // clean ones at ε 0.03. Refused, with no figure written.
-            assert_eq!(eval.code, 2, "{}", eval.stderr);
-            assert!(eval.stderr.contains("outside the ε-ball"), "{}", eval.stderr);
-            assert_eq!(eval.stderr.lines().count(), 1, "one line: {}", eval.stderr);
-            assert_eq!(evals(), 0, "no evaluation file for a refused run");
-            return;
-        }
+        assert_eq!(eval.code, 0, "{}", eval.stderr);
         let on_cpu = sb.json(&dir.join("metrics.json"));
         let files: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
         let on_gpu = sb.json(&files[0].path());
-        for attack in ["apgd_ce_linf", "pgd_linf"] {
+        // The same attacks from the same starts; float summation order may
+        // tip a borderline row.
+        for attack in ["pgd_linf", "apgd_ce_linf"] {
             let get = |m: &serde_json::Value, t: &str| m[t][attack]["0.03"].as_f64().unwrap();
             let (c, g) = (get(&on_cpu, "attack_accuracy"), get(&on_gpu, "attack_accuracy"));
             assert!((c - g).abs() <= 1.0 / 128.0 + 1e-9, "{attack}: cpu {c}, wgpu {g}");

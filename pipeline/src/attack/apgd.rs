@@ -291,7 +291,7 @@ fn probe<M: Classifier>(
         }
     };
     let gradient = match input.grad(&per_row.clone().sum().backward()) {
-        Some(g) => g,
+        Some(g) => super::white_box::contiguous(g),
         // No path from the input to the loss (a constant model): no direction.
         None => x.zeros_like(),
     };

@@ -77,10 +77,21 @@ fn input_gradient<M: Classifier>(model: &M, x: Tensor<4>, y: Tensor<1, Int>) -> 
     let loss = CrossEntropyLossConfig::new().init(&device).forward(logits, y.autodiff());
     let grads = loss.backward();
     match x.grad(&grads) {
-        Some(g) => g,
+        Some(g) => contiguous(g),
         // No path from the input to the loss (a constant model): no direction.
         None => x.inner().zeros_like(),
     }
+}
+
+/// `g` laid out row-major. The input gradient comes out of the
+/// convolution's backward pass in another layout, and on wgpu (burn 0.22,
+/// fusion on) an element-wise kernel that took it beside row-major images
+/// read it at the wrong places: PGD's steps then landed 0.6-1.0 away from
+/// the clean images at ε 0.03 (the e2e parity test on lavapipe). A reshape
+/// through `[n, c·h·w]` makes burn copy it row-major first.
+pub(crate) fn contiguous(g: Tensor<4>) -> Tensor<4> {
+    let dims = g.dims();
+    g.reshape([dims[0], dims[1] * dims[2] * dims[3]]).reshape(dims)
 }
 
 /// 1 where the model misclassifies, 0 elsewhere, shaped to broadcast over images.
