@@ -353,19 +353,9 @@ mod tests {
     use super::*;
     use crate::config::Distance;
 
-    /// Logits = W·flatten(x) + b: whether a row can be misclassified within
-    /// ε has a closed form for it.
-    #[derive(Module, Debug)]
-    struct LinearModel {
-        linear: Linear,
-    }
-
-    impl Classifier for LinearModel {
-        fn logits(&self, input: ModelInput) -> Tensor<2> {
-            let ModelInput::Images(x) = input else { unreachable!("images only") };
-            self.linear.forward(x.flatten(1, 3))
-        }
-    }
+    // Logits = W·flatten(x) + b: whether a row can be misclassified within
+    // ε has a closed form for it.
+    use crate::attack::linear_model::LinearModel;
 
     fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")

@@ -11,6 +11,28 @@ pub mod hsja;
 pub mod square;
 pub mod white_box;
 
+/// A linear classifier for the attacks' tests: its attacks have closed forms.
+#[cfg(test)]
+pub(crate) mod linear_model {
+    use burn::nn::Linear;
+    use burn::prelude::*;
+
+    use crate::model::{Classifier, ModelInput};
+
+    /// Logits = W·flatten(x) + b.
+    #[derive(Module, Debug)]
+    pub struct LinearModel {
+        pub linear: Linear,
+    }
+
+    impl Classifier for LinearModel {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Images(x) = input else { unreachable!("images only") };
+            self.linear.forward(x.flatten(1, 3))
+        }
+    }
+}
+
 use std::collections::BTreeMap;
 
 use burn::prelude::*;

@@ -144,22 +144,12 @@ fn random_start(x: &Tensor<4>, eps: f32, l2: bool, seed: u64) -> Tensor<4> {
 
 #[cfg(test)]
 mod tests {
-    use burn::nn::{Linear, LinearConfig};
+    use burn::nn::LinearConfig;
 
     use super::*;
 
-    /// Logits = W·flatten(x) + b: FGSM has a closed form for it.
-    #[derive(Module, Debug)]
-    struct LinearModel {
-        linear: Linear,
-    }
-
-    impl Classifier for LinearModel {
-        fn logits(&self, input: ModelInput) -> Tensor<2> {
-            let ModelInput::Images(x) = input else { unreachable!("images only") };
-            self.linear.forward(x.flatten(1, 3))
-        }
-    }
+    // Logits = W·flatten(x) + b: FGSM has a closed form for it.
+    use crate::attack::linear_model::LinearModel;
 
     fn setup(seed: u64) -> (LinearModel, Tensor<4>, Tensor<1, Int>, Device) {
         let cpu = Device::flex();
