@@ -21,7 +21,7 @@ use burn::tensor::activation::log_softmax;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::white_box::per_example_l2;
+use super::white_box::{per_example_l2, project};
 use crate::config::{ApgdLoss, Attack, AttackKind};
 use crate::model::readback::values;
 use crate::model::{Classifier, ModelInput, ReadbackError};
@@ -203,16 +203,7 @@ pub fn search<M: Classifier>(
     let eps = attack.epsilon as f32;
     let l2 = attack.kind.is_l2();
     let device = x.device();
-    let project = |p: Tensor<4>| -> Tensor<4> {
-        let delta = p - x.clone();
-        let delta = if l2 {
-            let norm = per_example_l2(delta.clone());
-            delta * (norm.recip() * eps).clamp_max(1.0)
-        } else {
-            delta.clamp(-eps, eps)
-        };
-        (x.clone() + delta).clamp(0.0, 1.0)
-    };
+    let project = |p: Tensor<4>| (x.clone() + project(p - x.clone(), eps, l2)).clamp(0.0, 1.0);
     let mut current = (x.clone() + offset).clamp(0.0, 1.0);
     let first = probe(model, current.clone(), labels, targets, loss)?;
     let mut rows: Vec<StepControl> =

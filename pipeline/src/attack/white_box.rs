@@ -59,11 +59,8 @@ fn pgd<M: Classifier>(model: &M, x: Tensor<4>, y: Tensor<1, Int>, attack: &Attac
     delta = (x.clone() + delta).clamp(0.0, 1.0) - x.clone();
     for _ in 0..attack.steps {
         let g = input_gradient(model, x.clone() + delta.clone(), y.clone());
-        delta = if l2 {
-            project_l2(delta + g.clone() / (per_example_l2(g) + 1e-12) * alpha, eps)
-        } else {
-            (delta + g.sign() * alpha).clamp(-eps, eps)
-        };
+        let step = if l2 { g.clone() / (per_example_l2(g) + 1e-12) * alpha } else { g.sign() * alpha };
+        delta = project(delta + step, eps, l2);
         delta = (x.clone() + delta).clamp(0.0, 1.0) - x.clone();
     }
     x + delta
@@ -109,17 +106,14 @@ pub fn per_example_l2(x: Tensor<4>) -> Tensor<4> {
     flat.powi_scalar(2).sum_dim(1).sqrt().reshape([n, 1, 1, 1])
 }
 
-/// Each example's L∞ norm, `[n, 1, 1, 1]`.
-pub fn per_example_linf(x: Tensor<4>) -> Tensor<4> {
-    let [n, ..] = x.dims();
-    let flat: Tensor<2> = x.flatten(1, 3);
-    flat.abs().max_dim(1).reshape([n, 1, 1, 1])
-}
-
-fn project_l2(delta: Tensor<4>, eps: f32) -> Tensor<4> {
-    let norm = per_example_l2(delta.clone());
-    let scale = (norm.recip() * eps).clamp_max(1.0);
-    delta * scale
+/// `delta` shrunk row by row into the ball of radius `eps` (L2, else L∞).
+pub(crate) fn project(delta: Tensor<4>, eps: f32, l2: bool) -> Tensor<4> {
+    if l2 {
+        let norm = per_example_l2(delta.clone());
+        delta * (norm.recip() * eps).clamp_max(1.0)
+    } else {
+        delta.clamp(-eps, eps)
+    }
 }
 
 fn random_start(x: &Tensor<4>, eps: f32, l2: bool, seed: u64) -> Tensor<4> {
@@ -225,9 +219,10 @@ mod tests {
                 targets: None,
             };
             let adv = perturb(&model, x.clone(), y, &attack, 9).expect("perturb");
-            let delta = adv.clone() - x;
-            let norms = if kind.is_l2() { per_example_l2(delta) } else { per_example_linf(delta) };
-            for n in to_vec(norms) {
+            let (clean, moved) = (to_vec(x), to_vec(adv.clone()));
+            let norm = if kind.is_l2() { crate::config::Distance::L2 } else { crate::config::Distance::Linf };
+            for (a, b) in clean.chunks(12).zip(moved.chunks(12)) {
+                let n = norm.distance(a, b);
                 assert!(n <= eps as f32 + 1e-5, "{kind:?}: norm {n} > {eps}");
             }
             for p in to_vec(adv) {

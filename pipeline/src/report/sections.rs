@@ -455,12 +455,16 @@ const GRADIENT_FREE: [(&str, bool, &str); 3] = [
     ("hsja_l2", true, "HopSkipJump, which reads only the predicted label,"),
 ];
 
-/// The gradient attack of the norm (`fgsm`, `pgd_*`, `apgd_*`) that left
-/// the fewest rows correct at `eps`, and that share.
-fn strongest_gradient<'m>(m: &'m Metrics, l2: bool, eps: &str) -> Option<(&'m str, f64)> {
+/// Of the gradient attacks `keep` picks, the one that left the fewest rows
+/// correct at `eps`, and that share.
+fn lowest<'m>(
+    m: &'m Metrics,
+    eps: &str,
+    keep: impl Fn(crate::config::AttackKind) -> bool,
+) -> Option<(&'m str, f64)> {
     m.attack_accuracy
         .iter()
-        .filter(|(a, _)| crate::config::AttackKind::find(a).is_some_and(|k| k.is_l2() == l2))
+        .filter(|(a, _)| crate::config::AttackKind::find(a).is_some_and(&keep))
         .filter_map(|(a, by)| Some((a.as_str(), *by.get(eps)?)))
         .min_by(|x, y| x.1.total_cmp(&y.1))
 }
@@ -475,7 +479,8 @@ pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
     for (free, l2, who) in GRADIENT_FREE {
         let Some(free) = m.attack_accuracy.get(free) else { continue };
         out.extend(by_epsilon(free).into_iter().filter_map(|(_, eps, fr)| {
-            let (name, best) = strongest_gradient(m, l2, eps)?;
+            // The strongest gradient attack of the norm (`fgsm`, `pgd_*`, `apgd_*`).
+            let (name, best) = lowest(m, eps, |k| k.is_l2() == l2)?;
             (fr <= best - 0.01).then(|| {
                 format!(
                     "At ε {eps} {who} left {} correct against {name}'s {}: the model's gradients look \
@@ -499,16 +504,8 @@ pub(super) fn weak_pgd(m: &Metrics) -> Vec<String> {
     for pgd_kind in [AttackKind::PgdLinf, AttackKind::PgdL2] {
         let Some(pgd) = m.attack_accuracy.get(pgd_kind.name()) else { continue };
         for (_, eps, pg) in by_epsilon(pgd) {
-            let auto = m
-                .attack_accuracy
-                .iter()
-                .filter(|(a, _)| {
-                    AttackKind::find(a).is_some_and(|k| {
-                        matches!(k, AttackKind::Apgd { .. }) && k.is_l2() == pgd_kind.is_l2()
-                    })
-                })
-                .filter_map(|(a, by)| Some((a.as_str(), *by.get(eps)?)))
-                .min_by(|x, y| x.1.total_cmp(&y.1));
+            let auto =
+                lowest(m, eps, |k| matches!(k, AttackKind::Apgd { .. }) && k.is_l2() == pgd_kind.is_l2());
             let Some((name, ap)) = auto.filter(|&(_, ap)| ap <= pg - 0.01) else { continue };
             out.push(format!(
                 "At ε {eps} Auto-PGD ({name}) left {} correct against {}'s {}: fixed-step PGD stops short \
