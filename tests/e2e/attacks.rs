@@ -32,6 +32,7 @@ fn replays_under_eval(sb: &Sandbox, dir: &std::path::Path, metrics: &serde_json:
         "attack_mean_norm",
         "attack_mean_queries",
         "attack_worst_case_accuracy",
+        "attack_stage_accuracy",
     ] {
         assert_eq!(again[table], metrics[table], "{table}");
     }
@@ -167,6 +168,58 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
     assert!(report.contains("| apgd_dlr_linf | 0.05 |") && report.contains("| apgd_ce_l2 | 1 |"), "{report}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(">apgd_ce_linf<br>"), "gallery rows: {html}");
+
+    replays_under_eval(&sb, &dir, &metrics, &["--device", "cpu"]);
+}
+
+#[test]
+fn autoattack_runs_its_three_attacks_as_a_cascade_and_reports_one_figure() {
+    let sb = Sandbox::new();
+    let attacks = "[[eval.attacks]]\nname = \"autoattack_linf\"\nepsilons = [0.05, 0.1]\nsteps = 10\ntargets = 3\nmax-queries = 200\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05]\nsteps = 10\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
+    let (dir, metrics) = digits_run_with(&sb, attacks);
+    let get = |table: &str, name: &str, eps: &str| {
+        metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
+    };
+    let clean = metrics["clean_accuracy"].as_f64().unwrap();
+    for (eps, radius) in [("0.05", 0.05), ("0.1", 0.1)] {
+        let (accuracy, success) = (
+            get("attack_accuracy", "autoattack_linf", eps),
+            get("attack_success_rate", "autoattack_linf", eps),
+        );
+        assert!(accuracy <= clean + 1e-9, "ε {eps}: {accuracy} under attack, {clean} clean");
+        assert!(success > 0.0, "ε {eps}: the cascade broke nothing: {metrics}");
+        // Rows no stage broke come back clean and count 0.
+        let norm = get("attack_mean_norm", "autoattack_linf", eps);
+        assert!(norm > 0.0 && norm <= radius + 1e-6, "ε {eps}: mean L∞ {norm}");
+    }
+    assert!(metrics["attack_mean_queries"].get("autoattack_linf").is_none(), "{metrics}");
+    // What each stage left: non-increasing, in order, ending at the figure.
+    for eps in ["0.05", "0.1"] {
+        let stages = &metrics["attack_stage_accuracy"]["autoattack_linf"][eps];
+        let left = ["apgd_ce_linf", "apgd_t_linf", "square"]
+            .map(|s| stages[s].as_f64().unwrap_or_else(|| panic!("stage {s} at ε {eps}: {metrics}")));
+        assert!(left[0] <= clean + 1e-9 && left[1] <= left[0] && left[2] <= left[1], "ε {eps}: {left:?}");
+        assert_eq!(left[2], get("attack_accuracy", "autoattack_linf", eps), "ε {eps}");
+    }
+    assert!(metrics["attack_stage_accuracy"].get("apgd_ce_linf").is_none(), "single attacks have no stages");
+    let wider = get("attack_accuracy", "autoattack_linf", "0.1");
+    assert!(wider <= get("attack_accuracy", "autoattack_linf", "0.05"), "{metrics}");
+    // Its first two stages are these attacks, from other random starts: it
+    // breaks what each breaks alone, give or take a row of the 64.
+    let cascade = get("attack_accuracy", "autoattack_linf", "0.05");
+    for single in ["apgd_ce_linf", "apgd_t_linf"] {
+        let alone = get("attack_accuracy", single, "0.05");
+        assert!(cascade <= alone + 1.0 / 64.0 + 1e-9, "cascade {cascade}, {single} alone {alone}");
+    }
+    // It joins the worst case of its threat model.
+    let worst = metrics["attack_worst_case_accuracy"]["linf"]["0.05"].as_f64().unwrap();
+    assert!(worst <= cascade + 1e-9, "worst {worst}, cascade {cascade}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| autoattack_linf | 0.05 |"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains(">autoattack_linf<br>"), "gallery rows: {html}");
 
     replays_under_eval(&sb, &dir, &metrics, &["--device", "cpu"]);
 }

@@ -504,33 +504,6 @@ mod tests {
         (model, pixels, ys, cpu)
     }
 
-    fn weights(model: &LinearModel) -> (Vec<f32>, Vec<f32>) {
-        let w = floats(model.linear.weight.val().inner()); // [12, 4]
-        let b = floats(model.linear.bias.as_ref().expect("bias").val().inner());
-        (w, b)
-    }
-
-    /// The largest `z_k − z_y` any perturbation within ε reaches, with the
-    /// per-class direction `a = w_k − w_y`: L∞ in the pixel box, or L2
-    /// (the box does not bind: rows are 0.35 from either end, ε ≤ 0.3).
-    fn best_margin(model: &LinearModel, x: &[f32], y: usize, eps: f32, norm: Distance) -> f32 {
-        let (w, b) = weights(model);
-        let z = |k: usize| b[k] + (0..12).map(|j| x[j] * w[j * 4 + k]).sum::<f32>();
-        (0..4)
-            .filter(|&k| k != y)
-            .map(|k| {
-                let a: Vec<f32> = (0..12).map(|j| w[j * 4 + k] - w[j * 4 + y]).collect();
-                let reach = match norm {
-                    Distance::Linf => (0..12)
-                        .map(|j| (a[j] * (-eps).max(-x[j])).max(a[j] * eps.min(1.0 - x[j])))
-                        .sum::<f32>(),
-                    Distance::L2 => eps * a.iter().map(|v| v * v).sum::<f32>().sqrt(),
-                };
-                z(k) - z(y) + reach
-            })
-            .fold(f32::MIN, f32::max)
-    }
-
     #[test]
     fn on_a_linear_model_it_breaks_every_row_that_can_be_broken() {
         for (norm, radii) in [(Distance::Linf, [0.005, 0.01, 0.02]), (Distance::L2, [0.02, 0.05, 0.1])] {
@@ -554,10 +527,10 @@ mod tests {
                         assert!(out[i * 12..(i + 1) * 12].iter().all(|p| (0.0..=1.0).contains(p)));
                         let broken = crate::model::readback::argmax(&logits[i * 4..(i + 1) * 4]) != y;
                         let row = &pixels[i * 12..(i + 1) * 12];
-                        let margin = best_margin(&model, row, y, eps as f32, norm);
+                        let margin = model.best_margin(row, y, eps as f32, norm);
                         breakable += usize::from(margin > 0.0);
                         // Rows breakable with room to spare must be broken.
-                        if best_margin(&model, row, y, 0.9 * eps as f32, norm) > 0.0 {
+                        if model.best_margin(row, y, 0.9 * eps as f32, norm) > 0.0 {
                             surely += 1;
                             if !broken {
                                 missed.push((eps, i, margin));

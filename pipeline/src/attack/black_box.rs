@@ -99,6 +99,7 @@ pub fn summarise(outcomes: &[Outcome]) -> AttackResult {
         mean_queries: Some(outcomes.iter().map(|o| o.queries as f64).sum::<f64>() / n),
         examples: outcomes.len(),
         correct: outcomes.iter().map(|o| o.adversarial_correct).collect(),
+        stages: Vec::new(),
         seconds: 0.0,
     }
 }

@@ -719,6 +719,7 @@ fn attack_dataset<M: Classifier>(
             mean_queries: Some(queries[k] as f64 / n),
             examples: rows.len(),
             correct,
+            stages: Vec::new(),
             seconds,
         })
         .collect())

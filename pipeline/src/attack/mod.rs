@@ -6,6 +6,7 @@
 
 pub mod apgd;
 pub mod api;
+pub mod autoattack;
 pub mod black_box;
 pub mod hsja;
 pub mod square;
@@ -31,6 +32,62 @@ pub(crate) mod linear_model {
             self.linear.forward(x.flatten(1, 3))
         }
     }
+
+    impl LinearModel {
+        /// Weights drawn uniformly from ±1 and biases from ±0.1 by
+        /// `seed`'s own generator: not the device's shared one, which
+        /// tests running beside each other reseed.
+        pub fn seeded(pixels: usize, classes: usize, seed: u64, device: &Device) -> LinearModel {
+            use burn::module::Param;
+            let mut rng = augment::seed::rng(seed ^ 0x5eed);
+            let mut draw = |n: usize, bound: f32| -> Vec<f32> {
+                (0..n).map(|_| rand::Rng::random_range(&mut rng, -bound..bound)).collect()
+            };
+            let ad = device.clone().autodiff();
+            let mut linear = burn::nn::LinearConfig::new(pixels, classes).init(&ad);
+            linear.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(draw(pixels * classes, 1.0), [pixels, classes]),
+                &ad,
+            ));
+            linear.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(draw(classes, 0.1), [classes]),
+                &ad,
+            )));
+            LinearModel { linear }
+        }
+
+        /// The weights `[pixels, classes]` and the biases.
+        fn weights(&self) -> (Vec<f32>, Vec<f32>, usize) {
+            let data = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+            let classes = self.linear.weight.dims()[1];
+            let w = data(self.linear.weight.val().inner());
+            let b = self.linear.bias.as_ref().expect("bias").val().inner();
+            let b = b.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+            (w, b, classes)
+        }
+
+        /// The largest `z_k − z_y` any perturbation of `x` within ε
+        /// reaches, with the per-class direction `a = w_k − w_y`: L∞ in the
+        /// pixel box, or L2 where the box does not bind (rows far enough
+        /// from either end of the pixel range).
+        pub fn best_margin(&self, x: &[f32], y: usize, eps: f32, norm: crate::config::Distance) -> f32 {
+            let (w, b, classes) = self.weights();
+            let z = |k: usize| b[k] + x.iter().enumerate().map(|(j, v)| v * w[j * classes + k]).sum::<f32>();
+            (0..classes)
+                .filter(|&k| k != y)
+                .map(|k| {
+                    let a: Vec<f32> = (0..x.len()).map(|j| w[j * classes + k] - w[j * classes + y]).collect();
+                    let reach = match norm {
+                        crate::config::Distance::Linf => (0..x.len())
+                            .map(|j| (a[j] * (-eps).max(-x[j])).max(a[j] * eps.min(1.0 - x[j])))
+                            .sum::<f32>(),
+                        crate::config::Distance::L2 => eps * a.iter().map(|v| v * v).sum::<f32>().sqrt(),
+                    };
+                    z(k) - z(y) + reach
+                })
+                .fold(f32::MIN, f32::max)
+        }
+    }
 }
 
 use std::collections::BTreeMap;
@@ -40,8 +97,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchError, EvalSetup};
 pub use crate::config::{
-    Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan, TextAttackKind,
-    WhiteBoxPlan,
+    Attack, AttackKind, AttackPlan, AutoAttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan,
+    TextAttackKind, WhiteBoxPlan,
 };
 use crate::data::Dataset;
 use crate::model::{Classifier, ReadbackError, predicted_classes};
@@ -143,6 +200,10 @@ pub struct AttackResult {
     /// it survives every attack of its threat model.
     #[serde(skip)]
     pub correct: Vec<bool>,
+    /// A cascade's accuracy after each stage, in order; empty for a
+    /// single attack.
+    #[serde(skip)]
+    pub stages: Vec<(String, f64)>,
     /// Wall seconds.
     pub seconds: f64,
 }
@@ -178,6 +239,17 @@ pub fn tables(table: &AttackTable) -> AttackMetrics {
                 (a.clone(), row)
             })
             .collect(),
+        stage_accuracy: table
+            .iter()
+            .filter_map(|(a, per)| {
+                let row: BTreeMap<String, BTreeMap<String, f64>> = per
+                    .iter()
+                    .filter(|(_, r)| !r.stages.is_empty())
+                    .map(|(e, r)| (e.clone(), r.stages.iter().cloned().collect()))
+                    .collect();
+                (!row.is_empty()).then(|| (a.clone(), row))
+            })
+            .collect(),
     }
 }
 
@@ -191,7 +263,9 @@ pub fn threat(attack: &str) -> Option<&'static str> {
     if let Some(d) = Distance::ALL.into_iter().find(|d| d.hsja_name() == attack) {
         return Some(norm(d == Distance::L2));
     }
-    if attack == SquarePlan::NAME || attack.strip_prefix(SquarePlan::NAME).is_some_and(|r| r.starts_with('-'))
+    if attack == AutoAttackPlan::NAME
+        || attack == SquarePlan::NAME
+        || attack.strip_prefix(SquarePlan::NAME).is_some_and(|r| r.starts_with('-'))
     {
         return Some("linf");
     }
@@ -226,18 +300,23 @@ pub fn worst_case(rows: &RowTable) -> MetricTable {
 /// when the data is loaded, before any training.
 pub fn check_classes(plans: &[AttackPlan], classes: usize) -> Result<(), AttackError> {
     for plan in plans {
-        let AttackPlan::WhiteBox(p) = plan else { continue };
-        if classes < p.kind.min_classes() {
-            return Err(AttackError::TooFewClasses {
-                attack: p.kind.name(),
-                need: p.kind.min_classes(),
-                classes,
-            });
+        // The cascade's targeted stage decides what it needs.
+        let (attack, kind, targets) = match plan {
+            AttackPlan::WhiteBox(p) => (p.kind.name(), p.kind, p.targets),
+            AttackPlan::AutoAttack(p) => (
+                AutoAttackPlan::NAME,
+                AttackKind::Apgd { loss: crate::config::ApgdLoss::TargetedDlr, norm: Distance::Linf },
+                p.targets,
+            ),
+            _ => continue,
+        };
+        if classes < kind.min_classes() {
+            return Err(AttackError::TooFewClasses { attack, need: kind.min_classes(), classes });
         }
-        if let Some(targets) = p.targets
+        if let Some(targets) = targets
             && targets >= classes
         {
-            return Err(AttackError::TooManyTargets { attack: p.kind.name(), targets, classes });
+            return Err(AttackError::TooManyTargets { attack, targets, classes });
         }
     }
     Ok(())
@@ -279,9 +358,48 @@ pub fn attack_dataset<M: Classifier>(
 ) -> Result<AttackResult, AttackError> {
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
-    let (mut clean_correct, mut flipped, mut norm_sum) = (0usize, 0usize, 0f64);
-    let mut correct = Vec::with_capacity(rows.len());
-    for (b, chunk) in rows.chunks(setup.eval.batch_size).enumerate() {
+    let done = gradient_rows(model, test, setup, attack, &rows, attack.kind.name(), device)?;
+    let clean_correct = done.clean_correct.iter().filter(|&&c| c).count();
+    let flipped = done.clean_correct.iter().zip(&done.correct).filter(|&(&c, &a)| c && !a).count();
+    let n = rows.len().max(1) as f64;
+    Ok(AttackResult {
+        accuracy: done.correct.iter().filter(|&&c| c).count() as f64 / n,
+        success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
+        mean_norm: done.sizes.iter().sum::<f64>() / n,
+        mean_queries: None,
+        examples: rows.len(),
+        correct: done.correct,
+        stages: Vec::new(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What a gradient attack did to some rows, in their order.
+pub(crate) struct Attacked {
+    /// The attacked images, `c·h·w` pixels per row.
+    pub pixels: Vec<f32>,
+    /// Whether the model classified the clean row correctly.
+    pub clean_correct: Vec<bool>,
+    /// Whether it classifies the attacked row correctly.
+    pub correct: Vec<bool>,
+    /// The perturbation's size in the attack's norm, measured on the host.
+    pub sizes: Vec<f64>,
+}
+
+/// `attack` on the test rows `rows`, `setup.eval.batch_size` at a time,
+/// batch `b` seeded from (run seed, `b`, ε, `seed_name`).
+pub(crate) fn gradient_rows<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    attack: &Attack,
+    rows: &[usize],
+    seed_name: &str,
+    device: &Device,
+) -> Result<Attacked, AttackError> {
+    let mut out =
+        Attacked { pixels: Vec::new(), clean_correct: Vec::new(), correct: Vec::new(), sizes: Vec::new() };
+    for (b, chunk) in rows.chunks(setup.eval.batch_size.max(1)).enumerate() {
         let host = setup.clean_batch(test, chunk, model)?;
         let crate::model::HostInput::Images { pixels, .. } = &host.input else {
             return Err(AttackError::Modality { attack: "white-box attacks", need: "image data" });
@@ -291,42 +409,37 @@ pub fn attack_dataset<M: Classifier>(
         };
         let n = host.labels.len();
         let y = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), device);
-        let seed = augment::seed::derive(setup.seed, b as u64, attack.epsilon.to_bits(), attack.kind.name());
+        let seed = augment::seed::derive(setup.seed, b as u64, attack.epsilon.to_bits(), seed_name);
         let adv = white_box::perturb(model, x.clone(), y, attack, seed)?;
         let moved =
             crate::model::readback::values::<f32, 4, Float>(adv.clone(), pixels.len(), "adversarial images")?;
-        norm_sum += within_ball(attack, pixels, &moved, chunk)?;
+        out.sizes.extend(within_ball(attack, pixels, &moved, chunk)?);
+        out.pixels.extend(moved);
         let clean = predictions(model, x)?;
         let attacked = predictions(model, adv)?;
         for ((c, a), &label) in clean.iter().zip(&attacked).zip(&host.labels) {
-            let label = label as usize;
-            clean_correct += usize::from(*c == label);
-            correct.push(*a == label);
-            flipped += usize::from(*c == label && *a != label);
+            out.clean_correct.push(*c == label as usize);
+            out.correct.push(*a == label as usize);
         }
     }
-    let n = rows.len().max(1) as f64;
-    Ok(AttackResult {
-        accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
-        success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
-        mean_norm: norm_sum / n,
-        mean_queries: None,
-        examples: rows.len(),
-        correct,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(out)
 }
 
-/// The summed perturbation sizes of a batch, measured on the host against
-/// the clean pixels; an image outside the ε-ball is an error. Every
+/// The perturbation sizes of a batch, measured on the host against the
+/// clean pixels; an image outside the ε-ball is an error. Every
 /// gradient attack projects into the ball, so one outside it means the
 /// device computed the attack wrongly: on wgpu over Mesa's lavapipe (burn
 /// 0.22, fusion on) PGD has returned images 0.6-1.0 from their clean ones
 /// at ε 0.03 while a device-side norm of the difference read under ε.
-fn within_ball(attack: &Attack, clean: &[f32], moved: &[f32], rows: &[usize]) -> Result<f64, AttackError> {
+fn within_ball(
+    attack: &Attack,
+    clean: &[f32],
+    moved: &[f32],
+    rows: &[usize],
+) -> Result<Vec<f64>, AttackError> {
     let norm = if attack.kind.is_l2() { Distance::L2 } else { Distance::Linf };
     let per = clean.len() / rows.len().max(1);
-    let mut sum = 0.0;
+    let mut sizes = Vec::with_capacity(rows.len());
     for ((a, b), &row) in clean.chunks(per).zip(moved.chunks(per)).zip(rows) {
         let size = f64::from(norm.distance(a, b));
         // Float rounding of the projection: far below any real overshoot.
@@ -338,9 +451,9 @@ fn within_ball(attack: &Attack, clean: &[f32], moved: &[f32], rows: &[usize]) ->
                 size,
             });
         }
-        sum += size;
+        sizes.push(size);
     }
-    Ok(sum)
+    Ok(sizes)
 }
 
 fn predictions<M: Classifier>(model: &M, x: Tensor<4>) -> Result<Vec<usize>, ReadbackError> {
@@ -363,6 +476,7 @@ pub fn run_all<M: Classifier>(
     keep: &dyn Fn(&str, f64) -> bool,
 ) -> Result<AttackTable, AttackError> {
     let (mut white, mut black, mut square, mut hsja) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cascades = Vec::new();
     for plan in &setup.eval.attacks {
         match plan {
             AttackPlan::WhiteBox(p) => {
@@ -392,16 +506,29 @@ pub fn run_all<M: Classifier>(
                     hsja.push(p);
                 }
             }
+            AttackPlan::AutoAttack(p) => {
+                let mut p = p.clone();
+                p.epsilons.retain(|&e| keep(AutoAttackPlan::NAME, e));
+                if !p.epsilons.is_empty() {
+                    cascades.push(p);
+                }
+            }
         }
     }
-    if white.is_empty() && black.is_empty() && square.is_empty() && hsja.is_empty() {
+    if white.is_empty() && black.is_empty() && square.is_empty() && hsja.is_empty() && cascades.is_empty() {
         return Ok(AttackTable::new());
     }
     progress.say("attacking");
     let mut table = AttackTable::new();
-    if !white.is_empty() {
-        let frozen = model.clone().to_device(&device.clone().autodiff()).freeze();
-        table.extend(evaluate(&frozen, test, setup, &white, device, progress)?);
+    let frozen = (!white.is_empty() || !cascades.is_empty())
+        .then(|| model.clone().to_device(&device.clone().autodiff()).freeze());
+    if let Some(frozen) = &frozen {
+        if !white.is_empty() {
+            table.extend(evaluate(frozen, test, setup, &white, device, progress)?);
+        }
+        if !cascades.is_empty() {
+            table.extend(autoattack::evaluate(model, frozen, test, setup, &cascades, device, progress)?);
+        }
     }
     if !black.is_empty() {
         table.extend(black_box::evaluate(model, test, setup, &black, device, progress)?);
@@ -427,6 +554,7 @@ mod tests {
             mean_queries: queries,
             examples: 4,
             correct: Vec::new(),
+            stages: Vec::new(),
             seconds: 1.0,
         }
     }
@@ -436,8 +564,8 @@ mod tests {
         let attack = Attack::new(AttackKind::PgdLinf, 0.1, 10, 0.25, true, 1);
         let clean = [0.5f32, 0.5, 0.2, 0.2];
         // Row 7 moved by 0.1 (the radius, in float32), row 9 by 0.05.
-        let sum = within_ball(&attack, &clean, &[0.6, 0.4, 0.25, 0.2], &[7, 9]).expect("inside");
-        assert!((sum - 0.15).abs() < 1e-6, "{sum}");
+        let sizes = within_ball(&attack, &clean, &[0.6, 0.4, 0.25, 0.2], &[7, 9]).expect("inside");
+        assert!((sizes[0] - 0.1).abs() < 1e-6 && (sizes[1] - 0.05).abs() < 1e-6, "{sizes:?}");
         let e = within_ball(&attack, &clean, &[0.6, 0.4, 0.9, 0.2], &[7, 9]).expect_err("outside");
         let message = e.to_string();
         assert!(message.contains("`pgd_linf` at ε 0.1 returned test row 9 at distance 0.7000"), "{message}");
@@ -475,6 +603,22 @@ mod tests {
         assert!(check_classes(std::slice::from_ref(&aimed), 6).is_ok());
         let e = check_classes(&[aimed], 5).expect_err("four wrong classes").to_string();
         assert!(e.contains("cannot aim at 5 classes") && e.contains("4 wrong ones"), "{e}");
+        // The cascade's targeted stage needs four classes and its targets to fit.
+        let cascade = |targets| {
+            AttackPlan::AutoAttack(AutoAttackPlan {
+                epsilons: vec![0.1],
+                steps: 10,
+                targets,
+                max_queries: 10,
+                examples: 10,
+            })
+        };
+        let e = check_classes(&[cascade(None)], 3).expect_err("four classes").to_string();
+        assert!(e.contains("`autoattack_linf` needs at least 4 classes"), "{e}");
+        assert!(check_classes(&[cascade(None)], 4).is_ok() && check_classes(&[cascade(Some(9))], 10).is_ok());
+        let e = check_classes(&[cascade(Some(9))], 9).expect_err("eight wrong classes").to_string();
+        assert!(e.contains("`autoattack_linf` cannot aim at 9 classes"), "{e}");
+        assert_eq!(threat("autoattack_linf"), Some("linf"));
         // Auto-PGD's threat model follows its norm.
         assert_eq!((threat("apgd_dlr_linf"), threat("apgd_ce_l2")), (Some("linf"), Some("l2")));
     }

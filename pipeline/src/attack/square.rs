@@ -369,6 +369,7 @@ fn attack_dataset<M: Classifier>(
         mean_queries: Some(queries as f64 / n),
         examples: rows.len(),
         correct,
+        stages: Vec::new(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

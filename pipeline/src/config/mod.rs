@@ -14,8 +14,8 @@ mod write;
 use std::path::Path;
 
 pub use attack::{
-    ApgdLoss, Attack, AttackKind, AttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan, SquarePlan,
-    TextAttackKind, WhiteBoxPlan,
+    ApgdLoss, Attack, AttackKind, AttackPlan, AutoAttackPlan, BlackBoxPlan, Budget, Distance, HsjaPlan,
+    SQUARE_P_INIT, SquarePlan, Stage, TextAttackKind, WhiteBoxPlan,
 };
 pub use error::ConfigError;
 pub use gate::{Comparison, Gate, GateError};
@@ -568,6 +568,57 @@ mod tests {
         let e = parse(&format!("{IMAGE}[train.adversarial]\nattack = \"apgd_ce_linf\"\n"), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("train.adversarial.attack"));
         assert!(e.message.contains("evaluation attack") && e.message.contains("pgd_linf"), "{}", e.message);
+    }
+
+    #[test]
+    fn autoattack_resolves_to_the_standard_cascade_refuses_its_fixed_keys_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let auto = |extra: &str| format!("[[eval.attacks]]\nname = \"autoattack_linf\"\n{extra}");
+        let plan = parse(&format!("{IMAGE}{}", auto("")), &cfg).expect("test setup");
+        let [AttackPlan::AutoAttack(a)] = &plan.eval.attacks[..] else { panic!("one cascade") };
+        assert_eq!(
+            (a.epsilons.clone(), a.steps, a.targets, a.max_queries, a.examples),
+            (vec![0.05, 0.1, 0.2], 100, None, 5000, 1000)
+        );
+        // APGD-CE, APGD-T (9 targets unless set), Square at p-init 0.8, all L∞ at one ε.
+        let [Stage::Gradient(ce), Stage::Gradient(t), Stage::Square(sq)] = a.stages(0.1) else {
+            panic!("two gradient stages, then the Square Attack")
+        };
+        assert_eq!(ce.kind, AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf });
+        assert_eq!(t.kind, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf });
+        assert_eq!((ce.steps, ce.restarts, ce.epsilon, t.steps, t.targets), (100, 1, 0.1, 100, None));
+        assert!((ce.step_size - 0.2).abs() < 1e-12 && ce.random_start);
+        assert_eq!(
+            (sq.epsilons.clone(), sq.max_queries, sq.p_init, sq.decimals),
+            (vec![0.1], 5000, 0.8, None)
+        );
+        assert_eq!(plan.eval.attacks[0].name(), "autoattack_linf");
+        assert_eq!(a.stages(0.1).map(|s| s.name()), AutoAttackPlan::STAGES);
+        let set = "epsilons = [0.03]\nsteps = 20\ntargets = 3\nmax-queries = 100\nexamples = 50\n";
+        let plan = parse(&format!("{IMAGE}{}", auto(set)), &cfg).expect("test setup");
+        let [AttackPlan::AutoAttack(a)] = &plan.eval.attacks[..] else { panic!("one cascade") };
+        assert_eq!(
+            (a.epsilons.clone(), a.steps, a.targets, a.max_queries, a.examples),
+            (vec![0.03], 20, Some(3), 100, 50)
+        );
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        for (extra, key) in [
+            ("step-size = 0.1\n", "eval.attacks[0].step-size"),
+            ("restarts = 2\n", "eval.attacks[0].restarts"),
+            ("p-init = 0.5\n", "eval.attacks[0].p-init"),
+            ("decimals = 2\n", "eval.attacks[0].decimals"),
+        ] {
+            let e = parse(&format!("{IMAGE}{}", auto(extra)), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);
+            assert!(e.message.contains("AutoAttack's standard settings"), "{extra}: {}", e.message);
+        }
+        let e = parse(&format!("{IMAGE}{}", auto("epsilons = [1.5]\n")), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("eval.attacks[0].epsilons[0]"), "{}", e.message);
+        let e = parse(&format!("{BASE}{}", auto("")), &cfg).unwrap_err();
+        assert!(e.message.contains("image attack"), "{}", e.message);
+        let e = parse(&format!("{IMAGE}{}{}", auto(""), auto("")), &cfg).unwrap_err();
+        assert!(e.message.contains("listed twice"), "{}", e.message);
     }
 
     #[test]

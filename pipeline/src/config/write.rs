@@ -1,7 +1,7 @@
 //! Plan → TOML: the resolved config saved in every run directory, with
 //! every default spelled out and absolute paths, so it re-runs as is.
 
-use super::attack::{AttackKind, AttackPlan, SquarePlan};
+use super::attack::{AttackKind, AttackPlan, AutoAttackPlan, SquarePlan};
 use super::plan::*;
 use super::raw::*;
 
@@ -239,6 +239,15 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             max_queries: Some(a.max_queries as i64),
                             p_init: Some(a.p_init),
                             decimals: a.decimals.map(i64::from),
+                            examples: Some(a.examples as i64),
+                            ..RawAttack::default()
+                        },
+                        AttackPlan::AutoAttack(a) => RawAttack {
+                            name: AutoAttackPlan::NAME.to_owned(),
+                            epsilons: Some(a.epsilons.clone()),
+                            steps: Some(a.steps as i64),
+                            targets: a.targets.map(|t| t as i64),
+                            max_queries: Some(a.max_queries as i64),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },

@@ -13,9 +13,11 @@ use burn::prelude::*;
 
 use super::{EvalError, EvalSetup};
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::{AttackError, epsilon_key, hsja, square, white_box};
+use crate::attack::{AttackError, autoattack, epsilon_key, hsja, square, white_box};
 use crate::batch::{self, HostBatch, Perturbation};
-use crate::config::{AttackPlan, BlackBoxPlan, HsjaPlan, ModelPlan, SquarePlan, WhiteBoxPlan};
+use crate::config::{
+    AttackPlan, AutoAttackPlan, BlackBoxPlan, HsjaPlan, ModelPlan, SquarePlan, WhiteBoxPlan,
+};
 use crate::data::{Dataset, ImageSet, Inputs};
 use crate::model::{Classifier, HostInput, ModelInput, predict_batch, readback};
 
@@ -104,6 +106,7 @@ pub fn gather<M: Classifier>(
             AttackPlan::BlackBox(p) => g.black_box(p)?,
             AttackPlan::Square(p) => g.square(p)?,
             AttackPlan::Hsja(p) => g.hsja(p)?,
+            AttackPlan::AutoAttack(p) => g.autoattack(p)?,
         };
         out.groups.push(group);
     }
@@ -252,6 +255,28 @@ impl<M: Classifier> Gatherer<'_, M> {
             &mut |_| {},
         )?;
         self.attacked_group(set, plan.name(), eps, &attacked)
+    }
+
+    /// The AutoAttack cascade at its middle ε on the shown rows: each row
+    /// as the attack that broke it left it, else clean.
+    fn autoattack(&self, plan: &AutoAttackPlan) -> Result<Group, EvalError> {
+        let Inputs::Images(set) = &self.test.inputs else {
+            return Err(AttackError::Modality { attack: AutoAttackPlan::NAME, need: "image data" }.into());
+        };
+        let eps = middle(&plan.epsilons).unwrap_or(0.0);
+        let frozen = self.model.clone().to_device(&self.device.clone().autodiff()).freeze();
+        let cascade = autoattack::attack_rows(
+            self.model,
+            &frozen,
+            self.test,
+            self.setup,
+            plan,
+            eps,
+            &self.rows,
+            self.device,
+            &mut |_, _| {},
+        )?;
+        self.attacked_group(set, AutoAttackPlan::NAME.to_owned(), eps, &cascade.attacked)
     }
 
     /// HopSkipJumpAttack's perturbation within its middle ε on the shown

@@ -13,8 +13,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::epsilon_key;
-use crate::config::{AttackPlan, EvalPlan};
-use crate::run::metrics::{MetricTable, RowTable, RunInfo};
+use crate::config::{AttackPlan, AutoAttackPlan, EvalPlan};
+use crate::run::metrics::{MetricTable, RowTable, RunInfo, StageTable};
 
 /// Version of the shard file layout.
 pub const SHARD_SCHEMA: u32 = 2;
@@ -169,6 +169,14 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
                 let passes = (p.max_queries as f64 / 2.0).max(1.0);
                 out.extend(p.epsilons.iter().map(|&e| (Cell::attack(&p.name(), e), n * passes)));
             }
+            AttackPlan::AutoAttack(p) => {
+                let n = p.examples.min(test_rows) as f64;
+                // Auto-PGD on every row; the targeted one and the Square
+                // Attack on the rows it leaves, a guessed half.
+                let targets = p.targets.unwrap_or(9) as f64;
+                let passes = 3.0 * p.steps as f64 * (1.0 + targets / 2.0) + p.max_queries as f64 / 4.0;
+                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(AutoAttackPlan::NAME, e), n * passes)));
+            }
             AttackPlan::Hsja(p) => {
                 let n = p.examples.min(test_rows) as f64;
                 // Each cell runs the whole search when alone on its shard;
@@ -239,6 +247,10 @@ pub struct ShardResult {
     /// Each attack cell's per-row outcomes, so the merge can take the worst
     /// case over attacks that ran on different shards.
     pub attack_rows_correct: RowTable,
+    /// `attack_stage_accuracy`: cascades' accuracy after each stage
+    /// (absent from shards without a cascade, and from older ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_stage_accuracy: StageTable,
     /// Wall seconds of the shard's evaluation.
     pub seconds: f64,
 }
@@ -341,6 +353,7 @@ mod tests {
             attack_mean_norm: table,
             attack_mean_queries: MetricTable::new(),
             attack_rows_correct: RowTable::new(),
+            attack_stage_accuracy: StageTable::new(),
             seconds: 0.5,
         };
         let back: ShardResult =

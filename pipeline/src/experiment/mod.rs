@@ -1144,6 +1144,7 @@ pub fn evaluate_shard(
         attack_mean_norm: attacks.mean_norm,
         attack_mean_queries: attacks.mean_queries,
         attack_rows_correct: attacks.rows_correct,
+        attack_stage_accuracy: attacks.stage_accuracy,
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = shards::write(&saved.dir, &result)?;

@@ -290,6 +290,7 @@ fn combine(
             mean_norm: union_of(found, |r| &r.attack_mean_norm),
             mean_queries: union_of(found, |r| &r.attack_mean_queries),
             rows_correct: union_of(found, |r| &r.attack_rows_correct),
+            stage_accuracy: union_of(found, |r| &r.attack_stage_accuracy),
         },
         tables: found[0].1.corruption_table.clone(),
     })

@@ -230,6 +230,7 @@ mod tests {
             attack_mean_norm: table(&[("fgsm", &[("0.2", 0.2), ("0.05", 0.05), ("0.1", 0.1)])]),
             attack_mean_queries: MetricTable::new(),
             attack_worst_case_accuracy: MetricTable::new(),
+            attack_stage_accuracy: Default::default(),
             privacy: None,
             canaries: None,
             dp: None,
@@ -359,6 +360,40 @@ mod tests {
         );
         let md = crate::report::markdown(&m, &manifest(), &Examples::default());
         assert!(md.contains("Worst case at L∞ ε 0.1"), "{md}");
+    }
+
+    #[test]
+    fn a_cascade_reports_each_stage_and_a_square_stage_that_breaks_more_as_masking() {
+        let mut m = metrics();
+        m.attack_accuracy = table(&[("autoattack_linf", &[("0.05", 0.15), ("0.1", 0.01)])]);
+        let stage = |pairs: &[(&str, f64)]| pairs.iter().map(|&(s, a)| (s.to_owned(), a)).collect();
+        m.attack_stage_accuracy.insert(
+            "autoattack_linf".into(),
+            [
+                // The square stage breaks 2.5 points more at 0.05, half a point at 0.1.
+                (
+                    "0.05".to_owned(),
+                    stage(&[("square", 0.15), ("apgd_t_linf", 0.175), ("apgd_ce_linf", 0.19)]),
+                ),
+                (
+                    "0.1".to_owned(),
+                    stage(&[("apgd_ce_linf", 0.02), ("apgd_t_linf", 0.015), ("square", 0.01)]),
+                ),
+            ]
+            .into(),
+        );
+        let lines = crate::report::sections::cascades(&m);
+        assert_eq!(
+            lines[0],
+            "autoattack_linf at ε 0.05, each attack run on the rows the ones before it left correct: \
+             19.0% after apgd_ce_linf, 17.5% after apgd_t_linf, 15.0% after square."
+        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let found = crate::report::sections::masked_gradients(&m);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("ε 0.05") && found[0].contains("from 17.5% to 15.0%"), "{found:?}");
+        let md = crate::report::markdown(&m, &manifest(), &Examples::default());
+        assert!(md.contains("after apgd_t_linf") && md.contains("gradients look masked"), "{md}");
     }
 
     #[test]

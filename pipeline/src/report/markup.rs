@@ -54,19 +54,32 @@ del { color: #b3261e; }
 
 /// What ε means for an attack, for the x axis of its chart.
 pub fn epsilon_label(attack: &str) -> String {
-    use crate::config::{AttackKind, TextAttackKind};
-    if TextAttackKind::find(attack).is_some() {
-        "ε: largest share of words changed (0 = clean)".to_owned()
-    } else if AttackKind::find(attack).is_some_and(|k| k.is_l2()) {
-        "ε: L2 radius (0 = clean)".to_owned()
-    } else {
-        "ε: L∞ radius (0 = clean)".to_owned()
+    match crate::attack::threat(attack) {
+        Some("words") => "ε: largest share of words changed (0 = clean)",
+        Some("l2") => "ε: L2 radius (0 = clean)",
+        _ => "ε: L∞ radius (0 = clean)",
     }
+    .to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_attacks_axis_names_its_threat_model() {
+        for (attack, unit) in [
+            ("pgd_l2", "L2"),
+            ("hsja_l2", "L2"),
+            ("apgd_t_l2", "L2"),
+            ("hsja_linf", "L∞"),
+            ("autoattack_linf", "L∞"),
+            ("square-2dp", "L∞"),
+            ("textbugger", "words"),
+        ] {
+            assert!(epsilon_label(attack).contains(unit), "{attack}: {}", epsilon_label(attack));
+        }
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

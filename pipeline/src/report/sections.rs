@@ -416,6 +416,7 @@ fn attacks(m: &Metrics) -> Option<Section<'static>> {
     }
     let mut blocks = vec![Block::Charts(charts), Block::Text(explain), Block::Table(Table { header, rows })];
     blocks.extend(worst_cases(m).into_iter().map(|line| Block::Text(vec![plain(line)])));
+    blocks.extend(cascades(m).into_iter().map(|line| Block::Text(vec![plain(line)])));
     blocks.extend(weak_pgd(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
     blocks.extend(masked_gradients(m).into_iter().map(|finding| Block::Text(vec![plain(finding)])));
     Some(Section { title: "Accuracy under attack", blocks })
@@ -442,6 +443,34 @@ pub(super) fn worst_cases(m: &Metrics) -> Vec<String> {
                 "Worst case at {scale} {eps}, a row counted as broken when any of {} broke it: {} correct.",
                 attacks.join(", "),
                 pct(acc)
+            ));
+        }
+    }
+    out
+}
+
+/// A cascade's stages at one ε in the order they ran, each with the
+/// accuracy left after it.
+fn stages(by_stage: &std::collections::BTreeMap<String, f64>) -> Vec<(&str, f64)> {
+    use crate::config::AutoAttackPlan;
+    let mut out: Vec<(&str, f64)> = by_stage.iter().map(|(s, &a)| (s.as_str(), a)).collect();
+    out.sort_by_key(|(s, _)| AutoAttackPlan::STAGES.iter().position(|k| k == s).unwrap_or(usize::MAX));
+    out
+}
+
+/// One sentence per cascade and ε: what each stage left.
+pub(super) fn cascades(m: &Metrics) -> Vec<String> {
+    let mut out = Vec::new();
+    for (cascade, per) in &m.attack_stage_accuracy {
+        let mut by_eps: Vec<(f64, &String)> =
+            per.keys().filter_map(|k| Some((k.parse::<f64>().ok()?, k))).collect();
+        by_eps.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, eps) in by_eps {
+            let steps: Vec<String> =
+                stages(&per[eps]).into_iter().map(|(s, a)| format!("{} after {s}", pct(a))).collect();
+            out.push(format!(
+                "{cascade} at ε {eps}, each attack run on the rows the ones before it left correct: {}.",
+                steps.join(", ")
             ));
         }
     }
@@ -491,6 +520,23 @@ pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
                 )
             })
         }));
+    }
+    // Within a cascade: the gradient-free stage breaking rows both Auto-PGDs left.
+    for (cascade, per) in &m.attack_stage_accuracy {
+        for (eps, by_stage) in per {
+            let order = stages(by_stage);
+            let Some(i) = order.iter().position(|(s, _)| *s == "square").filter(|&i| i > 0) else { continue };
+            let (before, after) = (order[i - 1].1, order[i].1);
+            if after <= before - 0.01 {
+                out.push(format!(
+                    "At ε {eps} the Square Attack stage of {cascade}, which never reads gradients, took the \
+                     accuracy its gradient stages left from {} to {}: the model's gradients look masked, and \
+                     gradient attacks alone overstate its robustness.",
+                    pct(before),
+                    pct(after)
+                ));
+            }
+        }
     }
     out
 }

@@ -72,6 +72,10 @@ pub type MetricTable = BTreeMap<String, BTreeMap<String, f64>>;
 /// classified correctly under the attack, `0` where it broke.
 pub type RowTable = BTreeMap<String, BTreeMap<String, String>>;
 
+/// Per cascade, then per ε, then per stage: the accuracy left after that
+/// stage and every one before it.
+pub type StageTable = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
+
 /// The attack tables of [`Metrics`], built by `crate::attack`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AttackMetrics {
@@ -85,6 +89,8 @@ pub struct AttackMetrics {
     pub mean_queries: MetricTable,
     /// Each attack's per-row outcomes, for the worst case over attacks.
     pub rows_correct: RowTable,
+    /// `attack_stage_accuracy`: cascades only.
+    pub stage_accuracy: StageTable,
 }
 
 /// Everything a run measured. Accuracies are fractions in [0, 1].
@@ -138,6 +144,10 @@ pub struct Metrics {
     /// where two or more measured it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_worst_case_accuracy: MetricTable,
+    /// `attack_stage_accuracy[cascade][epsilon][stage]`: the accuracy an
+    /// attack cascade (`autoattack_linf`) left after each of its stages.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attack_stage_accuracy: StageTable,
     /// Membership inference, when `[[eval.privacy]]` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyMetrics>,
@@ -397,6 +407,7 @@ impl Metrics {
             attack_mean_norm: attacks.mean_norm,
             attack_mean_queries: attacks.mean_queries,
             attack_worst_case_accuracy: MetricTable::new(),
+            attack_stage_accuracy: attacks.stage_accuracy,
             privacy: None,
             canaries: None,
             dp: None,

@@ -380,7 +380,7 @@ fn resolve_attack(
     let names: Vec<&str> = AttackKind::ALL
         .iter()
         .map(|k| k.name())
-        .chain([SquarePlan::NAME])
+        .chain([SquarePlan::NAME, AutoAttackPlan::NAME])
         .chain(Distance::ALL.iter().map(|n| n.hsja_name()))
         .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
         .collect();
@@ -409,11 +409,22 @@ fn resolve_named(
         }
         return Ok(AttackPlan::Square(resolve_square(c, key, raw)?));
     }
+    if raw.name == AutoAttackPlan::NAME {
+        if modality != Modality::Image {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is an image attack (it perturbs pixels); this config's data is text", raw.name),
+            ));
+        }
+        return Ok(AttackPlan::AutoAttack(resolve_autoattack(c, key, raw)?));
+    }
     let why = format!("applies to `square` only, not `{}`", raw.name);
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
     if !AttackKind::find(&raw.name).is_some_and(AttackKind::is_targeted) {
-        let why =
-            format!("applies to the targeted Auto-PGD (`apgd_t_linf`, `apgd_t_l2`) only, not `{}`", raw.name);
+        let why = format!(
+            "applies to the targeted Auto-PGD (`apgd_t_linf`, `apgd_t_l2`, `autoattack_linf`) only, not `{}`",
+            raw.name
+        );
         c.refuse_set(key, &[("targets", raw.targets.is_some())], &why)?;
     }
     if let Some(norm) = Distance::ALL.into_iter().find(|n| n.hsja_name() == raw.name) {
@@ -537,9 +548,36 @@ fn not_for_queries(raw: &RawAttack) -> [(&'static str, bool); 5] {
 }
 
 /// AutoAttack's standard Square Attack: 5,000 queries, squares covering
-/// 80% of the image at first (Croce & Hein 2020; the authors' MNIST setting).
+/// 80% of the image at first ([`SQUARE_P_INIT`]; Croce & Hein 2020).
 const SQUARE_QUERIES: i64 = 5000;
-const SQUARE_P_INIT: f64 = 0.8;
+
+/// AutoAttack's standard settings: 100 Auto-PGD iterations, 9 targets,
+/// 5,000 Square queries; `restarts` (1 in the standard version),
+/// `step-size` and `p-init` are the cascade's own.
+fn resolve_autoattack(c: &Check, key: &str, raw: RawAttack) -> Result<AutoAttackPlan, ConfigError> {
+    let others = [
+        ("step-size", raw.step_size.is_some()),
+        ("random-start", raw.random_start.is_some()),
+        ("restarts", raw.restarts.is_some()),
+        ("p-init", raw.p_init.is_some()),
+        ("decimals", raw.decimals.is_some()),
+        ("max-word-share", raw.max_word_share.is_some()),
+    ];
+    c.refuse_set(
+        key,
+        &others,
+        "does not apply to `autoattack_linf`, which runs AutoAttack's standard settings \
+         (keys: epsilons, steps, targets, max-queries, examples)",
+    )?;
+    Ok(AutoAttackPlan {
+        epsilons: radii(c, key, raw.epsilons, &LINF_EPSILONS, 1.0)?,
+        steps: c.usize(&format!("{key}.steps"), raw.steps, APGD_STEPS, 1, 10_000)?,
+        // Checked against the model's classes when the data is loaded.
+        targets: raw.targets.map(|t| c.usize(&format!("{key}.targets"), Some(t), 9, 1, 1000)).transpose()?,
+        max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, SQUARE_QUERIES, 2, 1_000_000)?,
+        examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
+    })
+}
 
 fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, ConfigError> {
     let others = not_for_queries(&raw);
