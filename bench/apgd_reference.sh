@@ -23,4 +23,5 @@ if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "${PINS[*]} torchattacks==3.5.
 fi
 
 export OMP_NUM_THREADS=1
-exec "$PY" "$HERE/apgd_reference.py" "$@"
+# fab_reference.sh runs its script in the same venv.
+exec "$PY" "$HERE/${REFERENCE_SCRIPT:-apgd_reference.py}" "$@"

@@ -177,12 +177,17 @@ fn autoattack_runs_its_three_attacks_as_a_cascade_and_reports_one_figure() {
     let sb = Sandbox::new();
     let attacks = "[[eval.attacks]]\nname = \"autoattack_linf\"\nepsilons = [0.05, 0.1]\nsteps = 10\ntargets = 3\nmax-queries = 200\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05]\nsteps = 10\nexamples = 64\n\
-                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
+                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"fab_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
     let (dir, metrics) = digits_run_with(&sb, attacks);
     let get = |table: &str, name: &str, eps: &str| {
         metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
     };
     let clean = metrics["clean_accuracy"].as_f64().unwrap();
+    // FAB-T alone: rows it found no perturbation within ε for come back clean.
+    let (fab, fab_norm) =
+        (get("attack_accuracy", "fab_t_linf", "0.05"), get("attack_mean_norm", "fab_t_linf", "0.05"));
+    assert!(fab < clean && fab_norm > 0.0 && fab_norm <= 0.05 + 1e-6, "FAB-T {fab}, mean L∞ {fab_norm}");
     for (eps, radius) in [("0.05", 0.05), ("0.1", 0.1)] {
         let (accuracy, success) = (
             get("attack_accuracy", "autoattack_linf", eps),
@@ -198,18 +203,19 @@ fn autoattack_runs_its_three_attacks_as_a_cascade_and_reports_one_figure() {
     // What each stage left: non-increasing, in order, ending at the figure.
     for eps in ["0.05", "0.1"] {
         let stages = &metrics["attack_stage_accuracy"]["autoattack_linf"][eps];
-        let left = ["apgd_ce_linf", "apgd_t_linf", "square"]
+        let left = ["apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square"]
             .map(|s| stages[s].as_f64().unwrap_or_else(|| panic!("stage {s} at ε {eps}: {metrics}")));
-        assert!(left[0] <= clean + 1e-9 && left[1] <= left[0] && left[2] <= left[1], "ε {eps}: {left:?}");
-        assert_eq!(left[2], get("attack_accuracy", "autoattack_linf", eps), "ε {eps}");
+        assert!(left[0] <= clean + 1e-9 && left.windows(2).all(|w| w[1] <= w[0]), "ε {eps}: {left:?}");
+        assert_eq!(left[3], get("attack_accuracy", "autoattack_linf", eps), "ε {eps}");
     }
     assert!(metrics["attack_stage_accuracy"].get("apgd_ce_linf").is_none(), "single attacks have no stages");
     let wider = get("attack_accuracy", "autoattack_linf", "0.1");
     assert!(wider <= get("attack_accuracy", "autoattack_linf", "0.05"), "{metrics}");
-    // Its first two stages are these attacks, from other random starts: it
-    // breaks what each breaks alone, give or take a row of the 64.
+    // Its first three stages are these attacks (the Auto-PGDs from other
+    // random starts): it breaks what each breaks alone, give or take a row
+    // of the 64.
     let cascade = get("attack_accuracy", "autoattack_linf", "0.05");
-    for single in ["apgd_ce_linf", "apgd_t_linf"] {
+    for single in ["apgd_ce_linf", "apgd_t_linf", "fab_t_linf"] {
         let alone = get("attack_accuracy", single, "0.05");
         assert!(cascade <= alone + 1.0 / 64.0 + 1e-9, "cascade {cascade}, {single} alone {alone}");
     }

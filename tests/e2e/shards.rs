@@ -73,7 +73,7 @@ fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
     assert_eq!(metrics["attack_mean_queries"]["square"].as_object().unwrap().len(), 2);
     assert_eq!(metrics["attack_mean_queries"]["hsja_linf"].as_object().unwrap().len(), 2);
     // A cascade's stages travel in its shard.
-    assert_eq!(metrics["attack_stage_accuracy"]["autoattack_linf"]["0.1"].as_object().unwrap().len(), 3);
+    assert_eq!(metrics["attack_stage_accuracy"]["autoattack_linf"]["0.1"].as_object().unwrap().len(), 4);
     // The worst case joins attacks that ran on different shards: at ε 0.1
     // over the 20 rows all four attacked, so no higher than HopSkipJump's
     // figure on those rows.

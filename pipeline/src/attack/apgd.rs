@@ -293,7 +293,7 @@ fn probe<M: Classifier>(
 }
 
 /// The classes of `z`, highest first (the lower index first among equals).
-fn order(z: &[f32]) -> Vec<usize> {
+pub(crate) fn order(z: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..z.len()).collect();
     order.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
     order
@@ -339,7 +339,7 @@ fn start(x: &Tensor<4>, eps: f32, l2: bool, seed: u64) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use burn::module::Param;
-    use burn::nn::{Linear, LinearConfig};
+    use burn::nn::LinearConfig;
 
     use super::*;
     use crate::config::Distance;
@@ -585,50 +585,17 @@ mod tests {
         assert_eq!(go(1), go(1));
     }
 
-    /// `w2·tanh(w1·x + b1) + b2`, the reference fixture's network.
-    #[derive(Module, Debug)]
-    struct TanhNet {
-        hidden: Linear,
-        out: Linear,
-    }
-
-    impl Classifier for TanhNet {
-        fn logits(&self, input: ModelInput) -> Tensor<2> {
-            let ModelInput::Images(x) = input else { unreachable!("images only") };
-            self.out.forward(burn::tensor::activation::tanh(self.hidden.forward(x.flatten(1, 3))))
-        }
-    }
-
     #[test]
     fn replays_the_reference_implementation_to_its_numbers() {
         // bench/apgd_reference.sh: the reference Auto-PGD from its own random
         // start on a fixed network; Temper searches from the same start.
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/fixtures/apgd_reference.json")).expect("fixture");
-        let list = |v: &serde_json::Value| -> Vec<f32> {
-            v.as_array().expect("list").iter().map(|f| f.as_f64().expect("number") as f32).collect()
-        };
+        let list = crate::attack::reference_net::floats;
         let cpu = Device::flex();
-        let ad = cpu.clone().autodiff();
-        let matrix = |key: &str, dims: [usize; 2]| {
-            Param::from_tensor(Tensor::<2>::from_data(TensorData::new(list(&fixture[key]), dims), &ad))
-        };
-        let vector = |key: &str| {
-            let v = list(&fixture[key]);
-            let n = v.len();
-            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), &ad))
-        };
-        let mut hidden = LinearConfig::new(12, 16).init(&ad);
-        let mut out = LinearConfig::new(16, 4).init(&ad);
-        hidden.weight = matrix("w1", [12, 16]);
-        hidden.bias = Some(vector("b1"));
-        out.weight = matrix("w2", [16, 4]);
-        out.bias = Some(vector("b2"));
-        let model = TanhNet { hidden, out }.freeze();
+        let (model, pixels, ys) = crate::attack::reference_net::load(&cpu);
         let shape = [10, 1, 3, 4];
-        let x = Tensor::<4>::from_data(TensorData::new(list(&fixture["x"]), shape), &cpu);
-        let ys: Vec<usize> =
-            fixture["y"].as_array().expect("y").iter().map(|v| v.as_u64().expect("label") as usize).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, shape), &cpu);
         for case in fixture["cases"].as_array().expect("cases") {
             let norm = if case["norm"] == "L2" { Distance::L2 } else { Distance::Linf };
             let loss = match case["loss"].as_str() {

@@ -1,15 +1,15 @@
-//! AutoAttack's standard L∞ cascade (Croce & Hein, ICML 2020), less FAB-T:
-//! Auto-PGD with cross-entropy, the targeted Auto-PGD, then the Square
-//! Attack, each run only on the rows every earlier one left correct.
+//! AutoAttack's standard L∞ cascade (Croce & Hein, ICML 2020): Auto-PGD
+//! with cross-entropy, the targeted Auto-PGD, the targeted FAB, then the
+//! Square Attack, each run only on the rows every earlier one left correct.
 //!
-//! A row counts as robust only if all three fail on it, so the figure is
-//! the per-row worst case that listing the three attacks separately gives
+//! A row counts as robust only if all four fail on it, so the figure is
+//! the per-row worst case that listing the four attacks separately gives
 //! (`attack_worst_case_accuracy`), at a fraction of the cost: the targeted
-//! attack's nine searches and the Square Attack's thousands of queries are
-//! spent only on the rows the first attack could not break. Each attack
-//! has its own seeds here (its batches hold other rows than when it runs
-//! alone), so the rows it breaks may differ by the odd row from its
-//! separate figure's.
+//! attacks' nine searches and the Square Attack's thousands of queries are
+//! spent only on the rows the first attack could not break. Auto-PGD's
+//! random starts have their own seeds here (its batches hold other rows
+//! than when it runs alone), so the rows it breaks may differ by the odd
+//! row from its separate figure's.
 
 use burn::prelude::*;
 
@@ -27,7 +27,7 @@ pub struct Cascade {
     pub attacked: HostInput,
     /// Whether the model classified the clean row correctly.
     pub clean_correct: Vec<bool>,
-    /// Which stage (0, 1, 2) broke the row, if one did.
+    /// Which stage (0 to 3) broke the row, if one did.
     pub broken_by: Vec<Option<usize>>,
     /// The L∞ size of the returned perturbation (0 where none broke it).
     pub sizes: Vec<f64>,
@@ -127,7 +127,7 @@ pub fn evaluate<M: Classifier>(
     device: &Device,
     progress: &Progress,
 ) -> Result<AttackTable, AttackError> {
-    let cells: usize = plans.iter().map(|p| p.epsilons.len() * 3).sum();
+    let cells: usize = plans.iter().map(|p| p.epsilons.len() * AutoAttackPlan::STAGES.len()).sum();
     let bar = progress.bar(cells as u64, "attack");
     let mut table = AttackTable::new();
     for plan in plans {
@@ -153,7 +153,7 @@ pub fn evaluate<M: Classifier>(
 }
 
 /// The cascade's figures, as every attack reports them; no query count
-/// (two of its three attacks read gradients).
+/// (three of its four attacks read gradients).
 fn result(c: &Cascade, started: std::time::Instant) -> AttackResult {
     let n = c.clean_correct.len();
     let correct: Vec<bool> =
@@ -249,9 +249,9 @@ mod tests {
                 );
                 // Each stage starts on the rows the one before left.
                 let names: Vec<&str> = heard.iter().map(|(s, _)| s.as_str()).collect();
-                assert_eq!(names, ["apgd_ce_linf", "apgd_t_linf", "square"]);
+                assert_eq!(names, AutoAttackPlan::STAGES);
                 let counts: Vec<usize> = heard.iter().map(|&(_, n)| n).collect();
-                assert_eq!(counts, [ROWS, c.left[0].1, c.left[1].1], "ε {eps}");
+                assert_eq!(counts, [ROWS, c.left[0].1, c.left[1].1, c.left[2].1], "ε {eps}");
                 for (s, (&before, (_, after))) in counts.iter().zip(&c.left).enumerate() {
                     let broke = c.broken_by.iter().filter(|&&b| b == Some(s)).count();
                     assert_eq!(before - after, broke, "ε {eps} stage {s}");
@@ -284,14 +284,13 @@ mod tests {
                 }
                 late += c.broken_by.iter().filter(|&&b| b == Some(1)).count();
                 let r = result(&c, std::time::Instant::now());
-                assert_eq!(r.accuracy, c.left[2].1 as f64 / ROWS as f64);
-                assert_eq!(r.correct.iter().filter(|&&ok| ok).count(), c.left[2].1);
+                assert_eq!(r.accuracy, c.left[3].1 as f64 / ROWS as f64);
+                assert_eq!(r.correct.iter().filter(|&&ok| ok).count(), c.left[3].1);
                 let stages: Vec<(&str, f64)> = r.stages.iter().map(|(s, a)| (s.as_str(), *a)).collect();
                 let share = |k: usize| c.left[k].1 as f64 / ROWS as f64;
-                assert_eq!(
-                    stages,
-                    [("apgd_ce_linf", share(0)), ("apgd_t_linf", share(1)), ("square", share(2))]
-                );
+                let expected: Vec<(&str, f64)> =
+                    AutoAttackPlan::STAGES.iter().enumerate().map(|(k, &s)| (s, share(k))).collect();
+                assert_eq!(stages, expected);
             }
         }
         assert!(surely > 120, "the radii span rows that can be broken: {surely}");

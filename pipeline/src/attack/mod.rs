@@ -8,6 +8,7 @@ pub mod apgd;
 pub mod api;
 pub mod autoattack;
 pub mod black_box;
+pub mod fab;
 pub mod hsja;
 pub mod square;
 pub mod white_box;
@@ -87,6 +88,68 @@ pub(crate) mod linear_model {
                 })
                 .fold(f32::MIN, f32::max)
         }
+    }
+}
+
+/// The small tanh network of the reference fixtures (bench/apgd_reference.sh).
+#[cfg(test)]
+pub(crate) mod reference_net {
+    use burn::module::Param;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::prelude::*;
+
+    use crate::model::{Classifier, ModelInput};
+
+    /// `w2·tanh(w1·x + b1) + b2`.
+    #[derive(Module, Debug)]
+    pub struct TanhNet {
+        hidden: Linear,
+        out: Linear,
+    }
+
+    impl Classifier for TanhNet {
+        fn logits(&self, input: ModelInput) -> Tensor<2> {
+            let ModelInput::Images(x) = input else { unreachable!("images only") };
+            self.out.forward(burn::tensor::activation::tanh(self.hidden.forward(x.flatten(1, 3))))
+        }
+    }
+
+    /// The network's logits on `x` as a JSON list.
+    pub fn logits_json(model: &TanhNet, x: &[f32], dims: [usize; 4], device: &Device) -> serde_json::Value {
+        let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), dims), device).autodiff();
+        let z = model.logits(ModelInput::Images(input)).inner();
+        let z = z.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        serde_json::json!(z)
+    }
+
+    /// A JSON list of numbers.
+    pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+        v.as_array().expect("list").iter().map(|f| f.as_f64().expect("number") as f32).collect()
+    }
+
+    /// The network (frozen, on `device`'s autodiff twin), its ten 1×3×4
+    /// rows and their labels (the network's own classes).
+    pub fn load(device: &Device) -> (TanhNet, Vec<f32>, Vec<usize>) {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/apgd_reference.json")).expect("fixture");
+        let ad = device.clone().autodiff();
+        let matrix = |key: &str, dims: [usize; 2]| {
+            Param::from_tensor(Tensor::<2>::from_data(TensorData::new(floats(&fixture[key]), dims), &ad))
+        };
+        let vector = |key: &str| {
+            let v = floats(&fixture[key]);
+            let n = v.len();
+            Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), &ad))
+        };
+        let mut hidden = LinearConfig::new(12, 16).init(&ad);
+        let mut out = LinearConfig::new(16, 4).init(&ad);
+        hidden.weight = matrix("w1", [12, 16]);
+        hidden.bias = Some(vector("b1"));
+        out.weight = matrix("w2", [16, 4]);
+        out.bias = Some(vector("b2"));
+        let ys =
+            fixture["y"].as_array().expect("y").iter().map(|v| v.as_u64().expect("label") as usize).collect();
+        (TanhNet { hidden, out }.freeze(), floats(&fixture["x"]), ys)
     }
 }
 

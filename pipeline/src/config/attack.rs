@@ -19,6 +19,9 @@ pub enum AttackKind {
         /// The ball it searches.
         norm: Distance,
     },
+    /// FAB-T under L∞ (Croce & Hein 2020): the smallest perturbation toward
+    /// each of the model's next most likely classes, AutoAttack's third attack.
+    FabT,
 }
 
 /// The loss Auto-PGD climbs.
@@ -38,7 +41,7 @@ pub enum ApgdLoss {
 
 impl AttackKind {
     /// Every white-box attack, by config name.
-    pub const ALL: [AttackKind; 9] = [
+    pub const ALL: [AttackKind; 10] = [
         AttackKind::Fgsm,
         AttackKind::PgdLinf,
         AttackKind::PgdL2,
@@ -48,6 +51,7 @@ impl AttackKind {
         AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::L2 },
         AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf },
         AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::L2 },
+        AttackKind::FabT,
     ];
 
     /// The ones adversarial training may use: one step or a fixed-step PGD.
@@ -66,6 +70,7 @@ impl AttackKind {
             AttackKind::Apgd { loss: Dlr, norm: L2 } => "apgd_dlr_l2",
             AttackKind::Apgd { loss: TargetedDlr, norm: Linf } => "apgd_t_linf",
             AttackKind::Apgd { loss: TargetedDlr, norm: L2 } => "apgd_t_l2",
+            AttackKind::FabT => "fab_t_linf",
         }
     }
 
@@ -93,7 +98,13 @@ impl AttackKind {
 
     /// Whether the attack aims at chosen wrong classes.
     pub fn is_targeted(self) -> bool {
-        matches!(self, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. })
+        matches!(self, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. } | AttackKind::FabT)
+    }
+
+    /// Whether it sets its own steps' sizes (Auto-PGD, FAB), so PGD's
+    /// `step-size` and `random-start` do not apply.
+    pub fn sets_own_steps(self) -> bool {
+        matches!(self, AttackKind::Apgd { .. } | AttackKind::FabT)
     }
 
     /// The largest radius a config may ask for, on the [0, 1] pixel scale.
@@ -156,6 +167,18 @@ impl Attack {
                     step_size: 2.0 * epsilon,
                     random_start: true,
                     restarts,
+                    targets: None,
+                };
+            }
+            // FAB-T starts at the clean image and sizes its own steps.
+            AttackKind::FabT => {
+                return Attack {
+                    kind,
+                    epsilon,
+                    steps,
+                    step_size: 0.0,
+                    random_start: false,
+                    restarts: 1,
                     targets: None,
                 };
             }
@@ -247,20 +270,18 @@ impl AttackPlan {
 }
 
 /// An `autoattack_linf` `[[eval.attacks]]` entry, resolved: AutoAttack's
-/// standard L∞ cascade (Croce & Hein 2020) without FAB-T, which Temper
-/// does not have. Auto-PGD with cross-entropy, then the targeted Auto-PGD,
-/// then the Square Attack, each on the rows the earlier ones left correct:
-/// the per-row worst case of the three at the cost of little more than the
-/// first. Leaving an attack out can only raise the figure, so it bounds
-/// AutoAttack's standard figure from above.
+/// standard L∞ cascade (Croce & Hein 2020). Auto-PGD with cross-entropy,
+/// the targeted Auto-PGD, the targeted FAB, then the Square Attack, each on
+/// the rows the earlier ones left correct: the per-row worst case of the
+/// four at the cost of little more than the first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoAttackPlan {
     /// L∞ radii on the [0, 1] pixel scale.
     pub epsilons: Vec<f64>,
-    /// Auto-PGD iterations, per target for the targeted one.
+    /// Auto-PGD and FAB iterations, per target for the targeted ones.
     pub steps: usize,
-    /// The classes the targeted Auto-PGD aims at (`None`: 9, or every
-    /// other class where there are fewer).
+    /// The classes APGD-T and FAB-T aim at (`None`: 9, or every other
+    /// class where there are fewer).
     pub targets: Option<usize>,
     /// The Square Attack's queries per row, the clean one included.
     pub max_queries: usize,
@@ -273,11 +294,11 @@ impl AutoAttackPlan {
     pub const NAME: &'static str = "autoattack_linf";
 
     /// Its stages' names, in the order they run.
-    pub const STAGES: [&'static str; 3] = ["apgd_ce_linf", "apgd_t_linf", "square"];
+    pub const STAGES: [&'static str; 4] = ["apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square"];
 
-    /// The stages, in the order they run: the two Auto-PGDs at `epsilon`,
-    /// then the Square Attack, with AutoAttack's settings.
-    pub fn stages(&self, epsilon: f64) -> [Stage; 3] {
+    /// The stages, in the order they run: the two Auto-PGDs and FAB-T at
+    /// `epsilon`, then the Square Attack, with AutoAttack's settings.
+    pub fn stages(&self, epsilon: f64) -> [Stage; 4] {
         let apgd = |loss| Attack {
             targets: self.targets,
             ..Attack::new(AttackKind::Apgd { loss, norm: Distance::Linf }, epsilon, self.steps, 0.0, true, 1)
@@ -285,6 +306,10 @@ impl AutoAttackPlan {
         [
             Stage::Gradient(apgd(ApgdLoss::CrossEntropy)),
             Stage::Gradient(apgd(ApgdLoss::TargetedDlr)),
+            Stage::Gradient(Attack {
+                targets: self.targets,
+                ..Attack::new(AttackKind::FabT, epsilon, self.steps, 0.0, false, 1)
+            }),
             Stage::Square(SquarePlan {
                 epsilons: vec![epsilon],
                 max_queries: self.max_queries,

@@ -571,6 +571,36 @@ mod tests {
     }
 
     #[test]
+    fn fab_t_resolves_with_autoattacks_defaults_and_refuses_pgds_keys() {
+        let (_d, cfg) = fixture_dir();
+        let fab = |extra: &str| format!("{IMAGE}[[eval.attacks]]\nname = \"fab_t_linf\"\n{extra}");
+        let plan = parse(&fab("targets = 3\n"), &cfg).expect("test setup");
+        let [AttackPlan::WhiteBox(f)] = &plan.eval.attacks[..] else { panic!("one white-box attack") };
+        assert_eq!(
+            (f.kind, f.steps, f.targets, f.epsilons.clone()),
+            (AttackKind::FabT, 100, Some(3), vec![0.05, 0.1, 0.2])
+        );
+        let at = f.at(0.1);
+        assert_eq!(
+            (at.random_start, at.restarts, at.targets, at.kind.is_targeted()),
+            (false, 1, Some(3), true)
+        );
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        for (extra, key) in [
+            ("step-size = 0.1\n", "eval.attacks[0].step-size"),
+            ("random-start = true\n", "eval.attacks[0].random-start"),
+            ("restarts = 2\n", "eval.attacks[0].restarts"),
+        ] {
+            let e = parse(&fab(extra), &cfg).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{extra}: {}", e.message);
+            assert!(e.message.contains("FAB-T starts at the clean image"), "{extra}: {}", e.message);
+        }
+        let e = parse(&format!("{IMAGE}[train.adversarial]\nattack = \"fab_t_linf\"\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.attack"), "{}", e.message);
+    }
+
+    #[test]
     fn autoattack_resolves_to_the_standard_cascade_refuses_its_fixed_keys_and_round_trips() {
         let (_d, cfg) = fixture_dir();
         let auto = |extra: &str| format!("[[eval.attacks]]\nname = \"autoattack_linf\"\n{extra}");
@@ -580,10 +610,16 @@ mod tests {
             (a.epsilons.clone(), a.steps, a.targets, a.max_queries, a.examples),
             (vec![0.05, 0.1, 0.2], 100, None, 5000, 1000)
         );
-        // APGD-CE, APGD-T (9 targets unless set), Square at p-init 0.8, all L∞ at one ε.
-        let [Stage::Gradient(ce), Stage::Gradient(t), Stage::Square(sq)] = a.stages(0.1) else {
-            panic!("two gradient stages, then the Square Attack")
+        // APGD-CE, APGD-T and FAB-T (9 targets unless set), Square at p-init 0.8, all L∞ at one ε.
+        let [Stage::Gradient(ce), Stage::Gradient(t), Stage::Gradient(fab), Stage::Square(sq)] =
+            a.stages(0.1)
+        else {
+            panic!("three gradient stages, then the Square Attack")
         };
+        assert_eq!(
+            (fab.kind, fab.steps, fab.targets, fab.random_start),
+            (AttackKind::FabT, 100, None, false)
+        );
         assert_eq!(ce.kind, AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf });
         assert_eq!(t.kind, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf });
         assert_eq!((ce.steps, ce.restarts, ce.epsilon, t.steps, t.targets), (100, 1, 0.1, 100, None));

@@ -207,11 +207,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()
                         },
-                        AttackPlan::WhiteBox(a) if matches!(a.kind, AttackKind::Apgd { .. }) => RawAttack {
+                        AttackPlan::WhiteBox(a) if a.kind.sets_own_steps() => RawAttack {
                             name: a.kind.name().to_owned(),
                             epsilons: Some(a.epsilons.clone()),
                             steps: Some(a.steps as i64),
-                            restarts: Some(a.restarts as i64),
+                            // FAB-T makes one search per target: no restarts key.
+                            restarts: (a.kind != AttackKind::FabT).then_some(a.restarts as i64),
                             targets: a.targets.map(|t| t as i64),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()

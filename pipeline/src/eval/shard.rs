@@ -171,10 +171,11 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
             }
             AttackPlan::AutoAttack(p) => {
                 let n = p.examples.min(test_rows) as f64;
-                // Auto-PGD on every row; the targeted one and the Square
-                // Attack on the rows it leaves, a guessed half.
+                // Auto-PGD on every row; the targeted ones (FAB-T a pass
+                // more a step) and the Square Attack on the rows it leaves,
+                // a guessed half.
                 let targets = p.targets.unwrap_or(9) as f64;
-                let passes = 3.0 * p.steps as f64 * (1.0 + targets / 2.0) + p.max_queries as f64 / 4.0;
+                let passes = 3.0 * p.steps as f64 * (1.0 + targets * 7.0 / 6.0) + p.max_queries as f64 / 4.0;
                 out.extend(p.epsilons.iter().map(|&e| (Cell::attack(AutoAttackPlan::NAME, e), n * passes)));
             }
             AttackPlan::Hsja(p) => {

@@ -422,7 +422,7 @@ fn resolve_named(
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
     if !AttackKind::find(&raw.name).is_some_and(AttackKind::is_targeted) {
         let why = format!(
-            "applies to the targeted Auto-PGD (`apgd_t_linf`, `apgd_t_l2`, `autoattack_linf`) only, not `{}`",
+            "applies to the targeted attacks (`apgd_t_linf`, `apgd_t_l2`, `fab_t_linf`, `autoattack_linf`) only, not `{}`",
             raw.name
         );
         c.refuse_set(key, &[("targets", raw.targets.is_some())], &why)?;
@@ -513,10 +513,21 @@ fn resolve_white_box(
         );
         c.refuse_set(key, &pgd_keys, &why)?;
     }
+    if kind == AttackKind::FabT {
+        let pgd_keys = [
+            ("step-size", raw.step_size.is_some()),
+            ("random-start", raw.random_start.is_some()),
+            ("restarts", raw.restarts.is_some()),
+        ];
+        let why = "does not apply to `fab_t_linf`: FAB-T starts at the clean image, sizes its own steps and, \
+                   as AutoAttack runs it, makes one search per target (keys: epsilons, steps, targets, examples)";
+        c.refuse_set(key, &pgd_keys, why)?;
+    }
     let default = if kind.is_l2() { &L2_EPSILONS } else { &LINF_EPSILONS };
     let epsilons = radii(c, key, raw.epsilons, default, kind.max_epsilon())?;
-    // AutoAttack runs Auto-PGD for 100 iterations; PGD's default is 10.
-    let steps = c.usize(&format!("{key}.steps"), raw.steps, if apgd { APGD_STEPS } else { 10 }, 1, 10_000)?;
+    // AutoAttack runs Auto-PGD and FAB-T for 100 iterations; PGD's default is 10.
+    let own = kind.sets_own_steps();
+    let steps = c.usize(&format!("{key}.steps"), raw.steps, if own { APGD_STEPS } else { 10 }, 1, 10_000)?;
     Ok(WhiteBoxPlan {
         kind,
         epsilons,
@@ -551,7 +562,7 @@ fn not_for_queries(raw: &RawAttack) -> [(&'static str, bool); 5] {
 /// 80% of the image at first ([`SQUARE_P_INIT`]; Croce & Hein 2020).
 const SQUARE_QUERIES: i64 = 5000;
 
-/// AutoAttack's standard settings: 100 Auto-PGD iterations, 9 targets,
+/// AutoAttack's standard settings: 100 Auto-PGD and FAB iterations, 9 targets,
 /// 5,000 Square queries; `restarts` (1 in the standard version),
 /// `step-size` and `p-init` are the cascade's own.
 fn resolve_autoattack(c: &Check, key: &str, raw: RawAttack) -> Result<AutoAttackPlan, ConfigError> {
