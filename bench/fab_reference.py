@@ -1,7 +1,7 @@
 """Writes pipeline/tests/fixtures/fab_reference.json: the reference FAB
-attack's L∞ projection and targeted runs (Croce & Hein 2020, "Minimally
+attack's L∞ and L2 projections and targeted runs (Croce & Hein 2020, "Minimally
 distorted adversarial examples with a fast adaptive boundary attack";
-`projection_linf` and `attack_single_run_targeted` as torchattacks 3.5.1
+`projection_linf`, `projection_l2` and `attack_single_run_targeted` as torchattacks 3.5.1
 packages fra31/auto-attack's), for `attack::fab`'s tests to replay to the
 same numbers.
 
@@ -17,19 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchattacks.attacks.fab import FAB, projection_linf
+from torchattacks.attacks.fab import FAB, projection_l2, projection_linf
 
 from apgd_reference import CLASSES, ROWS, floats, network
 
 STEPS = 20
-# (ε, target rank): FAB-T aims at the class the clean image ranks 2nd, 3rd,
-# 4th. FAB minimises the perturbation, so ε does not steer the search; it
-# only decides which rows count as broken.
-CASES = [(0.06, 2), (0.06, 3), (0.06, 4)]
+# (norm, ε, target rank): FAB-T aims at the class the clean image ranks
+# 2nd, 3rd, 4th. FAB minimises the perturbation, so ε does not steer the
+# search; it only decides which rows count as broken.
+CASES = [("Linf", 0.06, 2), ("Linf", 0.06, 3), ("Linf", 0.06, 4), ("L2", 0.25, 2), ("L2", 0.25, 3)]
 PROJECTIONS = 48
 
 
-def projections(rng: np.random.RandomState) -> list[dict]:
+def projections(rng: np.random.RandomState, project) -> list[dict]:
     """Random points, hyperplanes and offsets spread so that every branch
     of the projection is taken: the hyperplane reached inside the box by
     the binary search, reached only at the box's corner, or not at all."""
@@ -41,7 +41,7 @@ def projections(rng: np.random.RandomState) -> list[dict]:
         if i % 4 == 0:
             w[0, rng.randint(n)] = 0.0  # a zero weight leaves its pixel alone
         b = (w @ t.T).reshape(1) + rng.normal(0, [0.2, 1.0, 4.0, 12.0][i % 4], 1).astype(np.float32)
-        d = projection_linf(torch.tensor(t), torch.tensor(w), torch.tensor(b.astype(np.float32)))
+        d = project(torch.tensor(t), torch.tensor(w), torch.tensor(b.astype(np.float32)))
         out.append({"t": floats(torch.tensor(t)), "w": floats(torch.tensor(w)), "b": float(b[0]), "d": floats(d)})
     return out
 
@@ -53,14 +53,16 @@ def main() -> None:
     x = torch.tensor(rng.uniform(0.1, 0.9, (ROWS, 1, 3, 4)), dtype=torch.float32)
     y = net(x).argmax(1)
     cases = []
-    for eps, rank in CASES:
-        atk = FAB(net, norm="Linf", eps=eps, steps=STEPS, n_restarts=1, multi_targeted=True, n_classes=CLASSES)
+    for norm, eps, rank in CASES:
+        atk = FAB(net, norm=norm, eps=eps, steps=STEPS, n_restarts=1, multi_targeted=True, n_classes=CLASSES)
         atk.target_class = rank
         adv = atk.attack_single_run_targeted(x.clone(), y.clone(), use_rand_start=False)
-        size = (adv - x).abs().reshape(ROWS, -1).max(1)[0]
+        delta = (adv - x).reshape(ROWS, -1)
+        size = delta.abs().max(1)[0] if norm == "Linf" else (delta**2).sum(1).sqrt()
         fooled = net(adv).argmax(1) != y
         cases.append(
             {
+                "norm": norm,
                 "epsilon": eps,
                 "steps": STEPS,
                 "target_rank": rank,
@@ -69,13 +71,14 @@ def main() -> None:
                 "result": floats(adv),
             }
         )
-        print(f"FAB-T rank {rank}: {int(fooled.sum())} of {ROWS} rows fooled, sizes {floats(size)}", file=sys.stderr)
+        print(f"FAB-T {norm} rank {rank}: {int(fooled.sum())} of {ROWS} rows fooled, sizes {floats(size)}", file=sys.stderr)
     fixture = {
         "source": "torchattacks 3.5.1 FAB projection_linf and attack_single_run_targeted (fra31/auto-attack's), torch 2.9.1",
         "alpha_max": atk.alpha_max,
         "eta": atk.eta,
         "beta": atk.beta,
-        "projections": projections(np.random.RandomState(3)),
+        "projections": projections(np.random.RandomState(3), projection_linf),
+        "projections_l2": projections(np.random.RandomState(4), projection_l2),
         "cases": cases,
     }
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "pipeline/tests/fixtures/fab_reference.json"

@@ -133,13 +133,15 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
                    [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05, 0.1]\nsteps = 20\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_dlr_linf\"\nepsilons = [0.05]\nsteps = 20\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_ce_l2\"\nepsilons = [1.0]\nsteps = 20\nexamples = 64\n\
-                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
+                   [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"fab_t_l2\"\nepsilons = [1.0]\nsteps = 10\ntargets = 2\nexamples = 64\n";
     let (dir, metrics) = digits_run_with(&sb, attacks);
     let get = |table: &str, name: &str, eps: &str| {
         metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
     };
     let clean = metrics["clean_accuracy"].as_f64().unwrap();
     for (name, eps, radius) in [
+        ("fab_t_l2", "1", 1.0),
         ("apgd_ce_linf", "0.05", 0.05),
         ("apgd_ce_linf", "0.1", 0.1),
         ("apgd_dlr_linf", "0.05", 0.05),
@@ -158,12 +160,15 @@ fn auto_pgd_breaks_at_least_what_pgd_breaks_and_joins_the_worst_case() {
             (get("attack_accuracy", "apgd_ce_linf", eps), get("attack_accuracy", "pgd_linf", eps));
         assert!(apgd <= pgd, "ε {eps}: Auto-PGD {apgd}, PGD {pgd}");
     }
-    // The worst case takes all three L∞ attacks at 0.05, and the L2 one alone is no group.
+    // The worst case takes all four L∞ attacks at 0.05.
     let worst = metrics["attack_worst_case_accuracy"]["linf"]["0.05"].as_f64().unwrap();
     let each = ["pgd_linf", "apgd_ce_linf", "apgd_dlr_linf", "apgd_t_linf"]
         .map(|a| get("attack_accuracy", a, "0.05"));
     assert!(each.iter().all(|&a| worst <= a + 1e-9), "worst {worst} against {each:?}");
-    assert!(metrics["attack_worst_case_accuracy"].get("l2").is_none(), "{metrics}");
+    // FAB-T L2 joins the L2 worst case beside Auto-PGD.
+    let worst_l2 = metrics["attack_worst_case_accuracy"]["l2"]["1"].as_f64().unwrap();
+    let each_l2 = ["apgd_ce_l2", "fab_t_l2"].map(|a| get("attack_accuracy", a, "1"));
+    assert!(each_l2.iter().all(|&a| worst_l2 <= a + 1e-9), "worst {worst_l2} against {each_l2:?}");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("| apgd_dlr_linf | 0.05 |") && report.contains("| apgd_ce_l2 | 1 |"), "{report}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();

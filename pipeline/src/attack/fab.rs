@@ -1,6 +1,6 @@
-//! FAB-T, L∞ (Croce & Hein, "Minimally distorted adversarial examples with
-//! a fast adaptive boundary attack", ICML 2020): the targeted FAB attack
-//! AutoAttack runs third, between APGD-T and the Square Attack.
+//! FAB-T, L∞ and L2 (Croce & Hein, "Minimally distorted adversarial
+//! examples with a fast adaptive boundary attack", ICML 2020): the targeted
+//! FAB attack AutoAttack runs third, between APGD-T and the Square Attack.
 //!
 //! FAB looks for the smallest perturbation that changes the class, not the
 //! highest loss within ε: at each step it linearises the margin `z_t − z_y`
@@ -20,7 +20,7 @@
 
 use burn::prelude::*;
 
-use crate::config::Attack;
+use crate::config::{Attack, AttackKind, Distance};
 use crate::model::readback::{argmax, values};
 use crate::model::{Classifier, ModelInput, ReadbackError};
 
@@ -115,9 +115,119 @@ pub fn projection_linf(t: &[f32], w: &[f32], b: f32) -> (Vec<f32>, Reach) {
     (d, reach)
 }
 
-/// The smallest fooling point a search found for a row, and its L∞
-/// distance from the clean image.
+/// Which case of the L2 projection a row took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReachL2 {
+    /// The plain projection onto the hyperplane stays in the box.
+    Free,
+    /// Some pixels stop at the box; the rest move along the normal, by an
+    /// amount a binary search finds.
+    Clipped,
+    /// Out of reach within the box: every pixel as far as it goes.
+    Corner,
+}
+
+/// The smallest L2 step `d` with `w·(t + d) = b` and `t + d` in the pixel
+/// box, where one exists (else as far toward the hyperplane as the box
+/// allows), as the reference's `projection_l2` computes it.
+pub fn projection_l2(t: &[f32], w: &[f32], b: f32) -> (Vec<f32>, ReachL2) {
+    const BIG: f32 = 1e12;
+    let n = t.len();
+    let c = t.iter().zip(w).map(|(t, w)| w * t).sum::<f32>() - b;
+    let sign = if c >= 0.0 { 1.0 } else { -1.0 };
+    let w: Vec<f32> = w.iter().map(|v| v * sign).collect();
+    let c = c * sign;
+    // How far along −w each pixel can move before it meets the box.
+    let r: Vec<f32> = (0..n)
+        .map(|j| {
+            if w[j].abs() < 1e-8 {
+                return BIG;
+            }
+            let v = (t[j] / w[j]).max((t[j] - 1.0) / w[j]).clamp(-BIG, BIG);
+            if v == -BIG { BIG } else { v }
+        })
+        .collect();
+    let mut indr: Vec<usize> = (0..n).collect();
+    indr.sort_by(|&i, &j| r[i].total_cmp(&r[j]));
+    let zero_big = |v: f32| if v == BIG { 0.0 } else { v };
+    let rs: Vec<f32> = indr.iter().map(|&j| zero_big(r[j])).collect();
+    let rs2: Vec<f32> = (0..n).map(|k| if k + 1 < n { zero_big(r[indr[k + 1]]) } else { 0.0 }).collect();
+    let w3s: Vec<f32> = indr.iter().map(|&j| w[j] * w[j]).collect();
+    let w5: f32 = w3s.iter().sum();
+    let mut ws = Vec::with_capacity(n);
+    let mut acc = 0.0f32;
+    for v in &w3s {
+        acc += v;
+        ws.push(w5 - acc);
+    }
+    let mut d: Vec<f32> = (0..n).map(|j| if w[j].abs() > 1e-8 { -(r[j] * w[j]) } else { 0.0 }).collect();
+    let mut s = Vec::with_capacity(n + 1);
+    s.push(-w5 * rs[0]);
+    let mut acc = 0.0f32;
+    for k in 0..n {
+        acc += (-rs2[k] + rs[k]) * ws[k];
+        s.push(acc - w5 * rs[0]);
+    }
+    let reach = if s[0] + c < 0.0 {
+        ReachL2::Free
+    } else if d.iter().zip(&w).map(|(d, w)| d * w).sum::<f32>() + c > 0.0 {
+        ReachL2::Corner
+    } else {
+        ReachL2::Clipped
+    };
+    match reach {
+        ReachL2::Free => {
+            let alpha = c / w5;
+            for (dj, wj) in d.iter_mut().zip(&w) {
+                *dj = -alpha * wj;
+            }
+        }
+        ReachL2::Clipped => {
+            let (mut lb, mut ub) = (0.0f32, (n - 1) as f32);
+            for _ in 0..(n as f64).log2().ceil() as usize {
+                let mid = ((lb + ub) / 2.0).floor();
+                if s[mid as usize] + c > 0.0 {
+                    lb = mid;
+                } else {
+                    ub = mid;
+                }
+            }
+            let k = lb as usize;
+            let alpha = if ws[k] == 0.0 { 0.0 } else { (s[k] + c) / ws[k] + rs[k] };
+            for j in 0..n {
+                if alpha <= r[j] {
+                    d[j] = -alpha * w[j];
+                }
+            }
+        }
+        ReachL2::Corner => {}
+    }
+    for (dj, wj) in d.iter_mut().zip(&w) {
+        if wj.abs() <= 1e-8 {
+            *dj = 0.0;
+        }
+    }
+    (d, reach)
+}
+
+/// The smallest fooling point a search found for a row, and its distance
+/// from the clean image in the attack's norm.
 pub type Found = Option<(Vec<f32>, f32)>;
+
+/// The projection of the attack's norm.
+fn project(norm: Distance, t: &[f32], w: &[f32], b: f32) -> Vec<f32> {
+    match norm {
+        Distance::Linf => projection_linf(t, w, b).0,
+        Distance::L2 => projection_l2(t, w, b).0,
+    }
+}
+
+fn size(norm: Distance, d: &[f32]) -> f32 {
+    match norm {
+        Distance::Linf => linf(d.iter().copied()),
+        Distance::L2 => d.iter().map(|v| v * v).sum::<f32>().sqrt(),
+    }
+}
 
 fn linf(v: impl Iterator<Item = f32>) -> f32 {
     v.fold(0.0f32, |m, x| m.max(x.abs()))
@@ -127,8 +237,10 @@ fn linf(v: impl Iterator<Item = f32>) -> f32 {
 /// toward `targets`, the reference's `attack_single_run_targeted`: per
 /// row, the smallest fooling point found and its L∞ distance from the
 /// clean image, if any. `device` holds `model`'s autodiff twin.
+#[allow(clippy::too_many_arguments)]
 pub fn search<M: Classifier>(
     model: &M,
+    norm: Distance,
     x0: &[f32],
     dims: [usize; 4],
     labels: &[usize],
@@ -147,10 +259,8 @@ pub fn search<M: Classifier>(
             let (cur, clean, w) = (&x1[rows.clone()], &x0[rows.clone()], &gradient[rows.clone()]);
             // The linearised boundary w·z = b through the current point.
             let b = -margin + w.iter().zip(cur).map(|(g, x)| g * x).sum::<f32>();
-            let (d1, _) = projection_linf(cur, w, b);
-            let (d2, _) = projection_linf(clean, w, b);
-            let a1 = linf(d1.iter().copied()).max(1e-8);
-            let a2 = linf(d2.iter().copied()).max(1e-8);
+            let (d1, d2) = (project(norm, cur, w, b), project(norm, clean, w, b));
+            let (a1, a2) = (size(norm, &d1).max(1e-8), size(norm, &d2).max(1e-8));
             let alpha = (a1 / (a1 + a2)).clamp(0.0, ALPHA_MAX);
             let next: Vec<f32> = (0..per)
                 .map(|j| {
@@ -166,9 +276,9 @@ pub fn search<M: Classifier>(
                 continue;
             }
             let rows = i * per..(i + 1) * per;
-            let size = linf(x1[rows.clone()].iter().zip(&x0[rows.clone()]).map(|(a, b)| a - b));
-            if best[i].as_ref().is_none_or(|(_, s)| size < *s) {
-                best[i] = Some((x1[rows.clone()].to_vec(), size));
+            let moved = norm.distance(&x1[rows.clone()], &x0[rows.clone()]);
+            if best[i].as_ref().is_none_or(|(_, s)| moved < *s) {
+                best[i] = Some((x1[rows.clone()].to_vec(), moved));
             }
             for j in rows {
                 x1[j] = x0[j] + (x1[j] - x0[j]) * BETA;
@@ -257,6 +367,9 @@ pub fn perturb<M: Classifier>(
     let mut broken: Vec<bool> = by_rank[0].iter().zip(&labels).map(|(&top, &y)| top != y).collect();
     let mut out = pixels.clone();
     let eps = attack.epsilon as f32;
+    let AttackKind::FabT { norm } = attack.kind else {
+        unreachable!("white_box::perturb sends only FAB-T here")
+    };
     let aims = attack.targets.unwrap_or(TARGETS).min(classes - 1);
     for aim in by_rank.iter().skip(1).take(aims) {
         let rows: Vec<usize> = (0..n).filter(|&i| !broken[i]).collect();
@@ -269,6 +382,7 @@ pub fn perturb<M: Classifier>(
         let targets: Vec<usize> = rows.iter().map(|&i| aim[i]).collect();
         let found = search(
             model,
+            norm,
             &part,
             [rows.len(), dims[1], dims[2], dims[3]],
             &part_labels,
@@ -290,7 +404,6 @@ pub fn perturb<M: Classifier>(
 mod tests {
     use super::*;
     use crate::attack::reference_net::{floats, load};
-    use crate::config::AttackKind;
 
     fn fixture() -> serde_json::Value {
         serde_json::from_str(include_str!("../../tests/fixtures/fab_reference.json")).expect("fixture")
@@ -329,6 +442,44 @@ mod tests {
     }
 
     #[test]
+    fn the_l2_projection_is_the_reference_implementations() {
+        let fixture = fixture();
+        let mut seen = Vec::new();
+        for (k, case) in fixture["projections_l2"].as_array().expect("projections").iter().enumerate() {
+            let (t, w, b) = (floats(&case["t"]), floats(&case["w"]), case["b"].as_f64().expect("b") as f32);
+            let (d, reach) = projection_l2(&t, &w, b);
+            for (j, (ours, theirs)) in d.iter().zip(floats(&case["d"])).enumerate() {
+                assert!(
+                    (ours - theirs).abs() <= 1e-5,
+                    "case {k} pixel {j}: {ours} against {theirs} ({reach:?})"
+                );
+            }
+            for j in 0..t.len() {
+                assert!((-1e-5..=1.0 + 1e-5).contains(&(t[j] + d[j])), "case {k} pixel {j}: {}", t[j] + d[j]);
+                assert!(w[j] != 0.0 || d[j] == 0.0, "case {k} pixel {j} moved with no weight");
+            }
+            let at = w.iter().zip(&t).zip(&d).map(|((w, t), d)| w * (t + d)).sum::<f32>();
+            let scale = w.iter().map(|v| v.abs()).sum::<f32>();
+            if reach != ReachL2::Corner {
+                assert!((at - b).abs() <= 1e-4 * scale.max(1.0), "case {k}: w·(t+d) {at}, b {b} ({reach:?})");
+            }
+            seen.push(reach);
+        }
+        for reach in [ReachL2::Free, ReachL2::Clipped, ReachL2::Corner] {
+            assert!(seen.contains(&reach), "no case reaches {reach:?}: {seen:?}");
+        }
+        // By hand: from (0.5, 0.5) onto x + y = 1.2 the step is (0.1, 0.1);
+        // from (0.95, 0.5) the first pixel stops at 1 and the second takes
+        // the rest (0.05, 0.15).
+        let (d, reach) = projection_l2(&[0.5, 0.5], &[1.0, 1.0], 1.2);
+        assert_eq!(reach, ReachL2::Free);
+        assert!((d[0] - 0.1).abs() < 1e-6 && (d[1] - 0.1).abs() < 1e-6, "{d:?}");
+        let (d, reach) = projection_l2(&[0.95, 0.5], &[1.0, 1.0], 1.6);
+        assert_eq!(reach, ReachL2::Clipped);
+        assert!((d[0] - 0.05).abs() < 1e-6 && (d[1] - 0.1).abs() < 1e-6, "{d:?}");
+    }
+
+    #[test]
     fn the_projection_inside_the_box_is_the_smallest_step() {
         // w = (1, 1), b = 1.2 from t = (0.5, 0.5): moving both by 0.1 is the
         // smallest L∞ step; with the first pixel at 0.95 it can move only
@@ -359,15 +510,17 @@ mod tests {
         let clean = floats(&crate::attack::reference_net::logits_json(&model, &x, dims, &cpu));
         let ranking: Vec<Vec<usize>> = clean.chunks(4).map(super::super::apgd::order).collect();
         for case in fixture["cases"].as_array().expect("cases") {
+            let norm = if case["norm"] == "L2" { Distance::L2 } else { Distance::Linf };
             let rank = case["target_rank"].as_u64().expect("rank") as usize;
             let steps = case["steps"].as_u64().expect("steps") as usize;
             let targets: Vec<usize> = ranking.iter().map(|r| r[rank - 1]).collect();
-            let found = search(&model, &x, dims, &ys, &targets, steps, &cpu.clone().autodiff()).expect("fab");
+            let found =
+                search(&model, norm, &x, dims, &ys, &targets, steps, &cpu.clone().autodiff()).expect("fab");
             let fooled: Vec<bool> =
                 case["fooled"].as_array().expect("fooled").iter().map(|b| b == true).collect();
             let (sizes, result) = (floats(&case["size"]), floats(&case["result"]));
             for (i, f) in found.iter().enumerate() {
-                assert_eq!(f.is_some(), fooled[i], "rank {rank} row {i}: fooled");
+                assert_eq!(f.is_some(), fooled[i], "{norm:?} rank {rank} row {i}: fooled");
                 let Some((image, size)) = f else { continue };
                 assert!(
                     (size - sizes[i]).abs() <= 1e-5,
@@ -375,7 +528,7 @@ mod tests {
                     sizes[i]
                 );
                 for (j, (a, b)) in image.iter().zip(&result[i * 12..(i + 1) * 12]).enumerate() {
-                    assert!((a - b).abs() <= 1e-5, "rank {rank} row {i} pixel {j}: {a} against {b}");
+                    assert!((a - b).abs() <= 1e-5, "{norm:?} rank {rank} row {i} pixel {j}: {a} against {b}");
                 }
             }
         }
@@ -386,7 +539,10 @@ mod tests {
         let cpu = Device::flex();
         let (model, x, ys) = load(&cpu);
         let sizes = floats(&fixture()["cases"][0]["size"]);
-        let attack = Attack { targets: Some(1), ..Attack::new(AttackKind::FabT, 0.03, 20, 0.0, false, 1) };
+        let attack = Attack {
+            targets: Some(1),
+            ..Attack::new(AttackKind::FabT { norm: Distance::Linf }, 0.03, 20, 0.0, false, 1)
+        };
         let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [10, 1, 3, 4]), &cpu);
         let labels = Tensor::<1, Int>::from_data(
             TensorData::new(ys.iter().map(|&y| y as i64).collect::<Vec<_>>(), [10]),

@@ -38,7 +38,7 @@ pub fn perturb<M: Classifier>(
             return Ok((x + g.sign() * eps).clamp(0.0, 1.0));
         }
         AttackKind::Apgd { .. } => return apgd::perturb(model, x, y, attack, seed),
-        AttackKind::FabT => return fab::perturb(model, x, y, attack),
+        AttackKind::FabT { .. } => return fab::perturb(model, x, y, attack),
         AttackKind::PgdLinf | AttackKind::PgdL2 => {}
     }
     let mut best = pgd(model, x.clone(), y.clone(), attack, seed);

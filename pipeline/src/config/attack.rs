@@ -19,9 +19,12 @@ pub enum AttackKind {
         /// The ball it searches.
         norm: Distance,
     },
-    /// FAB-T under L∞ (Croce & Hein 2020): the smallest perturbation toward
-    /// each of the model's next most likely classes, AutoAttack's third attack.
-    FabT,
+    /// FAB-T (Croce & Hein 2020): the smallest perturbation toward each of
+    /// the model's next most likely classes, AutoAttack's third attack.
+    FabT {
+        /// The norm it minimises.
+        norm: Distance,
+    },
 }
 
 /// The loss Auto-PGD climbs.
@@ -41,7 +44,7 @@ pub enum ApgdLoss {
 
 impl AttackKind {
     /// Every white-box attack, by config name.
-    pub const ALL: [AttackKind; 10] = [
+    pub const ALL: [AttackKind; 11] = [
         AttackKind::Fgsm,
         AttackKind::PgdLinf,
         AttackKind::PgdL2,
@@ -51,7 +54,8 @@ impl AttackKind {
         AttackKind::Apgd { loss: ApgdLoss::Dlr, norm: Distance::L2 },
         AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf },
         AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::L2 },
-        AttackKind::FabT,
+        AttackKind::FabT { norm: Distance::Linf },
+        AttackKind::FabT { norm: Distance::L2 },
     ];
 
     /// The ones adversarial training may use: one step or a fixed-step PGD.
@@ -70,7 +74,8 @@ impl AttackKind {
             AttackKind::Apgd { loss: Dlr, norm: L2 } => "apgd_dlr_l2",
             AttackKind::Apgd { loss: TargetedDlr, norm: Linf } => "apgd_t_linf",
             AttackKind::Apgd { loss: TargetedDlr, norm: L2 } => "apgd_t_l2",
-            AttackKind::FabT => "fab_t_linf",
+            AttackKind::FabT { norm: Linf } => "fab_t_linf",
+            AttackKind::FabT { norm: L2 } => "fab_t_l2",
         }
     }
 
@@ -82,7 +87,12 @@ impl AttackKind {
     /// The norm perturbations are measured in: L2 for `pgd_l2` and the L2
     /// Auto-PGDs, L∞ otherwise.
     pub fn is_l2(self) -> bool {
-        matches!(self, AttackKind::PgdL2 | AttackKind::Apgd { norm: Distance::L2, .. })
+        matches!(
+            self,
+            AttackKind::PgdL2
+                | AttackKind::Apgd { norm: Distance::L2, .. }
+                | AttackKind::FabT { norm: Distance::L2 }
+        )
     }
 
     /// The classes the attack's loss needs: DLR divides by the gap between
@@ -98,13 +108,13 @@ impl AttackKind {
 
     /// Whether the attack aims at chosen wrong classes.
     pub fn is_targeted(self) -> bool {
-        matches!(self, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. } | AttackKind::FabT)
+        matches!(self, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, .. } | AttackKind::FabT { .. })
     }
 
     /// Whether it sets its own steps' sizes (Auto-PGD, FAB), so PGD's
     /// `step-size` and `random-start` do not apply.
     pub fn sets_own_steps(self) -> bool {
-        matches!(self, AttackKind::Apgd { .. } | AttackKind::FabT)
+        matches!(self, AttackKind::Apgd { .. } | AttackKind::FabT { .. })
     }
 
     /// The largest radius a config may ask for, on the [0, 1] pixel scale.
@@ -171,7 +181,7 @@ impl Attack {
                 };
             }
             // FAB-T starts at the clean image and sizes its own steps.
-            AttackKind::FabT => {
+            AttackKind::FabT { .. } => {
                 return Attack {
                     kind,
                     epsilon,
@@ -308,7 +318,7 @@ impl AutoAttackPlan {
             Stage::Gradient(apgd(ApgdLoss::TargetedDlr)),
             Stage::Gradient(Attack {
                 targets: self.targets,
-                ..Attack::new(AttackKind::FabT, epsilon, self.steps, 0.0, false, 1)
+                ..Attack::new(AttackKind::FabT { norm: Distance::Linf }, epsilon, self.steps, 0.0, false, 1)
             }),
             Stage::Square(SquarePlan {
                 epsilons: vec![epsilon],

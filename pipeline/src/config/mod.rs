@@ -578,7 +578,7 @@ mod tests {
         let [AttackPlan::WhiteBox(f)] = &plan.eval.attacks[..] else { panic!("one white-box attack") };
         assert_eq!(
             (f.kind, f.steps, f.targets, f.epsilons.clone()),
-            (AttackKind::FabT, 100, Some(3), vec![0.05, 0.1, 0.2])
+            (AttackKind::FabT { norm: Distance::Linf }, 100, Some(3), vec![0.05, 0.1, 0.2])
         );
         let at = f.at(0.1);
         assert_eq!(
@@ -618,7 +618,7 @@ mod tests {
         };
         assert_eq!(
             (fab.kind, fab.steps, fab.targets, fab.random_start),
-            (AttackKind::FabT, 100, None, false)
+            (AttackKind::FabT { norm: Distance::Linf }, 100, None, false)
         );
         assert_eq!(ce.kind, AttackKind::Apgd { loss: ApgdLoss::CrossEntropy, norm: Distance::Linf });
         assert_eq!(t.kind, AttackKind::Apgd { loss: ApgdLoss::TargetedDlr, norm: Distance::Linf });

@@ -212,7 +212,8 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             epsilons: Some(a.epsilons.clone()),
                             steps: Some(a.steps as i64),
                             // FAB-T makes one search per target: no restarts key.
-                            restarts: (a.kind != AttackKind::FabT).then_some(a.restarts as i64),
+                            restarts: (!matches!(a.kind, AttackKind::FabT { .. }))
+                                .then_some(a.restarts as i64),
                             targets: a.targets.map(|t| t as i64),
                             examples: Some(a.examples as i64),
                             ..RawAttack::default()

@@ -422,7 +422,7 @@ fn resolve_named(
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
     if !AttackKind::find(&raw.name).is_some_and(AttackKind::is_targeted) {
         let why = format!(
-            "applies to the targeted attacks (`apgd_t_linf`, `apgd_t_l2`, `fab_t_linf`, `autoattack_linf`) only, not `{}`",
+            "applies to the targeted attacks (`apgd_t_linf`, `apgd_t_l2`, `fab_t_linf`, `fab_t_l2`, `autoattack_linf`) only, not `{}`",
             raw.name
         );
         c.refuse_set(key, &[("targets", raw.targets.is_some())], &why)?;
@@ -513,15 +513,18 @@ fn resolve_white_box(
         );
         c.refuse_set(key, &pgd_keys, &why)?;
     }
-    if kind == AttackKind::FabT {
+    if matches!(kind, AttackKind::FabT { .. }) {
         let pgd_keys = [
             ("step-size", raw.step_size.is_some()),
             ("random-start", raw.random_start.is_some()),
             ("restarts", raw.restarts.is_some()),
         ];
-        let why = "does not apply to `fab_t_linf`: FAB-T starts at the clean image, sizes its own steps and, \
-                   as AutoAttack runs it, makes one search per target (keys: epsilons, steps, targets, examples)";
-        c.refuse_set(key, &pgd_keys, why)?;
+        let why = format!(
+            "does not apply to `{}`: FAB-T starts at the clean image, sizes its own steps and, as AutoAttack \
+             runs it, makes one search per target (keys: epsilons, steps, targets, examples)",
+            raw.name
+        );
+        c.refuse_set(key, &pgd_keys, &why)?;
     }
     let default = if kind.is_l2() { &L2_EPSILONS } else { &LINF_EPSILONS };
     let epsilons = radii(c, key, raw.epsilons, default, kind.max_epsilon())?;
