@@ -276,6 +276,7 @@ mod wgpu {
         let sb = Sandbox::new();
         let cfg = tiny(&sb, "");
         // As on a server or in CI: no session directory, no Wayland display.
+        let _turn = crate::harness::gpu_turn(&one_wgpu_step(&cfg));
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
             .args(one_wgpu_step(&cfg))
             .current_dir(sb.path())
@@ -395,6 +396,7 @@ mod wgpu {
         let sb = Sandbox::new();
         let cfg = tiny(&sb, "");
         // An index past any machine's adapters (a GPU box may well have 8).
+        let _turn = crate::harness::gpu_turn(&["wgpu"]);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_temper"))
             .args(["train", "--config", &cfg, "--device", "wgpu:99", "--quiet"])
             .current_dir(sb.path())

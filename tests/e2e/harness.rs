@@ -25,6 +25,17 @@ pub fn manifest_dir() -> PathBuf {
 /// (about a minute per run there).
 pub const KERNEL_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/kernel-cache");
 
+/// A turn at the GPU for a run whose arguments name one: such runs share
+/// [`KERNEL_CACHE`], whose store one process may use at a time (a second
+/// compiles and tunes in memory, about a minute on the software driver),
+/// so the tests' GPU runs take turns.
+pub fn gpu_turn(args: &[&str]) -> Option<std::sync::MutexGuard<'static, ()>> {
+    static GPU: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    args.iter()
+        .any(|a| a.starts_with("wgpu") || a.starts_with("cuda") || *a == "auto")
+        .then(|| GPU.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
 /// What a run of the binary did.
 pub struct Run {
     pub code: i32,
@@ -76,6 +87,7 @@ impl Sandbox {
 
     /// Runs `temper` with `args` and the extra environment variables `env`.
     pub fn temper_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let _turn = gpu_turn(args);
         let out = Command::new(env!("CARGO_BIN_EXE_temper"))
             .args(args)
             .current_dir(self.path())
