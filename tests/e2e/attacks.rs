@@ -183,7 +183,9 @@ fn autoattack_runs_its_three_attacks_as_a_cascade_and_reports_one_figure() {
     let attacks = "[[eval.attacks]]\nname = \"autoattack_linf\"\nepsilons = [0.05, 0.1]\nsteps = 10\ntargets = 3\nmax-queries = 200\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_ce_linf\"\nepsilons = [0.05]\nsteps = 10\nexamples = 64\n\
                    [[eval.attacks]]\nname = \"apgd_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n\
-                   [[eval.attacks]]\nname = \"fab_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n";
+                   [[eval.attacks]]\nname = \"fab_t_linf\"\nepsilons = [0.05]\nsteps = 10\ntargets = 3\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"autoattack_l2\"\nepsilons = [1.0]\nsteps = 10\ntargets = 3\nmax-queries = 200\nexamples = 64\n\
+                   [[eval.attacks]]\nname = \"square_l2\"\nepsilons = [1.0]\nmax-queries = 200\nexamples = 64\n";
     let (dir, metrics) = digits_run_with(&sb, attacks);
     let get = |table: &str, name: &str, eps: &str| {
         metrics[table][name][eps].as_f64().unwrap_or_else(|| panic!("{table}.{name}.{eps} in {metrics}"))
@@ -214,6 +216,23 @@ fn autoattack_runs_its_three_attacks_as_a_cascade_and_reports_one_figure() {
         assert_eq!(left[3], get("attack_accuracy", "autoattack_linf", eps), "ε {eps}");
     }
     assert!(metrics["attack_stage_accuracy"].get("apgd_ce_linf").is_none(), "single attacks have no stages");
+    // The L2 cascade: its own four stages, L2 sizes, the L2 worst case.
+    let stages = &metrics["attack_stage_accuracy"]["autoattack_l2"]["1"];
+    let left = ["apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2"]
+        .map(|s| stages[s].as_f64().unwrap_or_else(|| panic!("stage {s}: {metrics}")));
+    assert!(left.windows(2).all(|w| w[1] <= w[0]) && left[0] <= clean + 1e-9, "{left:?}");
+    assert_eq!(left[3], get("attack_accuracy", "autoattack_l2", "1"));
+    let norm = get("attack_mean_norm", "autoattack_l2", "1");
+    assert!(norm > 0.0 && norm <= 1.0 + 1e-5, "mean L2 {norm}");
+    // The L2 Square Attack alone: queries counted, perturbations within the L2 ball.
+    let (sq, sq_norm) = (get("attack_accuracy", "square_l2", "1"), get("attack_mean_norm", "square_l2", "1"));
+    assert!(
+        sq <= clean + 1e-9 && sq_norm > 0.0 && sq_norm <= 1.0 + 1e-5,
+        "square_l2 {sq}, mean L2 {sq_norm}"
+    );
+    assert!((1.0..=200.0).contains(&get("attack_mean_queries", "square_l2", "1")), "{metrics}");
+    let worst_l2 = metrics["attack_worst_case_accuracy"]["l2"]["1"].as_f64().unwrap();
+    assert!(worst_l2 <= left[3].min(sq) + 1e-9, "worst {worst_l2}");
     let wider = get("attack_accuracy", "autoattack_linf", "0.1");
     assert!(wider <= get("attack_accuracy", "autoattack_linf", "0.05"), "{metrics}");
     // Its first three stages are these attacks (the Auto-PGDs from other

@@ -1,6 +1,7 @@
-//! AutoAttack's standard L∞ cascade (Croce & Hein, ICML 2020): Auto-PGD
-//! with cross-entropy, the targeted Auto-PGD, the targeted FAB, then the
-//! Square Attack, each run only on the rows every earlier one left correct.
+//! AutoAttack's standard cascade (Croce & Hein, ICML 2020), L∞
+//! (`autoattack_linf`) or L2 (`autoattack_l2`): Auto-PGD with
+//! cross-entropy, the targeted Auto-PGD, the targeted FAB, then the Square
+//! Attack, each run only on the rows every earlier one left correct.
 //!
 //! A row counts as robust only if all four fail on it, so the figure is
 //! the per-row worst case that listing the four attacks separately gives
@@ -15,7 +16,7 @@ use burn::prelude::*;
 
 use super::{AttackError, AttackResult, AttackTable, epsilon_key, gradient_rows, square};
 use crate::batch::EvalSetup;
-use crate::config::{AutoAttackPlan, Distance, Stage};
+use crate::config::{AutoAttackPlan, Stage};
 use crate::data::Dataset;
 use crate::model::{Classifier, HostInput, predicted_classes};
 use crate::progress::Progress;
@@ -29,7 +30,8 @@ pub struct Cascade {
     pub clean_correct: Vec<bool>,
     /// Which stage (0 to 3) broke the row, if one did.
     pub broken_by: Vec<Option<usize>>,
-    /// The L∞ size of the returned perturbation (0 where none broke it).
+    /// The size of the returned perturbation in the cascade's norm (0
+    /// where none broke it).
     pub sizes: Vec<f64>,
     /// Each stage's name and the rows still correct after it.
     pub left: Vec<(String, usize)>,
@@ -51,7 +53,7 @@ pub fn attack_rows<M: Classifier>(
     device: &Device,
     stage: &mut dyn FnMut(&str, usize),
 ) -> Result<Cascade, AttackError> {
-    let not_images = || AttackError::Modality { attack: AutoAttackPlan::NAME, need: "image data" };
+    let not_images = || AttackError::Modality { attack: plan.name(), need: "image data" };
     let batch = setup.eval.batch_size.max(1);
     let (mut pixels, mut shape, mut clean_correct) = (Vec::new(), [0, 0, 0, 0], Vec::new());
     for chunk in rows.chunks(batch) {
@@ -77,7 +79,7 @@ pub fn attack_rows<M: Classifier>(
         if !targets.is_empty() {
             match &attack {
                 Stage::Gradient(a) => {
-                    let seed_name = format!("{}/{name}", AutoAttackPlan::NAME);
+                    let seed_name = format!("{}/{name}", plan.name());
                     let done = gradient_rows(frozen, test, setup, a, &targets, &seed_name, device)?;
                     for (j, (&ok, &size)) in done.correct.iter().zip(&done.sizes).enumerate() {
                         outcome.push((ok, done.pixels[j * per..(j + 1) * per].to_vec(), size));
@@ -96,7 +98,7 @@ pub fn attack_rows<M: Classifier>(
                         };
                         for (j, (&a, &label)) in after.iter().zip(&clean.labels).enumerate() {
                             let (old, new) = (&was[j * per..(j + 1) * per], &moved[j * per..(j + 1) * per]);
-                            let size = f64::from(Distance::Linf.distance(old, new));
+                            let size = f64::from(p.norm.distance(old, new));
                             outcome.push((a == label as usize, new.to_vec(), size));
                         }
                         debug_assert_eq!(searches.len(), chunk.len());
@@ -127,7 +129,7 @@ pub fn evaluate<M: Classifier>(
     device: &Device,
     progress: &Progress,
 ) -> Result<AttackTable, AttackError> {
-    let cells: usize = plans.iter().map(|p| p.epsilons.len() * AutoAttackPlan::STAGES.len()).sum();
+    let cells: usize = plans.iter().map(|p| p.epsilons.len() * p.stages(0.0).len()).sum();
     let bar = progress.bar(cells as u64, "attack");
     let mut table = AttackTable::new();
     for plan in plans {
@@ -139,13 +141,10 @@ pub fn evaluate<M: Classifier>(
                 if !std::mem::take(&mut first) {
                     bar.inc(1);
                 }
-                bar.set_message(format!("{} ε={eps}: {name} on {n} rows", AutoAttackPlan::NAME));
+                bar.set_message(format!("{} ε={eps}: {name} on {n} rows", plan.name()));
             })?;
             bar.inc(1);
-            table
-                .entry(AutoAttackPlan::NAME.to_owned())
-                .or_default()
-                .insert(epsilon_key(eps), result(&c, started));
+            table.entry(plan.name().to_owned()).or_default().insert(epsilon_key(eps), result(&c, started));
         }
     }
     bar.finish_and_clear();
@@ -177,6 +176,7 @@ fn result(c: &Cascade, started: std::time::Instant) -> AttackResult {
 mod tests {
     use super::*;
     use crate::attack::linear_model::LinearModel;
+    use crate::config::Distance;
     use crate::config::{CnnPlan, EvalPlan, ModelPlan, Norm};
     use crate::data::{ImageSet, Inputs};
     use crate::model::ModelInput;
@@ -229,6 +229,7 @@ mod tests {
             let context = augment::text::TextContext::default();
             let setup = EvalSetup { eval: &eval, model: &plan_model, text: &context, seed: 11 };
             let plan = AutoAttackPlan {
+                norm: Distance::Linf,
                 epsilons: Vec::new(),
                 steps: 50,
                 targets: None,
@@ -249,7 +250,7 @@ mod tests {
                 );
                 // Each stage starts on the rows the one before left.
                 let names: Vec<&str> = heard.iter().map(|(s, _)| s.as_str()).collect();
-                assert_eq!(names, AutoAttackPlan::STAGES);
+                assert_eq!(names, AutoAttackPlan::stage_names(Distance::Linf));
                 let counts: Vec<usize> = heard.iter().map(|&(_, n)| n).collect();
                 assert_eq!(counts, [ROWS, c.left[0].1, c.left[1].1, c.left[2].1], "ε {eps}");
                 for (s, (&before, (_, after))) in counts.iter().zip(&c.left).enumerate() {
@@ -288,8 +289,11 @@ mod tests {
                 assert_eq!(r.correct.iter().filter(|&&ok| ok).count(), c.left[3].1);
                 let stages: Vec<(&str, f64)> = r.stages.iter().map(|(s, a)| (s.as_str(), *a)).collect();
                 let share = |k: usize| c.left[k].1 as f64 / ROWS as f64;
-                let expected: Vec<(&str, f64)> =
-                    AutoAttackPlan::STAGES.iter().enumerate().map(|(k, &s)| (s, share(k))).collect();
+                let expected: Vec<(&str, f64)> = AutoAttackPlan::stage_names(Distance::Linf)
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &s)| (s, share(k)))
+                    .collect();
                 assert_eq!(stages, expected);
             }
         }

@@ -326,11 +326,14 @@ pub fn threat(attack: &str) -> Option<&'static str> {
     if let Some(d) = Distance::ALL.into_iter().find(|d| d.hsja_name() == attack) {
         return Some(norm(d == Distance::L2));
     }
-    if attack == AutoAttackPlan::NAME
-        || attack == SquarePlan::NAME
-        || attack.strip_prefix(SquarePlan::NAME).is_some_and(|r| r.starts_with('-'))
-    {
-        return Some("linf");
+    // `square_l2` before `square`, which it starts with.
+    for (base, norm) in [(SquarePlan::NAME_L2, "l2"), (SquarePlan::NAME, "linf")] {
+        if attack == base || attack.strip_prefix(base).is_some_and(|r| r.starts_with('-')) {
+            return Some(norm);
+        }
+    }
+    if let Some(n) = Distance::ALL.into_iter().find(|&n| attack == AutoAttackPlan::base(n)) {
+        return Some(norm(n == Distance::L2));
     }
     TextAttackKind::find(attack).map(|_| "words")
 }
@@ -367,8 +370,8 @@ pub fn check_classes(plans: &[AttackPlan], classes: usize) -> Result<(), AttackE
         let (attack, kind, targets) = match plan {
             AttackPlan::WhiteBox(p) => (p.kind.name(), p.kind, p.targets),
             AttackPlan::AutoAttack(p) => (
-                AutoAttackPlan::NAME,
-                AttackKind::Apgd { loss: crate::config::ApgdLoss::TargetedDlr, norm: Distance::Linf },
+                p.name(),
+                AttackKind::Apgd { loss: crate::config::ApgdLoss::TargetedDlr, norm: p.norm },
                 p.targets,
             ),
             _ => continue,
@@ -571,7 +574,8 @@ pub fn run_all<M: Classifier>(
             }
             AttackPlan::AutoAttack(p) => {
                 let mut p = p.clone();
-                p.epsilons.retain(|&e| keep(AutoAttackPlan::NAME, e));
+                let name = p.name();
+                p.epsilons.retain(|&e| keep(name, e));
                 if !p.epsilons.is_empty() {
                     cascades.push(p);
                 }
@@ -669,6 +673,7 @@ mod tests {
         // The cascade's targeted stage needs four classes and its targets to fit.
         let cascade = |targets| {
             AttackPlan::AutoAttack(AutoAttackPlan {
+                norm: Distance::Linf,
                 epsilons: vec![0.1],
                 steps: 10,
                 targets,

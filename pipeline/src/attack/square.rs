@@ -1,5 +1,5 @@
 //! The Square Attack (Andriushchenko, Croce, Flammarion & Hein, ECCV 2020),
-//! L∞: random search on the model's scores, no gradients.
+//! L∞ and L2: random search on the model's scores, no gradients.
 //!
 //! PGD follows the model's input gradient, so a model whose gradient is
 //! masked (zero, noisy or misleading: quantised inputs, saturated layers,
@@ -17,6 +17,13 @@
 //! row stops when it is misclassified or its query budget is spent; each
 //! row draws from its own seeded generator, so its result does not depend
 //! on the batch it is in.
+//!
+//! Under L2 (`square_l2`) the start is a grid of windows each holding the
+//! paper's "meta-perturbation" (nested rectangles of opposite signs in its
+//! two halves), scaled to ε; each step takes the perturbation out of one
+//! window, adds it to another together with a fresh meta-perturbation, and
+//! rescales the whole to ε, so mass moves around the image while the
+//! perturbation keeps its size (the reference's L2 `attack_single_run`).
 //!
 //! With `decimals` the attacker reads what an API that rounds its class
 //! probabilities returns, and searches on `p_y − max_{k≠y} p_k` of that:
@@ -66,6 +73,47 @@ pub fn square_side(p: f64, h: usize, w: usize) -> usize {
     s.max(1).min(h.min(w).saturating_sub(1).max(1))
 }
 
+/// The reference's `eta_rectangles(x, y)`: an `x × y` block of nested
+/// rectangles around its centre, the `k`-th weighted `1/(k+1)²`, unit L2 norm.
+fn rectangles(x: usize, y: usize) -> Vec<f32> {
+    let mut d = vec![0.0f32; x * y];
+    let (xc, yc) = (x / 2 + 1, y / 2 + 1);
+    for k in 0..xc.max(yc) {
+        // The rectangle from (xc − 1 − k, yc − 1 − k), 2k + 1 on a side, clipped.
+        let (r0, c0) = ((xc - 1).saturating_sub(k), (yc - 1).saturating_sub(k));
+        let r1 = (xc as i64 - 1 - k as i64 + 2 * k as i64 + 1).clamp(0, x as i64) as usize;
+        let c1 = (yc as i64 - 1 - k as i64 + 2 * k as i64 + 1).clamp(0, y as i64) as usize;
+        let weight = 1.0 / ((k + 1) * (k + 1)) as f32;
+        for r in r0..r1 {
+            for c in c0..c1 {
+                d[r * y + c] += weight;
+            }
+        }
+    }
+    unit(d)
+}
+
+/// `v` scaled to unit L2 norm (unchanged where it is all zero).
+fn unit(v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 { v.into_iter().map(|x| x / norm).collect() } else { v }
+}
+
+/// The reference's `eta(s)`: an `s × s` meta-perturbation, rectangles in
+/// its top half and their negatives in its bottom half, unit L2 norm,
+/// transposed when `flip`.
+fn meta(s: usize, flip: bool) -> Vec<f32> {
+    let half = s / 2;
+    let top = rectangles(half, s);
+    let bottom = rectangles(s - half, s);
+    let d: Vec<f32> = top.into_iter().chain(bottom.into_iter().map(|v| -v)).collect();
+    let d = unit(d);
+    if !flip {
+        return d;
+    }
+    (0..s * s).map(|i| d[(i % s) * s + i / s]).collect()
+}
+
 /// `z_y − max_{k≠y} z_k`: negative once another class wins.
 fn margin(logits: &[f32], label: usize) -> f32 {
     let other =
@@ -92,7 +140,9 @@ pub struct SquareRow {
 pub struct Geometry {
     /// Channels, height, width.
     pub chw: [usize; 3],
-    /// L∞ radius.
+    /// The ball's norm.
+    pub norm: Distance,
+    /// Its radius.
     pub epsilon: f32,
     /// Queries per row, the clean one included.
     pub max_queries: usize,
@@ -130,14 +180,100 @@ impl SquareRow {
     /// The image to score next: the clean one, then the striped start, then
     /// one square at a time.
     fn propose(&mut self, g: &Geometry) -> &[f32] {
-        let next = if self.queries == 0 {
-            self.clean.clone()
-        } else if self.queries == 1 {
-            self.stripes(g)
-        } else {
-            self.square(g)
+        let next = match (self.queries, g.norm) {
+            (0, _) => self.clean.clone(),
+            (1, Distance::Linf) => self.stripes(g),
+            (1, Distance::L2) => self.tiles(g),
+            (_, Distance::Linf) => self.square(g),
+            (_, Distance::L2) => self.square_l2(g),
         };
         self.proposal.insert(next)
+    }
+
+    /// `clip(x + ε·δ/‖δ‖)`.
+    fn scaled(&self, g: &Geometry, delta: &[f32]) -> Vec<f32> {
+        let norm = delta.iter().map(|v| v * v).sum::<f32>().sqrt();
+        self.clean.iter().zip(delta).map(|(x, d)| g.clip(*x, d / (norm + 1e-12) * g.epsilon)).collect()
+    }
+
+    /// A sign per channel, as the reference's `random_choice`.
+    fn signs(&mut self, c: usize) -> Vec<f32> {
+        (0..c).map(|_| if self.rng.random::<bool>() { 1.0 } else { -1.0 }).collect()
+    }
+
+    /// The L2 start: windows of side `h / 5` tiled from the reference's
+    /// offset, each a meta-perturbation with a sign per channel, scaled to ε.
+    fn tiles(&mut self, g: &Geometry) -> Vec<f32> {
+        let [c, h, w] = g.chw;
+        let s = (h / 5).max(1);
+        let start = h.saturating_sub(5 * s) / 2;
+        let mut delta = vec![0.0f32; c * h * w];
+        for ti in 0..h / s {
+            for tj in 0..w / s {
+                let e = meta(s, self.rng.random());
+                let signs = self.signs(c);
+                let (top, left) = (start + ti * s, start + tj * s);
+                for (ch, sign) in signs.iter().enumerate() {
+                    for r in 0..s {
+                        for col in 0..s {
+                            if top + r < h && left + col < w {
+                                delta[(ch * h + top + r) * w + left + col] += e[r * s + col] * sign;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.scaled(g, &delta)
+    }
+
+    /// One L2 step: a window's perturbation, renormalised per channel and
+    /// with a fresh meta-perturbation added, takes the budget of itself, a
+    /// second window (emptied) and whatever the image has left below ε.
+    fn square_l2(&mut self, g: &Geometry) -> Vec<f32> {
+        let [c, h, w] = g.chw;
+        let it = self.queries - 2;
+        let p = p_selection(g.p_init, it, g.iterations());
+        let mut s = ((p * (h * w) as f64).sqrt().round_ties_even() as usize).max(3);
+        if s.is_multiple_of(2) {
+            s += 1;
+        }
+        let s = s.min(h).min(w);
+        let mut corner = || {
+            let top = if h > s { self.rng.random_range(0..h - s) } else { 0 };
+            let left = if w > s { self.rng.random_range(0..w - s) } else { 0 };
+            (top, left)
+        };
+        let (first, second) = (corner(), corner());
+        let window = |(top, left): (usize, usize), ch: usize| {
+            (top..top + s).flat_map(move |r| (left..left + s).map(move |col| (ch * h + r) * w + col))
+        };
+        let mut delta: Vec<f32> = self.best.iter().zip(&self.clean).map(|(b, x)| b - x).collect();
+        let l2 = |v: &mut dyn Iterator<Item = f32>| v.map(|x| x * x).sum::<f32>().sqrt();
+        let image = l2(&mut delta.iter().copied());
+        let mut in_either = vec![false; c * h * w];
+        for ch in 0..c {
+            window(first, ch).chain(window(second, ch)).for_each(|i| in_either[i] = true);
+        }
+        let windows = l2(&mut delta.iter().zip(&in_either).filter(|(_, m)| **m).map(|(d, _)| *d));
+        let budget = ((g.epsilon * g.epsilon - image * image).max(0.0) / c as f32 + windows * windows).sqrt();
+        let e = meta(s, self.rng.random());
+        let signs = self.signs(c);
+        let blocks: Vec<Vec<f32>> = (0..c)
+            .map(|ch| {
+                let old: Vec<f32> = window(first, ch).map(|i| delta[i]).collect();
+                let old_norm = l2(&mut old.iter().copied());
+                let new: Vec<f32> =
+                    e.iter().zip(&old).map(|(e, o)| e * signs[ch] + o / (1e-12 + old_norm)).collect();
+                let new_norm = l2(&mut new.iter().copied());
+                new.iter().map(|v| v / (1e-12 + new_norm) * budget).collect()
+            })
+            .collect();
+        for (ch, block) in blocks.iter().enumerate() {
+            window(second, ch).for_each(|i| delta[i] = 0.0);
+            window(first, ch).zip(block).for_each(|(i, v)| delta[i] = *v);
+        }
+        self.scaled(g, &delta)
     }
 
     /// `clip(x + δ)` with `δ` one ±ε per channel and column.
@@ -298,8 +434,13 @@ pub fn attack_rows<M: Classifier>(
         return Err(AttackError::Modality { attack: "the Square Attack", need: "image data" });
     };
     let [_, c, h, w] = *shape;
-    let g =
-        Geometry { chw: [c, h, w], epsilon: eps as f32, max_queries: plan.max_queries, p_init: plan.p_init };
+    let g = Geometry {
+        chw: [c, h, w],
+        norm: plan.norm,
+        epsilon: eps as f32,
+        max_queries: plan.max_queries,
+        p_init: plan.p_init,
+    };
     let name = plan.name();
     let mut searches: Vec<SquareRow> = rows
         .iter()
@@ -355,7 +496,7 @@ fn attack_dataset<M: Classifier>(
             flipped += usize::from(*b == label && *a != label);
             let (image, q) = search.outcome();
             spent += q;
-            norm_sum += f64::from(Distance::Linf.distance(image, &search.clean));
+            norm_sum += f64::from(plan.norm.distance(image, &search.clean));
         }
         // The budgets the rows did not spend.
         done((chunk.len() * plan.max_queries).saturating_sub(spent));
@@ -480,7 +621,7 @@ mod tests {
                 if i >= 10 { (top + 1) % 3 } else { top }
             })
             .collect();
-        let g = Geometry { chw: CHW, epsilon: 0.1, max_queries: 60, p_init: 0.8 };
+        let g = Geometry { chw: CHW, norm: Distance::Linf, epsilon: 0.1, max_queries: 60, p_init: 0.8 };
         let mut rows: Vec<SquareRow> = clean
             .iter()
             .zip(&labels)
@@ -516,11 +657,126 @@ mod tests {
     }
 
     #[test]
+    fn the_l2_meta_perturbation_is_the_reference_implementations() {
+        // From the reference's `eta_rectangles(x, y)` and `eta(s)` (its coin
+        // for the transpose held at "no"), torchattacks 3.5.1.
+        let close = |ours: &[f32], theirs: &[f32]| {
+            assert_eq!(ours.len(), theirs.len());
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!((a - b).abs() < 1e-5, "{ours:?} against {theirs:?}");
+            }
+        };
+        close(
+            &rectangles(2, 5),
+            &[
+                0.069526, 0.225959, 0.225959, 0.225959, 0.069526, 0.069526, 0.225959, 0.851691, 0.225959,
+                0.069526,
+            ],
+        );
+        close(&rectangles(1, 3), &[0.19245, 0.96225, 0.19245]);
+        close(
+            &meta(3, false),
+            &[0.136083, 0.680414, 0.136083, -0.129099, -0.129099, -0.129099, -0.129099, -0.645497, -0.129099],
+        );
+        let five = meta(5, false);
+        close(
+            &five[..10],
+            &[
+                0.049162, 0.159777, 0.159777, 0.159777, 0.049162, 0.049162, 0.159777, 0.602237, 0.159777,
+                0.049162,
+            ],
+        );
+        close(
+            &five[10..20],
+            &[
+                -0.04559, -0.148168, -0.148168, -0.148168, -0.04559, -0.04559, -0.148168, -0.558479,
+                -0.148168, -0.04559,
+            ],
+        );
+        // Transposed, the halves lie side by side.
+        let flipped = meta(5, true);
+        for (r, c) in [(0, 1), (2, 4), (3, 0)] {
+            assert_eq!(flipped[r * 5 + c], five[c * 5 + r]);
+        }
+    }
+
+    #[test]
+    fn l2_searches_move_mass_at_radius_epsilon_and_fool_rows() {
+        // Smooth class templates, as a CNN's input gradients are: the
+        // windows' meta-perturbations are shaped for those (a random
+        // per-pixel template is searched for far longer).
+        let smooth = |k: usize, j: usize| {
+            let (r, col) = ((j % 30) / 6, j % 6);
+            ((r as f32 + 1.0) * (k as f32 + 1.0) * 0.5 + col as f32 * (k as f32 - 1.0) * 0.4).sin()
+        };
+        let model = Linear3 { weights: (0..3 * PIXELS).map(|i| smooth(i / PIXELS, i % PIXELS)).collect() };
+        let clean: Vec<Vec<f32>> = random_images(10, 8)
+            .into_iter()
+            .map(|x| x.into_iter().map(|v| 0.3 + 0.4 * v).collect())
+            .collect();
+        let labels: Vec<usize> = clean.iter().map(|x| argmax(&model.scores(x))).collect();
+        let eps = 1.0f32;
+        let g = Geometry { chw: CHW, norm: Distance::L2, epsilon: eps, max_queries: 80, p_init: 0.8 };
+        let mut rows: Vec<SquareRow> = clean
+            .iter()
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
+            .collect();
+        let mut proposals = Vec::new();
+        search(&model, &mut rows, &g, &mut proposals);
+        // Every proposal is scaled to the ball's surface, then clipped to the
+        // pixel range (which only shortens it).
+        assert!(proposals.iter().flatten().all(|p| (0.0..=1.0).contains(p)), "a proposal left [0, 1]");
+        let sizes: Vec<f32> = proposals
+            .iter()
+            .map(|p| clean.iter().map(|x| Distance::L2.distance(x, p)).fold(f32::MAX, f32::min))
+            .collect();
+        assert!(sizes.iter().all(|&d| d <= eps + 1e-4), "a proposal outside the ball: {sizes:?}");
+        assert!(sizes.iter().filter(|&&d| (d - eps).abs() < 1e-4).count() >= 10, "{sizes:?}");
+        let mut fooled = 0;
+        for (i, row) in rows.iter().enumerate() {
+            let (image, queries) = row.outcome();
+            let wrong = argmax(&model.scores(image)) != labels[i];
+            assert!(wrong || queries == 80, "row {i} stopped at {queries} queries unfooled");
+            assert!(Distance::L2.distance(image, &clean[i]) <= eps + 1e-5, "row {i}");
+            // Each search's best margin beats its clean one.
+            assert!(row.best_margin < margin(&model.scores(&clean[i]), labels[i]), "row {i}");
+            fooled += usize::from(wrong);
+        }
+        assert!(fooled >= 1, "{fooled} rows fooled in 80 queries");
+        // With a longer budget it fools more rows, and only rows the ball
+        // reaches: a linear model's boundary toward class k is
+        // (z_y − z_k)/‖w_y − w_k‖ away.
+        let long = Geometry { max_queries: 2000, ..g };
+        let mut rows: Vec<SquareRow> = clean
+            .iter()
+            .zip(&labels)
+            .enumerate()
+            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
+            .collect();
+        search(&model, &mut rows, &long, &mut Vec::new());
+        let mut more = 0;
+        for (i, row) in rows.iter().enumerate() {
+            let z = model.scores(&clean[i]);
+            let w = |k: usize| &model.weights[k * PIXELS..(k + 1) * PIXELS];
+            let distance = (0..3)
+                .filter(|&k| k != labels[i])
+                .map(|k| (z[labels[i]] - z[k]) / Distance::L2.distance(w(labels[i]), w(k)))
+                .fold(f32::MAX, f32::min);
+            let wrong = argmax(&model.scores(row.outcome().0)) != labels[i];
+            assert!(!wrong || distance <= eps + 1e-4, "row {i} fooled from {distance} away");
+            more += usize::from(wrong);
+        }
+        assert!(more >= 3 && more >= fooled, "{more} rows fooled in 2,000 queries, {fooled} in 80");
+    }
+
+    #[test]
     fn a_rows_search_does_not_depend_on_the_rows_beside_it() {
         let model = Linear3::new(3);
         let clean = random_images(6, 4);
         let labels: Vec<usize> = clean.iter().map(|x| argmax(&model.scores(x))).collect();
-        let g = Geometry { chw: CHW, epsilon: 0.05, max_queries: 40, p_init: 0.3 };
+        let g = Geometry { chw: CHW, norm: Distance::Linf, epsilon: 0.05, max_queries: 40, p_init: 0.3 };
         let row = |i: usize| SquareRow::new(clean[i].clone(), labels[i], 100 + i as u64);
         let mut together: Vec<SquareRow> = (0..6).map(row).collect();
         search(&model, &mut together, &g, &mut Vec::new());
@@ -568,7 +824,8 @@ mod tests {
         let under_pgd =
             accuracy(predicted_classes(model.logits(ModelInput::Images(adv))).expect("predictions"));
         assert_eq!(under_pgd, n, "PGD has no gradient to follow");
-        let g = Geometry { chw: CHW, epsilon: eps as f32, max_queries: 200, p_init: 0.8 };
+        let g =
+            Geometry { chw: CHW, norm: Distance::Linf, epsilon: eps as f32, max_queries: 200, p_init: 0.8 };
         let mut rows: Vec<SquareRow> = pixels
             .chunks_exact(PIXELS)
             .zip(&labels)

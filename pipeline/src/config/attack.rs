@@ -274,19 +274,22 @@ impl AttackPlan {
             AttackPlan::BlackBox(p) => p.kind.name().to_owned(),
             AttackPlan::Square(p) => p.name(),
             AttackPlan::Hsja(p) => p.norm.hsja_name().to_owned(),
-            AttackPlan::AutoAttack(_) => AutoAttackPlan::NAME.to_owned(),
+            AttackPlan::AutoAttack(p) => p.name().to_owned(),
         }
     }
 }
 
-/// An `autoattack_linf` `[[eval.attacks]]` entry, resolved: AutoAttack's
-/// standard L∞ cascade (Croce & Hein 2020). Auto-PGD with cross-entropy,
-/// the targeted Auto-PGD, the targeted FAB, then the Square Attack, each on
-/// the rows the earlier ones left correct: the per-row worst case of the
-/// four at the cost of little more than the first.
+/// An `autoattack_linf` or `autoattack_l2` `[[eval.attacks]]` entry,
+/// resolved: AutoAttack's standard cascade (Croce & Hein 2020) in that
+/// norm. Auto-PGD with cross-entropy, the targeted Auto-PGD, the targeted
+/// FAB, then the Square Attack, each on the rows the earlier ones left
+/// correct: the per-row worst case of the four at the cost of little more
+/// than the first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoAttackPlan {
-    /// L∞ radii on the [0, 1] pixel scale.
+    /// The ball's norm.
+    pub norm: Distance,
+    /// Radii on the [0, 1] pixel scale.
     pub epsilons: Vec<f64>,
     /// Auto-PGD and FAB iterations, per target for the targeted ones.
     pub steps: usize,
@@ -300,27 +303,49 @@ pub struct AutoAttackPlan {
 }
 
 impl AutoAttackPlan {
-    /// The config and metrics name.
+    /// The config and metrics name of the L∞ cascade.
     pub const NAME: &'static str = "autoattack_linf";
+    /// The config and metrics name of the L2 cascade.
+    pub const NAME_L2: &'static str = "autoattack_l2";
 
-    /// Its stages' names, in the order they run.
-    pub const STAGES: [&'static str; 4] = ["apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square"];
+    /// The config and metrics name of the cascade in `norm`.
+    pub fn base(norm: Distance) -> &'static str {
+        match norm {
+            Distance::Linf => Self::NAME,
+            Distance::L2 => Self::NAME_L2,
+        }
+    }
+
+    /// Its config and metrics name.
+    pub fn name(&self) -> &'static str {
+        Self::base(self.norm)
+    }
+
+    /// The stages' names in `norm`, in the order they run.
+    pub fn stage_names(norm: Distance) -> [&'static str; 4] {
+        match norm {
+            Distance::Linf => ["apgd_ce_linf", "apgd_t_linf", "fab_t_linf", "square"],
+            Distance::L2 => ["apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2"],
+        }
+    }
 
     /// The stages, in the order they run: the two Auto-PGDs and FAB-T at
     /// `epsilon`, then the Square Attack, with AutoAttack's settings.
     pub fn stages(&self, epsilon: f64) -> [Stage; 4] {
+        let norm = self.norm;
         let apgd = |loss| Attack {
             targets: self.targets,
-            ..Attack::new(AttackKind::Apgd { loss, norm: Distance::Linf }, epsilon, self.steps, 0.0, true, 1)
+            ..Attack::new(AttackKind::Apgd { loss, norm }, epsilon, self.steps, 0.0, true, 1)
         };
         [
             Stage::Gradient(apgd(ApgdLoss::CrossEntropy)),
             Stage::Gradient(apgd(ApgdLoss::TargetedDlr)),
             Stage::Gradient(Attack {
                 targets: self.targets,
-                ..Attack::new(AttackKind::FabT { norm: Distance::Linf }, epsilon, self.steps, 0.0, false, 1)
+                ..Attack::new(AttackKind::FabT { norm }, epsilon, self.steps, 0.0, false, 1)
             }),
             Stage::Square(SquarePlan {
+                norm,
                 epsilons: vec![epsilon],
                 max_queries: self.max_queries,
                 p_init: SQUARE_P_INIT,
@@ -400,11 +425,14 @@ pub struct HsjaPlan {
     pub examples: usize,
 }
 
-/// A `square` `[[eval.attacks]]` entry, resolved: the L∞ Square Attack
-/// (Andriushchenko et al. 2020), which queries the model's scores only.
+/// A `square` or `square_l2` `[[eval.attacks]]` entry, resolved: the
+/// Square Attack (Andriushchenko et al. 2020), which queries the model's
+/// scores only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SquarePlan {
-    /// L∞ radii on the [0, 1] pixel scale.
+    /// The ball's norm: L∞ (`square`) or L2 (`square_l2`).
+    pub norm: Distance,
+    /// Radii on the [0, 1] pixel scale.
     pub epsilons: Vec<f64>,
     /// Most images sent to the model per test row, the clean one included.
     pub max_queries: usize,
@@ -420,15 +448,27 @@ pub struct SquarePlan {
 }
 
 impl SquarePlan {
-    /// The config name.
+    /// The config name of the L∞ attack.
     pub const NAME: &'static str = "square";
+    /// The config name of the L2 attack.
+    pub const NAME_L2: &'static str = "square_l2";
 
-    /// The metrics name: `square` on logits, `square-2dp` on probabilities
-    /// rounded to 2 decimals (extraction's label for that output).
+    /// The config name of the attack in `norm`.
+    pub fn base(norm: Distance) -> &'static str {
+        match norm {
+            Distance::Linf => Self::NAME,
+            Distance::L2 => Self::NAME_L2,
+        }
+    }
+
+    /// The metrics name: `square` (`square_l2`) on logits, `square-2dp`
+    /// (`square_l2-2dp`) on probabilities rounded to 2 decimals
+    /// (extraction's label for that output).
     pub fn name(&self) -> String {
+        let base = Self::base(self.norm);
         match self.decimals {
-            None => Self::NAME.to_owned(),
-            Some(d) => format!("{}-{d}dp", Self::NAME),
+            None => base.to_owned(),
+            Some(d) => format!("{base}-{d}dp"),
         }
     }
 }

@@ -422,6 +422,46 @@ mod tests {
     }
 
     #[test]
+    fn the_l2_square_attack_resolves_with_l2_radii_and_its_own_names() {
+        let (_d, cfg) = fixture_dir();
+        let sq = |extra: &str| format!("[[eval.attacks]]\nname = \"square_l2\"\n{extra}");
+        let text = format!(
+            "{IMAGE}{}{}[[eval.attacks]]\nname = \"square\"\n",
+            sq(""),
+            sq("decimals = 2\nepsilons = [3.0]\n")
+        );
+        let plan = parse(&text, &cfg).expect("test setup");
+        let [AttackPlan::Square(a), AttackPlan::Square(b), AttackPlan::Square(linf)] = &plan.eval.attacks[..]
+        else {
+            panic!("three square attacks")
+        };
+        assert_eq!(
+            (a.norm, a.epsilons.clone(), a.max_queries, a.p_init),
+            (Distance::L2, vec![0.5, 1.0, 2.0], 5000, 0.8)
+        );
+        assert_eq!(
+            (b.epsilons.clone(), b.name(), linf.norm),
+            (vec![3.0], "square_l2-2dp".to_owned(), Distance::Linf)
+        );
+        let names: Vec<String> = plan.eval.attacks.iter().map(AttackPlan::name).collect();
+        assert_eq!(names, ["square_l2", "square_l2-2dp", "square"]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, plan.eval.attacks);
+        let e = parse(&format!("{IMAGE}{}", sq("steps = 3\n")), &cfg).unwrap_err();
+        assert!(e.message.contains("does not apply to `square_l2`"), "{}", e.message);
+        let e = parse(&format!("{BASE}{}", sq("")), &cfg).unwrap_err();
+        assert!(e.message.contains("`square_l2` is an image attack"), "{}", e.message);
+        assert_eq!(
+            (
+                crate::attack::threat("square_l2"),
+                crate::attack::threat("square_l2-2dp"),
+                crate::attack::threat("square")
+            ),
+            (Some("l2"), Some("l2"), Some("linf"))
+        );
+    }
+
+    #[test]
     fn a_square_attack_on_rounded_probabilities_is_its_own_attack() {
         let (_d, cfg) = fixture_dir();
         let square = |extra: &str| format!("[[eval.attacks]]\nname = \"square\"\n{extra}");
@@ -629,7 +669,8 @@ mod tests {
             (vec![0.1], 5000, 0.8, None)
         );
         assert_eq!(plan.eval.attacks[0].name(), "autoattack_linf");
-        assert_eq!(a.stages(0.1).map(|s| s.name()), AutoAttackPlan::STAGES);
+        assert_eq!(a.stages(0.1).map(|s| s.name()), AutoAttackPlan::stage_names(Distance::Linf));
+        assert_eq!(a.norm, Distance::Linf);
         let set = "epsilons = [0.03]\nsteps = 20\ntargets = 3\nmax-queries = 100\nexamples = 50\n";
         let plan = parse(&format!("{IMAGE}{}", auto(set)), &cfg).expect("test setup");
         let [AttackPlan::AutoAttack(a)] = &plan.eval.attacks[..] else { panic!("one cascade") };
@@ -655,6 +696,18 @@ mod tests {
         assert!(e.message.contains("image attack"), "{}", e.message);
         let e = parse(&format!("{IMAGE}{}{}", auto(""), auto("")), &cfg).unwrap_err();
         assert!(e.message.contains("listed twice"), "{}", e.message);
+        // The L2 cascade: L2 radii, the L2 versions of the four attacks.
+        let l2 =
+            parse(&format!("{IMAGE}[[eval.attacks]]\nname = \"autoattack_l2\"\n"), &cfg).expect("test setup");
+        let [AttackPlan::AutoAttack(a)] = &l2.eval.attacks[..] else { panic!("one cascade") };
+        assert_eq!(
+            (a.norm, a.epsilons.clone(), a.name()),
+            (Distance::L2, vec![0.5, 1.0, 2.0], "autoattack_l2")
+        );
+        assert_eq!(a.stages(1.0).map(|s| s.name()), ["apgd_ce_l2", "apgd_t_l2", "fab_t_l2", "square_l2"]);
+        let again = parse(&to_toml(&l2).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.attacks, l2.eval.attacks);
+        assert_eq!(crate::attack::threat("autoattack_l2"), Some("l2"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Plan → TOML: the resolved config saved in every run directory, with
 //! every default spelled out and absolute paths, so it re-runs as is.
 
-use super::attack::{AttackKind, AttackPlan, AutoAttackPlan, SquarePlan};
+use super::attack::{AttackKind, AttackPlan, SquarePlan};
 use super::plan::*;
 use super::raw::*;
 
@@ -236,7 +236,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             ..RawAttack::default()
                         },
                         AttackPlan::Square(a) => RawAttack {
-                            name: SquarePlan::NAME.to_owned(),
+                            name: SquarePlan::base(a.norm).to_owned(),
                             epsilons: Some(a.epsilons.clone()),
                             max_queries: Some(a.max_queries as i64),
                             p_init: Some(a.p_init),
@@ -245,7 +245,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             ..RawAttack::default()
                         },
                         AttackPlan::AutoAttack(a) => RawAttack {
-                            name: AutoAttackPlan::NAME.to_owned(),
+                            name: a.name().to_owned(),
                             epsilons: Some(a.epsilons.clone()),
                             steps: Some(a.steps as i64),
                             targets: a.targets.map(|t| t as i64),

@@ -261,7 +261,7 @@ impl<M: Classifier> Gatherer<'_, M> {
     /// as the attack that broke it left it, else clean.
     fn autoattack(&self, plan: &AutoAttackPlan) -> Result<Group, EvalError> {
         let Inputs::Images(set) = &self.test.inputs else {
-            return Err(AttackError::Modality { attack: AutoAttackPlan::NAME, need: "image data" }.into());
+            return Err(AttackError::Modality { attack: plan.name(), need: "image data" }.into());
         };
         let eps = middle(&plan.epsilons).unwrap_or(0.0);
         let frozen = self.model.clone().to_device(&self.device.clone().autodiff()).freeze();
@@ -276,7 +276,7 @@ impl<M: Classifier> Gatherer<'_, M> {
             self.device,
             &mut |_, _| {},
         )?;
-        self.attacked_group(set, AutoAttackPlan::NAME.to_owned(), eps, &cascade.attacked)
+        self.attacked_group(set, plan.name().to_owned(), eps, &cascade.attacked)
     }
 
     /// HopSkipJumpAttack's perturbation within its middle ε on the shown

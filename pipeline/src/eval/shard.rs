@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::epsilon_key;
-use crate::config::{AttackPlan, AutoAttackPlan, EvalPlan};
+use crate::config::{AttackPlan, EvalPlan};
 use crate::run::metrics::{MetricTable, RowTable, RunInfo, StageTable};
 
 /// Version of the shard file layout.
@@ -176,7 +176,7 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
                 // a guessed half.
                 let targets = p.targets.unwrap_or(9) as f64;
                 let passes = 3.0 * p.steps as f64 * (1.0 + targets * 7.0 / 6.0) + p.max_queries as f64 / 4.0;
-                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(AutoAttackPlan::NAME, e), n * passes)));
+                out.extend(p.epsilons.iter().map(|&e| (Cell::attack(p.name(), e), n * passes)));
             }
             AttackPlan::Hsja(p) => {
                 let n = p.examples.min(test_rows) as f64;

@@ -454,7 +454,13 @@ pub(super) fn worst_cases(m: &Metrics) -> Vec<String> {
 fn stages(by_stage: &std::collections::BTreeMap<String, f64>) -> Vec<(&str, f64)> {
     use crate::config::AutoAttackPlan;
     let mut out: Vec<(&str, f64)> = by_stage.iter().map(|(s, &a)| (s.as_str(), a)).collect();
-    out.sort_by_key(|(s, _)| AutoAttackPlan::STAGES.iter().position(|k| k == s).unwrap_or(usize::MAX));
+    let order = |s: &str| {
+        crate::config::Distance::ALL
+            .into_iter()
+            .find_map(|n| AutoAttackPlan::stage_names(n).iter().position(|k| *k == s))
+            .unwrap_or(usize::MAX)
+    };
+    out.sort_by_key(|(s, _)| order(s));
     out
 }
 
@@ -478,8 +484,9 @@ pub(super) fn cascades(m: &Metrics) -> Vec<String> {
 }
 
 /// The gradient-free attacks, whether each is L2 (else L∞), and who they are.
-const GRADIENT_FREE: [(&str, bool, &str); 3] = [
+const GRADIENT_FREE: [(&str, bool, &str); 4] = [
     ("square", false, "the Square Attack, which never reads gradients,"),
+    ("square_l2", true, "the L2 Square Attack, which never reads gradients,"),
     ("hsja_linf", false, "HopSkipJump, which reads only the predicted label,"),
     ("hsja_l2", true, "HopSkipJump, which reads only the predicted label,"),
 ];
@@ -525,7 +532,9 @@ pub(super) fn masked_gradients(m: &Metrics) -> Vec<String> {
     for (cascade, per) in &m.attack_stage_accuracy {
         for (eps, by_stage) in per {
             let order = stages(by_stage);
-            let Some(i) = order.iter().position(|(s, _)| *s == "square").filter(|&i| i > 0) else { continue };
+            use crate::config::SquarePlan;
+            let square = |s: &str| s == SquarePlan::NAME || s == SquarePlan::NAME_L2;
+            let Some(i) = order.iter().position(|(s, _)| square(s)).filter(|&i| i > 0) else { continue };
             let (before, after) = (order[i - 1].1, order[i].1);
             if after <= before - 0.01 {
                 out.push(format!(

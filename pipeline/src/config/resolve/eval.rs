@@ -380,7 +380,7 @@ fn resolve_attack(
     let names: Vec<&str> = AttackKind::ALL
         .iter()
         .map(|k| k.name())
-        .chain([SquarePlan::NAME, AutoAttackPlan::NAME])
+        .chain([SquarePlan::NAME, SquarePlan::NAME_L2, AutoAttackPlan::NAME, AutoAttackPlan::NAME_L2])
         .chain(Distance::ALL.iter().map(|n| n.hsja_name()))
         .chain(TextAttackKind::ALL.iter().map(|k| k.name()))
         .collect();
@@ -400,29 +400,29 @@ fn resolve_named(
     raw: RawAttack,
     modality: Modality,
 ) -> Result<AttackPlan, ConfigError> {
-    if raw.name == SquarePlan::NAME {
-        if modality != Modality::Image {
-            return Err(c.err(
-                &format!("{key}.name"),
-                "`square` is an image attack (it perturbs pixels); this config's data is text",
-            ));
-        }
-        return Ok(AttackPlan::Square(resolve_square(c, key, raw)?));
-    }
-    if raw.name == AutoAttackPlan::NAME {
+    if let Some(norm) = Distance::ALL.into_iter().find(|&n| raw.name == SquarePlan::base(n)) {
         if modality != Modality::Image {
             return Err(c.err(
                 &format!("{key}.name"),
                 format!("`{}` is an image attack (it perturbs pixels); this config's data is text", raw.name),
             ));
         }
-        return Ok(AttackPlan::AutoAttack(resolve_autoattack(c, key, raw)?));
+        return Ok(AttackPlan::Square(resolve_square(c, key, norm, raw)?));
     }
-    let why = format!("applies to `square` only, not `{}`", raw.name);
+    if let Some(norm) = Distance::ALL.into_iter().find(|&n| raw.name == AutoAttackPlan::base(n)) {
+        if modality != Modality::Image {
+            return Err(c.err(
+                &format!("{key}.name"),
+                format!("`{}` is an image attack (it perturbs pixels); this config's data is text", raw.name),
+            ));
+        }
+        return Ok(AttackPlan::AutoAttack(resolve_autoattack(c, key, norm, raw)?));
+    }
+    let why = format!("applies to `square` and `square_l2` only, not `{}`", raw.name);
     c.refuse_set(key, &[("p-init", raw.p_init.is_some()), ("decimals", raw.decimals.is_some())], &why)?;
     if !AttackKind::find(&raw.name).is_some_and(AttackKind::is_targeted) {
         let why = format!(
-            "applies to the targeted attacks (`apgd_t_linf`, `apgd_t_l2`, `fab_t_linf`, `fab_t_l2`, `autoattack_linf`) only, not `{}`",
+            "applies to the targeted attacks (`apgd_t_linf`, `apgd_t_l2`, `fab_t_linf`, `fab_t_l2`, `autoattack_linf`, `autoattack_l2`) only, not `{}`",
             raw.name
         );
         c.refuse_set(key, &[("targets", raw.targets.is_some())], &why)?;
@@ -568,7 +568,12 @@ const SQUARE_QUERIES: i64 = 5000;
 /// AutoAttack's standard settings: 100 Auto-PGD and FAB iterations, 9 targets,
 /// 5,000 Square queries; `restarts` (1 in the standard version),
 /// `step-size` and `p-init` are the cascade's own.
-fn resolve_autoattack(c: &Check, key: &str, raw: RawAttack) -> Result<AutoAttackPlan, ConfigError> {
+fn resolve_autoattack(
+    c: &Check,
+    key: &str,
+    norm: Distance,
+    raw: RawAttack,
+) -> Result<AutoAttackPlan, ConfigError> {
     let others = [
         ("step-size", raw.step_size.is_some()),
         ("random-start", raw.random_start.is_some()),
@@ -580,11 +585,19 @@ fn resolve_autoattack(c: &Check, key: &str, raw: RawAttack) -> Result<AutoAttack
     c.refuse_set(
         key,
         &others,
-        "does not apply to `autoattack_linf`, which runs AutoAttack's standard settings \
-         (keys: epsilons, steps, targets, max-queries, examples)",
+        &format!(
+            "does not apply to `{}`, which runs AutoAttack's standard settings \
+             (keys: epsilons, steps, targets, max-queries, examples)",
+            raw.name
+        ),
     )?;
+    let (default, max) = match norm {
+        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
+        Distance::Linf => (&LINF_EPSILONS, 1.0),
+    };
     Ok(AutoAttackPlan {
-        epsilons: radii(c, key, raw.epsilons, &LINF_EPSILONS, 1.0)?,
+        norm,
+        epsilons: radii(c, key, raw.epsilons, default, max)?,
         steps: c.usize(&format!("{key}.steps"), raw.steps, APGD_STEPS, 1, 10_000)?,
         // Checked against the model's classes when the data is loaded.
         targets: raw.targets.map(|t| c.usize(&format!("{key}.targets"), Some(t), 9, 1, 1000)).transpose()?,
@@ -593,15 +606,23 @@ fn resolve_autoattack(c: &Check, key: &str, raw: RawAttack) -> Result<AutoAttack
     })
 }
 
-fn resolve_square(c: &Check, key: &str, raw: RawAttack) -> Result<SquarePlan, ConfigError> {
+fn resolve_square(c: &Check, key: &str, norm: Distance, raw: RawAttack) -> Result<SquarePlan, ConfigError> {
     let others = not_for_queries(&raw);
     c.refuse_set(
         key,
         &others,
-        "does not apply to `square` (keys: epsilons, max-queries, p-init, decimals, examples)",
+        &format!(
+            "does not apply to `{}` (keys: epsilons, max-queries, p-init, decimals, examples)",
+            raw.name
+        ),
     )?;
+    let (default, max) = match norm {
+        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
+        Distance::Linf => (&LINF_EPSILONS, 1.0),
+    };
     Ok(SquarePlan {
-        epsilons: radii(c, key, raw.epsilons, &LINF_EPSILONS, 1.0)?,
+        norm,
+        epsilons: radii(c, key, raw.epsilons, default, max)?,
         // The clean query and the first (striped) guess come before any square.
         max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, SQUARE_QUERIES, 2, 1_000_000)?,
         p_init: c.float(
