@@ -599,6 +599,16 @@ mod tests {
         (0..n).map(|_| (0..PIXELS).map(|_| rng.random_range(0.0f32..1.0)).collect()).collect()
     }
 
+    /// A search per row, row `i` seeded `i`.
+    fn searches(clean: &[Vec<f32>], labels: &[usize]) -> Vec<SquareRow> {
+        clean
+            .iter()
+            .zip(labels)
+            .enumerate()
+            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
+            .collect()
+    }
+
     fn search(model: &Linear3, rows: &mut [SquareRow], g: &Geometry, proposals: &mut Vec<Vec<f32>>) {
         let mut score = |x: &[f32], n: usize| -> Result<Vec<Vec<f32>>, AttackError> {
             assert_eq!(x.len(), n * PIXELS);
@@ -622,12 +632,7 @@ mod tests {
             })
             .collect();
         let g = Geometry { chw: CHW, norm: Distance::Linf, epsilon: 0.1, max_queries: 60, p_init: 0.8 };
-        let mut rows: Vec<SquareRow> = clean
-            .iter()
-            .zip(&labels)
-            .enumerate()
-            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
-            .collect();
+        let mut rows = searches(&clean, &labels);
         let mut proposals = Vec::new();
         search(&model, &mut rows, &g, &mut proposals);
         assert!(proposals.iter().flatten().all(|p| (0.0..=1.0).contains(p)), "a proposal left [0, 1]");
@@ -717,12 +722,7 @@ mod tests {
         let labels: Vec<usize> = clean.iter().map(|x| argmax(&model.scores(x))).collect();
         let eps = 1.0f32;
         let g = Geometry { chw: CHW, norm: Distance::L2, epsilon: eps, max_queries: 80, p_init: 0.8 };
-        let mut rows: Vec<SquareRow> = clean
-            .iter()
-            .zip(&labels)
-            .enumerate()
-            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
-            .collect();
+        let mut rows = searches(&clean, &labels);
         let mut proposals = Vec::new();
         search(&model, &mut rows, &g, &mut proposals);
         // Every proposal is scaled to the ball's surface, then clipped to the
@@ -749,12 +749,7 @@ mod tests {
         // reaches: a linear model's boundary toward class k is
         // (z_y − z_k)/‖w_y − w_k‖ away.
         let long = Geometry { max_queries: 2000, ..g };
-        let mut rows: Vec<SquareRow> = clean
-            .iter()
-            .zip(&labels)
-            .enumerate()
-            .map(|(i, (x, &y))| SquareRow::new(x.clone(), y, i as u64))
-            .collect();
+        let mut rows = searches(&clean, &labels);
         search(&model, &mut rows, &long, &mut Vec::new());
         let mut more = 0;
         for (i, row) in rows.iter().enumerate() {

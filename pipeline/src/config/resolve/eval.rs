@@ -473,6 +473,20 @@ fn radii(
     Ok(list)
 }
 
+/// A radius list in `norm`: its default radii where none are given, each at
+/// most the norm's largest (the whole pixel range under L∞).
+fn norm_radii(
+    c: &Check,
+    key: &str,
+    norm: Distance,
+    given: Option<Vec<f64>>,
+) -> Result<Vec<f64>, ConfigError> {
+    match norm {
+        Distance::L2 => radii(c, key, given, &L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
+        Distance::Linf => radii(c, key, given, &LINF_EPSILONS, 1.0),
+    }
+}
+
 /// Refuses keys that belong to the other family of attacks.
 fn only_for(
     c: &Check,
@@ -591,13 +605,9 @@ fn resolve_autoattack(
             raw.name
         ),
     )?;
-    let (default, max) = match norm {
-        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
-        Distance::Linf => (&LINF_EPSILONS, 1.0),
-    };
     Ok(AutoAttackPlan {
         norm,
-        epsilons: radii(c, key, raw.epsilons, default, max)?,
+        epsilons: norm_radii(c, key, norm, raw.epsilons)?,
         steps: c.usize(&format!("{key}.steps"), raw.steps, APGD_STEPS, 1, 10_000)?,
         // Checked against the model's classes when the data is loaded.
         targets: raw.targets.map(|t| c.usize(&format!("{key}.targets"), Some(t), 9, 1, 1000)).transpose()?,
@@ -616,13 +626,9 @@ fn resolve_square(c: &Check, key: &str, norm: Distance, raw: RawAttack) -> Resul
             raw.name
         ),
     )?;
-    let (default, max) = match norm {
-        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
-        Distance::Linf => (&LINF_EPSILONS, 1.0),
-    };
     Ok(SquarePlan {
         norm,
-        epsilons: radii(c, key, raw.epsilons, default, max)?,
+        epsilons: norm_radii(c, key, norm, raw.epsilons)?,
         // The clean query and the first (striped) guess come before any square.
         max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, SQUARE_QUERIES, 2, 1_000_000)?,
         p_init: c.float(
@@ -650,13 +656,9 @@ fn resolve_hsja(c: &Check, key: &str, norm: Distance, raw: RawAttack) -> Result<
         &others,
         &format!("does not apply to `{}` (keys: epsilons, max-queries, examples)", raw.name),
     )?;
-    let (default, max) = match norm {
-        Distance::L2 => (&L2_EPSILONS, AttackKind::PgdL2.max_epsilon()),
-        Distance::Linf => (&LINF_EPSILONS, 1.0),
-    };
     Ok(HsjaPlan {
         norm,
-        epsilons: radii(c, key, raw.epsilons, default, max)?,
+        epsilons: norm_radii(c, key, norm, raw.epsilons)?,
         // The clean query, one random start and one step at least.
         max_queries: c.usize(&format!("{key}.max-queries"), raw.max_queries, HSJA_QUERIES, 3, 1_000_000)?,
         examples: c.usize(&format!("{key}.examples"), raw.examples, 1000, 1, i64::MAX)?,
