@@ -114,7 +114,7 @@ struct Probe {
 }
 
 /// AutoAttack's classes to aim at, for a model of more than 9 + 1 classes.
-const TARGETS: usize = 9;
+pub(crate) const TARGETS: usize = 9;
 
 /// Auto-PGD on a batch, as the reference's `perturb` runs it: rows the
 /// model already misclassifies are left alone; each restart, and for the

@@ -14,7 +14,7 @@
 
 use burn::prelude::*;
 
-use super::{AttackError, AttackResult, AttackTable, epsilon_key, gradient_rows, square};
+use super::{AttackError, AttackResult, AttackTable, Attacked, epsilon_key, gradient_rows, square};
 use crate::batch::EvalSetup;
 use crate::config::{AutoAttackPlan, Stage};
 use crate::data::Dataset;
@@ -74,43 +74,22 @@ pub fn attack_rows<M: Classifier>(
         let name = attack.name();
         stage(&name, alive.len());
         let targets: Vec<usize> = alive.iter().map(|&i| rows[i]).collect();
-        // Per attacked row: still correct, its image and perturbation size.
-        let mut outcome: Vec<(bool, Vec<f32>, f64)> = Vec::with_capacity(alive.len());
         if !targets.is_empty() {
-            match &attack {
+            let done = match &attack {
                 Stage::Gradient(a) => {
                     let seed_name = format!("{}/{name}", plan.name());
-                    let done = gradient_rows(frozen, test, setup, a, &targets, &seed_name, device)?;
-                    for (j, (&ok, &size)) in done.correct.iter().zip(&done.sizes).enumerate() {
-                        outcome.push((ok, done.pixels[j * per..(j + 1) * per].to_vec(), size));
-                    }
+                    gradient_rows(frozen, test, setup, a, &targets, &seed_name, device)?
                 }
                 Stage::Square(p) => {
-                    for chunk in targets.chunks(batch) {
-                        let (clean, attacked, searches) =
-                            square::attack_rows(model, test, setup, p, eps, chunk, device, &mut |_| {})?;
-                        let after = predicted_classes(model.logits(attacked.to_device(device)))?;
-                        let HostInput::Images { pixels: moved, .. } = attacked else {
-                            return Err(not_images());
-                        };
-                        let HostInput::Images { pixels: was, .. } = &clean.input else {
-                            return Err(not_images());
-                        };
-                        for (j, (&a, &label)) in after.iter().zip(&clean.labels).enumerate() {
-                            let (old, new) = (&was[j * per..(j + 1) * per], &moved[j * per..(j + 1) * per]);
-                            let size = f64::from(p.norm.distance(old, new));
-                            outcome.push((a == label as usize, new.to_vec(), size));
-                        }
-                        debug_assert_eq!(searches.len(), chunk.len());
-                    }
+                    square::attacked_rows(model, test, setup, p, eps, &targets, device, &mut |_| {})?.0
                 }
-            }
-        }
-        for (&i, (ok, image, size)) in alive.iter().zip(outcome) {
-            if !ok {
-                pixels[i * per..(i + 1) * per].copy_from_slice(&image);
-                broken_by[i] = Some(s);
-                sizes[i] = size;
+            };
+            for (j, &i) in alive.iter().enumerate() {
+                if !done.correct[j] {
+                    pixels[i * per..(i + 1) * per].copy_from_slice(&done.pixels[j * per..(j + 1) * per]);
+                    broken_by[i] = Some(s);
+                    sizes[i] = done.sizes[j];
+                }
             }
         }
         alive.retain(|&i| broken_by[i].is_none());
@@ -154,21 +133,17 @@ pub fn evaluate<M: Classifier>(
 /// The cascade's figures, as every attack reports them; no query count
 /// (three of its four attacks read gradients).
 fn result(c: &Cascade, started: std::time::Instant) -> AttackResult {
-    let n = c.clean_correct.len();
-    let correct: Vec<bool> =
-        c.clean_correct.iter().zip(&c.broken_by).map(|(&ok, b)| ok && b.is_none()).collect();
-    let clean = c.clean_correct.iter().filter(|&&ok| ok).count();
-    let broken = c.broken_by.iter().filter(|b| b.is_some()).count();
-    let denominator = n.max(1) as f64;
-    AttackResult {
-        accuracy: correct.iter().filter(|&&ok| ok).count() as f64 / denominator,
-        success_rate: if clean == 0 { 0.0 } else { broken as f64 / clean as f64 },
-        mean_norm: c.sizes.iter().sum::<f64>() / denominator,
-        mean_queries: None,
-        examples: n,
+    let correct = c.clean_correct.iter().zip(&c.broken_by).map(|(&ok, b)| ok && b.is_none()).collect();
+    let n = c.clean_correct.len().max(1) as f64;
+    let rows = Attacked {
+        pixels: Vec::new(),
+        clean_correct: c.clean_correct.clone(),
         correct,
-        stages: c.left.iter().map(|(name, n)| (name.clone(), *n as f64 / denominator)).collect(),
-        seconds: started.elapsed().as_secs_f64(),
+        sizes: c.sizes.clone(),
+    };
+    AttackResult {
+        stages: c.left.iter().map(|(name, k)| (name.clone(), *k as f64 / n)).collect(),
+        ..rows.result(None, started)
     }
 }
 

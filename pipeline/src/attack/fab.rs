@@ -21,8 +21,8 @@
 use burn::prelude::*;
 
 use crate::config::{Attack, AttackKind, Distance};
-use crate::model::readback::{argmax, values};
-use crate::model::{Classifier, ModelInput, ReadbackError};
+use crate::model::readback::values;
+use crate::model::{Classifier, ModelInput, ReadbackError, predicted_classes};
 
 /// The largest weight of the clean image's projection in a step.
 pub const ALPHA_MAX: f32 = 0.1;
@@ -30,8 +30,6 @@ pub const ALPHA_MAX: f32 = 0.1;
 pub const ETA: f32 = 1.05;
 /// How far back toward the clean image a fooling point steps.
 pub const BETA: f32 = 0.9;
-/// AutoAttack's number of targets.
-const TARGETS: usize = 9;
 
 /// Which case of the projection a row took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,17 +220,6 @@ fn project(norm: Distance, t: &[f32], w: &[f32], b: f32) -> Vec<f32> {
     }
 }
 
-fn size(norm: Distance, d: &[f32]) -> f32 {
-    match norm {
-        Distance::Linf => linf(d.iter().copied()),
-        Distance::L2 => d.iter().map(|v| v * v).sum::<f32>().sqrt(),
-    }
-}
-
-fn linf(v: impl Iterator<Item = f32>) -> f32 {
-    v.fold(0.0f32, |m, x| m.max(x.abs()))
-}
-
 /// One targeted search from the clean images `x0` (`per` pixels a row)
 /// toward `targets`, the reference's `attack_single_run_targeted`: per
 /// row, the smallest fooling point found and its L∞ distance from the
@@ -260,7 +247,7 @@ pub fn search<M: Classifier>(
             // The linearised boundary w·z = b through the current point.
             let b = -margin + w.iter().zip(cur).map(|(g, x)| g * x).sum::<f32>();
             let (d1, d2) = (project(norm, cur, w, b), project(norm, clean, w, b));
-            let (a1, a2) = (size(norm, &d1).max(1e-8), size(norm, &d2).max(1e-8));
+            let (a1, a2) = (norm.length(&d1).max(1e-8), norm.length(&d2).max(1e-8));
             let alpha = (a1 / (a1 + a2)).clamp(0.0, ALPHA_MAX);
             let next: Vec<f32> = (0..per)
                 .map(|j| {
@@ -270,7 +257,8 @@ pub fn search<M: Classifier>(
                 .collect();
             x1[rows].copy_from_slice(&next);
         }
-        let predicted = classes(model, &x1, dims, device)?;
+        let input = Tensor::<4>::from_data(TensorData::new(x1.clone(), dims), device).autodiff();
+        let predicted = predicted_classes(model.logits(ModelInput::Images(input)).inner())?;
         for i in 0..n {
             if predicted[i] == labels[i] {
                 continue;
@@ -321,19 +309,6 @@ fn margin_gradient<M: Classifier>(
     Ok((margins, gradient))
 }
 
-fn classes<M: Classifier>(
-    model: &M,
-    x: &[f32],
-    dims: [usize; 4],
-    device: &Device,
-) -> Result<Vec<usize>, ReadbackError> {
-    let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), dims), device).autodiff();
-    let logits = model.logits(ModelInput::Images(input)).inner();
-    let classes = logits.dims()[1];
-    let host = values::<f32, 2, Float>(logits, dims[0] * classes, "attack logits")?;
-    Ok(host.chunks(classes).map(argmax).collect())
-}
-
 /// Adversarial versions of `x` (plain tensor) with true classes `y`: rows
 /// the model already misclassifies, and rows no target's search broke
 /// within ε, come back as they went in; each target searches only the
@@ -353,13 +328,9 @@ pub fn perturb<M: Classifier>(
     let device = x.device();
     let labels: Vec<usize> =
         values::<i64, 1, Int>(y, n, "attack labels")?.into_iter().map(|l| l as usize).collect();
+    let logits = model.logits(ModelInput::Images(x.clone().autodiff())).inner();
+    let clean = values::<f32, 2, Float>(logits.clone(), n * logits.dims()[1], "attack logits")?;
     let pixels = values::<f32, 4, Float>(x, n * per, "attack images")?;
-    let clean = {
-        let input = Tensor::<4>::from_data(TensorData::new(pixels.clone(), dims), &device).autodiff();
-        let logits = model.logits(ModelInput::Images(input)).inner();
-        let classes = logits.dims()[1];
-        values::<f32, 2, Float>(logits, n * classes, "attack logits")?
-    };
     let classes = clean.len() / n.max(1);
     let ranking: Vec<Vec<usize>> = clean.chunks(classes).map(super::apgd::order).collect();
     // `by_rank[k][i]`: the class row `i` ranks (k+1)-th.
@@ -370,7 +341,7 @@ pub fn perturb<M: Classifier>(
     let AttackKind::FabT { norm } = attack.kind else {
         unreachable!("white_box::perturb sends only FAB-T here")
     };
-    let aims = attack.targets.unwrap_or(TARGETS).min(classes - 1);
+    let aims = attack.targets.unwrap_or(super::apgd::TARGETS).min(classes - 1);
     for aim in by_rank.iter().skip(1).take(aims) {
         let rows: Vec<usize> = (0..n).filter(|&i| !broken[i]).collect();
         if rows.is_empty() {
@@ -507,7 +478,7 @@ mod tests {
         let cpu = Device::flex();
         let (model, x, ys) = load(&cpu);
         let dims = [10, 1, 3, 4];
-        let clean = floats(&crate::attack::reference_net::logits_json(&model, &x, dims, &cpu));
+        let clean = crate::attack::reference_net::logits(&model, &x, dims, &cpu);
         let ranking: Vec<Vec<usize>> = clean.chunks(4).map(super::super::apgd::order).collect();
         for case in fixture["cases"].as_array().expect("cases") {
             let norm = if case["norm"] == "L2" { Distance::L2 } else { Distance::Linf };
@@ -551,8 +522,7 @@ mod tests {
         let out = perturb(&model, input, labels, &attack).expect("fab");
         let out = out.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
         for i in 0..10 {
-            let moved =
-                linf(out[i * 12..(i + 1) * 12].iter().zip(&x[i * 12..(i + 1) * 12]).map(|(a, b)| a - b));
+            let moved = Distance::Linf.distance(&out[i * 12..(i + 1) * 12], &x[i * 12..(i + 1) * 12]);
             // The rank-2 search's smallest sizes decide: within 0.03 it is that point, else the clean row.
             if sizes[i] <= 0.03 {
                 assert!((moved - sizes[i]).abs() <= 1e-5, "row {i}: moved {moved}, reference {}", sizes[i]);

@@ -114,12 +114,11 @@ pub(crate) mod reference_net {
         }
     }
 
-    /// The network's logits on `x` as a JSON list.
-    pub fn logits_json(model: &TanhNet, x: &[f32], dims: [usize; 4], device: &Device) -> serde_json::Value {
+    /// The network's logits on `x`.
+    pub fn logits(model: &TanhNet, x: &[f32], dims: [usize; 4], device: &Device) -> Vec<f32> {
         let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), dims), device).autodiff();
         let z = model.logits(ModelInput::Images(input)).inner();
-        let z = z.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
-        serde_json::json!(z)
+        z.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")
     }
 
     /// A JSON list of numbers.
@@ -425,22 +424,10 @@ pub fn attack_dataset<M: Classifier>(
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(examples)).collect();
     let done = gradient_rows(model, test, setup, attack, &rows, attack.kind.name(), device)?;
-    let clean_correct = done.clean_correct.iter().filter(|&&c| c).count();
-    let flipped = done.clean_correct.iter().zip(&done.correct).filter(|&(&c, &a)| c && !a).count();
-    let n = rows.len().max(1) as f64;
-    Ok(AttackResult {
-        accuracy: done.correct.iter().filter(|&&c| c).count() as f64 / n,
-        success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
-        mean_norm: done.sizes.iter().sum::<f64>() / n,
-        mean_queries: None,
-        examples: rows.len(),
-        correct: done.correct,
-        stages: Vec::new(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(done.result(None, started))
 }
 
-/// What a gradient attack did to some rows, in their order.
+/// What an image attack did to some rows, in their order.
 pub(crate) struct Attacked {
     /// The attacked images, `c·h·w` pixels per row.
     pub pixels: Vec<f32>,
@@ -450,6 +437,26 @@ pub(crate) struct Attacked {
     pub correct: Vec<bool>,
     /// The perturbation's size in the attack's norm, measured on the host.
     pub sizes: Vec<f64>,
+}
+
+impl Attacked {
+    /// The rows' figures, as every attack reports them; `queries`, the
+    /// model queries spent, for the attacks that count them.
+    pub(crate) fn result(self, queries: Option<usize>, started: std::time::Instant) -> AttackResult {
+        let clean_correct = self.clean_correct.iter().filter(|&&c| c).count();
+        let flipped = self.clean_correct.iter().zip(&self.correct).filter(|&(&c, &a)| c && !a).count();
+        let n = self.correct.len().max(1) as f64;
+        AttackResult {
+            accuracy: self.correct.iter().filter(|&&c| c).count() as f64 / n,
+            success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
+            mean_norm: self.sizes.iter().sum::<f64>() / n,
+            mean_queries: queries.map(|q| q as f64 / n),
+            examples: self.correct.len(),
+            correct: self.correct,
+            stages: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 /// `attack` on the test rows `rows`, `setup.eval.batch_size` at a time,

@@ -35,7 +35,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::api::Api;
-use super::{AttackError, AttackResult, AttackTable, epsilon_key, images};
+use super::{AttackError, AttackResult, AttackTable, Attacked, epsilon_key, images};
 use crate::batch::EvalSetup;
 use crate::batch::HostBatch;
 use crate::config::{ApiOutput, Distance, SquarePlan};
@@ -481,8 +481,27 @@ fn attack_dataset<M: Classifier>(
 ) -> Result<AttackResult, AttackError> {
     let started = std::time::Instant::now();
     let rows: Vec<usize> = (0..test.len().min(plan.examples)).collect();
-    let (mut clean_correct, mut flipped, mut norm_sum, mut queries) = (0usize, 0usize, 0f64, 0usize);
-    let mut correct = Vec::with_capacity(rows.len());
+    let (attacked, queries) = attacked_rows(model, test, setup, plan, eps, &rows, device, done)?;
+    Ok(attacked.result(Some(queries), started))
+}
+
+/// The attack at `eps` on the test rows `rows`, `setup.eval.batch_size` at
+/// a time, and the queries it spent; `done(n)` hears of each round's `n`
+/// queries and, per batch, of the budgets its rows did not spend.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attacked_rows<M: Classifier>(
+    model: &M,
+    test: &Dataset,
+    setup: &EvalSetup,
+    plan: &SquarePlan,
+    eps: f64,
+    rows: &[usize],
+    device: &Device,
+    done: &mut dyn FnMut(usize),
+) -> Result<(Attacked, usize), AttackError> {
+    let mut out =
+        Attacked { pixels: Vec::new(), clean_correct: Vec::new(), correct: Vec::new(), sizes: Vec::new() };
+    let mut queries = 0;
     for chunk in rows.chunks(setup.eval.batch_size.max(1)) {
         let mut spent = 0;
         let (clean, attacked, searches) = attack_rows(model, test, setup, plan, eps, chunk, device, done)?;
@@ -491,28 +510,18 @@ fn attack_dataset<M: Classifier>(
         let after = predicted_classes(model.logits(attacked.to_device(device)))?;
         for (((b, a), &label), search) in before.iter().zip(&after).zip(&clean.labels).zip(&searches) {
             let label = label as usize;
-            clean_correct += usize::from(*b == label);
-            correct.push(*a == label);
-            flipped += usize::from(*b == label && *a != label);
+            out.clean_correct.push(*b == label);
+            out.correct.push(*a == label);
             let (image, q) = search.outcome();
             spent += q;
-            norm_sum += f64::from(plan.norm.distance(image, &search.clean));
+            out.sizes.push(f64::from(plan.norm.distance(image, &search.clean)));
+            out.pixels.extend_from_slice(image);
         }
         // The budgets the rows did not spend.
         done((chunk.len() * plan.max_queries).saturating_sub(spent));
         queries += spent;
     }
-    let n = rows.len().max(1) as f64;
-    Ok(AttackResult {
-        accuracy: correct.iter().filter(|&&c| c).count() as f64 / n,
-        success_rate: if clean_correct == 0 { 0.0 } else { flipped as f64 / clean_correct as f64 },
-        mean_norm: norm_sum / n,
-        mean_queries: Some(queries as f64 / n),
-        examples: rows.len(),
-        correct,
-        stages: Vec::new(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((out, queries))
 }
 
 #[cfg(test)]

@@ -402,7 +402,15 @@ impl Distance {
 
     /// The distance between two images of the same size.
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
-        let d = a.iter().zip(b).map(|(x, y)| x - y);
+        self.measure(a.iter().zip(b).map(|(x, y)| x - y))
+    }
+
+    /// The size of a perturbation.
+    pub fn length(self, d: &[f32]) -> f32 {
+        self.measure(d.iter().copied())
+    }
+
+    fn measure(self, d: impl Iterator<Item = f32>) -> f32 {
         match self {
             Distance::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
             Distance::Linf => d.map(f32::abs).fold(0.0, f32::max),
