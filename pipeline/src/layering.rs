@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["data", "model"],
     &["batch", "run"],
     &["attack"],
-    &["eval", "mce", "train"],
+    &["eval", "mce", "train", "certify"],
     &["privacy", "poison", "extraction"],
     &["report", "compare"],
     &["experiment"],

@@ -7,6 +7,7 @@
 
 pub mod attack;
 pub mod batch;
+pub mod certify;
 pub mod cli;
 pub mod compare;
 pub mod config;

@@ -4,6 +4,7 @@
 
 mod attacks;
 mod bad_input;
+mod certify;
 mod cli;
 mod device;
 mod dp;

@@ -56,7 +56,8 @@ fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
                    [[eval.attacks]]\nname = \"pgd_linf\"\nepsilons = [0.1]\nsteps = 3\nexamples = 40\n\
                    [[eval.attacks]]\nname = \"square\"\nepsilons = [0.1, 0.2]\nmax-queries = 30\nexamples = 40\n\
                    [[eval.attacks]]\nname = \"hsja_linf\"\nepsilons = [0.1, 0.2]\nmax-queries = 60\nexamples = 20\n\
-                   [[eval.attacks]]\nname = \"autoattack_linf\"\nepsilons = [0.1]\nsteps = 3\ntargets = 2\nmax-queries = 30\nexamples = 20\n";
+                   [[eval.attacks]]\nname = \"autoattack_linf\"\nepsilons = [0.1]\nsteps = 3\ntargets = 2\nmax-queries = 30\nexamples = 20\n\
+                   [eval.certify]\nsigmas = [0.25, 0.5]\nn0 = 10\nn = 50\nexamples = 20\n";
     let cfg = sb.write(
         "c.toml",
         digits_config("digits/train.parquet", "digits/test.parquet", "").replace("epochs = 2", "epochs = 1")
@@ -72,6 +73,8 @@ fn merged_image_shards_equal_one_evaluation_byte_for_byte() {
     assert_eq!(metrics["attack_accuracy"]["fgsm"].as_object().unwrap().len(), 2);
     assert_eq!(metrics["attack_mean_queries"]["square"].as_object().unwrap().len(), 2);
     assert_eq!(metrics["attack_mean_queries"]["hsja_linf"].as_object().unwrap().len(), 2);
+    // Each σ is a cell: certificates travel in their shards.
+    assert_eq!(metrics["certification"].as_object().unwrap().len(), 2);
     // A cascade's stages travel in its shard.
     assert_eq!(metrics["attack_stage_accuracy"]["autoattack_linf"]["0.1"].as_object().unwrap().len(), 4);
     // The worst case joins attacks that ran on different shards: at ε 0.1

@@ -184,6 +184,7 @@ mod tests {
             mce_baseline: None,
             privacy: None,
             extraction: Vec::new(),
+            certify: None,
         }
     }
 

@@ -196,6 +196,7 @@ mod tests {
             mce_baseline: None,
             privacy: None,
             extraction: Vec::new(),
+            certify: None,
         };
         let model_plan = ModelPlan::Text(text_plan());
         let context = augment::text::TextContext::default();

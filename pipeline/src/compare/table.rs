@@ -44,6 +44,10 @@ const UNIT_LEAVES: [&str; 17] = [
 /// perturbation sizes, query counts, exposures, row counts and seconds are
 /// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
+    // Certified accuracies and abstentions are shares; radii, counts and α are not.
+    if let Some(rest) = key.strip_prefix("certification.") {
+        return rest.contains(".accuracy.") || rest.ends_with(".abstain_rate");
+    }
     let leaf = key.rsplit('.').next().unwrap_or(key);
     let privacy =
         ["privacy.", "canaries.", "poison.", "filter.", "extraction."].iter().any(|p| key.starts_with(p));
@@ -149,6 +153,8 @@ mod tests {
             "extraction.max_fidelity",
             "extraction.apis.top-1.budgets.500.accuracy",
             "extraction.apis.top-1.transfer.0.1.success_rate",
+            "certification.0.25.accuracy.0.5",
+            "certification.0.25.abstain_rate",
         ] {
             assert!(is_fraction(k), "{k}");
         }
@@ -169,6 +175,10 @@ mod tests {
             "extraction.apis.top-1.transfer.0.1.budget",
             "extraction.apis.probabilities.examples",
             "extraction.seconds",
+            "certification.0.25.mean_radius",
+            "certification.0.25.max_radius",
+            "certification.0.25.alpha",
+            "certification.0.25.n",
         ] {
             assert!(!is_fraction(k), "{k}");
         }

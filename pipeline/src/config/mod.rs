@@ -900,4 +900,32 @@ mod tests {
         let e = parse(&format!("{IMAGE}[train.augmix]\nseverity = 6\n"), &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("train.augmix.severity"));
     }
+
+    #[test]
+    fn certification_and_training_noise_resolve_round_trip_and_refuse_what_does_not_fit() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[train.noise]\n[eval.certify]\n"), &cfg).expect("test setup");
+        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25 }));
+        let c = plan.eval.certify.clone().expect("certify");
+        assert_eq!(
+            (c.sigmas.as_slice(), c.n0, c.n, c.alpha, c.examples, c.batch),
+            (&[0.25][..], 100, 1000, 0.001, 500, 1000)
+        );
+        assert_eq!(c.radii, [0.0, 0.25, 0.5, 0.75, 1.0]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!((again.train.noise, again.eval.certify), (plan.train.noise, plan.eval.certify));
+        let key = |text: &str| parse(&format!("{IMAGE}{text}"), &cfg).unwrap_err().key;
+        assert_eq!(key("[eval.certify]\nsigmas = [0.5, 0.25]\n").as_deref(), Some("eval.certify.sigmas[1]"));
+        assert_eq!(key("[eval.certify]\nsigmas = []\n").as_deref(), Some("eval.certify.sigmas"));
+        assert_eq!(key("[eval.certify]\nsigmas = [0]\n").as_deref(), Some("eval.certify.sigmas[0]"));
+        assert_eq!(key("[eval.certify]\nalpha = 0.5\n").as_deref(), Some("eval.certify.alpha"));
+        assert_eq!(key("[eval.certify]\nradii = [-1]\n").as_deref(), Some("eval.certify.radii[0]"));
+        assert_eq!(key("[eval.certify]\nn = 5\n").as_deref(), Some("eval.certify.n"));
+        assert_eq!(key("[train.noise]\nsigma = 0\n").as_deref(), Some("train.noise.sigma"));
+        assert_eq!(key("[train.augmix]\n[train.noise]\n").as_deref(), Some("train.noise"));
+        let text = |t: &str| parse(&format!("{BASE}{t}"), &cfg).unwrap_err();
+        let e = text("[eval.certify]\n");
+        assert!(e.key.as_deref() == Some("eval.certify") && e.message.contains("image"), "{e}");
+        assert_eq!(text("[train.noise]\n").key.as_deref(), Some("train.noise"));
+    }
 }

@@ -287,6 +287,8 @@ pub struct TrainPlan {
     pub adversarial: Option<AdversarialPlan>,
     /// AugMix with the Jensen-Shannon consistency loss, when configured.
     pub augmix: Option<AugmixPlan>,
+    /// `[train.noise]`: Gaussian noise on every training image, when set.
+    pub noise: Option<NoisePlan>,
     /// Canaries planted in the training data (`[train.canaries]`).
     pub canaries: Option<CanaryPlan>,
     /// Differentially private training (`[train.privacy]`).
@@ -551,6 +553,14 @@ impl CanaryPlan {
     }
 }
 
+/// `[train.noise]` resolved: the Gaussian data augmentation randomized
+/// smoothing's base classifier needs (Cohen et al. 2019).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoisePlan {
+    /// Standard deviation on the [0, 1] pixel scale; not clipped.
+    pub sigma: f64,
+}
+
 /// `[train.augmix]` resolved (Hendrycks et al. 2020).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AugmixPlan {
@@ -624,6 +634,27 @@ pub struct EvalPlan {
     pub privacy: Option<PrivacyPlan>,
     /// Model extraction (`[[eval.extraction]]`), one entry per API output mode.
     pub extraction: Vec<ExtractionPlan>,
+    /// Certification by randomized smoothing (`[eval.certify]`), when configured.
+    pub certify: Option<CertifyPlan>,
+}
+
+/// `[eval.certify]` resolved: Cohen et al.'s CERTIFY at each noise level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertifyPlan {
+    /// Noise standard deviations in pixel units ([0, 1] images), each its own cell.
+    pub sigmas: Vec<f64>,
+    /// Noisy samples that pick the class to certify.
+    pub n0: usize,
+    /// Noisy samples that bound its probability.
+    pub n: usize,
+    /// Chance a certificate is wrong (the confidence bound's level is 1 − α).
+    pub alpha: f64,
+    /// Test rows certified (the first ones).
+    pub examples: usize,
+    /// L2 radii at which certified accuracy is reported, increasing.
+    pub radii: Vec<f64>,
+    /// Noisy copies per model call.
+    pub batch: usize,
 }
 
 /// What a prediction API returns for one query (`[[eval.extraction]].output`).

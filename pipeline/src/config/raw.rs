@@ -93,6 +93,7 @@ pub struct RawTrain {
     pub class_weights: Option<String>,
     pub adversarial: Option<RawAdversarial>,
     pub augmix: Option<RawAugmix>,
+    pub noise: Option<RawNoise>,
     pub canaries: Option<RawCanaries>,
     pub privacy: Option<RawDp>,
     pub poison: Option<RawPoison>,
@@ -154,6 +155,13 @@ pub struct RawAugmix {
     pub jsd_weight: Option<f64>,
 }
 
+/// `[train.noise]`: Gaussian noise on every training image.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawNoise {
+    pub sigma: Option<f64>,
+}
+
 /// `[train.adversarial]`: PGD adversarial training.
 #[derive(Debug, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -200,6 +208,20 @@ pub struct RawEval {
     pub privacy_holdout: Option<f64>,
     pub privacy_examples: Option<i64>,
     pub extraction: Option<Vec<RawExtraction>>,
+    pub certify: Option<RawCertify>,
+}
+
+/// `[eval.certify]`: certified L2 robustness by randomized smoothing.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCertify {
+    pub sigmas: Option<Vec<f64>>,
+    pub n0: Option<i64>,
+    pub n: Option<i64>,
+    pub alpha: Option<f64>,
+    pub examples: Option<i64>,
+    pub radii: Option<Vec<f64>>,
+    pub batch: Option<i64>,
 }
 
 /// One `[[eval.extraction]]` entry: a prediction API and the thief who queries it.

@@ -152,6 +152,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 repeats: Some(k.repeats.iter().map(|&r| r as i64).collect()),
                 candidates: (k.candidates > 0).then_some(k.candidates as i64),
             }),
+            noise: t.noise.map(|n| RawNoise { sigma: Some(n.sigma) }),
             augmix: t.augmix.map(|a| RawAugmix {
                 severity: Some(i64::from(a.severity.level())),
                 jsd_weight: Some(a.jsd_weight),
@@ -277,6 +278,15 @@ fn to_raw(plan: &Plan) -> RawConfig {
             privacy_examples: plan.eval.privacy.as_ref().map(|p| p.examples as i64),
             extraction: (!plan.eval.extraction.is_empty())
                 .then(|| plan.eval.extraction.iter().map(|e| extraction(e, plan.data.modality)).collect()),
+            certify: plan.eval.certify.as_ref().map(|p| RawCertify {
+                sigmas: Some(p.sigmas.clone()),
+                n0: Some(p.n0 as i64),
+                n: Some(p.n as i64),
+                alpha: Some(p.alpha),
+                examples: Some(p.examples as i64),
+                radii: Some(p.radii.clone()),
+                batch: Some(p.batch as i64),
+            }),
         }),
     }
 }

@@ -450,6 +450,7 @@ mod tests {
             mce_baseline: None,
             privacy: None,
             extraction: Vec::new(),
+            certify: None,
         };
         let context = augment::text::TextContext::default();
         let setup = EvalSetup { eval: &eval, model: &plan, text: &context, seed: 11 };

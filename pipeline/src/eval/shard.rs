@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::epsilon_key;
 use crate::config::{AttackPlan, EvalPlan};
-use crate::run::metrics::{MetricTable, RowTable, RunInfo, StageTable};
+use crate::run::metrics::{CertifyMetrics, MetricTable, RowTable, RunInfo, StageTable};
 
 /// Version of the shard file layout.
 pub const SHARD_SCHEMA: u32 = 2;
@@ -41,12 +41,22 @@ pub enum Cell {
         /// ε as a metric key.
         epsilon: String,
     },
+    /// Randomized smoothing's certificates at one noise level.
+    Certify {
+        /// σ as a metric key.
+        sigma: String,
+    },
 }
 
 impl Cell {
     /// The attack cell of `attack` at `epsilon`.
     pub fn attack(attack: &str, epsilon: f64) -> Cell {
         Cell::Attack { attack: attack.to_owned(), epsilon: epsilon_key(epsilon) }
+    }
+
+    /// The certification cell at noise level `sigma`.
+    pub fn certify(sigma: f64) -> Cell {
+        Cell::Certify { sigma: epsilon_key(sigma) }
     }
 }
 
@@ -56,6 +66,7 @@ impl fmt::Display for Cell {
             Cell::Clean => f.write_str("clean"),
             Cell::Corruption { op, severity } => write!(f, "{op} severity {severity}"),
             Cell::Attack { attack, epsilon } => write!(f, "{attack} ε={epsilon}"),
+            Cell::Certify { sigma } => write!(f, "certify σ={sigma}"),
         }
     }
 }
@@ -187,6 +198,11 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
             }
         }
     }
+    if let Some(p) = &eval.certify {
+        // Every row takes n0 + n noisy passes.
+        let cost = p.examples.min(test_rows) as f64 * (p.n0 + p.n) as f64;
+        out.extend(p.sigmas.iter().map(|&s| (Cell::certify(s), cost)));
+    }
     out
 }
 
@@ -252,6 +268,10 @@ pub struct ShardResult {
     /// (absent from shards without a cascade, and from older ones).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attack_stage_accuracy: StageTable,
+    /// `certification`: this shard's certify cells (absent from shards
+    /// without one, and from older ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub certification: BTreeMap<String, CertifyMetrics>,
     /// Wall seconds of the shard's evaluation.
     pub seconds: f64,
 }
@@ -280,6 +300,7 @@ mod tests {
             mce_baseline: None,
             privacy: None,
             extraction: Vec::new(),
+            certify: None,
         }
     }
 
@@ -355,6 +376,7 @@ mod tests {
             attack_mean_queries: MetricTable::new(),
             attack_rows_correct: RowTable::new(),
             attack_stage_accuracy: StageTable::new(),
+            certification: BTreeMap::new(),
             seconds: 0.5,
         };
         let back: ShardResult =

@@ -15,6 +15,7 @@ use burn::store::ModuleSnapshot;
 use serde_json::json;
 
 use crate::attack::{self, AttackTable};
+use crate::certify;
 use crate::compare;
 use crate::config::{self, CanaryPlan, DpBudget, Plan};
 use crate::data::{self, Split, provenance};
@@ -35,8 +36,8 @@ use crate::run::RunDir;
 use crate::run::lock::RunLock;
 use crate::run::manifest::{self, Manifest, RunStatus, Versions};
 use crate::run::metrics::{
-    AttackMetrics, CanaryMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable, Metrics,
-    PoisonMetrics, PrivacyMetrics, RunInfo, ValidationMetrics,
+    AttackMetrics, CanaryMetrics, CertifyMetrics, DpMetrics, EpochMetrics, ExtractionMetrics, MetricTable,
+    Metrics, PoisonMetrics, PrivacyMetrics, RunInfo, ValidationMetrics,
 };
 use crate::train::checkpoint::{self, CheckpointIndex, Checkpointer};
 use crate::train::dp::DpRun;
@@ -599,6 +600,7 @@ struct Measured {
     corruption: MetricTable,
     attacks: AttackTable,
     examples: Examples,
+    certification: BTreeMap<String, CertifyMetrics>,
     privacy: Option<PrivacyMetrics>,
     canaries: Option<CanaryMetrics>,
     poison: Option<PoisonMetrics>,
@@ -613,6 +615,7 @@ impl Measured {
             corruption: self.corruption.clone(),
             attacks: attack::tables(&self.attacks),
             tables: self.tables.clone(),
+            certification: self.certification.clone(),
         })
     }
 }
@@ -673,6 +676,7 @@ struct Evaluation {
     corruption: MetricTable,
     attacks: AttackMetrics,
     tables: BTreeMap<String, String>,
+    certification: BTreeMap<String, CertifyMetrics>,
 }
 
 impl Evaluation {
@@ -681,6 +685,7 @@ impl Evaluation {
         let mut metrics = Metrics::new(info, self.clean, self.corruption, self.attacks, training);
         metrics.attack_worst_case_accuracy = worst;
         metrics.corruption_table = self.tables;
+        metrics.certification = self.certification;
         metrics
     }
 }
@@ -904,6 +909,15 @@ fn measure<M: Classifier>(
                 "mean_queries": r.mean_queries, "examples": r.examples, "seconds": r.seconds}))?;
         }
     }
+    let mut certification = BTreeMap::new();
+    for (sigma, c, seconds) in
+        certify::evaluate(model, &split.test, setup, device, progress, &|s| cells.has(&Cell::certify(s)))?
+    {
+        emit(json!({"event": "certified", "run": run_id, "sigma": sigma, "accuracy": c.accuracy,
+            "abstain_rate": c.abstain_rate, "mean_radius": c.mean_radius, "examples": c.examples,
+            "seconds": seconds}))?;
+        certification.insert(sigma, c);
+    }
     // A sharded run's examples are gathered at `temper merge`.
     let examples = match log {
         Some(_) if *cells == Cells::All => {
@@ -917,6 +931,7 @@ fn measure<M: Classifier>(
         corruption,
         attacks,
         examples,
+        certification,
         privacy: None,
         canaries: None,
         poison: None,
@@ -1145,6 +1160,7 @@ pub fn evaluate_shard(
         attack_mean_queries: attacks.mean_queries,
         attack_rows_correct: attacks.rows_correct,
         attack_stage_accuracy: attacks.stage_accuracy,
+        certification: measured.certification.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
     let path = shards::write(&saved.dir, &result)?;

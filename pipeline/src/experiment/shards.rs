@@ -293,5 +293,6 @@ fn combine(
             stage_accuracy: union_of(found, |r| &r.attack_stage_accuracy),
         },
         tables: found[0].1.corruption_table.clone(),
+        certification: found.iter().flat_map(|(_, r)| r.certification.clone()).collect(),
     })
 }

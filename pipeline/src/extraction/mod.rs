@@ -350,6 +350,7 @@ pub fn surrogate_training(train: &TrainPlan, steps: usize, rows: usize) -> Train
         checkpoint_every: None,
         adversarial: None,
         augmix: None,
+        noise: None,
         canaries: None,
         privacy: None,
         poison: None,

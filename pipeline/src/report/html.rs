@@ -238,6 +238,7 @@ mod tests {
             filter: None,
             extraction: None,
             validation: None,
+            certification: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! its SVG charts and examples, both rendered from one section model
 //! ([`sections`]). Reports render results; they never run a model.
 
+mod certified;
 mod diff;
 pub mod html;
 mod markdown;

@@ -96,6 +96,7 @@ pub fn document<'a>(metrics: &Metrics, manifest: &Manifest, examples: &'a Exampl
     let mut sections = vec![headline(metrics)];
     sections.extend(corruptions(metrics));
     sections.extend(attacks(metrics));
+    sections.extend(super::certified::section(metrics));
     sections.extend(super::stealing::section(metrics));
     sections.extend(poisoning(metrics));
     sections.extend(differential_privacy(metrics));

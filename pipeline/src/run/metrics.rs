@@ -169,6 +169,33 @@ pub struct Metrics {
     /// The validation split and the epoch kept, under `train.validation-share`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationMetrics>,
+    /// `certification[sigma]`: randomized smoothing's certificates, when
+    /// `[eval.certify]` is configured.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub certification: BTreeMap<String, CertifyMetrics>,
+}
+
+/// Randomized smoothing at one noise level σ (Cohen et al. 2019): what the
+/// smoothed classifier is proven to withstand in L2.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CertifyMetrics {
+    /// Test rows certified (the first ones).
+    pub examples: usize,
+    /// Samples that picked each row's class.
+    pub n0: usize,
+    /// Samples that bounded its probability.
+    pub n: usize,
+    /// Chance a certificate is wrong.
+    pub alpha: f64,
+    /// `accuracy[radius]`: share of rows classified right and certified at
+    /// least that far (at radius 0: right, not abstaining).
+    pub accuracy: BTreeMap<String, f64>,
+    /// Share of rows the smoothed classifier abstained on.
+    pub abstain_rate: f64,
+    /// Average certified radius, 0 for wrong or abstained rows.
+    pub mean_radius: f64,
+    /// The largest radius `n` samples can certify at `alpha`.
+    pub max_radius: f64,
 }
 
 /// What the validation split chose.
@@ -415,6 +442,7 @@ impl Metrics {
             filter: None,
             extraction: None,
             validation: None,
+            certification: BTreeMap::new(),
             mce: None,
             relative_mce: None,
             corruption_error: BTreeMap::new(),

@@ -429,6 +429,9 @@ fn prefetch(
                 if let Some(a) = &s.plan.augmix {
                     batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
                 }
+                if let Some(n) = &s.plan.noise {
+                    batch::add_gaussian_noise(&mut host, rows, n.sigma as f32, s.seed, epoch as u64)?;
+                }
                 Ok(host)
             });
         let failed = host.is_err();

@@ -123,6 +123,7 @@ pub(super) fn resolve_eval(
         }
         extraction.push(plan);
     }
+    let certify = raw.certify.map(|r| resolve_certify(c, r, modality)).transpose()?;
     Ok(EvalPlan {
         corruptions,
         corruption_table,
@@ -132,6 +133,53 @@ pub(super) fn resolve_eval(
         mce_baseline,
         privacy,
         extraction,
+        certify,
+    })
+}
+
+/// `[eval.certify]`. Cohen et al. certify with n0 = 100, n = 100,000 and
+/// α = 0.001; the default n is 1,000 so a CPU run certifies in minutes
+/// (it caps the radius at 2.46 σ, which the report says).
+fn resolve_certify(c: &Check, r: RawCertify, modality: Modality) -> Result<CertifyPlan, ConfigError> {
+    if modality == Modality::Text {
+        return Err(c.err(
+            "eval.certify",
+            "randomized smoothing certifies image models (Gaussian noise on pixels), not text",
+        ));
+    }
+    let increasing = |key: &str, list: Vec<f64>, low: FloatRange| -> Result<Vec<f64>, ConfigError> {
+        if list.is_empty() {
+            return Err(c.err(key, "must list at least one value"));
+        }
+        let mut out: Vec<f64> = Vec::with_capacity(list.len());
+        for (j, v) in list.into_iter().enumerate() {
+            let at = format!("{key}[{j}]");
+            let v = c.float(&at, Some(v), 0.0, low)?;
+            if out.last().is_some_and(|&last| v <= last) {
+                return Err(c.err(&at, "values must be listed in increasing order"));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    };
+    let sigmas = increasing(
+        "eval.certify.sigmas",
+        r.sigmas.unwrap_or_else(|| vec![0.25]),
+        FloatRange::OpenLow(0.0, 4.0),
+    )?;
+    let radii = increasing(
+        "eval.certify.radii",
+        r.radii.unwrap_or_else(|| vec![0.0, 0.25, 0.5, 0.75, 1.0]),
+        FloatRange::Closed(0.0, 100.0),
+    )?;
+    Ok(CertifyPlan {
+        sigmas,
+        n0: c.usize("eval.certify.n0", r.n0, 100, 1, 10_000_000)?,
+        n: c.usize("eval.certify.n", r.n, 1000, 10, 100_000_000)?,
+        alpha: c.float("eval.certify.alpha", r.alpha, 0.001, FloatRange::Open(0.0, 0.5))?,
+        examples: c.usize("eval.certify.examples", r.examples, 500, 1, i64::MAX)?,
+        radii,
+        batch: c.usize("eval.certify.batch", r.batch, 1000, 1, 65_536)?,
     })
 }
 

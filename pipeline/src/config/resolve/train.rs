@@ -69,6 +69,21 @@ pub(super) fn resolve_train(
             )?,
         }),
     };
+    let noise = match raw.noise {
+        None => None,
+        Some(_) if modality == Modality::Text => {
+            return Err(c.err("train.noise", "Gaussian noise is added to pixels; this config's data is text"));
+        }
+        Some(_) if augmix.is_some() => {
+            return Err(c.err(
+                "train.noise",
+                "cannot be combined with [train.augmix], whose loss compares clean and augmented views",
+            ));
+        }
+        Some(n) => Some(NoisePlan {
+            sigma: c.float("train.noise.sigma", n.sigma, 0.25, FloatRange::OpenLow(0.0, 4.0))?,
+        }),
+    };
     let canaries = match raw.canaries {
         None => None,
         Some(r) => {
@@ -263,6 +278,7 @@ pub(super) fn resolve_train(
         privacy,
         adversarial,
         augmix,
+        noise,
         canaries,
         epochs: c.usize("train.epochs", raw.epochs, 3, 1, 100_000)?,
         batch_size: c.usize("train.batch-size", raw.batch_size, 64, 1, 65_536)?,

@@ -1,0 +1,63 @@
+//! Randomized smoothing: a model trained on Gaussian noise, certified at
+//! two noise levels, reported, and certified again by `temper eval`.
+
+use temper::synth::ImageLayout;
+
+use crate::harness::{Sandbox, digits_config};
+
+#[test]
+fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
+    let sb = Sandbox::new();
+    sb.digits(300, 60, ImageLayout::ParquetBytes);
+    let certify = "[eval.certify]\nsigmas = [0.25, 0.5]\nn0 = 20\nn = 200\nexamples = 30\nradii = [0.0, 0.25, 0.5, 1.0]\n";
+    let cfg = sb.write(
+        "c.toml",
+        digits_config("digits/train.parquet", "digits/test.parquet", "[train.noise]\nsigma = 0.25\n")
+            + certify,
+    );
+    let run = sb.temper(&["train", "--config", cfg.to_str().unwrap(), "--quiet"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let dir = sb.run_dirs()[0].clone();
+    let metrics = sb.json(&dir.join("metrics.json"));
+    let c = &metrics["certification"];
+    assert_eq!(c.as_object().unwrap().len(), 2, "{c}");
+    for sigma in ["0.25", "0.5"] {
+        let s = &c[sigma];
+        assert_eq!(
+            (s["examples"].as_u64(), s["n0"].as_u64(), s["n"].as_u64()),
+            (Some(30), Some(20), Some(200))
+        );
+        let acc: Vec<f64> =
+            ["0", "0.25", "0.5", "1"].iter().map(|r| s["accuracy"][r].as_f64().unwrap()).collect();
+        assert!(
+            acc.windows(2).all(|w| w[1] <= w[0]),
+            "σ {sigma}: certified accuracy grows with the radius {acc:?}"
+        );
+        let abstain = s["abstain_rate"].as_f64().unwrap();
+        assert!(acc[0] + abstain <= 1.0 + 1e-12, "σ {sigma}");
+        // 200 unanimous samples bound p at 0.001^(1/200) = 0.96605, Φ⁻¹ = 1.8258.
+        let cap = s["max_radius"].as_f64().unwrap();
+        let want: f64 = sigma.parse::<f64>().unwrap() * 1.8258;
+        assert!((cap - want).abs() < 1e-3, "σ {sigma}: cap {cap}");
+        for (r, a) in [0.0, 0.25, 0.5, 1.0].iter().zip(&acc) {
+            if *r > cap {
+                assert_eq!(*a, 0.0, "σ {sigma}: certified beyond what 200 samples can at r {r}");
+            }
+        }
+        let mean = s["mean_radius"].as_f64().unwrap();
+        assert!((0.0..=cap).contains(&mean), "σ {sigma}: mean radius {mean}");
+    }
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert_eq!(log.lines().filter(|l| l.contains("\"event\":\"certified\"")).count(), 2);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Evasion: certified robustness"), "{report}");
+    assert!(report.contains("cannot certify beyond"), "the sample cap is named: {report}");
+    let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(resolved.contains("[train.noise]") && resolved.contains("[eval.certify]"), "{resolved}");
+    // Noise is seeded by the run seed, the row and σ: a re-evaluation certifies the same.
+    let again = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(again.code, 0, "stderr: {}", again.stderr);
+    let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
+    let evaluated = sb.json(&evals[0].path());
+    assert_eq!(evaluated["certification"], metrics["certification"]);
+}
