@@ -909,11 +909,15 @@ mod tests {
         let c = plan.eval.certify.clone().expect("certify");
         assert_eq!(
             (c.sigmas.as_slice(), c.n0, c.n, c.alpha, c.examples, c.batch),
-            (&[0.25][..], 100, 1000, 0.001, 500, 1000)
+            (&[0.25][..], 100, 1000, 0.001, 500, 256)
         );
         assert_eq!(c.radii, [0.0, 0.25, 0.5, 0.75, 1.0]);
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!((again.train.noise, again.eval.certify), (plan.train.noise, plan.eval.certify));
+        // Noisy copies follow the evaluation batch unless set.
+        let small =
+            parse(&format!("{IMAGE}[eval]\nbatch-size = 64\n[eval.certify]\n"), &cfg).expect("test setup");
+        assert_eq!(small.eval.certify.as_ref().map(|c| c.batch), Some(64));
         let key = |text: &str| parse(&format!("{IMAGE}{text}"), &cfg).unwrap_err().key;
         assert_eq!(key("[eval.certify]\nsigmas = [0.5, 0.25]\n").as_deref(), Some("eval.certify.sigmas[1]"));
         assert_eq!(key("[eval.certify]\nsigmas = []\n").as_deref(), Some("eval.certify.sigmas"));

