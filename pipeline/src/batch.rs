@@ -2,6 +2,7 @@
 //! parallel, seeded per sample), and lay them out for the model.
 
 use augment::text::TextContext;
+use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
 use crate::config::{AugmentPolicy, EvalPlan, ModelPlan, TextPlan};
@@ -149,7 +150,6 @@ pub fn add_gaussian_noise(
     seed: u64,
     epoch: u64,
 ) -> Result<(), BatchError> {
-    use rand_distr::{Distribution, StandardNormal};
     let HostInput::Images { pixels, shape } = &mut batch.input else {
         return Err(BatchError::Mismatch { what: "Gaussian noise", data: "text" });
     };

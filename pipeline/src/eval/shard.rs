@@ -1,11 +1,12 @@
 //! Sharded evaluation. An evaluation is made of independent cells: clean
-//! accuracy, each corruption at each severity, each attack at each ε. Each
-//! cell computes the same numbers whichever process runs it (its
-//! perturbations and attack starts are seeded by the run seed and the cell
-//! only), so N processes can each evaluate a deterministic 1/N of the cells
-//! and `temper merge` can put their results together into exactly what one
-//! process would have written. Cells go to shards by expected cost, longest
-//! first, so an array job's tasks finish at about the same time.
+//! accuracy, each corruption at each severity, each attack at each ε, each
+//! certification σ. Each cell computes the same numbers whichever process
+//! runs it (its perturbations, attack starts and smoothing noise are seeded
+//! by the run seed and the cell only), so N processes can each evaluate a
+//! deterministic 1/N of the cells and `temper merge` can put their results
+//! together into exactly what one process would have written. Cells go to
+//! shards by expected cost, longest first, so an array job's tasks finish
+//! at about the same time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
