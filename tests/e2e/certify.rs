@@ -1,5 +1,6 @@
 //! Randomized smoothing: a model trained on Gaussian noise, certified at
-//! two noise levels, reported, and certified again by `temper eval`.
+//! two noise levels and attacked there by SmoothAdv, reported, and
+//! certified and attacked again by `temper eval`.
 
 use temper::synth::ImageLayout;
 
@@ -9,7 +10,8 @@ use crate::harness::{Sandbox, digits_config};
 fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
     let sb = Sandbox::new();
     sb.digits(300, 60, ImageLayout::ParquetBytes);
-    let certify = "[eval.certify]\nsigmas = [0.25, 0.5]\nn0 = 20\nn = 200\nexamples = 30\nradii = [0.0, 0.25, 0.5, 1.0]\n";
+    let certify = "[eval.certify]\nsigmas = [0.25, 0.5]\nn0 = 20\nn = 200\nexamples = 30\nradii = [0.0, 0.25, 0.5, 1.0]\n\
+                   [eval.certify.attack]\nsteps = 5\nsamples = 4\nexamples = 12\n";
     let cfg = sb.write(
         "c.toml",
         digits_config("digits/train.parquet", "digits/test.parquet", "[train.noise]\nsigma = 0.25\n")
@@ -46,15 +48,37 @@ fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
         }
         let mean = s["mean_radius"].as_f64().unwrap();
         assert!((0.0..=cap).contains(&mean), "σ {sigma}: mean radius {mean}");
+        let a = &s["attack"];
+        assert_eq!(
+            (a["examples"].as_u64(), a["steps"].as_u64(), a["samples"].as_u64()),
+            (Some(12), Some(5), Some(4)),
+            "{a}"
+        );
+        let share = |what: &str| -> Vec<f64> {
+            ["0", "0.25", "0.5", "1"].iter().map(|r| a[what][r].as_f64().unwrap()).collect()
+        };
+        let (attacked, abstained, certified) = (share("accuracy"), share("abstain"), share("certified"));
+        for j in 0..4 {
+            assert!(attacked[j] + abstained[j] <= 1.0 + 1e-12, "σ {sigma}: {a}");
+            // Twelve rows: every share is a multiple of 1/12.
+            for v in [attacked[j], abstained[j], certified[j]] {
+                assert!((v * 12.0 - (v * 12.0).round()).abs() < 1e-9, "σ {sigma}: {v} of 12 rows");
+            }
+        }
+        assert!(certified.windows(2).all(|w| w[1] <= w[0]), "σ {sigma}: {certified:?}");
+        // The strongest attack breaks at least what the unattacked prediction got wrong.
+        assert!(attacked[3] <= attacked[0], "σ {sigma}: attacked {attacked:?}");
     }
     let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().filter(|l| l.contains("\"event\":\"certified\"")).count(), 2);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Evasion: certified robustness"), "{report}");
     assert!(report.contains("cannot certify beyond"), "the sample cap is named: {report}");
+    assert!(report.contains("SmoothAdv, then PREDICT (upper bound)"), "{report}");
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-    assert!(resolved.contains("[train.noise]") && resolved.contains("[eval.certify]"), "{resolved}");
-    // Noise is seeded by the run seed, the row and σ: a re-evaluation certifies the same.
+    assert!(resolved.contains("[train.noise]") && resolved.contains("[eval.certify.attack]"), "{resolved}");
+    // Noise is seeded by the run seed, the row and σ: a re-evaluation
+    // certifies, attacks and predicts the same.
     let again = sb.temper(&["eval", "--run", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(again.code, 0, "stderr: {}", again.stderr);
     let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();

@@ -1,8 +1,9 @@
-//! The two statistics randomized smoothing's CERTIFY needs (Cohen, Rosenfeld
-//! & Kolter 2019): a one-sided Clopper-Pearson lower bound on the top class's
-//! probability under noise, and the standard normal quantile that turns it
-//! into an L2 radius. Written here on `libm` rather than pulled in with a
-//! statistics crate: two functions, checked against SciPy's values.
+//! The statistics randomized smoothing needs (Cohen, Rosenfeld & Kolter
+//! 2019): for CERTIFY, a one-sided Clopper-Pearson lower bound on the top
+//! class's probability under noise and the standard normal quantile that
+//! turns it into an L2 radius; for PREDICT, the two-sided binomial test of
+//! the top two counts. Written here on `libm` rather than pulled in with a
+//! statistics crate: three functions, checked against SciPy's values.
 
 /// `ln Γ(x)` for `x > 0`.
 fn ln_gamma(x: f64) -> f64 {
@@ -90,6 +91,19 @@ pub fn clopper_pearson_lower(successes: usize, trials: usize, alpha: f64) -> f64
     lo
 }
 
+/// The two-sided binomial test's p-value for `successes` of `trials`
+/// against p = ½: what Cohen et al.'s PREDICT calls as `binom_test(count1,
+/// count1 + count2, p=0.5)`. The distribution is symmetric, so the two
+/// tails are equal: twice the upper tail P(X ≥ k) = I_½(k, n − k + 1) of
+/// the larger count k, at most 1.
+pub fn binomial_test_half(successes: usize, trials: usize) -> f64 {
+    let k = successes.max(trials.saturating_sub(successes));
+    if trials == 0 || 2 * k == trials {
+        return 1.0;
+    }
+    (2.0 * regularized_beta(0.5, k as f64, (trials - k) as f64 + 1.0)).min(1.0)
+}
+
 /// The standard normal CDF.
 pub fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
@@ -165,6 +179,19 @@ mod tests {
 
     /// (p, `scipy.stats.norm.ppf(p)`).
     const QUANTILE: &[(f64, f64)] = &include!("../../tests/fixtures/normal_quantile.rs.in");
+
+    /// (k, n, `scipy.stats.binomtest(k, n, 0.5).pvalue`).
+    const BINOMIAL: &[(usize, usize, f64)] = &include!("../../tests/fixtures/binomial_test.rs.in");
+
+    #[test]
+    fn the_binomial_test_matches_scipy() {
+        assert!(BINOMIAL.len() >= 50);
+        for &(k, n, want) in BINOMIAL {
+            let got = binomial_test_half(k, n);
+            // SciPy flushes tails below f64's normal range to 0.
+            assert!((got - want).abs() <= 1e-10 * want + 1e-300, "({k}, {n}): {got} vs {want}");
+        }
+    }
 
     #[test]
     fn clopper_pearson_matches_statsmodels() {

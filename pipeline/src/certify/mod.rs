@@ -12,8 +12,13 @@
 //! Noise is drawn on the host from a generator seeded by the run seed, the
 //! row and σ, so a row's certificate does not depend on the backend, the
 //! batch size or the rows beside it.
+//!
+//! `[eval.certify.attack]` adds the matching upper bound: SmoothAdv
+//! (`smooth_adv`) attacks the smoothed classifier itself and PREDICT
+//! answers on the adversarial images.
 
 pub mod bounds;
+pub mod smooth_adv;
 
 use std::time::Instant;
 
@@ -40,6 +45,19 @@ pub enum CertifyError {
     /// Smoothing adds Gaussian noise to pixels.
     #[error("randomized smoothing certifies image models (Gaussian noise on pixels); this model reads text")]
     Text,
+    /// The device returned an attacked image outside the attack's ball.
+    #[error(
+        "SmoothAdv at L2 radius {radius}: test row {row} came back {size:.6} from its clean image (or outside \
+         [0, 1]); the device computed the attack wrongly, so no figure is reported"
+    )]
+    OutsideBall {
+        /// The test row.
+        row: usize,
+        /// The attack's radius.
+        radius: f64,
+        /// How far the image moved.
+        size: f64,
+    },
 }
 
 /// CERTIFY's answer for one row.
@@ -62,6 +80,17 @@ pub fn certify(selection: &[usize], estimation: &[usize], sigma: f64, alpha: f64
         return Certificate { class: None, radius: 0.0 };
     }
     Certificate { class: Some(guess), radius: sigma * bounds::normal_quantile(p_low) }
+}
+
+/// PREDICT (Cohen et al.'s Algorithm 1, prediction): the most counted
+/// class when a two-sided binomial test of the top two counts rejects
+/// their being equally likely at level `alpha`; otherwise abstain. Wrong
+/// with probability at most `alpha` whatever the model.
+pub fn predict(counts: &[usize], alpha: f64) -> Option<usize> {
+    let first = top(counts);
+    let second = counts.iter().enumerate().filter(|&(i, _)| i != first).map(|(_, &c)| c).max().unwrap_or(0);
+    let count = counts.get(first).copied().unwrap_or(0);
+    (bounds::binomial_test_half(count, count + second) <= alpha).then_some(first)
 }
 
 /// The most counted class, the lowest index among ties.
@@ -178,6 +207,7 @@ pub fn summarize(certs: &[(Certificate, usize)], plan: &CertifyPlan, sigma: f64)
         abstain_rate: certs.iter().filter(|(c, _)| c.class.is_none()).count() as f64 / n,
         mean_radius: right.iter().sum::<f64>() / n,
         max_radius: max_radius(sigma, plan.n, plan.alpha),
+        attack: None,
     }
 }
 
@@ -197,12 +227,33 @@ pub fn evaluate<M: Classifier>(
     let Some(plan) = &setup.eval.certify else { return Ok(out) };
     let sigmas: Vec<f64> = plan.sigmas.iter().copied().filter(|&s| keep(s)).collect();
     let rows: Vec<usize> = (0..test.len().min(plan.examples)).collect();
-    let bar = progress.bar((rows.len() * sigmas.len()) as u64, "certify");
+    let attacked = plan.attack.as_ref().map_or(0, |a| rows.len().min(a.examples));
+    let bar = progress.bar(((rows.len() + attacked) * sigmas.len()) as u64, "certify");
+    // SmoothAdv needs gradients at the input: a frozen copy on the autodiff device.
+    let frozen = (plan.attack.is_some() && !sigmas.is_empty())
+        .then(|| model.clone().to_device(&device.clone().autodiff()).freeze());
     for sigma in sigmas {
         bar.set_message(format!("σ={sigma}"));
         let started = Instant::now();
         let certs = certify_rows(model, test, setup, plan, sigma, &rows, device, &mut || bar.inc(1))?;
-        out.push((epsilon_key(sigma), summarize(&certs, plan, sigma), started.elapsed().as_secs_f64()));
+        let mut figures = summarize(&certs, plan, sigma);
+        if let (Some(attack), Some(frozen)) = (&plan.attack, &frozen) {
+            bar.set_message(format!("σ={sigma} SmoothAdv"));
+            let hits = smooth_adv::attack_rows(
+                model,
+                frozen,
+                test,
+                setup,
+                plan,
+                attack,
+                sigma,
+                &rows[..attacked],
+                device,
+                &mut || bar.inc(1),
+            )?;
+            figures.attack = Some(smooth_adv::summarize(&hits, &certs, plan, attack));
+        }
+        out.push((epsilon_key(sigma), figures, started.elapsed().as_secs_f64()));
     }
     bar.finish_and_clear();
     Ok(out)
@@ -216,7 +267,7 @@ mod tests {
     use super::*;
     use crate::model::ModelInput;
 
-    fn plan(n0: usize, n: usize, batch: usize) -> CertifyPlan {
+    pub(super) fn plan(n0: usize, n: usize, batch: usize) -> CertifyPlan {
         CertifyPlan {
             sigmas: vec![0.25],
             n0,
@@ -225,6 +276,7 @@ mod tests {
             examples: 100,
             radii: vec![0.0, 0.25, 0.5],
             batch,
+            attack: None,
         }
     }
 
@@ -274,10 +326,24 @@ mod tests {
         assert!((m.max_radius - max_radius(0.25, 1000, 0.001)).abs() < 1e-15);
     }
 
+    #[test]
+    fn predict_answers_only_when_the_top_two_counts_differ_significantly() {
+        // 990 against 10: p ≈ 5e-278.
+        assert_eq!(predict(&[0, 990, 10], 0.001), Some(1));
+        // 60 against 40 of 100: p = 0.057, significant at 0.1 but not at 0.001.
+        assert_eq!(predict(&[0, 60, 40], 0.001), None);
+        assert_eq!(predict(&[0, 60, 40], 0.1), Some(1));
+        // The test takes the runner-up, not the rest: 60 against 25 is p = 1.9e-4.
+        assert_eq!(predict(&[15, 60, 25], 0.001), Some(1));
+        assert_eq!(predict(&[500, 500], 0.5), None, "a tie never answers");
+        assert_eq!(predict(&[8], 0.01), Some(0), "8 of 8 against nothing: p = 2^-7");
+        assert_eq!(predict(&[7], 0.01), None, "7 of 7: p = 2^-6");
+    }
+
     /// A linear model `[batch, pixels] → 2` logits on 1×8×8 images.
     #[derive(Module, Debug)]
-    struct Linear2 {
-        linear: Linear,
+    pub(super) struct Linear2 {
+        pub(super) linear: Linear,
     }
 
     impl Classifier for Linear2 {
@@ -287,12 +353,12 @@ mod tests {
         }
     }
 
-    const CHW: [usize; 3] = [1, 8, 8];
+    pub(super) const CHW: [usize; 3] = [1, 8, 8];
 
     /// The model, and for each of `rows` random images its class and the L2
     /// distance to the decision boundary: exactly the radius a smoothed linear
     /// classifier can be certified at (Cohen et al., section 3.1).
-    fn linear_rows(rows: usize) -> (Linear2, Vec<(Vec<f32>, usize, f64)>) {
+    pub(super) fn linear_rows(rows: usize) -> (Linear2, Vec<(Vec<f32>, usize, f64)>) {
         let device = Device::flex();
         // Weights from the test's own generator, not the shared device's seed.
         let mut rng = augment::seed::rng(17);

@@ -44,9 +44,10 @@ const UNIT_LEAVES: [&str; 17] = [
 /// perturbation sizes, query counts, exposures, row counts and seconds are
 /// shown in their own units.
 pub fn is_fraction(key: &str) -> bool {
-    // Certified accuracies and abstentions are shares; radii, counts and α are not.
+    // Certified and attacked accuracies and abstentions are shares; radii, counts and α are not.
     if let Some(rest) = key.strip_prefix("certification.") {
-        return rest.contains(".accuracy.") || rest.ends_with(".abstain_rate");
+        return [".accuracy.", ".certified.", ".abstain."].iter().any(|s| rest.contains(s))
+            || rest.ends_with(".abstain_rate");
     }
     let leaf = key.rsplit('.').next().unwrap_or(key);
     let privacy =
@@ -155,6 +156,9 @@ mod tests {
             "extraction.apis.top-1.transfer.0.1.success_rate",
             "certification.0.25.accuracy.0.5",
             "certification.0.25.abstain_rate",
+            "certification.0.25.attack.accuracy.0.5",
+            "certification.0.25.attack.certified.0.5",
+            "certification.0.25.attack.abstain.0.5",
         ] {
             assert!(is_fraction(k), "{k}");
         }
@@ -179,6 +183,9 @@ mod tests {
             "certification.0.25.max_radius",
             "certification.0.25.alpha",
             "certification.0.25.n",
+            "certification.0.25.attack.steps",
+            "certification.0.25.attack.samples",
+            "certification.0.25.attack.examples",
         ] {
             assert!(!is_fraction(k), "{k}");
         }

@@ -932,4 +932,33 @@ mod tests {
         assert!(e.key.as_deref() == Some("eval.certify") && e.message.contains("image"), "{e}");
         assert_eq!(text("[train.noise]\n").key.as_deref(), Some("train.noise"));
     }
+
+    #[test]
+    fn smoothadv_resolves_within_the_certified_rows_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[eval.certify.attack]\n"), &cfg).expect("test setup");
+        let c = plan.eval.certify.clone().expect("certify");
+        assert_eq!(c.attack, Some(SmoothAttackPlan { steps: 20, samples: 8, examples: 100 }));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.eval.certify, plan.eval.certify);
+        // Fewer certified rows than the default attack: all of them.
+        let few =
+            parse(&format!("{IMAGE}[eval.certify]\nexamples = 30\n[eval.certify.attack]\nsteps = 5\n"), &cfg)
+                .expect("test setup");
+        let a = few.eval.certify.and_then(|c| c.attack).expect("attack");
+        assert_eq!((a.steps, a.samples, a.examples), (5, 8, 30));
+        let err = |t: &str| parse(&format!("{IMAGE}{t}"), &cfg).unwrap_err();
+        let e = err("[eval.certify]\nexamples = 30\n[eval.certify.attack]\nexamples = 31\n");
+        assert_eq!(e.key.as_deref(), Some("eval.certify.attack.examples"));
+        assert!(e.message.contains("eval.certify.examples (30)"), "{e}");
+        assert_eq!(
+            err("[eval.certify.attack]\nsteps = 0\n").key.as_deref(),
+            Some("eval.certify.attack.steps")
+        );
+        assert_eq!(
+            err("[eval.certify.attack]\nsamples = 0\n").key.as_deref(),
+            Some("eval.certify.attack.samples")
+        );
+        assert!(err("[eval.certify.attack]\nstep = 3\n").to_string().contains("step"));
+    }
 }

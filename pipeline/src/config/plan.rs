@@ -655,6 +655,20 @@ pub struct CertifyPlan {
     pub radii: Vec<f64>,
     /// Noisy copies per model call.
     pub batch: usize,
+    /// SmoothAdv on the smoothed classifier (`[eval.certify.attack]`), when configured.
+    pub attack: Option<SmoothAttackPlan>,
+}
+
+/// `[eval.certify.attack]` resolved: Salman et al.'s SmoothAdv PGD at each
+/// of the plan's radii, then PREDICT on the adversarial images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmoothAttackPlan {
+    /// PGD steps, each of L2 length 2·radius / steps.
+    pub steps: usize,
+    /// Noise draws whose softmax the attack averages (Salman et al.'s m).
+    pub samples: usize,
+    /// Test rows attacked: the first ones, all of them certified too.
+    pub examples: usize,
 }
 
 /// What a prediction API returns for one query (`[[eval.extraction]].output`).

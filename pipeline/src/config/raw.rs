@@ -222,6 +222,16 @@ pub struct RawCertify {
     pub examples: Option<i64>,
     pub radii: Option<Vec<f64>>,
     pub batch: Option<i64>,
+    pub attack: Option<RawSmoothAttack>,
+}
+
+/// `[eval.certify.attack]`: SmoothAdv, an attack on the smoothed classifier.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSmoothAttack {
+    pub steps: Option<i64>,
+    pub samples: Option<i64>,
+    pub examples: Option<i64>,
 }
 
 /// One `[[eval.extraction]]` entry: a prediction API and the thief who queries it.

@@ -286,6 +286,11 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 examples: Some(p.examples as i64),
                 radii: Some(p.radii.clone()),
                 batch: Some(p.batch as i64),
+                attack: p.attack.as_ref().map(|a| RawSmoothAttack {
+                    steps: Some(a.steps as i64),
+                    samples: Some(a.samples as i64),
+                    examples: Some(a.examples as i64),
+                }),
             }),
         }),
     }

@@ -200,8 +200,15 @@ pub fn cells(eval: &EvalPlan, test_rows: usize) -> Vec<(Cell, f64)> {
         }
     }
     if let Some(p) = &eval.certify {
-        // Every row takes n0 + n noisy passes.
-        let cost = p.examples.min(test_rows) as f64 * (p.n0 + p.n) as f64;
+        // Every row takes n0 + n noisy passes; an attacked row, PREDICT's n
+        // at each radius and, at each non-zero one, `steps` forward and
+        // backward passes (about three forwards) over `samples` copies.
+        let attacked = p.attack.as_ref().map_or(0.0, |a| {
+            let radii = p.radii.iter().filter(|&&r| r > 0.0).count() as f64;
+            a.examples.min(test_rows) as f64
+                * (p.radii.len() as f64 * p.n as f64 + radii * (3 * a.steps * a.samples) as f64)
+        });
+        let cost = p.examples.min(test_rows) as f64 * (p.n0 + p.n) as f64 + attacked;
         out.extend(p.sigmas.iter().map(|&s| (Cell::certify(s), cost)));
     }
     out

@@ -17,6 +17,10 @@ pub(super) fn section(m: &Metrics) -> Option<Section<'static>> {
     for (sigma, c) in &m.certification {
         let points = radii.iter().filter_map(|(r, k)| Some((*r, *c.accuracy.get(*k)?))).collect();
         chart = chart.with_series(&format!("σ = {sigma}"), points);
+        if let Some(a) = &c.attack {
+            let points = radii.iter().filter_map(|(r, k)| Some((*r, *a.accuracy.get(*k)?))).collect();
+            chart = chart.with_series(&format!("σ = {sigma}, SmoothAdv"), points);
+        }
     }
     let explain = vec![
         plain(format!(
@@ -69,7 +73,39 @@ pub(super) fn section(m: &Metrics) -> Option<Section<'static>> {
     if !capped.is_empty() {
         blocks.push(Block::List(capped.into_iter().map(|s| vec![plain(s)]).collect()));
     }
+    blocks.extend(attacked(m, &radii));
     Some(Section { title: "Evasion: certified robustness", blocks })
+}
+
+/// The SmoothAdv table: on the attacked rows, the certified accuracy (the
+/// lower bound) above the attacked one (the upper bound), radius by radius.
+fn attacked(m: &Metrics, radii: &[(f64, &String)]) -> Vec<Block<'static>> {
+    let Some(first) = m.certification.values().find_map(|c| c.attack.as_ref()) else { return Vec::new() };
+    let explain = vec![plain(format!(
+        "SmoothAdv (Salman et al. 2019) attacks the smoothed model itself: {} PGD steps under L2 on the \
+         softmax averaged over {} noise draws, then PREDICT (Cohen et al.) answers on the attacked image, \
+         abstaining (counted wrong) unless its vote passes a binomial test at the certificates' level. On the \
+         first {} rows the smoothed model's true robust accuracy lies between the certified figure and the \
+         attacked one, up to the noise of their samples: PREDICT can abstain on a close vote a certificate \
+         still covers.",
+        first.steps, first.samples, first.examples
+    ))];
+    let mut header = vec!["σ".to_owned(), "on the attacked rows".to_owned()];
+    header.extend(radii.iter().map(|(_, k)| format!("r = {k}")));
+    let mut rows = Vec::new();
+    for (sigma, c) in &m.certification {
+        let Some(a) = &c.attack else { continue };
+        for (what, values) in [
+            ("certified (lower bound)", &a.certified),
+            ("SmoothAdv, then PREDICT (upper bound)", &a.accuracy),
+            ("PREDICT abstained", &a.abstain),
+        ] {
+            let mut row = vec![sigma.clone(), what.to_owned()];
+            row.extend(radii.iter().map(|(_, k)| values.get(*k).map_or("–".into(), |&v| pct(v))));
+            rows.push(row);
+        }
+    }
+    vec![Block::Text(explain), Block::Table(Table { header, rows })]
 }
 
 #[cfg(test)]
@@ -99,6 +135,7 @@ mod tests {
                 abstain_rate: 0.1,
                 mean_radius: 0.31,
                 max_radius,
+                attack: None,
             },
         );
         m
@@ -117,6 +154,44 @@ mod tests {
         // No cap line when every radius is reachable.
         let s = section(&metrics(1.5)).expect("a section");
         assert!(!s.blocks.iter().any(|b| matches!(b, Block::List(_))));
+    }
+
+    #[test]
+    fn an_attacked_sigma_gets_its_bounds_side_by_side() {
+        let mut m = metrics(1.5);
+        let share = |a: f64, b: f64, c: f64| -> BTreeMap<String, f64> {
+            [("0", a), ("0.5", b), ("1", c)].map(|(k, v)| (k.to_owned(), v)).into()
+        };
+        let c = m.certification.get_mut("0.25").expect("σ");
+        c.attack = Some(crate::run::metrics::SmoothAttackMetrics {
+            examples: 5,
+            steps: 20,
+            samples: 8,
+            accuracy: share(0.8, 0.6, 0.4),
+            abstain: share(0.2, 0.2, 0.4),
+            certified: share(0.8, 0.4, 0.0),
+        });
+        let s = section(&m).expect("a section");
+        let tables: Vec<&Table> =
+            s.blocks.iter().filter_map(|b| if let Block::Table(t) = b { Some(t) } else { None }).collect();
+        assert_eq!(tables.len(), 2);
+        let t = tables[1];
+        assert_eq!(t.header[2..], ["r = 0", "r = 0.5", "r = 1"]);
+        assert_eq!(t.rows[0][1..], ["certified (lower bound)", "80.0%", "40.0%", "0.0%"]);
+        assert_eq!(t.rows[1][2..], ["80.0%", "60.0%", "40.0%"]);
+        assert_eq!(t.rows[2][2..], ["20.0%", "20.0%", "40.0%"]);
+        let text = format!("{:?}", s.blocks);
+        assert!(text.contains("20 PGD steps") && text.contains("first 5 rows"), "{text}");
+        // Without the attack, one table only.
+        assert_eq!(
+            section(&metrics(1.5))
+                .expect("a section")
+                .blocks
+                .iter()
+                .filter(|b| matches!(b, Block::Table(_)))
+                .count(),
+            1
+        );
     }
 
     #[test]

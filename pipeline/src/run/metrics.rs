@@ -196,6 +196,29 @@ pub struct CertifyMetrics {
     pub mean_radius: f64,
     /// The largest radius `n` samples can certify at `alpha`.
     pub max_radius: f64,
+    /// SmoothAdv on the smoothed classifier, when `[eval.certify.attack]` ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<SmoothAttackMetrics>,
+}
+
+/// SmoothAdv (Salman et al. 2019) at one σ: what an attack on the smoothed
+/// classifier itself breaks, the upper bound beside the certified lower one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmoothAttackMetrics {
+    /// Test rows attacked (the first ones; each also certified).
+    pub examples: usize,
+    /// PGD steps per attack.
+    pub steps: usize,
+    /// Noise draws averaged per step.
+    pub samples: usize,
+    /// `accuracy[radius]`: share of rows PREDICT classifies right after the
+    /// attack at that L2 radius (at 0, unattacked: the smoothed classifier's
+    /// accuracy); an abstention counts as wrong.
+    pub accuracy: BTreeMap<String, f64>,
+    /// `abstain[radius]`: share of rows PREDICT abstained on there.
+    pub abstain: BTreeMap<String, f64>,
+    /// `certified[radius]`: certified accuracy of the same rows.
+    pub certified: BTreeMap<String, f64>,
 }
 
 /// What the validation split chose.

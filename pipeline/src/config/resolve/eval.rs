@@ -181,14 +181,44 @@ fn resolve_certify(
         r.radii.unwrap_or_else(|| vec![0.0, 0.25, 0.5, 0.75, 1.0]),
         FloatRange::Closed(0.0, 100.0),
     )?;
+    let examples = c.usize("eval.certify.examples", r.examples, 500, 1, i64::MAX)?;
+    let attack = r.attack.map(|a| resolve_smooth_attack(c, a, examples)).transpose()?;
     Ok(CertifyPlan {
         sigmas,
         n0: c.usize("eval.certify.n0", r.n0, 100, 1, 10_000_000)?,
         n: c.usize("eval.certify.n", r.n, 1000, 10, 100_000_000)?,
         alpha: c.float("eval.certify.alpha", r.alpha, 0.001, FloatRange::Open(0.0, 0.5))?,
-        examples: c.usize("eval.certify.examples", r.examples, 500, 1, i64::MAX)?,
+        examples,
         radii,
         batch: c.usize("eval.certify.batch", r.batch, batch_size as i64, 1, 65_536)?,
+        attack,
+    })
+}
+
+/// `[eval.certify.attack]`. Salman et al. attack with 20 PGD steps; 8
+/// noise draws is the largest m they trained with, and 100 rows keep the
+/// attack near the certification's own cost on the CPU. The rows must be
+/// certified rows, so both bounds are reported on the same rows.
+fn resolve_smooth_attack(
+    c: &Check,
+    a: RawSmoothAttack,
+    certified: usize,
+) -> Result<SmoothAttackPlan, ConfigError> {
+    let examples =
+        c.usize("eval.certify.attack.examples", a.examples, 100.min(certified as i64), 1, i64::MAX)?;
+    if examples > certified {
+        return Err(c.err(
+            "eval.certify.attack.examples",
+            format!(
+                "{examples} exceeds eval.certify.examples ({certified}): the attacked rows are certified rows, \
+                 so the two bounds meet on the same rows"
+            ),
+        ));
+    }
+    Ok(SmoothAttackPlan {
+        steps: c.usize("eval.certify.attack.steps", a.steps, 20, 1, 10_000)?,
+        samples: c.usize("eval.certify.attack.samples", a.samples, 8, 1, 4_096)?,
+        examples,
     })
 }
 
