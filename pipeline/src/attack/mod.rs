@@ -10,6 +10,7 @@ pub mod autoattack;
 pub mod black_box;
 pub mod fab;
 pub mod hsja;
+pub mod smooth_adv;
 pub mod square;
 pub mod white_box;
 

@@ -888,6 +888,40 @@ mod tests {
     }
 
     #[test]
+    fn smoothadv_training_needs_the_noise_it_smooths_with_and_round_trips() {
+        let (_d, cfg) = fixture_dir();
+        let smooth = "[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\n";
+        let plan = parse(&format!("{IMAGE}{smooth}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        assert_eq!(adv.method, AdversarialMethod::SmoothAdv { epsilon: 0.5, steps: 2, samples: 2 });
+        assert_eq!((adv.ratio, adv.warmup_epochs), (1.0, 0));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+        let set =
+            parse(&format!("{IMAGE}{smooth}epsilon = 0.25\nsteps = 4\nsamples = 8\nratio = 0.5\n"), &cfg)
+                .expect("test setup");
+        let adv = set.train.adversarial.expect("adversarial");
+        assert_eq!(adv.method, AdversarialMethod::SmoothAdv { epsilon: 0.25, steps: 4, samples: 8 });
+        assert_eq!(adv.ratio, 0.5);
+        let key = |t: &str| parse(&format!("{IMAGE}{t}"), &cfg).unwrap_err().key;
+        assert_eq!(
+            key("[train.adversarial]\nattack = \"smoothadv\"\n").as_deref(),
+            Some("train.adversarial.attack"),
+            "no [train.noise]"
+        );
+        assert_eq!(
+            key(&format!("{smooth}step-size = 0.5\n")).as_deref(),
+            Some("train.adversarial.step-size")
+        );
+        assert_eq!(key(&format!("{smooth}samples = 0\n")).as_deref(), Some("train.adversarial.samples"));
+        assert_eq!(key("[train.adversarial]\nsamples = 4\n").as_deref(), Some("train.adversarial.samples"));
+        let e = parse(&format!("{IMAGE}[train.adversarial]\nattack = \"smoothad\"\n"), &cfg).unwrap_err();
+        assert!(e.message.contains("smoothadv"), "the choices name it: {}", e.message);
+        let e = parse(&format!("{BASE}[train.adversarial]\nsamples = 2\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.samples"));
+    }
+
+    #[test]
     fn augmix_resolves_and_refuses_text() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.augmix]\n"), &cfg).expect("test setup");

@@ -587,6 +587,16 @@ pub struct AdversarialPlan {
 pub enum AdversarialMethod {
     /// Images: a gradient attack (Madry et al.'s PGD training), absolute step size.
     Gradient(Attack),
+    /// Images: SmoothAdv (Salman et al. 2019), PGD under L2 on the smoothed
+    /// classifier `[train.noise]` trains; every row then gets that noise.
+    SmoothAdv {
+        /// L2 radius.
+        epsilon: f64,
+        /// PGD steps, each 2·ε / steps long.
+        steps: usize,
+        /// Noise draws whose softmax the attack averages.
+        samples: usize,
+    },
     /// Texts: a cheap black-box edit attack on the most important words
     /// (A2T-style, Yoo & Qi 2021), with the run's protected spans.
     Edits {
@@ -605,6 +615,10 @@ impl PartialEq for AdversarialMethod {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (AdversarialMethod::Gradient(a), AdversarialMethod::Gradient(b)) => a == b,
+            (
+                AdversarialMethod::SmoothAdv { epsilon: a, steps: s, samples: m },
+                AdversarialMethod::SmoothAdv { epsilon: b, steps: t, samples: n },
+            ) => a == b && s == t && m == n,
             (
                 AdversarialMethod::Edits { kind: a, budget: x, .. },
                 AdversarialMethod::Edits { kind: b, budget: y, .. },

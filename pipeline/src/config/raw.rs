@@ -175,6 +175,7 @@ pub struct RawAdversarial {
     pub warmup_epochs: Option<i64>,
     pub max_word_share: Option<f64>,
     pub max_queries: Option<i64>,
+    pub samples: Option<i64>,
 }
 
 /// One `[[train.augment]]` entry.

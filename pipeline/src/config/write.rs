@@ -174,6 +174,12 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             raw.random_start = Some(g.random_start);
                         }
                     }
+                    AdversarialMethod::SmoothAdv { epsilon, steps, samples } => {
+                        raw.attack = Some("smoothadv".to_owned());
+                        raw.epsilon = Some(*epsilon);
+                        raw.steps = Some(*steps as i64);
+                        raw.samples = Some(*samples as i64);
+                    }
                     AdversarialMethod::Edits { kind, budget, .. } => {
                         raw.attack = Some(kind.name().to_owned());
                         raw.max_word_share = Some(budget.max_word_share);

@@ -1,6 +1,7 @@
 //! Adversarial training: part of each batch is replaced by adversarial
 //! versions made against the current weights. Images use a gradient attack
-//! (PGD training, Madry et al. 2018); texts use a black-box edit attack on
+//! (PGD training, Madry et al. 2018) or, for a smoothed classifier,
+//! SmoothAdv (Salman et al. 2019); texts use a black-box edit attack on
 //! their most important words (A2T-style, Yoo & Qi 2021).
 //!
 //! Attacks run on an evaluation-mode copy of the model, so batch norm uses
@@ -9,9 +10,10 @@
 //! run makes the same adversarial examples.
 
 use burn::prelude::*;
+use rand_distr::{Distribution, StandardNormal};
 
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::white_box;
+use crate::attack::{smooth_adv, white_box};
 use crate::batch::{bag_of, token_batch};
 use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
@@ -42,6 +44,81 @@ pub fn mix_images<M: Classifier>(
     let adversarial = white_box::perturb(&frozen, head, y, attack, seed)?;
     let mixed = if k == n { adversarial } else { Tensor::cat(vec![adversarial, plain.slice(k..n)], 0) };
     Ok(ModelInput::Images(mixed.autodiff()))
+}
+
+/// One SmoothAdv training step's settings.
+pub struct SmoothAdvStep {
+    /// L2 radius.
+    pub epsilon: f32,
+    /// PGD steps.
+    pub steps: usize,
+    /// Noise draws the attack averages.
+    pub samples: usize,
+    /// `[train.noise]`'s standard deviation.
+    pub sigma: f32,
+    /// Share of the batch attacked.
+    pub ratio: f64,
+    /// The run seed.
+    pub seed: u64,
+    /// The epoch (0-based).
+    pub epoch: u64,
+}
+
+/// Clean images `input` (on an autodiff device) with their first
+/// `ratio · n` rows replaced by SmoothAdv examples against the smoothed
+/// current model, then every row given Gaussian noise. A row's draws come
+/// from (seed, row, epoch) as `[train.noise]`'s do, so an unattacked row
+/// gets exactly the noise the data thread would have added, and an
+/// attacked one trains on its first draw over the adversarial image. The
+/// reference code trains on all `samples` noisy copies, multiplying the
+/// batch; here the batch keeps its size and the attack alone averages them.
+pub fn smooth_adv_images<M: Classifier>(
+    model: &M,
+    input: ModelInput,
+    labels: &[i64],
+    rows: &[usize],
+    step: &SmoothAdvStep,
+) -> Result<ModelInput, ReadbackError> {
+    let ModelInput::Images(x) = input else { return Ok(input) };
+    let plain = x.inner();
+    let device = plain.device();
+    let dims = plain.dims();
+    let [n, c, h, w] = dims;
+    let size = c * h * w;
+    let k = share(n, step.ratio);
+    let (mut attack_noise, mut train_noise) =
+        (Vec::with_capacity(k * step.samples * size), Vec::with_capacity(n * size));
+    for (i, &row) in rows.iter().enumerate().take(n) {
+        let mut rng =
+            augment::seed::rng(augment::seed::derive(step.seed, row as u64, step.epoch, "gaussian-noise"));
+        let draws = if i < k { step.samples } else { 1 };
+        let first = attack_noise.len();
+        for d in 0..draws {
+            let image =
+                (0..size).map(|_| step.sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng));
+            if i < k {
+                attack_noise.extend(image);
+                if d == 0 {
+                    train_noise.extend_from_slice(&attack_noise[first..first + size]);
+                }
+            } else {
+                train_noise.extend(image);
+            }
+        }
+    }
+    let mixed = if k == 0 {
+        plain
+    } else {
+        let head = plain.clone().slice(0..k);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels[..k].to_vec(), [k]), &device);
+        let noise =
+            Tensor::<4>::from_data(TensorData::new(attack_noise, [k * step.samples, c, h, w]), &device);
+        let frozen = model.clone().freeze();
+        let adversarial = smooth_adv::perturb(&frozen, head, y, noise, step.epsilon, step.steps);
+        if k == n { adversarial } else { Tensor::cat(vec![adversarial, plain.slice(k..n)], 0) }
+    };
+    let noise = Tensor::<4>::from_data(TensorData::new(train_noise, dims), &device);
+    Ok(ModelInput::Images((mixed + noise).autodiff()))
 }
 
 /// Rows replaced in a batch of `n`.
@@ -124,6 +201,7 @@ mod tests {
     use rand::Rng;
 
     use super::*;
+    use crate::batch::HostBatch;
     use crate::config::{AttackKind, TextWeighting};
     use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
     use crate::model::AnyModel;
@@ -229,6 +307,62 @@ mod tests {
         let expected = white_box::perturb(&model.clone().freeze(), head, y, &pgd(), 21).expect("pgd");
         let expected = expected.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
         assert_eq!(&after[..4 * 64], &expected[..]);
+    }
+
+    #[test]
+    fn smoothadv_attacks_the_head_then_noises_every_row_as_the_data_thread_would() {
+        let device = crate::device::host().autodiff();
+        let model = cnn(&device);
+        let (before, input, labels) = batch(&device);
+        let rows: Vec<usize> = (100..100 + N).collect();
+        let step =
+            SmoothAdvStep { epsilon: 0.5, steps: 3, samples: 4, sigma: 0.25, ratio: 0.5, seed: 9, epoch: 2 };
+        let (after, dims) =
+            pixels_of(smooth_adv_images(&model, input, &labels, &rows, &step).expect("smoothadv"));
+        assert_eq!(dims, [N, 1, 8, 8]);
+        // The noise [train.noise] would have added to the clean batch.
+        let mut noisy = HostBatch {
+            input: crate::model::HostInput::Images { pixels: before.clone(), shape: [N, 1, 8, 8] },
+            labels: labels.clone(),
+            rows: rows.clone(),
+        };
+        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 9, 2).expect("images");
+        let crate::model::HostInput::Images { pixels: noisy, .. } = noisy.input else {
+            unreachable!("images")
+        };
+        let per = 64;
+        for i in 0..N {
+            let range = i * per..(i + 1) * per;
+            // Take the noise away: what is left moved by the attack, or not at all.
+            let moved: Vec<f32> =
+                after[range.clone()].iter().zip(&noisy[range.clone()]).map(|(a, n)| a - n).collect();
+            let l2 = moved.iter().map(|d| f64::from(*d).powi(2)).sum::<f64>().sqrt();
+            if i < 4 {
+                assert!(l2 > 0.05 && l2 <= 0.5 + 1e-4, "row {i}: SmoothAdv moved it {l2}, within ε = 0.5");
+            } else {
+                assert!(l2 < 1e-5, "row {i}: unattacked rows get the data thread's noise exactly ({l2})");
+            }
+        }
+        // The head is the smoothed attack's: recompute it with the same draws.
+        let mut draws = Vec::new();
+        for &row in &rows[..4] {
+            let mut rng = augment::seed::rng(augment::seed::derive(9, row as u64, 2, "gaussian-noise"));
+            draws.extend((0..4 * per).map(|_| 0.25 * Distribution::<f32>::sample(&StandardNormal, &mut rng)));
+        }
+        let host = crate::device::host();
+        let adv = smooth_adv::perturb(
+            &model.clone().freeze(),
+            Tensor::from_data(TensorData::new(before[..4 * per].to_vec(), [4, 1, 8, 8]), &host),
+            Tensor::from_data(TensorData::new(labels[..4].to_vec(), [4]), &host),
+            Tensor::from_data(TensorData::new(draws, [16, 1, 8, 8]), &host),
+            0.5,
+            3,
+        );
+        let adv = adv.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        for (j, (a, want)) in after[..4 * per].iter().zip(&adv).enumerate() {
+            let want = want + (noisy[j] - before[j]);
+            assert!((a - want).abs() < 1e-5, "pixel {j}: {a} vs {want}");
+        }
     }
 
     #[test]

@@ -429,7 +429,11 @@ fn prefetch(
                 if let Some(a) = &s.plan.augmix {
                     batch::add_augmix_views(&mut host, data, rows, a.severity, s.seed, epoch as u64)?;
                 }
-                if let Some(n) = &s.plan.noise {
+                // SmoothAdv attacks the clean images and adds the noise itself.
+                let smooth_adv = s.plan.adversarial.as_ref().is_some_and(|a| {
+                    matches!(a.method, AdversarialMethod::SmoothAdv { .. }) && epoch >= a.warmup_epochs
+                });
+                if let (Some(n), false) = (&s.plan.noise, smooth_adv) {
                     batch::add_gaussian_noise(&mut host, rows, n.sigma as f32, s.seed, epoch as u64)?;
                 }
                 Ok(host)
@@ -470,6 +474,21 @@ fn adversarial_input<M: Classifier>(
         (AdversarialMethod::Gradient(attack), _) => {
             let input = host.input.to_device(s.device);
             Ok(adversarial::mix_images(model, input, &host.labels, attack, adv.ratio, seed)?)
+        }
+        (&AdversarialMethod::SmoothAdv { epsilon, steps, samples }, _) => {
+            // Resolution refuses SmoothAdv without [train.noise].
+            let sigma = s.plan.noise.as_ref().map_or(0.0, |n| n.sigma);
+            let step = adversarial::SmoothAdvStep {
+                epsilon: epsilon as f32,
+                steps,
+                samples,
+                sigma: sigma as f32,
+                ratio: adv.ratio,
+                seed: s.seed,
+                epoch: epoch as u64,
+            };
+            let input = host.input.to_device(s.device);
+            Ok(adversarial::smooth_adv_images(model, input, &host.labels, &host.rows, &step)?)
         }
         (AdversarialMethod::Edits { .. }, _) => {
             Err(BatchError::Mismatch { what: "text adversarial training", data: "image" }.into())
