@@ -4,7 +4,7 @@
 
 use temper::synth::ImageLayout;
 
-use crate::harness::{Sandbox, digits_config};
+use crate::harness::{Sandbox, comparable, digits_config};
 
 #[test]
 fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
@@ -84,16 +84,6 @@ fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
     let evals: Vec<_> = std::fs::read_dir(dir.join("evals")).unwrap().flatten().collect();
     let evaluated = sb.json(&evals[0].path());
     assert_eq!(evaluated["certification"], metrics["certification"]);
-}
-
-fn comparable(mut v: serde_json::Value) -> serde_json::Value {
-    v["run"]["id"] = serde_json::Value::Null;
-    for e in v["training"].as_array_mut().unwrap() {
-        for key in ["seconds", "examples_per_second", "device_busy_share"] {
-            e[key] = serde_json::Value::Null;
-        }
-    }
-    v
 }
 
 /// SmoothAdv training (Salman et al. 2019): it trains on harder examples

@@ -5,7 +5,7 @@
 
 use temper::synth::ImageLayout;
 
-use crate::harness::{Sandbox, digits_config};
+use crate::harness::{Sandbox, comparable, digits_config};
 
 fn private(sb: &Sandbox, privacy: &str) -> String {
     sb.digits(600, 100, ImageLayout::ParquetBytes);
@@ -14,16 +14,6 @@ fn private(sb: &Sandbox, privacy: &str) -> String {
         .replace("epochs = 2", "epochs = 3")
         .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
     sb.write("dp.toml", cfg).to_str().unwrap().to_owned()
-}
-
-fn comparable(mut v: serde_json::Value) -> serde_json::Value {
-    v["run"]["id"] = serde_json::Value::Null;
-    for e in v["training"].as_array_mut().unwrap() {
-        for key in ["seconds", "examples_per_second", "device_busy_share"] {
-            e[key] = serde_json::Value::Null;
-        }
-    }
-    v
 }
 
 #[test]

@@ -212,3 +212,21 @@ corruptions = ["typo", "homoglyph"]
 "#
     )
 }
+
+/// Metrics without wall-clock fields, which legitimately differ between
+/// a run and its resumed or repeated twin.
+pub fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    v["run"]["id"] = serde_json::Value::Null;
+    if let Some(epochs) = v["training"].as_array_mut() {
+        for e in epochs {
+            e["seconds"] = serde_json::Value::Null;
+            e["examples_per_second"] = serde_json::Value::Null;
+            e["device_busy_share"] = serde_json::Value::Null;
+        }
+    }
+    v["privacy"]["seconds"] = serde_json::Value::Null;
+    if v.get("filter").is_some() {
+        v["filter"]["seconds"] = serde_json::Value::Null;
+    }
+    v
+}

@@ -8,22 +8,15 @@
 //! uses too; this module runs it on test rows and scores the result.
 
 use burn::prelude::*;
-use rand_distr::{Distribution, StandardNormal};
 
 use super::{Certificate, CertifyError, predict, sample};
 use crate::attack::epsilon_key;
-use crate::attack::smooth_adv::perturb;
+use crate::attack::smooth_adv::{draws, perturb};
 use crate::batch::EvalSetup;
-use crate::config::{CertifyPlan, SmoothAttackPlan};
+use crate::config::{CertifyPlan, Distance, SmoothAttackPlan};
 use crate::data::Dataset;
 use crate::model::{Classifier, HostInput, readback};
 use crate::run::metrics::SmoothAttackMetrics;
-
-/// `samples` draws of N(0, σ²) pixel noise for an image of `size` pixels.
-fn draws(size: usize, samples: usize, sigma: f32, seed: u64) -> Vec<f32> {
-    let mut rng = augment::seed::rng(seed);
-    (0..size * samples).map(|_| sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect()
-}
 
 /// One attacked row: PREDICT's answer after the attack at each radius of
 /// the plan, and the row's label.
@@ -110,7 +103,7 @@ fn within_ball(
     rows: &[usize],
 ) -> Result<(), CertifyError> {
     for ((a, b), &row) in clean.chunks(size).zip(moved.chunks(size)).zip(rows) {
-        let l2 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>().sqrt();
+        let l2 = f64::from(Distance::L2.distance(a, b));
         let outside = b.iter().any(|v| !(-1e-6..=1.0 + 1e-6).contains(v));
         if outside || l2 > radius * (1.0 + 1e-4) + 1e-6 {
             return Err(CertifyError::OutsideBall { row, radius, size: l2 });

@@ -10,7 +10,6 @@
 //! run makes the same adversarial examples.
 
 use burn::prelude::*;
-use rand_distr::{Distribution, StandardNormal};
 
 use crate::attack::black_box::{self, TextAttack, search};
 use crate::attack::{smooth_adv, white_box};
@@ -89,21 +88,11 @@ pub fn smooth_adv_images<M: Classifier>(
     let (mut attack_noise, mut train_noise) =
         (Vec::with_capacity(k * step.samples * size), Vec::with_capacity(n * size));
     for (i, &row) in rows.iter().enumerate().take(n) {
-        let mut rng =
-            augment::seed::rng(augment::seed::derive(step.seed, row as u64, step.epoch, "gaussian-noise"));
-        let draws = if i < k { step.samples } else { 1 };
-        let first = attack_noise.len();
-        for d in 0..draws {
-            let image =
-                (0..size).map(|_| step.sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng));
-            if i < k {
-                attack_noise.extend(image);
-                if d == 0 {
-                    train_noise.extend_from_slice(&attack_noise[first..first + size]);
-                }
-            } else {
-                train_noise.extend(image);
-            }
+        let seed = augment::seed::derive(step.seed, row as u64, step.epoch, "gaussian-noise");
+        let row_draws = smooth_adv::draws(size, if i < k { step.samples } else { 1 }, step.sigma, seed);
+        train_noise.extend_from_slice(&row_draws[..size]);
+        if i < k {
+            attack_noise.extend(row_draws);
         }
     }
     let mixed = if k == 0 {
@@ -199,6 +188,7 @@ mod tests {
     use burn::module::Param;
     use burn::nn::{Embedding, EmbeddingConfig};
     use rand::Rng;
+    use rand_distr::{Distribution, StandardNormal};
 
     use super::*;
     use crate::batch::HostBatch;
