@@ -139,27 +139,52 @@ pub fn add_augmix_views(
     Ok(())
 }
 
-/// Adds Gaussian noise of standard deviation `sigma` to every pixel of the
-/// images of `rows` in `batch`, unclipped, as randomized smoothing's base
-/// classifier trains (Cohen et al. 2019); seeded per (seed, row, epoch), so
-/// a row's noise does not depend on its batch.
+/// `copies` draws of N(0, σ²) pixel noise for an image of `size` pixels,
+/// one after another, from `seed`: a prefix of more draws is fewer, so the
+/// first is what one noisy copy gets whatever the number of copies.
+pub fn gaussian_draws(size: usize, copies: usize, sigma: f32, seed: u64) -> Vec<f32> {
+    let mut rng = augment::seed::rng(seed);
+    (0..size * copies).map(|_| sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect()
+}
+
+/// The seed of row `row`'s training noise in `epoch`: shared by the data
+/// thread and SmoothAdv training, which adds the noise itself.
+pub fn noise_seed(seed: u64, row: usize, epoch: u64) -> u64 {
+    augment::seed::derive(seed, row as u64, epoch, "gaussian-noise")
+}
+
+/// Replaces the images of `rows` in `batch` by `copies` noisy copies of
+/// each, copy-major (`[copy 1 of every row; copy 2; …]`), with Gaussian
+/// noise of standard deviation `sigma`, unclipped, as randomized
+/// smoothing's base classifier trains (Cohen et al. 2019). Draws come from
+/// (seed, row, epoch), so a row's noise does not depend on its batch, and
+/// copy 1 is the same whatever the number of copies.
 pub fn add_gaussian_noise(
     batch: &mut HostBatch,
     rows: &[usize],
     sigma: f32,
+    copies: usize,
     seed: u64,
     epoch: u64,
 ) -> Result<(), BatchError> {
     let HostInput::Images { pixels, shape } = &mut batch.input else {
         return Err(BatchError::Mismatch { what: "Gaussian noise", data: "text" });
     };
-    let size = shape[1] * shape[2] * shape[3];
-    pixels.par_chunks_mut(size.max(1)).zip(rows.par_iter()).for_each(|(image, &r)| {
-        let mut rng = augment::seed::rng(augment::seed::derive(seed, r as u64, epoch, "gaussian-noise"));
-        for x in image {
-            *x += sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng);
+    let [n, c, h, w] = *shape;
+    let size = c * h * w;
+    let draws: Vec<Vec<f32>> =
+        rows.par_iter().map(|&r| gaussian_draws(size, copies, sigma, noise_seed(seed, r, epoch))).collect();
+    let clean = std::mem::take(pixels);
+    let mut noisy = vec![0.0f32; copies * n * size];
+    noisy.par_chunks_mut(size.max(1)).enumerate().for_each(|(k, image)| {
+        let (copy, i) = (k / n, k % n);
+        let (x, z) = (&clean[i * size..(i + 1) * size], &draws[i][copy * size..(copy + 1) * size]);
+        for ((out, &x), &z) in image.iter_mut().zip(x).zip(z) {
+            *out = x + z;
         }
     });
+    *pixels = noisy;
+    *shape = [copies * n, c, h, w];
     Ok(())
 }
 
@@ -366,7 +391,7 @@ mod tests {
         let rows: Vec<usize> = (0..40).collect();
         let clean = build(&data, &rows, Perturbation::None, &cnn(), None, &ctx).expect("batch");
         let mut noisy = clean.clone();
-        add_gaussian_noise(&mut noisy, &rows, 0.25, 9, 2).expect("images");
+        add_gaussian_noise(&mut noisy, &rows, 0.25, 1, 9, 2).expect("images");
         let d: Vec<f64> = pixels(&noisy).iter().zip(pixels(&clean)).map(|(a, b)| f64::from(a - b)).collect();
         let mean = d.iter().sum::<f64>() / d.len() as f64;
         let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / d.len() as f64).sqrt();
@@ -376,11 +401,39 @@ mod tests {
         assert!(pixels(&noisy).iter().any(|&x| !(0.0..=1.0).contains(&x)), "not clipped to the pixel range");
         // Row 7's noise is the same in another batch; another epoch draws anew.
         let mut alone = build(&data, &[7], Perturbation::None, &cnn(), None, &ctx).expect("batch");
-        add_gaussian_noise(&mut alone, &[7], 0.25, 9, 2).expect("images");
+        add_gaussian_noise(&mut alone, &[7], 0.25, 1, 9, 2).expect("images");
         assert_eq!(pixels(&alone), &pixels(&noisy)[7 * 64..8 * 64]);
         let mut later = build(&data, &[7], Perturbation::None, &cnn(), None, &ctx).expect("batch");
-        add_gaussian_noise(&mut later, &[7], 0.25, 9, 3).expect("images");
+        add_gaussian_noise(&mut later, &[7], 0.25, 1, 9, 3).expect("images");
         assert_ne!(pixels(&later), pixels(&alone));
+    }
+
+    #[test]
+    fn noisy_copies_are_copy_major_and_the_first_is_the_single_copy() {
+        let data = images(5);
+        let ctx = TextContext::default();
+        let rows = [3usize, 0, 4];
+        let clean = build(&data, &rows, Perturbation::None, &cnn(), None, &ctx).expect("batch");
+        let mut one = clean.clone();
+        add_gaussian_noise(&mut one, &rows, 0.25, 1, 9, 2).expect("images");
+        let mut three = clean.clone();
+        add_gaussian_noise(&mut three, &rows, 0.25, 3, 9, 2).expect("images");
+        let HostInput::Images { shape, .. } = &three.input else { unreachable!("images") };
+        assert_eq!(*shape, [9, 1, 8, 8]);
+        assert_eq!(three.labels, clean.labels, "one label per example; the step repeats them");
+        let plane = 64;
+        assert_eq!(&pixels(&three)[..3 * plane], pixels(&one), "copy 1 of every row first, as one copy");
+        for (i, &r) in rows.iter().enumerate() {
+            let z = gaussian_draws(plane, 3, 0.25, noise_seed(9, r, 2));
+            for copy in 0..3 {
+                let at = (copy * 3 + i) * plane;
+                for p in 0..plane {
+                    let want = pixels(&clean)[i * plane + p] + z[copy * plane + p];
+                    assert_eq!(pixels(&three)[at + p], want, "row {r}, copy {copy}, pixel {p}");
+                }
+            }
+        }
+        assert_ne!(&pixels(&three)[3 * plane..4 * plane], &pixels(&three)[..plane], "copies draw anew");
     }
 
     #[test]

@@ -109,7 +109,12 @@ fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
         "smooth.toml",
         "[train.adversarial]\nattack = \"smoothadv\"\nepsilon = 0.5\nsteps = 2\nsamples = 2\n",
     );
-    for (cfg, out) in [(&noise, "noise"), (&smooth, "full")] {
+    // ε/100, 2ε/100, 3ε/100 in epochs 1-3: barely attacked.
+    let ramped = config(
+        "ramped.toml",
+        "[train.adversarial]\nattack = \"smoothadv\"\nepsilon = 0.5\nsteps = 2\nsamples = 2\nramp-epochs = 100\n",
+    );
+    for (cfg, out) in [(&noise, "noise"), (&smooth, "full"), (&ramped, "ramped")] {
         let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", out]);
         assert_eq!(run.code, 0, "{out}: {}", run.stderr);
     }
@@ -119,10 +124,44 @@ fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
     // By the third epoch the attack has a model to push against (2.27 against 2.01 when written).
     let loss = |m: &serde_json::Value| m["training"][2]["loss"].as_f64().unwrap();
     assert!(loss(&m) > loss(&plain) + 0.05, "attacked rows are harder: {} vs {}", loss(&m), loss(&plain));
+    let slow = sb.json(&sb.run_dirs_under("ramped")[0].join("metrics.json"));
+    assert!(loss(&slow) < loss(&m) - 0.05, "a ramped ε attacks less: {} vs {}", loss(&slow), loss(&m));
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(resolved.contains("attack = \"smoothadv\"") && resolved.contains("samples = 2"), "{resolved}");
 
     let killed = sb.killed_inside_epoch_two(&smooth, "killed", "tiny-digits");
+    assert!(!killed.join("metrics.json").exists(), "killed before finishing");
+    let resumed = sb.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(comparable(m), comparable(sb.json(&killed.join("metrics.json"))));
+}
+
+/// Consistency regularisation over two noisy copies, with SmoothAdv from
+/// the second epoch (the authors' combination): the first epoch's copies
+/// come from the data thread, the later ones from the attack step. A run
+/// killed inside epoch 2 resumes to the same numbers.
+#[test]
+fn consistency_training_over_noisy_copies_resumes_exactly() {
+    let sb = Sandbox::new();
+    sb.digits(300, 60, ImageLayout::ParquetBytes);
+    let text = digits_config(
+        "digits/train.parquet",
+        "digits/test.parquet",
+        "checkpoint-every = 3\n[train.noise]\nsigma = 0.25\n[train.noise.consistency]\n\
+         [train.adversarial]\nattack = \"smoothadv\"\nepsilon = 0.25\nsteps = 1\nsamples = 2\nwarmup-epochs = 1\n",
+    )
+    .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
+    let cfg = sb.write("c.toml", text);
+    let cfg = cfg.to_str().unwrap();
+    let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = sb.run_dirs_under("full")[0].clone();
+    let m = sb.json(&dir.join("metrics.json"));
+    let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    for key in ["copies = 2", "weight = 10.0", "entropy = 0.5"] {
+        assert!(resolved.contains(key), "{key} in {resolved}");
+    }
+    let killed = sb.killed_inside_epoch_two(cfg, "killed", "tiny-digits");
     assert!(!killed.join("metrics.json").exists(), "killed before finishing");
     let resumed = sb.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);

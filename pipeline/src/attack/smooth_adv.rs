@@ -12,9 +12,9 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use rand_distr::{Distribution, StandardNormal};
 
 use super::white_box::{contiguous, per_example_l2, project};
+pub use crate::batch::gaussian_draws as draws;
 use crate::model::{Classifier, ModelInput};
 
 /// Adversarial versions of `x` against the smoothed classifier at L2
@@ -66,11 +66,4 @@ fn gradient<M: Classifier>(model: &M, x: Tensor<4>, y: Tensor<1, Int>, noise: Te
         Some(g) => contiguous(g),
         None => leaf.inner().zeros_like(),
     }
-}
-
-/// `samples` draws of N(0, σ²) pixel noise for an image of `size` pixels,
-/// one after another, from `seed`: the first is what `[train.noise]` adds.
-pub fn draws(size: usize, samples: usize, sigma: f32, seed: u64) -> Vec<f32> {
-    let mut rng = augment::seed::rng(seed);
-    (0..size * samples).map(|_| sigma * Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect()
 }

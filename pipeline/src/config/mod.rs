@@ -894,7 +894,8 @@ mod tests {
         let plan = parse(&format!("{IMAGE}{smooth}"), &cfg).expect("test setup");
         let adv = plan.train.adversarial.clone().expect("adversarial");
         assert_eq!(adv.method, AdversarialMethod::SmoothAdv { epsilon: 0.5, steps: 2, samples: 2 });
-        assert_eq!((adv.ratio, adv.warmup_epochs), (1.0, 0));
+        assert_eq!((adv.ratio, adv.warmup_epochs, adv.ramp_epochs), (1.0, 0, 0));
+        assert_eq!(adv.ramp(0), 1.0, "no ramp: full ε from the first epoch");
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!(again.train.adversarial, plan.train.adversarial);
         let set =
@@ -922,6 +923,29 @@ mod tests {
     }
 
     #[test]
+    fn epsilon_ramps_up_over_the_first_attacking_epochs_for_image_attacks_only() {
+        let (_d, cfg) = fixture_dir();
+        for attack in
+            ["[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\n", "[train.adversarial]\n"]
+        {
+            let text = format!("{IMAGE}{attack}warmup-epochs = 2\nramp-epochs = 4\n");
+            let plan = parse(&text, &cfg).expect("test setup");
+            let adv = plan.train.adversarial.clone().expect("adversarial");
+            // Epochs 0 and 1 train clean; epoch 2 is the first to attack, at ε/4.
+            let shares: Vec<f64> = (2..8).map(|e| adv.ramp(e)).collect();
+            assert_eq!(shares, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+            let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+            assert_eq!(again.train.adversarial.map(|a| a.ramp_epochs), Some(4));
+        }
+        let e = parse(&format!("{BASE}[train.adversarial]\nramp-epochs = 2\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.ramp-epochs"));
+        let text = parse(&format!("{BASE}[train.adversarial]\n"), &cfg).expect("test setup");
+        let again = parse(&to_toml(&text).expect("test setup"), &cfg)
+            .expect("a text plan round-trips without the key");
+        assert_eq!(again.train.adversarial.map(|a| a.ramp_epochs), Some(0));
+    }
+
+    #[test]
     fn augmix_resolves_and_refuses_text() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.augmix]\n"), &cfg).expect("test setup");
@@ -939,7 +963,7 @@ mod tests {
     fn certification_and_training_noise_resolve_round_trip_and_refuse_what_does_not_fit() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.noise]\n[eval.certify]\n"), &cfg).expect("test setup");
-        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25 }));
+        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25, copies: 1, consistency: None }));
         let c = plan.eval.certify.clone().expect("certify");
         assert_eq!(
             (c.sigmas.as_slice(), c.n0, c.n, c.alpha, c.examples, c.batch),
@@ -965,6 +989,44 @@ mod tests {
         let e = text("[eval.certify]\n");
         assert!(e.key.as_deref() == Some("eval.certify") && e.message.contains("image"), "{e}");
         assert_eq!(text("[train.noise]\n").key.as_deref(), Some("train.noise"));
+    }
+
+    #[test]
+    fn consistency_defaults_to_the_reference_settings_round_trips_and_refuses_one_copy() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[train.noise.consistency]\n"), &cfg).expect("test setup");
+        let weights = Some(ConsistencyPlan { weight: 10.0, entropy: 0.5 });
+        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25, copies: 2, consistency: weights }));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.noise, plan.train.noise);
+        let set =
+            "[train.noise]\nsigma = 0.5\ncopies = 4\n[train.noise.consistency]\nweight = 20\nentropy = 0\n";
+        let plan = parse(&format!("{IMAGE}{set}"), &cfg).expect("test setup");
+        let weights = Some(ConsistencyPlan { weight: 20.0, entropy: 0.0 });
+        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.5, copies: 4, consistency: weights }));
+        // Copies without the regulariser: the mean cross-entropy over them.
+        let plain = parse(&format!("{IMAGE}[train.noise]\ncopies = 3\n"), &cfg).expect("test setup");
+        assert_eq!(plain.train.noise.map(|n| (n.copies, n.consistency)), Some((3, None)));
+        let err = |text: &str| parse(&format!("{IMAGE}{text}"), &cfg).unwrap_err();
+        let e = err("[train.noise]\ncopies = 1\n[train.noise.consistency]\n");
+        assert!(e.key.as_deref() == Some("train.noise.copies") && e.message.contains("at least 2"), "{e}");
+        let key = |text: &str| err(text).key;
+        assert_eq!(key("[train.noise]\ncopies = 0\n").as_deref(), Some("train.noise.copies"));
+        assert_eq!(
+            key("[train.noise.consistency]\nweight = -1\n").as_deref(),
+            Some("train.noise.consistency.weight")
+        );
+        assert_eq!(
+            key("[train.noise.consistency]\nentropy = -0.5\n").as_deref(),
+            Some("train.noise.consistency.entropy")
+        );
+        let e = err("[train.noise.consistency]\nlambda = 1\n");
+        assert!(e.to_string().contains("lambda"), "unknown keys are refused: {e}");
+        let e = err("[train.noise.consistency]\n[train.privacy]\nnoise-multiplier = 1\n");
+        assert!(e.key.as_deref() == Some("train.noise.copies") && e.message.contains("privacy"), "{e}");
+        // One copy still trains under DP-SGD as before.
+        parse(&format!("{IMAGE}[train.noise]\n[train.privacy]\nnoise-multiplier = 1\n"), &cfg)
+            .expect("one copy");
     }
 
     #[test]

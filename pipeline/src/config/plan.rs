@@ -559,6 +559,21 @@ impl CanaryPlan {
 pub struct NoisePlan {
     /// Standard deviation on the [0, 1] pixel scale; not clipped.
     pub sigma: f64,
+    /// Noisy copies of each image a step trains on (the batch's rows
+    /// times `copies` inputs); 1 unless consistency asks for more.
+    pub copies: usize,
+    /// The consistency regulariser over the copies, when configured.
+    pub consistency: Option<ConsistencyPlan>,
+}
+
+/// `[train.noise.consistency]` resolved (Jeong & Shin 2020): the copies'
+/// predictions are pulled towards their mean, which is kept confident.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConsistencyPlan {
+    /// λ, the weight of the mean KL divergence from the copies' mean prediction.
+    pub weight: f64,
+    /// η, the weight of that mean prediction's entropy.
+    pub entropy: f64,
 }
 
 /// `[train.augmix]` resolved (Hendrycks et al. 2020).
@@ -580,6 +595,22 @@ pub struct AdversarialPlan {
     pub ratio: f64,
     /// Epochs trained on clean data first.
     pub warmup_epochs: usize,
+    /// Image attacks: epochs over which ε grows linearly to its value,
+    /// from the first that attacks (0: none).
+    pub ramp_epochs: usize,
+}
+
+impl AdversarialPlan {
+    /// The share of ε the attack uses in `epoch` (0-based): k / ramp in the
+    /// k-th epoch that attacks, as Salman et al.'s `--warmup` warms SmoothAdv
+    /// up, so a model not yet robust is not pushed at full ε.
+    pub fn ramp(&self, epoch: usize) -> f64 {
+        if self.ramp_epochs == 0 {
+            return 1.0;
+        }
+        let k = epoch.saturating_sub(self.warmup_epochs) + 1;
+        (k as f64 / self.ramp_epochs as f64).min(1.0)
+    }
 }
 
 /// Where adversarial training examples come from.

@@ -160,6 +160,16 @@ pub struct RawAugmix {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawNoise {
     pub sigma: Option<f64>,
+    pub copies: Option<i64>,
+    pub consistency: Option<RawConsistency>,
+}
+
+/// `[train.noise.consistency]`: Jeong & Shin's consistency regulariser.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConsistency {
+    pub weight: Option<f64>,
+    pub entropy: Option<f64>,
 }
 
 /// `[train.adversarial]`: PGD adversarial training.
@@ -173,6 +183,7 @@ pub struct RawAdversarial {
     pub random_start: Option<bool>,
     pub ratio: Option<f64>,
     pub warmup_epochs: Option<i64>,
+    pub ramp_epochs: Option<i64>,
     pub max_word_share: Option<f64>,
     pub max_queries: Option<i64>,
     pub samples: Option<i64>,

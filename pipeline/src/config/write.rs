@@ -152,7 +152,13 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 repeats: Some(k.repeats.iter().map(|&r| r as i64).collect()),
                 candidates: (k.candidates > 0).then_some(k.candidates as i64),
             }),
-            noise: t.noise.map(|n| RawNoise { sigma: Some(n.sigma) }),
+            noise: t.noise.map(|n| RawNoise {
+                sigma: Some(n.sigma),
+                copies: Some(n.copies as i64),
+                consistency: n
+                    .consistency
+                    .map(|k| RawConsistency { weight: Some(k.weight), entropy: Some(k.entropy) }),
+            }),
             augmix: t.augmix.map(|a| RawAugmix {
                 severity: Some(i64::from(a.severity.level())),
                 jsd_weight: Some(a.jsd_weight),
@@ -165,6 +171,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 };
                 match &a.method {
                     AdversarialMethod::Gradient(g) => {
+                        raw.ramp_epochs = Some(a.ramp_epochs as i64);
                         raw.attack = Some(g.kind.name().to_owned());
                         raw.epsilon = Some(g.epsilon);
                         // FGSM's step is fixed; resolution refuses PGD keys for it.
@@ -175,6 +182,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
                         }
                     }
                     AdversarialMethod::SmoothAdv { epsilon, steps, samples } => {
+                        raw.ramp_epochs = Some(a.ramp_epochs as i64);
                         raw.attack = Some("smoothadv".to_owned());
                         raw.epsilon = Some(*epsilon);
                         raw.steps = Some(*steps as i64);

@@ -13,7 +13,7 @@ use burn::prelude::*;
 
 use crate::attack::black_box::{self, TextAttack, search};
 use crate::attack::{smooth_adv, white_box};
-use crate::batch::{bag_of, token_batch};
+use crate::batch::{bag_of, gaussian_draws as draws, noise_seed, token_batch};
 use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
 use crate::model::features::{Bag, featurize};
@@ -55,6 +55,8 @@ pub struct SmoothAdvStep {
     pub samples: usize,
     /// `[train.noise]`'s standard deviation.
     pub sigma: f32,
+    /// `[train.noise]`'s noisy copies of each image the loss sees.
+    pub copies: usize,
     /// Share of the batch attacked.
     pub ratio: f64,
     /// The run seed.
@@ -65,12 +67,12 @@ pub struct SmoothAdvStep {
 
 /// Clean images `input` (on an autodiff device) with their first
 /// `ratio · n` rows replaced by SmoothAdv examples against the smoothed
-/// current model, then every row given Gaussian noise. A row's draws come
-/// from (seed, row, epoch) as `[train.noise]`'s do, so an unattacked row
-/// gets exactly the noise the data thread would have added, and an
-/// attacked one trains on its first draw over the adversarial image. The
-/// reference code trains on all `samples` noisy copies, multiplying the
-/// batch; here the batch keeps its size and the attack alone averages them.
+/// current model, then every row given `copies` noisy copies (copy-major,
+/// as `[train.noise]` lays them out). A row's draws come from (seed, row,
+/// epoch) as `[train.noise]`'s do, so an unattacked row gets exactly the
+/// noise the data thread would have added, and an attacked one trains on
+/// the attack's first `copies` draws over the adversarial image, as the
+/// reference code trains on the draws it attacked with.
 pub fn smooth_adv_images<M: Classifier>(
     model: &M,
     input: ModelInput,
@@ -85,14 +87,18 @@ pub fn smooth_adv_images<M: Classifier>(
     let [n, c, h, w] = dims;
     let size = c * h * w;
     let k = share(n, step.ratio);
-    let (mut attack_noise, mut train_noise) =
-        (Vec::with_capacity(k * step.samples * size), Vec::with_capacity(n * size));
+    let m = step.copies;
+    let mut attack_noise = Vec::with_capacity(k * step.samples * size);
+    let mut train_noise = vec![0.0f32; m * n * size];
     for (i, &row) in rows.iter().enumerate().take(n) {
-        let seed = augment::seed::derive(step.seed, row as u64, step.epoch, "gaussian-noise");
-        let row_draws = smooth_adv::draws(size, if i < k { step.samples } else { 1 }, step.sigma, seed);
-        train_noise.extend_from_slice(&row_draws[..size]);
+        let wanted = if i < k { step.samples.max(m) } else { m };
+        let row_draws = draws(size, wanted, step.sigma, noise_seed(step.seed, row, step.epoch));
+        for copy in 0..m {
+            let at = (copy * n + i) * size;
+            train_noise[at..at + size].copy_from_slice(&row_draws[copy * size..(copy + 1) * size]);
+        }
         if i < k {
-            attack_noise.extend(row_draws);
+            attack_noise.extend_from_slice(&row_draws[..step.samples * size]);
         }
     }
     let mixed = if k == 0 {
@@ -106,8 +112,9 @@ pub fn smooth_adv_images<M: Classifier>(
         let adversarial = smooth_adv::perturb(&frozen, head, y, noise, step.epsilon, step.steps);
         if k == n { adversarial } else { Tensor::cat(vec![adversarial, plain.slice(k..n)], 0) }
     };
-    let noise = Tensor::<4>::from_data(TensorData::new(train_noise, dims), &device);
-    Ok(ModelInput::Images((mixed + noise).autodiff()))
+    let repeated = if m == 1 { mixed } else { Tensor::cat(vec![mixed; m], 0) };
+    let noise = Tensor::<4>::from_data(TensorData::new(train_noise, [m * n, c, h, w]), &device);
+    Ok(ModelInput::Images((repeated + noise).autodiff()))
 }
 
 /// Rows replaced in a batch of `n`.
@@ -305,8 +312,16 @@ mod tests {
         let model = cnn(&device);
         let (before, input, labels) = batch(&device);
         let rows: Vec<usize> = (100..100 + N).collect();
-        let step =
-            SmoothAdvStep { epsilon: 0.5, steps: 3, samples: 4, sigma: 0.25, ratio: 0.5, seed: 9, epoch: 2 };
+        let step = SmoothAdvStep {
+            epsilon: 0.5,
+            steps: 3,
+            samples: 4,
+            sigma: 0.25,
+            copies: 1,
+            ratio: 0.5,
+            seed: 9,
+            epoch: 2,
+        };
         let (after, dims) =
             pixels_of(smooth_adv_images(&model, input, &labels, &rows, &step).expect("smoothadv"));
         assert_eq!(dims, [N, 1, 8, 8]);
@@ -316,7 +331,7 @@ mod tests {
             labels: labels.clone(),
             rows: rows.clone(),
         };
-        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 9, 2).expect("images");
+        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 1, 9, 2).expect("images");
         let crate::model::HostInput::Images { pixels: noisy, .. } = noisy.input else {
             unreachable!("images")
         };
@@ -352,6 +367,66 @@ mod tests {
         for (j, (a, want)) in after[..4 * per].iter().zip(&adv).enumerate() {
             let want = want + (noisy[j] - before[j]);
             assert!((a - want).abs() < 1e-5, "pixel {j}: {a} vs {want}");
+        }
+    }
+
+    #[test]
+    fn smoothadv_with_copies_trains_every_copy_of_the_same_adversarial_image() {
+        let device = crate::device::host().autodiff();
+        let model = cnn(&device);
+        let (before, input, labels) = batch(&device);
+        let rows: Vec<usize> = (100..100 + N).collect();
+        // More copies than attack draws: the attack's two, then a third from the same stream.
+        let step = SmoothAdvStep {
+            epsilon: 0.5,
+            steps: 3,
+            samples: 2,
+            sigma: 0.25,
+            copies: 3,
+            ratio: 0.5,
+            seed: 9,
+            epoch: 2,
+        };
+        let (after, dims) =
+            pixels_of(smooth_adv_images(&model, input.clone(), &labels, &rows, &step).expect("smoothadv"));
+        assert_eq!(dims, [3 * N, 1, 8, 8], "copy-major, three copies of each row");
+        let mut noisy = HostBatch {
+            input: crate::model::HostInput::Images { pixels: before.clone(), shape: [N, 1, 8, 8] },
+            labels: labels.clone(),
+            rows: rows.clone(),
+        };
+        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 3, 9, 2).expect("images");
+        let crate::model::HostInput::Images { pixels: noisy, .. } = noisy.input else {
+            unreachable!("images")
+        };
+        let per = 64;
+        // One copy's SmoothAdv is the same attack: its first copy agrees.
+        let one = SmoothAdvStep { copies: 1, ..step };
+        let (single, _) =
+            pixels_of(smooth_adv_images(&model, input, &labels, &rows, &one).expect("smoothadv"));
+        for i in 0..N {
+            let moved = |copy: usize| -> Vec<f32> {
+                let at = (copy * N + i) * per;
+                (0..per).map(|p| after[at + p] - noisy[at + p]).collect()
+            };
+            let first = moved(0);
+            for copy in 1..3 {
+                let d = moved(copy).iter().zip(&first).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(
+                    d < 1e-5,
+                    "row {i}, copy {copy}: the same adversarial image under its own noise ({d})"
+                );
+            }
+            let l2 = first.iter().map(|d| f64::from(*d).powi(2)).sum::<f64>().sqrt();
+            if i < 4 {
+                assert!(l2 > 0.05 && l2 <= 0.5 + 1e-4, "row {i}: moved {l2}, within ε = 0.5");
+            } else {
+                assert!(l2 < 1e-5, "row {i}: unattacked rows get the data thread's copies exactly ({l2})");
+            }
+            for p in 0..per {
+                let (a, b) = (after[i * per + p], single[i * per + p]);
+                assert!((a - b).abs() < 1e-5, "row {i}: copy 1 is the one-copy step's");
+            }
         }
     }
 

@@ -6,6 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
+use crate::config::ConsistencyPlan;
 use crate::model::readback::values;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 
@@ -65,6 +66,29 @@ impl Step {
         Step { logits, targets, loss }
     }
 
+    /// Forward pass over `copies` noisy copies of each image, copy-major
+    /// (`copies` times as many inputs as targets): the mean cross-entropy
+    /// over every copy, plus Jeong & Shin's consistency regulariser when
+    /// configured. The correct count is the first copy's, so a batch still
+    /// counts one prediction per example.
+    pub fn forward_copies<M: Classifier>(
+        model: &M,
+        loss_fn: &CrossEntropyLoss,
+        input: ModelInput,
+        targets: Tensor<1, Int>,
+        copies: usize,
+        consistency: Option<ConsistencyPlan>,
+    ) -> Step {
+        let n = targets.dims()[0];
+        let all = model.logits(input);
+        let mut loss = loss_fn.forward(all.clone(), Tensor::cat(vec![targets.clone(); copies], 0));
+        if let Some(k) = consistency {
+            let each: Vec<Tensor<2>> = (0..copies).map(|j| all.clone().slice(j * n..(j + 1) * n)).collect();
+            loss = loss + consistency_loss(&each, k.weight, k.entropy);
+        }
+        Step { logits: all.slice(0..n), targets, loss }
+    }
+
     /// The batch's mean loss (waits for the device).
     pub fn loss_value(&self) -> f32 {
         self.loss.clone().into_scalar()
@@ -98,6 +122,30 @@ pub fn jensen_shannon(logits: &[Tensor<2>]) -> Tensor<1> {
     let kl =
         |p: &Tensor<2>| (p.clone() * (p.clone().clamp(1e-7, 1.0).log() - log_m.clone())).sum_dim(1).mean();
     probs.iter().skip(1).fold(kl(&probs[0]), |acc, p| acc + kl(p)) / k
+}
+
+/// Jeong & Shin's (2020) consistency regulariser over the logits of
+/// several noisy copies of the same examples, averaged over examples:
+/// `weight` times the mean KL divergence of each copy's softmax from their
+/// mean p̂, plus `entropy` times p̂'s entropy (the reference code's
+/// `consistency_loss`, form "default": log p̂ clamped at 1e-20, and 0 · log 0
+/// taken as 0 in the KL term as PyTorch's `kl_div` does). Gradients flow
+/// through p̂ as well, as there.
+pub fn consistency_loss(logits: &[Tensor<2>], weight: f64, entropy: f64) -> Tensor<1> {
+    let m = logits.len() as f64;
+    let probs: Vec<Tensor<2>> = logits.iter().map(|l| softmax(l.clone(), 1)).collect();
+    let mean = probs.iter().skip(1).fold(probs[0].clone(), |acc, p| acc + p.clone()) / m;
+    let log_mean = mean.clone().clamp_min(1e-20).log();
+    // KL(p̂ ‖ p_j) = Σ p̂ (log p̂ − log p_j); the Σ_j p̂ log p̂ part is m times the same.
+    let cross = logits
+        .iter()
+        .map(|l| (mean.clone() * log_softmax(l.clone(), 1)).sum_dim(1))
+        .reduce(|a, b| a + b)
+        .expect("at least one copy")
+        / m;
+    let neg_entropy = (mean * log_mean).sum_dim(1);
+    let kl = neg_entropy.clone() - cross;
+    (kl * weight - neg_entropy * entropy).mean()
 }
 
 /// Number of correct predictions in a batch of logits.
@@ -153,6 +201,8 @@ impl Readings {
 
 #[cfg(test)]
 mod tests {
+    use burn::nn::loss::CrossEntropyLossConfig;
+
     use super::*;
 
     fn logits(rows: &[[f32; 2]]) -> Tensor<2> {
@@ -172,6 +222,106 @@ mod tests {
         assert!((f64::from(got) - expected).abs() < 1e-6, "{got} vs {expected}");
         let same: f32 = jensen_shannon(&[p.clone(), p.clone(), p]).into_scalar();
         assert!(same.abs() < 1e-7);
+    }
+
+    fn rows(values: &[&[f32]]) -> Tensor<2> {
+        let flat: Vec<f32> = values.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::from_data(TensorData::new(flat, [values.len(), values[0].len()]), &Device::flex())
+    }
+
+    #[test]
+    fn consistency_matches_the_reference_code() {
+        // bench/consistency_reference.py: the authors' consistency_loss in NumPy.
+        let two =
+            [rows(&[&[2.0, -1.0, 0.5], &[0.0, 0.0, 0.0]]), rows(&[&[1.0, 0.3, -2.0], &[3.0, -3.0, 1.0]])];
+        let three = [
+            rows(&[&[0.1, 0.2, 0.3, 0.4]]),
+            rows(&[&[-1.0, 2.0, 0.0, 1.0]]),
+            rows(&[&[4.0, -2.0, 1.0, 0.0]]),
+        ];
+        let saturated = [rows(&[&[60.0, 0.0, -60.0]]), rows(&[&[0.0, 1.0, -100.0]])];
+        for (name, logits, weight, entropy, want) in [
+            ("two copies", &two[..], 10.0, 0.5, 3.0628129995959723),
+            ("three copies", &three[..], 2.0, 1.5, 3.6473980208978185),
+            ("saturated", &saturated[..], 20.0, 0.5, 215.9924972747725),
+        ] {
+            let got: f32 = consistency_loss(logits, weight, entropy).into_scalar();
+            assert!((f64::from(got) - want).abs() < 1e-5 * want, "{name}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn identical_copies_leave_only_the_entropy_term() {
+        let p = rows(&[&[1.0, 0.0, -1.0], &[0.5, 0.5, 3.0]]);
+        let got: f32 = consistency_loss(&[p.clone(), p.clone()], 10.0, 0.5).into_scalar();
+        let entropy = |l: [f64; 3]| {
+            let z: f64 = l.iter().map(|x| x.exp()).sum();
+            -l.iter().map(|x| x.exp() / z * (x.exp() / z).ln()).sum::<f64>()
+        };
+        let want = 0.5 * (entropy([1.0, 0.0, -1.0]) + entropy([0.5, 0.5, 3.0])) / 2.0;
+        assert!((f64::from(got) - want).abs() < 1e-6, "{got} vs {want}");
+        let off: f32 = consistency_loss(&[p.clone(), p], 10.0, 0.0).into_scalar();
+        assert!(off.abs() < 1e-6, "no KL between equal predictions: {off}");
+    }
+
+    #[test]
+    fn copies_train_on_the_mean_cross_entropy_and_count_the_first_copy() {
+        use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
+        let device = Device::flex();
+        let plan = ModelPlan::Cnn(CnnPlan {
+            conv_channels: vec![2],
+            kernel_size: 3,
+            hidden: 4,
+            dropout: 0.0,
+            // Per example, so a copy's logits do not depend on the others.
+            norm: Norm::None,
+        });
+        let spec = ImageSpec {
+            channels: 1,
+            width: 6,
+            height: 6,
+            max_pixels: 1 << 20,
+            max_side: 1 << 10,
+            allow_absolute_paths: false,
+        };
+        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, &device)
+        else {
+            unreachable!("a CNN plan builds a CNN")
+        };
+        let image =
+            |k: usize| -> Vec<f32> { (0..36).map(|p| ((p * 7 + k * 13) % 17) as f32 / 17.0).collect() };
+        let (n, copies) = (3, 2);
+        let first: Vec<f32> = (0..n).flat_map(image).collect();
+        let second: Vec<f32> = (0..n).flat_map(|k| image(k + 5)).collect();
+        let input = |pixels: Vec<f32>, k: usize| {
+            ModelInput::Images(Tensor::from_data(TensorData::new(pixels, [k, 1, 6, 6]), &device))
+        };
+        let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let both = [first.clone(), second.clone()].concat();
+        let step =
+            Step::forward_copies(&model, &loss_fn, input(both.clone(), copies * n), targets(), copies, None);
+        let one = Step::forward(&model, &loss_fn, input(first.clone(), n), targets());
+        let other = Step::forward(&model, &loss_fn, input(second, n), targets());
+        let mean = (one.loss_value() + other.loss_value()) / 2.0;
+        assert!((step.loss_value() - mean).abs() < 1e-6, "{} vs {mean}", step.loss_value());
+        assert_eq!(step.correct(), one.correct(), "hits are the first copy's, one per example");
+        // The regulariser adds exactly its term over the two halves.
+        let k = ConsistencyPlan { weight: 10.0, entropy: 0.5 };
+        let regular =
+            Step::forward_copies(&model, &loss_fn, input(both, copies * n), targets(), copies, Some(k));
+        let halves = [
+            model.logits(input(first, n)),
+            model.logits(input((0..n).flat_map(|k| image(k + 5)).collect(), n)),
+        ];
+        let term: f32 = consistency_loss(&halves, 10.0, 0.5).into_scalar();
+        assert!(term > 0.0);
+        assert!(
+            (regular.loss_value() - mean - term).abs() < 1e-5,
+            "{} vs {}",
+            regular.loss_value(),
+            mean + term
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchError, HostBatch, Perturbation};
 use crate::config::{
-    AdversarialMethod, AdversarialPlan, AugmentPolicy, ClassWeights, ModelPlan, Optimizer, Plan, Schedule,
-    TextWeighting, TrainPlan,
+    AdversarialMethod, AdversarialPlan, Attack, AugmentPolicy, ClassWeights, ModelPlan, Optimizer, Plan,
+    Schedule, TextWeighting, TrainPlan,
 };
 use crate::data::{Dataset, Inputs};
 use crate::model::features::idf;
@@ -434,7 +434,14 @@ fn prefetch(
                     matches!(a.method, AdversarialMethod::SmoothAdv { .. }) && epoch >= a.warmup_epochs
                 });
                 if let (Some(n), false) = (&s.plan.noise, smooth_adv) {
-                    batch::add_gaussian_noise(&mut host, rows, n.sigma as f32, s.seed, epoch as u64)?;
+                    batch::add_gaussian_noise(
+                        &mut host,
+                        rows,
+                        n.sigma as f32,
+                        n.copies,
+                        s.seed,
+                        epoch as u64,
+                    )?;
                 }
                 Ok(host)
             });
@@ -473,16 +480,20 @@ fn adversarial_input<M: Classifier>(
         }
         (AdversarialMethod::Gradient(attack), _) => {
             let input = host.input.to_device(s.device);
-            Ok(adversarial::mix_images(model, input, &host.labels, attack, adv.ratio, seed)?)
+            let ramp = adv.ramp(epoch);
+            let attack =
+                Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
+            Ok(adversarial::mix_images(model, input, &host.labels, &attack, adv.ratio, seed)?)
         }
         (&AdversarialMethod::SmoothAdv { epsilon, steps, samples }, _) => {
             // Resolution refuses SmoothAdv without [train.noise].
-            let sigma = s.plan.noise.as_ref().map_or(0.0, |n| n.sigma);
+            let (sigma, copies) = s.plan.noise.as_ref().map_or((0.0, 1), |n| (n.sigma, n.copies));
             let step = adversarial::SmoothAdvStep {
-                epsilon: epsilon as f32,
+                epsilon: (epsilon * adv.ramp(epoch)) as f32,
                 steps,
                 samples,
                 sigma: sigma as f32,
+                copies,
                 ratio: adv.ratio,
                 seed: s.seed,
                 epoch: epoch as u64,
@@ -533,10 +544,13 @@ pub fn fit<M: Classifier>(
 ) -> Result<(M, TrainState), TrainError> {
     let plan = s.plan;
     if s.soft_targets.is_some()
-        && (plan.privacy.is_some() || plan.augmix.is_some() || plan.adversarial.is_some())
+        && (plan.privacy.is_some()
+            || plan.augmix.is_some()
+            || plan.adversarial.is_some()
+            || plan.noise.is_some_and(|n| n.copies > 1))
     {
         return Err(TrainError::Hook(anyhow::anyhow!(
-            "soft targets train with plain steps only, not DP-SGD, AugMix or adversarial training"
+            "soft targets train with plain steps only, not DP-SGD, AugMix, adversarial training or several noisy copies"
         )));
     }
     // The validation rows are held out of everything training sees.
@@ -657,15 +671,24 @@ pub fn fit<M: Classifier>(
                         model = out.model;
                     }
                     (None, Some(input)) => {
-                        let step = match (&plan.augmix, s.soft_targets) {
-                            (_, Some(soft)) => {
+                        let copies = plan.noise.filter(|n| n.copies > 1);
+                        let step = match (&plan.augmix, s.soft_targets, copies) {
+                            (_, Some(soft), _) => {
                                 let soft = soft.batch(&host.rows, s.device);
                                 Step::forward_soft(&model, input, targets, soft)
                             }
-                            (Some(a), None) => {
+                            (Some(a), None, _) => {
                                 Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight)
                             }
-                            (None, None) => Step::forward(&model, &loss_fn, input, targets),
+                            (None, None, Some(noise)) => Step::forward_copies(
+                                &model,
+                                &loss_fn,
+                                input,
+                                targets,
+                                noise.copies,
+                                noise.consistency,
+                            ),
+                            (None, None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
                         pending.push(b, n, step.readings());
                         let lr = learning_rate(plan, epoch, b, n_batches);

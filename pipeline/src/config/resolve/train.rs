@@ -9,6 +9,38 @@ use crate::config::plan::*;
 use crate::config::raw::*;
 use crate::suggest::unknown_value;
 
+/// `[train.noise]`: σ, and the copies and consistency regulariser of
+/// Jeong & Shin (2020), whose defaults (m 2, λ 10, η 0.5) are the
+/// reference code's for σ 0.25.
+fn resolve_noise(c: &Check, n: RawNoise) -> Result<NoisePlan, ConfigError> {
+    let sigma = c.float("train.noise.sigma", n.sigma, 0.25, FloatRange::OpenLow(0.0, 4.0))?;
+    let consistency = match n.consistency {
+        None => None,
+        Some(k) => Some(ConsistencyPlan {
+            weight: c.float(
+                "train.noise.consistency.weight",
+                k.weight,
+                10.0,
+                FloatRange::Closed(0.0, 1000.0),
+            )?,
+            entropy: c.float(
+                "train.noise.consistency.entropy",
+                k.entropy,
+                0.5,
+                FloatRange::Closed(0.0, 1000.0),
+            )?,
+        }),
+    };
+    let copies = c.usize("train.noise.copies", n.copies, if consistency.is_some() { 2 } else { 1 }, 1, 64)?;
+    if consistency.is_some() && copies < 2 {
+        return Err(c.err(
+            "train.noise.copies",
+            "[train.noise.consistency] compares the noisy copies of each image: needs at least 2",
+        ));
+    }
+    Ok(NoisePlan { sigma, copies, consistency })
+}
+
 pub(super) fn resolve_train(
     c: &Check,
     raw: RawTrain,
@@ -80,9 +112,7 @@ pub(super) fn resolve_train(
                 "cannot be combined with [train.augmix], whose loss compares clean and augmented views",
             ));
         }
-        Some(n) => Some(NoisePlan {
-            sigma: c.float("train.noise.sigma", n.sigma, 0.25, FloatRange::OpenLow(0.0, 4.0))?,
-        }),
+        Some(n) => Some(resolve_noise(c, n)?),
     };
     if noise.is_none()
         && adversarial.as_ref().is_some_and(|a| matches!(a.method, AdversarialMethod::SmoothAdv { .. }))
@@ -90,6 +120,17 @@ pub(super) fn resolve_train(
         return Err(c.err(
             "train.adversarial.attack",
             "`smoothadv` attacks the smoothed classifier, whose noise [train.noise] sets: add [train.noise]",
+        ));
+    }
+    if let Some(n) = noise.filter(|n| n.copies > 1)
+        && raw.privacy.is_some()
+    {
+        return Err(c.err(
+            "train.noise.copies",
+            format!(
+                "{} copies of each image cannot train under [train.privacy], whose accountant counts one gradient per example",
+                n.copies
+            ),
         ));
     }
     let canaries = match raw.canaries {
@@ -412,6 +453,7 @@ fn resolve_text_adversarial(
         ("step-size", raw.step_size.is_some()),
         ("random-start", raw.random_start.is_some()),
         ("samples", raw.samples.is_some()),
+        ("ramp-epochs", raw.ramp_epochs.is_some()),
     ];
     c.refuse_set("train.adversarial", &image_only, "applies to image models only")?;
     let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
@@ -434,6 +476,7 @@ fn resolve_text_adversarial(
         },
         ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+        ramp_epochs: 0,
     })
 }
 
@@ -493,6 +536,7 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         )),
         ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+        ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
     })
 }
 
@@ -523,6 +567,7 @@ fn resolve_smooth_adv(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan,
         },
         ratio: c.float("train.adversarial.ratio", raw.ratio, 1.0, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+        ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
     })
 }
 
