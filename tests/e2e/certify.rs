@@ -87,9 +87,10 @@ fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
 }
 
 /// SmoothAdv training (Salman et al. 2019): it trains on harder examples
-/// than the noise alone, and a run killed inside epoch 2 resumes to the same
-/// numbers (the attack's and the training noise's draws are seeded by row
-/// and epoch).
+/// than the noise alone, less so with ε ramped up slowly, and a run killed
+/// inside epoch 2 resumes to the same numbers (the attack's and the
+/// training noise's draws are seeded by row and epoch). MACER, beside it,
+/// trains on its own loss.
 #[test]
 fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
     let sb = Sandbox::new();
@@ -114,7 +115,9 @@ fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
         "ramped.toml",
         "[train.adversarial]\nattack = \"smoothadv\"\nepsilon = 0.5\nsteps = 2\nsamples = 2\nramp-epochs = 100\n",
     );
-    for (cfg, out) in [(&noise, "noise"), (&smooth, "full"), (&ramped, "ramped")] {
+    // One copy, so only MACER's loss tells it from the noise alone.
+    let macer = config("macer.toml", "copies = 1\n[train.noise.macer]\n");
+    for (cfg, out) in [(&noise, "noise"), (&smooth, "full"), (&ramped, "ramped"), (&macer, "macer")] {
         let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", out]);
         assert_eq!(run.code, 0, "{out}: {}", run.stderr);
     }
@@ -126,6 +129,13 @@ fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
     assert!(loss(&m) > loss(&plain) + 0.05, "attacked rows are harder: {} vs {}", loss(&m), loss(&plain));
     let slow = sb.json(&sb.run_dirs_under("ramped")[0].join("metrics.json"));
     assert!(loss(&slow) < loss(&m) - 0.05, "a ramped ε attacks less: {} vs {}", loss(&slow), loss(&m));
+    let radius = sb.json(&sb.run_dirs_under("macer")[0].join("metrics.json"));
+    let first = |m: &serde_json::Value| m["training"][0]["loss"].as_f64().unwrap();
+    assert!(
+        (first(&radius) - first(&plain)).abs() > 0.01,
+        "MACER trains on its own loss: {}",
+        first(&radius)
+    );
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(resolved.contains("attack = \"smoothadv\"") && resolved.contains("samples = 2"), "{resolved}");
 

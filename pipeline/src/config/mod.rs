@@ -963,7 +963,10 @@ mod tests {
     fn certification_and_training_noise_resolve_round_trip_and_refuse_what_does_not_fit() {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.noise]\n[eval.certify]\n"), &cfg).expect("test setup");
-        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25, copies: 1, consistency: None }));
+        assert_eq!(
+            plan.train.noise,
+            Some(NoisePlan { sigma: 0.25, copies: 1, consistency: None, macer: None })
+        );
         let c = plan.eval.certify.clone().expect("certify");
         assert_eq!(
             (c.sigmas.as_slice(), c.n0, c.n, c.alpha, c.examples, c.batch),
@@ -996,14 +999,20 @@ mod tests {
         let (_d, cfg) = fixture_dir();
         let plan = parse(&format!("{IMAGE}[train.noise.consistency]\n"), &cfg).expect("test setup");
         let weights = Some(ConsistencyPlan { weight: 10.0, entropy: 0.5 });
-        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25, copies: 2, consistency: weights }));
+        assert_eq!(
+            plan.train.noise,
+            Some(NoisePlan { sigma: 0.25, copies: 2, consistency: weights, macer: None })
+        );
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!(again.train.noise, plan.train.noise);
         let set =
             "[train.noise]\nsigma = 0.5\ncopies = 4\n[train.noise.consistency]\nweight = 20\nentropy = 0\n";
         let plan = parse(&format!("{IMAGE}{set}"), &cfg).expect("test setup");
         let weights = Some(ConsistencyPlan { weight: 20.0, entropy: 0.0 });
-        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.5, copies: 4, consistency: weights }));
+        assert_eq!(
+            plan.train.noise,
+            Some(NoisePlan { sigma: 0.5, copies: 4, consistency: weights, macer: None })
+        );
         // Copies without the regulariser: the mean cross-entropy over them.
         let plain = parse(&format!("{IMAGE}[train.noise]\ncopies = 3\n"), &cfg).expect("test setup");
         assert_eq!(plain.train.noise.map(|n| (n.copies, n.consistency)), Some((3, None)));
@@ -1027,6 +1036,36 @@ mod tests {
         // One copy still trains under DP-SGD as before.
         parse(&format!("{IMAGE}[train.noise]\n[train.privacy]\nnoise-multiplier = 1\n"), &cfg)
             .expect("one copy");
+    }
+
+    #[test]
+    fn macer_defaults_to_the_paper_settings_round_trips_and_refuses_what_it_replaces() {
+        let (_d, cfg) = fixture_dir();
+        let plan = parse(&format!("{IMAGE}[train.noise.macer]\n"), &cfg).expect("test setup");
+        let macer = Some(MacerPlan { weight: 12.0, margin: 8.0, beta: 16.0 });
+        assert_eq!(plan.train.noise, Some(NoisePlan { sigma: 0.25, copies: 16, consistency: None, macer }));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.noise, plan.train.noise);
+        let set = "[train.noise]\ncopies = 4\n[train.noise.macer]\nweight = 4\nmargin = 2\nbeta = 8\n";
+        let plan = parse(&format!("{IMAGE}{set}"), &cfg).expect("test setup");
+        let macer = Some(MacerPlan { weight: 4.0, margin: 2.0, beta: 8.0 });
+        assert_eq!(plan.train.noise.map(|n| (n.copies, n.macer)), Some((4, macer)));
+        let err = |text: &str| parse(&format!("{IMAGE}{text}"), &cfg).unwrap_err();
+        let e = err("[train.noise.consistency]\n[train.noise.macer]\n");
+        assert!(e.key.as_deref() == Some("train.noise.macer") && e.message.contains("choose one"), "{e}");
+        let e = err("[train]\nclass-weights = \"balanced\"\n[train.noise.macer]\n");
+        assert!(e.key.as_deref() == Some("train.noise.macer") && e.message.contains("balanced"), "{e}");
+        let e = err("[train.noise.macer]\n[train.adversarial]\nattack = \"smoothadv\"\n");
+        assert!(e.key.as_deref() == Some("train.noise.macer") && e.message.contains("SmoothAdv"), "{e}");
+        let e =
+            err("[train.noise]\ncopies = 1\n[train.noise.macer]\n[train.privacy]\nnoise-multiplier = 1\n");
+        assert!(e.key.as_deref() == Some("train.noise.macer") && e.message.contains("privacy"), "{e}");
+        assert_eq!(err("[train.noise.macer]\nmargin = 0\n").key.as_deref(), Some("train.noise.macer.margin"));
+        assert_eq!(err("[train.noise.macer]\nbeta = 0\n").key.as_deref(), Some("train.noise.macer.beta"));
+        assert_eq!(
+            err("[train.noise.macer]\nweight = -1\n").key.as_deref(),
+            Some("train.noise.macer.weight")
+        );
     }
 
     #[test]

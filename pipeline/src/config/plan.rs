@@ -564,6 +564,20 @@ pub struct NoisePlan {
     pub copies: usize,
     /// The consistency regulariser over the copies, when configured.
     pub consistency: Option<ConsistencyPlan>,
+    /// MACER's loss over the copies instead of their cross-entropy, when configured.
+    pub macer: Option<MacerPlan>,
+}
+
+/// `[train.noise.macer]` resolved (Zhai et al. 2020): the cross-entropy of
+/// the copies' mean prediction plus a hinge on the certified radius.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MacerPlan {
+    /// λ, the weight of the radius term.
+    pub weight: f64,
+    /// γ, the hinge's margin on Φ⁻¹(p₁) − Φ⁻¹(p₂): rows beyond it no longer count.
+    pub margin: f64,
+    /// β, the inverse temperature of the softmax the radius is measured on.
+    pub beta: f64,
 }
 
 /// `[train.noise.consistency]` resolved (Jeong & Shin 2020): the copies'

@@ -162,6 +162,16 @@ pub struct RawNoise {
     pub sigma: Option<f64>,
     pub copies: Option<i64>,
     pub consistency: Option<RawConsistency>,
+    pub macer: Option<RawMacer>,
+}
+
+/// `[train.noise.macer]`: Zhai et al.'s certified-radius loss.
+#[derive(Debug, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawMacer {
+    pub weight: Option<f64>,
+    pub margin: Option<f64>,
+    pub beta: Option<f64>,
 }
 
 /// `[train.noise.consistency]`: Jeong & Shin's consistency regulariser.

@@ -158,6 +158,11 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 consistency: n
                     .consistency
                     .map(|k| RawConsistency { weight: Some(k.weight), entropy: Some(k.entropy) }),
+                macer: n.macer.map(|k| RawMacer {
+                    weight: Some(k.weight),
+                    margin: Some(k.margin),
+                    beta: Some(k.beta),
+                }),
             }),
             augmix: t.augmix.map(|a| RawAugmix {
                 severity: Some(i64::from(a.severity.level())),

@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
-use crate::config::ConsistencyPlan;
+use crate::config::NoisePlan;
 use crate::model::readback::values;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 
@@ -66,26 +66,34 @@ impl Step {
         Step { logits, targets, loss }
     }
 
-    /// Forward pass over `copies` noisy copies of each image, copy-major
-    /// (`copies` times as many inputs as targets): the mean cross-entropy
-    /// over every copy, plus Jeong & Shin's consistency regulariser when
-    /// configured. The correct count is the first copy's, so a batch still
-    /// counts one prediction per example.
+    /// Forward pass over `noise.copies` noisy copies of each image,
+    /// copy-major (that many times as many inputs as targets): the mean
+    /// cross-entropy over every copy, plus Jeong & Shin's consistency
+    /// regulariser when configured, or MACER's loss. The correct count is
+    /// the first copy's, so a batch still counts one prediction per example.
     pub fn forward_copies<M: Classifier>(
         model: &M,
         loss_fn: &CrossEntropyLoss,
         input: ModelInput,
         targets: Tensor<1, Int>,
-        copies: usize,
-        consistency: Option<ConsistencyPlan>,
+        noise: &NoisePlan,
     ) -> Step {
-        let n = targets.dims()[0];
+        let (n, copies) = (targets.dims()[0], noise.copies);
         let all = model.logits(input);
-        let mut loss = loss_fn.forward(all.clone(), Tensor::cat(vec![targets.clone(); copies], 0));
-        if let Some(k) = consistency {
-            let each: Vec<Tensor<2>> = (0..copies).map(|j| all.clone().slice(j * n..(j + 1) * n)).collect();
-            loss = loss + consistency_loss(&each, k.weight, k.entropy);
-        }
+        let loss = match (noise.macer, noise.consistency) {
+            (Some(plan), _) => super::macer::loss(all.clone(), targets.clone(), copies, noise.sigma, &plan),
+            (None, consistency) => {
+                let loss = loss_fn.forward(all.clone(), Tensor::cat(vec![targets.clone(); copies], 0));
+                match consistency {
+                    Some(k) => {
+                        let each: Vec<Tensor<2>> =
+                            (0..copies).map(|j| all.clone().slice(j * n..(j + 1) * n)).collect();
+                        loss + consistency_loss(&each, k.weight, k.entropy)
+                    }
+                    None => loss,
+                }
+            }
+        };
         Step { logits: all.slice(0..n), targets, loss }
     }
 
@@ -299,29 +307,31 @@ mod tests {
         let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
         let both = [first.clone(), second.clone()].concat();
-        let step =
-            Step::forward_copies(&model, &loss_fn, input(both.clone(), copies * n), targets(), copies, None);
+        let plain = NoisePlan { sigma: 0.25, copies, consistency: None, macer: None };
+        let step = Step::forward_copies(&model, &loss_fn, input(both.clone(), copies * n), targets(), &plain);
         let one = Step::forward(&model, &loss_fn, input(first.clone(), n), targets());
-        let other = Step::forward(&model, &loss_fn, input(second, n), targets());
+        let other = Step::forward(&model, &loss_fn, input(second.clone(), n), targets());
         let mean = (one.loss_value() + other.loss_value()) / 2.0;
         assert!((step.loss_value() - mean).abs() < 1e-6, "{} vs {mean}", step.loss_value());
         assert_eq!(step.correct(), one.correct(), "hits are the first copy's, one per example");
         // The regulariser adds exactly its term over the two halves.
-        let k = ConsistencyPlan { weight: 10.0, entropy: 0.5 };
+        let k = crate::config::ConsistencyPlan { weight: 10.0, entropy: 0.5 };
+        let regular = NoisePlan { consistency: Some(k), ..plain };
         let regular =
-            Step::forward_copies(&model, &loss_fn, input(both, copies * n), targets(), copies, Some(k));
-        let halves = [
-            model.logits(input(first, n)),
-            model.logits(input((0..n).flat_map(|k| image(k + 5)).collect(), n)),
-        ];
+            Step::forward_copies(&model, &loss_fn, input(both.clone(), copies * n), targets(), &regular);
+        let halves = [model.logits(input(first, n)), model.logits(input(second, n))];
         let term: f32 = consistency_loss(&halves, 10.0, 0.5).into_scalar();
         assert!(term > 0.0);
-        assert!(
-            (regular.loss_value() - mean - term).abs() < 1e-5,
-            "{} vs {}",
-            regular.loss_value(),
-            mean + term
-        );
+        let total = regular.loss_value();
+        assert!((total - mean - term).abs() < 1e-5, "{total} vs {}", mean + term);
+        // MACER replaces the cross-entropy over the copies by its own loss.
+        let k = crate::config::MacerPlan { weight: 12.0, margin: 8.0, beta: 16.0 };
+        let logits = model.logits(input(both.clone(), copies * n));
+        let want: f32 = super::super::macer::loss(logits, targets(), copies, 0.25, &k).into_scalar();
+        let macer = NoisePlan { macer: Some(k), ..plain };
+        let got = Step::forward_copies(&model, &loss_fn, input(both, copies * n), targets(), &macer);
+        assert_eq!(got.loss_value(), want);
+        assert!((got.loss_value() - mean).abs() > 1e-3, "not the mean cross-entropy: {}", got.loss_value());
     }
 
     #[test]

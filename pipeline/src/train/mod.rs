@@ -10,6 +10,7 @@ pub mod adversarial;
 pub mod checkpoint;
 pub mod dp;
 pub mod loss;
+pub mod macer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -547,7 +548,7 @@ pub fn fit<M: Classifier>(
         && (plan.privacy.is_some()
             || plan.augmix.is_some()
             || plan.adversarial.is_some()
-            || plan.noise.is_some_and(|n| n.copies > 1))
+            || plan.noise.is_some_and(|n| n.copies > 1 || n.macer.is_some()))
     {
         return Err(TrainError::Hook(anyhow::anyhow!(
             "soft targets train with plain steps only, not DP-SGD, AugMix, adversarial training or several noisy copies"
@@ -671,7 +672,7 @@ pub fn fit<M: Classifier>(
                         model = out.model;
                     }
                     (None, Some(input)) => {
-                        let copies = plan.noise.filter(|n| n.copies > 1);
+                        let copies = plan.noise.filter(|n| n.copies > 1 || n.macer.is_some());
                         let step = match (&plan.augmix, s.soft_targets, copies) {
                             (_, Some(soft), _) => {
                                 let soft = soft.batch(&host.rows, s.device);
@@ -680,14 +681,9 @@ pub fn fit<M: Classifier>(
                             (Some(a), None, _) => {
                                 Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight)
                             }
-                            (None, None, Some(noise)) => Step::forward_copies(
-                                &model,
-                                &loss_fn,
-                                input,
-                                targets,
-                                noise.copies,
-                                noise.consistency,
-                            ),
+                            (None, None, Some(noise)) => {
+                                Step::forward_copies(&model, &loss_fn, input, targets, &noise)
+                            }
                             (None, None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
                         pending.push(b, n, step.readings());

@@ -9,9 +9,10 @@ use crate::config::plan::*;
 use crate::config::raw::*;
 use crate::suggest::unknown_value;
 
-/// `[train.noise]`: σ, and the copies and consistency regulariser of
+/// `[train.noise]`: σ, and the copies with the consistency regulariser of
 /// Jeong & Shin (2020), whose defaults (m 2, λ 10, η 0.5) are the
-/// reference code's for σ 0.25.
+/// reference code's for σ 0.25, or MACER's loss (Zhai et al. 2020: k 16,
+/// λ 12, γ 8, β 16, the paper's CIFAR-10 settings at σ 0.25).
 fn resolve_noise(c: &Check, n: RawNoise) -> Result<NoisePlan, ConfigError> {
     let sigma = c.float("train.noise.sigma", n.sigma, 0.25, FloatRange::OpenLow(0.0, 4.0))?;
     let consistency = match n.consistency {
@@ -31,14 +32,33 @@ fn resolve_noise(c: &Check, n: RawNoise) -> Result<NoisePlan, ConfigError> {
             )?,
         }),
     };
-    let copies = c.usize("train.noise.copies", n.copies, if consistency.is_some() { 2 } else { 1 }, 1, 64)?;
+    let macer = match n.macer {
+        None => None,
+        Some(_) if consistency.is_some() => {
+            return Err(c.err(
+                "train.noise.macer",
+                "replaces the cross-entropy over the copies that [train.noise.consistency] regularises: choose one",
+            ));
+        }
+        Some(k) => Some(MacerPlan {
+            weight: c.float("train.noise.macer.weight", k.weight, 12.0, FloatRange::Closed(0.0, 1000.0))?,
+            margin: c.float("train.noise.macer.margin", k.margin, 8.0, FloatRange::OpenLow(0.0, 100.0))?,
+            beta: c.float("train.noise.macer.beta", k.beta, 16.0, FloatRange::OpenLow(0.0, 1000.0))?,
+        }),
+    };
+    let default_copies = match (&consistency, &macer) {
+        (Some(_), _) => 2,
+        (_, Some(_)) => 16,
+        _ => 1,
+    };
+    let copies = c.usize("train.noise.copies", n.copies, default_copies, 1, 64)?;
     if consistency.is_some() && copies < 2 {
         return Err(c.err(
             "train.noise.copies",
             "[train.noise.consistency] compares the noisy copies of each image: needs at least 2",
         ));
     }
-    Ok(NoisePlan { sigma, copies, consistency })
+    Ok(NoisePlan { sigma, copies, consistency, macer })
 }
 
 pub(super) fn resolve_train(
@@ -122,14 +142,31 @@ pub(super) fn resolve_train(
             "`smoothadv` attacks the smoothed classifier, whose noise [train.noise] sets: add [train.noise]",
         ));
     }
-    if let Some(n) = noise.filter(|n| n.copies > 1)
+    if noise.is_some_and(|n| n.macer.is_some()) {
+        if raw.class_weights.as_deref() == Some("balanced") {
+            return Err(c.err(
+                "train.noise.macer",
+                "its cross-entropy of the mean prediction is unweighted: not with `class-weights = \"balanced\"`",
+            ));
+        }
+        if adversarial.as_ref().is_some_and(|a| matches!(a.method, AdversarialMethod::SmoothAdv { .. })) {
+            return Err(c.err(
+                "train.noise.macer",
+                "MACER is attack-free and SmoothAdv trains on attacked copies: choose one",
+            ));
+        }
+    }
+    if let Some(n) = noise.filter(|n| n.copies > 1 || n.macer.is_some())
         && raw.privacy.is_some()
     {
+        let (key, what) = match n.macer {
+            Some(_) => ("train.noise.macer", "MACER's loss over noisy copies".to_owned()),
+            None => ("train.noise.copies", format!("{} noisy copies of each image", n.copies)),
+        };
         return Err(c.err(
-            "train.noise.copies",
+            key,
             format!(
-                "{} copies of each image cannot train under [train.privacy], whose accountant counts one gradient per example",
-                n.copies
+                "{what} cannot train under [train.privacy], whose accountant counts one gradient per example"
             ),
         ));
     }
