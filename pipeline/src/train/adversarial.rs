@@ -306,6 +306,19 @@ mod tests {
         assert_eq!(&after[..4 * 64], &expected[..]);
     }
 
+    /// The batch's pixels with the `copies` noisy copies `[train.noise]`'s
+    /// data thread makes (σ 0.25, seed 9, epoch 2).
+    fn data_thread_noise(before: &[f32], labels: &[i64], rows: &[usize], copies: usize) -> Vec<f32> {
+        let mut noisy = HostBatch {
+            input: crate::model::HostInput::Images { pixels: before.to_vec(), shape: [N, 1, 8, 8] },
+            labels: labels.to_vec(),
+            rows: rows.to_vec(),
+        };
+        crate::batch::add_gaussian_noise(&mut noisy, rows, 0.25, copies, 9, 2).expect("images");
+        let crate::model::HostInput::Images { pixels, .. } = noisy.input else { unreachable!("images") };
+        pixels
+    }
+
     #[test]
     fn smoothadv_attacks_the_head_then_noises_every_row_as_the_data_thread_would() {
         let device = crate::device::host().autodiff();
@@ -326,15 +339,7 @@ mod tests {
             pixels_of(smooth_adv_images(&model, input, &labels, &rows, &step).expect("smoothadv"));
         assert_eq!(dims, [N, 1, 8, 8]);
         // The noise [train.noise] would have added to the clean batch.
-        let mut noisy = HostBatch {
-            input: crate::model::HostInput::Images { pixels: before.clone(), shape: [N, 1, 8, 8] },
-            labels: labels.clone(),
-            rows: rows.clone(),
-        };
-        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 1, 9, 2).expect("images");
-        let crate::model::HostInput::Images { pixels: noisy, .. } = noisy.input else {
-            unreachable!("images")
-        };
+        let noisy = data_thread_noise(&before, &labels, &rows, 1);
         let per = 64;
         for i in 0..N {
             let range = i * per..(i + 1) * per;
@@ -390,15 +395,7 @@ mod tests {
         let (after, dims) =
             pixels_of(smooth_adv_images(&model, input.clone(), &labels, &rows, &step).expect("smoothadv"));
         assert_eq!(dims, [3 * N, 1, 8, 8], "copy-major, three copies of each row");
-        let mut noisy = HostBatch {
-            input: crate::model::HostInput::Images { pixels: before.clone(), shape: [N, 1, 8, 8] },
-            labels: labels.clone(),
-            rows: rows.clone(),
-        };
-        crate::batch::add_gaussian_noise(&mut noisy, &rows, 0.25, 3, 9, 2).expect("images");
-        let crate::model::HostInput::Images { pixels: noisy, .. } = noisy.input else {
-            unreachable!("images")
-        };
+        let noisy = data_thread_noise(&before, &labels, &rows, 3);
         let per = 64;
         // One copy's SmoothAdv is the same attack: its first copy agrees.
         let one = SmoothAdvStep { copies: 1, ..step };
