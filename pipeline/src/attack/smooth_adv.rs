@@ -14,7 +14,6 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::white_box::{contiguous, per_example_l2, project};
-pub use crate::batch::gaussian_draws as draws;
 use crate::model::{Classifier, ModelInput};
 
 /// Adversarial versions of `x` against the smoothed classifier at L2

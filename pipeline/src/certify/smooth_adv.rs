@@ -11,8 +11,8 @@ use burn::prelude::*;
 
 use super::{Certificate, CertifyError, predict, sample};
 use crate::attack::epsilon_key;
-use crate::attack::smooth_adv::{draws, perturb};
-use crate::batch::EvalSetup;
+use crate::attack::smooth_adv::perturb;
+use crate::batch::{EvalSetup, gaussian_draws as draws};
 use crate::config::{CertifyPlan, Distance, SmoothAttackPlan};
 use crate::data::Dataset;
 use crate::model::{Classifier, HostInput, readback};

@@ -580,6 +580,14 @@ pub struct MacerPlan {
     pub beta: f64,
 }
 
+impl NoisePlan {
+    /// Whether a step trains on the copies' loss (several copies, or
+    /// MACER's loss even over one) rather than plain cross-entropy.
+    pub fn trains_on_copies(&self) -> bool {
+        self.copies > 1 || self.macer.is_some()
+    }
+}
+
 /// `[train.noise.consistency]` resolved (Jeong & Shin 2020): the copies'
 /// predictions are pulled towards their mean, which is kept confident.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -306,6 +306,11 @@ mod tests {
         assert_eq!(&after[..4 * 64], &expected[..]);
     }
 
+    /// SmoothAdv at L2 0.5 in 3 steps on half the batch, σ 0.25, seed 9, epoch 2.
+    fn smooth_step(samples: usize, copies: usize) -> SmoothAdvStep {
+        SmoothAdvStep { epsilon: 0.5, steps: 3, samples, sigma: 0.25, copies, ratio: 0.5, seed: 9, epoch: 2 }
+    }
+
     /// The batch's pixels with the `copies` noisy copies `[train.noise]`'s
     /// data thread makes (σ 0.25, seed 9, epoch 2).
     fn data_thread_noise(before: &[f32], labels: &[i64], rows: &[usize], copies: usize) -> Vec<f32> {
@@ -325,16 +330,7 @@ mod tests {
         let model = cnn(&device);
         let (before, input, labels) = batch(&device);
         let rows: Vec<usize> = (100..100 + N).collect();
-        let step = SmoothAdvStep {
-            epsilon: 0.5,
-            steps: 3,
-            samples: 4,
-            sigma: 0.25,
-            copies: 1,
-            ratio: 0.5,
-            seed: 9,
-            epoch: 2,
-        };
+        let step = smooth_step(4, 1);
         let (after, dims) =
             pixels_of(smooth_adv_images(&model, input, &labels, &rows, &step).expect("smoothadv"));
         assert_eq!(dims, [N, 1, 8, 8]);
@@ -382,16 +378,7 @@ mod tests {
         let (before, input, labels) = batch(&device);
         let rows: Vec<usize> = (100..100 + N).collect();
         // More copies than attack draws: the attack's two, then a third from the same stream.
-        let step = SmoothAdvStep {
-            epsilon: 0.5,
-            steps: 3,
-            samples: 2,
-            sigma: 0.25,
-            copies: 3,
-            ratio: 0.5,
-            seed: 9,
-            epoch: 2,
-        };
+        let step = smooth_step(2, 3);
         let (after, dims) =
             pixels_of(smooth_adv_images(&model, input.clone(), &labels, &rows, &step).expect("smoothadv"));
         assert_eq!(dims, [3 * N, 1, 8, 8], "copy-major, three copies of each row");

@@ -49,8 +49,13 @@ pub fn loss(logits: Tensor<2>, targets: Tensor<1, Int>, k: usize, sigma: f64, pl
 pub fn probit(p: Tensor<2>) -> Tensor<2> {
     let fixed = p.clone().detach();
     let z = acklam(fixed.clone().clamp(1e-37, 1.0 - 6e-8));
-    let slope = (z.clone().powi_scalar(2) * 0.5).exp() * (2.0 * std::f64::consts::PI).sqrt();
+    let slope = inverse_density(z.clone());
     z + (p - fixed) * slope
+}
+
+/// 1/φ(z), the derivative of Φ⁻¹ at Φ(z).
+fn inverse_density(z: Tensor<2>) -> Tensor<2> {
+    (z.powi_scalar(2) * 0.5).exp() * (2.0 * std::f64::consts::PI).sqrt()
 }
 
 /// Acklam's approximation of Φ⁻¹ on values strictly inside (0, 1).
@@ -92,8 +97,7 @@ fn acklam(p: Tensor<2>) -> Tensor<2> {
     // tails (1e-4 at p = 0.024); one Newton step on Φ(z) = p wins them back.
     // The tails are left alone: there 1 + erf cancels instead.
     let cdf = ((central.clone() / std::f64::consts::SQRT_2).erf() + 1.0) * 0.5;
-    let slope = (central.clone().powi_scalar(2) * 0.5).exp() * (2.0 * std::f64::consts::PI).sqrt();
-    let central = central - (cdf - p.clone()) * slope;
+    let central = central.clone() - (cdf - p.clone()) * inverse_density(central);
     let lower = tail((p.clone().log() * -2.0).sqrt());
     let upper = tail(((p.clone().neg() + 1.0).log() * -2.0).sqrt()).neg();
     central.mask_where(p.clone().lower_elem(LOW), lower).mask_where(p.greater_elem(1.0 - LOW), upper)

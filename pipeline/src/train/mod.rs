@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchError, HostBatch, Perturbation};
 use crate::config::{
-    AdversarialMethod, AdversarialPlan, Attack, AugmentPolicy, ClassWeights, ModelPlan, Optimizer, Plan,
-    Schedule, TextWeighting, TrainPlan,
+    AdversarialMethod, AdversarialPlan, Attack, AugmentPolicy, ClassWeights, ModelPlan, NoisePlan, Optimizer,
+    Plan, Schedule, TextWeighting, TrainPlan,
 };
 use crate::data::{Dataset, Inputs};
 use crate::model::features::idf;
@@ -548,7 +548,7 @@ pub fn fit<M: Classifier>(
         && (plan.privacy.is_some()
             || plan.augmix.is_some()
             || plan.adversarial.is_some()
-            || plan.noise.is_some_and(|n| n.copies > 1 || n.macer.is_some()))
+            || plan.noise.is_some_and(|n| n.trains_on_copies()))
     {
         return Err(TrainError::Hook(anyhow::anyhow!(
             "soft targets train with plain steps only, not DP-SGD, AugMix, adversarial training or several noisy copies"
@@ -672,7 +672,7 @@ pub fn fit<M: Classifier>(
                         model = out.model;
                     }
                     (None, Some(input)) => {
-                        let copies = plan.noise.filter(|n| n.copies > 1 || n.macer.is_some());
+                        let copies = plan.noise.filter(NoisePlan::trains_on_copies);
                         let step = match (&plan.augmix, s.soft_targets, copies) {
                             (_, Some(soft), _) => {
                                 let soft = soft.batch(&host.rows, s.device);

@@ -156,7 +156,7 @@ pub(super) fn resolve_train(
             ));
         }
     }
-    if let Some(n) = noise.filter(|n| n.copies > 1 || n.macer.is_some())
+    if let Some(n) = noise.filter(NoisePlan::trains_on_copies)
         && raw.privacy.is_some()
     {
         let (key, what) = match n.macer {
