@@ -12,6 +12,7 @@ pub mod fab;
 pub mod hsja;
 pub mod smooth_adv;
 pub mod square;
+pub mod trades;
 pub mod white_box;
 
 /// A linear classifier for the attacks' tests: its attacks have closed forms.

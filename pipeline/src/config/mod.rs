@@ -923,6 +923,71 @@ mod tests {
     }
 
     #[test]
+    fn trades_training_resolves_with_the_reference_defaults_and_refuses_what_its_loss_excludes() {
+        let (_d, cfg) = fixture_dir();
+        let trades = "[train.adversarial]\nattack = \"trades_linf\"\n";
+        let plan = parse(&format!("{IMAGE}{trades}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        let AdversarialMethod::Trades { attack, beta } = &adv.method else {
+            panic!("TRADES: {:?}", adv.method)
+        };
+        assert_eq!((attack.kind, attack.epsilon, attack.steps, *beta), (AttackKind::PgdLinf, 0.1, 10, 6.0));
+        assert!((attack.step_size - 0.025).abs() < 1e-12, "2.5·ε/steps");
+        assert!(!attack.random_start);
+        assert_eq!((adv.ratio, adv.warmup_epochs, adv.ramp_epochs), (1.0, 0, 0));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+        let set = "[train.adversarial]\nattack = \"trades_l2\"\nepsilon = 0.5\nsteps = 4\nbeta = 1.0\nramp-epochs = 2\n";
+        let plan = parse(&format!("{IMAGE}{set}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        let AdversarialMethod::Trades { attack, beta } = &adv.method else {
+            panic!("TRADES: {:?}", adv.method)
+        };
+        assert_eq!(
+            (attack.kind, attack.epsilon, attack.steps, *beta, adv.ramp_epochs),
+            (AttackKind::PgdL2, 0.5, 4, 1.0, 2)
+        );
+        assert!((attack.step_size - 0.25).abs() < 1e-12, "the reference's 2·ε/steps");
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+
+        let err = |t: &str| parse(&format!("{IMAGE}{t}"), &cfg).unwrap_err();
+        for (extra, key) in [
+            ("ratio = 0.5\n", "train.adversarial.ratio"),
+            ("random-start = true\n", "train.adversarial.random-start"),
+            ("beta = -1\n", "train.adversarial.beta"),
+        ] {
+            assert_eq!(err(&format!("{trades}{extra}")).key.as_deref(), Some(key), "{extra}");
+        }
+        assert_eq!(err("[train.adversarial]\nbeta = 6\n").key.as_deref(), Some("train.adversarial.beta"));
+        let smooth = "[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\nbeta = 6\n";
+        assert_eq!(err(smooth).key.as_deref(), Some("train.adversarial.beta"));
+        for clash in [
+            "[train.augmix]\n",
+            "[train.privacy]\nnoise-multiplier = 1\n",
+            "[train.noise]\ncopies = 2\n",
+            "[train.noise.consistency]\n",
+        ] {
+            let e = err(&format!("{trades}{clash}"));
+            assert!(
+                e.key.as_deref() == Some("train.adversarial.attack") && e.message.contains("TRADES"),
+                "{clash}: {e}"
+            );
+        }
+        // One noisy copy is data augmentation, which TRADES trains on.
+        parse(&format!("{IMAGE}{trades}[train.noise]\n"), &cfg).expect("noise then TRADES");
+        let e = parse(&format!("{BASE}{trades}"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.attack"), "text models: {e}");
+        let e = parse(&format!("{BASE}[train.adversarial]\nbeta = 6\n"), &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.adversarial.beta"));
+        let e = err("[train.adversarial]\nattack = \"trade\"\n");
+        assert!(
+            e.message.contains("trades_linf") && e.message.contains("trades_l2"),
+            "the choices name them: {e}"
+        );
+    }
+
+    #[test]
     fn epsilon_ramps_up_over_the_first_attacking_epochs_for_image_attacks_only() {
         let (_d, cfg) = fixture_dir();
         for attack in

@@ -650,6 +650,16 @@ pub enum AdversarialMethod {
         /// Noise draws whose softmax the attack averages.
         samples: usize,
     },
+    /// Images: TRADES (Zhang et al. 2019). The attack (PGD under L∞ or L2,
+    /// absolute step size) ascends the KL divergence of the prediction from
+    /// the clean one, starting 0.001·N(0, 1) off the clean image; the loss is
+    /// the clean cross-entropy plus `beta` times that divergence, on every row.
+    Trades {
+        /// Norm, radius, steps and step size of the inner maximisation.
+        attack: Attack,
+        /// β, the weight of the robustness term.
+        beta: f64,
+    },
     /// Texts: a cheap black-box edit attack on the most important words
     /// (A2T-style, Yoo & Qi 2021), with the run's protected spans.
     Edits {
@@ -668,6 +678,10 @@ impl PartialEq for AdversarialMethod {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (AdversarialMethod::Gradient(a), AdversarialMethod::Gradient(b)) => a == b,
+            (
+                AdversarialMethod::Trades { attack: a, beta: x },
+                AdversarialMethod::Trades { attack: b, beta: y },
+            ) => a == b && x == y,
             (
                 AdversarialMethod::SmoothAdv { epsilon: a, steps: s, samples: m },
                 AdversarialMethod::SmoothAdv { epsilon: b, steps: t, samples: n },

@@ -197,6 +197,7 @@ pub struct RawAdversarial {
     pub max_word_share: Option<f64>,
     pub max_queries: Option<i64>,
     pub samples: Option<i64>,
+    pub beta: Option<f64>,
 }
 
 /// One `[[train.augment]]` entry.

@@ -1,7 +1,8 @@
 //! Adversarial training: part of each batch is replaced by adversarial
 //! versions made against the current weights. Images use a gradient attack
-//! (PGD training, Madry et al. 2018) or, for a smoothed classifier,
-//! SmoothAdv (Salman et al. 2019); texts use a black-box edit attack on
+//! (PGD training, Madry et al. 2018), TRADES's divergence ascent (Zhang
+//! et al. 2019) or, for a smoothed classifier, SmoothAdv (Salman et al.
+//! 2019); texts use a black-box edit attack on
 //! their most important words (A2T-style, Yoo & Qi 2021).
 //!
 //! Attacks run on an evaluation-mode copy of the model, so batch norm uses
@@ -12,7 +13,7 @@
 use burn::prelude::*;
 
 use crate::attack::black_box::{self, TextAttack, search};
-use crate::attack::{smooth_adv, white_box};
+use crate::attack::{smooth_adv, trades, white_box};
 use crate::batch::{bag_of, gaussian_draws as draws, noise_seed, token_batch};
 use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
@@ -43,6 +44,17 @@ pub fn mix_images<M: Classifier>(
     let adversarial = white_box::perturb(&frozen, head, y, attack, seed)?;
     let mixed = if k == n { adversarial } else { Tensor::cat(vec![adversarial, plain.slice(k..n)], 0) };
     Ok(ModelInput::Images(mixed.autodiff()))
+}
+
+/// `[clean; adversarial]` for TRADES: the clean images `input` (on an
+/// autodiff device) followed by their TRADES examples against the current
+/// model, which [`super::loss::Step::forward_trades`] takes half by half.
+pub fn trades_images<M: Classifier>(model: &M, input: ModelInput, attack: &Attack, seed: u64) -> ModelInput {
+    let ModelInput::Images(x) = input else { return input };
+    let plain = x.inner();
+    let frozen = model.clone().freeze();
+    let adversarial = trades::perturb(&frozen, plain.clone(), attack, seed);
+    ModelInput::Images(Tensor::cat(vec![plain, adversarial], 0).autodiff())
 }
 
 /// One SmoothAdv training step's settings.

@@ -1,5 +1,6 @@
 //! The training loss: cross-entropy, plus AugMix's Jensen-Shannon
-//! consistency term (Hendrycks et al. 2020) when configured.
+//! consistency term (Hendrycks et al. 2020), the noisy copies' regularisers
+//! or TRADES's robustness term (Zhang et al. 2019) when configured.
 
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -97,6 +98,30 @@ impl Step {
         Step { logits: all.slice(0..n), targets, loss }
     }
 
+    /// Forward passes over `[clean; adversarial]` (twice as many inputs as
+    /// targets), one per half as the reference code makes them, so batch
+    /// norm sees each half's statistics: TRADES's loss, the clean
+    /// cross-entropy plus `beta` times the mean KL divergence of the
+    /// adversarial prediction from the clean one. The correct count is the
+    /// clean half's.
+    pub fn forward_trades<M: Classifier>(
+        model: &M,
+        loss_fn: &CrossEntropyLoss,
+        input: ModelInput,
+        targets: Tensor<1, Int>,
+        beta: f64,
+    ) -> Step {
+        let n = targets.dims()[0];
+        let ModelInput::Images(both) = input else {
+            // Resolution keeps TRADES to images; a text batch trains plainly.
+            return Step::forward(model, loss_fn, input, targets);
+        };
+        let logits = model.logits(ModelInput::Images(both.clone().slice(0..n)));
+        let adversarial = model.logits(ModelInput::Images(both.slice(n..2 * n)));
+        let loss = trades_loss(loss_fn, logits.clone(), adversarial, targets.clone(), beta);
+        Step { logits, targets, loss }
+    }
+
     /// The batch's mean loss (waits for the device).
     pub fn loss_value(&self) -> f32 {
         self.loss.clone().into_scalar()
@@ -154,6 +179,23 @@ pub fn consistency_loss(logits: &[Tensor<2>], weight: f64, entropy: f64) -> Tens
     let neg_entropy = (mean * log_mean).sum_dim(1);
     let kl = neg_entropy.clone() - cross;
     (kl * weight - neg_entropy * entropy).mean()
+}
+
+/// TRADES's loss (Zhang et al. 2019, the reference's `trades_loss`):
+/// cross-entropy of the clean logits plus `beta` times KL(clean ‖
+/// adversarial) summed over classes and averaged over rows. Gradients flow
+/// through both predictions, as there.
+pub fn trades_loss(
+    loss_fn: &CrossEntropyLoss,
+    clean: Tensor<2>,
+    adversarial: Tensor<2>,
+    targets: Tensor<1, Int>,
+    beta: f64,
+) -> Tensor<1> {
+    let natural = loss_fn.forward(clean.clone(), targets);
+    let log_clean = log_softmax(clean, 1);
+    let kl = (log_clean.clone().exp() * (log_clean - log_softmax(adversarial, 1))).sum_dim(1).mean();
+    natural + kl * beta
 }
 
 /// Number of correct predictions in a batch of logits.
@@ -273,9 +315,25 @@ mod tests {
     }
 
     #[test]
-    fn copies_train_on_the_mean_cross_entropy_and_count_the_first_copy() {
+    fn trades_matches_the_reference_code() {
+        // bench/trades_reference.py: the authors' trades_loss in NumPy.
+        let clean = || rows(&[&[2.0, -1.0, 0.5], &[0.0, 0.0, 0.0], &[40.0, 0.0, -40.0]]);
+        let adversarial = || rows(&[&[1.0, 0.3, -2.0], &[3.0, -3.0, 1.0], &[0.0, 1.0, -60.0]]);
+        let labels = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [3]), &Device::flex());
+        let loss_fn = CrossEntropyLossConfig::new().init(&Device::flex());
+        for (beta, want) in [(6.0, 20.535978788883654), (1.0, 14.905975238515405), (0.0, 13.779974528441755)]
+        {
+            let got: f32 = trades_loss(&loss_fn, clean(), adversarial(), labels(), beta).into_scalar();
+            assert!((f64::from(got) - want).abs() < 1e-5 * want, "β {beta}: {got} vs {want}");
+        }
+        let same: f32 = trades_loss(&loss_fn, clean(), clean(), labels(), 6.0).into_scalar();
+        let plain: f32 = loss_fn.forward(clean(), labels()).into_scalar();
+        assert!((same - plain).abs() < 1e-5, "no divergence from itself: {same} vs {plain}");
+    }
+
+    /// A CNN whose rows' logits do not depend on each other (no batch norm).
+    fn tiny_cnn(device: &Device) -> crate::model::CnnModel {
         use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
-        let device = Device::flex();
         let plan = ModelPlan::Cnn(CnnPlan {
             conv_channels: vec![2],
             kernel_size: 3,
@@ -292,18 +350,50 @@ mod tests {
             max_side: 1 << 10,
             allow_absolute_paths: false,
         };
-        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, &device)
+        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, device)
         else {
             unreachable!("a CNN plan builds a CNN")
         };
-        let image =
-            |k: usize| -> Vec<f32> { (0..36).map(|p| ((p * 7 + k * 13) % 17) as f32 / 17.0).collect() };
+        model
+    }
+
+    /// A 6×6 gray test image, varied by `k`.
+    fn image(k: usize) -> Vec<f32> {
+        (0..36).map(|p| ((p * 7 + k * 13) % 17) as f32 / 17.0).collect()
+    }
+
+    fn images(pixels: Vec<f32>, k: usize, device: &Device) -> ModelInput {
+        ModelInput::Images(Tensor::from_data(TensorData::new(pixels, [k, 1, 6, 6]), device))
+    }
+
+    #[test]
+    fn trades_takes_the_halves_in_their_own_passes_and_counts_the_clean_one() {
+        let device = Device::flex();
+        let model = tiny_cnn(&device);
+        let n = 3;
+        let clean: Vec<f32> = (0..n).flat_map(image).collect();
+        let adversarial: Vec<f32> = (0..n).flat_map(|k| image(k + 5)).collect();
+        let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let both = images([clean.clone(), adversarial.clone()].concat(), 2 * n, &device);
+        let step = Step::forward_trades(&model, &loss_fn, both, targets(), 6.0);
+        let (a, b) =
+            (model.logits(images(clean.clone(), n, &device)), model.logits(images(adversarial, n, &device)));
+        let want: f32 = trades_loss(&loss_fn, a, b, targets(), 6.0).into_scalar();
+        assert!((step.loss_value() - want).abs() < 1e-6, "{} vs {want}", step.loss_value());
+        let plain = Step::forward(&model, &loss_fn, images(clean, n, &device), targets());
+        assert!(step.loss_value() > plain.loss_value() + 1e-4, "the KL term is added");
+        assert_eq!(step.correct(), plain.correct(), "hits are the clean half's");
+    }
+
+    #[test]
+    fn copies_train_on_the_mean_cross_entropy_and_count_the_first_copy() {
+        let device = Device::flex();
+        let model = tiny_cnn(&device);
         let (n, copies) = (3, 2);
         let first: Vec<f32> = (0..n).flat_map(image).collect();
         let second: Vec<f32> = (0..n).flat_map(|k| image(k + 5)).collect();
-        let input = |pixels: Vec<f32>, k: usize| {
-            ModelInput::Images(Tensor::from_data(TensorData::new(pixels, [k, 1, 6, 6]), &device))
-        };
+        let input = |pixels: Vec<f32>, k: usize| images(pixels, k, &device);
         let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
         let both = [first.clone(), second.clone()].concat();

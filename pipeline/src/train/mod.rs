@@ -486,6 +486,13 @@ fn adversarial_input<M: Classifier>(
                 Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
             Ok(adversarial::mix_images(model, input, &host.labels, &attack, adv.ratio, seed)?)
         }
+        (AdversarialMethod::Trades { attack, .. }, _) => {
+            let ramp = adv.ramp(epoch);
+            let attack =
+                Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
+            let input = host.input.to_device(s.device);
+            Ok(adversarial::trades_images(model, input, &attack, seed))
+        }
         (&AdversarialMethod::SmoothAdv { epsilon, steps, samples }, _) => {
             // Resolution refuses SmoothAdv without [train.noise].
             let (sigma, copies) = s.plan.noise.as_ref().map_or((0.0, 1), |n| (n.sigma, n.copies));
@@ -673,18 +680,24 @@ pub fn fit<M: Classifier>(
                     }
                     (None, Some(input)) => {
                         let copies = plan.noise.filter(NoisePlan::trains_on_copies);
-                        let step = match (&plan.augmix, s.soft_targets, copies) {
-                            (_, Some(soft), _) => {
+                        let trades = adversarial.and_then(|a| match a.method {
+                            AdversarialMethod::Trades { beta, .. } => Some(beta),
+                            _ => None,
+                        });
+                        let step = match (trades, &plan.augmix, s.soft_targets, copies) {
+                            // Resolution keeps TRADES apart from the other losses.
+                            (Some(beta), ..) => Step::forward_trades(&model, &loss_fn, input, targets, beta),
+                            (None, _, Some(soft), _) => {
                                 let soft = soft.batch(&host.rows, s.device);
                                 Step::forward_soft(&model, input, targets, soft)
                             }
-                            (Some(a), None, _) => {
+                            (None, Some(a), None, _) => {
                                 Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight)
                             }
-                            (None, None, Some(noise)) => {
+                            (None, None, None, Some(noise)) => {
                                 Step::forward_copies(&model, &loss_fn, input, targets, &noise)
                             }
-                            (None, None, None) => Step::forward(&model, &loss_fn, input, targets),
+                            (None, None, None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
                         pending.push(b, n, step.readings());
                         let lr = learning_rate(plan, epoch, b, n_batches);

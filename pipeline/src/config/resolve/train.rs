@@ -142,6 +142,25 @@ pub(super) fn resolve_train(
             "`smoothadv` attacks the smoothed classifier, whose noise [train.noise] sets: add [train.noise]",
         ));
     }
+    if adversarial.as_ref().is_some_and(|a| matches!(a.method, AdversarialMethod::Trades { .. })) {
+        let clashes = [
+            (augmix.is_some(), "[train.augmix], whose loss compares its own three views"),
+            (
+                raw.privacy.is_some(),
+                "[train.privacy], whose accountant counts one clipped gradient per example",
+            ),
+            (
+                noise.is_some_and(|n| n.trains_on_copies()),
+                "[train.noise]'s several noisy copies or its regularisers",
+            ),
+        ];
+        if let Some((_, what)) = clashes.iter().find(|(clash, _)| *clash) {
+            return Err(c.err(
+                "train.adversarial.attack",
+                format!("TRADES trains on its own loss (clean cross-entropy plus β·KL): not with {what}"),
+            ));
+        }
+    }
     if noise.is_some_and(|n| n.macer.is_some()) {
         if raw.class_weights.as_deref() == Some("balanced") {
             return Err(c.err(
@@ -491,6 +510,7 @@ fn resolve_text_adversarial(
         ("random-start", raw.random_start.is_some()),
         ("samples", raw.samples.is_some()),
         ("ramp-epochs", raw.ramp_epochs.is_some()),
+        ("beta", raw.beta.is_some()),
     ];
     c.refuse_set("train.adversarial", &image_only, "applies to image models only")?;
     let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
@@ -525,8 +545,12 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         return resolve_smooth_adv(c, raw);
     }
     c.refuse_set("train.adversarial", &[("samples", raw.samples.is_some())], "applies to `smoothadv` only")?;
+    if let Some(kind) = raw.attack.as_deref().and_then(trades_kind) {
+        return resolve_trades(c, raw, kind);
+    }
+    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES only")?;
     let mut names: Vec<&str> = AttackKind::TRAINING.iter().map(|k| k.name()).collect();
-    names.push(SMOOTHADV);
+    names.extend([SMOOTHADV, TRADES_LINF, TRADES_L2]);
     let name = raw.attack.as_deref().unwrap_or("pgd_linf");
     let kind = AttackKind::find(name)
         .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("attack", name, &names)))?;
@@ -580,6 +604,53 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
 /// The attack name of SmoothAdv training.
 const SMOOTHADV: &str = "smoothadv";
 
+/// The attack names of TRADES training.
+pub(crate) const TRADES_LINF: &str = "trades_linf";
+pub(crate) const TRADES_L2: &str = "trades_l2";
+
+/// The PGD norm a TRADES attack name asks for.
+fn trades_kind(name: &str) -> Option<AttackKind> {
+    match name {
+        TRADES_LINF => Some(AttackKind::PgdLinf),
+        TRADES_L2 => Some(AttackKind::PgdL2),
+        _ => None,
+    }
+}
+
+/// `[train.adversarial]` with `attack = "trades_linf"` or `"trades_l2"`
+/// (Zhang et al. 2019). The reference trains CIFAR-10 with β 6 and 10
+/// steps of 0.007 at L∞ 0.031 (0.23 ε, near 2.5 ε / steps) and takes L2
+/// steps of 2 ε / steps; those are the defaults. Its loss covers every row
+/// and its start is fixed, so `ratio` and `random-start` are refused.
+fn resolve_trades(c: &Check, raw: RawAdversarial, kind: AttackKind) -> Result<AdversarialPlan, ConfigError> {
+    let fixed = [("ratio", raw.ratio.is_some()), ("random-start", raw.random_start.is_some())];
+    c.refuse_set(
+        "train.adversarial",
+        &fixed,
+        "does not apply to TRADES, whose loss covers every row and whose attack starts 0.001·N(0, 1) off the clean image",
+    )?;
+    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
+    let epsilon = c.float(
+        "train.adversarial.epsilon",
+        raw.epsilon,
+        default_eps,
+        FloatRange::OpenLow(0.0, kind.max_epsilon()),
+    )?;
+    let steps = c.usize("train.adversarial.steps", raw.steps, 10, 1, 1000)?;
+    let default_share = if kind.is_l2() { 2.0 } else { 2.5 } / steps as f64;
+    let share =
+        c.float("train.adversarial.step-size", raw.step_size, default_share, FloatRange::OpenLow(0.0, 10.0))?;
+    Ok(AdversarialPlan {
+        method: AdversarialMethod::Trades {
+            attack: Attack::new(kind, epsilon, steps, share, false, 1),
+            beta: c.float("train.adversarial.beta", raw.beta, 6.0, FloatRange::Closed(0.0, 1000.0))?,
+        },
+        ratio: 1.0,
+        warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
+        ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
+    })
+}
+
 /// `[train.adversarial]` with `attack = "smoothadv"`. Salman et al. train
 /// every row adversarially with 1-10 steps and 1-8 noise draws at ε 0.25-1;
 /// 2 steps on 2 draws at ε 0.5 costs four gradient passes a batch. The step
@@ -591,6 +662,7 @@ fn resolve_smooth_adv(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan,
         &fixed,
         "does not apply to `smoothadv`, which steps 2ε/steps from δ = 0",
     )?;
+    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES only")?;
     Ok(AdversarialPlan {
         method: AdversarialMethod::SmoothAdv {
             epsilon: c.float(
