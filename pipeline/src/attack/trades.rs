@@ -1,17 +1,21 @@
-//! TRADES's inner maximisation (Zhang et al. 2019, "Theoretically
-//! Principled Trade-off between Robustness and Accuracy"): PGD that ascends
-//! the KL divergence of the model's prediction at x' from its prediction at
-//! the clean x, not the cross-entropy with the label, so it needs no label
-//! and pushes every row away from what the model says, right or wrong.
+//! The inner maximisation of TRADES (Zhang et al. 2019, "Theoretically
+//! Principled Trade-off between Robustness and Accuracy") and MART (Wang et
+//! al. 2020, "Improving Adversarial Robustness Requires Revisiting
+//! Misclassified Examples"): PGD from a start 0.001·N(0, 1) off the clean
+//! image (at x' = x TRADES's divergence has no gradient). TRADES ascends the
+//! KL divergence of the model's prediction at x' from its prediction at x,
+//! so it needs no label and pushes every row away from what the model says,
+//! right or wrong; MART ascends the cross-entropy with the label.
 //!
-//! As the reference code (`yaodongyu/TRADES`, `trades.py`): the start is
-//! x + 0.001·N(0, 1) (at x' = x the divergence has no gradient); L∞ steps
-//! move α along the gradient's sign, then x' is clipped to the ε-box and to
-//! [0, 1]; L2 steps move α along the normalised gradient, then the image is
-//! clipped to [0, 1] and δ shrunk into the ε-ball. Where an L2 gradient
-//! vanishes the reference steps in a random direction; here the row stays
-//! put, as in `smooth_adv`. `train` trains against it.
+//! As the reference code (`yaodongyu/TRADES` `trades.py`, `YisenWang/MART`
+//! `mart.py`): L∞ steps move α along the gradient's sign, then x' is clipped
+//! to the ε-box and to [0, 1]; L2 steps (TRADES only) move α along the
+//! normalised gradient, then the image is clipped to [0, 1] and δ shrunk into
+//! the ε-ball. Where an L2 gradient vanishes the reference steps in a random
+//! direction; here the row stays put, as in `smooth_adv`. `train` trains
+//! against them.
 
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 use rand_distr::{Distribution, StandardNormal};
@@ -23,32 +27,58 @@ use crate::model::{Classifier, ModelInput};
 /// The reference's start: this many standard deviations of Gaussian noise.
 const START_SCALE: f32 = 0.001;
 
+/// What the ascent maximises.
+#[derive(Debug, Clone, Copy)]
+pub enum Objective<'a> {
+    /// TRADES: KL(prediction at x ‖ prediction at x′).
+    Divergence,
+    /// MART: the cross-entropy with these labels.
+    Labels(&'a Tensor<1, Int>),
+}
+
 /// Adversarial versions of the images `x` (plain tensor, values in [0, 1])
 /// under `attack`'s norm, radius, steps and absolute step size; `seed`
 /// draws the start. `model` is frozen on an autodiff device.
 ///
 /// # Shapes
 /// `x`: `[n, c, h, w]` → `[n, c, h, w]`
-pub fn perturb<M: Classifier>(model: &M, x: Tensor<4>, attack: &Attack, seed: u64) -> Tensor<4> {
+pub fn perturb<M: Classifier>(
+    model: &M,
+    x: Tensor<4>,
+    objective: Objective,
+    attack: &Attack,
+    seed: u64,
+) -> Tensor<4> {
     let dims = x.dims();
     let mut rng = augment::seed::rng(seed);
     let start: Vec<f32> = (0..dims.iter().product::<usize>())
         .map(|_| START_SCALE * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, &mut rng))
         .collect();
     let start = Tensor::from_data(TensorData::new(start, dims), &x.device());
-    perturb_from(model, x, start, attack)
+    perturb_from(model, x, start, objective, attack)
 }
 
 /// [`perturb`] from the offset `start` instead of a seeded draw.
-pub fn perturb_from<M: Classifier>(model: &M, x: Tensor<4>, start: Tensor<4>, attack: &Attack) -> Tensor<4> {
+pub fn perturb_from<M: Classifier>(
+    model: &M,
+    x: Tensor<4>,
+    start: Tensor<4>,
+    objective: Objective,
+    attack: &Attack,
+) -> Tensor<4> {
     let eps = attack.epsilon as f32;
     let alpha = attack.step_size as f32;
     let l2 = attack.kind.is_l2();
     // The clean prediction is a constant of the ascent.
-    let clean = softmax(model.logits(ModelInput::Images(x.clone().autodiff())).inner(), 1);
+    let target = match objective {
+        Objective::Divergence => {
+            Target::Clean(softmax(model.logits(ModelInput::Images(x.clone().autodiff())).inner(), 1))
+        }
+        Objective::Labels(y) => Target::Labels(y.clone()),
+    };
     let mut delta = start;
     for _ in 0..attack.steps {
-        let g = gradient(model, x.clone() + delta.clone(), clean.clone());
+        let g = gradient(model, x.clone() + delta.clone(), &target);
         let step = if l2 { g.clone() / (per_example_l2(g) + 1e-12) * alpha } else { g.sign() * alpha };
         delta = delta + step;
         if l2 {
@@ -64,14 +94,27 @@ pub fn perturb_from<M: Classifier>(model: &M, x: Tensor<4>, start: Tensor<4>, at
     (x + delta).clamp(0.0, 1.0)
 }
 
-/// ∇ at `x` of Σ KL(clean ‖ softmax(model(x))) over the rows, as a plain
-/// tensor. The Σ clean·log clean half is constant in `x`, so only the
-/// cross-entropy half is built.
-fn gradient<M: Classifier>(model: &M, x: Tensor<4>, clean: Tensor<2>) -> Tensor<4> {
+/// The objective with what it compares against in place.
+enum Target {
+    Clean(Tensor<2>),
+    Labels(Tensor<1, Int>),
+}
+
+/// ∇ at `x` of the objective summed (TRADES) or averaged (MART) over the
+/// rows, as the references reduce them, as a plain tensor; the steps only
+/// see its direction. For the divergence, the Σ clean·log clean half is
+/// constant in `x`, so only the cross-entropy half is built.
+fn gradient<M: Classifier>(model: &M, x: Tensor<4>, target: &Target) -> Tensor<4> {
+    let device = x.device();
     let leaf = x.detach().autodiff().require_grad();
     let logits = model.logits(ModelInput::Images(leaf.clone()));
-    let cross = (log_softmax(logits, 1) * clean.autodiff()).sum().neg();
-    let grads = cross.backward();
+    let objective = match target {
+        Target::Clean(p) => (log_softmax(logits, 1) * p.clone().autodiff()).sum().neg(),
+        Target::Labels(y) => {
+            CrossEntropyLossConfig::new().init(&device).forward(logits, y.clone().autodiff())
+        }
+    };
+    let grads = objective.backward();
     match leaf.grad(&grads) {
         Some(g) => contiguous(g),
         None => leaf.inner().zeros_like(),
@@ -140,10 +183,28 @@ mod tests {
             ("L2", attack(AttackKind::PgdL2, 0.3, 2.0 * 0.3 / 5.0), &l2),
         ];
         for (name, a, want) in cases {
-            let got = values(perturb_from(&model, x.clone(), start.clone(), &a));
+            let got = values(perturb_from(&model, x.clone(), start.clone(), Objective::Divergence, &a));
             for (p, (g, w)) in got.iter().zip(want.iter()).enumerate() {
                 assert!((f64::from(*g) - w).abs() < 2e-5, "{name}, pixel {p}: {g} vs {w}");
             }
+        }
+    }
+
+    #[test]
+    fn mart_ascends_the_cross_entropy_as_the_reference_code() {
+        // bench/mart_reference.py: the same model, images and start.
+        let device = Device::flex();
+        let (model, x, start) = reference(&device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [N]), &device);
+        let want: [f64; N * D] = [
+            0.49933467, 0.79166345, 1.00000000, 0.77285261, 0.67056000, 0.13508193, 0.12419896, 0.00000000,
+            1.00000000, 0.80424820, 0.51962466, 0.37873978, 0.00000000, 0.12053786, 0.12465723, 0.65827460,
+            0.56749408, 0.42460839, 0.00000000, 0.10877369, 0.08436668, 0.60840695, 0.72849330, 1.00000000,
+        ];
+        let a = attack(AttackKind::PgdLinf, 0.1, 0.03);
+        let got = values(perturb_from(&model, x.clone(), start, Objective::Labels(&y), &a));
+        for (p, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+            assert!((f64::from(*g) - w).abs() < 2e-5, "pixel {p}: {g} vs {w}");
         }
     }
 
@@ -160,15 +221,21 @@ mod tests {
         let (model, x, _) = reference(&device);
         // No steps: the seeded start alone, clipped to [0, 1].
         let still = Attack { steps: 0, ..attack(AttackKind::PgdLinf, 0.1, 0.03) };
-        let start: Vec<f32> = values(perturb(&model, x.clone(), &still, 9) - x.clone());
+        let start: Vec<f32> =
+            values(perturb(&model, x.clone(), Objective::Divergence, &still, 9) - x.clone());
         let inside: Vec<f32> = start.iter().copied().filter(|v| *v != 0.0).collect();
         let rms = (inside.iter().map(|v| v * v).sum::<f32>() / inside.len() as f32).sqrt();
         assert!(inside.len() > N * D / 2 && (0.0004..0.002).contains(&rms), "start rms {rms}");
-        assert_eq!(start, values(perturb(&model, x.clone(), &still, 9) - x.clone()), "seeded");
-        assert_ne!(start, values(perturb(&model, x.clone(), &still, 10) - x.clone()));
-        let near = divergence(&model, x.clone(), perturb(&model, x.clone(), &still, 9));
+        assert_eq!(
+            start,
+            values(perturb(&model, x.clone(), Objective::Divergence, &still, 9) - x.clone()),
+            "seeded"
+        );
+        assert_ne!(start, values(perturb(&model, x.clone(), Objective::Divergence, &still, 10) - x.clone()));
+        let near =
+            divergence(&model, x.clone(), perturb(&model, x.clone(), Objective::Divergence, &still, 9));
         for a in [attack(AttackKind::PgdLinf, 0.1, 0.03), attack(AttackKind::PgdL2, 0.3, 0.12)] {
-            let adversarial = perturb(&model, x.clone(), &a, 9);
+            let adversarial = perturb(&model, x.clone(), Objective::Divergence, &a, 9);
             let far = divergence(&model, x.clone(), adversarial.clone());
             assert!(far > 100.0 * near && far > 1e-3, "{:?}: divergence {near} → {far}", a.kind);
             let delta = values(adversarial.clone() - x.clone());

@@ -923,15 +923,18 @@ mod tests {
     }
 
     #[test]
-    fn trades_training_resolves_with_the_reference_defaults_and_refuses_what_its_loss_excludes() {
+    fn trades_and_mart_training_resolve_with_the_reference_defaults_and_refuse_what_their_loss_excludes() {
         let (_d, cfg) = fixture_dir();
         let trades = "[train.adversarial]\nattack = \"trades_linf\"\n";
         let plan = parse(&format!("{IMAGE}{trades}"), &cfg).expect("test setup");
         let adv = plan.train.adversarial.clone().expect("adversarial");
-        let AdversarialMethod::Trades { attack, beta } = &adv.method else {
+        let AdversarialMethod::Paired { loss, attack, beta } = &adv.method else {
             panic!("TRADES: {:?}", adv.method)
         };
-        assert_eq!((attack.kind, attack.epsilon, attack.steps, *beta), (AttackKind::PgdLinf, 0.1, 10, 6.0));
+        assert_eq!(
+            (*loss, attack.kind, attack.epsilon, attack.steps, *beta),
+            (PairedLoss::Trades, AttackKind::PgdLinf, 0.1, 10, 6.0)
+        );
         assert!((attack.step_size - 0.025).abs() < 1e-12, "2.5·ε/steps");
         assert!(!attack.random_start);
         assert_eq!((adv.ratio, adv.warmup_epochs, adv.ramp_epochs), (1.0, 0, 0));
@@ -940,9 +943,10 @@ mod tests {
         let set = "[train.adversarial]\nattack = \"trades_l2\"\nepsilon = 0.5\nsteps = 4\nbeta = 1.0\nramp-epochs = 2\n";
         let plan = parse(&format!("{IMAGE}{set}"), &cfg).expect("test setup");
         let adv = plan.train.adversarial.clone().expect("adversarial");
-        let AdversarialMethod::Trades { attack, beta } = &adv.method else {
+        let AdversarialMethod::Paired { loss, attack, beta } = &adv.method else {
             panic!("TRADES: {:?}", adv.method)
         };
+        assert_eq!(*loss, PairedLoss::Trades);
         assert_eq!(
             (attack.kind, attack.epsilon, attack.steps, *beta, adv.ramp_epochs),
             (AttackKind::PgdL2, 0.5, 4, 1.0, 2)
@@ -951,7 +955,24 @@ mod tests {
         let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
         assert_eq!(again.train.adversarial, plan.train.adversarial);
 
+        let mart = "[train.adversarial]\nattack = \"mart_linf\"\nsteps = 4\nbeta = 5.0\n";
+        let plan = parse(&format!("{IMAGE}{mart}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        let AdversarialMethod::Paired { loss, attack, beta } = &adv.method else {
+            panic!("MART: {:?}", adv.method)
+        };
+        assert_eq!(
+            (*loss, attack.kind, attack.epsilon, attack.steps, *beta),
+            (PairedLoss::Mart, AttackKind::PgdLinf, 0.1, 4, 5.0)
+        );
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+
         let err = |t: &str| parse(&format!("{IMAGE}{t}"), &cfg).unwrap_err();
+        let e = err(&format!("{mart}ratio = 0.5\n"));
+        assert!(e.key.as_deref() == Some("train.adversarial.ratio") && e.message.contains("MART"), "{e}");
+        let e = err(&format!("{mart}[train.augmix]\n"));
+        assert!(e.key.as_deref() == Some("train.adversarial.attack") && e.message.contains("MART"), "{e}");
         for (extra, key) in [
             ("ratio = 0.5\n", "train.adversarial.ratio"),
             ("random-start = true\n", "train.adversarial.random-start"),

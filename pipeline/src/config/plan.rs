@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use augment::{ImageOp, Policy, Severity, TextOp};
 
-use super::attack::{Attack, AttackPlan, Budget, TextAttackKind};
+use super::attack::{Attack, AttackKind, AttackPlan, Budget, TextAttackKind};
 use super::gate::Gate;
 
 /// Images or text.
@@ -650,11 +650,12 @@ pub enum AdversarialMethod {
         /// Noise draws whose softmax the attack averages.
         samples: usize,
     },
-    /// Images: TRADES (Zhang et al. 2019). The attack (PGD under L∞ or L2,
-    /// absolute step size) ascends the KL divergence of the prediction from
-    /// the clean one, starting 0.001·N(0, 1) off the clean image; the loss is
-    /// the clean cross-entropy plus `beta` times that divergence, on every row.
-    Trades {
+    /// Images: a loss over every clean image and an adversarial version
+    /// beside it, TRADES's or MART's. The attack (PGD, absolute step size)
+    /// starts 0.001·N(0, 1) off the clean image.
+    Paired {
+        /// Which loss, and with it what the attack ascends.
+        loss: PairedLoss,
         /// Norm, radius, steps and step size of the inner maximisation.
         attack: Attack,
         /// β, the weight of the robustness term.
@@ -672,6 +673,51 @@ pub enum AdversarialMethod {
     },
 }
 
+/// The losses of [`AdversarialMethod::Paired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairedLoss {
+    /// TRADES (Zhang et al. 2019): the clean cross-entropy plus β·KL(clean ‖
+    /// adversarial); the attack ascends that divergence.
+    Trades,
+    /// MART (Wang et al. 2020): the boosted cross-entropy of the adversarial
+    /// prediction plus β·KL weighted by how unsure the clean prediction is
+    /// of the label; the attack ascends the cross-entropy.
+    Mart,
+}
+
+impl PairedLoss {
+    /// Its `train.adversarial.attack` names.
+    pub const ATTACKS: [&'static str; 3] = ["trades_linf", "trades_l2", "mart_linf"];
+
+    /// The loss and PGD norm an attack name asks for. MART's reference
+    /// attacks under L∞ only.
+    pub fn find(name: &str) -> Option<(PairedLoss, AttackKind)> {
+        match name {
+            "trades_linf" => Some((PairedLoss::Trades, AttackKind::PgdLinf)),
+            "trades_l2" => Some((PairedLoss::Trades, AttackKind::PgdL2)),
+            "mart_linf" => Some((PairedLoss::Mart, AttackKind::PgdLinf)),
+            _ => None,
+        }
+    }
+
+    /// The attack name of this loss under an L2 (else L∞) attack.
+    pub fn attack_name(self, l2: bool) -> &'static str {
+        match (self, l2) {
+            (PairedLoss::Trades, false) => "trades_linf",
+            (PairedLoss::Trades, true) => "trades_l2",
+            (PairedLoss::Mart, _) => "mart_linf",
+        }
+    }
+
+    /// The method's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            PairedLoss::Trades => "TRADES",
+            PairedLoss::Mart => "MART",
+        }
+    }
+}
+
 /// Equal methods make the same examples; the text context is the data
 /// section's, compared there.
 impl PartialEq for AdversarialMethod {
@@ -679,9 +725,9 @@ impl PartialEq for AdversarialMethod {
         match (self, other) {
             (AdversarialMethod::Gradient(a), AdversarialMethod::Gradient(b)) => a == b,
             (
-                AdversarialMethod::Trades { attack: a, beta: x },
-                AdversarialMethod::Trades { attack: b, beta: y },
-            ) => a == b && x == y,
+                AdversarialMethod::Paired { loss: l, attack: a, beta: x },
+                AdversarialMethod::Paired { loss: m, attack: b, beta: y },
+            ) => l == m && a == b && x == y,
             (
                 AdversarialMethod::SmoothAdv { epsilon: a, steps: s, samples: m },
                 AdversarialMethod::SmoothAdv { epsilon: b, steps: t, samples: n },

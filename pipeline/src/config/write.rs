@@ -186,18 +186,11 @@ fn to_raw(plan: &Plan) -> RawConfig {
                             raw.random_start = Some(g.random_start);
                         }
                     }
-                    AdversarialMethod::Trades { attack, beta } => {
+                    AdversarialMethod::Paired { loss, attack, beta } => {
                         // The loss covers every row; resolution refuses `ratio`.
                         raw.ratio = None;
                         raw.ramp_epochs = Some(a.ramp_epochs as i64);
-                        raw.attack = Some(
-                            if attack.kind.is_l2() {
-                                super::resolve::TRADES_L2
-                            } else {
-                                super::resolve::TRADES_LINF
-                            }
-                            .to_owned(),
-                        );
+                        raw.attack = Some(loss.attack_name(attack.kind.is_l2()).to_owned());
                         raw.epsilon = Some(attack.epsilon);
                         raw.steps = Some(attack.steps as i64);
                         raw.step_size = Some(attack.step_size / attack.epsilon);

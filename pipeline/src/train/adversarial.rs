@@ -1,7 +1,7 @@
 //! Adversarial training: part of each batch is replaced by adversarial
 //! versions made against the current weights. Images use a gradient attack
-//! (PGD training, Madry et al. 2018), TRADES's divergence ascent (Zhang
-//! et al. 2019) or, for a smoothed classifier, SmoothAdv (Salman et al.
+//! (PGD training, Madry et al. 2018), the attacks of TRADES (Zhang et al.
+//! 2019) and MART (Wang et al. 2020) or, for a smoothed classifier, SmoothAdv (Salman et al.
 //! 2019); texts use a black-box edit attack on
 //! their most important words (A2T-style, Yoo & Qi 2021).
 //!
@@ -15,7 +15,7 @@ use burn::prelude::*;
 use crate::attack::black_box::{self, TextAttack, search};
 use crate::attack::{smooth_adv, trades, white_box};
 use crate::batch::{bag_of, gaussian_draws as draws, noise_seed, token_batch};
-use crate::config::{Attack, Budget, TextAttackKind, TextPlan};
+use crate::config::{Attack, Budget, PairedLoss, TextAttackKind, TextPlan};
 use crate::data::{Dataset, Inputs};
 use crate::model::features::{Bag, featurize};
 use crate::model::{Classifier, HostInput, ModelInput, ReadbackError};
@@ -46,14 +46,27 @@ pub fn mix_images<M: Classifier>(
     Ok(ModelInput::Images(mixed.autodiff()))
 }
 
-/// `[clean; adversarial]` for TRADES: the clean images `input` (on an
-/// autodiff device) followed by their TRADES examples against the current
-/// model, which [`super::loss::Step::forward_trades`] takes half by half.
-pub fn trades_images<M: Classifier>(model: &M, input: ModelInput, attack: &Attack, seed: u64) -> ModelInput {
+/// `[clean; adversarial]` for TRADES or MART: the clean images `input` (on
+/// an autodiff device) followed by their adversarial versions against the
+/// current model, which [`super::loss::Step::forward_paired`] takes half by
+/// half.
+pub fn paired_images<M: Classifier>(
+    model: &M,
+    input: ModelInput,
+    labels: &[i64],
+    loss: PairedLoss,
+    attack: &Attack,
+    seed: u64,
+) -> ModelInput {
     let ModelInput::Images(x) = input else { return input };
     let plain = x.inner();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [labels.len()]), &plain.device());
+    let objective = match loss {
+        PairedLoss::Trades => trades::Objective::Divergence,
+        PairedLoss::Mart => trades::Objective::Labels(&y),
+    };
     let frozen = model.clone().freeze();
-    let adversarial = trades::perturb(&frozen, plain.clone(), attack, seed);
+    let adversarial = trades::perturb(&frozen, plain.clone(), objective, attack, seed);
     ModelInput::Images(Tensor::cat(vec![plain, adversarial], 0).autodiff())
 }
 

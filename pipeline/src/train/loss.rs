@@ -7,7 +7,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
-use crate::config::NoisePlan;
+use crate::config::{NoisePlan, PairedLoss};
 use crate::model::readback::values;
 use crate::model::{Classifier, ModelInput, ReadbackError};
 
@@ -100,25 +100,27 @@ impl Step {
 
     /// Forward passes over `[clean; adversarial]` (twice as many inputs as
     /// targets), one per half as the reference code makes them, so batch
-    /// norm sees each half's statistics: TRADES's loss, the clean
-    /// cross-entropy plus `beta` times the mean KL divergence of the
-    /// adversarial prediction from the clean one. The correct count is the
-    /// clean half's.
-    pub fn forward_trades<M: Classifier>(
+    /// norm sees each half's statistics, and TRADES's or MART's loss on
+    /// them. The correct count is the clean half's.
+    pub fn forward_paired<M: Classifier>(
         model: &M,
         loss_fn: &CrossEntropyLoss,
         input: ModelInput,
         targets: Tensor<1, Int>,
+        kind: PairedLoss,
         beta: f64,
     ) -> Step {
         let n = targets.dims()[0];
         let ModelInput::Images(both) = input else {
-            // Resolution keeps TRADES to images; a text batch trains plainly.
+            // Resolution keeps TRADES and MART to images; a text batch trains plainly.
             return Step::forward(model, loss_fn, input, targets);
         };
         let logits = model.logits(ModelInput::Images(both.clone().slice(0..n)));
         let adversarial = model.logits(ModelInput::Images(both.slice(n..2 * n)));
-        let loss = trades_loss(loss_fn, logits.clone(), adversarial, targets.clone(), beta);
+        let loss = match kind {
+            PairedLoss::Trades => trades_loss(loss_fn, logits.clone(), adversarial, targets.clone(), beta),
+            PairedLoss::Mart => mart_loss(loss_fn, logits.clone(), adversarial, targets.clone(), beta),
+        };
         Step { logits, targets, loss }
     }
 
@@ -196,6 +198,39 @@ pub fn trades_loss(
     let log_clean = log_softmax(clean, 1);
     let kl = (log_clean.clone().exp() * (log_clean - log_softmax(adversarial, 1))).sum_dim(1).mean();
     natural + kl * beta
+}
+
+/// MART's loss (Wang et al. 2020, the reference's `mart_loss`): the
+/// boosted cross-entropy of the adversarial logits, cross-entropy plus
+/// −log(1.0001 − p′ₖ + 1e-12) for k the likeliest wrong class, plus `beta`
+/// times KL(clean ‖ adversarial) weighted by 1.0000001 − the clean
+/// probability of the label, so rows the model already gets wrong count
+/// more; averaged over rows, gradients through every term, as there.
+pub fn mart_loss(
+    loss_fn: &CrossEntropyLoss,
+    clean: Tensor<2>,
+    adversarial: Tensor<2>,
+    targets: Tensor<1, Int>,
+    beta: f64,
+) -> Tensor<1> {
+    let n = targets.dims()[0];
+    let cross = loss_fn.forward(adversarial.clone(), targets.clone());
+    let probs = softmax(adversarial, 1);
+    let labels = targets.reshape([n, 1]);
+    // The reference's top-two rule: the top class unless it is the label,
+    // then the runner-up, which is the likeliest class other than the label.
+    let classes = probs.dims()[1];
+    let is_label = Tensor::<1, Int>::arange(0..classes as i64, &probs.device())
+        .reshape([1, classes])
+        .expand([n, classes])
+        .equal(labels.clone().expand([n, classes]));
+    let wrong = probs.clone().detach().mask_fill(is_label, -1.0).argmax(1);
+    let margin = (probs.clone().gather(1, wrong).neg() + 1.0001 + 1e-12).log().neg().mean();
+    let log_clean = log_softmax(clean, 1);
+    let clean_probs = log_clean.clone().exp();
+    let kl = (clean_probs.clone() * (log_clean - (probs + 1e-12).log())).sum_dim(1);
+    let unsure = clean_probs.gather(1, labels).neg() + 1.000_000_1;
+    cross + margin + (kl * unsure).mean() * beta
 }
 
 /// Number of correct predictions in a batch of logits.
@@ -331,6 +366,23 @@ mod tests {
         assert!((same - plain).abs() < 1e-5, "no divergence from itself: {same} vs {plain}");
     }
 
+    #[test]
+    fn mart_matches_the_reference_code() {
+        // bench/mart_reference.py: the authors' mart_loss in NumPy. Row by
+        // row the likeliest wrong class is the top class (rows 1, 2) or,
+        // where the top class is the label, the runner-up (rows 0, 3).
+        let clean = || rows(&[&[2.0, -1.0, 0.5], &[0.0, 0.0, 0.0], &[40.0, 0.0, -40.0], &[0.2, 1.5, -0.3]]);
+        let adversarial =
+            || rows(&[&[1.0, 0.3, -2.0], &[3.0, -3.0, 1.0], &[0.0, 1.0, -60.0], &[0.1, 0.4, 0.3]]);
+        let labels =
+            || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 1], [4]), &Device::flex());
+        let loss_fn = CrossEntropyLossConfig::new().init(&Device::flex());
+        for (beta, want) in [(6.0, 5.657963363433161), (1.0, 2.4180040498354787), (0.0, 1.7700121871159422)] {
+            let got: f32 = mart_loss(&loss_fn, clean(), adversarial(), labels(), beta).into_scalar();
+            assert!((f64::from(got) - want).abs() < 1e-5 * want, "β {beta}: {got} vs {want}");
+        }
+    }
+
     /// A CNN whose rows' logits do not depend on each other (no batch norm).
     fn tiny_cnn(device: &Device) -> crate::model::CnnModel {
         use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
@@ -367,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn trades_takes_the_halves_in_their_own_passes_and_counts_the_clean_one() {
+    fn paired_losses_take_the_halves_in_their_own_passes_and_count_the_clean_one() {
         let device = Device::flex();
         let model = tiny_cnn(&device);
         let n = 3;
@@ -376,14 +428,21 @@ mod tests {
         let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
         let loss_fn = CrossEntropyLossConfig::new().init(&device);
         let both = images([clean.clone(), adversarial.clone()].concat(), 2 * n, &device);
-        let step = Step::forward_trades(&model, &loss_fn, both, targets(), 6.0);
         let (a, b) =
             (model.logits(images(clean.clone(), n, &device)), model.logits(images(adversarial, n, &device)));
-        let want: f32 = trades_loss(&loss_fn, a, b, targets(), 6.0).into_scalar();
-        assert!((step.loss_value() - want).abs() < 1e-6, "{} vs {want}", step.loss_value());
         let plain = Step::forward(&model, &loss_fn, images(clean, n, &device), targets());
-        assert!(step.loss_value() > plain.loss_value() + 1e-4, "the KL term is added");
-        assert_eq!(step.correct(), plain.correct(), "hits are the clean half's");
+        for kind in [PairedLoss::Trades, PairedLoss::Mart] {
+            let step = Step::forward_paired(&model, &loss_fn, both.clone(), targets(), kind, 6.0);
+            let want: f32 = match kind {
+                PairedLoss::Trades => trades_loss(&loss_fn, a.clone(), b.clone(), targets(), 6.0),
+                PairedLoss::Mart => mart_loss(&loss_fn, a.clone(), b.clone(), targets(), 6.0),
+            }
+            .into_scalar();
+            assert!((step.loss_value() - want).abs() < 1e-6, "{kind:?}: {} vs {want}", step.loss_value());
+            assert_eq!(step.correct(), plain.correct(), "{kind:?}: hits are the clean half's");
+        }
+        let trades = Step::forward_paired(&model, &loss_fn, both, targets(), PairedLoss::Trades, 6.0);
+        assert!(trades.loss_value() > plain.loss_value() + 1e-4, "the KL term is added");
     }
 
     #[test]

@@ -486,12 +486,12 @@ fn adversarial_input<M: Classifier>(
                 Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
             Ok(adversarial::mix_images(model, input, &host.labels, &attack, adv.ratio, seed)?)
         }
-        (AdversarialMethod::Trades { attack, .. }, _) => {
+        (&AdversarialMethod::Paired { loss, ref attack, .. }, _) => {
             let ramp = adv.ramp(epoch);
             let attack =
                 Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
             let input = host.input.to_device(s.device);
-            Ok(adversarial::trades_images(model, input, &attack, seed))
+            Ok(adversarial::paired_images(model, input, &host.labels, loss, &attack, seed))
         }
         (&AdversarialMethod::SmoothAdv { epsilon, steps, samples }, _) => {
             // Resolution refuses SmoothAdv without [train.noise].
@@ -680,13 +680,15 @@ pub fn fit<M: Classifier>(
                     }
                     (None, Some(input)) => {
                         let copies = plan.noise.filter(NoisePlan::trains_on_copies);
-                        let trades = adversarial.and_then(|a| match a.method {
-                            AdversarialMethod::Trades { beta, .. } => Some(beta),
+                        let paired = adversarial.and_then(|a| match a.method {
+                            AdversarialMethod::Paired { loss, beta, .. } => Some((loss, beta)),
                             _ => None,
                         });
-                        let step = match (trades, &plan.augmix, s.soft_targets, copies) {
-                            // Resolution keeps TRADES apart from the other losses.
-                            (Some(beta), ..) => Step::forward_trades(&model, &loss_fn, input, targets, beta),
+                        let step = match (paired, &plan.augmix, s.soft_targets, copies) {
+                            // Resolution keeps TRADES and MART apart from the other losses.
+                            (Some((loss, beta)), ..) => {
+                                Step::forward_paired(&model, &loss_fn, input, targets, loss, beta)
+                            }
                             (None, _, Some(soft), _) => {
                                 let soft = soft.batch(&host.rows, s.device);
                                 Step::forward_soft(&model, input, targets, soft)

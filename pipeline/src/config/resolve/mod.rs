@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use check::Check;
 pub use eval::default_corruptions;
-pub(crate) use train::{TRADES_L2, TRADES_LINF};
 
 use super::error::ConfigError;
 use super::gate::GateError;

@@ -142,7 +142,7 @@ pub(super) fn resolve_train(
             "`smoothadv` attacks the smoothed classifier, whose noise [train.noise] sets: add [train.noise]",
         ));
     }
-    if adversarial.as_ref().is_some_and(|a| matches!(a.method, AdversarialMethod::Trades { .. })) {
+    if let Some(AdversarialMethod::Paired { loss, .. }) = adversarial.as_ref().map(|a| &a.method) {
         let clashes = [
             (augmix.is_some(), "[train.augmix], whose loss compares its own three views"),
             (
@@ -157,7 +157,10 @@ pub(super) fn resolve_train(
         if let Some((_, what)) = clashes.iter().find(|(clash, _)| *clash) {
             return Err(c.err(
                 "train.adversarial.attack",
-                format!("TRADES trains on its own loss (clean cross-entropy plus β·KL): not with {what}"),
+                format!(
+                    "{} trains on its own loss over clean and adversarial images: not with {what}",
+                    loss.label()
+                ),
             ));
         }
     }
@@ -545,12 +548,13 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         return resolve_smooth_adv(c, raw);
     }
     c.refuse_set("train.adversarial", &[("samples", raw.samples.is_some())], "applies to `smoothadv` only")?;
-    if let Some(kind) = raw.attack.as_deref().and_then(trades_kind) {
-        return resolve_trades(c, raw, kind);
+    if let Some((loss, kind)) = raw.attack.as_deref().and_then(PairedLoss::find) {
+        return resolve_paired(c, raw, loss, kind);
     }
-    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES only")?;
+    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES and MART only")?;
     let mut names: Vec<&str> = AttackKind::TRAINING.iter().map(|k| k.name()).collect();
-    names.extend([SMOOTHADV, TRADES_LINF, TRADES_L2]);
+    names.push(SMOOTHADV);
+    names.extend(PairedLoss::ATTACKS);
     let name = raw.attack.as_deref().unwrap_or("pgd_linf");
     let kind = AttackKind::find(name)
         .ok_or_else(|| c.err("train.adversarial.attack", unknown_value("attack", name, &names)))?;
@@ -604,30 +608,26 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
 /// The attack name of SmoothAdv training.
 const SMOOTHADV: &str = "smoothadv";
 
-/// The attack names of TRADES training.
-pub(crate) const TRADES_LINF: &str = "trades_linf";
-pub(crate) const TRADES_L2: &str = "trades_l2";
-
-/// The PGD norm a TRADES attack name asks for.
-fn trades_kind(name: &str) -> Option<AttackKind> {
-    match name {
-        TRADES_LINF => Some(AttackKind::PgdLinf),
-        TRADES_L2 => Some(AttackKind::PgdL2),
-        _ => None,
-    }
-}
-
-/// `[train.adversarial]` with `attack = "trades_linf"` or `"trades_l2"`
-/// (Zhang et al. 2019). The reference trains CIFAR-10 with β 6 and 10
-/// steps of 0.007 at L∞ 0.031 (0.23 ε, near 2.5 ε / steps) and takes L2
-/// steps of 2 ε / steps; those are the defaults. Its loss covers every row
-/// and its start is fixed, so `ratio` and `random-start` are refused.
-fn resolve_trades(c: &Check, raw: RawAdversarial, kind: AttackKind) -> Result<AdversarialPlan, ConfigError> {
+/// `[train.adversarial]` with a TRADES or MART attack name. The TRADES
+/// reference trains CIFAR-10 with β 6 and 10 steps of 0.007 at L∞ 0.031
+/// (0.23 ε, near 2.5 ε / steps) and takes L2 steps of 2 ε / steps; MART's
+/// trains with the same attack and β; those are the defaults. Their loss
+/// covers every row and their start is fixed, so `ratio` and `random-start`
+/// are refused.
+fn resolve_paired(
+    c: &Check,
+    raw: RawAdversarial,
+    loss: PairedLoss,
+    kind: AttackKind,
+) -> Result<AdversarialPlan, ConfigError> {
     let fixed = [("ratio", raw.ratio.is_some()), ("random-start", raw.random_start.is_some())];
     c.refuse_set(
         "train.adversarial",
         &fixed,
-        "does not apply to TRADES, whose loss covers every row and whose attack starts 0.001·N(0, 1) off the clean image",
+        &format!(
+            "does not apply to {}, whose loss covers every row and whose attack starts 0.001·N(0, 1) off the clean image",
+            loss.label()
+        ),
     )?;
     let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
     let epsilon = c.float(
@@ -641,7 +641,8 @@ fn resolve_trades(c: &Check, raw: RawAdversarial, kind: AttackKind) -> Result<Ad
     let share =
         c.float("train.adversarial.step-size", raw.step_size, default_share, FloatRange::OpenLow(0.0, 10.0))?;
     Ok(AdversarialPlan {
-        method: AdversarialMethod::Trades {
+        method: AdversarialMethod::Paired {
+            loss,
             attack: Attack::new(kind, epsilon, steps, share, false, 1),
             beta: c.float("train.adversarial.beta", raw.beta, 6.0, FloatRange::Closed(0.0, 1000.0))?,
         },
@@ -662,7 +663,7 @@ fn resolve_smooth_adv(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan,
         &fixed,
         "does not apply to `smoothadv`, which steps 2ε/steps from δ = 0",
     )?;
-    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES only")?;
+    c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES and MART only")?;
     Ok(AdversarialPlan {
         method: AdversarialMethod::SmoothAdv {
             epsilon: c.float(
