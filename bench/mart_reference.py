@@ -13,16 +13,8 @@ bench/trades_reference.py), and the loss on fixed logits, so
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-N, D, K = 3, 8, 3
-i = np.arange(N)[:, None]
-j = np.arange(D)[None, :]
-X = 0.5 + 0.5 * np.sin(1.3 * i + 0.7 * j + 0.2)
-START = 0.02 * np.cos(0.9 * i + 1.7 * j)
-jj = np.arange(D)[:, None]
-kk = np.arange(K)[None, :]
-W = 0.8 * np.sin(1.0 + 3.0 * jj + 7.0 * kk)
-B = 0.1 * np.cos(np.arange(K))
-Y = np.array([0, 2, 1])
+# The linear model, images, labels and start of the TRADES check.
+from trades_reference import B, K, START, W, X, Y
 
 
 def inner(x_natural, y, start, epsilon, step_size, steps):

@@ -72,15 +72,16 @@ def show(name, x_adv, beta):
     print(f"{name} loss (beta {beta}): {float(loss(X, x_adv, Y, beta))!r}")
 
 
-show("linf", inner(X, START, 0.1, 0.03, 5, "l_inf"), 6.0)
-show("l2", inner(X, START, 0.3, 2 * 0.3 / 5, 5, "l_2"), 1.0)
+if __name__ == "__main__":
+    show("linf", inner(X, START, 0.1, 0.03, 5, "l_inf"), 6.0)
+    show("l2", inner(X, START, 0.3, 2 * 0.3 / 5, 5, "l_2"), 1.0)
 
-# The loss alone on fixed logits, one row saturated (p ≈ 0 for a class).
-CLEAN = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0], [40.0, 0.0, -40.0]])
-ADV = np.array([[1.0, 0.3, -2.0], [3.0, -3.0, 1.0], [0.0, 1.0, -60.0]])
-LABELS = np.array([0, 2, 1])
-for beta in (6.0, 1.0, 0.0):
-    ce = -log_softmax(CLEAN, axis=1)[np.arange(3), LABELS].mean()
-    p = softmax(CLEAN, axis=1)
-    kl = (p * (log_softmax(CLEAN, axis=1) - log_softmax(ADV, axis=1))).sum()
-    print(f"logits loss (beta {beta}): {float(ce + beta * kl / 3)!r}")
+    # The loss alone on fixed logits, one row saturated (p ≈ 0 for a class).
+    CLEAN = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0], [40.0, 0.0, -40.0]])
+    ADV = np.array([[1.0, 0.3, -2.0], [3.0, -3.0, 1.0], [0.0, 1.0, -60.0]])
+    LABELS = np.array([0, 2, 1])
+    for beta in (6.0, 1.0, 0.0):
+        ce = -log_softmax(CLEAN, axis=1)[np.arange(3), LABELS].mean()
+        p = softmax(CLEAN, axis=1)
+        kl = (p * (log_softmax(CLEAN, axis=1) - log_softmax(ADV, axis=1))).sum()
+        print(f"logits loss (beta {beta}): {float(ce + beta * kl / 3)!r}")

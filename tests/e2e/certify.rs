@@ -4,7 +4,7 @@
 
 use temper::synth::ImageLayout;
 
-use crate::harness::{Sandbox, comparable, digits_config};
+use crate::harness::{Sandbox, digits_config};
 
 #[test]
 fn a_noise_trained_model_is_certified_reported_and_recertified_the_same() {
@@ -139,11 +139,7 @@ fn smoothadv_training_trains_on_harder_examples_and_resumes_exactly() {
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(resolved.contains("attack = \"smoothadv\"") && resolved.contains("samples = 2"), "{resolved}");
 
-    let killed = sb.killed_inside_epoch_two(&smooth, "killed", "tiny-digits");
-    assert!(!killed.join("metrics.json").exists(), "killed before finishing");
-    let resumed = sb.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(comparable(m), comparable(sb.json(&killed.join("metrics.json"))));
+    sb.resumes_to(&smooth, "tiny-digits", m);
 }
 
 /// Consistency regularisation over two noisy copies, with SmoothAdv from
@@ -171,9 +167,5 @@ fn consistency_training_over_noisy_copies_resumes_exactly() {
     for key in ["copies = 2", "weight = 10.0", "entropy = 0.5"] {
         assert!(resolved.contains(key), "{key} in {resolved}");
     }
-    let killed = sb.killed_inside_epoch_two(cfg, "killed", "tiny-digits");
-    assert!(!killed.join("metrics.json").exists(), "killed before finishing");
-    let resumed = sb.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(comparable(m), comparable(sb.json(&killed.join("metrics.json"))));
+    sb.resumes_to(cfg, "tiny-digits", m);
 }

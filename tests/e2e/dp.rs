@@ -5,7 +5,7 @@
 
 use temper::synth::ImageLayout;
 
-use crate::harness::{Sandbox, comparable, digits_config};
+use crate::harness::{Sandbox, digits_config};
 
 fn private(sb: &Sandbox, privacy: &str) -> String {
     sb.digits(600, 100, ImageLayout::ParquetBytes);
@@ -56,11 +56,7 @@ fn dp_training_spends_its_target_and_resumes_exactly() {
     assert!(config.contains("norm = \"group\""), "DP runs default to group norm: {config}");
 
     // Killed once a checkpoint exists inside epoch 2, then resumed.
-    let run_dir = sb.killed_inside_epoch_two(&cfg, "killed", "tiny-digits");
-    assert!(!run_dir.join("metrics.json").exists(), "killed before finishing");
-    let resumed = sb.temper(&["train", "--resume", run_dir.to_str().unwrap(), "--quiet"]);
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(comparable(m), comparable(sb.json(&run_dir.join("metrics.json"))));
+    sb.resumes_to(&cfg, "tiny-digits", m);
 }
 
 #[test]

@@ -137,6 +137,17 @@ impl Sandbox {
         run_dir
     }
 
+    /// Trains `cfg` (run `name`) again, SIGKILLed inside epoch 2 and then
+    /// resumed, and asserts it ends with `finished`, the metrics of the
+    /// same config trained without a break (run id and timings aside).
+    pub fn resumes_to(&self, cfg: &str, name: &str, finished: serde_json::Value) {
+        let killed = self.killed_inside_epoch_two(cfg, "killed", name);
+        assert!(!killed.join("metrics.json").exists(), "killed before finishing");
+        let resumed = self.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
+        assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+        assert_eq!(comparable(finished), comparable(self.json(&killed.join("metrics.json"))));
+    }
+
     /// Every run directory under `root/<name>/`.
     pub fn run_dirs_under(&self, root: &str) -> Vec<PathBuf> {
         let mut out = Vec::new();

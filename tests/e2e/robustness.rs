@@ -3,7 +3,7 @@
 
 use temper::synth::ImageLayout;
 
-use crate::harness::{Sandbox, comparable, digits_config};
+use crate::harness::{Sandbox, digits_config};
 
 fn digits(sb: &Sandbox, name: &str, extra_train: &str, extra_eval: &str) -> String {
     let cfg = digits_config("digits/train.parquet", "digits/test.parquet", extra_train)
@@ -159,11 +159,7 @@ fn trades_training_resumes_exactly() {
     for key in ["attack = \"trades_l2\"", "beta = 3.0", "steps = 2"] {
         assert!(resolved.contains(key), "{key} in {resolved}");
     }
-    let killed = sb.killed_inside_epoch_two(cfg, "killed", "tiny-digits");
-    assert!(!killed.join("metrics.json").exists(), "killed before finishing");
-    let resumed = sb.temper(&["train", "--resume", killed.to_str().unwrap(), "--quiet"]);
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    assert_eq!(comparable(m), comparable(sb.json(&killed.join("metrics.json"))));
+    sb.resumes_to(cfg, "tiny-digits", m);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Training that fits its data: a seeded validation split, early stopping,
 //! the best epoch's weights kept, and all of it through kill and resume.
 
-use crate::harness::{Sandbox, messages_config};
+use crate::harness::{Sandbox, digits_config, messages_config};
 
 /// The linear TF-IDF text model with a validation split and patience 1.
 fn config(extra: &str) -> String {
@@ -112,6 +112,9 @@ fn validation_settings_that_cannot_work_are_refused_by_key() {
         ("validation-share = 0.7\n", "train.validation-share"),
         ("lr-schedule = \"linear\"\n", "train.lr-schedule"),
         ("class-weights = \"inverse\"\n", "train.class-weights"),
+        ("select-by = \"accuracy\"\n", "train.select-by"),
+        ("validation-share = 0.2\nselect-by = \"robust\"\n", "train.select-by"),
+        ("validation-share = 0.2\nselect-by = \"robust-accuracy\"\n", "train.select-by"),
     ] {
         let cfg = sb.write("c.toml", messages_config(extra));
         let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
@@ -188,4 +191,63 @@ fn membership_inference_never_counts_a_validation_row_as_a_member() {
         "{expected:?} in {}",
         validate.stdout
     );
+}
+
+/// Rice et al.'s early stopping: with `select-by = "robust-accuracy"` every
+/// epoch's validation rows are also attacked, the epoch kept is the one
+/// most accurate under the attack, and a killed run resumes to the same.
+#[test]
+fn robust_selection_keeps_the_epoch_most_accurate_under_attack() {
+    let sb = Sandbox::new();
+    sb.digits(300, 60, temper::synth::ImageLayout::ParquetBytes);
+    let extra = "validation-share = 0.2\nselect-by = \"robust-accuracy\"\ncheckpoint-every = 3\n\
+                 [train.adversarial]\nattack = \"trades_linf\"\nepsilon = 0.1\nsteps = 2\nbeta = 1.0\n";
+    let text = digits_config("digits/train.parquet", "digits/test.parquet", extra)
+        .replace("epochs = 2", "epochs = 3")
+        .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = []");
+    let cfg = sb.write("robust.toml", text);
+    let cfg = cfg.to_str().unwrap();
+    let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = sb.run_dirs_under("full")[0].clone();
+    let m = sb.json(&dir.join("metrics.json"));
+    let epochs = m["training"].as_array().unwrap();
+    let score = |e: &serde_json::Value, key: &str| e[key].as_f64().unwrap_or_else(|| panic!("{key} in {e}"));
+    for e in epochs {
+        let robust = score(e, "validation_robust_accuracy");
+        assert!((0.0..=1.0).contains(&robust), "{e}");
+    }
+    // PGD at 0.1 breaks some validation digits in some epoch.
+    assert!(epochs.iter().any(|e| score(e, "validation_robust_accuracy") < score(e, "validation_accuracy")));
+    let best = epochs
+        .iter()
+        .max_by(|a, b| {
+            let key = |e| {
+                (
+                    score(e, "validation_robust_accuracy"),
+                    score(e, "validation_accuracy"),
+                    -score(e, "validation_loss"),
+                )
+            };
+            key(a).partial_cmp(&key(b)).unwrap()
+        })
+        .unwrap();
+    let v = &m["validation"];
+    assert_eq!(v["best_epoch"], best["epoch"], "{m}");
+    assert_eq!(v["robust_accuracy"], best["validation_robust_accuracy"]);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("validation accuracy under attack"), "{report}");
+    let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(resolved.contains("select-by = \"robust-accuracy\""), "{resolved}");
+    sb.resumes_to(cfg, "tiny-digits", m);
+
+    // Without an image attack to validate under, refused by key.
+    let plain = digits_config(
+        "digits/train.parquet",
+        "digits/test.parquet",
+        "validation-share = 0.2\nselect-by = \"robust-accuracy\"\n",
+    );
+    let cfg = sb.write("plain.toml", plain);
+    let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
+    assert!(out.code == 2 && out.stderr.contains("train.select-by"), "{}", out.stderr);
 }

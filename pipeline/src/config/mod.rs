@@ -1009,6 +1009,38 @@ mod tests {
     }
 
     #[test]
+    fn robust_selection_validates_under_pgd_10_at_the_training_norm_and_radius() {
+        let (_d, cfg) = fixture_dir();
+        let select = "validation-share = 0.2\nselect-by = \"robust-accuracy\"\n";
+        for (attack, kind, epsilon) in [
+            ("attack = \"fgsm\"\nepsilon = 0.2\n", AttackKind::PgdLinf, 0.2),
+            ("attack = \"pgd_l2\"\nepsilon = 1.5\n", AttackKind::PgdL2, 1.5),
+            ("attack = \"trades_l2\"\nepsilon = 0.5\n", AttackKind::PgdL2, 0.5),
+            ("attack = \"mart_linf\"\n", AttackKind::PgdLinf, 0.1),
+        ] {
+            let text = format!("{IMAGE}[train]\n{select}[train.adversarial]\n{attack}");
+            let plan = parse(&text, &cfg).expect("test setup");
+            let robust = plan.train.validation.and_then(|v| v.robust).expect("a validation attack");
+            assert_eq!(
+                (robust.kind, robust.epsilon, robust.steps),
+                (kind, epsilon, VALIDATION_ATTACK_STEPS),
+                "{attack}"
+            );
+            assert!(robust.random_start && (robust.step_size - 0.25 * epsilon).abs() < 1e-12, "2.5ε/10");
+            let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+            assert_eq!(again.train.validation, plan.train.validation);
+        }
+        let plain = parse(&format!("{IMAGE}[train]\nvalidation-share = 0.2\n"), &cfg).expect("test setup");
+        assert_eq!(plain.train.validation.and_then(|v| v.robust), None);
+        let again = parse(&to_toml(&plain).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.validation, plain.train.validation);
+        let smooth =
+            format!("{IMAGE}[train]\n{select}[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\n");
+        let e = parse(&smooth, &cfg).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("train.select-by"), "SmoothAdv's smoothed classifier: {e}");
+    }
+
+    #[test]
     fn epsilon_ramps_up_over_the_first_attacking_epochs_for_image_attacks_only() {
         let (_d, cfg) = fixture_dir();
         for attack in

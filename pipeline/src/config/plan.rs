@@ -307,7 +307,16 @@ pub struct ValidationPlan {
     /// Stop after this many epochs without a better validation score; `None`
     /// trains every epoch (and still keeps the best one's weights).
     pub patience: Option<usize>,
+    /// `train.select-by = "robust-accuracy"`: the attack each epoch's
+    /// validation rows are also scored under, whose accuracy then picks the
+    /// epoch kept and watched for patience (Rice et al. 2020: adversarially
+    /// trained models overfit in robustness long before in accuracy).
+    pub robust: Option<Attack>,
 }
+
+/// PGD steps of the validation attack of `train.select-by = "robust-accuracy"`,
+/// as Rice et al. validate.
+pub const VALIDATION_ATTACK_STEPS: usize = 10;
 
 /// `train.lr-schedule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -89,6 +89,7 @@ pub struct RawTrain {
     pub checkpoint_minutes: Option<f64>,
     pub validation_share: Option<f64>,
     pub patience: Option<i64>,
+    pub select_by: Option<String>,
     pub lr_schedule: Option<String>,
     pub class_weights: Option<String>,
     pub adversarial: Option<RawAdversarial>,

@@ -113,6 +113,9 @@ fn to_raw(plan: &Plan) -> RawConfig {
             checkpoint_minutes: Some(t.checkpoint_minutes),
             validation_share: t.validation.map(|v| v.share),
             patience: t.validation.and_then(|v| v.patience).map(|p| p as i64),
+            select_by: t
+                .validation
+                .map(|v| if v.robust.is_some() { "robust-accuracy" } else { "accuracy" }.to_owned()),
             lr_schedule: Some(t.schedule.name().to_owned()),
             class_weights: Some(t.class_weights.name().to_owned()),
             poison: t.poison.as_ref().map(poison),

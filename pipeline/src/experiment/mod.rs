@@ -868,6 +868,7 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
             best_epoch: best.epoch,
             accuracy: best.accuracy,
             loss: best.loss,
+            robust_accuracy: best.robust_accuracy,
             epochs_trained: state.epochs.len(),
             stopped_early: state.stopped_early,
         }),

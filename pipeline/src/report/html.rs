@@ -224,6 +224,7 @@ mod tests {
                 epsilon: None,
                 validation_loss: None,
                 validation_accuracy: None,
+                validation_robust_accuracy: None,
             }],
             attack_accuracy: table(&[("fgsm", &[("0.2", 0.1), ("0.05", 0.5), ("0.1", 0.3)])]),
             attack_success_rate: table(&[("fgsm", &[("0.2", 0.9), ("0.05", 0.4), ("0.1", 0.6)])]),
@@ -503,6 +504,7 @@ mod tests {
             best_epoch: 1,
             accuracy: 0.9,
             loss: 0.25,
+            robust_accuracy: None,
             epochs_trained: 1,
             stopped_early: false,
         });

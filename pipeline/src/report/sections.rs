@@ -590,9 +590,13 @@ fn training(m: &Metrics) -> Option<Section<'static>> {
         return None;
     }
     let validated = m.validation.is_some();
+    let robust = m.validation.as_ref().is_some_and(|v| v.robust_accuracy.is_some());
     let mut header: Vec<String> = ["epoch", "loss", "accuracy"].map(str::to_owned).to_vec();
     if validated {
         header.extend(["validation loss", "validation accuracy"].map(str::to_owned));
+    }
+    if robust {
+        header.push("validation accuracy under attack".to_owned());
     }
     header.extend(["seconds", "examples/s", "device busy"].map(str::to_owned));
     let rows = epochs
@@ -602,6 +606,9 @@ fn training(m: &Metrics) -> Option<Section<'static>> {
             if validated {
                 row.push(e.validation_loss.map_or_else(|| "–".to_owned(), |l| format!("{l:.4}")));
                 row.push(e.validation_accuracy.map_or_else(|| "–".to_owned(), pct));
+            }
+            if robust {
+                row.push(e.validation_robust_accuracy.map_or_else(|| "–".to_owned(), pct));
             }
             row.extend([
                 format!("{:.1}", e.seconds),
@@ -615,11 +622,13 @@ fn training(m: &Metrics) -> Option<Section<'static>> {
     if let Some(v) = &m.validation {
         blocks.push(Block::Text(vec![plain(format!(
             "{} training rows were held out for validation (validation.tsv). The model has the weights of \
-             epoch {} (validation accuracy {}, loss {:.4}), the best of {} trained{}.",
+             epoch {} ({}validation accuracy {}, loss {:.4}), the best {}of {} trained{}.",
             v.rows,
             v.best_epoch,
+            v.robust_accuracy.map_or_else(String::new, |r| format!("under the training attack {}, ", pct(r))),
             pct(v.accuracy),
             v.loss,
+            if v.robust_accuracy.is_some() { "under attack " } else { "" },
             v.epochs_trained,
             if v.stopped_early { "; training stopped early (train.patience)" } else { "" }
         ))]));

@@ -34,6 +34,10 @@ pub struct EpochMetrics {
     /// Under `train.validation-share`, accuracy on the held-out rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_accuracy: Option<f64>,
+    /// Under `train.select-by = "robust-accuracy"`, accuracy on the
+    /// held-out rows under its attack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_robust_accuracy: Option<f64>,
 }
 
 fn one_round() -> usize {
@@ -227,12 +231,17 @@ pub struct ValidationMetrics {
     /// Training rows held out (`validation.tsv` lists them), never trained on.
     pub rows: usize,
     /// The epoch whose weights the model has (1-based): the best validation
-    /// accuracy, ties broken by lower loss.
+    /// accuracy (robust accuracy first under `train.select-by =
+    /// "robust-accuracy"`), ties broken by lower loss.
     pub best_epoch: usize,
     /// Its validation accuracy.
     pub accuracy: f64,
     /// Its mean validation cross-entropy.
     pub loss: f64,
+    /// Under `train.select-by = "robust-accuracy"`, its validation accuracy
+    /// under that attack, which chose it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_accuracy: Option<f64>,
     /// Epochs trained.
     pub epochs_trained: usize,
     /// Whether `train.patience` stopped training before `train.epochs`.

@@ -115,12 +115,17 @@ pub struct Best {
     pub accuracy: f64,
     /// Mean validation cross-entropy.
     pub loss: f64,
+    /// Validation accuracy under `train.select-by = "robust-accuracy"`'s attack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_accuracy: Option<f64>,
 }
 
 impl Best {
-    /// Whether `self` beats `other`: higher accuracy, ties broken by lower loss.
-    fn beats(&self, other: &Best) -> bool {
-        self.accuracy > other.accuracy || (self.accuracy == other.accuracy && self.loss < other.loss)
+    /// Whether `self` beats `other`: higher robust accuracy where both were
+    /// attacked, then higher accuracy, ties broken by lower loss.
+    pub fn beats(&self, other: &Best) -> bool {
+        let robust = |b: &Best| b.robust_accuracy.unwrap_or(0.0);
+        (robust(self), self.accuracy, -self.loss) > (robust(other), other.accuracy, -other.loss)
     }
 }
 
@@ -275,15 +280,23 @@ pub fn learning_rate(plan: &TrainPlan, epoch: usize, b: usize, batches: usize) -
 }
 
 /// Mean cross-entropy and accuracy of `model` on `data`, unweighted, in
-/// evaluation mode on the plain device.
-fn validate<M: Classifier>(model: &M, data: &Dataset, s: &Session) -> Result<Best, TrainError> {
+/// evaluation mode on the plain device, and with `attack` the accuracy
+/// under it (made on a frozen copy, seeded by the run seed and `epoch`).
+fn validate<M: Classifier>(
+    model: &M,
+    data: &Dataset,
+    s: &Session,
+    attack: Option<&Attack>,
+    epoch: usize,
+) -> Result<Best, TrainError> {
     let device = s.device.clone().inner();
+    let frozen = attack.map(|_| model.clone().freeze());
     let model = model.valid();
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let no_context = augment::text::TextContext::default();
     let rows: Vec<usize> = (0..data.len()).collect();
-    let (mut loss, mut hits) = (0.0f64, 0usize);
-    for chunk in rows.chunks(256) {
+    let (mut loss, mut hits, mut robust) = (0.0f64, 0usize, 0usize);
+    for (k, chunk) in rows.chunks(256).enumerate() {
         let host = batch::build(
             data,
             chunk,
@@ -293,19 +306,32 @@ fn validate<M: Classifier>(model: &M, data: &Dataset, s: &Session) -> Result<Bes
             &no_context,
         )?;
         let n = chunk.len();
-        let logits = model.logits(host.input.to_device(&device));
+        let input = host.input.to_device(&device);
+        let logits = model.logits(input.clone());
         let targets = Tensor::<1, Int>::from_data(TensorData::new(host.labels.clone(), [n]), &device);
         let mean = crate::model::readback::values::<f32, 1, Float>(
-            loss_fn.forward(logits.clone(), targets),
+            loss_fn.forward(logits.clone(), targets.clone()),
             1,
             "validation loss",
         )?[0];
         loss += f64::from(mean) * n as f64;
         let predicted = crate::model::predicted_classes(logits)?;
         hits += predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count();
+        if let (Some(attack), Some(frozen), ModelInput::Images(x)) = (attack, &frozen, input) {
+            // Seeded by (seed, epoch, chunk): a resumed run scores the same.
+            let seed = augment::seed::derive(s.seed, k as u64, epoch as u64, "validation-attack");
+            let adversarial = crate::attack::white_box::perturb(frozen, x, targets, attack, seed)?;
+            let predicted = crate::model::predicted_classes(model.logits(ModelInput::Images(adversarial)))?;
+            robust += predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count();
+        }
     }
     let n = data.len().max(1) as f64;
-    Ok(Best { epoch: 0, accuracy: hits as f64 / n, loss: loss / n })
+    Ok(Best {
+        epoch: 0,
+        accuracy: hits as f64 / n,
+        loss: loss / n,
+        robust_accuracy: attack.map(|_| robust as f64 / n),
+    })
 }
 
 /// Batches queued ahead of the training thread.
@@ -737,12 +763,15 @@ pub fn fit<M: Classifier>(
         bar.finish_and_clear();
         outcome?;
         let scored = match &validation {
-            Some((_, rows)) => Some(Best { epoch: epoch + 1, ..validate(&model, rows, s)? }),
+            Some((v, rows)) => {
+                Some(Best { epoch: epoch + 1, ..validate(&model, rows, s, v.robust.as_ref(), epoch)? })
+            }
             None => None,
         };
         let metrics = EpochMetrics {
             validation_loss: scored.map(|b| b.loss),
             validation_accuracy: scored.map(|b| b.accuracy),
+            validation_robust_accuracy: scored.and_then(|b| b.robust_accuracy),
             epsilon: dp.map(|run| run.epsilon_after(epoch + 1)),
             epoch: epoch + 1,
             loss: state.loss_sum / state.seen.max(1) as f64,
@@ -790,8 +819,9 @@ pub fn fit<M: Classifier>(
     };
     if let Some(b) = state.best {
         s.progress.say(&format!(
-            "kept epoch {} (validation accuracy {:.2}%, loss {:.4}){}",
+            "kept epoch {} ({}validation accuracy {:.2}%, loss {:.4}){}",
             b.epoch,
+            b.robust_accuracy.map_or_else(String::new, |r| format!("under attack {:.2}%, ", r * 100.0)),
             b.accuracy * 100.0,
             b.loss,
             if state.stopped_early { "; stopped early" } else { "" }
@@ -910,11 +940,21 @@ mod tests {
 
     #[test]
     fn a_better_epoch_has_higher_accuracy_or_equal_accuracy_and_lower_loss() {
-        let b = |accuracy, loss| Best { epoch: 1, accuracy, loss };
+        let b = |accuracy, loss| Best { epoch: 1, accuracy, loss, robust_accuracy: None };
         assert!(b(0.8, 0.9).beats(&b(0.7, 0.1)));
         assert!(b(0.8, 0.3).beats(&b(0.8, 0.4)));
         assert!(!b(0.8, 0.4).beats(&b(0.8, 0.4)));
         assert!(!b(0.7, 0.1).beats(&b(0.8, 0.9)));
+    }
+
+    #[test]
+    fn under_robust_selection_robust_accuracy_decides_first() {
+        let b = |robust, accuracy, loss| Best { epoch: 1, accuracy, loss, robust_accuracy: Some(robust) };
+        assert!(b(0.5, 0.90, 0.4).beats(&b(0.4, 0.99, 0.1)), "more robust, less accurate: kept");
+        assert!(!b(0.4, 0.99, 0.1).beats(&b(0.5, 0.90, 0.4)));
+        assert!(b(0.5, 0.95, 0.4).beats(&b(0.5, 0.90, 0.1)), "equally robust: the more accurate");
+        assert!(b(0.5, 0.9, 0.3).beats(&b(0.5, 0.9, 0.4)), "then the lower loss");
+        assert!(!b(0.5, 0.9, 0.4).beats(&b(0.5, 0.9, 0.4)));
     }
 
     #[test]

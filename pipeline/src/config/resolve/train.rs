@@ -339,6 +339,12 @@ pub(super) fn resolve_train(
                     "needs `train.validation-share`: early stopping watches a validation split",
                 ));
             }
+            if raw.select_by.is_some() {
+                return Err(c.err(
+                    "train.select-by",
+                    "needs `train.validation-share`: the epoch is selected on a validation split",
+                ));
+            }
             None
         }
         Some(_) if canaries.is_some() => {
@@ -352,6 +358,16 @@ pub(super) fn resolve_train(
             patience: match raw.patience {
                 Some(p) => Some(c.usize("train.patience", Some(p), 3, 1, 100_000)?),
                 None => None,
+            },
+            robust: match raw.select_by.as_deref().unwrap_or("accuracy") {
+                "accuracy" => None,
+                "robust-accuracy" => Some(validation_attack(c, adversarial.as_ref())?),
+                other => {
+                    return Err(c.err(
+                        "train.select-by",
+                        unknown_value("selection", other, &["accuracy", "robust-accuracy"]),
+                    ));
+                }
             },
         }),
     };
@@ -576,20 +592,7 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         let why = "applies to PGD only: `fgsm` is one step of size ε from the clean input";
         c.refuse_set("train.adversarial", &pgd_keys, why)?;
     }
-    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
-    let epsilon = c.float(
-        "train.adversarial.epsilon",
-        raw.epsilon,
-        default_eps,
-        FloatRange::OpenLow(0.0, kind.max_epsilon()),
-    )?;
-    let steps = c.usize("train.adversarial.steps", raw.steps, 7, 1, 1000)?;
-    let share = c.float(
-        "train.adversarial.step-size",
-        raw.step_size,
-        2.5 / steps as f64,
-        FloatRange::OpenLow(0.0, 10.0),
-    )?;
+    let (epsilon, steps, share) = pgd_settings(c, &raw, kind, 7, 2.5)?;
     Ok(AdversarialPlan {
         method: AdversarialMethod::Gradient(Attack::new(
             kind,
@@ -603,6 +606,53 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
         ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
     })
+}
+
+/// A training PGD's radius (default 0.1 under L∞, 1 under L2), steps and
+/// step size as a share of ε (default `travel` / steps: how many radii the
+/// steps add up to).
+fn pgd_settings(
+    c: &Check,
+    raw: &RawAdversarial,
+    kind: AttackKind,
+    default_steps: i64,
+    travel: f64,
+) -> Result<(f64, usize, f64), ConfigError> {
+    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
+    let epsilon = c.float(
+        "train.adversarial.epsilon",
+        raw.epsilon,
+        default_eps,
+        FloatRange::OpenLow(0.0, kind.max_epsilon()),
+    )?;
+    let steps = c.usize("train.adversarial.steps", raw.steps, default_steps, 1, 1000)?;
+    let share = c.float(
+        "train.adversarial.step-size",
+        raw.step_size,
+        travel / steps as f64,
+        FloatRange::OpenLow(0.0, 10.0),
+    )?;
+    Ok((epsilon, steps, share))
+}
+
+/// The validation attack of `train.select-by = "robust-accuracy"`: PGD-10
+/// from a random start under the training attack's norm, at its ε, with
+/// steps of 2.5ε/10.
+fn validation_attack(c: &Check, adversarial: Option<&AdversarialPlan>) -> Result<Attack, ConfigError> {
+    let (kind, epsilon) = match adversarial.map(|a| &a.method) {
+        Some(AdversarialMethod::Gradient(a)) => (a.kind, a.epsilon),
+        Some(AdversarialMethod::Paired { attack, .. }) => (attack.kind, attack.epsilon),
+        _ => {
+            return Err(c.err(
+                "train.select-by",
+                "`robust-accuracy` scores the validation rows under the training attack: it needs image \
+                 adversarial training with a gradient attack, TRADES or MART",
+            ));
+        }
+    };
+    let kind = if kind.is_l2() { AttackKind::PgdL2 } else { AttackKind::PgdLinf };
+    let steps = VALIDATION_ATTACK_STEPS;
+    Ok(Attack::new(kind, epsilon, steps, 2.5 / steps as f64, true, 1))
 }
 
 /// The attack name of SmoothAdv training.
@@ -629,17 +679,7 @@ fn resolve_paired(
             loss.label()
         ),
     )?;
-    let default_eps = if kind.is_l2() { 1.0 } else { 0.1 };
-    let epsilon = c.float(
-        "train.adversarial.epsilon",
-        raw.epsilon,
-        default_eps,
-        FloatRange::OpenLow(0.0, kind.max_epsilon()),
-    )?;
-    let steps = c.usize("train.adversarial.steps", raw.steps, 10, 1, 1000)?;
-    let default_share = if kind.is_l2() { 2.0 } else { 2.5 } / steps as f64;
-    let share =
-        c.float("train.adversarial.step-size", raw.step_size, default_share, FloatRange::OpenLow(0.0, 10.0))?;
+    let (epsilon, steps, share) = pgd_settings(c, &raw, kind, 10, if kind.is_l2() { 2.0 } else { 2.5 })?;
     Ok(AdversarialPlan {
         method: AdversarialMethod::Paired {
             loss,
