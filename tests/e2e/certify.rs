@@ -159,10 +159,7 @@ fn consistency_training_over_noisy_copies_resumes_exactly() {
     .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
     let cfg = sb.write("c.toml", text);
     let cfg = cfg.to_str().unwrap();
-    let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let dir = sb.run_dirs_under("full")[0].clone();
-    let m = sb.json(&dir.join("metrics.json"));
+    let (dir, m) = sb.trained(cfg, "full");
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     for key in ["copies = 2", "weight = 10.0", "entropy = 0.5"] {
         assert!(resolved.contains(key), "{key} in {resolved}");

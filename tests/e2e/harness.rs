@@ -137,6 +137,15 @@ impl Sandbox {
         run_dir
     }
 
+    /// Trains `cfg` under `out/` to the end: its run directory and metrics.
+    pub fn trained(&self, cfg: &str, out: &str) -> (PathBuf, serde_json::Value) {
+        let run = self.temper(&["train", "--config", cfg, "--quiet", "--out", out]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let dir = self.run_dirs_under(out)[0].clone();
+        let metrics = self.json(&dir.join("metrics.json"));
+        (dir, metrics)
+    }
+
     /// Trains `cfg` (run `name`) again, SIGKILLed inside epoch 2 and then
     /// resumed, and asserts it ends with `finished`, the metrics of the
     /// same config trained without a break (run id and timings aside).

@@ -151,10 +151,7 @@ fn trades_training_resumes_exactly() {
     .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
     let cfg = sb.write("t.toml", text);
     let cfg = cfg.to_str().unwrap();
-    let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let dir = sb.run_dirs_under("full")[0].clone();
-    let m = sb.json(&dir.join("metrics.json"));
+    let (dir, m) = sb.trained(cfg, "full");
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     for key in ["attack = \"trades_l2\"", "beta = 3.0", "steps = 2"] {
         assert!(resolved.contains(key), "{key} in {resolved}");

@@ -207,10 +207,7 @@ fn robust_selection_keeps_the_epoch_most_accurate_under_attack() {
         .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = []");
     let cfg = sb.write("robust.toml", text);
     let cfg = cfg.to_str().unwrap();
-    let run = sb.temper(&["train", "--config", cfg, "--quiet", "--out", "full"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let dir = sb.run_dirs_under("full")[0].clone();
-    let m = sb.json(&dir.join("metrics.json"));
+    let (dir, m) = sb.trained(cfg, "full");
     let epochs = m["training"].as_array().unwrap();
     let score = |e: &serde_json::Value, key: &str| e[key].as_f64().unwrap_or_else(|| panic!("{key} in {e}"));
     for e in epochs {
