@@ -145,6 +145,11 @@ pub struct Attack {
 }
 
 impl Attack {
+    /// The attack with ε and its step size scaled by `share` (an ε ramp).
+    pub fn scaled(&self, share: f64) -> Attack {
+        Attack { epsilon: self.epsilon * share, step_size: self.step_size * share, ..*self }
+    }
+
     /// The attack at `epsilon` with PGD's settings, `step_share` being the
     /// step size as a share of ε. FGSM is one step of size ε from the clean
     /// input, whatever the PGD settings say (resolution refuses them for it).

@@ -1,8 +1,8 @@
 //! Adversarial training: part of each batch is replaced by adversarial
 //! versions made against the current weights. Images use a gradient attack
 //! (PGD training, Madry et al. 2018), the attacks of TRADES (Zhang et al.
-//! 2019) and MART (Wang et al. 2020) or, for a smoothed classifier, SmoothAdv (Salman et al.
-//! 2019); texts use a black-box edit attack on
+//! 2019) and MART (Wang et al. 2020) or, for a smoothed classifier,
+//! SmoothAdv (Salman et al. 2019); texts use a black-box edit attack on
 //! their most important words (A2T-style, Yoo & Qi 2021).
 //!
 //! Attacks run on an evaluation-mode copy of the model, so batch norm uses

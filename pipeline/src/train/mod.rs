@@ -315,14 +315,16 @@ fn validate<M: Classifier>(
             "validation loss",
         )?[0];
         loss += f64::from(mean) * n as f64;
-        let predicted = crate::model::predicted_classes(logits)?;
-        hits += predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count();
+        let right = |logits| -> Result<usize, ReadbackError> {
+            let predicted = crate::model::predicted_classes(logits)?;
+            Ok(predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count())
+        };
+        hits += right(logits)?;
         if let (Some(attack), Some(frozen), ModelInput::Images(x)) = (attack, &frozen, input) {
             // Seeded by (seed, epoch, chunk): a resumed run scores the same.
             let seed = augment::seed::derive(s.seed, k as u64, epoch as u64, "validation-attack");
             let adversarial = crate::attack::white_box::perturb(frozen, x, targets, attack, seed)?;
-            let predicted = crate::model::predicted_classes(model.logits(ModelInput::Images(adversarial)))?;
-            robust += predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count();
+            robust += right(model.logits(ModelInput::Images(adversarial)))?;
         }
     }
     let n = data.len().max(1) as f64;
@@ -507,15 +509,11 @@ fn adversarial_input<M: Classifier>(
         }
         (AdversarialMethod::Gradient(attack), _) => {
             let input = host.input.to_device(s.device);
-            let ramp = adv.ramp(epoch);
-            let attack =
-                Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
+            let attack = attack.scaled(adv.ramp(epoch));
             Ok(adversarial::mix_images(model, input, &host.labels, &attack, adv.ratio, seed)?)
         }
         (&AdversarialMethod::Paired { loss, ref attack, .. }, _) => {
-            let ramp = adv.ramp(epoch);
-            let attack =
-                Attack { epsilon: attack.epsilon * ramp, step_size: attack.step_size * ramp, ..*attack };
+            let attack = attack.scaled(adv.ramp(epoch));
             let input = host.input.to_device(s.device);
             Ok(adversarial::paired_images(model, input, &host.labels, loss, &attack, seed))
         }
