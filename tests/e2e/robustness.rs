@@ -159,6 +159,41 @@ fn trades_training_resumes_exactly() {
     sb.resumes_to(cfg, "tiny-digits", m);
 }
 
+/// Adversarial weight perturbation (Wu et al. 2020) on PGD training: the
+/// epochs before `awp-warmup-epochs` are PGD training batch for batch, every
+/// later batch's loss is taken at the perturbed weights, and a run killed
+/// inside a perturbed epoch resumes to the same numbers.
+#[test]
+fn weight_perturbation_starts_after_its_warm_up_and_resumes_exactly() {
+    let sb = Sandbox::new();
+    sb.digits(300, 60, ImageLayout::ParquetBytes);
+    let pgd = "checkpoint-every = 3\n[train.adversarial]\nepsilon = 0.1\nsteps = 2\nwarmup-epochs = 1\n";
+    let config = |name: &str, extra: &str, epochs: usize| {
+        let text = digits_config("digits/train.parquet", "digits/test.parquet", &format!("{pgd}{extra}"))
+            .replace("\nepochs = 2\n", &format!("\nepochs = {epochs}\n"))
+            .replace("corruptions = [\"gaussian_noise\", \"rotate\"]", "corruptions = [\"rotate\"]");
+        sb.write(&format!("{name}.toml"), text).to_str().unwrap().to_owned()
+    };
+    let (plain, _) = sb.trained(&config("pgd", "", 3), "pgd");
+    let late = config("late", "awp-gamma = 0.01\nawp-warmup-epochs = 2\n", 3);
+    let (awp, _) = sb.trained(&late, "late");
+    let (p, a) = (batch_losses(&plain), batch_losses(&awp));
+    assert_eq!(p.len(), 30, "300 rows in batches of 32, three epochs");
+    assert_eq!(a[..20], p[..20], "a clean epoch, then a PGD epoch without the perturbation");
+    assert!(
+        a[20..].iter().zip(&p[20..]).all(|(x, y)| x != y),
+        "every later batch trains at perturbed weights"
+    );
+    let resolved = std::fs::read_to_string(awp.join("config.toml")).unwrap();
+    for key in ["awp-gamma = 0.01", "awp-warmup-epochs = 2"] {
+        assert!(resolved.contains(key), "{key} in {resolved}");
+    }
+    // Perturbed from epoch 2, the one the harness kills the run inside.
+    let cfg = config("awp", "awp-gamma = 0.01\n", 2);
+    let (_, finished) = sb.trained(&cfg, "full");
+    sb.resumes_to(&cfg, "tiny-digits", finished);
+}
+
 #[test]
 fn mce_against_a_baseline_matches_the_definition() {
     let sb = Sandbox::new();

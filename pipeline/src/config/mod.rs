@@ -923,6 +923,51 @@ mod tests {
     }
 
     #[test]
+    fn weight_perturbation_resolves_beside_gradient_and_paired_training_only() {
+        let (_d, cfg) = fixture_dir();
+        let pgd = "[train.adversarial]\nwarmup-epochs = 2\nawp-gamma = 0.01\n";
+        let plan = parse(&format!("{IMAGE}{pgd}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        assert_eq!(adv.awp, Some(AwpPlan { gamma: 0.01, warmup_epochs: 0 }));
+        // From the first attacked epoch, as the attack's warm-up comes first.
+        let gammas: Vec<Option<f64>> = (0..4).map(|e| adv.awp_gamma(e)).collect();
+        assert_eq!(gammas, [None, None, Some(0.01), Some(0.01)]);
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+
+        let trades =
+            "[train.adversarial]\nattack = \"trades_l2\"\nawp-gamma = 0.005\nawp-warmup-epochs = 3\n";
+        let plan = parse(&format!("{IMAGE}{trades}"), &cfg).expect("test setup");
+        let adv = plan.train.adversarial.clone().expect("adversarial");
+        assert_eq!(adv.awp, Some(AwpPlan { gamma: 0.005, warmup_epochs: 3 }));
+        assert_eq!((adv.awp_gamma(2), adv.awp_gamma(3)), (None, Some(0.005)));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.adversarial, plan.train.adversarial);
+        let plain = parse(&format!("{IMAGE}[train.adversarial]\n"), &cfg).expect("test setup");
+        assert_eq!(plain.train.adversarial.expect("adversarial").awp, None, "off unless asked for");
+
+        let key = |t: &str| parse(t, &cfg).unwrap_err().key;
+        for (config, want) in [
+            (format!("{IMAGE}[train.adversarial]\nawp-gamma = 0\n"), "train.adversarial.awp-gamma"),
+            (format!("{IMAGE}[train.adversarial]\nawp-gamma = 1.5\n"), "train.adversarial.awp-gamma"),
+            (
+                format!("{IMAGE}[train.adversarial]\nawp-warmup-epochs = 2\n"),
+                "train.adversarial.awp-warmup-epochs",
+            ),
+            (
+                format!(
+                    "{IMAGE}[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\nawp-gamma = 0.01\n"
+                ),
+                "train.adversarial.awp-gamma",
+            ),
+            (format!("{BASE}[train.adversarial]\nawp-gamma = 0.01\n"), "train.adversarial.awp-gamma"),
+            (format!("{IMAGE}{pgd}[train.privacy]\nnoise-multiplier = 1\n"), "train.adversarial.awp-gamma"),
+        ] {
+            assert_eq!(key(&config).as_deref(), Some(want), "{config}");
+        }
+    }
+
+    #[test]
     fn trades_and_mart_training_resolve_with_the_reference_defaults_and_refuse_what_their_loss_excludes() {
         let (_d, cfg) = fixture_dir();
         let trades = "[train.adversarial]\nattack = \"trades_linf\"\n";

@@ -629,9 +629,29 @@ pub struct AdversarialPlan {
     /// Image attacks: epochs over which ε grows linearly to its value,
     /// from the first that attacks (0: none).
     pub ramp_epochs: usize,
+    /// Adversarial weight perturbation on top of the attack, when set.
+    pub awp: Option<AwpPlan>,
+}
+
+/// Adversarial weight perturbation (Wu et al. 2020): each step's gradient
+/// is taken at weights pushed up the training loss, layer by layer by
+/// `gamma` times the layer's norm, so training finds weights whose robust
+/// loss stays low around them, not only at them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AwpPlan {
+    /// γ: each weight's push as a share of its norm.
+    pub gamma: f64,
+    /// Epochs from the start of training without the perturbation.
+    pub warmup_epochs: usize,
 }
 
 impl AdversarialPlan {
+    /// The perturbation's γ in `epoch` (0-based): set once both the attack's
+    /// and the perturbation's warm-ups are over.
+    pub fn awp_gamma(&self, epoch: usize) -> Option<f64> {
+        self.awp.filter(|w| epoch >= w.warmup_epochs.max(self.warmup_epochs)).map(|w| w.gamma)
+    }
+
     /// The share of ε the attack uses in `epoch` (0-based): k / ramp in the
     /// k-th epoch that attacks, as Salman et al.'s `--warmup` warms SmoothAdv
     /// up, so a model not yet robust is not pushed at full ε.

@@ -199,6 +199,8 @@ pub struct RawAdversarial {
     pub max_queries: Option<i64>,
     pub samples: Option<i64>,
     pub beta: Option<f64>,
+    pub awp_gamma: Option<f64>,
+    pub awp_warmup_epochs: Option<i64>,
 }
 
 /// One `[[train.augment]]` entry.

@@ -175,6 +175,8 @@ fn to_raw(plan: &Plan) -> RawConfig {
                 let mut raw = RawAdversarial {
                     ratio: Some(a.ratio),
                     warmup_epochs: Some(a.warmup_epochs as i64),
+                    awp_gamma: a.awp.map(|w| w.gamma),
+                    awp_warmup_epochs: a.awp.map(|w| w.warmup_epochs as i64),
                     ..RawAdversarial::default()
                 };
                 match &a.method {

@@ -124,6 +124,11 @@ impl Step {
         Step { logits, targets, loss }
     }
 
+    /// The loss, with its graph, for a gradient other than the update's.
+    pub fn into_loss(self) -> Tensor<1> {
+        self.loss
+    }
+
     /// The batch's mean loss (waits for the device).
     pub fn loss_value(&self) -> f32 {
         self.loss.clone().into_scalar()

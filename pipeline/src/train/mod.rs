@@ -7,6 +7,7 @@
 //! therefore continues exactly as if it had never stopped.
 
 pub mod adversarial;
+pub mod awp;
 pub mod checkpoint;
 pub mod dp;
 pub mod loss;
@@ -708,26 +709,42 @@ pub fn fit<M: Classifier>(
                             AdversarialMethod::Paired { loss, beta, .. } => Some((loss, beta)),
                             _ => None,
                         });
-                        let step = match (paired, &plan.augmix, s.soft_targets, copies) {
-                            // Resolution keeps TRADES and MART apart from the other losses.
-                            (Some((loss, beta)), ..) => {
-                                Step::forward_paired(&model, &loss_fn, input, targets, loss, beta)
+                        let soft = s.soft_targets.map(|soft| soft.batch(&host.rows, s.device));
+                        let forward = |model: &M| {
+                            let (input, targets) = (input.clone(), targets.clone());
+                            match (paired, &plan.augmix, &soft, copies) {
+                                // Resolution keeps TRADES and MART apart from the other losses.
+                                (Some((loss, beta)), ..) => {
+                                    Step::forward_paired(model, &loss_fn, input, targets, loss, beta)
+                                }
+                                (None, _, Some(soft), _) => {
+                                    Step::forward_soft(model, input, targets, soft.clone())
+                                }
+                                (None, Some(a), None, _) => {
+                                    Step::forward_augmix(model, &loss_fn, input, targets, a.jsd_weight)
+                                }
+                                (None, None, None, Some(noise)) => {
+                                    Step::forward_copies(model, &loss_fn, input, targets, &noise)
+                                }
+                                (None, None, None, None) => Step::forward(model, &loss_fn, input, targets),
                             }
-                            (None, _, Some(soft), _) => {
-                                let soft = soft.batch(&host.rows, s.device);
-                                Step::forward_soft(&model, input, targets, soft)
-                            }
-                            (None, Some(a), None, _) => {
-                                Step::forward_augmix(&model, &loss_fn, input, targets, a.jsd_weight)
-                            }
-                            (None, None, None, Some(noise)) => {
-                                Step::forward_copies(&model, &loss_fn, input, targets, &noise)
-                            }
-                            (None, None, None, None) => Step::forward(&model, &loss_fn, input, targets),
                         };
+                        // AWP: the step's gradient is taken at weights pushed up the same loss.
+                        let shift = adversarial
+                            .and_then(|a| a.awp_gamma(epoch))
+                            .map(|gamma| awp::Shift::ascent(&model, |m| forward(m).into_loss(), gamma));
+                        let at = match &shift {
+                            Some(shift) => shift.apply(model.clone()),
+                            None => model.clone(),
+                        };
+                        let step = forward(&at);
                         pending.push(b, n, step.readings());
                         let lr = learning_rate(plan, epoch, b, n_batches);
-                        model = step.update(model.clone(), &mut optim, lr);
+                        let updated = step.update(at, &mut optim, lr);
+                        model = match &shift {
+                            Some(shift) => shift.undo(updated),
+                            None => updated,
+                        };
                     }
                     (None, None) => {}
                 }

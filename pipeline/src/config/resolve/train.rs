@@ -164,6 +164,13 @@ pub(super) fn resolve_train(
             ));
         }
     }
+    if adversarial.as_ref().is_some_and(|a| a.awp.is_some()) && raw.privacy.is_some() {
+        return Err(c.err(
+            "train.adversarial.awp-gamma",
+            "adversarial weight perturbation takes a second gradient of each batch, which \
+             [train.privacy]'s accountant does not count",
+        ));
+    }
     if noise.is_some_and(|n| n.macer.is_some()) {
         if raw.class_weights.as_deref() == Some("balanced") {
             return Err(c.err(
@@ -530,6 +537,8 @@ fn resolve_text_adversarial(
         ("samples", raw.samples.is_some()),
         ("ramp-epochs", raw.ramp_epochs.is_some()),
         ("beta", raw.beta.is_some()),
+        ("awp-gamma", raw.awp_gamma.is_some()),
+        ("awp-warmup-epochs", raw.awp_warmup_epochs.is_some()),
     ];
     c.refuse_set("train.adversarial", &image_only, "applies to image models only")?;
     let names: Vec<&str> = TextAttackKind::ALL.iter().map(|k| k.name()).collect();
@@ -553,6 +562,7 @@ fn resolve_text_adversarial(
         ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
         ramp_epochs: 0,
+        awp: None,
     })
 }
 
@@ -605,7 +615,29 @@ fn resolve_adversarial(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan
         ratio: c.float("train.adversarial.ratio", raw.ratio, 0.5, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
         ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
+        awp: resolve_awp(c, &raw)?,
     })
+}
+
+/// `awp-gamma` and `awp-warmup-epochs`: the authors train PGD with γ 0.01
+/// from the first epoch and TRADES with γ 0.005 after 10 of 200 epochs;
+/// γ has no default, as it turns the perturbation on.
+fn resolve_awp(c: &Check, raw: &RawAdversarial) -> Result<Option<AwpPlan>, ConfigError> {
+    let Some(gamma) = raw.awp_gamma else {
+        let why = "applies with `awp-gamma`, which turns adversarial weight perturbation on";
+        c.refuse_set("train.adversarial", &[("awp-warmup-epochs", raw.awp_warmup_epochs.is_some())], why)?;
+        return Ok(None);
+    };
+    Ok(Some(AwpPlan {
+        gamma: c.float("train.adversarial.awp-gamma", Some(gamma), gamma, FloatRange::OpenLow(0.0, 1.0))?,
+        warmup_epochs: c.usize(
+            "train.adversarial.awp-warmup-epochs",
+            raw.awp_warmup_epochs,
+            0,
+            0,
+            100_000,
+        )?,
+    }))
 }
 
 /// A training PGD's radius (default 0.1 under L∞, 1 under L2), steps and
@@ -689,6 +721,7 @@ fn resolve_paired(
         ratio: 1.0,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
         ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
+        awp: resolve_awp(c, &raw)?,
     })
 }
 
@@ -704,6 +737,13 @@ fn resolve_smooth_adv(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan,
         "does not apply to `smoothadv`, which steps 2ε/steps from δ = 0",
     )?;
     c.refuse_set("train.adversarial", &[("beta", raw.beta.is_some())], "applies to TRADES and MART only")?;
+    let awp =
+        [("awp-gamma", raw.awp_gamma.is_some()), ("awp-warmup-epochs", raw.awp_warmup_epochs.is_some())];
+    c.refuse_set(
+        "train.adversarial",
+        &awp,
+        "applies to PGD, FGSM, TRADES and MART training, not `smoothadv`",
+    )?;
     Ok(AdversarialPlan {
         method: AdversarialMethod::SmoothAdv {
             epsilon: c.float(
@@ -718,6 +758,7 @@ fn resolve_smooth_adv(c: &Check, raw: RawAdversarial) -> Result<AdversarialPlan,
         ratio: c.float("train.adversarial.ratio", raw.ratio, 1.0, FloatRange::OpenLow(0.0, 1.0))?,
         warmup_epochs: c.usize("train.adversarial.warmup-epochs", raw.warmup_epochs, 0, 0, 100_000)?,
         ramp_epochs: c.usize("train.adversarial.ramp-epochs", raw.ramp_epochs, 0, 0, 100_000)?,
+        awp: None,
     })
 }
 
