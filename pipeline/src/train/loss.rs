@@ -102,20 +102,30 @@ impl Step {
     /// targets), one per half as the reference code makes them, so batch
     /// norm sees each half's statistics, and TRADES's or MART's loss on
     /// them. The correct count is the clean half's.
+    ///
+    /// Both passes draw their dropout masks from `masks`, so an image and
+    /// its adversarial version go through the same sub-network and the KL
+    /// term measures what the perturbation changes, not what two masks do
+    /// (independent masks make the passes disagree by themselves, which
+    /// at β 6 drove a small CNN to near-uniform predictions). The
+    /// references' models have no dropout, where the two are the same.
     pub fn forward_paired<M: Classifier>(
         model: &M,
         loss_fn: &CrossEntropyLoss,
         input: ModelInput,
         targets: Tensor<1, Int>,
-        kind: PairedLoss,
-        beta: f64,
+        (kind, beta): (PairedLoss, f64),
+        masks: u64,
     ) -> Step {
         let n = targets.dims()[0];
         let ModelInput::Images(both) = input else {
             // Resolution keeps TRADES and MART to images; a text batch trains plainly.
             return Step::forward(model, loss_fn, input, targets);
         };
+        let device = both.device();
+        device.seed(masks);
         let logits = model.logits(ModelInput::Images(both.clone().slice(0..n)));
+        device.seed(masks);
         let adversarial = model.logits(ModelInput::Images(both.slice(n..2 * n)));
         let loss = match kind {
             PairedLoss::Trades => trades_loss(loss_fn, logits.clone(), adversarial, targets.clone(), beta),
@@ -437,7 +447,7 @@ mod tests {
             (model.logits(images(clean.clone(), n, &device)), model.logits(images(adversarial, n, &device)));
         let plain = Step::forward(&model, &loss_fn, images(clean, n, &device), targets());
         for kind in [PairedLoss::Trades, PairedLoss::Mart] {
-            let step = Step::forward_paired(&model, &loss_fn, both.clone(), targets(), kind, 6.0);
+            let step = Step::forward_paired(&model, &loss_fn, both.clone(), targets(), (kind, 6.0), 7);
             let want: f32 = match kind {
                 PairedLoss::Trades => trades_loss(&loss_fn, a.clone(), b.clone(), targets(), 6.0),
                 PairedLoss::Mart => mart_loss(&loss_fn, a.clone(), b.clone(), targets(), 6.0),
@@ -446,8 +456,63 @@ mod tests {
             assert!((step.loss_value() - want).abs() < 1e-6, "{kind:?}: {} vs {want}", step.loss_value());
             assert_eq!(step.correct(), plain.correct(), "{kind:?}: hits are the clean half's");
         }
-        let trades = Step::forward_paired(&model, &loss_fn, both, targets(), PairedLoss::Trades, 6.0);
+        let trades = Step::forward_paired(&model, &loss_fn, both, targets(), (PairedLoss::Trades, 6.0), 7);
         assert!(trades.loss_value() > plain.loss_value() + 1e-4, "the KL term is added");
+    }
+
+    #[test]
+    fn paired_passes_share_their_dropout_masks() {
+        use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
+        let device = Device::flex().autodiff();
+        let plan = ModelPlan::Cnn(CnnPlan {
+            conv_channels: vec![2],
+            kernel_size: 3,
+            hidden: 16,
+            dropout: 0.5,
+            norm: Norm::None,
+        });
+        let spec = ImageSpec {
+            channels: 1,
+            width: 6,
+            height: 6,
+            max_pixels: 1 << 20,
+            max_side: 1 << 10,
+            allow_absolute_paths: false,
+        };
+        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, &device)
+        else {
+            unreachable!("a CNN plan builds a CNN")
+        };
+        let n = 3;
+        let clean: Vec<f32> = (0..n).flat_map(image).collect();
+        let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        // An "adversarial" half equal to the clean one: with one mask the
+        // two passes agree and the KL term vanishes.
+        let both = || images([clean.clone(), clean.clone()].concat(), 2 * n, &device);
+        // The device's generator is the process's: a test on another thread
+        // can draw between the seeding and the masks. Five tries; a
+        // regression to independent masks never gives a zero divergence.
+        let gaps: Vec<f32> = (0..5)
+            .map(|_| {
+                let paired =
+                    Step::forward_paired(&model, &loss_fn, both(), targets(), (PairedLoss::Trades, 6.0), 11);
+                device.seed(11);
+                let plain = Step::forward(&model, &loss_fn, images(clean.clone(), n, &device), targets());
+                (paired.loss_value() - plain.loss_value()).abs()
+            })
+            .collect();
+        assert!(
+            gaps.iter().any(|g| *g < 1e-6),
+            "no divergence between equal images under one mask: {gaps:?}"
+        );
+        // Dropout is live: two masks make the same images disagree.
+        device.seed(11);
+        let a = model.logits(images(clean.clone(), n, &device));
+        let b = model.logits(images(clean, n, &device));
+        let kl: f32 = trades_loss(&loss_fn, a.clone(), b, targets(), 1.0).into_scalar::<f32>()
+            - loss_fn.forward(a, targets()).into_scalar::<f32>();
+        assert!(kl > 1e-4, "independent masks: KL {kl}");
     }
 
     #[test]

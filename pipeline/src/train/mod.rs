@@ -714,8 +714,14 @@ pub fn fit<M: Classifier>(
                             let (input, targets) = (input.clone(), targets.clone());
                             match (paired, &plan.augmix, &soft, copies) {
                                 // Resolution keeps TRADES and MART apart from the other losses.
-                                (Some((loss, beta)), ..) => {
-                                    Step::forward_paired(model, &loss_fn, input, targets, loss, beta)
+                                (Some(paired), ..) => {
+                                    let masks = augment::seed::derive(
+                                        s.seed,
+                                        b as u64,
+                                        epoch as u64,
+                                        "paired-dropout",
+                                    );
+                                    Step::forward_paired(model, &loss_fn, input, targets, paired, masks)
                                 }
                                 (None, _, Some(soft), _) => {
                                     Step::forward_soft(model, input, targets, soft.clone())
