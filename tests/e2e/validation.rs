@@ -115,6 +115,8 @@ fn validation_settings_that_cannot_work_are_refused_by_key() {
         ("select-by = \"accuracy\"\n", "train.select-by"),
         ("validation-share = 0.2\nselect-by = \"robust\"\n", "train.select-by"),
         ("validation-share = 0.2\nselect-by = \"robust-accuracy\"\n", "train.select-by"),
+        ("select-by-examples = 10\n", "train.select-by-examples"),
+        ("validation-share = 0.2\nselect-by-examples = 10\n", "train.select-by-examples"),
     ] {
         let cfg = sb.write("c.toml", messages_config(extra));
         let out = sb.temper(&["validate", cfg.to_str().unwrap()]);
@@ -236,7 +238,26 @@ fn robust_selection_keeps_the_epoch_most_accurate_under_attack() {
     assert!(report.contains("validation accuracy under attack"), "{report}");
     let resolved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(resolved.contains("select-by = \"robust-accuracy\""), "{resolved}");
+    assert_eq!(v["robust_rows"], v["rows"], "every validation row attacked by default");
     sb.resumes_to(cfg, "tiny-digits", m);
+
+    // A cap: 20 of the 61 validation rows attacked, the same 20 every epoch.
+    let capped = std::fs::read_to_string(cfg).unwrap().replace(
+        "select-by = \"robust-accuracy\"\n",
+        "select-by = \"robust-accuracy\"\nselect-by-examples = 20\n",
+    );
+    let capped = sb.write("capped.toml", capped);
+    let (dir, m) = sb.trained(capped.to_str().unwrap(), "capped");
+    assert_eq!(
+        (m["validation"]["rows"].as_u64(), m["validation"]["robust_rows"].as_u64()),
+        (Some(61), Some(20))
+    );
+    for e in m["training"].as_array().unwrap() {
+        let hits = score(e, "validation_robust_accuracy") * 20.0;
+        assert!((hits - hits.round()).abs() < 1e-9, "a share of 20 rows: {e}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("on 20 of them"), "{report}");
 
     // Without an image attack to validate under, refused by key.
     let plain = digits_config(

@@ -1083,6 +1083,18 @@ mod tests {
             format!("{IMAGE}[train]\n{select}[train.noise]\n[train.adversarial]\nattack = \"smoothadv\"\n");
         let e = parse(&smooth, &cfg).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("train.select-by"), "SmoothAdv's smoothed classifier: {e}");
+        let capped = format!("{IMAGE}[train]\n{select}select-by-examples = 500\n[train.adversarial]\n");
+        let plan = parse(&capped, &cfg).expect("test setup");
+        assert_eq!(plan.train.validation.and_then(|v| v.robust_examples), Some(500));
+        let again = parse(&to_toml(&plan).expect("test setup"), &cfg).expect("test setup");
+        assert_eq!(again.train.validation, plan.train.validation);
+        assert_eq!(
+            parse(&to_toml(&plain).expect("test setup"), &cfg).expect("test setup").train.validation,
+            plain.train.validation,
+            "no cap written for plain selection"
+        );
+        let zero = format!("{IMAGE}[train]\n{select}select-by-examples = 0\n[train.adversarial]\n");
+        assert_eq!(parse(&zero, &cfg).unwrap_err().key.as_deref(), Some("train.select-by-examples"));
     }
 
     #[test]

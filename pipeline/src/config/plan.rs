@@ -312,6 +312,9 @@ pub struct ValidationPlan {
     /// epoch kept and watched for patience (Rice et al. 2020: adversarially
     /// trained models overfit in robustness long before in accuracy).
     pub robust: Option<Attack>,
+    /// Of the validation rows, how many that attack scores (evenly spaced
+    /// through the split, the same every epoch); `None`: all of them.
+    pub robust_examples: Option<usize>,
 }
 
 /// PGD steps of the validation attack of `train.select-by = "robust-accuracy"`,

@@ -90,6 +90,7 @@ pub struct RawTrain {
     pub validation_share: Option<f64>,
     pub patience: Option<i64>,
     pub select_by: Option<String>,
+    pub select_by_examples: Option<i64>,
     pub lr_schedule: Option<String>,
     pub class_weights: Option<String>,
     pub adversarial: Option<RawAdversarial>,

@@ -116,6 +116,7 @@ fn to_raw(plan: &Plan) -> RawConfig {
             select_by: t
                 .validation
                 .map(|v| if v.robust.is_some() { "robust-accuracy" } else { "accuracy" }.to_owned()),
+            select_by_examples: t.validation.and_then(|v| v.robust_examples).map(|k| k as i64),
             lr_schedule: Some(t.schedule.name().to_owned()),
             class_weights: Some(t.class_weights.name().to_owned()),
             poison: t.poison.as_ref().map(poison),

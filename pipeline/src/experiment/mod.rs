@@ -863,14 +863,18 @@ fn train_eval<M: Classifier + ModuleSnapshot>(
         measured.extraction = Some(metrics);
     }
     let validation = match (&plan.train.validation, state.best) {
-        (Some(v), Some(best)) => Some(ValidationMetrics {
-            rows: train::validation_split(&split.train.labels, v.share, plan.seed).1.len(),
-            best_epoch: best.epoch,
-            accuracy: best.accuracy,
-            loss: best.loss,
-            robust_accuracy: best.robust_accuracy,
-            epochs_trained: state.epochs.len(),
-            stopped_early: state.stopped_early,
+        (Some(v), Some(best)) => Some({
+            let rows = train::validation_split(&split.train.labels, v.share, plan.seed).1.len();
+            ValidationMetrics {
+                rows,
+                best_epoch: best.epoch,
+                accuracy: best.accuracy,
+                loss: best.loss,
+                robust_accuracy: best.robust_accuracy,
+                robust_rows: v.robust.as_ref().map(|_| train::attacked_rows(rows, v.robust_examples).len()),
+                epochs_trained: state.epochs.len(),
+                stopped_early: state.stopped_early,
+            }
         }),
         _ => None,
     };

@@ -505,6 +505,7 @@ mod tests {
             accuracy: 0.9,
             loss: 0.25,
             robust_accuracy: None,
+            robust_rows: None,
             epochs_trained: 1,
             stopped_early: false,
         });

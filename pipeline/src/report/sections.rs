@@ -625,7 +625,12 @@ fn training(m: &Metrics) -> Option<Section<'static>> {
              epoch {} ({}validation accuracy {}, loss {:.4}), the best {}of {} trained{}.",
             v.rows,
             v.best_epoch,
-            v.robust_accuracy.map_or_else(String::new, |r| format!("under the training attack {}, ", pct(r))),
+            match (v.robust_accuracy, v.robust_rows) {
+                (Some(r), Some(k)) if k < v.rows =>
+                    format!("under the training attack {} on {k} of them, ", pct(r)),
+                (Some(r), _) => format!("under the training attack {}, ", pct(r)),
+                _ => String::new(),
+            },
             pct(v.accuracy),
             v.loss,
             if v.robust_accuracy.is_some() { "under attack " } else { "" },

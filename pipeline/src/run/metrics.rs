@@ -242,6 +242,10 @@ pub struct ValidationMetrics {
     /// under that attack, which chose it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust_accuracy: Option<f64>,
+    /// Under `train.select-by = "robust-accuracy"`, how many of the rows
+    /// that attack scored (`train.select-by-examples`, or all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_rows: Option<usize>,
     /// Epochs trained.
     pub epochs_trained: usize,
     /// Whether `train.patience` stopped training before `train.epochs`.

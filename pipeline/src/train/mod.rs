@@ -283,11 +283,21 @@ pub fn learning_rate(plan: &TrainPlan, epoch: usize, b: usize, batches: usize) -
 /// Mean cross-entropy and accuracy of `model` on `data`, unweighted, in
 /// evaluation mode on the plain device, and with `attack` the accuracy
 /// under it (made on a frozen copy, seeded by the run seed and `epoch`).
+/// Which of `rows` validation rows the robust score attacks: `cap` of them
+/// evenly spaced through the split (so a table sorted by class still gives
+/// every class its share), or all.
+pub fn attacked_rows(rows: usize, cap: Option<usize>) -> Vec<usize> {
+    match cap {
+        Some(k) if k < rows => (0..k).map(|i| i * rows / k).collect(),
+        _ => (0..rows).collect(),
+    }
+}
+
 fn validate<M: Classifier>(
     model: &M,
     data: &Dataset,
     s: &Session,
-    attack: Option<&Attack>,
+    (attack, cap): (Option<&Attack>, Option<usize>),
     epoch: usize,
 ) -> Result<Best, TrainError> {
     let device = s.device.clone().inner();
@@ -296,6 +306,11 @@ fn validate<M: Classifier>(
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let no_context = augment::text::TextContext::default();
     let rows: Vec<usize> = (0..data.len()).collect();
+    let mut attacked = vec![false; data.len()];
+    let scored = attacked_rows(data.len(), cap);
+    for &r in &scored {
+        attacked[r] = true;
+    }
     let (mut loss, mut hits, mut robust) = (0.0f64, 0usize, 0usize);
     for (k, chunk) in rows.chunks(256).enumerate() {
         let host = batch::build(
@@ -316,16 +331,29 @@ fn validate<M: Classifier>(
             "validation loss",
         )?[0];
         loss += f64::from(mean) * n as f64;
-        let right = |logits| -> Result<usize, ReadbackError> {
+        let right = |logits, labels: &[i64]| -> Result<usize, ReadbackError> {
             let predicted = crate::model::predicted_classes(logits)?;
-            Ok(predicted.iter().zip(&host.labels).filter(|(p, l)| **p as i64 == **l).count())
+            Ok(predicted.iter().zip(labels).filter(|(p, l)| **p as i64 == **l).count())
         };
-        hits += right(logits)?;
-        if let (Some(attack), Some(frozen), ModelInput::Images(x)) = (attack, &frozen, input) {
+        hits += right(logits, &host.labels)?;
+        let picked: Vec<usize> = (0..n).filter(|&i| attacked[chunk[i]]).collect();
+        if let (Some(attack), Some(frozen), ModelInput::Images(x), false) =
+            (attack, &frozen, input, picked.is_empty())
+        {
+            let (x, targets, labels) = if picked.len() == n {
+                (x, targets, host.labels.clone())
+            } else {
+                let at = Tensor::<1, Int>::from_data(
+                    TensorData::new(picked.iter().map(|&i| i as i64).collect(), [picked.len()]),
+                    &device,
+                );
+                let labels = picked.iter().map(|&i| host.labels[i]).collect();
+                (x.select(0, at.clone()), targets.select(0, at), labels)
+            };
             // Seeded by (seed, epoch, chunk): a resumed run scores the same.
             let seed = augment::seed::derive(s.seed, k as u64, epoch as u64, "validation-attack");
             let adversarial = crate::attack::white_box::perturb(frozen, x, targets, attack, seed)?;
-            robust += right(model.logits(ModelInput::Images(adversarial)))?;
+            robust += right(model.logits(ModelInput::Images(adversarial)), &labels)?;
         }
     }
     let n = data.len().max(1) as f64;
@@ -333,7 +361,7 @@ fn validate<M: Classifier>(
         epoch: 0,
         accuracy: hits as f64 / n,
         loss: loss / n,
-        robust_accuracy: attack.map(|_| robust as f64 / n),
+        robust_accuracy: attack.map(|_| robust as f64 / scored.len().max(1) as f64),
     })
 }
 
@@ -784,9 +812,10 @@ pub fn fit<M: Classifier>(
         bar.finish_and_clear();
         outcome?;
         let scored = match &validation {
-            Some((v, rows)) => {
-                Some(Best { epoch: epoch + 1, ..validate(&model, rows, s, v.robust.as_ref(), epoch)? })
-            }
+            Some((v, rows)) => Some(Best {
+                epoch: epoch + 1,
+                ..validate(&model, rows, s, (v.robust.as_ref(), v.robust_examples), epoch)?
+            }),
             None => None,
         };
         let metrics = EpochMetrics {
@@ -966,6 +995,19 @@ mod tests {
         assert!(b(0.8, 0.3).beats(&b(0.8, 0.4)));
         assert!(!b(0.8, 0.4).beats(&b(0.8, 0.4)));
         assert!(!b(0.7, 0.1).beats(&b(0.8, 0.9)));
+    }
+
+    #[test]
+    fn a_capped_robust_score_attacks_rows_spread_through_the_split() {
+        assert_eq!(attacked_rows(10, Some(4)), [0, 2, 5, 7]);
+        assert_eq!(attacked_rows(5, Some(5)), [0, 1, 2, 3, 4]);
+        assert_eq!(attacked_rows(3, Some(10)), [0, 1, 2], "a cap above the rows attacks them all");
+        assert_eq!(attacked_rows(4, None), [0, 1, 2, 3]);
+        // Rows sorted by class (100 of each of 10): every class keeps its share.
+        let classes: Vec<usize> = attacked_rows(1000, Some(50)).iter().map(|r| r / 100).collect();
+        for c in 0..10 {
+            assert_eq!(classes.iter().filter(|&&k| k == c).count(), 5, "class {c}");
+        }
     }
 
     #[test]

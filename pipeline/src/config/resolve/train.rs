@@ -352,6 +352,12 @@ pub(super) fn resolve_train(
                     "needs `train.validation-share`: the epoch is selected on a validation split",
                 ));
             }
+            if raw.select_by_examples.is_some() {
+                return Err(c.err(
+                    "train.select-by-examples",
+                    "needs `train.validation-share` and `train.select-by = \"robust-accuracy\"`",
+                ));
+            }
             None
         }
         Some(_) if canaries.is_some() => {
@@ -375,6 +381,16 @@ pub(super) fn resolve_train(
                         unknown_value("selection", other, &["accuracy", "robust-accuracy"]),
                     ));
                 }
+            },
+            robust_examples: match raw.select_by_examples {
+                None => None,
+                Some(_) if raw.select_by.as_deref() != Some("robust-accuracy") => {
+                    return Err(c.err(
+                        "train.select-by-examples",
+                        "caps the rows `train.select-by = \"robust-accuracy\"` attacks: set that too",
+                    ));
+                }
+                Some(k) => Some(c.usize("train.select-by-examples", Some(k), 1000, 1, 10_000_000)?),
             },
         }),
     };
