@@ -182,6 +182,39 @@ fn init_now<M: Module>(model: M) -> M {
     model.map(&mut Touch)
 }
 
+/// A small CNN for unit tests: 3×3 kernels on `side`×`side` gray images,
+/// three classes, weights drawn from seed 5, on `device` (trainable leaves
+/// on an autodiff device).
+#[cfg(test)]
+pub fn test_cnn(
+    conv: &[usize],
+    hidden: usize,
+    dropout: f64,
+    norm: crate::config::Norm,
+    side: u32,
+    device: &Device,
+) -> CnnModel {
+    let plan = ModelPlan::Cnn(crate::config::CnnPlan {
+        conv_channels: conv.to_vec(),
+        kernel_size: 3,
+        hidden,
+        dropout,
+        norm,
+    });
+    let spec = ImageSpec {
+        channels: 1,
+        width: side,
+        height: side,
+        max_pixels: 1 << 20,
+        max_side: 1 << 10,
+        allow_absolute_paths: false,
+    };
+    match build_seeded(&plan, &spec, 3, 5, device) {
+        AnyModel::Cnn(m) => m,
+        AnyModel::Text(_) => unreachable!("a CNN plan builds a CNN"),
+    }
+}
+
 /// Builds a fresh model on `device` for `classes` outputs.
 pub fn build(plan: &ModelPlan, image: &ImageSpec, classes: usize, device: &Device) -> AnyModel {
     match plan {

@@ -224,34 +224,15 @@ mod tests {
 
     use super::*;
     use crate::batch::HostBatch;
+    use crate::config::Norm;
     use crate::config::{AttackKind, TextWeighting};
-    use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
-    use crate::model::AnyModel;
 
     const N: usize = 8;
     const EPS: f64 = 0.1;
 
     /// The small CNN training uses, on the autodiff CPU device, as training holds it.
     fn cnn(device: &Device) -> crate::model::CnnModel {
-        let plan = ModelPlan::Cnn(CnnPlan {
-            conv_channels: vec![4],
-            kernel_size: 3,
-            hidden: 8,
-            dropout: 0.0,
-            norm: Norm::Batch,
-        });
-        let spec = ImageSpec {
-            channels: 1,
-            width: 8,
-            height: 8,
-            max_pixels: 1 << 20,
-            max_side: 1 << 10,
-            allow_absolute_paths: false,
-        };
-        match crate::model::build_seeded(&plan, &spec, 3, 5, device) {
-            AnyModel::Cnn(m) => m,
-            AnyModel::Text(_) => unreachable!("a CNN plan builds a CNN"),
-        }
+        crate::model::test_cnn(&[4], 8, 0.0, Norm::Batch, 8, device)
     }
 
     fn batch(device: &Device) -> (Vec<f32>, ModelInput, Vec<i64>) {

@@ -265,28 +265,9 @@ mod tests {
 
     #[test]
     fn every_matrix_and_kernel_of_the_cnn_moves() {
-        use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
         use crate::model::{Classifier, ModelInput};
         let device = Device::flex().autodiff();
-        let plan = ModelPlan::Cnn(CnnPlan {
-            conv_channels: vec![2, 3],
-            kernel_size: 3,
-            hidden: 4,
-            dropout: 0.0,
-            norm: Norm::Batch,
-        });
-        let spec = ImageSpec {
-            channels: 1,
-            width: 8,
-            height: 8,
-            max_pixels: 1 << 20,
-            max_side: 1 << 10,
-            allow_absolute_paths: false,
-        };
-        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, &device)
-        else {
-            unreachable!("a CNN plan builds a CNN")
-        };
+        let model = crate::model::test_cnn(&[2, 3], 4, 0.0, crate::config::Norm::Batch, 8, &device);
         let pixels: Vec<f32> = (0..4 * 64).map(|p| ((p * 7) % 17) as f32 / 17.0).collect();
         let x = Tensor::<4>::from_data(TensorData::new(pixels, [4, 1, 8, 8]), &device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 0], [4]), &device);

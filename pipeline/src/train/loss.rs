@@ -400,28 +400,7 @@ mod tests {
 
     /// A CNN whose rows' logits do not depend on each other (no batch norm).
     fn tiny_cnn(device: &Device) -> crate::model::CnnModel {
-        use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
-        let plan = ModelPlan::Cnn(CnnPlan {
-            conv_channels: vec![2],
-            kernel_size: 3,
-            hidden: 4,
-            dropout: 0.0,
-            // Per example, so a copy's logits do not depend on the others.
-            norm: Norm::None,
-        });
-        let spec = ImageSpec {
-            channels: 1,
-            width: 6,
-            height: 6,
-            max_pixels: 1 << 20,
-            max_side: 1 << 10,
-            allow_absolute_paths: false,
-        };
-        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, device)
-        else {
-            unreachable!("a CNN plan builds a CNN")
-        };
-        model
+        crate::model::test_cnn(&[2], 4, 0.0, crate::config::Norm::None, 6, device)
     }
 
     /// A 6×6 gray test image, varied by `k`.
@@ -462,27 +441,8 @@ mod tests {
 
     #[test]
     fn paired_passes_share_their_dropout_masks() {
-        use crate::config::{CnnPlan, ImageSpec, ModelPlan, Norm};
         let device = Device::flex().autodiff();
-        let plan = ModelPlan::Cnn(CnnPlan {
-            conv_channels: vec![2],
-            kernel_size: 3,
-            hidden: 16,
-            dropout: 0.5,
-            norm: Norm::None,
-        });
-        let spec = ImageSpec {
-            channels: 1,
-            width: 6,
-            height: 6,
-            max_pixels: 1 << 20,
-            max_side: 1 << 10,
-            allow_absolute_paths: false,
-        };
-        let crate::model::AnyModel::Cnn(model) = crate::model::build_seeded(&plan, &spec, 3, 5, &device)
-        else {
-            unreachable!("a CNN plan builds a CNN")
-        };
+        let model = crate::model::test_cnn(&[2], 16, 0.5, crate::config::Norm::None, 6, &device);
         let n = 3;
         let clean: Vec<f32> = (0..n).flat_map(image).collect();
         let targets = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [n]), &device);
