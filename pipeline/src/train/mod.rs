@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchError, HostBatch, Perturbation};
 use crate::config::{
-    AdversarialMethod, AdversarialPlan, Attack, AugmentPolicy, ClassWeights, ModelPlan, NoisePlan, Optimizer,
-    Plan, Schedule, TextWeighting, TrainPlan,
+    AdversarialMethod, AdversarialPlan, AugmentPolicy, ClassWeights, ModelPlan, NoisePlan, Optimizer, Plan,
+    Schedule, TextWeighting, TrainPlan, ValidationPlan,
 };
 use crate::data::{Dataset, Inputs};
 use crate::model::features::idf;
@@ -280,9 +280,6 @@ pub fn learning_rate(plan: &TrainPlan, epoch: usize, b: usize, batches: usize) -
     }
 }
 
-/// Mean cross-entropy and accuracy of `model` on `data`, unweighted, in
-/// evaluation mode on the plain device, and with `attack` the accuracy
-/// under it (made on a frozen copy, seeded by the run seed and `epoch`).
 /// Which of `rows` validation rows the robust score attacks: `cap` of them
 /// evenly spaced through the split (so a table sorted by class still gives
 /// every class its share), or all.
@@ -293,13 +290,18 @@ pub fn attacked_rows(rows: usize, cap: Option<usize>) -> Vec<usize> {
     }
 }
 
+/// Mean cross-entropy and accuracy of `model` on `data`, unweighted, in
+/// evaluation mode on the plain device, and under `plan.robust` the
+/// accuracy under that attack on [`attacked_rows`] (made on a frozen copy,
+/// seeded by the run seed and `epoch`).
 fn validate<M: Classifier>(
     model: &M,
     data: &Dataset,
     s: &Session,
-    (attack, cap): (Option<&Attack>, Option<usize>),
+    plan: &ValidationPlan,
     epoch: usize,
 ) -> Result<Best, TrainError> {
+    let attack = plan.robust.as_ref();
     let device = s.device.clone().inner();
     let frozen = attack.map(|_| model.clone().freeze());
     let model = model.valid();
@@ -307,7 +309,7 @@ fn validate<M: Classifier>(
     let no_context = augment::text::TextContext::default();
     let rows: Vec<usize> = (0..data.len()).collect();
     let mut attacked = vec![false; data.len()];
-    let scored = attacked_rows(data.len(), cap);
+    let scored = attacked_rows(data.len(), plan.robust_examples);
     for &r in &scored {
         attacked[r] = true;
     }
@@ -738,17 +740,12 @@ pub fn fit<M: Classifier>(
                             _ => None,
                         });
                         let soft = s.soft_targets.map(|soft| soft.batch(&host.rows, s.device));
+                        let masks = augment::seed::derive(s.seed, b as u64, epoch as u64, "paired-dropout");
                         let forward = |model: &M| {
                             let (input, targets) = (input.clone(), targets.clone());
                             match (paired, &plan.augmix, &soft, copies) {
                                 // Resolution keeps TRADES and MART apart from the other losses.
                                 (Some(paired), ..) => {
-                                    let masks = augment::seed::derive(
-                                        s.seed,
-                                        b as u64,
-                                        epoch as u64,
-                                        "paired-dropout",
-                                    );
                                     Step::forward_paired(model, &loss_fn, input, targets, paired, masks)
                                 }
                                 (None, _, Some(soft), _) => {
@@ -812,10 +809,7 @@ pub fn fit<M: Classifier>(
         bar.finish_and_clear();
         outcome?;
         let scored = match &validation {
-            Some((v, rows)) => Some(Best {
-                epoch: epoch + 1,
-                ..validate(&model, rows, s, (v.robust.as_ref(), v.robust_examples), epoch)?
-            }),
+            Some((v, rows)) => Some(Best { epoch: epoch + 1, ..validate(&model, rows, s, v, epoch)? }),
             None => None,
         };
         let metrics = EpochMetrics {
